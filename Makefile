@@ -1,0 +1,197 @@
+# umbra build.
+#
+#   make                      optimised build with debug info: build/umbra
+#   make check                build, unit tests (Criterion), fuzz seed replay,
+#                             end-to-end tests (real processes on loopback)
+#   make SANITIZE=address,undefined check
+#                             the same under ASan/UBSan/LSan, in its own tree
+#   make fuzz                 libFuzzer (clang) on every tests/fuzz target,
+#                             FUZZ_SECONDS each (default 60)
+#   make docs                 regenerate docs/config.md from the field table
+#   make compile_commands.json  (bear)
+#   V=1                       show full compiler command lines
+#
+# Every dependency comes from pkg-config; when one is missing the first
+# build runs scripts/deps.sh, which installs the Debian packages.
+
+VERSION    := 0.1.0
+PKGS       := libevent libevent_pthreads libfyaml libcrypto libpcre2-8 sqlite3 \
+              libpcap libcurl jansson gsl zlib libzstd
+TEST_PKGS  := criterion
+
+CC         ?= cc
+V          ?= 0
+ifeq ($(V),0)
+Q          := @
+else
+Q          :=
+endif
+SANITIZE   ?=
+PYTHON     ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+comma      := ,
+ifeq ($(SANITIZE),)
+BUILD      := build
+OPT        := -O2
+else
+BUILD      := build/san-$(subst $(comma),-,$(SANITIZE))
+OPT        := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) \
+              -fno-sanitize-recover=all
+endif
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+              -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS     ?= -g $(OPT)
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -I$(BUILD) \
+              $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(CFLAGS) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lpthread -lm
+
+# Leaks inside dependencies that we cannot fix are listed, with reasons, in
+# tests/lsan.supp.
+export LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+# --------------------------------------------------------------- dependencies
+# build/pkg.mk is generated once (and after Makefile or deps.sh change):
+# make re-reads it before building anything, so the pkg-config flags are
+# known before the first compile. Installing missing packages happens here.
+NODEPS_GOALS := clean distclean help
+ifeq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+else
+include build/pkg.mk
+endif
+
+build/pkg.mk: Makefile scripts/deps.sh
+	@mkdir -p $(@D)
+	@pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null || scripts/deps.sh
+	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "TEST_CFLAGS := $$(pkg-config --cflags $(TEST_PKGS))"; \
+	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp
+	@mv $@.tmp $@
+
+# --------------------------------------------------------------- sources
+LIB_SRC    := $(sort $(shell find src -name '*.c' ! -path src/cmd/main.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
+UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/*.c))
+FUZZ_SRC   := $(filter-out tests/fuzz/driver.c,$(FUZZ_SRC))
+FUZZ_REPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+UMBRA      := $(BUILD)/umbra
+
+.PHONY: all check unit e2e fuzz-replay fuzz docs docs-check clean distclean FORCE
+.DEFAULT_GOAL := all
+
+all: $(UMBRA) $(TOOL_BIN)
+
+# The version string carries the commit; the header is rewritten only when
+# its text changes, so an unchanged tree rebuilds nothing.
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@v="$(VERSION)"; c=$$(git rev-parse --short HEAD 2>/dev/null); \
+	 [ -n "$$c" ] && v="$$v+$$c"; \
+	 printf '#define UMBRA_VERSION "%s"\n' "$$v" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/src/cmd/cmd.o: $(BUILD)/version.h
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@[ "$(V)" = 0 ] && echo "  CC      $<" || true
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libumbra.a: $(LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(UMBRA): $(BUILD)/src/cmd/main.o $(BUILD)/libumbra.a
+	@[ "$(V)" = 0 ] && echo "  LD      $@" || true
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Small helper programs for the end-to-end tests and benchmarks.
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+
+# --------------------------------------------------------------- tests
+# One Criterion binary per test file; Criterion runs every test in its own
+# process.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	@[ "$(V)" = 0 ] && echo "  TEST    $<" || true
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< \
+	    $(BUILD)/libumbra.a $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+	    UMBRA_TEST_DATA=$(CURDIR)/tests/data $$t --jobs=2 --short-filename \
+	    || { echo "FAILED: $$t"; fail=1; }; \
+	 done; exit $$fail
+
+# Every fuzz target is also built with a plain main() (tests/fuzz/driver.c)
+# and replayed over its seed corpus, so the invariants it asserts are
+# checked by every `make check`, with any compiler.
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	@[ "$(V)" = 0 ] && echo "  FUZZ    $<" || true
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libumbra.a \
+	    $(ALL_LDFLAGS) $(LIBS)
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@for f in $(FUZZ_REPLAY); do \
+	    n=$${f##*/}; $$f tests/fuzz/corpus/$$n || exit 1; \
+	 done
+
+e2e: $(UMBRA) $(TOOL_BIN)
+	UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
+	    $(PYTHON) tests/e2e/run.py
+
+check: all unit fuzz-replay e2e docs-check
+
+# libFuzzer needs clang; the library is rebuilt with clang's sanitizers.
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	clang -std=gnu11 -D_GNU_SOURCE -Isrc -I$(BUILD) $(PKG_CFLAGS) \
+	    $(FUZZ_FLAGS) -c $< -o $@
+$(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LIBS)
+$(FUZZ_OBJ): | $(BUILD)/version.h
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/bin/%)
+	@for f in $^; do n=$${f##*/}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$n.dict \
+	        $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	 done
+
+# --------------------------------------------------------------- docs
+docs: $(UMBRA)
+	$(UMBRA) check-config --reference > docs/config.md
+
+# The reference in docs/ must match the table it is generated from.
+docs-check: $(UMBRA)
+	@$(UMBRA) check-config --reference | diff -u docs/config.md - \
+	    || { echo "docs/config.md is stale: run 'make docs'"; exit 1; }
+
+compile_commands.json: FORCE
+	$(MAKE) clean && bear -- $(MAKE) all $(UNIT_BIN)
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -f compile_commands.json
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d
+FORCE:

@@ -1,0 +1,55 @@
+#!/bin/sh
+# deps.sh: install the Debian packages that building, testing, benchmarking
+# and the demo need. A no-op (and silent) when every package is present, so
+# make can call it whenever a pkg-config check fails.
+#
+#   scripts/deps.sh           install what is missing (apt-get update once)
+#   scripts/deps.sh --check   exit 1 and list what is missing, install nothing
+set -eu
+
+# Build: compiler, pkg-config and every linked library (DESIGN.md).
+BUILD="build-essential pkg-config clang libclang-rt-14-dev
+libevent-dev libfyaml-dev libssl-dev libpcre2-dev libsqlite3-dev libpcap-dev
+libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev"
+# Tests: Criterion, real peers and tools the end-to-end tests start.
+TEST="libcriterion-dev python3 curl sqlite3 iproute2 procps tcpdump
+prometheus prometheus-alertmanager"
+# Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
+# HAProxy) and the load generator.
+BENCH="nginx-light haproxy wrk"
+
+missing=""
+for p in $BUILD $TEST $BENCH; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "${1:-}" = "--check" ]; then
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps.sh: not root and no sudo; install as root:$missing" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian starts nginx and prometheus as services on install where an init
+# system runs; the tests and benchmarks start their own instances on free
+# ports, so stop the system ones if they came up.
+for s in nginx prometheus prometheus-alertmanager haproxy; do
+	$SUDO service "$s" stop >/dev/null 2>&1 || true
+done
+exit 0

@@ -1,0 +1,36 @@
+/*
+ * buf.h: a growable byte buffer. The buffer owns its storage; data is
+ * always NUL-terminated one past len (so it can be used as a C string when
+ * it holds text) but may contain NULs. Growth aborts on out-of-memory
+ * (xmalloc.h).
+ */
+#ifndef UMBRA_BASE_BUF_H
+#define UMBRA_BASE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct buf {
+	char *data; /* NULL until the first append */
+	size_t len;
+	size_t cap;
+} buf_t;
+
+#define BUF_INIT {NULL, 0, 0}
+
+void buf_reserve(buf_t *b, size_t extra);
+void buf_append(buf_t *b, const void *p, size_t n);
+void buf_puts(buf_t *b, const char *s);
+void buf_putc(buf_t *b, char c);
+void buf_printf(buf_t *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_vprintf(buf_t *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Drops the first n bytes (n <= len). */
+void buf_consume(buf_t *b, size_t n);
+void buf_reset(buf_t *b);
+void buf_free(buf_t *b);
+/* Returns the contents as a new string the caller owns; b is left empty. */
+char *buf_steal(buf_t *b);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * cmd.h: the command table and what every command shares: option parsing
+ * from a per-command table of options (tmux's cmd_entry), help text, exit
+ * codes, and loading a config with its errors printed.
+ *
+ * A command is one file, src/cmd/<name>.c, exporting a cmd_entry_t that is
+ * listed once in cmd_table[] (cmd.c). Only commands that work are listed.
+ */
+#ifndef UMBRA_CMD_CMD_H
+#define UMBRA_CMD_CMD_H
+
+#include "config/config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CMD_EXIT_OK 0
+#define CMD_EXIT_FAIL 1  /* the command ran and failed */
+#define CMD_EXIT_USAGE 2 /* bad usage, bad config: nothing was done */
+
+#define CMD_MAX_OPTS 32 /* options one command may declare */
+#define CMD_MAX_VALUES 64 /* values of one repeatable option */
+
+typedef struct cmd_opt {
+	const char *name; /* long name without "--" */
+	char short_name;  /* 0 for none */
+	const char *arg;  /* metavariable ("FILE"), NULL for a flag */
+	const char *help;
+	bool repeat; /* may be given several times; all values kept */
+} cmd_opt_t;
+
+typedef struct cmd_entry cmd_entry_t;
+
+typedef struct cmd_args {
+	const cmd_entry_t *cmd;
+	const char *vals[CMD_MAX_OPTS]; /* last value (or "" for a flag) */
+	const char **multi[CMD_MAX_OPTS];
+	size_t nmulti[CMD_MAX_OPTS];
+	char **pos; /* positional arguments, borrowed from argv */
+	int npos;
+} cmd_args_t;
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;   /* after "umbra NAME ", e.g. "CONFIG [options]" */
+	const char *summary; /* one line for `umbra --help` */
+	const char *help;    /* paragraphs for `umbra help NAME` */
+	const cmd_opt_t *opts; /* terminated by {NULL} */
+	int min_pos, max_pos;  /* positional arguments; max -1 = any */
+	int (*exec)(cmd_args_t *args); /* returns an exit code */
+};
+
+/* The value of option name, or NULL when not given. */
+const char *cmd_opt(const cmd_args_t *a, const char *name);
+bool cmd_flag(const cmd_args_t *a, const char *name);
+/* All values of a repeatable option; *n set to their count. */
+const char *const *cmd_opt_all(const cmd_args_t *a, const char *name,
+			       size_t *n);
+
+/* Prints "umbra CMD: msg" to stderr; returns CMD_EXIT_USAGE. */
+int cmd_usage_error(const cmd_entry_t *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints "umbra CMD: msg" to stderr; returns CMD_EXIT_FAIL. */
+int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Loads file; on failure prints every error to stderr and returns
+ * CMD_EXIT_USAGE (CMD_EXIT_FAIL when the file cannot be read). */
+int cmd_load_config(const char *file, config_t **out);
+
+/* Entry point: argv as main() has it. Returns the process exit code. */
+int cmd_main(int argc, char **argv);
+
+extern const cmd_entry_t cmd_check_config;
+
+#endif

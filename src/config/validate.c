@@ -1,0 +1,267 @@
+/*
+ * validate.c: pass two of loading: rules that span fields, and the secrecy
+ * of secret files (OpenBSD check_file_secrecy). Each error points at the
+ * value that is wrong, or at the section when the value was defaulted.
+ */
+#include "config/config_int.h"
+
+#include "base/err.h"
+#include "base/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SERVICE_NAME_MAX 64 /* it becomes a metric label and a file name */
+
+typedef struct {
+	config_t *cfg;
+	config_errors_t *errs;
+} vctx_t;
+
+/* Reports at path's value, or its section's key, or the top of the file. */
+static void verr(vctx_t *v, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void verr(vctx_t *v, const char *path, const char *fmt, ...)
+{
+	int line = 0, col = 0;
+	char sect[256];
+	snprintf(sect, sizeof(sect), "%s", path);
+	while (!config__mark_of(v->cfg, sect, &line, &col)) {
+		char *dot = strrchr(sect, '.');
+		if (!dot) {
+			line = v->cfg->file[0] ? 1 : 0;
+			col = line;
+			break;
+		}
+		*dot = '\0';
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	config__error(v->errs, v->cfg->file, line, col, path, "%s", msg);
+	free(msg);
+}
+
+static bool is_set(const config_t *cfg, const char *path)
+{
+	int i = config__root_index(path);
+	return i >= 0 && cfg->set[i];
+}
+
+static void check_secret(vctx_t *v, const char *path, const char *file)
+{
+	struct stat st;
+	if (!file || !*file)
+		return;
+	if (stat(file, &st) != 0) {
+		if (errno != ENOENT)
+			verr(v, path, "cannot stat \"%s\": %s", file,
+			     strerror(errno));
+		return; /* a missing secret is made at first start */
+	}
+	if (!S_ISREG(st.st_mode)) {
+		verr(v, path, "\"%s\" is not a regular file", file);
+		return;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		verr(v, path,
+		     "\"%s\" is accessible by group or others (mode %04o); "
+		     "a secret must be private: chmod 600 it",
+		     file, (unsigned)(st.st_mode & 07777));
+}
+
+static void check_service(vctx_t *v)
+{
+	const char *s = v->cfg->service;
+	if (!s || !*s)
+		return; /* reported as a missing required field */
+	bool ok = strlen(s) <= SERVICE_NAME_MAX && isalnum((unsigned char)s[0]);
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			ok = false;
+	if (!ok)
+		verr(v, "service",
+		     "bad name \"%.80s\" (expected 1 to %d letters, digits, "
+		     "'_', '.' or '-', starting with a letter or digit)",
+		     s, SERVICE_NAME_MAX);
+}
+
+static void check_production(vctx_t *v)
+{
+	const config_production_t *p = &v->cfg->production;
+	bool ups = p->upstreams.n > 0, cmd = p->command.n > 0;
+	bool att = p->attach.pid || p->attach.cgroup[0] || p->attach.url[0];
+	if (!ups && !cmd && !att)
+		verr(v, "production",
+		     "nothing to run or reach (expected production.command, "
+		     "production.upstreams or production.attach)");
+	if (ups && cmd)
+		verr(v, "production.upstreams",
+		     "set either production.upstreams (umbra reaches it) or "
+		     "production.command (umbra runs it), not both");
+	if (att && cmd)
+		verr(v, "production.attach",
+		     "set either production.attach or production.command, not "
+		     "both");
+	if (att && !p->attach.pid && !p->attach.cgroup[0])
+		verr(v, "production.attach",
+		     "attach needs a pid or a cgroup to watch (url alone says "
+		     "where it answers, not what it is)");
+	if (p->port && p->port + p->replicas - 1 > 65535)
+		verr(v, "production.replicas",
+		     "ports %lld..%lld run past 65535",
+		     (long long)p->port, (long long)(p->port + p->replicas - 1));
+	if (p->reload.command.n && p->reload.signal)
+		verr(v, "production.reload",
+		     "set either reload.command or reload.signal, not both");
+	if (p->restart.backoff > p->restart.backoff_max)
+		verr(v, "production.restart.backoff",
+		     "longer than restart.backoff_max");
+	if (p->health.type == CONFIG_HEALTH_HTTP && p->health.path[0] != '/')
+		verr(v, "production.health.path",
+		     "must start with '/' (expected a request path such as "
+		     "/healthz)");
+}
+
+static void check_shadow(vctx_t *v)
+{
+	const config_shadow_t *s = &v->cfg->shadow;
+	if (s->upstreams.n && s->command.n)
+		verr(v, "shadow.upstreams",
+		     "set either shadow.upstreams or shadow.command, not both");
+	if (s->port && s->port + s->replicas - 1 > 65535)
+		verr(v, "shadow.replicas", "ports run past 65535");
+	for (size_t i = 0; i < s->allow_outbound.n; i++) {
+		const char *a = s->allow_outbound.v[i];
+		if (strspn(a, "0123456789abcdefABCDEF.:/[]") != strlen(a) ||
+		    !*a)
+			verr(v, "shadow.allow_outbound",
+			     "bad entry \"%.60s\" (expected an IP, IP:port or "
+			     "CIDR such as 10.0.0.0/8)",
+			     a);
+	}
+	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
+	    v->cfg->production.command.n == 0)
+		verr(v, "shadow.baseline.enabled",
+		     "a baseline needs shadow.baseline.upstreams, or a "
+		     "production.command umbra can run a copy of");
+}
+
+static void check_mirror(vctx_t *v)
+{
+	const config_mirror_t *m = &v->cfg->mirror;
+	if (m->sample.by != CONFIG_SAMPLE_RANDOM && !m->sample.key[0])
+		verr(v, "mirror.sample.key",
+		     "required when mirror.sample.by is not random (expected "
+		     "the header, cookie or parameter name)");
+}
+
+static void check_mask(vctx_t *v)
+{
+	const config_mask_t *m = &v->cfg->mask;
+	for (size_t i = 0; i < m->rules.n; i++) {
+		const config_mask_rule_t *r = &m->rules.v[i];
+		char path[64];
+		if (r->where == CONFIG_MASK_PATTERN) {
+			snprintf(path, sizeof(path), "mask.rules[%zu].pattern",
+				 i);
+			if (!r->pattern[0])
+				verr(v, path,
+				     "required when where is pattern");
+		} else {
+			snprintf(path, sizeof(path), "mask.rules[%zu].name", i);
+			if (!r->name[0])
+				verr(v, path,
+				     "required when where is header, query, "
+				     "json or form");
+			else if (r->where == CONFIG_MASK_JSON &&
+				 r->name[0] != '$')
+				verr(v, path,
+				     "a JSON path starts with $ (expected e.g. "
+				     "$.user.email or $.items[*].card)");
+		}
+	}
+	check_secret(v, "mask.key_file", m->key_file);
+}
+
+static void check_analysis(vctx_t *v)
+{
+	const config_analysis_t *a = &v->cfg->analysis;
+	if (a->verdict.marginal > a->verdict.pass)
+		verr(v, "analysis.verdict.marginal",
+		     "%g is above analysis.verdict.pass %g", a->verdict.marginal,
+		     a->verdict.pass);
+	for (int i = 0; i < CONFIG_METRIC__COUNT; i++) {
+		if (a->metrics[i].critical < a->metrics[i].threshold) {
+			char path[96];
+			snprintf(path, sizeof(path),
+				 "analysis.metrics.%s.critical",
+				 config_metric_name((config_metric_t)i));
+			verr(v, path, "%g is below the threshold %g",
+			     a->metrics[i].critical, a->metrics[i].threshold);
+		}
+	}
+	if (a->velocity_window < 2 * a->interval)
+		verr(v, "analysis.velocity_window",
+		     "must span at least two ticks (analysis.interval)");
+}
+
+static void check_mitigation(vctx_t *v)
+{
+	const config_mitigation_t *m = &v->cfg->mitigation;
+	if (m->scale.min > m->scale.max)
+		verr(v, "mitigation.scale.min", "%lld is above scale.max %lld",
+		     (long long)m->scale.min, (long long)m->scale.max);
+	if (m->stress.enabled && !m->stress.schedule.text[0])
+		verr(v, "mitigation.stress.schedule",
+		     "required when stress.enabled (expected a cron "
+		     "expression; `umbra stress` runs one on demand)");
+	for (size_t i = 0; i < m->policy.n; i++) {
+		if (m->policy.v[i].then.n == 0) {
+			char path[64];
+			snprintf(path, sizeof(path), "mitigation.policy[%zu].then",
+				 i);
+			verr(v, path, "a rule needs at least one action");
+		}
+	}
+}
+
+static void check_api(vctx_t *v)
+{
+	const config_api_t *a = &v->cfg->api;
+	if (a->listen.port && !a->allow_remote && !addr_is_loopback(&a->listen))
+		verr(v, "api.listen",
+		     "not a loopback address; the admin API stays on loopback "
+		     "unless api.allow_remote is true");
+	const addr_t *l = &v->cfg->listen.address;
+	if (a->listen.port && a->listen.port == l->port &&
+	    (strcmp(a->listen.host, l->host) == 0 || !l->host[0] ||
+	     !a->listen.host[0]))
+		verr(v, "api.listen", "same port as listen.address (%u)",
+		     l->port);
+	check_secret(v, "api.token_file", a->token_file);
+}
+
+int config_validate(config_t *cfg, config_errors_t *errs)
+{
+	vctx_t v = {cfg, errs};
+	size_t before = errs->n + errs->dropped;
+	if (!is_set(cfg, "service") && cfg->file[0] == '\0' &&
+	    !cfg->service[0])
+		verr(&v, "service", "required field missing");
+	check_service(&v);
+	check_production(&v);
+	check_shadow(&v);
+	check_mirror(&v);
+	check_mask(&v);
+	check_analysis(&v);
+	check_mitigation(&v);
+	check_api(&v);
+	return errs->n + errs->dropped > before ? ERR_CONFIG : 0;
+}
