@@ -1,0 +1,170 @@
+/*
+ * forecast.c: the forecaster interface and Holt's linear trend (see
+ * forecast.h).
+ */
+#include "analysis/forecast.h"
+
+#include "base/err.h"
+#include "base/xmalloc.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Defaults for Holt: alpha 0.3 and beta 0.1 follow the middle of the
+ * ranges Hyndman et al. report for level and trend on monitoring-like
+ * series; phi 1 (no damping) keeps a linear crossing time computable. */
+#define HOLT_ALPHA 0.3
+#define HOLT_BETA 0.1
+#define HOLT_PHI 1.0
+#define FC_LEVEL 0.95
+#define HOLT_MIN_POINTS 3 /* level and trend need two, one more to trust */
+
+/* Standard normal quantile for two-sided central level (Acklam's
+ * rational approximation, |error| < 1.2e-9); enough for intervals. */
+static double norm_quantile(double p)
+{
+	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+				   -2.759285104469687e+02, 1.383577518672690e+02,
+				   -3.066479806614716e+01, 2.506628277459239e+00};
+	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+				   -1.556989798598866e+02, 6.680131188771972e+01,
+				   -1.328068155288572e+01};
+	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+				   -2.400758277161838e+00, -2.549732539343734e+00,
+				   4.374664141464968e+00,  2.938163982698783e+00};
+	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+				   2.445134137142996e+00, 3.754408661907416e+00};
+	double q, r;
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) *
+				q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425)
+		return -norm_quantile(1 - p);
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
+		a[5]) *
+	       q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+void an_holt_init(an_holt_t *h, double alpha, double beta, double phi,
+		  double interval_level)
+{
+	h->alpha = alpha > 0 ? alpha : HOLT_ALPHA;
+	h->beta = beta > 0 ? beta : HOLT_BETA;
+	h->phi = phi > 0 ? phi : HOLT_PHI;
+	double lv = interval_level > 0 && interval_level < 1 ? interval_level
+							     : FC_LEVEL;
+	h->z = norm_quantile(0.5 + lv / 2);
+	h->level = h->trend = h->resid_var = 0;
+	h->n = 0;
+}
+
+void an_holt_update(an_holt_t *h, double x)
+{
+	if (!isfinite(x))
+		return;
+	if (h->n == 0) {
+		h->level = x;
+		h->trend = 0;
+	} else if (h->n == 1) {
+		h->trend = x - h->level;
+		h->level = x;
+	} else {
+		double pred = h->level + h->phi * h->trend;
+		double e = x - pred;
+		/* The residual variance adapts at the level's rate. */
+		h->resid_var = h->n == 2 ? e * e
+					 : (1 - h->alpha) * h->resid_var +
+						   h->alpha * e * e;
+		double prev = h->level;
+		h->level = h->alpha * x + (1 - h->alpha) * pred;
+		h->trend = h->beta * (h->level - prev) +
+			   (1 - h->beta) * h->phi * h->trend;
+	}
+	h->n++;
+}
+
+int an_holt_predict(const an_holt_t *h, int steps, an_forecast_t *out)
+{
+	if (h->n < HOLT_MIN_POINTS || steps < 1)
+		return ERR_AGAIN;
+	double damp = 0, p = 1, var_mult = 1;
+	for (int j = 1; j <= steps; j++) {
+		p *= h->phi;
+		damp += p;
+		if (j < steps) {
+			double c = h->alpha * (1 + j * h->beta);
+			var_mult += c * c;
+		}
+	}
+	out->mean = h->level + damp * h->trend;
+	double sd = sqrt(h->resid_var * var_mult);
+	out->lo = out->mean - h->z * sd;
+	out->hi = out->mean + h->z * sd;
+	return 0;
+}
+
+/* ------------------------------------------------------------ interface */
+
+struct an_forecaster {
+	an_fc_kind_t kind;
+	union {
+		an_holt_t holt;
+	} u;
+};
+
+static const char *const kind_names[AN_FC__COUNT] = {
+	"holt", "holt_winters", "prophet", "lstm", "ensemble"};
+
+const char *an_fc_kind_name(an_fc_kind_t kind)
+{
+	return kind < AN_FC__COUNT ? kind_names[kind] : "?";
+}
+
+an_forecaster_t *an_forecaster_new(an_fc_kind_t kind,
+				   const an_fc_params_t *params)
+{
+	an_fc_params_t p = params ? *params : (an_fc_params_t){0};
+	an_forecaster_t *f;
+	switch (kind) {
+	case AN_FC_HOLT:
+		f = xcalloc(1, sizeof(*f));
+		f->kind = kind;
+		an_holt_init(&f->u.holt, p.alpha, p.beta, p.phi, p.level);
+		return f;
+	default:
+		return NULL;
+	}
+}
+
+void an_forecaster_free(an_forecaster_t *f)
+{
+	free(f);
+}
+
+void an_forecaster_update(an_forecaster_t *f, double x)
+{
+	switch (f->kind) {
+	case AN_FC_HOLT:
+		an_holt_update(&f->u.holt, x);
+		break;
+	default:
+		break;
+	}
+}
+
+int an_forecaster_predict(const an_forecaster_t *f, int steps,
+			  an_forecast_t *out)
+{
+	switch (f->kind) {
+	case AN_FC_HOLT:
+		return an_holt_predict(&f->u.holt, steps, out);
+	default:
+		return ERR_UNSUPPORTED;
+	}
+}
