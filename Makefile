@@ -5,6 +5,7 @@
 #                             end-to-end tests (real processes on loopback)
 #   make SANITIZE=address,undefined check
 #                             the same under ASan/UBSan/LSan, in its own tree
+#   make bench                benchmarks (bench/*.sh; long, not in check)
 #   make fuzz                 libFuzzer (clang) on every tests/fuzz target,
 #                             FUZZ_SECONDS each (default 60)
 #   make docs                 regenerate docs/config.md from the field table
@@ -82,11 +83,13 @@ UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/*.c))
 FUZZ_SRC   := $(filter-out tests/fuzz/driver.c,$(FUZZ_SRC))
 FUZZ_REPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 UMBRA      := $(BUILD)/umbra
 
-.PHONY: all check unit e2e fuzz-replay fuzz docs docs-check clean distclean FORCE
+.PHONY: all check unit e2e fuzz-replay fuzz bench docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
 
 all: $(UMBRA) $(TOOL_BIN)
@@ -119,6 +122,19 @@ $(UMBRA): $(BUILD)/src/cmd/main.o $(BUILD)/libumbra.a
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+
+# Benchmark programs (bench/*.c); `make bench` runs every bench/*.sh in
+# name order, each printing its own table. Long: not part of check.
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+
+bench: all $(BENCH_BIN)
+	@for s in bench/*.sh; do \
+	    echo "== $$s"; \
+	    UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
+	    BENCH=$(CURDIR)/$(BUILD)/bench bash $$s || exit 1; \
+	 done
 
 # --------------------------------------------------------------- tests
 # One Criterion binary per test file; Criterion runs every test in its own
