@@ -162,6 +162,8 @@ static void live_src(prov_t *p, prov_side_t side, prov_fp_src_t *src,
 	memset(src, 0, sizeof(*src));
 	src->spec = &p->spec[side];
 	src->env_ignore = &cfg->drift.env_ignore;
+	src->sensitive = &cfg->mask.sensitive_keys;
+	src->marker = cfg->mask.redact_marker;
 	src->scale = 1;
 	for (int i = 0; i < p->nrep[side]; i++) {
 		prov_replica_t *r = p->rep[side][i];
@@ -489,6 +491,8 @@ int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
 		memset(&src[s], 0, sizeof(src[s]));
 		src[s].spec = &spec[s];
 		src[s].env_ignore = &cfg->drift.env_ignore;
+		src[s].sensitive = &cfg->mask.sensitive_keys;
+		src[s].marker = cfg->mask.redact_marker;
 		src[s].scale = 1;
 		src[s].port = spec[s].port;
 		int lowest = PROV_MAX_REPLICAS;

@@ -72,6 +72,12 @@ typedef struct prov_fp_src {
 	double scale;     /* production: the shadow ratio; shadow: 1 */
 	uint64_t mem_min; /* production: the shadow's memory floor */
 	const config_strv_t *env_ignore;
+	/* Keys whose values never appear in a fingerprint or diff
+	 * (mask.sensitive_keys, substrings, any case): environment values
+	 * and argv values are hashed, config lines redacted in the kept
+	 * text (the file hash still covers them). NULL: none. */
+	const config_strv_t *sensitive;
+	const char *marker; /* mask.redact_marker */
 	const char *proc_root; /* NULL: /proc */
 } prov_fp_src_t;
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -146,6 +147,57 @@ void prov_fp_print(const prov_fp_t *fp, buf_t *out)
 		buf_printf(out, "  %s = %s\n", fp->v[i].key, fp->v[i].value);
 }
 
+/* ------------------------------------------------------------ masking */
+
+/* Where the first sensitive key occurs in s[0..n), or NULL. */
+static const char *sensitive_at(const prov_fp_src_t *src, const char *s,
+				size_t n)
+{
+	const config_strv_t *k = src->sensitive;
+	for (size_t i = 0; k && i < k->n; i++) {
+		size_t kl = strlen(k->v[i]);
+		for (size_t j = 0; kl && j + kl <= n; j++)
+			if (!strncasecmp(s + j, k->v[i], kl))
+				return s + j;
+	}
+	return NULL;
+}
+
+/* "sha256:<16 hex> (masked)": equal values still compare equal. */
+static char *masked(const char *value)
+{
+	char hex[65];
+	prov__sha256(value, strlen(value), hex);
+	hex[16] = '\0';
+	return xasprintf("sha256:%s (masked)", hex);
+}
+
+/* text with the value of every line that names a sensitive key (after
+ * its first '=' or ':') replaced by the marker. New buffer in out. */
+static void mask_text(const prov_fp_src_t *src, const char *t, size_t n,
+		      buf_t *out)
+{
+	const char *marker = src->marker ? src->marker : "[REDACTED]";
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(t + i, '\n', n - i);
+		size_t l = nl ? (size_t)(nl - (t + i)) : n - i;
+		const char *hit = sensitive_at(src, t + i, l);
+		const char *sep = NULL;
+		for (const char *q = hit; hit && q < t + i + l && !sep; q++)
+			if (*q == '=' || *q == ':')
+				sep = q;
+		if (sep) {
+			buf_append(out, t + i, (size_t)(sep - (t + i)) + 1);
+			buf_printf(out, " %s", marker);
+		} else {
+			buf_append(out, t + i, l);
+		}
+		if (nl)
+			buf_putc(out, '\n');
+		i += l + (nl ? 1 : 0);
+	}
+}
+
 /* ------------------------------------------------------------ context */
 
 typedef struct fpctx {
@@ -248,6 +300,22 @@ static void fp_argv(fpctx_t *c)
 					       : prov_render_str(s->argv[i],
 								 &c->vars);
 		char *v = normalise(c, actual ? actual[i] : rendered, tmpl);
+		const char *prev = i == 0 ? NULL
+				   : actual ? actual[i - 1]
+					    : s->argv[i - 1];
+		const char *eq = strchr(v, '=');
+		if (eq && sensitive_at(c->src, v, (size_t)(eq - v))) {
+			char *m = masked(eq + 1);
+			char *w = xasprintf("%.*s=%s", (int)(eq - v), v, m);
+			free(m);
+			free(v);
+			v = w;
+		} else if (prev && prev[0] == '-' && !strchr(prev, '=') &&
+			   sensitive_at(c->src, prev, strlen(prev))) {
+			char *m = masked(v);
+			free(v);
+			v = m;
+		}
 		prov_fp_add(c->fp, PROV_FP_ARGV, key, v, NULL, 0, NULL);
 		free(v);
 		free(rendered);
@@ -292,6 +360,11 @@ static void fp_env(fpctx_t *c, char **env)
 			free(r);
 		} else {
 			v = xstrdup(eq + 1);
+		}
+		if (sensitive_at(c->src, env[i], kl)) {
+			char *m = masked(v);
+			free(v);
+			v = m;
 		}
 		prov_fp_add(c->fp, PROV_FP_ENV, key, v, NULL, 0, NULL);
 		free(v);
@@ -338,8 +411,14 @@ static int cfg_file(const char *rel, const char *full, void *arg)
 	bool text = !big && !memchr(use->data ? use->data : "", '\0', use->len);
 	snprintf(key, sizeof(key), "config:%s", rel);
 	snprintf(v, sizeof(v), "sha256:%s", hex);
+	buf_t shown = BUF_INIT;
+	if (text)
+		mask_text(w->c->src, use->data ? use->data : "", use->len,
+			  &shown);
 	prov_fp_add(w->c->fp, PROV_FP_CONFIG, key, v,
-		    text ? (use->data ? use->data : "") : NULL, use->len, full);
+		    text ? (shown.data ? shown.data : "") : NULL, shown.len,
+		    full);
+	buf_free(&shown);
 	buf_free(&actual);
 	buf_free(&tmpl);
 	return 0;
@@ -579,6 +658,18 @@ int prov_fp_collect(const prov_fp_src_t *src, prov_fp_t *out)
 	snprintf(c.proc, sizeof(c.proc), "%s/%d",
 		 src->proc_root ? src->proc_root : "/proc", src->pid);
 	char **env = NULL;
+	if (src->pid) {
+		/* A zombie or a process between fork and exec has no
+		 * cmdline: fingerprint it as not running. */
+		size_t n = 0;
+		char **argv = proc_vec(&c, "cmdline", &n);
+		prov__strv_free(argv);
+		if (!n)
+			out->pid = 0;
+	}
+	prov_fp_src_t local = *src;
+	local.pid = out->pid;
+	c.src = src = &local;
 	if (src->pid) {
 		size_t n;
 		env = proc_vec(&c, "environ", &n);

@@ -274,7 +274,7 @@ static void clean_stale(const prov_net_t *n)
 int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 {
 	buf_t host = BUF_INIT, nsr = BUF_INIT;
-	bool fwd = needs_forward(allow);
+	bool fwd = false;
 	int rc = prov__net_rules(n, allow, false, &host, &nsr, err);
 	if (rc)
 		goto out;
@@ -353,6 +353,7 @@ int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 		  nsr.data, err);
 	if (rc)
 		goto out;
+	fwd = needs_forward(allow); /* now that the veth address is local */
 	if (fwd && read_forward() == 0) {
 		buf_reset(&host);
 		buf_reset(&nsr);

@@ -766,7 +766,8 @@ static int apply_limits(prov_t *p, buf_t *err)
 			return rc;
 		char c[32], m[UNITS_FMT_LEN];
 		snprintf(c, sizeof(c), "%.3g", p->side_lim[s].cpu);
-		log_info("provision", "cgroup limits set",
+		if (p->side_lim[s].cpu || p->side_lim[s].mem)
+			log_info("provision", "cgroup limits set",
 			 LF_S("side", prov_side_name((prov_side_t)s)),
 			 LF_S("cpu_cores", p->side_lim[s].cpu ? c : "none"),
 			 LF_S("memory", p->side_lim[s].mem
