@@ -454,7 +454,10 @@ static void fp_libs(fpctx_t *c)
 		return;
 	char line[PATH_MAX + 256];
 	size_t n = 0;
-	const prov_fp_item_t *exe = prov_fp_get(c->fp, "exe");
+	/* A copy: adding items below may move the array. */
+	const prov_fp_item_t *e = prov_fp_get(c->fp, "exe");
+	char exe[PATH_MAX];
+	snprintf(exe, sizeof(exe), "%s", e ? e->value : "");
 	while (fgets(line, sizeof(line), f) && n < PROV_FP_MAX_LIBS) {
 		/* addr perms offset dev inode path */
 		unsigned long ino;
@@ -464,8 +467,7 @@ static void fp_libs(fpctx_t *c)
 			continue;
 		char *p = line + off;
 		p[strcspn(p, "\n")] = '\0';
-		if (p[0] != '/' || !strstr(p, ".so") ||
-		    (exe && !strcmp(exe->value, p)))
+		if (p[0] != '/' || !strstr(p, ".so") || !strcmp(exe, p))
 			continue;
 		char key[PATH_MAX + 8];
 		snprintf(key, sizeof(key), "lib:%s", p);
