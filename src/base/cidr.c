@@ -45,7 +45,8 @@ int cidr_parse(const char *s, cidr_t *out, const char **why)
 			*why = "missing ']'";
 			return ERR_PARSE;
 		}
-		snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
+		snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1),
+			 s + 1);
 		if (close[1] == ':')
 			port = close + 2;
 		else if (close[1]) {

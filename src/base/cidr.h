@@ -13,10 +13,10 @@
 #define CIDR_TEXT_MAX 64 /* "[ffff:...:ffff]/128:65535" fits with room */
 
 typedef struct cidr {
-	int family;       /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network byte order; 4 bytes used for AF_INET */
-	int prefix;       /* 0..32 or 0..128; a bare address is a full prefix */
-	uint16_t port;    /* 0 = any port */
+	int prefix;	  /* 0..32 or 0..128; a bare address is a full prefix */
+	uint16_t port;	  /* 0 = any port */
 } cidr_t;
 
 /* Parses s: an address, an address with :port (v6 in brackets), or a

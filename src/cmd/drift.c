@@ -14,9 +14,9 @@
 #include <stdio.h>
 
 static const cmd_opt_t opts[] = {
-	{"diff-only", 'd', NULL,
-	 "print only the differences, not the fingerprints"},
-	{NULL},
+    {"diff-only", 'd', NULL,
+     "print only the differences, not the fingerprints"},
+    {NULL},
 };
 
 static void print_side(const prov_fp_t *fp, buf_t *out)
@@ -73,19 +73,19 @@ static int exec(cmd_args_t *a)
 }
 
 const cmd_entry_t cmd_drift = {
-	.name = "drift",
-	.usage = "CONFIG [--diff-only]",
-	.summary = "print production vs shadow fingerprints and their diffs",
-	.help = "Fingerprints both sides of CONFIG: executable and its "
-		"SHA-256, argv, config\nfiles (after rendering placeholders), "
-		"environment (minus drift.env_ignore),\nkernel, cgroup limits "
-		"(production's scaled by shadow.ratio) and, for replicas\nthat "
-		"`umbra run` is running, mapped libraries, resource limits and "
-		"listening\nsockets. Prints both and what differs, config files "
-		"as unified diffs.\nExit status as diff(1): 0 no differences, "
-		"1 differences, 2 bad usage.",
-	.opts = opts,
-	.min_pos = 1,
-	.max_pos = 1,
-	.exec = exec,
+    .name = "drift",
+    .usage = "CONFIG [--diff-only]",
+    .summary = "print production vs shadow fingerprints and their diffs",
+    .help = "Fingerprints both sides of CONFIG: executable and its "
+	    "SHA-256, argv, config\nfiles (after rendering placeholders), "
+	    "environment (minus drift.env_ignore),\nkernel, cgroup limits "
+	    "(production's scaled by shadow.ratio) and, for replicas\nthat "
+	    "`umbra run` is running, mapped libraries, resource limits and "
+	    "listening\nsockets. Prints both and what differs, config files "
+	    "as unified diffs.\nExit status as diff(1): 0 no differences, "
+	    "1 differences, 2 bad usage.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .exec = exec,
 };

@@ -36,7 +36,7 @@ typedef struct run {
 } run_t;
 
 static const cmd_opt_t opts[] = {
-	{NULL},
+    {NULL},
 };
 
 /* ------------------------------------------------------------ callbacks */
@@ -82,9 +82,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 				"implemented yet; ignored");
 		return;
 	}
-	log_info("run", r->signals ? "second stop signal: killing what is "
-				     "left"
-				   : "stop signal: stopping gracefully",
+	log_info("run",
+		 r->signals ? "second stop signal: killing what is "
+			      "left"
+			    : "stop signal: stopping gracefully",
 		 LF_S("signal", strsignal((int)sig)));
 	r->signals++;
 	stop_all(r);
@@ -120,16 +121,15 @@ static int setup(run_t *r, buf_t *err)
 		return rc;
 	const prov_spec_t *p = prov_spec(r->prov, PROV_PRODUCTION);
 	const prov_spec_t *s = prov_spec(r->prov, PROV_SHADOW);
-	log_info("run", "running",
-		 LF_S("service", r->cfg->service),
-		 LF_S("production", p->run        ? "run by umbra"
-				    : p->attached ? "attached"
-						  : "not run by umbra"),
-		 LF_I("production_replicas", prov_replica_count(r->prov,
-							PROV_PRODUCTION)),
-		 LF_S("shadow", s->run ? "run by umbra" : "not run by umbra"),
-		 LF_I("shadow_replicas",
-		      prov_replica_count(r->prov, PROV_SHADOW)));
+	log_info(
+	    "run", "running", LF_S("service", r->cfg->service),
+	    LF_S("production", p->run	     ? "run by umbra"
+			       : p->attached ? "attached"
+					     : "not run by umbra"),
+	    LF_I("production_replicas",
+		 prov_replica_count(r->prov, PROV_PRODUCTION)),
+	    LF_S("shadow", s->run ? "run by umbra" : "not run by umbra"),
+	    LF_I("shadow_replicas", prov_replica_count(r->prov, PROV_SHADOW)));
 	return 0;
 }
 
@@ -169,24 +169,24 @@ static int exec(cmd_args_t *a)
 }
 
 const cmd_entry_t cmd_run = {
-	.name = "run",
-	.usage = "CONFIG",
-	.summary = "provision and supervise production and shadow, watch "
-		   "drift",
-	.help = "Starts production (production.command, or watches "
-		"production.attach) and the\nshadow (the same command on its "
-		"own port, a rendered copy of the config,\nratio x "
-		"production's CPU and memory in cgroups, optionally in its "
-		"own network\nnamespace), restarts replicas that crash (with "
-		"backoff, up to a crash-loop\nlimit), and compares their "
-		"fingerprints every drift.interval and on config\nfile "
-		"changes. SIGTERM or SIGINT stops everything gracefully (stop "
-		"signal,\ngrace, then SIGKILL, whole process groups); a second "
-		"one kills at once.\nExit status: 0 after a clean stop, 1 when "
-		"setup fails or every production\nreplica gave up, 2 for a "
-		"bad config. Limits and isolation need root.",
-	.opts = opts,
-	.min_pos = 1,
-	.max_pos = 1,
-	.exec = exec,
+    .name = "run",
+    .usage = "CONFIG",
+    .summary = "provision and supervise production and shadow, watch "
+	       "drift",
+    .help = "Starts production (production.command, or watches "
+	    "production.attach) and the\nshadow (the same command on its "
+	    "own port, a rendered copy of the config,\nratio x "
+	    "production's CPU and memory in cgroups, optionally in its "
+	    "own network\nnamespace), restarts replicas that crash (with "
+	    "backoff, up to a crash-loop\nlimit), and compares their "
+	    "fingerprints every drift.interval and on config\nfile "
+	    "changes. SIGTERM or SIGINT stops everything gracefully (stop "
+	    "signal,\ngrace, then SIGKILL, whole process groups); a second "
+	    "one kills at once.\nExit status: 0 after a clean stop, 1 when "
+	    "setup fails or every production\nreplica gave up, 2 for a "
+	    "bad config. Limits and isolation need root.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .exec = exec,
 };

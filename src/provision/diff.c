@@ -89,8 +89,8 @@ static void push(script_t *s, char op, size_t a, size_t b)
 
 /* Myers on a[0..N) and b[0..M); appends the middle part's edits (in
  * order) to s, with line indices offset by off. */
-static int myers(const line_t *a, long N, const line_t *b, long M,
-		 size_t off_a, size_t off_b, script_t *s)
+static int myers(const line_t *a, long N, const line_t *b, long M, size_t off_a,
+		 size_t off_b, script_t *s)
 {
 	long max = N + M;
 	if (max > PROV_DIFF_MAX_EDITS)
@@ -138,8 +138,8 @@ static int myers(const line_t *a, long N, const line_t *b, long M,
 			const int32_t *pv = trace[d - 1]; /* index k + (d-1) */
 			long pk = (k == -d || (k != d && pv[k - 1 + d - 1] <
 							     pv[k + 1 + d - 1]))
-					  ? k + 1
-					  : k - 1;
+				      ? k + 1
+				      : k - 1;
 			long px = pv[pk + d - 1], py = px - pk;
 			while (x > px && y > py) {
 				x--;
@@ -282,7 +282,8 @@ int prov_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 			break;
 		if (first_line && !*first_line)
 			*first_line = (int)s.v[i].a + 1;
-		size_t start = i > PROV_DIFF_CONTEXT ? i - PROV_DIFF_CONTEXT : 0;
+		size_t start =
+		    i > PROV_DIFF_CONTEXT ? i - PROV_DIFF_CONTEXT : 0;
 		/* Extend while the next change is within 2 x CONTEXT. */
 		size_t end = i, eqrun = 0;
 		for (size_t j = i; j < s.n; j++) {
@@ -295,8 +296,8 @@ int prov_diff_unified(const char *a, size_t alen, const char *b, size_t blen,
 			}
 		}
 		size_t stop = end + PROV_DIFF_CONTEXT < s.n
-				      ? end + PROV_DIFF_CONTEXT
-				      : s.n;
+				  ? end + PROV_DIFF_CONTEXT
+				  : s.n;
 		size_t ca = 0, cb = 0;
 		for (size_t j = start; j < stop; j++) {
 			ca += s.v[j].op != '+';

@@ -14,9 +14,9 @@
 #include "base/log.h"
 #include "base/xmalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,8 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PROV_DRIFT_DEBOUNCE_NS (100 * NS_PER_MS) /* editors save in steps: \
-						     temp file, write, rename */
+/* Editors save in steps (temp file, write, rename): one check after the
+ * burst settles. */
+#define PROV_DRIFT_DEBOUNCE_NS (100 * NS_PER_MS)
 #define PROV_DRIFT_MAX_WATCHES 256 /* directories watched per side */
 
 /* ------------------------------------------------------------ compare */
@@ -49,8 +50,7 @@ static void report_add(prov_drift_report_t *r, const char *key,
 	if (f && f->path)
 		it->file = xstrdup(f->path);
 	bool ta = !a || a->text, tb = !b || b->text;
-	if ((a || b) && (a ? a->part : b->part) == PROV_FP_CONFIG && ta &&
-	    tb) {
+	if ((a || b) && (a ? a->part : b->part) == PROV_FP_CONFIG && ta && tb) {
 		buf_t d = BUF_INIT;
 		char an[PATH_MAX], bn[PATH_MAX];
 		const char *rel = key + strlen("config:");
@@ -214,8 +214,7 @@ struct prov_drift {
 	char *last_sig;
 };
 
-static void log_item(const prov_drift_item_t *it, bool change,
-		     prov_side_t side)
+static void log_item(const prov_drift_item_t *it, bool change, prov_side_t side)
 {
 	if (change) {
 		log_info("drift", "configuration changed",
@@ -223,19 +222,18 @@ static void log_item(const prov_drift_item_t *it, bool change,
 			 LF_S("key", it->key),
 			 LF_S("file", it->file ? it->file : ""),
 			 LF_I("line", it->line),
-			 LF_S("before", it->production ? it->production
-						       : "(absent)"),
+			 LF_S("before",
+			      it->production ? it->production : "(absent)"),
 			 LF_S("after", it->shadow ? it->shadow : "(absent)"),
 			 LF_S("diff", it->diff ? it->diff : ""));
 		return;
 	}
-	log_warn("drift", "production and shadow differ",
-		 LF_S("key", it->key), LF_S("file", it->file ? it->file : ""),
-		 LF_I("line", it->line),
-		 LF_S("production",
-		      it->production ? it->production : "(absent)"),
-		 LF_S("shadow", it->shadow ? it->shadow : "(absent)"),
-		 LF_S("diff", it->diff ? it->diff : ""));
+	log_warn(
+	    "drift", "production and shadow differ", LF_S("key", it->key),
+	    LF_S("file", it->file ? it->file : ""), LF_I("line", it->line),
+	    LF_S("production", it->production ? it->production : "(absent)"),
+	    LF_S("shadow", it->shadow ? it->shadow : "(absent)"),
+	    LF_S("diff", it->diff ? it->diff : ""));
 }
 
 void prov_drift_check(prov_drift_t *d, const char *trigger)
@@ -273,15 +271,17 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 	bool changed = !d->last_sig || strcmp(sig, d->last_sig) != 0;
 	bool had = d->last_sig && d->last_sig[0];
 	if (changed && rep.n) {
-		log_warn("drift", "drift finding: production and shadow are no "
-				  "longer twins",
+		log_warn("drift",
+			 "drift finding: production and shadow are no "
+			 "longer twins",
 			 LF_S("service", p->spec[0].service),
 			 LF_S("trigger", trigger), LF_U("differences", rep.n));
 		for (size_t i = 0; i < rep.n; i++)
 			log_item(&rep.v[i], false, PROV_PRODUCTION);
 	} else if (changed && had) {
-		log_info("drift", "drift resolved: production and shadow agree "
-				  "again",
+		log_info("drift",
+			 "drift resolved: production and shadow agree "
+			 "again",
 			 LF_S("trigger", trigger));
 	}
 	if (changed && (rep.n || had) && d->hooks.on_finding) {
@@ -311,9 +311,10 @@ static void watch_tree(prov_drift_t *d, const char *dir, int depth)
 	if (!dir[0] || d->nwatch >= 2 * PROV_DRIFT_MAX_WATCHES ||
 	    depth > PROV_TREE_MAX_DEPTH)
 		return;
-	int wd = inotify_add_watch(d->ifd, dir,
-				   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-					   IN_CREATE | IN_DELETE | IN_ONLYDIR);
+	int wd =
+	    inotify_add_watch(d->ifd, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+				  IN_CREATE | IN_DELETE | IN_ONLYDIR);
 	if (wd < 0) {
 		log_warn("drift", "cannot watch a config directory",
 			 LF_S("dir", dir), LF_ERR("err", -errno));
@@ -364,7 +365,8 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	prov_drift_t *d = arg;
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[8192]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (char *q = buf; q < buf + n;) {
@@ -374,8 +376,8 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 				for (int i = 0; i < d->nwatch; i++)
 					if (d->watches[i].wd == e->wd)
 						dir = d->watches[i].dir;
-				snprintf(d->pending, sizeof(d->pending), "%s/%s",
-					 dir, e->len ? e->name : "");
+				snprintf(d->pending, sizeof(d->pending),
+					 "%s/%s", dir, e->len ? e->name : "");
 			}
 			q += sizeof(*e) + e->len;
 		}
@@ -396,17 +398,18 @@ int prov_drift_new(prov_t *p, const prov_drift_hooks_t *hooks,
 		d->hooks = *hooks;
 	const config_t *cfg = p->cfg;
 	d->ev_timer = event_new(p->base, -1, EV_PERSIST, on_timer, d);
-	struct timeval tv = {(time_t)(cfg->drift.interval / NS_PER_S),
-			     (suseconds_t)(cfg->drift.interval % NS_PER_S /
-					   1000)};
+	struct timeval tv = {
+	    (time_t)(cfg->drift.interval / NS_PER_S),
+	    (suseconds_t)(cfg->drift.interval % NS_PER_S / 1000)};
 	event_add(d->ev_timer, &tv);
 	d->ev_debounce = evtimer_new(p->base, on_debounce, d);
 	if (cfg->drift.watch) {
 		d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (d->ifd < 0) {
-			buf_printf(err, "drift.watch: inotify: %s (set "
-					"drift.watch: false to compare on the "
-					"interval only)",
+			buf_printf(err,
+				   "drift.watch: inotify: %s (set "
+				   "drift.watch: false to compare on the "
+				   "interval only)",
 				   strerror(errno));
 			int rc = -errno;
 			prov_drift_free(d);
@@ -511,8 +514,8 @@ int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
 		buf_t e2 = BUF_INIT;
 		if (have_cg &&
 		    prov__cg_setup(&cg[s], &sys, cfg->production.cgroup_parent,
-				   spec[s].service, (prov_side_t)s, false, false,
-				   &e2) == 0 &&
+				   spec[s].service, (prov_side_t)s, false,
+				   false, &e2) == 0 &&
 		    cg[s].on) {
 			src[s].cg_cpu = cg[s].side[CGROUP_CPU];
 			src[s].cg_mem = cg[s].side[CGROUP_MEMORY];

@@ -49,13 +49,13 @@ typedef struct prov_fp_item {
 	char *value; /* normalised value, or "sha256:<hex>" */
 	char *text;  /* config files: normalised text (NULL: binary, big) */
 	size_t text_len;
-	char *path; /* config files: the file on disk */
+	char *path;    /* config files: the file on disk */
 	unsigned part; /* prov_fp_part_t */
 } prov_fp_item_t;
 
 typedef struct prov_fp {
 	prov_side_t side;
-	int pid;        /* the replica fingerprinted; 0 = not running */
+	int pid;	/* the replica fingerprinted; 0 = not running */
 	unsigned parts; /* prov_fp_part_t collected */
 	prov_fp_item_t *v;
 	size_t n, cap;
@@ -69,7 +69,7 @@ typedef struct prov_fp_src {
 	/* The side's cgroup dirs ("" none) and versions. */
 	const char *cg_cpu, *cg_mem;
 	int cg_cpu_ver, cg_mem_ver;
-	double scale;     /* production: the shadow ratio; shadow: 1 */
+	double scale;	  /* production: the shadow ratio; shadow: 1 */
 	uint64_t mem_min; /* production: the shadow's memory floor */
 	const config_strv_t *env_ignore;
 	/* Keys whose values never appear in a fingerprint or diff
@@ -77,7 +77,7 @@ typedef struct prov_fp_src {
 	 * and argv values are hashed, config lines redacted in the kept
 	 * text (the file hash still covers them). NULL: none. */
 	const config_strv_t *sensitive;
-	const char *marker; /* mask.redact_marker */
+	const char *marker;    /* mask.redact_marker */
 	const char *proc_root; /* NULL: /proc */
 } prov_fp_src_t;
 
@@ -97,9 +97,9 @@ void prov_fp_print(const prov_fp_t *fp, buf_t *out);
 typedef struct prov_drift_item {
 	char *key;
 	char *production, *shadow; /* values; NULL when absent there */
-	char *file;                /* config files: production's path */
-	int line;                  /* first differing line, 0 = n/a */
-	char *diff;                /* config files: unified diff, or NULL */
+	char *file;		   /* config files: production's path */
+	int line;		   /* first differing line, 0 = n/a */
+	char *diff;		   /* config files: unified diff, or NULL */
 } prov_drift_item_t;
 
 typedef struct prov_drift_report {
@@ -120,9 +120,11 @@ void prov_drift_report_free(prov_drift_report_t *r);
 void prov_drift_report_print(const prov_drift_report_t *r, buf_t *out);
 
 /* ------------------------------------------------------------ line diff */
-#define PROV_DIFF_CONTEXT 3        /* lines around a change, as diff -u */
+#define PROV_DIFF_CONTEXT   3	   /* lines around a change, as diff -u */
 #define PROV_DIFF_MAX_LINES 100000 /* per side; more is not a config */
-#define PROV_DIFF_MAX_EDITS 1000 /* Myers' D; its trace is O(D^2) memory (4 MB here); beyond, a summary only */
+/* Myers' D: its trace is O(D^2) memory (4 MB at 1000); beyond, a summary
+ * only, which is what a reader could use anyway. */
+#define PROV_DIFF_MAX_EDITS 1000
 
 typedef struct prov_edit {
 	char op;     /* '=' both, '-' only in a, '+' only in b */

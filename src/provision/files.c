@@ -180,8 +180,8 @@ static int copy_file(copy_ctx_t *c, const char *src, const char *dst,
 		buf_printf(c->err, "cannot read %s: %s", src, strerror(errno));
 		return -errno;
 	}
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		       mode & 07777);
+	int out =
+	    open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
 	if (out < 0) {
 		int e = errno;
 		close(in);
@@ -216,8 +216,8 @@ static int copy_file(copy_ctx_t *c, const char *src, const char *dst,
 		/* copy_file_range shares extents where the file system can
 		 * (reflinks), which keeps big data copies cheap. */
 		for (;;) {
-			ssize_t w = copy_file_range(in, NULL, out, NULL,
-						    1 << 30, 0);
+			ssize_t w =
+			    copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 			if (w == 0)
 				break;
 			if (w > 0)
@@ -251,8 +251,7 @@ static int copy_file(copy_ctx_t *c, const char *src, const char *dst,
 	return rc;
 }
 
-static int copy_tree(copy_ctx_t *c, const char *src, const char *dst,
-		     int depth)
+static int copy_tree(copy_ctx_t *c, const char *src, const char *dst, int depth)
 {
 	struct stat st;
 	if (lstat(src, &st)) {
@@ -260,8 +259,9 @@ static int copy_tree(copy_ctx_t *c, const char *src, const char *dst,
 		return -errno;
 	}
 	if (++c->files > PROV_TREE_MAX_FILES) {
-		buf_printf(c->err, "more than %d files under the copied tree "
-				   "(%s)",
+		buf_printf(c->err,
+			   "more than %d files under the copied tree "
+			   "(%s)",
 			   PROV_TREE_MAX_FILES, src);
 		return ERR_TOOBIG;
 	}
@@ -288,7 +288,8 @@ static int copy_tree(copy_ctx_t *c, const char *src, const char *dst,
 		return ERR_TOOBIG;
 	}
 	if (mkdir(dst, (st.st_mode & 07777) | 0700)) {
-		buf_printf(c->err, "cannot create %s: %s", dst, strerror(errno));
+		buf_printf(c->err, "cannot create %s: %s", dst,
+			   strerror(errno));
 		return -errno;
 	}
 	size_t n;
@@ -392,8 +393,7 @@ void prov__strv_free(char **v)
 
 /* ------------------------------------------------------------ state */
 
-int prov__state_write(const char *work_dir, const prov_state_rec_t *r,
-		      size_t n)
+int prov__state_write(const char *work_dir, const prov_state_rec_t *r, size_t n)
 {
 	buf_t b = BUF_INIT;
 	buf_puts(&b, "# umbra run state: side replica pid port addr\n");

@@ -24,7 +24,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define PROV_FP_MAX_LIBS 512   /* mapped objects looked at per process */
+#define PROV_FP_MAX_LIBS  512  /* mapped objects looked at per process */
 #define PROV_FP_MAX_SOCKS 4096 /* socket fds looked at per process */
 #define PROV_FP_LIB_CACHE 1024 /* library hashes remembered */
 
@@ -49,8 +49,8 @@ static int lib_sha256(const char *path, char hex[65])
 	struct stat st;
 	if (stat(path, &st))
 		return -errno;
-	int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		     st.st_mtim.tv_nsec;
+	int64_t mt =
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	for (size_t i = 0; i < lib_cache_n; i++) {
 		lib_hash_t *h = &lib_cache[i];
 		if (h->dev == st.st_dev && h->ino == st.st_ino &&
@@ -68,8 +68,8 @@ static int lib_sha256(const char *path, char hex[65])
 			free(lib_cache[i].path);
 		lib_cache_n = 0;
 	}
-	lib_cache[lib_cache_n++] = (lib_hash_t){xstrdup(path), st.st_dev,
-						st.st_ino, st.st_size, mt, ""};
+	lib_cache[lib_cache_n++] = (lib_hash_t){
+	    xstrdup(path), st.st_dev, st.st_ino, st.st_size, mt, ""};
 	memcpy(lib_cache[lib_cache_n - 1].hex, hex, 65);
 	return 0;
 }
@@ -103,12 +103,12 @@ void prov_fp_add(prov_fp_t *fp, unsigned part, const char *key,
 	}
 	memmove(&fp->v[lo + 1], &fp->v[lo], (fp->n - lo) * sizeof(*fp->v));
 	fp->v[lo] = (prov_fp_item_t){
-		.key = xstrdup(key),
-		.value = xstrdup(value),
-		.text = text ? xstrndup(text, text_len) : NULL,
-		.text_len = text ? text_len : 0,
-		.path = path ? xstrdup(path) : NULL,
-		.part = part,
+	    .key = xstrdup(key),
+	    .value = xstrdup(value),
+	    .text = text ? xstrndup(text, text_len) : NULL,
+	    .text_len = text ? text_len : 0,
+	    .path = path ? xstrdup(path) : NULL,
+	    .part = part,
 	};
 	fp->n++;
 }
@@ -292,15 +292,15 @@ static void fp_argv(fpctx_t *c)
 	for (size_t i = 0; i < count; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "argv[%02zu]", i);
-		const char *tmpl = !s->attached && i < s->argc ? s->argv[i]
-							     : NULL;
+		const char *tmpl =
+		    !s->attached && i < s->argc ? s->argv[i] : NULL;
 		char *rendered = NULL;
 		if (!c->src->pid)
-			rendered = s->attached ? xstrdup(s->argv[i])
-					       : prov_render_str(s->argv[i],
-								 &c->vars);
+			rendered = s->attached
+				       ? xstrdup(s->argv[i])
+				       : prov_render_str(s->argv[i], &c->vars);
 		char *v = normalise(c, actual ? actual[i] : rendered, tmpl);
-		const char *prev = i == 0 ? NULL
+		const char *prev = i == 0   ? NULL
 				   : actual ? actual[i - 1]
 					    : s->argv[i - 1];
 		const char *eq = strchr(v, '=');
@@ -344,8 +344,8 @@ static void fp_env(fpctx_t *c, char **env)
 		if (ignored(c, env[i], kl))
 			continue;
 		char key[320];
-		snprintf(key, sizeof(key), "env:%.*s", (int)(kl < 300 ? kl : 300),
-			 env[i]);
+		snprintf(key, sizeof(key), "env:%.*s",
+			 (int)(kl < 300 ? kl : 300), env[i]);
 		const char *tmpl = NULL;
 		for (size_t k = 0; k < s->nenv; k++)
 			if (strlen(s->env_keys[k]) == kl &&
@@ -600,7 +600,8 @@ static void fp_listen(fpctx_t *c)
 			char local[64];
 			unsigned st;
 			unsigned long inode;
-			/* sl local rem st txq:rxq tr:when retr uid timeout inode */
+			/* sl local rem st txq:rxq tr:when retr uid timeout
+			 * inode */
 			if (sscanf(line,
 				   " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu",
 				   local, &st, &inode) != 3 ||
@@ -626,7 +627,8 @@ static void fp_listen(fpctx_t *c)
 					char part[9];
 					memcpy(part, local + 8 * i, 8);
 					part[8] = '\0';
-					w[i] = (uint32_t)strtoul(part, NULL, 16);
+					w[i] =
+					    (uint32_t)strtoul(part, NULL, 16);
 				}
 				inet_ntop(AF_INET6, w, addr, sizeof(addr));
 			}

@@ -56,9 +56,10 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 {
 	prov_health_t *h = arg;
 	if (what & EV_TIMEOUT) {
-		finish(h, false, h->connected ? "timed out waiting for the "
-						"answer"
-					      : "connect timed out");
+		finish(h, false,
+		       h->connected ? "timed out waiting for the "
+				      "answer"
+				    : "connect timed out");
 		return;
 	}
 	if (!h->connected) {
@@ -90,22 +91,22 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 			event_assign(h->ev, event_get_base(h->ev), fd, EV_READ,
 				     on_event, h);
 			struct timeval tv = {
-				(time_t)(h->r->p->spec[h->r->side].health_timeout /
-					 1000000000),
-				(suseconds_t)(h->r->p->spec[h->r->side]
-						      .health_timeout %
-					      1000000000 / 1000)};
+			    (time_t)(h->r->p->spec[h->r->side].health_timeout /
+				     1000000000),
+			    (suseconds_t)(h->r->p->spec[h->r->side]
+					      .health_timeout %
+					  1000000000 / 1000)};
 			event_add(h->ev, &tv);
 		}
 		return;
 	}
-	ssize_t n = recv(fd, h->resp + h->resp_len,
-			 sizeof(h->resp) - h->resp_len, 0);
+	ssize_t n =
+	    recv(fd, h->resp + h->resp_len, sizeof(h->resp) - h->resp_len, 0);
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
-		finish(h, false, n == 0 ? "closed without an answer"
-					: strerror(errno));
+		finish(h, false,
+		       n == 0 ? "closed without an answer" : strerror(errno));
 		return;
 	}
 	h->resp_len += (size_t)n;
@@ -130,8 +131,8 @@ int prov__health_start(prov_replica_t *r)
 	const prov_spec_t *s = &r->p->spec[r->side];
 	if (r->hc)
 		return ERR_STATE;
-	int fd = socket(r->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(r->sa.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	prov_health_t *h = xcalloc(1, sizeof(*h));
@@ -140,10 +141,10 @@ int prov__health_start(prov_replica_t *r)
 	h->http = s->health_type == CONFIG_HEALTH_HTTP;
 	if (h->http)
 		h->req_len = (size_t)snprintf(
-			h->req, sizeof(h->req),
-			"GET %.300s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
-			"umbra-health\r\nConnection: close\r\n\r\n",
-			s->health_path, r->addr);
+		    h->req, sizeof(h->req),
+		    "GET %.300s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+		    "umbra-health\r\nConnection: close\r\n\r\n",
+		    s->health_path, r->addr);
 	int rc = connect(fd, (struct sockaddr *)&r->sa, r->salen);
 	if (rc && errno != EINPROGRESS) {
 		int e = errno;
@@ -155,9 +156,9 @@ int prov__health_start(prov_replica_t *r)
 		return 0;
 	}
 	h->ev = event_new(r->p->base, fd, EV_WRITE, on_event, h);
-	struct timeval tv = {(time_t)(s->health_timeout / 1000000000),
-			     (suseconds_t)(s->health_timeout % 1000000000 /
-					   1000)};
+	struct timeval tv = {
+	    (time_t)(s->health_timeout / 1000000000),
+	    (suseconds_t)(s->health_timeout % 1000000000 / 1000)};
 	event_add(h->ev, &tv);
 	r->hc = h;
 	return 0;

@@ -32,8 +32,8 @@
 #include <unistd.h>
 
 #define PROV_MEM_FLOOR (4u << 20) /* below 4 MiB nothing execs at all */
-#define PROV_MEM_NONE_FROM (1ULL << 62) /* v1 writes "unlimited" as \
-					   PAGE_COUNTER_MAX pages: ~2^63 */
+/* v1 reads "unlimited" as PAGE_COUNTER_MAX pages (~2^63 bytes). */
+#define PROV_MEM_NONE_FROM (1ULL << 62)
 
 /* ------------------------------------------------------------ math */
 
@@ -47,21 +47,20 @@ void prov_limits_share(prov_limits_t pr, int pn, double ratio, uint64_t mem_min,
 		sn = 1;
 	replica[PROV_PRODUCTION] = pr;
 	side[PROV_PRODUCTION].cpu = pr.cpu * pn;
-	side[PROV_PRODUCTION].mem =
-		pr.mem > UINT64_MAX / (uint64_t)pn ? UINT64_MAX
-						   : pr.mem * (uint64_t)pn;
+	side[PROV_PRODUCTION].mem = pr.mem > UINT64_MAX / (uint64_t)pn
+					? UINT64_MAX
+					: pr.mem * (uint64_t)pn;
 	prov_limits_t s = {0, 0};
 	if (pr.cpu > 0) {
 		s.cpu = side[PROV_PRODUCTION].cpu * ratio;
-		double min = (double)PROV_CPU_MIN_QUOTA_US * sn /
-			     PROV_CPU_PERIOD_US;
+		double min =
+		    (double)PROV_CPU_MIN_QUOTA_US * sn / PROV_CPU_PERIOD_US;
 		if (s.cpu < min)
 			s.cpu = min;
 	}
 	if (pr.mem > 0) {
 		long double m = (long double)side[PROV_PRODUCTION].mem * ratio;
-		s.mem = m >= (long double)UINT64_MAX ? UINT64_MAX
-						      : (uint64_t)m;
+		s.mem = m >= (long double)UINT64_MAX ? UINT64_MAX : (uint64_t)m;
 		if (s.mem < mem_min)
 			s.mem = mem_min;
 		if (s.mem < (uint64_t)PROV_MEM_FLOOR * (uint64_t)sn)
@@ -150,9 +149,8 @@ static int read_text(const char *dir, const char *file, char *out, size_t n)
 	return rc;
 }
 
-int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
-			  const char *mem_dir, int mem_ver, prov_limits_t l,
-			  buf_t *err)
+int prov__cg_write_limits(const char *cpu_dir, int cpu_ver, const char *mem_dir,
+			  int mem_ver, prov_limits_t l, buf_t *err)
 {
 	char v[48];
 	int rc = 0;
@@ -168,7 +166,7 @@ int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
 		if (!rc) {
 			snprintf(v, sizeof(v), "%lld",
 				 (long long)prov_cpu_quota_us(
-					 l.cpu, PROV_CPU_PERIOD_US));
+				     l.cpu, PROV_CPU_PERIOD_US));
 			rc = write_text(cpu_dir, "cpu.cfs_quota_us", v);
 		}
 		if (rc)
@@ -180,7 +178,7 @@ int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
 		return rc;
 	if (mem_dir && mem_dir[0] && mem_ver) {
 		const char *file =
-			mem_ver == 2 ? "memory.max" : "memory.limit_in_bytes";
+		    mem_ver == 2 ? "memory.max" : "memory.limit_in_bytes";
 		if (l.mem)
 			snprintf(v, sizeof(v), "%llu",
 				 (unsigned long long)l.mem);
@@ -189,8 +187,8 @@ int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
 				 mem_ver == 2 ? "max" : "-1");
 		rc = write_text(mem_dir, file, v);
 		if (rc)
-			buf_printf(err, "cannot write %s/%s (%s): %s%s", mem_dir,
-				   file, v, err_str(rc),
+			buf_printf(err, "cannot write %s/%s (%s): %s%s",
+				   mem_dir, file, v, err_str(rc),
 				   rc == -EBUSY ? " (the group already uses "
 						  "more than that)"
 						: "");
@@ -198,8 +196,8 @@ int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
 	return rc;
 }
 
-int prov__cg_read_limits(const char *cpu_dir, int cpu_ver,
-			 const char *mem_dir, int mem_ver, prov_limits_t *l)
+int prov__cg_read_limits(const char *cpu_dir, int cpu_ver, const char *mem_dir,
+			 int mem_ver, prov_limits_t *l)
 {
 	l->cpu = 0;
 	l->mem = 0;
@@ -223,10 +221,9 @@ int prov__cg_read_limits(const char *cpu_dir, int cpu_ver,
 		return rc;
 	if (mem_dir && mem_dir[0] && mem_ver) {
 		uint64_t v;
-		rc = cgroup_read_u64(mem_dir,
-				     mem_ver == 2 ? "memory.max"
-						  : "memory.limit_in_bytes",
-				     &v);
+		rc = cgroup_read_u64(
+		    mem_dir,
+		    mem_ver == 2 ? "memory.max" : "memory.limit_in_bytes", &v);
 		if (!rc)
 			l->mem = prov_mem_from_limit(v);
 	}
@@ -236,8 +233,7 @@ int prov__cg_read_limits(const char *cpu_dir, int cpu_ver,
 /* ------------------------------------------------------------ groups */
 
 /* The mount point serving ctrl (v2 tree or v1 hierarchy), "" if none. */
-static const char *mount_of(const cgroup_sys_t *sys, int ver,
-			    cgroup_ctrl_t c)
+static const char *mount_of(const cgroup_sys_t *sys, int ver, cgroup_ctrl_t c)
 {
 	return ver == 2 ? sys->v2 : ver == 1 ? sys->v1[c] : "";
 }
@@ -254,8 +250,8 @@ static int side_dir(const char *mount, const char *own, const char *parent,
 			 parent[0] == '/' ? parent + 1 : parent);
 		base = tmp;
 	}
-	int n = snprintf(out, CGROUP_PATH_MAX, "%s/umbra-%s/%s", base,
-			 service, prov_side_name(side));
+	int n = snprintf(out, CGROUP_PATH_MAX, "%s/umbra-%s/%s", base, service,
+			 prov_side_name(side));
 	return n < CGROUP_PATH_MAX ? 0 : ERR_TOOBIG;
 }
 
@@ -264,8 +260,7 @@ static int side_dir(const char *mount, const char *own, const char *parent,
  * the first level refuses (EBUSY: umbra's own group holds processes, the
  * "no internal processes" rule), umbra moves itself into a leaf of its
  * own group, as systemd recommends for delegated groups, and retries. */
-static int v2_delegate(const cgroup_sys_t *sys, const char *side,
-		       buf_t *err)
+static int v2_delegate(const cgroup_sys_t *sys, const char *side, buf_t *err)
 {
 	char ctl[64] = "";
 	if (sys->v2_has[CGROUP_CPU])
@@ -320,12 +315,13 @@ int prov__cg_setup(prov_cg_t *cg, const cgroup_sys_t *sys, const char *parent,
 		int ver = cgroup_version_for(sys, c);
 		if (!ver) {
 			if (need_limits) {
-				buf_printf(err,
-					   "limits are configured but this host "
-					   "has no %s cgroup controller (neither "
-					   "a cgroup v2 tree with it nor a v1 "
-					   "hierarchy)",
-					   what[k]);
+				buf_printf(
+				    err,
+				    "limits are configured but this host "
+				    "has no %s cgroup controller (neither "
+				    "a cgroup v2 tree with it nor a v1 "
+				    "hierarchy)",
+				    what[k]);
 				return ERR_UNSUPPORTED;
 			}
 			continue;
@@ -414,8 +410,8 @@ int prov__cg_replica(const prov_cg_t *cg, int i,
 				   err_str(e));
 			return e;
 		}
-		snprintf(paths[(*n)++], CGROUP_PATH_MAX + 64,
-			 "%s/cgroup.procs", d);
+		snprintf(paths[(*n)++], CGROUP_PATH_MAX + 64, "%s/cgroup.procs",
+			 d);
 	}
 	return 0;
 }

@@ -3,7 +3,8 @@
  * network namespace, umbra-<service>, with a loopback and one end of a
  * veth pair; umbra's end is in the host namespace:
  *
- *     host: umbXXXXXXXXh  169.254.213.1/30  <-->  umbXXXXXXXXs 169.254.213.2/30 :ns
+ *     host: umbXXXXXXXXh  169.254.213.1/30  <-->  umbXXXXXXXXs 169.254.213.2/30
+ * :ns
  *
  * Services usually bind 127.0.0.1:{port}; inside the namespace a DNAT
  * rule (with route_localnet) sends what arrives on the veth address to
@@ -102,8 +103,9 @@ int prov__net_rules(const prov_net_t *n, const config_strv_t *allow,
 		cidr_t c;
 		const char *why;
 		if (cidr_parse(allow->v[i], &c, &why)) {
-			buf_printf(err, "shadow.allow_outbound: bad entry "
-					"\"%s\": %s",
+			buf_printf(err,
+				   "shadow.allow_outbound: bad entry "
+				   "\"%s\": %s",
 				   allow->v[i], why);
 			buf_free(&acc);
 			return ERR_CONFIG;
@@ -114,27 +116,30 @@ int prov__net_rules(const prov_net_t *n, const config_strv_t *allow,
 	}
 	const char *h = n->host_if;
 	buf_printf(host, "table inet %s {\n", n->table);
-	buf_printf(host,
-		   "\tchain input {\n"
-		   "\t\ttype filter hook input priority filter; policy accept;\n"
-		   "\t\tiifname \"%s\" ct state established,related accept\n"
-		   "%s"
-		   "\t\tiifname \"%s\" meta l4proto tcp reject with tcp reset\n"
-		   "\t\tiifname \"%s\" reject with icmpx type admin-prohibited\n"
-		   "\t}\n",
-		   h, acc.data ? acc.data : "", h, h);
-	buf_printf(host,
-		   "\tchain forward {\n"
-		   "\t\ttype filter hook forward priority filter; policy accept;\n"
-		   "\t\toifname \"%s\" ct state established,related accept\n"
-		   "%s"
-		   "\t\tiifname \"%s\" meta l4proto tcp reject with tcp reset\n"
-		   "\t\tiifname \"%s\" reject with icmpx type admin-prohibited\n"
-		   "\t\toifname \"%s\" drop\n",
-		   h, acc.data ? acc.data : "", h, h, h);
+	buf_printf(
+	    host,
+	    "\tchain input {\n"
+	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"%s\" ct state established,related accept\n"
+	    "%s"
+	    "\t\tiifname \"%s\" meta l4proto tcp reject with tcp reset\n"
+	    "\t\tiifname \"%s\" reject with icmpx type admin-prohibited\n"
+	    "\t}\n",
+	    h, acc.data ? acc.data : "", h, h);
+	buf_printf(
+	    host,
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\toifname \"%s\" ct state established,related accept\n"
+	    "%s"
+	    "\t\tiifname \"%s\" meta l4proto tcp reject with tcp reset\n"
+	    "\t\tiifname \"%s\" reject with icmpx type admin-prohibited\n"
+	    "\t\toifname \"%s\" drop\n",
+	    h, acc.data ? acc.data : "", h, h, h);
 	if (forward) /* we turned forwarding on: nothing else may use it */
-		buf_printf(host, "\t\tiifname != \"%s\" oifname != \"%s\" drop\n",
-			   h, h);
+		buf_printf(host,
+			   "\t\tiifname != \"%s\" oifname != \"%s\" drop\n", h,
+			   h);
 	buf_puts(host, "\t}\n");
 	buf_printf(host,
 		   "\tchain postrouting {\n"
@@ -166,14 +171,13 @@ static int step(const char *what, const char *const *argv, const char *input,
 		while (out.len && (out.data[out.len - 1] == '\n'))
 			out.data[--out.len] = '\0';
 		if (rc == -ENOENT)
-			buf_printf(err, "%s: %s not found (install %s)", what,
-				   argv[0],
-				   !strcmp(argv[0], "nft") ? "nftables"
-							   : "iproute2");
+			buf_printf(
+			    err, "%s: %s not found (install %s)", what, argv[0],
+			    !strcmp(argv[0], "nft") ? "nftables" : "iproute2");
 		else
 			buf_printf(err, "%s: `%s` failed: %s", what, argv[0],
-				   out.len ? out.data : err_str(rc > 0 ? ERR_STATE
-								       : rc));
+				   out.len ? out.data
+					   : err_str(rc > 0 ? ERR_STATE : rc));
 		rc = rc > 0 ? ERR_STATE : rc;
 	}
 	buf_free(&out);
@@ -199,7 +203,7 @@ static int ns_route_localnet(const prov_net_t *n)
 		if (setns(n->ns_fd, CLONE_NEWNET))
 			_exit(1);
 		const char *files[] = {
-			"/proc/sys/net/ipv4/conf/all/route_localnet", p1};
+		    "/proc/sys/net/ipv4/conf/all/route_localnet", p1};
 		for (int i = 0; i < 2; i++) {
 			int fd = open(files[i], O_WRONLY);
 			if (fd < 0 || write(fd, "1", 1) != 1)
@@ -265,8 +269,8 @@ static int write_forward(int v)
 /* Removes what a previous run (crashed, killed) may have left. */
 static void clean_stale(const prov_net_t *n)
 {
-	quiet((const char *[]){"nft", "delete", "table", "inet", n->table,
-			       NULL});
+	quiet(
+	    (const char *[]){"nft", "delete", "table", "inet", n->table, NULL});
 	quiet((const char *[]){"ip", "link", "del", n->host_if, NULL});
 	quiet((const char *[]){"ip", "netns", "del", n->ns, NULL});
 }
@@ -359,8 +363,9 @@ int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 		buf_reset(&nsr);
 		prov__net_rules(n, allow, true, &host, &nsr, err);
 		if ((rc = write_forward(1))) {
-			buf_printf(err, "shadow.allow_outbound: cannot enable "
-					"%s: %s",
+			buf_printf(err,
+				   "shadow.allow_outbound: cannot enable "
+				   "%s: %s",
 				   IP_FORWARD, err_str(rc));
 			goto out;
 		}

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROV_OUT_RATE 100.0  /* lines/s per replica: a chatty child */
-#define PROV_OUT_BURST 500.0 /* a start-up banner or a stack trace */
-#define PROV_OUT_LINE_MAX 2048 /* longer lines are cut (and marked) */
+#define PROV_OUT_RATE	  100.0	      /* lines/s per replica: a chatty child */
+#define PROV_OUT_BURST	  500.0	      /* a start-up banner or a stack trace */
+#define PROV_OUT_LINE_MAX 2048	      /* longer lines are cut (and marked) */
 #define PROV_OUT_READ_MAX (64 * 1024) /* per wake-up: keep the loop fair */
 
 static const char *const stream_name[2] = {"stdout", "stderr"};
@@ -60,8 +60,8 @@ static void emit_line(prov_replica_t *r, int s, const char *text, size_t n,
 	flush_suppressed(r);
 	char msg[PROV_OUT_LINE_MAX + 160];
 	snprintf(msg, sizeof(msg), "%s/%s/%d: %.*s%s",
-		 r->p->spec[r->side].service, prov_side_name(r->side),
-		 r->index, (int)n, text, cut ? " [line cut]" : "");
+		 r->p->spec[r->side].service, prov_side_name(r->side), r->index,
+		 (int)n, text, cut ? " [line cut]" : "");
 	log_info("child", msg, LF_S("stream", stream_name[s]),
 		 LF_I("pid", r->pid));
 }

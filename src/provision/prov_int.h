@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROV_PROC_MAX (256 * 1024) /* cmdline/environ: ARG_MAX is 2 MiB, \
-				      but 256 KiB covers real services */
+/* cmdline and environ read from /proc: ARG_MAX allows 2 MiB, real
+ * services use a few KiB. */
+#define PROV_PROC_MAX		  (256 * 1024)
 #define PROV_SHADOW_HOST_LOOPBACK "127.0.0.1"
 
 /* ------------------------------------------------------------ files */
@@ -75,8 +76,8 @@ int prov__run(const char *const *argv, const char *input, buf_t *out);
 /* The groups of one side: <base>/umbra-<service>/<side>, in each
  * hierarchy that serves a controller we use. */
 typedef struct prov_cg {
-	bool on;                   /* at least one hierarchy is usable */
-	int ver[CGROUP__COUNT];    /* per controller: 0, 1 or 2 */
+	bool on;		/* at least one hierarchy is usable */
+	int ver[CGROUP__COUNT]; /* per controller: 0, 1 or 2 */
 	char side[CGROUP__COUNT][CGROUP_PATH_MAX]; /* side dir per ctrl */
 	char track[CGROUP_PATH_MAX]; /* side dir in the hierarchy whose
 					cgroup.procs lists every process */
@@ -100,12 +101,11 @@ int prov__cg_limit(const prov_cg_t *cg, int replica, prov_limits_t l,
 		   buf_t *err);
 /* Writes limits into one directory for version ver (cpu then memory);
  * exposed for fixture tests. */
-int prov__cg_write_limits(const char *cpu_dir, int cpu_ver,
-			  const char *mem_dir, int mem_ver, prov_limits_t l,
-			  buf_t *err);
+int prov__cg_write_limits(const char *cpu_dir, int cpu_ver, const char *mem_dir,
+			  int mem_ver, prov_limits_t l, buf_t *err);
 /* Reads the limits in force in a group directory (per controller). */
-int prov__cg_read_limits(const char *cpu_dir, int cpu_ver,
-			 const char *mem_dir, int mem_ver, prov_limits_t *l);
+int prov__cg_read_limits(const char *cpu_dir, int cpu_ver, const char *mem_dir,
+			 int mem_ver, prov_limits_t *l);
 /* Pids in replica i's group (i < 0: the whole side), up to max. */
 size_t prov__cg_pids(const prov_cg_t *cg, int replica, int *pids, size_t max);
 /* Removes replica i's groups (i < 0: every group of the side, then the
@@ -115,13 +115,13 @@ void prov__cg_remove(const prov_cg_t *cg, int replica);
 /* ------------------------------------------------------------ netns */
 typedef struct prov_net {
 	bool on;
-	char ns[80];                /* ip netns name: umbra-<service> */
+	char ns[80];		     /* ip netns name: umbra-<service> */
 	char host_if[16], ns_if[16]; /* veth ends */
 	char host_ip[16], ns_ip[16]; /* dotted quads */
 	int prefix;
-	char table[80];              /* nft table in the host netns */
-	int ns_fd;                   /* open /run/netns/<ns>, -1 */
-	int fwd_prev;                /* ip_forward before, -1 = untouched */
+	char table[80]; /* nft table in the host netns */
+	int ns_fd;	/* open /run/netns/<ns>, -1 */
+	int fwd_prev;	/* ip_forward before, -1 = untouched */
 } prov_net_t;
 
 /* Names and addresses for service and subnet (pure; no system change). */
@@ -141,13 +141,13 @@ void prov__net_teardown(prov_net_t *n);
 struct event;
 
 typedef enum prov_rstate {
-	PROV_R_IDLE,     /* created, not started */
+	PROV_R_IDLE,	 /* created, not started */
 	PROV_R_STARTING, /* running, waiting for its first good check */
-	PROV_R_UP,       /* running and announced to the pool */
-	PROV_R_BACKOFF,  /* exited; restart timer armed */
+	PROV_R_UP,	 /* running and announced to the pool */
+	PROV_R_BACKOFF,	 /* exited; restart timer armed */
 	PROV_R_STOPPING, /* stop signal sent, grace timer armed */
-	PROV_R_STOPPED,  /* stopped on purpose */
-	PROV_R_FAILED,   /* gave up: crash loop or cannot start */
+	PROV_R_STOPPED,	 /* stopped on purpose */
+	PROV_R_FAILED,	 /* gave up: crash loop or cannot start */
 } prov_rstate_t;
 
 const char *prov__rstate_name(prov_rstate_t s);
@@ -156,8 +156,8 @@ const char *prov__rstate_name(prov_rstate_t s);
 typedef struct prov_out {
 	int fd;
 	struct event *ev;
-	buf_t line;     /* the incomplete last line */
-	bool cut;       /* the current line overflowed: drop to newline */
+	buf_t line; /* the incomplete last line */
+	bool cut;   /* the current line overflowed: drop to newline */
 } prov_out_t;
 
 typedef struct prov_health prov_health_t;
@@ -172,22 +172,22 @@ typedef struct prov_replica {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	prov_rstate_t state;
-	bool announced;  /* UP was sent: a DOWN must follow */
-	bool unhealthy;  /* running but failing checks (DOWN sent) */
-	bool removing;   /* scaled away: REMOVED after it stops */
+	bool announced; /* UP was sent: a DOWN must follow */
+	bool unhealthy; /* running but failing checks (DOWN sent) */
+	bool removing;	/* scaled away: REMOVED after it stops */
 	int pid, pidfd;
-	struct event *ev_exit;   /* pidfd readable: it exited */
-	struct event *ev_timer;  /* restart, start timeout, grace */
-	struct event *ev_check;  /* next health check */
+	struct event *ev_exit;	/* pidfd readable: it exited */
+	struct event *ev_timer; /* restart, start timeout, grace */
+	struct event *ev_check; /* next health check */
 	prov_out_t out[2];
-	double tokens;           /* output lines allowed now */
+	double tokens; /* output lines allowed now */
 	int64_t tokens_ns;
-	uint64_t suppressed;     /* lines dropped since the last notice */
+	uint64_t suppressed; /* lines dropped since the last notice */
 	int64_t started_ns;
-	int64_t *crashes;        /* monotonic times, within the window */
+	int64_t *crashes; /* monotonic times, within the window */
 	int ncrash;
-	int fails;               /* consecutive failed checks */
-	prov_health_t *hc;       /* the check in flight */
+	int fails;	   /* consecutive failed checks */
+	prov_health_t *hc; /* the check in flight */
 	char last_exit[512];
 } prov_replica_t;
 
@@ -206,7 +206,7 @@ struct prov {
 	bool started, stopping, torn_down;
 	prov_done_cb done;
 	void *done_arg;
-	struct event *ev_done;   /* calls done from the loop */
+	struct event *ev_done;	 /* calls done from the loop */
 	struct event *ev_follow; /* re-reads an attached production's limits */
 	char attach_cpu[CGROUP_PATH_MAX], attach_mem[CGROUP_PATH_MAX];
 	int attach_cpu_ver, attach_mem_ver;

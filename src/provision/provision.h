@@ -68,16 +68,16 @@ typedef struct prov_spec {
 	size_t argc;
 	char **env_keys, **env_vals; /* added environment (templates) */
 	size_t nenv;
-	char **base_env; /* attached: the process's environ; NULL: umbra's */
-	char *cwd;       /* "" = umbra's */
+	char **base_env;  /* attached: the process's environ; NULL: umbra's */
+	char *cwd;	  /* "" = umbra's */
 	char *config_src; /* the files this side's copy is made from; "" none */
 	char *config_dir; /* the directory the side runs with; "" none */
-	char *data_dir;   /* "" none */
+	char *data_dir;	  /* "" none */
 	bool copy_config; /* shadow: config_dir is a rendered copy */
-	bool copy_data;   /* shadow: data_dir is a copy of production's */
-	char *work_dir;   /* shadow.work_dir */
-	char *host;       /* where replicas listen, from umbra's side */
-	int port;         /* replica 0's port; 0 = pick free ports */
+	bool copy_data;	  /* shadow: data_dir is a copy of production's */
+	char *work_dir;	  /* shadow.work_dir */
+	char *host;	  /* where replicas listen, from umbra's side */
+	int port;	  /* replica 0's port; 0 = pick free ports */
 	int replicas;
 	int health_type; /* config_health_type_t */
 	char *health_path;
@@ -123,8 +123,8 @@ void prov_limits_share(prov_limits_t prod_replica, int prod_replicas,
 		       prov_limits_t side[PROV_SIDES],
 		       prov_limits_t replica[PROV_SIDES]);
 
-#define PROV_CPU_PERIOD_US 100000 /* the kernel's default CFS period */
-#define PROV_CPU_MIN_QUOTA_US 1000 /* the kernel refuses quotas below 1 ms */
+#define PROV_CPU_PERIOD_US    100000 /* the kernel's default CFS period */
+#define PROV_CPU_MIN_QUOTA_US 1000   /* the kernel refuses quotas below 1 ms */
 
 /* cgroup v1 cpu.cfs_quota_us for cores at period_us: -1 for none, at
  * least PROV_CPU_MIN_QUOTA_US otherwise. */
@@ -149,9 +149,9 @@ int64_t prov_backoff(int64_t base, int64_t max, int n);
 typedef struct prov prov_t;
 
 typedef enum prov_ev_kind {
-	PROV_EV_UP,      /* passed its health check: put it in the pool */
-	PROV_EV_DOWN,    /* exited, unhealthy or stopping: take it out */
-	PROV_EV_FAILED,  /* crash loop or cannot start: umbra gave up */
+	PROV_EV_UP,	 /* passed its health check: put it in the pool */
+	PROV_EV_DOWN,	 /* exited, unhealthy or stopping: take it out */
+	PROV_EV_FAILED,	 /* crash loop or cannot start: umbra gave up */
 	PROV_EV_REMOVED, /* scaled down or shut down: gone for good */
 } prov_ev_kind_t;
 
@@ -161,12 +161,12 @@ const char *prov_ev_name(prov_ev_kind_t k); /* "up", "down", ... */
 typedef struct prov_replica_ev {
 	prov_ev_kind_t kind;
 	prov_side_t side;
-	int replica;                /* index, 0-based */
-	const char *addr;           /* "127.0.0.1:9000" */
-	const struct sockaddr *sa;  /* the same, resolved */
+	int replica;		   /* index, 0-based */
+	const char *addr;	   /* "127.0.0.1:9000" */
+	const struct sockaddr *sa; /* the same, resolved */
 	socklen_t salen;
-	int pid;                    /* 0 when not running */
-	const char *reason;         /* why, in words ("exited with status 3") */
+	int pid;	    /* 0 when not running */
+	const char *reason; /* why, in words ("exited with status 3") */
 } prov_replica_ev_t;
 
 typedef void (*prov_replica_cb)(const prov_replica_ev_t *ev, void *arg);

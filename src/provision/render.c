@@ -19,10 +19,14 @@ const char *prov_side_name(prov_side_t side)
 const char *prov_ev_name(prov_ev_kind_t k)
 {
 	switch (k) {
-	case PROV_EV_UP: return "up";
-	case PROV_EV_DOWN: return "down";
-	case PROV_EV_FAILED: return "failed";
-	case PROV_EV_REMOVED: return "removed";
+	case PROV_EV_UP:
+		return "up";
+	case PROV_EV_DOWN:
+		return "down";
+	case PROV_EV_FAILED:
+		return "failed";
+	case PROV_EV_REMOVED:
+		return "removed";
 	}
 	return "?";
 }
@@ -66,8 +70,8 @@ void prov_render(const char *s, size_t len, const prov_vars_t *v, buf_t *out)
 			j++;
 		char num[16];
 		const char *val = j < len && s[j] == '}' && j > i + 1
-					  ? lookup(s + i + 1, j - i - 1, v, num)
-					  : NULL;
+				      ? lookup(s + i + 1, j - i - 1, v, num)
+				      : NULL;
 		if (!val) {
 			i++;
 			continue;

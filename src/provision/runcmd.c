@@ -97,7 +97,8 @@ int prov__run(const char *const *argv, const char *input, buf_t *out)
 				ip += w;
 				ilen -= (size_t)w;
 			}
-			if (w < 0 && errno != EAGAIN) ilen = 0;
+			if (w < 0 && errno != EAGAIN)
+				ilen = 0;
 			if (ilen == 0) {
 				close(in[1]);
 				in[1] = -1;
@@ -108,8 +109,8 @@ int prov__run(const char *const *argv, const char *input, buf_t *out)
 			ssize_t r = read(op[0], tmp, sizeof(tmp));
 			if (r > 0 && out && out->len < PROV_CMD_OUTPUT_MAX)
 				buf_append(out, tmp, (size_t)r);
-			if (r == 0 || (r < 0 && errno != EAGAIN &&
-				       errno != EINTR)) {
+			if (r == 0 ||
+			    (r < 0 && errno != EAGAIN && errno != EINTR)) {
 				close(op[0]);
 				op[0] = -1;
 			}

@@ -43,4 +43,3 @@ int prov__sha256_file(const char *path, char hex[65])
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return rc;
 }
-

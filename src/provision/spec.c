@@ -85,12 +85,12 @@ void prov_spec_free(prov_spec_t *s)
 prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port)
 {
 	return (prov_vars_t){
-		.service = s->service,
-		.side = prov_side_name(s->side),
-		.config_dir = s->config_dir,
-		.data_dir = s->data_dir,
-		.port = port,
-		.replica = replica,
+	    .service = s->service,
+	    .side = prov_side_name(s->side),
+	    .config_dir = s->config_dir,
+	    .data_dir = s->data_dir,
+	    .port = port,
+	    .replica = replica,
 	};
 }
 
@@ -161,8 +161,9 @@ static int read_attached(const char *proc_root, int pid, prov_spec_t *s,
 			   "production.attach.pid: cannot read the command of "
 			   "process %d (%s): %s",
 			   pid, path,
-			   rc ? err_str(rc) : "empty (a kernel thread or a "
-					      "zombie)");
+			   rc ? err_str(rc)
+			      : "empty (a kernel thread or a "
+				"zombie)");
 		buf_free(&b);
 		return rc ? rc : ERR_NOTFOUND;
 	}
@@ -328,8 +329,8 @@ static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
 	} else if (prod->attached) {
 		s->argv = xcalloc(prod->argc + 1, sizeof(char *));
 		for (size_t i = 0; i < prod->argc; i++)
-			s->argv[i] = prov__attach_template(prod->argv[i], prod->port,
-							   prod->config_dir);
+			s->argv[i] = prov__attach_template(
+			    prod->argv[i], prod->port, prod->config_dir);
 		s->argc = prod->argc;
 		if (!prod->port) {
 			buf_puts(err,
@@ -347,7 +348,8 @@ static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
 	s->run = s->argc > 0 && sh->upstreams.n == 0;
 	s->cwd = xstrdup(prod->cwd ? prod->cwd : "");
 	if (prod->base_env)
-		s->base_env = strv_dup(prod->base_env, strv_len(prod->base_env));
+		s->base_env =
+		    strv_dup(prod->base_env, strv_len(prod->base_env));
 	for (size_t i = 0; i < prod->nenv; i++)
 		env_set(s, prod->env_keys[i], prod->env_vals[i]);
 	env_set_map(s, &sh->env);
@@ -355,8 +357,8 @@ static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
 	const char *src = sh->config_dir[0] ? sh->config_dir : prod->config_src;
 	s->config_src = xstrdup(src);
 	s->copy_config = src[0] != '\0';
-	s->config_dir = s->copy_config ? xasprintf("%s/config", sh->work_dir)
-				       : xstrdup("");
+	s->config_dir =
+	    s->copy_config ? xasprintf("%s/config", sh->work_dir) : xstrdup("");
 	s->copy_data = sh->copy_data && prod->data_dir[0];
 	s->data_dir = prod->data_dir[0] ? xasprintf("%s/data", sh->work_dir)
 					: xstrdup("");
@@ -376,9 +378,9 @@ int prov_spec_build(const config_t *cfg, prov_side_t side,
 {
 	memset(out, 0, sizeof(*out));
 	int rc = side == PROV_PRODUCTION
-			 ? build_production(cfg, proc_root ? proc_root : "/proc",
-					    out, err)
-			 : build_shadow(cfg, prod, out, err);
+		     ? build_production(cfg, proc_root ? proc_root : "/proc",
+					out, err)
+		     : build_shadow(cfg, prod, out, err);
 	if (!out->cwd)
 		out->cwd = xstrdup("");
 	if (rc)

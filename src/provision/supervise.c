@@ -31,9 +31,9 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +47,14 @@
 
 extern char **environ;
 
-#define PROV_START_POLL_NS (100 * NS_PER_MS) /* readiness is polled fast so \
-						a replica joins the pool within \
-						0.1 s of listening */
-#define PROV_HEALTH_FAILS 3 /* consecutive failed checks before DOWN: one \
-			       slow answer is not an outage */
+/* Readiness is polled fast, so a replica joins the pool within 0.1 s of
+ * listening; the steady interval is health.interval. */
+#define PROV_START_POLL_NS (100 * NS_PER_MS)
+/* Consecutive failed checks before DOWN: one slow answer is no outage. */
+#define PROV_HEALTH_FAILS  3
 #define PROV_STALE_WAIT_NS (5 * NS_PER_S) /* leftovers of a crashed run */
 #define PROV_DRAIN_WAIT_NS (2 * NS_PER_S) /* killed groups empty by then */
-#define PROV_MAX_PIDS 4096 /* processes looked at in one cgroup */
+#define PROV_MAX_PIDS	   4096 /* processes looked at in one cgroup */
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -62,8 +62,8 @@ extern char **environ;
 
 const char *prov__rstate_name(prov_rstate_t s)
 {
-	static const char *const n[] = {"idle",     "starting", "up",
-					"backoff",  "stopping", "stopped",
+	static const char *const n[] = {"idle",	   "starting", "up",
+					"backoff", "stopping", "stopped",
 					"failed"};
 	return (unsigned)s < sizeof(n) / sizeof(*n) ? n[s] : "?";
 }
@@ -83,29 +83,30 @@ static void emit(prov_replica_t *r, prov_ev_kind_t k, const char *reason)
 	prov_t *p = r->p;
 	log_level_t lv = k == PROV_EV_FAILED ? LOG_ERROR
 			 : k == PROV_EV_DOWN && !p->stopping && !r->removing
-				 ? LOG_WARN
-				 : LOG_INFO;
+			     ? LOG_WARN
+			     : LOG_INFO;
 	char msg[48];
 	snprintf(msg, sizeof(msg), "replica %s", prov_ev_name(k));
 	if (log_enabled(lv))
-		log_emit(lv, "provision", msg,
-			 (const log_field_t[]){
-				 LF_S("side", prov_side_name(r->side)),
-				 LF_I("replica", r->index),
-				 LF_S("addr", r->addr), LF_I("pid", r->pid),
-				 LF_S("reason", reason ? reason : ""),
-				 {NULL, LOG_F_END, {0}}});
+		log_emit(
+		    lv, "provision", msg,
+		    (const log_field_t[]){LF_S("side", prov_side_name(r->side)),
+					  LF_I("replica", r->index),
+					  LF_S("addr", r->addr),
+					  LF_I("pid", r->pid),
+					  LF_S("reason", reason ? reason : ""),
+					  {NULL, LOG_F_END, {0}}});
 	if (!p->hooks.on_replica)
 		return;
 	prov_replica_ev_t ev = {
-		.kind = k,
-		.side = r->side,
-		.replica = r->index,
-		.addr = r->addr,
-		.sa = (const struct sockaddr *)&r->sa,
-		.salen = r->salen,
-		.pid = r->pid,
-		.reason = reason ? reason : "",
+	    .kind = k,
+	    .side = r->side,
+	    .replica = r->index,
+	    .addr = r->addr,
+	    .sa = (const struct sockaddr *)&r->sa,
+	    .salen = r->salen,
+	    .pid = r->pid,
+	    .reason = reason ? reason : "",
 	};
 	p->hooks.on_replica(&ev, p->hooks.arg);
 }
@@ -145,8 +146,8 @@ static void kill_replica(prov_replica_t *r, int sig)
 	if (sig != SIGKILL || !r->owned)
 		return;
 	int pids[PROV_MAX_PIDS];
-	size_t n = prov__cg_pids(&r->p->cg[r->side], r->index, pids,
-				 PROV_MAX_PIDS);
+	size_t n =
+	    prov__cg_pids(&r->p->cg[r->side], r->index, pids, PROV_MAX_PIDS);
 	for (size_t i = 0; i < n; i++)
 		kill(pids[i], SIGKILL);
 }
@@ -179,11 +180,16 @@ enum { STAGE_CGROUP = 1, STAGE_NETNS, STAGE_CWD, STAGE_EXEC, STAGE_SETUP };
 static const char *stage_name(int st)
 {
 	switch (st) {
-	case STAGE_CGROUP: return "cannot join its cgroup";
-	case STAGE_NETNS: return "cannot join the network namespace";
-	case STAGE_CWD: return "cannot enter its working directory";
-	case STAGE_EXEC: return "cannot execute the command";
-	default: return "cannot set up the child";
+	case STAGE_CGROUP:
+		return "cannot join its cgroup";
+	case STAGE_NETNS:
+		return "cannot join the network namespace";
+	case STAGE_CWD:
+		return "cannot enter its working directory";
+	case STAGE_EXEC:
+		return "cannot execute the command";
+	default:
+		return "cannot set up the child";
 	}
 }
 
@@ -260,8 +266,8 @@ char *prov__find_exe(const char *name, char *const *env, const char *cwd)
 			path = env[i] + 5;
 	for (const char *p = path; *p;) {
 		size_t l = strcspn(p, ":");
-		char *cand = xasprintf("%.*s/%s", (int)(l ? l : 1),
-				       l ? p : ".", name);
+		char *cand =
+		    xasprintf("%.*s/%s", (int)(l ? l : 1), l ? p : ".", name);
 		if (access(cand, X_OK) == 0)
 			return cand;
 		free(cand);
@@ -327,8 +333,8 @@ static void replica_spawn(prov_replica_t *r)
 			 "command not found: %s (searched the PATH of its "
 			 "environment)",
 			 c.argv[0]);
-	else if (prov__cg_replica(&p->cg[r->side], r->index, c.procs,
-				  &c.nprocs, &err))
+	else if (prov__cg_replica(&p->cg[r->side], r->index, c.procs, &c.nprocs,
+				  &err))
 		snprintf(why, sizeof(why), "%s", err.data);
 	buf_free(&err);
 	if (r->side == PROV_SHADOW && p->net.on) {
@@ -392,8 +398,8 @@ static void replica_spawn(prov_replica_t *r)
 		log_warn("provision", "pidfd_open failed; exits are polled",
 			 LF_ERR("err", -errno));
 	} else {
-		r->ev_exit = event_new(p->base, r->pidfd, EV_READ, on_exit_cb,
-				       r);
+		r->ev_exit =
+		    event_new(p->base, r->pidfd, EV_READ, on_exit_cb, r);
 		event_add(r->ev_exit, NULL);
 	}
 	log_info("provision", "replica started",
@@ -402,9 +408,8 @@ static void replica_spawn(prov_replica_t *r)
 		 LF_S("addr", r->addr));
 	struct timeval tv = tv_of(s->start_timeout);
 	event_add(r->ev_timer, &tv);
-	schedule_check(r, s->health_type == CONFIG_HEALTH_NONE
-				  ? 0
-				  : PROV_START_POLL_NS);
+	schedule_check(
+	    r, s->health_type == CONFIG_HEALTH_NONE ? 0 : PROV_START_POLL_NS);
 	save_state(p);
 }
 
@@ -625,11 +630,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		replica_spawn(r);
 		break;
 	case PROV_R_STOPPING:
-		log_warn("provision",
-			 "replica did not stop within stop_grace; SIGKILL",
-			 LF_S("side", prov_side_name(r->side)),
-			 LF_I("replica", r->index), LF_I("pid", r->pid),
-			 LF_S("stop_grace", units_fmt_duration(s->stop_grace, d)));
+		log_warn(
+		    "provision",
+		    "replica did not stop within stop_grace; SIGKILL",
+		    LF_S("side", prov_side_name(r->side)),
+		    LF_I("replica", r->index), LF_I("pid", r->pid),
+		    LF_S("stop_grace", units_fmt_duration(s->stop_grace, d)));
 		kill_replica(r, SIGKILL);
 		break;
 	default:
@@ -727,8 +733,8 @@ static void replica_stop(prov_replica_t *r)
 		if (r->state != PROV_R_STOPPED && r->state != PROV_R_FAILED &&
 		    (r->removing || r->p->stopping))
 			emit(r, PROV_EV_REMOVED, "stopped before it ran");
-		r->state = r->state == PROV_R_FAILED ? PROV_R_FAILED
-						     : PROV_R_STOPPED;
+		r->state =
+		    r->state == PROV_R_FAILED ? PROV_R_FAILED : PROV_R_STOPPED;
 		return;
 	}
 }
@@ -748,7 +754,8 @@ static int apply_limits(prov_t *p, buf_t *err)
 		int rc = 0;
 		prov_limits_t none = {0, 0};
 		for (int i = 0; i < p->nrep[s] && !rc; i++) {
-			char paths[PROV_CG_MAX_PROCS_FILES][CGROUP_PATH_MAX + 64];
+			char paths[PROV_CG_MAX_PROCS_FILES]
+				  [CGROUP_PATH_MAX + 64];
 			int n;
 			if (!p->rep[s][i])
 				continue;
@@ -760,25 +767,26 @@ static int apply_limits(prov_t *p, buf_t *err)
 			rc = prov__cg_limit(&p->cg[s], -1, p->side_lim[s], err);
 		for (int i = 0; i < p->nrep[s] && !rc; i++)
 			if (p->rep[s][i])
-				rc = prov__cg_limit(&p->cg[s], i,
-						    p->rep_lim[s], err);
+				rc = prov__cg_limit(&p->cg[s], i, p->rep_lim[s],
+						    err);
 		if (rc)
 			return rc;
 		char c[32], m[UNITS_FMT_LEN];
 		snprintf(c, sizeof(c), "%.3g", p->side_lim[s].cpu);
 		if (p->side_lim[s].cpu || p->side_lim[s].mem)
-			log_info("provision", "cgroup limits set",
-			 LF_S("side", prov_side_name((prov_side_t)s)),
-			 LF_S("cpu_cores", p->side_lim[s].cpu ? c : "none"),
-			 LF_S("memory", p->side_lim[s].mem
-						? units_fmt_size(p->side_lim[s].mem,
-								 m)
-						: "none"),
-			 LF_I("replicas", p->nrep[s]),
-			 LF_I("cgroup_version",
-			      p->cg[s].ver[CGROUP_CPU]
-				      ? p->cg[s].ver[CGROUP_CPU]
-				      : p->cg[s].ver[CGROUP_MEMORY]));
+			log_info(
+			    "provision", "cgroup limits set",
+			    LF_S("side", prov_side_name((prov_side_t)s)),
+			    LF_S("cpu_cores", p->side_lim[s].cpu ? c : "none"),
+			    LF_S("memory",
+				 p->side_lim[s].mem
+				     ? units_fmt_size(p->side_lim[s].mem, m)
+				     : "none"),
+			    LF_I("replicas", p->nrep[s]),
+			    LF_I("cgroup_version",
+				 p->cg[s].ver[CGROUP_CPU]
+				     ? p->cg[s].ver[CGROUP_CPU]
+				     : p->cg[s].ver[CGROUP_MEMORY]));
 	}
 	return 0;
 }
@@ -813,8 +821,9 @@ int prov_new(const config_t *cfg, struct event_base *base,
 	int rc = prov_spec_build(cfg, PROV_PRODUCTION, NULL, NULL,
 				 &p->spec[PROV_PRODUCTION], err);
 	if (!rc)
-		rc = prov_spec_build(cfg, PROV_SHADOW, &p->spec[PROV_PRODUCTION],
-				     NULL, &p->spec[PROV_SHADOW], err);
+		rc =
+		    prov_spec_build(cfg, PROV_SHADOW, &p->spec[PROV_PRODUCTION],
+				    NULL, &p->spec[PROV_SHADOW], err);
 	if (rc) {
 		prov_spec_free(&p->spec[PROV_PRODUCTION]);
 		free(p);
@@ -864,9 +873,10 @@ static int prepare_shadow_files(prov_t *p, buf_t *err)
 		char *src = xasprintf("%s/source", s->work_dir);
 		prov__rmtree(src);
 		prov__rmtree(s->config_dir);
-		prov_vars_t v = prov_spec_vars(s, 0, p->rep[PROV_SHADOW][0]
-							    ? p->rep[PROV_SHADOW][0]->port
-							    : s->port);
+		prov_vars_t v = prov_spec_vars(
+		    s, 0,
+		    p->rep[PROV_SHADOW][0] ? p->rep[PROV_SHADOW][0]->port
+					   : s->port);
 		rc = prov__copytree(s->config_src, src, NULL, err);
 		if (!rc)
 			rc = prov__copytree(src, s->config_dir, &v, err);
@@ -877,9 +887,8 @@ static int prepare_shadow_files(prov_t *p, buf_t *err)
 	if (s->data_dir[0]) {
 		prov__rmtree(s->data_dir);
 		rc = s->copy_data
-			     ? prov__copytree(pr->data_dir, s->data_dir, NULL,
-					      err)
-			     : prov__mkdirs(s->data_dir);
+			 ? prov__copytree(pr->data_dir, s->data_dir, NULL, err)
+			 : prov__mkdirs(s->data_dir);
 		if (rc && !err->len)
 			buf_printf(err, "cannot create %s: %s", s->data_dir,
 				   err_str(rc));
@@ -916,8 +925,9 @@ int prov_start(prov_t *p, buf_t *err)
 		return ERR_STATE;
 	int rc = cgroup_discover(&p->cgsys, NULL);
 	if (rc)
-		log_warn("provision", "cannot read the cgroup mounts; running "
-				      "without cgroups",
+		log_warn("provision",
+			 "cannot read the cgroup mounts; running "
+			 "without cgroups",
 			 LF_ERR("err", rc));
 	p->started = true;
 	/* Replicas first: their ports are what configs render. */
@@ -936,16 +946,18 @@ int prov_start(prov_t *p, buf_t *err)
 		int vc = cgroup_version_for(&p->cgsys, CGROUP_CPU);
 		int vm = cgroup_version_for(&p->cgsys, CGROUP_MEMORY);
 		if (cg[0]) {
-			snprintf(p->attach_cpu, sizeof(p->attach_cpu), "%s", cg);
-			snprintf(p->attach_mem, sizeof(p->attach_mem), "%s", cg);
+			snprintf(p->attach_cpu, sizeof(p->attach_cpu), "%s",
+				 cg);
+			snprintf(p->attach_mem, sizeof(p->attach_mem), "%s",
+				 cg);
 		} else {
-			if (vc && cgroup_dir_of(&p->cgsys, CGROUP_CPU,
-						pr->attach_pid, NULL,
-						p->attach_cpu))
+			if (vc &&
+			    cgroup_dir_of(&p->cgsys, CGROUP_CPU, pr->attach_pid,
+					  NULL, p->attach_cpu))
 				p->attach_cpu[0] = '\0';
-			if (vm && cgroup_dir_of(&p->cgsys, CGROUP_MEMORY,
-						pr->attach_pid, NULL,
-						p->attach_mem))
+			if (vm &&
+			    cgroup_dir_of(&p->cgsys, CGROUP_MEMORY,
+					  pr->attach_pid, NULL, p->attach_mem))
 				p->attach_mem[0] = '\0';
 		}
 		p->attach_cpu_ver = vc;
@@ -975,13 +987,12 @@ int prov_start(prov_t *p, buf_t *err)
 			goto fail;
 		}
 		buf_t e2 = BUF_INIT;
-		rc = prov__cg_setup(&p->cg[s], &p->cgsys,
-				    p->cfg->production.cgroup_parent,
-				    p->spec[s].service, (prov_side_t)s, need,
-				    true, &e2);
+		rc = prov__cg_setup(
+		    &p->cg[s], &p->cgsys, p->cfg->production.cgroup_parent,
+		    p->spec[s].service, (prov_side_t)s, need, true, &e2);
 		if (rc) {
-			buf_printf(err, "%s: %s", prov_side_name((prov_side_t)s),
-				   e2.data);
+			buf_printf(err, "%s: %s",
+				   prov_side_name((prov_side_t)s), e2.data);
 			buf_free(&e2);
 			goto fail;
 		}
@@ -994,15 +1005,15 @@ int prov_start(prov_t *p, buf_t *err)
 		rc = prov__net_plan(&p->net, p->spec[PROV_SHADOW].service,
 				    p->cfg->shadow.netns_subnet, err);
 		if (!rc)
-			rc = prov__net_setup(&p->net, &p->cfg->shadow.allow_outbound,
-					     err);
+			rc = prov__net_setup(
+			    &p->net, &p->cfg->shadow.allow_outbound, err);
 		if (rc)
 			goto fail;
-		log_info("provision", "shadow network namespace ready",
-			 LF_S("netns", p->net.ns), LF_S("veth", p->net.host_if),
-			 LF_S("shadow_ip", p->net.ns_ip),
-			 LF_U("allowed_outbound",
-			      p->cfg->shadow.allow_outbound.n));
+		log_info(
+		    "provision", "shadow network namespace ready",
+		    LF_S("netns", p->net.ns), LF_S("veth", p->net.host_if),
+		    LF_S("shadow_ip", p->net.ns_ip),
+		    LF_U("allowed_outbound", p->cfg->shadow.allow_outbound.n));
 	}
 	for (int s = 0; s < PROV_SIDES; s++) {
 		for (int i = 0; i < p->nrep[s]; i++) {
@@ -1015,8 +1026,8 @@ int prov_start(prov_t *p, buf_t *err)
 			r->pid = p->spec[s].attach_pid;
 			r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 			if (r->pidfd >= 0) {
-				r->ev_exit = event_new(p->base, r->pidfd, EV_READ,
-						       on_exit_cb, r);
+				r->ev_exit = event_new(p->base, r->pidfd,
+						       EV_READ, on_exit_cb, r);
 				event_add(r->ev_exit, NULL);
 			}
 			r->state = PROV_R_STARTING;

@@ -16,8 +16,7 @@
 #include <string.h>
 
 /* Start and length of line i of t (with its '\n'). */
-static int nth_line(const char *t, size_t n, size_t i, size_t *off,
-		    size_t *len)
+static int nth_line(const char *t, size_t n, size_t i, size_t *off, size_t *len)
 {
 	size_t k = 0, start = 0;
 	for (size_t j = 0; j <= n; j++) {
@@ -55,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (e[i].op == '=') {
 				if (e[i].a != ia || e[i].b != ib ||
 				    nth_line(a, alen, ia, &ao, &al) ||
-				    nth_line(b, blen, ib, &bo, &bl) || al != bl ||
-				    memcmp(a + ao, b + bo, al))
+				    nth_line(b, blen, ib, &bo, &bl) ||
+				    al != bl || memcmp(a + ao, b + bo, al))
 					abort();
 				ia++;
 				ib++;
@@ -91,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char c = out.data[i];
 			if (!strchr("-+ @\\", c))
 				abort();
-			const char *nl = memchr(out.data + i, '\n', out.len - i);
+			const char *nl =
+			    memchr(out.data + i, '\n', out.len - i);
 			if (!nl)
 				abort(); /* output always ends with a newline */
 			i = (size_t)(nl - out.data) + 1;

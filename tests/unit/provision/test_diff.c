@@ -36,8 +36,9 @@ Test(diff, one_changed_line_with_context)
 			&line, &rc);
 	cr_assert_eq(rc, 1);
 	cr_assert_eq(line, 5);
-	cr_assert_str_eq(d, "--- a/f\n+++ b/f\n"
-			    "@@ -2,7 +2,7 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n");
+	cr_assert_str_eq(d,
+			 "--- a/f\n+++ b/f\n"
+			 "@@ -2,7 +2,7 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n");
 	free(d);
 }
 
@@ -53,8 +54,8 @@ Test(diff, separate_hunks_and_merged_hunks)
 			    "@@ -12,4 +12,4 @@\n 12\n 13\n 14\n-15\n+Y\n");
 	free(d);
 	/* changes 6 lines apart share one hunk */
-	d = udiff("1\n2\n3\n4\n5\n6\n7\n8\n", "X\n2\n3\n4\n5\n6\n7\nY\n",
-		  &line, &rc);
+	d = udiff("1\n2\n3\n4\n5\n6\n7\n8\n", "X\n2\n3\n4\n5\n6\n7\nY\n", &line,
+		  &rc);
 	cr_assert_str_eq(d, "--- a/f\n+++ b/f\n"
 			    "@@ -1,8 +1,8 @@\n-1\n+X\n 2\n 3\n 4\n 5\n 6\n 7\n"
 			    "-8\n+Y\n");
@@ -122,8 +123,10 @@ static void check_script(const char *a, const char *b)
 		if (e[i].op == '=') {
 			cr_assert_eq(e[i].a, ia);
 			cr_assert_eq(e[i].b, ib);
-			cr_assert_eq(strcspn(al[ia], "\n"), strcspn(bl[ib], "\n"));
-			cr_assert(!strncmp(al[ia], bl[ib], strcspn(al[ia], "\n")));
+			cr_assert_eq(strcspn(al[ia], "\n"),
+				     strcspn(bl[ib], "\n"));
+			cr_assert(
+			    !strncmp(al[ia], bl[ib], strcspn(al[ia], "\n")));
 			ia++;
 			ib++;
 		} else if (e[i].op == '-') {
@@ -142,13 +145,14 @@ static void check_script(const char *a, const char *b)
 	size_t lcs[65][65] = {{0}};
 	for (size_t i = na; i-- > 0;)
 		for (size_t j = nb; j-- > 0;) {
-			size_t li = strcspn(al[i], "\n"), lj = strcspn(bl[j], "\n");
+			size_t li = strcspn(al[i], "\n"),
+			       lj = strcspn(bl[j], "\n");
 			if (li == lj && !strncmp(al[i], bl[j], li))
 				lcs[i][j] = lcs[i + 1][j + 1] + 1;
 			else
 				lcs[i][j] = lcs[i + 1][j] > lcs[i][j + 1]
-						    ? lcs[i + 1][j]
-						    : lcs[i][j + 1];
+						? lcs[i + 1][j]
+						: lcs[i][j + 1];
 		}
 	cr_assert_eq(edits, na + nb - 2 * lcs[0][0], "a=%s b=%s", a, b);
 	free(e);

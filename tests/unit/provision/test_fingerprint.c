@@ -57,8 +57,8 @@ static config_t *load(const char *text)
 {
 	config_t *cfg = NULL;
 	config_errors_t errs = {0};
-	int rc = config_load_string("t.yaml", text, strlen(text), tmp, &cfg,
-				    &errs);
+	int rc =
+	    config_load_string("t.yaml", text, strlen(text), tmp, &cfg, &errs);
 	if (rc) {
 		buf_t b = BUF_INIT;
 		config_errors_format(&errs, &b);
@@ -74,18 +74,16 @@ TestSuite(fingerprint, .init = setup, .fini = teardown);
 static void provision(const config_t *cfg, prov_spec_t sp[2], int port)
 {
 	buf_t err = BUF_INIT;
-	cr_assert_eq(prov_spec_build(cfg, PROV_PRODUCTION, NULL, NULL, &sp[0],
-				     &err),
-		     0);
-	cr_assert_eq(prov_spec_build(cfg, PROV_SHADOW, &sp[0], NULL, &sp[1],
-				     &err),
-		     0);
+	cr_assert_eq(
+	    prov_spec_build(cfg, PROV_PRODUCTION, NULL, NULL, &sp[0], &err), 0);
+	cr_assert_eq(
+	    prov_spec_build(cfg, PROV_SHADOW, &sp[0], NULL, &sp[1], &err), 0);
 	char src[256];
 	snprintf(src, sizeof(src), "%s/source", sp[1].work_dir);
 	prov__mkdirs(sp[1].work_dir);
 	prov_vars_t v = prov_spec_vars(&sp[1], 0, port);
-	cr_assert_eq(prov__copytree(sp[1].config_src, src, NULL, &err), 0,
-		     "%s", err.data);
+	cr_assert_eq(prov__copytree(sp[1].config_src, src, NULL, &err), 0, "%s",
+		     err.data);
 	cr_assert_eq(prov__copytree(src, sp[1].config_dir, &v, &err), 0, "%s",
 		     err.data);
 	buf_free(&err);
@@ -95,23 +93,22 @@ static void collect(const config_t *cfg, const prov_spec_t *s, int port,
 		    prov_fp_t *fp)
 {
 	prov_fp_src_t src = {
-		.spec = s,
-		.port = port,
-		.scale = 1,
-		.env_ignore = &cfg->drift.env_ignore,
-		.sensitive = &cfg->mask.sensitive_keys,
-		.marker = cfg->mask.redact_marker,
+	    .spec = s,
+	    .port = port,
+	    .scale = 1,
+	    .env_ignore = &cfg->drift.env_ignore,
+	    .sensitive = &cfg->mask.sensitive_keys,
+	    .marker = cfg->mask.redact_marker,
 	};
 	prov_fp_collect(&src, fp);
 }
 
-static const char *CONF =
-	"service: api\nproduction:\n"
-	"  command: [/bin/sh, -c, 'exec sleep 1', '{port}', "
-	"'{config_dir}/app.conf']\n"
-	"  config_dir: prod\n  port: 9000\n"
-	"  env: {MODE: live, API_TOKEN: abc123}\n"
-	"shadow:\n  port: 9100\n  work_dir: work\n";
+static const char *CONF = "service: api\nproduction:\n"
+			  "  command: [/bin/sh, -c, 'exec sleep 1', '{port}', "
+			  "'{config_dir}/app.conf']\n"
+			  "  config_dir: prod\n  port: 9000\n"
+			  "  env: {MODE: live, API_TOKEN: abc123}\n"
+			  "shadow:\n  port: 9100\n  work_dir: work\n";
 
 Test(fingerprint, rendered_copy_equals_production)
 {
@@ -167,10 +164,11 @@ Test(fingerprint, production_edit_names_file_and_line)
 	cr_assert_str_eq(r.v[0].key, "config:app.conf");
 	cr_assert_eq(r.v[0].line, 2);
 	cr_assert(strstr(r.v[0].file, "/prod/app.conf"));
-	cr_assert_str_eq(r.v[0].diff, "--- production/app.conf\n"
-				      "+++ shadow/app.conf\n"
-				      "@@ -1,4 +1,4 @@\n a = 1\n-b = 20\n"
-				      "+b = 2\n password = [REDACTED]\n c = 3\n");
+	cr_assert_str_eq(r.v[0].diff,
+			 "--- production/app.conf\n"
+			 "+++ shadow/app.conf\n"
+			 "@@ -1,4 +1,4 @@\n a = 1\n-b = 20\n"
+			 "+b = 2\n password = [REDACTED]\n c = 3\n");
 	cr_assert_null(strstr(r.v[0].diff, "swordfish"));
 	cr_assert_null(strstr(r.v[0].diff, "hunter2"));
 	prov_drift_report_free(&r);

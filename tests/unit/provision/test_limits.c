@@ -19,16 +19,16 @@ static const char *fixture(const char *name)
 {
 	static char p[512];
 	const char *d = getenv("UMBRA_TEST_DATA");
-	snprintf(p, sizeof(p), "%s/provision/cgroup/%s",
-		 d ? d : "tests/data", name);
+	snprintf(p, sizeof(p), "%s/provision/cgroup/%s", d ? d : "tests/data",
+		 name);
 	return p;
 }
 
 Test(share, ratio_of_production_total)
 {
 	prov_limits_t side[2], rep[2];
-	prov_limits_share((prov_limits_t){2.0, 1024 * MiB}, 3, 0.1, 0, 1,
-			  side, rep);
+	prov_limits_share((prov_limits_t){2.0, 1024 * MiB}, 3, 0.1, 0, 1, side,
+			  rep);
 	cr_assert_float_eq(side[PROV_PRODUCTION].cpu, 6.0, 1e-9);
 	cr_assert_eq(side[PROV_PRODUCTION].mem, 3072 * MiB);
 	cr_assert_float_eq(rep[PROV_PRODUCTION].cpu, 2.0, 1e-9);
@@ -62,8 +62,7 @@ Test(share, none_stays_none_and_floors_apply)
 			  side, rep);
 	cr_assert_eq(side[PROV_SHADOW].mem, 64 * MiB);
 	/* ratio 0: the smallest quota and 4 MiB, not "unlimited" */
-	prov_limits_share((prov_limits_t){1, 100 * MiB}, 1, 0, 0, 1, side,
-			  rep);
+	prov_limits_share((prov_limits_t){1, 100 * MiB}, 1, 0, 0, 1, side, rep);
 	cr_assert_float_eq(side[PROV_SHADOW].cpu, 0.01, 1e-9);
 	cr_assert_eq(side[PROV_SHADOW].mem, 4 * MiB);
 }
@@ -158,9 +157,9 @@ Test(cgfiles, write_then_read_back)
 	cr_assert_eq(prov__cg_read_limits(dir, 2, dir, 2, &back), 0);
 	cr_assert_float_eq(back.cpu, 0.25, 1e-12);
 	cr_assert_eq(back.mem, 300 * MiB);
-	cr_assert_eq(prov__cg_write_limits(dir, 2, dir, 2,
-					   (prov_limits_t){0, 0}, &err),
-		     0);
+	cr_assert_eq(
+	    prov__cg_write_limits(dir, 2, dir, 2, (prov_limits_t){0, 0}, &err),
+	    0);
 	cr_assert_str_eq(file_text(dir, "cpu.max"), "max 100000");
 	cr_assert_str_eq(file_text(dir, "memory.max"), "max");
 	/* v1 */
@@ -171,9 +170,9 @@ Test(cgfiles, write_then_read_back)
 	cr_assert_str_eq(file_text(dir, "cpu.cfs_quota_us"), "25000");
 	cr_assert_str_eq(file_text(dir, "cpu.cfs_period_us"), "100000");
 	cr_assert_str_eq(file_text(dir, "memory.limit_in_bytes"), "314572800");
-	cr_assert_eq(prov__cg_write_limits(dir, 1, dir, 1,
-					   (prov_limits_t){0, 0}, &err),
-		     0);
+	cr_assert_eq(
+	    prov__cg_write_limits(dir, 1, dir, 1, (prov_limits_t){0, 0}, &err),
+	    0);
 	cr_assert_str_eq(file_text(dir, "cpu.cfs_quota_us"), "-1");
 	cr_assert_str_eq(file_text(dir, "memory.limit_in_bytes"), "-1");
 	/* a missing control file is an error naming it */

@@ -12,9 +12,8 @@ Test(netns, plan_names_and_addresses)
 {
 	prov_net_t n;
 	buf_t err = BUF_INIT;
-	cr_assert_eq(prov__net_plan(&n, "check-out.v2", "169.254.213.0/30",
-				    &err),
-		     0);
+	cr_assert_eq(
+	    prov__net_plan(&n, "check-out.v2", "169.254.213.0/30", &err), 0);
 	cr_assert_str_eq(n.ns, "umbra-check-out.v2");
 	cr_assert_str_eq(n.host_ip, "169.254.213.1");
 	cr_assert_str_eq(n.ns_ip, "169.254.213.2");

@@ -12,12 +12,12 @@
 #include <sys/socket.h>
 
 static const prov_vars_t V = {
-	.service = "checkout",
-	.side = "shadow",
-	.config_dir = "/var/lib/umbra/config",
-	.data_dir = "/var/lib/umbra/data",
-	.port = 9100,
-	.replica = 2,
+    .service = "checkout",
+    .side = "shadow",
+    .config_dir = "/var/lib/umbra/config",
+    .data_dir = "/var/lib/umbra/data",
+    .port = 9100,
+    .replica = 2,
 };
 
 static void expect(const char *in, const char *want)
@@ -141,6 +141,7 @@ Test(cidr, rejections_each_with_a_reason)
 	bad("[::1", "missing ']'");
 	bad("[::1]x", "expected ':port' after ']'");
 	bad("256.0.0.1", "not an IP address (names are not resolved)");
-	bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aa",
 	    "too long");
 }

@@ -59,15 +59,15 @@ static void build(const config_t *cfg, prov_spec_t sp[2])
 Test(spec, command_mode_shadow_is_production_copy)
 {
 	config_t *cfg = load(
-		"service: api\nproduction:\n"
-		"  command: [/usr/bin/api, --port, '{port}', --conf, "
-		"'{config_dir}/api.toml']\n"
-		"  config_dir: conf\n  data_dir: /var/lib/api\n"
-		"  port: 9000\n  replicas: 3\n  cwd: /srv\n"
-		"  env: {LOG: info, CFG: '{config_dir}'}\n"
-		"  cpu_limit: 2\n  memory_limit: 1GiB\n"
-		"shadow:\n  port: 9100\n  env: {PAYMENTS: sandbox, LOG: debug}\n"
-		"  copy_data: true\n");
+	    "service: api\nproduction:\n"
+	    "  command: [/usr/bin/api, --port, '{port}', --conf, "
+	    "'{config_dir}/api.toml']\n"
+	    "  config_dir: conf\n  data_dir: /var/lib/api\n"
+	    "  port: 9000\n  replicas: 3\n  cwd: /srv\n"
+	    "  env: {LOG: info, CFG: '{config_dir}'}\n"
+	    "  cpu_limit: 2\n  memory_limit: 1GiB\n"
+	    "shadow:\n  port: 9100\n  env: {PAYMENTS: sandbox, LOG: debug}\n"
+	    "  copy_data: true\n");
 	prov_spec_t sp[2];
 	build(cfg, sp);
 	const prov_spec_t *p = &sp[0], *s = &sp[1];
@@ -111,11 +111,11 @@ Test(spec, command_mode_shadow_is_production_copy)
 
 Test(spec, shadow_command_candidate_and_isolation)
 {
-	config_t *cfg = load(
-		"service: api\nproduction:\n  command: /usr/bin/api {port}\n"
-		"  data_dir: /var/lib/api\n"
-		"shadow:\n  command: /opt/new/api {port}\n  config_dir: cand\n"
-		"  isolate_network: true\n  netns_subnet: 10.9.8.4/30\n");
+	config_t *cfg =
+	    load("service: api\nproduction:\n  command: /usr/bin/api {port}\n"
+		 "  data_dir: /var/lib/api\n"
+		 "shadow:\n  command: /opt/new/api {port}\n  config_dir: cand\n"
+		 "  isolate_network: true\n  netns_subnet: 10.9.8.4/30\n");
 	prov_spec_t sp[2];
 	build(cfg, sp);
 	cr_assert_str_eq(sp[1].argv[0], "/opt/new/api");
@@ -195,8 +195,8 @@ Test(spec, attach_errors_are_clear)
 	cr_assert_eq(prov_spec_build(cfg, PROV_PRODUCTION, NULL, proc_root(),
 				     &sp[0], &err),
 		     ERR_NOTFOUND);
-	cr_assert(strstr(err.data, "empty (a kernel thread or a zombie)"),
-		  "%s", err.data);
+	cr_assert(strstr(err.data, "empty (a kernel thread or a zombie)"), "%s",
+		  err.data);
 	config_free(cfg);
 
 	buf_reset(&err);

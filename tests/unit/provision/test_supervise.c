@@ -31,8 +31,7 @@ static void on_replica(const prov_replica_ev_t *ev, void *arg)
 	seen_t *s = arg;
 	size_t l = strlen(s->log);
 	snprintf(s->log + l, sizeof(s->log) - l, "%s %s %d;",
-		 prov_ev_name(ev->kind), prov_side_name(ev->side),
-		 ev->replica);
+		 prov_ev_name(ev->kind), prov_side_name(ev->side), ev->replica);
 	int *c[] = {s->up, s->down, s->failed, s->removed};
 	c[ev->kind][ev->side]++;
 	cr_assert_not_null(ev->addr);
@@ -49,8 +48,7 @@ static void run_until(struct event_base *b, const int *flag, int want)
 {
 	int64_t until = clock_mono_ns() + 10 * NS_PER_S;
 	while (*flag < want && clock_mono_ns() < until)
-		event_base_loop(b, EVLOOP_ONCE | EVLOOP_NONBLOCK),
-			usleep(2000);
+		event_base_loop(b, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(2000);
 	cr_assert_geq(*flag, want, "waited for %d, got %d", want, *flag);
 }
 
@@ -79,9 +77,9 @@ Test(supervise, scale_and_limits_follow_then_stop)
 		 cg ? "  cpu_limit: 1\n  memory_limit: 64MiB\n" : "");
 	config_t *cfg = NULL;
 	config_errors_t errs = {0};
-	cr_assert_eq(config_load_string("t.yaml", text, strlen(text), dir,
-					&cfg, &errs),
-		     0);
+	cr_assert_eq(
+	    config_load_string("t.yaml", text, strlen(text), dir, &cfg, &errs),
+	    0);
 	config_errors_free(&errs);
 	struct event_base *base = event_base_new();
 	seen_t s = {0};
@@ -105,10 +103,10 @@ Test(supervise, scale_and_limits_follow_then_stop)
 				   1e-9);
 		prov_limits_t l;
 		cr_assert_eq(prov__cg_read_limits(
-				     p->cg[PROV_SHADOW].side[CGROUP_CPU],
-				     p->cg[PROV_SHADOW].ver[CGROUP_CPU],
-				     p->cg[PROV_SHADOW].side[CGROUP_MEMORY],
-				     p->cg[PROV_SHADOW].ver[CGROUP_MEMORY], &l),
+				 p->cg[PROV_SHADOW].side[CGROUP_CPU],
+				 p->cg[PROV_SHADOW].ver[CGROUP_CPU],
+				 p->cg[PROV_SHADOW].side[CGROUP_MEMORY],
+				 p->cg[PROV_SHADOW].ver[CGROUP_MEMORY], &l),
 			     0);
 		cr_assert_float_eq(l.cpu, 1.5, 1e-9);
 		cr_assert_eq(l.mem, 96u << 20);
