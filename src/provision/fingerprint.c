@@ -15,7 +15,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +36,10 @@
 
 /* ------------------------------------------------------------ libraries */
 
-/* Library hashes by (path, device, inode, size, mtime): a drift check
- * every few seconds must not re-read libc each time. Control thread
- * only. */
+/* Executable and library hashes by (path, device, inode, size, mtime): a
+ * drift check every few seconds must not re-read libc each time (package
+ * managers replace such files by rename, so a new version is a new
+ * inode). Config files are always read. Control thread only. */
 typedef struct lib_hash {
 	char *path;
 	dev_t dev;
@@ -242,7 +249,7 @@ static void fp_exe(fpctx_t *c, char **argv0_env)
 		char link[PATH_MAX + 8];
 		snprintf(link, sizeof(link), "%s/exe", c->proc);
 		ssize_t n = readlink(link, path, sizeof(path) - 1);
-		if (n < 0 || prov__sha256_file(link, hex))
+		if (n < 0 || lib_sha256(link, hex))
 			return;
 		path[n] = '\0';
 	} else {
@@ -255,7 +262,7 @@ static void fp_exe(fpctx_t *c, char **argv0_env)
 			return;
 		snprintf(path, sizeof(path), "%s", exe);
 		free(exe);
-		if (prov__sha256_file(path, hex))
+		if (lib_sha256(path, hex))
 			return;
 	}
 	prov_fp_add(c->fp, PROV_FP_EXE, "exe", path, NULL, 0, NULL);
@@ -582,10 +589,113 @@ static size_t sock_inodes(const fpctx_t *c, unsigned long *ino, size_t max)
 	return n;
 }
 
-static void fp_listen(fpctx_t *c)
+/* Adds one listening socket if the process holds it. addr: network
+ * order, 4 or 16 bytes; port in host order. */
+static void add_listener(fpctx_t *c, const unsigned long *ino, size_t ni,
+			 unsigned long inode, int family, const void *addr,
+			 unsigned port)
 {
-	unsigned long *ino = xcalloc(PROV_FP_MAX_SOCKS, sizeof(unsigned long));
-	size_t ni = sock_inodes(c, ino, PROV_FP_MAX_SOCKS);
+	bool mine = false;
+	for (size_t i = 0; i < ni && !mine; i++)
+		mine = ino[i] == inode;
+	if (!mine)
+		return;
+	char a[INET6_ADDRSTRLEN] = "?", key[128], pt[16];
+	inet_ntop(family, addr, a, sizeof(a));
+	if ((int)port == c->src->port)
+		snprintf(pt, sizeof(pt), "{port}");
+	else
+		snprintf(pt, sizeof(pt), "%u", port);
+	bool v6 = family == AF_INET6;
+	snprintf(key, sizeof(key), "listen:tcp %s%s%s:%s", v6 ? "[" : "", a,
+		 v6 ? "]" : "", pt);
+	prov_fp_add(c->fp, PROV_FP_LISTEN, key, "listening", NULL, 0, NULL);
+}
+
+/* Listening TCP sockets through sock_diag, in the process's network
+ * namespace: the kernel then walks only its listening table. Reading
+ * /proc/PID/net/tcp walks the whole established hash instead, which
+ * costs milliseconds per read even on an idle host. 0, or -1 to fall
+ * back to /proc. */
+static int listen_diag(fpctx_t *c, const unsigned long *ino, size_t ni)
+{
+	char nspath[PATH_MAX + 16];
+	snprintf(nspath, sizeof(nspath), "%s/ns/net", c->proc);
+	struct stat their, ours;
+	if (stat(nspath, &their) || stat("/proc/self/ns/net", &ours))
+		return -1;
+	int back = -1, fd = -1;
+	if (their.st_ino != ours.st_ino) {
+		/* Create the socket inside their namespace: setns changes
+		 * only this thread's, and it is changed back at once. */
+		int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+		back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0 || back < 0 || setns(nsfd, CLONE_NEWNET)) {
+			if (nsfd >= 0)
+				close(nsfd);
+			if (back >= 0)
+				close(back);
+			return -1;
+		}
+		close(nsfd);
+	}
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (back >= 0) {
+		if (setns(back, CLONE_NEWNET))
+			abort(); /* the control thread in a shadow's netns */
+		close(back);
+	}
+	if (fd < 0)
+		return -1;
+	int rc = 0;
+	for (int f = 0; f < 2 && !rc; f++) {
+		struct {
+			struct nlmsghdr nlh;
+			struct inet_diag_req_v2 r;
+		} req = {
+		    .nlh = {.nlmsg_len = sizeof(req),
+			    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		    .r = {.sdiag_family = f ? AF_INET6 : AF_INET,
+			  .sdiag_protocol = IPPROTO_TCP,
+			  .idiag_states = 1 << 10 /* TCP_LISTEN */},
+		};
+		if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+			rc = -1;
+			break;
+		}
+		bool done = false;
+		while (!done && !rc) {
+			long buf[8192 / sizeof(long)];
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			if (n <= 0) {
+				rc = -1;
+				break;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+			     NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_type == NLMSG_DONE) {
+					done = true;
+					break;
+				}
+				if (h->nlmsg_type == NLMSG_ERROR) {
+					rc = -1;
+					break;
+				}
+				const struct inet_diag_msg *m = NLMSG_DATA(h);
+				add_listener(c, ino, ni, m->idiag_inode,
+					     m->idiag_family, m->id.idiag_src,
+					     ntohs(m->id.idiag_sport));
+			}
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* The same from /proc/PID/net/tcp{,6}, where sock_diag is missing. */
+static bool listen_proc(fpctx_t *c, const unsigned long *ino, size_t ni)
+{
 	const char *files[] = {"net/tcp", "net/tcp6"};
 	bool any = false;
 	for (int f = 0; f < 2; f++) {
@@ -594,6 +704,8 @@ static void fp_listen(fpctx_t *c)
 		FILE *fp = fopen(path, "r");
 		if (!fp)
 			continue;
+		/* Each read(2) walks the socket hash: few, large reads. */
+		setvbuf(fp, NULL, _IOFBF, 1 << 18);
 		any = true;
 		char line[512];
 		while (fgets(line, sizeof(line), fp)) {
@@ -607,45 +719,39 @@ static void fp_listen(fpctx_t *c)
 				   local, &st, &inode) != 3 ||
 			    st != 0x0A)
 				continue;
-			bool mine = false;
-			for (size_t i = 0; i < ni && !mine; i++)
-				mine = ino[i] == inode;
-			if (!mine)
-				continue;
 			char *colon = strchr(local, ':');
 			if (!colon)
 				continue;
 			*colon = '\0';
 			unsigned port = (unsigned)strtoul(colon + 1, NULL, 16);
-			char addr[INET6_ADDRSTRLEN] = "?";
-			if (strlen(local) == 8) {
-				uint32_t a = (uint32_t)strtoul(local, NULL, 16);
-				inet_ntop(AF_INET, &a, addr, sizeof(addr));
-			} else if (strlen(local) == 32) {
-				uint32_t w[4];
-				for (int i = 0; i < 4; i++) {
-					char part[9];
-					memcpy(part, local + 8 * i, 8);
-					part[8] = '\0';
-					w[i] =
-					    (uint32_t)strtoul(part, NULL, 16);
-				}
-				inet_ntop(AF_INET6, w, addr, sizeof(addr));
+			/* words of the address in host order, as printed */
+			uint32_t w[4] = {0};
+			size_t words = strlen(local) / 8;
+			if (words != 1 && words != 4)
+				continue;
+			for (size_t i = 0; i < words; i++) {
+				char part[9];
+				memcpy(part, local + 8 * i, 8);
+				part[8] = '\0';
+				w[i] = (uint32_t)strtoul(part, NULL, 16);
 			}
-			char key[128], pt[16];
-			if ((int)port == c->src->port)
-				snprintf(pt, sizeof(pt), "{port}");
-			else
-				snprintf(pt, sizeof(pt), "%u", port);
-			snprintf(key, sizeof(key), "listen:tcp %s%s%s:%s",
-				 f ? "[" : "", addr, f ? "]" : "", pt);
-			prov_fp_add(c->fp, PROV_FP_LISTEN, key, "listening",
-				    NULL, 0, NULL);
+			add_listener(c, ino, ni, inode,
+				     words == 1 ? AF_INET : AF_INET6, w, port);
 		}
 		fclose(fp);
 	}
+	return any;
+}
+
+static void fp_listen(fpctx_t *c)
+{
+	unsigned long *ino = xcalloc(PROV_FP_MAX_SOCKS, sizeof(unsigned long));
+	size_t ni = sock_inodes(c, ino, PROV_FP_MAX_SOCKS);
+	bool ok = !c->src->proc_root && listen_diag(c, ino, ni) == 0;
+	if (!ok)
+		ok = listen_proc(c, ino, ni);
 	free(ino);
-	if (any)
+	if (ok)
 		c->fp->parts |= PROV_FP_LISTEN;
 }
 

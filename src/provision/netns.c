@@ -283,6 +283,16 @@ int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 	if (rc)
 		goto out;
 	clean_stale(n);
+	if (n->fwd_mark[0] && access(n->fwd_mark, F_OK) == 0) {
+		/* An earlier run turned forwarding on and did not live to
+		 * turn it off. */
+		write_forward(0);
+		unlink(n->fwd_mark);
+		log_warn("provision",
+			 "an earlier run left IPv4 forwarding on; turned it "
+			 "off again",
+			 LF_S("sysctl", "net.ipv4.ip_forward"));
+	}
 	char addr_h[32], addr_s[32];
 	snprintf(addr_h, sizeof(addr_h), "%s/%d", n->host_ip, n->prefix);
 	snprintf(addr_s, sizeof(addr_s), "%s/%d", n->ns_ip, n->prefix);
@@ -362,6 +372,8 @@ int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 		buf_reset(&host);
 		buf_reset(&nsr);
 		prov__net_rules(n, allow, true, &host, &nsr, err);
+		if (n->fwd_mark[0])
+			prov__write_file(n->fwd_mark, "0\n", 2);
 		if ((rc = write_forward(1))) {
 			buf_printf(err,
 				   "shadow.allow_outbound: cannot enable "
@@ -394,8 +406,11 @@ void prov__net_teardown(prov_net_t *n)
 	n->ns_fd = -1;
 	if (n->on)
 		clean_stale(n);
-	if (n->fwd_prev == 0)
+	if (n->fwd_prev == 0) {
 		write_forward(0);
+		if (n->fwd_mark[0])
+			unlink(n->fwd_mark);
+	}
 	n->fwd_prev = -1;
 	n->on = false;
 }

@@ -122,6 +122,9 @@ typedef struct prov_net {
 	char table[80]; /* nft table in the host netns */
 	int ns_fd;	/* open /run/netns/<ns>, -1 */
 	int fwd_prev;	/* ip_forward before, -1 = untouched */
+	/* A file that exists while umbra holds ip_forward at 1 for the
+	 * shadow, so that a run after a crash turns it off again. "" none. */
+	char fwd_mark[4096];
 } prov_net_t;
 
 /* Names and addresses for service and subnet (pure; no system change). */

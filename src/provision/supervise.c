@@ -1004,6 +1004,8 @@ int prov_start(prov_t *p, buf_t *err)
 	if (p->spec[PROV_SHADOW].run && p->spec[PROV_SHADOW].isolate) {
 		rc = prov__net_plan(&p->net, p->spec[PROV_SHADOW].service,
 				    p->cfg->shadow.netns_subnet, err);
+		snprintf(p->net.fwd_mark, sizeof(p->net.fwd_mark),
+			 "%s/ip_forward.was-0", p->spec[PROV_SHADOW].work_dir);
 		if (!rc)
 			rc = prov__net_setup(
 			    &p->net, &p->cfg->shadow.allow_outbound, err);
