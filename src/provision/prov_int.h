@@ -213,6 +213,7 @@ struct prov {
 	struct event *ev_follow; /* re-reads an attached production's limits */
 	char attach_cpu[CGROUP_PATH_MAX], attach_mem[CGROUP_PATH_MAX];
 	int attach_cpu_ver, attach_mem_ver;
+	int lock_fd; /* flock on <work_dir>/lock: one umbra per service */
 };
 
 /* Health checks (health.c): one TCP connect or HTTP GET to r->sa, with

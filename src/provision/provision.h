@@ -183,12 +183,14 @@ typedef struct prov_hooks {
 int prov_new(const config_t *cfg, struct event_base *base,
 	     const prov_hooks_t *hooks, prov_t **out, buf_t *err);
 
-/* Prepares and starts: work dirs, config/data copies, cgroups and limits,
- * the network namespace, then every replica (asynchronously: UP events
- * follow from the loop). Fails, with err set and everything it made
- * undone, when a requirement is missing (limits configured but no
- * writable cgroup, isolation without namespace rights, a command that
- * cannot be executed). */
+/* Prepares and starts: a lock on the work dir (one umbra per service),
+ * config/data copies, cgroups and limits, the network namespace, then
+ * every replica (asynchronously: UP events follow from the loop). Fails,
+ * with err set and everything it made undone, when a requirement is
+ * missing (limits configured but no writable cgroup, isolation without
+ * namespace rights, another umbra on the same service). A command that
+ * cannot be executed is not a start error: its replicas report FAILED
+ * at once, with the reason. */
 int prov_start(prov_t *p, buf_t *err);
 
 /* Scales side to n replicas (1..PROV_MAX_REPLICAS): new ones start, the

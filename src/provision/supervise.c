@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -818,6 +819,7 @@ int prov_new(const config_t *cfg, struct event_base *base,
 		p->hooks = *hooks;
 	p->net.ns_fd = -1;
 	p->net.fwd_prev = -1;
+	p->lock_fd = -1;
 	int rc = prov_spec_build(cfg, PROV_PRODUCTION, NULL, NULL,
 				 &p->spec[PROV_PRODUCTION], err);
 	if (!rc)
@@ -919,11 +921,46 @@ static void teardown(prov_t *p)
 	}
 }
 
+/* Takes <work_dir>/lock, so that a second umbra for the same service does
+ * not take the first one's replicas for leftovers and kill them. */
+static int take_lock(prov_t *p, buf_t *err)
+{
+	const char *wd = p->spec[PROV_SHADOW].work_dir;
+	int rc = prov__mkdirs(wd);
+	if (rc) {
+		buf_printf(err, "shadow.work_dir: cannot create %s: %s", wd,
+			   err_str(rc));
+		return rc;
+	}
+	char *path = xasprintf("%s/lock", wd);
+	p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	rc = p->lock_fd < 0 ? -errno : 0;
+	if (!rc && flock(p->lock_fd, LOCK_EX | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? ERR_EXISTS : -errno;
+		if (rc == ERR_EXISTS)
+			buf_printf(err,
+				   "another umbra is running this service "
+				   "(%s is locked); stop it first",
+				   path);
+	}
+	if (rc && !err->len)
+		buf_printf(err, "cannot lock %s: %s", path, err_str(rc));
+	if (rc && p->lock_fd >= 0) {
+		close(p->lock_fd);
+		p->lock_fd = -1;
+	}
+	free(path);
+	return rc;
+}
+
 int prov_start(prov_t *p, buf_t *err)
 {
 	if (p->started)
 		return ERR_STATE;
-	int rc = cgroup_discover(&p->cgsys, NULL);
+	int rc = take_lock(p, err);
+	if (rc)
+		return rc;
+	rc = cgroup_discover(&p->cgsys, NULL);
 	if (rc)
 		log_warn("provision",
 			 "cannot read the cgroup mounts; running "
@@ -1174,6 +1211,8 @@ void prov_free(prov_t *p)
 		event_free(p->ev_done);
 	if (p->ev_follow)
 		event_free(p->ev_follow);
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
 	for (int s = 0; s < PROV_SIDES; s++)
 		prov_spec_free(&p->spec[s]);
 	free(p);

@@ -348,6 +348,20 @@ class RunTest(TestCase):
         self.assertFalse(os.path.exists(
             os.path.join(self.tmp, "umbra-data/shadow/state")))
 
+    def test_second_umbra_for_same_service_is_refused(self):
+        u = Umbra(self, conf())
+        _, ppid = u.up("production")
+        _, spid = u.up("shadow")
+        r = subprocess.run([UMBRA, "run", u.path], capture_output=True,
+                           text=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another umbra is running this service", r.stderr)
+        # the first one's replicas and state are untouched
+        self.assertTrue(alive(ppid) and alive(spid))
+        self.assertTrue(os.path.exists(
+            os.path.join(self.tmp, "umbra-data/shadow/state")))
+        self.assertEqual(u.stop(), 0)
+
     def test_second_signal_kills_at_once(self):
         cmd = (f'[/bin/sh, -c, "trap \\"\\" TERM; {TESTSVC} --port $0; '
                'sleep 60", "{port}"]')
