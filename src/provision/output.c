@@ -80,9 +80,11 @@ static void feed(prov_replica_t *r, int s, const char *data, size_t n)
 				o->cut = true;
 		}
 		if (!nl) {
-			if (o->line.len >= PROV_OUT_LINE_MAX && !o->cut) {
+			if (o->line.len >= PROV_OUT_LINE_MAX) {
+				/* Full: log it now, drop the rest of it. */
 				emit_line(r, s, o->line.data, o->line.len,
 					  true);
+				buf_reset(&o->line);
 				o->cut = true;
 			}
 			return;
