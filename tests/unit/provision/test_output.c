@@ -46,6 +46,16 @@ static void rig_init(rig_t *g)
 	prov__output_open(&g->r, o[0], e[0]);
 }
 
+static void rig_free(rig_t *g)
+{
+	prov__output_close(&g->r);
+	close(g->out_w);
+	close(g->err_w);
+	close(g->log_r);
+	log_set_fd(2);
+	event_base_free(g->base);
+}
+
 /* Runs the loop until the pipes are drained; returns the log text. */
 static char *pump(rig_t *g)
 {
@@ -93,6 +103,9 @@ Test(output, lines_prefixed_with_stream)
 	log = pump(&g);
 	cr_assert(strstr(log, "msg=\"svc/shadow/1: bye\""), "%s", log);
 	free(log);
+	event_base_free(g.base);
+	close(g.log_r);
+	log_set_fd(2);
 }
 
 Test(output, long_lines_are_cut_once)
@@ -109,6 +122,7 @@ Test(output, long_lines_are_cut_once)
 	cr_assert(strstr(log, "msg=\"svc/shadow/1: next\""));
 	free(log);
 	free(big);
+	rig_free(&g);
 }
 
 Test(output, rate_limit_drops_and_counts)
@@ -139,4 +153,5 @@ Test(output, rate_limit_drops_and_counts)
 	cr_assert(strstr(log, "svc/shadow/1: after"));
 	free(log);
 	buf_free(&b);
+	rig_free(&g);
 }
