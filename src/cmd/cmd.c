@@ -23,7 +23,9 @@
 
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
+	&cmd_run,
 	&cmd_proxy,
+	&cmd_drift,
 	&cmd_check_config,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))

@@ -142,6 +142,7 @@ typedef struct config_production {
 		int64_t pid;
 		char *cgroup, *url;
 	} attach;
+	char *cgroup_parent; /* "" = below umbra's own group */
 	int64_t connect_timeout, response_timeout, pool_size, pool_idle;
 } config_production_t;
 
@@ -152,6 +153,9 @@ typedef struct config_shadow {
 	char *config_dir;
 	int64_t port, replicas;
 	double ratio;
+	uint64_t memory_min; /* floor of the shadow's memory limit */
+	char *work_dir;
+	char *netns_subnet;
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
 	int64_t connect_timeout, response_timeout, pool_size;

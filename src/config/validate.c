@@ -5,6 +5,7 @@
  */
 #include "config/config_int.h"
 
+#include "base/cidr.h"
 #include "base/err.h"
 #include "base/xmalloc.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define SERVICE_NAME_MAX 64 /* it becomes a metric label and a file name */
@@ -138,13 +140,25 @@ static void check_shadow(vctx_t *v)
 	if (s->port && s->port + s->replicas - 1 > 65535)
 		verr(v, "shadow.replicas", "ports run past 65535");
 	for (size_t i = 0; i < s->allow_outbound.n; i++) {
-		const char *a = s->allow_outbound.v[i];
-		if (strspn(a, "0123456789abcdefABCDEF.:/[]") != strlen(a) ||
-		    !*a)
+		const char *a = s->allow_outbound.v[i], *why = NULL;
+		cidr_t c;
+		if (cidr_parse(a, &c, &why))
 			verr(v, "shadow.allow_outbound",
-			     "bad entry \"%.60s\" (expected an IP, IP:port or "
-			     "CIDR such as 10.0.0.0/8)",
-			     a);
+			     "bad entry \"%.60s\": %s (expected an IP, IP:port "
+			     "or CIDR such as 10.0.0.0/8)",
+			     a, why);
+	}
+	{
+		cidr_t c;
+		const char *why = NULL;
+		if (cidr_parse(s->netns_subnet, &c, &why) == 0 &&
+		    (c.family != AF_INET || c.port || c.prefix > 30))
+			why = "must be an IPv4 subnet of /30 or wider";
+		if (why)
+			verr(v, "shadow.netns_subnet",
+			     "bad subnet \"%.60s\": %s (expected e.g. "
+			     "169.254.213.0/30)",
+			     s->netns_subnet, why);
 	}
 	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
 	    v->cfg->production.command.n == 0)
