@@ -321,8 +321,8 @@ static void decide(const an_analyzer_t *a, an_finding_t *f)
 			attr = c;
 		if (c->explains && !task)
 			task = c;
-		if (c->kind == AN_EV_CONFIG_CHANGE && c->start_ns == 0 && !drift)
-			drift = c; /* current drift has no time */
+		if (c->drift && !drift)
+			drift = c;
 	}
 	f->severity = severity(a, f, attr != NULL, task != NULL);
 	if (f->suppressed) {

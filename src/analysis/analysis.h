@@ -270,6 +270,7 @@ typedef enum an_cause_kind {
 	AN_CAUSE_LEADING,     /* another metric moved first */
 	AN_CAUSE_COMOVING,    /* metrics that move with it */
 	AN_CAUSE_NOTE,        /* an operator's note */
+	AN_CAUSE_SIDE,        /* the side that moved from its own baseline */
 	AN_CAUSE__COUNT
 } an_cause_kind_t;
 
@@ -283,7 +284,8 @@ typedef struct an_cause {
 } an_cause_t;
 
 typedef struct an_context {
-	an_event_kind_t kind; /* drift is reported as AN_EV_CONFIG_CHANGE */
+	an_event_kind_t kind; /* drift: AN_EV_CONFIG_CHANGE with drift set */
+	bool drift;      /* a config file that differs now (no time span) */
 	an_side_t side;
 	int64_t start_ns, end_ns;
 	bool attributed; /* the finding is attributed to this change */

@@ -24,7 +24,10 @@
  *                ticks): 0.5 * |r|;
  *   comoving     metrics that move with it (|r| >= 0.7 at a smaller lag):
  *                0.3 * mean |r|;
- *   note         an operator's note around the onset: 0.3.
+ *   note         an operator's note around the onset: 0.3;
+ *   side         the side that moved from its own baseline, the other
+ *                not: 0.4 * (1 - |other's move| / |mover's move|); the
+ *                least specific candidate, ranked below the others.
  *
  * Context lists the events around the onset; a scheduled task covering
  * the onset that loads both sides alike suppresses the finding (it is
@@ -317,7 +320,11 @@ static void explain_drift(an_analyzer_t *a, an_finding_t *f)
 		an__textf(ev, sizeof(ev), "differs between production and "
 					 "shadow: %s",
 			 keys);
-		add_context(f, AN_EV_CONFIG_CHANGE, AN_BOTH, 0, 0, file, ev);
+		an_context_t *c = add_context(f, AN_EV_CONFIG_CHANGE, AN_BOTH,
+					      a->cur->t_ns, a->cur->t_ns, file,
+					      ev);
+		if (c)
+			c->drift = true;
 		add_cause(f, AN_CAUSE_DRIFT, 0.6, file, ev);
 	}
 }
@@ -536,9 +543,26 @@ static void sort_causes(an_finding_t *f)
 	}
 }
 
+static void explain_side(an_finding_t *f)
+{
+	double mv = fabs(f->change[f->mover]);
+	double other = fabs(f->change[f->mover == AN_PROD ? AN_SHADOW : AN_PROD]);
+	if (mv <= 0 || other >= mv)
+		return;
+	char ev[AN_TEXT_MAX];
+	an__textf(ev, sizeof(ev),
+		  "%s moved %+.1f%% from its own baseline, %s %+.1f%%",
+		  an_side_name(f->mover), 100 * f->change[f->mover],
+		  an_side_name(f->mover == AN_PROD ? AN_SHADOW : AN_PROD),
+		  100 * f->change[f->mover == AN_PROD ? AN_SHADOW : AN_PROD]);
+	add_cause(f, AN_CAUSE_SIDE, 0.4 * (1 - other / mv),
+		  an_side_name(f->mover), ev);
+}
+
 void an__explain(an_analyzer_t *a, an_metric_t m, an_finding_t *f)
 {
 	double sign = a->m[m].ewma >= 0 ? 1 : -1;
+	explain_side(f);
 	explain_events(a, f);
 	explain_drift(a, f);
 	explain_endpoints(a, m, f, sign);

@@ -83,7 +83,7 @@ const char *an_cause_kind_name(an_cause_kind_t k)
 	static const char *const n[] = {
 		"change",       "scheduled", "drift",    "endpoint",
 		"network",      "application", "leading_metric",
-		"comoving_metrics", "note"};
+		"comoving_metrics", "note", "side"};
 	return NAME_OF(n, k);
 }
 

@@ -23,6 +23,7 @@
 
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
+	&cmd_analyze,
 	&cmd_check_config,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
