@@ -36,6 +36,10 @@
  * beta = 0.1 it takes some 30 steps to forget it (0.9^30 = 4%). */
 #define AN_FC_MIN_STEPS AN_FC_STEPS
 #define AN_FC_LEVEL 0.95    /* the forecaster's interval level */
+/* After a gap longer than this in a metric's data its smoothing,
+ * velocity and confirmation restart: the old state describes another
+ * time. */
+#define AN_STALE_S 30.0
 /* A predicted crossing counts when the forecast at the horizon is over
  * the threshold with this probability (from the forecaster's interval),
  * on this many consecutive steps: one noisy step is not a trend. */
@@ -101,6 +105,7 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 		     : vp > AN_TS_MAX_POINTS ? AN_TS_MAX_POINTS
 					     : (size_t)vp;
 	a->clear_ticks = (int64_t)ceil(AN_CLEAR_S / a->interval_s);
+	a->stale_ticks = (int64_t)ceil(AN_STALE_S / a->interval_s);
 	if (a->clear_ticks < AN_CONFIRM_TICKS)
 		a->clear_ticks = AN_CONFIRM_TICKS;
 	double h = round((double)p->horizon_ns / iv);
@@ -441,6 +446,28 @@ static void predict_step(an_analyzer_t *a, an_mstate_t *s)
 		    fabs(g.mean) >= target)
 			break;
 	}
+	/* Holt's trend rings after a level shift (the level undershoots and
+	 * the trend turns): a crossing counts only when a Theil-Sen line
+	 * through the same step means, projected to the horizon, crosses
+	 * too (Sen 1968: slope the median of pairwise slopes, intercept the
+	 * median of y_i - slope t_i). */
+	double ty[AN_TS_MAX_POINTS], tt[AN_TS_MAX_POINTS];
+	size_t n = s->fc_hn, cap = AN_TS_MAX_POINTS;
+	for (size_t i = 0; i < n; i++) {
+		ty[i] = s->fc_y[(s->fc_hhead + i) % cap];
+		tt[i] = s->fc_t[(s->fc_hhead + i) % cap];
+	}
+	double slope = an_theil_sen(tt, ty, n);
+	for (size_t i = 0; i < n; i++)
+		ty[i] -= slope * tt[i];
+	double line = n ? an_median(ty, n) +
+				  slope * (tt[n - 1] + (double)a->fc_steps_h)
+			: NAN;
+	if (!isfinite(line) || (line >= 0) != (f.mean >= 0) ||
+	    fabs(line) < target) {
+		s->pred_streak = 0;
+		return;
+	}
 	s->pred_streak++;
 	s->pred_conf = conf;
 	s->pred_target = target;
@@ -454,8 +481,17 @@ static void forecast_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 	int64_t step = a->tick / a->fc_step_ticks;
 	if (step != s->fc_step) {
 		if (s->fc_n) {
-			an_forecaster_update(s->fc, s->fc_sum / s->fc_n);
+			double mean = s->fc_sum / s->fc_n;
+			an_forecaster_update(s->fc, mean);
 			s->fc_fed++;
+			size_t cap = AN_TS_MAX_POINTS;
+			size_t i = (s->fc_hhead + s->fc_hn) % cap;
+			if (s->fc_hn == cap)
+				s->fc_hhead = (s->fc_hhead + 1) % cap;
+			else
+				s->fc_hn++;
+			s->fc_y[i] = mean;
+			s->fc_t[i] = (double)s->fc_step;
 			predict_step(a, s);
 		}
 		s->fc_step = step;
@@ -502,8 +538,13 @@ static void learn_envelope(an_analyzer_t *a, an_mstate_t *s, bool same_config,
 		/* production vs a baseline on production's config: A/A by
 		 * construction, every point is noise */
 		an_decayhist_add(&s->env, fabs(s->ewma_b));
-	} else if (same_config && s->open == AN_FIND_NONE &&
+	} else if (same_config && (s->open == AN_FIND_NONE || s->env_q <= 0) &&
 		   s->dev < s->crit_eff && s->dev <= AN_ENV_ADMIT * s->thr_eff) {
+		/* An open finding stops learning (a regression must not become
+		 * noise), except while the envelope is still cold: a pair
+		 * noisier than its configured threshold raises findings until
+		 * the envelope has learned that noise, and must not stop it
+		 * from learning. */
 		an_decayhist_add(&s->env, s->dev);
 	}
 	if (++s->env_refresh >= AN_ENV_REFRESH) {
@@ -569,6 +610,15 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 		return;
 	}
 	double raw = deviation(up, us, scale, mp->floor);
+	if (s->nupd && a->tick - s->last_tick > a->stale_ticks) {
+		s->nupd = 0;
+		s->started = false;
+		s->vn = 0;
+		s->dev_streak = s->crit_streak = 0;
+		s->above_since = -1;
+		s->sustained = false;
+	}
+	s->last_tick = a->tick;
 	/* Running median of three (Tukey 1977) before smoothing: a single
 	 * wild point (a GC pause, a late scrape) is removed outright instead
 	 * of being spread over the next ticks by the EWMA; a real step passes
@@ -604,6 +654,8 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	s->thr_eff = fmax(mp->threshold, s->env_q);
 	s->crit_eff = fmax(mp->critical, s->env_q);
 	learn_envelope(a, s, same_config, baseline);
+	s->thr_eff = fmax(mp->threshold, s->env_q); /* env_q may have moved */
+	s->crit_eff = fmax(mp->critical, s->env_q);
 
 	/* each side's own baseline, while quiet */
 	bool quiet_now = s->dev < s->thr_eff / 2 && s->open == AN_FIND_NONE;

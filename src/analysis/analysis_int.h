@@ -46,7 +46,8 @@ typedef struct an_mstate {
 	double med3[3]; /* the last three raw deviations */
 	double dev;    /* |ewma| */
 	bool valid;    /* this tick had values on both sides */
-	uint64_t nupd; /* ticks with values */
+	uint64_t nupd; /* ticks with values since the last restart */
+	int64_t last_tick; /* the last tick with values */
 	double u[2];   /* this tick's per-unit values (per request for load) */
 	double scale;  /* this tick's production load scale (rps, or 1) */
 
@@ -72,6 +73,9 @@ typedef struct an_mstate {
 	double fc_sum;
 	uint32_t fc_n;
 	uint32_t fc_fed;  /* steps given to the forecaster */
+	double fc_y[AN_TS_MAX_POINTS]; /* the last step means, for the */
+	double fc_t[AN_TS_MAX_POINTS]; /* Theil-Sen check of the trend */
+	size_t fc_hn, fc_hhead;
 	int pred_streak;
 	double pred_conf, pred_lead_s, pred_target;
 
@@ -106,7 +110,7 @@ struct an_analyzer {
 	/* derived sizes, in ticks */
 	double interval_s;
 	size_t vel_pts;
-	int64_t clear_ticks;
+	int64_t clear_ticks, stale_ticks;
 	uint32_t fc_step_ticks, fc_steps_h;
 	uint32_t vb_ticks;     /* ticks per verdict block */
 	int64_t verdict_ticks; /* vb_ticks * AN_VBLOCKS */

@@ -104,21 +104,35 @@ static int cmp_event(const void *a, const void *b)
 	return (x > y) - (x < y); /* file order: the events are one array */
 }
 
-/* The median spacing of the distinct timestamps of sorted s, or 0. */
-static int64_t median_spacing(const an_csv_series_t *s)
+/* The spacing of the distinct timestamps of sorted s, or 0: the mean of
+ * the spacings within half to one and a half times their median. The
+ * median alone follows a collector's jitter (10.1 s for points 10 s apart
+ * with 0.1 s of jitter), the mean alone follows gaps; this is neither.
+ * Rounded to the millisecond when it is longer than one. */
+static int64_t grid_spacing(const an_csv_series_t *s)
 {
 	int64_t *d = xreallocarray(NULL, s->n ? s->n : 1, sizeof(int64_t));
 	size_t n = 0;
 	for (size_t i = 1; i < s->n; i++)
 		if (s->pts[i].t_ns != s->pts[i - 1].t_ns)
 			d[n++] = s->pts[i].t_ns - s->pts[i - 1].t_ns;
-	int64_t m = 0;
+	int64_t iv = 0;
 	if (n) {
 		qsort(d, n, sizeof(*d), cmp_i64);
-		m = d[n / 2];
+		double med = (double)d[n / 2], sum = 0;
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if ((double)d[i] >= med / 2 && (double)d[i] <= med * 1.5) {
+				sum += (double)d[i];
+				k++;
+			}
+		double mean = sum / (double)k; /* k >= 1: the median counts */
+		if (mean >= 1e6)
+			mean = round(mean / 1e6) * 1e6;
+		iv = (int64_t)mean;
 	}
 	free(d);
-	return m;
+	return iv;
 }
 
 /* The series windows must hold a few grid ticks: coarse files (one point
@@ -283,7 +297,7 @@ int an_offline_run(const an_params_t *params, an_csv_series_t *prod,
 		goto out;
 	for (int k = 0; k < 2; k++)
 		qsort(s[k]->pts, s[k]->n, sizeof(an_csv_point_t), cmp_point);
-	int64_t iv = median_spacing(prod);
+	int64_t iv = grid_spacing(prod);
 	if (iv <= 0) {
 		rc = refuse(err, AN_OFF_PROD, 0, 0,
 			    "fewer than two distinct timestamps: the interval "

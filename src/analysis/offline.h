@@ -6,8 +6,9 @@
  * first tick at or after their start, as the live loop learns of them.
  * So offline and online cannot disagree.
  *
- * The grid: the interval is the median spacing of production's distinct
- * timestamps (the file's own tick, whatever the configured one); each
+ * The grid: the interval is production's typical spacing (the mean of
+ * the spacings near their median: jitter and gaps do not move it; the
+ * file's own tick, whatever the configured one); each
  * point goes to the nearest grid time from the earliest timestamp of the
  * two files; points of one series in one slot are averaged. A slot with
  * no point from either file is a gap: no tick.

@@ -146,7 +146,7 @@ void an_params_default(an_params_t *p)
 	p->verdict_marginal = 60;
 	p->verdict_alpha = 0.05;
 	p->after_change_ns = 600 * NS;
-	p->ratio = 1;
+	p->ratio = 0.1; /* shadow.ratio's default */
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		an_metric_params_t *mp = &p->metric[m];
 		mp->threshold = metric_defaults[m].thr;

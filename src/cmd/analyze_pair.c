@@ -241,6 +241,38 @@ static int print_finding(const an_finding_t *f, void *arg)
 
 /* ------------------------------------------------------------ run */
 
+static bool has_series(const an_csv_series_t *s, const char *name)
+{
+	for (size_t i = 0; i < s->nnames; i++)
+		if (!strcmp(s->names[i].name, name))
+			return true;
+	return false;
+}
+
+/* Without rps on both sides, load-driven metrics are compared through
+ * shadow.ratio: say so, since the default (0.1) is rarely what two
+ * arbitrary files need. */
+static void note_ratio(const an_csv_series_t *p, const an_csv_series_t *s,
+		       double ratio)
+{
+	if (has_series(p, "rps") && has_series(s, "rps"))
+		return;
+	for (int m = 0; m < AN_METRIC__COUNT; m++) {
+		const char *n = an_metric_name((an_metric_t)m);
+		if (an_metric_norm((an_metric_t)m) == AN_NORM_LOAD &&
+		    has_series(p, n) && has_series(s, n)) {
+			fprintf(stderr,
+				"umbra analyze: no rps series in both files: "
+				"load-driven metrics (cpu, disk, network) are "
+				"compared with the shadow scaled by 1/%g "
+				"(shadow.ratio; set it with --config, or add "
+				"rps)\n",
+				ratio);
+			return;
+		}
+	}
+}
+
 static const char *file_name(const cmd_args_t *a, an_offline_file_t f)
 {
 	return cmd_opt(a, f == AN_OFF_PROD     ? "prod"
@@ -288,6 +320,8 @@ int analyze_pair_run(cmd_args_t *a)
 		rc = load(self, shadow, &ss, NULL);
 	if (!rc && events)
 		rc = load(self, events, NULL, &ev);
+	if (!rc)
+		note_ratio(&ps, &ss, params.ratio);
 	if (!rc) {
 		an_offline_stats_t st;
 		an_offline_err_t e;
