@@ -45,6 +45,10 @@
  * on this many consecutive steps: one noisy step is not a trend. */
 #define AN_PRED_MIN_CONF 0.8
 #define AN_PRED_CONFIRM 3
+/* The trend check looks at the last third of the forecaster's horizon
+ * of steps (100 s at the defaults): long enough for a slope through
+ * 10-s means, short enough that a step 100 s old no longer tilts it. */
+#define AN_PRED_TREND_STEPS (AN_FC_STEPS / 3)
 /* The envelope applies once it holds this many points' worth of weight
  * (5 minutes at 1 s): a 0.99 quantile needs a few hundred points. */
 #define AN_ENV_MIN_COUNT 300.0
@@ -113,7 +117,6 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 	a->fc_steps_h = (uint32_t)fmax(1, ceil(h / a->fc_step_ticks));
 	double vw = round((double)p->verdict_window_ns / iv);
 	a->vb_ticks = (uint32_t)fmax(1, floor(vw / AN_VBLOCKS));
-	a->verdict_ticks = (int64_t)a->vb_ticks * AN_VBLOCKS;
 	double hl = round((double)p->history_ns / iv);
 	a->hist_len = hl < AN_HIST_MIN   ? AN_HIST_MIN
 		      : hl > AN_HIST_MAX ? AN_HIST_MAX
@@ -136,7 +139,6 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 		for (size_t i = 0; i < a->hist_len; i++)
 			s->hist[i] = NAN;
 		s->vhigh_tick = INT64_MIN / 2;
-		s->above_since = -1;
 		s->fc_step = -1;
 		s->vb_idx = -1;
 		s->thr_eff = p->metric[m].threshold;
@@ -446,25 +448,42 @@ static void predict_step(an_analyzer_t *a, an_mstate_t *s)
 		    fabs(g.mean) >= target)
 			break;
 	}
-	/* Holt's trend rings after a level shift (the level undershoots and
-	 * the trend turns): a crossing counts only when a Theil-Sen line
-	 * through the same step means, projected to the horizon, crosses
-	 * too (Sen 1968: slope the median of pairwise slopes, intercept the
-	 * median of y_i - slope t_i). */
+	/* Holt's trend outlives a level shift (a step looks like a trend
+	 * for a while, and the level rings after it): a crossing counts only
+	 * when a Theil-Sen line through the last AN_PRED_TREND_STEPS step
+	 * means, projected to the horizon, crosses too (Sen 1968: slope the
+	 * median of pairwise slopes, intercept the median of y_i - slope
+	 * t_i). A finished step is flat there; a leak is not. */
 	double ty[AN_TS_MAX_POINTS], tt[AN_TS_MAX_POINTS];
-	size_t n = s->fc_hn, cap = AN_TS_MAX_POINTS;
+	size_t n = s->fc_hn < AN_PRED_TREND_STEPS ? s->fc_hn
+						  : AN_PRED_TREND_STEPS;
+	size_t cap = AN_TS_MAX_POINTS, first = s->fc_hhead + s->fc_hn - n;
 	for (size_t i = 0; i < n; i++) {
-		ty[i] = s->fc_y[(s->fc_hhead + i) % cap];
-		tt[i] = s->fc_t[(s->fc_hhead + i) % cap];
+		ty[i] = s->fc_y[(first + i) % cap];
+		tt[i] = s->fc_t[(first + i) % cap];
 	}
 	double slope = an_theil_sen(tt, ty, n);
+	/* A trend shows in both halves of the window; a step tilts the
+	 * line through the whole window but leaves each half flat. */
+	size_t h = n / 2;
+	double older = an_theil_sen(tt, ty, h);
+	double newer = an_theil_sen(tt + h, ty + h, n - h);
+	double dir = f.mean >= 0 ? 1 : -1;
+	if (!(older * dir >= slope * dir / 3) || !(newer * dir >= slope * dir / 3) ||
+	    !(slope * dir > 0)) {
+		s->pred_streak = 0;
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		ty[i] -= slope * tt[i];
-	double line = n ? an_median(ty, n) +
-				  slope * (tt[n - 1] + (double)a->fc_steps_h)
-			: NAN;
+	double icpt = an_median(ty, n);
+	double line = icpt + slope * (tt[n - 1] + (double)a->fc_steps_h);
+	double start = icpt + slope * tt[0];
+	/* ... and a growing deviation stays on its side of zero: a line
+	 * that starts on the other side is a deviation collapsing through
+	 * zero (a task ending), not one growing */
 	if (!isfinite(line) || (line >= 0) != (f.mean >= 0) ||
-	    fabs(line) < target) {
+	    (start >= 0) != (f.mean >= 0) || fabs(line) < target) {
 		s->pred_streak = 0;
 		return;
 	}
@@ -549,10 +568,23 @@ static void learn_envelope(an_analyzer_t *a, an_mstate_t *s, bool same_config,
 	}
 	if (++s->env_refresh >= AN_ENV_REFRESH) {
 		s->env_refresh = 0;
-		s->env_q = an_decayhist_count(&s->env) >= AN_ENV_MIN_COUNT
+		double q = an_decayhist_count(&s->env) >= AN_ENV_MIN_COUNT
 				   ? an_decayhist_quantile(
 					     &s->env, a->p.envelope_quantile)
 				   : 0;
+		/* Once warm, the envelope moves at most by 2x per half-life:
+		 * the tail quantile of a decayed histogram follows a new level
+		 * within a minute (1% of the weight), and "slowly adapting"
+		 * means a regression under the same config is not noise by
+		 * the time the verdict window has judged it. A pair that
+		 * differs from the start is learned in the warm-up. */
+		if (q > 0 && s->env_q > 0) {
+			double lim = exp2((double)AN_ENV_REFRESH * a->interval_s /
+					  ((double)a->p.envelope_half_life_ns /
+					   NS));
+			q = fmin(fmax(q, s->env_q / lim), s->env_q * lim);
+		}
+		s->env_q = q;
 	}
 }
 
@@ -615,7 +647,6 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 		s->started = false;
 		s->vn = 0;
 		s->dev_streak = s->crit_streak = 0;
-		s->above_since = -1;
 		s->sustained = false;
 	}
 	s->last_tick = a->tick;
@@ -679,13 +710,8 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	s->crit_streak = s->dev > s->crit_eff && rr > s->crit_eff
 				 ? s->crit_streak + 1
 				 : 0;
-	if (s->dev > s->thr_eff) {
-		if (s->above_since < 0)
-			s->above_since = a->tick;
-	} else {
-		s->above_since = -1;
+	if (s->dev < AN_SUSTAIN_GATE * s->thr_eff)
 		s->sustained = false;
-	}
 	if (s->vel > a->p.velocity_threshold) {
 		bool recent = a->tick - s->vhigh_tick < (int64_t)a->vel_pts;
 		if (!recent || s->vel > s->vhigh_val)

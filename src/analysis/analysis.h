@@ -253,8 +253,7 @@ typedef enum an_find_kind {
 	AN_FIND_NONE = 0,
 	AN_FIND_PREDICTED, /* a forecast crosses the threshold within horizon */
 	AN_FIND_DEVIATION, /* over threshold and velocity over its threshold */
-	AN_FIND_SUSTAINED, /* over threshold for the verdict window, and the
-			      verdict fails the metric */
+	AN_FIND_SUSTAINED, /* the verdict over its window fails the metric */
 	AN_FIND_CRITICAL,  /* over the critical threshold */
 } an_find_kind_t;
 

@@ -18,6 +18,9 @@
 #define AN_VBLOCKS 30
 #define AN_VBLOCKS_MAX 64    /* ring size; AN_VBLOCKS fits */
 #define AN_VERDICT_MIN_BLOCKS 10 /* fewer samples: no verdict (NODATA) */
+/* The sustained condition is judged at block ends while the smoothed
+ * deviation is at least this share of its threshold. */
+#define AN_SUSTAIN_GATE 0.8
 
 /* One side's numbers of one endpoint, smoothed. */
 typedef struct an_ep {
@@ -90,7 +93,6 @@ typedef struct an_mstate {
 	/* finding lifecycle */
 	double thr_eff, crit_eff;
 	int dev_streak, crit_streak;
-	int64_t above_since; /* first tick of the current run over thr_eff */
 	bool sustained;      /* the last block's verdict failed the metric */
 	an_find_kind_t open;
 	int64_t quiet;       /* consecutive ticks with nothing holding */
@@ -113,7 +115,6 @@ struct an_analyzer {
 	int64_t clear_ticks, stale_ticks;
 	uint32_t fc_step_ticks, fc_steps_h;
 	uint32_t vb_ticks;     /* ticks per verdict block */
-	int64_t verdict_ticks; /* vb_ticks * AN_VBLOCKS */
 	size_t hist_len;
 	double ref_alpha;
 	double fc_z;           /* normal quantile of the interval level */

@@ -23,8 +23,12 @@
 
 /* Ends the block before the current tick's when the tick crossed into a
  * new one; then adds the tick's per-unit values to the current block.
- * At each block end, re-judges a metric that has been over its threshold
- * for a whole verdict window (the `sustained` condition). */
+ * At each block end, re-judges a metric whose deviation is near its
+ * threshold: the `sustained` condition is the judge failing it over the
+ * window (its Hodges-Lehmann shift over the threshold, significantly),
+ * which is the robust form of "over the threshold for the window" when
+ * noise dips the smoothed deviation under it now and then. Judging only
+ * near the threshold keeps the cost off the quiet ticks. */
 void an__block_add(an_analyzer_t *a, an_mstate_t *s)
 {
 	int64_t idx = a->tick / a->vb_ticks;
@@ -50,8 +54,7 @@ void an__block_add(an_analyzer_t *a, an_mstate_t *s)
 			}
 			an_metric_t m = (an_metric_t)(s - a->m);
 			s->sustained = false;
-			if (s->above_since >= 0 &&
-			    a->tick - s->above_since >= a->verdict_ticks) {
+			if (s->dev >= AN_SUSTAIN_GATE * s->thr_eff) {
 				an_metric_verdict_t mv;
 				an__metric_verdict(a, m, s->mover, &mv);
 				s->sustained = mv.failed;

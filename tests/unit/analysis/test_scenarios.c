@@ -324,3 +324,52 @@ Test(scenario, regression_after_deploy_attributed)
 	cr_assert(strstr(f->reason, "api v2.4.1"), "reason: %s", f->reason);
 	free(r);
 }
+
+/* ------------------------------------------------------------ steps */
+
+static double step_mult;
+static void mod_step_mult(int64_t k, sim_mod_t *m)
+{
+	if (k >= 1800)
+		m->cost[AN_SHADOW] = step_mult;
+}
+
+Test(scenario, steps_under_threshold_raise_nothing)
+{
+	an_params_t p;
+	an_params_default(&p);
+	run_t *r = malloc(sizeof(*r));
+	double mults[] = {1.03, 1.05, 1.08};
+	for (size_t i = 0; i < 3; i++) {
+		step_mult = mults[i];
+		run_sim(&p, 0, 4800, mod_step_mult, NULL, 0, r, 1.0);
+		if (r->total)
+			dump(r);
+		cr_assert_eq(r->total, 0, "x%.2f raised %zu", mults[i], r->total);
+	}
+	free(r);
+}
+
+Test(scenario, slow_step_over_threshold_is_sustained_not_predicted)
+{
+	/* +12%: over cpu's 10% but too small a jump for the velocity rule;
+	 * the judge finds it over the window. The envelope must not have
+	 * learned it as noise meanwhile. */
+	an_params_t p;
+	an_params_default(&p);
+	run_t *r = malloc(sizeof(*r));
+	step_mult = 1.12;
+	run_sim(&p, 0, 4800, mod_step_mult, NULL, 0, r, 1.0);
+	dump(r);
+	const an_finding_t *f = first_of(r, AN_M_cpu);
+	cr_assert(f);
+	cr_assert_eq(f->kind, AN_FIND_SUSTAINED);
+	cr_assert(at(f) > 1800 && at(f) < 2100, "at %lld", (long long)at(f));
+	cr_assert_eq(f->verdict.metric[AN_M_cpu].result, AN_V_HIGH);
+	cr_assert_lt(f->verdict.metric[AN_M_cpu].p_value, 0.05);
+	cr_assert_float_eq(f->threshold, 0.10, 0.005, "not raised by the "
+						      "envelope");
+	for (size_t i = 0; i < r->n; i++)
+		cr_assert_neq(r->f[i].kind, AN_FIND_PREDICTED);
+	free(r);
+}
