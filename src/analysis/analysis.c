@@ -69,11 +69,6 @@
 /* Severity at or over which the recommended action is an alert. */
 #define AN_ALERT_SEVERITY 50.0
 
-static inline double fmax0(double x)
-{
-	return x > 0 ? x : 0;
-}
-
 static inline double median3(double a, double b, double c)
 {
 	return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);

@@ -154,6 +154,12 @@ typedef struct an_params {
 	size_t nsched;
 } an_params_t;
 
+/* Bounds that keep every product of ticks and nanoseconds inside an
+ * int64_t: a tick of at most a day, windows of at most a year (the config
+ * table's bounds are tighter). */
+#define AN_MAX_INTERVAL_NS (86400LL * 1000000000LL)
+#define AN_MAX_SPAN_NS (366LL * 86400 * 1000000000LL)
+
 void an_params_default(an_params_t *p);
 /* 0, or ERR_INVAL with *why naming the bad field. */
 int an_params_validate(const an_params_t *p, const char **why);

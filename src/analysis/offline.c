@@ -311,6 +311,12 @@ int an_offline_run(const an_params_t *params, an_csv_series_t *prod,
 				     shadow->pts[shadow->n - 1].t_ns
 			     ? prod->pts[prod->n - 1].t_ns
 			     : shadow->pts[shadow->n - 1].t_ns;
+	if (iv > AN_MAX_INTERVAL_NS) {
+		rc = refuse(err, AN_OFF_PROD, 0, 0,
+			    "points are more than a day apart: no interval to "
+			    "analyse at");
+		goto out;
+	}
 	if ((t1 - t0) / iv >= AN_OFFLINE_MAX_TICKS) {
 		rc = refuse(err, AN_OFF_PROD, 0, 0,
 			    "the files span more than a year of ticks at "

@@ -167,8 +167,15 @@ int an_params_validate(const an_params_t *p, const char **why)
 			*why = (w);                                       \
 		return ERR_INVAL;                                         \
 	} while (0)
-	if (p->interval_ns <= 0)
-		BAD("interval must be positive");
+	if (p->interval_ns <= 0 || p->interval_ns > AN_MAX_INTERVAL_NS)
+		BAD("interval must be positive and at most a day");
+	const int64_t spans[] = {p->history_ns, p->velocity_window_ns,
+				 p->envelope_half_life_ns, p->horizon_ns,
+				 p->verdict_window_ns, p->after_change_ns};
+	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++)
+		if (spans[i] > AN_MAX_SPAN_NS)
+			BAD("windows, horizon and half-life must be at most "
+			    "a year");
 	if (!(p->smoothing > 0 && p->smoothing <= 1))
 		BAD("smoothing must be in (0, 1]");
 	if (p->velocity_window_ns < p->interval_ns)

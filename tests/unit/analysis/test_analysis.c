@@ -74,6 +74,9 @@ Test(analysis, bad_params_refused_with_reason)
 		cr_assert_null(a);                                        \
 	} while (0)
 	BAD(p.interval_ns = 0, "interval");
+	BAD(p.interval_ns = AN_MAX_INTERVAL_NS + 1, "at most a day");
+	BAD(p.horizon_ns = AN_MAX_SPAN_NS + 1, "at most a year");
+	BAD(p.after_change_ns = AN_MAX_SPAN_NS + 1, "at most a year");
 	BAD(p.smoothing = 0, "smoothing");
 	BAD(p.smoothing = 1.5, "smoothing");
 	BAD(p.velocity_window_ns = 1, "velocity window");

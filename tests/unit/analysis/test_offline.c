@@ -240,6 +240,10 @@ Test(offline, refusals_name_file_line_and_column)
 			       "timestamp,cpu\n5000000000,1\n", rs, &st, &oe),
 		     ERR_PARSE);
 	cr_assert(strstr(oe.why, "more than a year"));
+	cr_assert_eq(run_texts("timestamp,cpu\n0,1\n172800,1\n", ok, rs, &st,
+			       &oe),
+		     ERR_PARSE);
+	cr_assert(strstr(oe.why, "more than a day apart"), "%s", oe.why);
 	cr_assert_eq(rs->n, 0, "no finding before a refusal");
 	free(rs);
 }
