@@ -10,7 +10,9 @@
  *
  * The anchor, measured in the same run on the same points, is the seed's
  * formula alone, |p - s| / p: the least any deviation analysis must do.
- * Parts are timed on their own too. Each figure is the median of RUNS.
+ * Parts are timed on their own too. Each figure is the median of RUNS;
+ * time is the thread's CPU time, so other load on the host costs it
+ * little (caches and frequency still vary: compare with the anchor).
  *
  *   analysis [TICKS [RUNS]]
  */
@@ -22,10 +24,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* The thread's CPU time: "per core" means per second of one core's work,
+ * and the host is shared (other benchmarks may run beside this one). */
 static double now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 

@@ -74,6 +74,13 @@ static inline double median3(double a, double b, double c)
 	return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
 }
 
+/* max/min for values that are never NaN here: inline, where libm's
+ * fmax/fmin are calls (they honour NaN). */
+static inline double dmax(double a, double b)
+{
+	return a > b ? a : b;
+}
+
 static inline double clamp01(double x)
 {
 	return x < 0 ? 0 : x > 1 ? 1 : x;
@@ -592,23 +599,19 @@ static void learn_envelope(an_analyzer_t *a, an_mstate_t *s, bool same_config,
  * smoothing spreads a single spike over several points and adds lag. */
 static void velocity_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 {
-	size_t cap = a->vel_pts;
-	double ts = (double)(a->cur->t_ns - a->t0_ns) / NS;
-	size_t i = (s->vhead + s->vn) % cap;
-	if (s->vn == cap)
-		s->vhead = (s->vhead + 1) % cap;
-	else
-		s->vn++;
-	s->vt[i] = ts;
-	s->vy[i] = r;
-	double t[AN_TS_MAX_POINTS], y[AN_TS_MAX_POINTS];
-	for (size_t j = 0; j < s->vn; j++) {
-		size_t q = (s->vhead + j) % cap;
-		t[j] = s->vt[q];
-		y[j] = s->vy[q];
+	/* the window is short (5 points by default): shifting it is cheaper
+	 * than a ring's index arithmetic, and Theil-Sen wants it in order */
+	if (s->vn == a->vel_pts) {
+		memmove(s->vt, s->vt + 1, (s->vn - 1) * sizeof(double));
+		memmove(s->vy, s->vy + 1, (s->vn - 1) * sizeof(double));
+		s->vn--;
 	}
-	double slope = s->vn >= AN_VEL_MIN_POINTS ? an_theil_sen(t, y, s->vn)
-						  : NAN;
+	s->vt[s->vn] = (double)(a->cur->t_ns - a->t0_ns) / NS;
+	s->vy[s->vn] = r;
+	s->vn++;
+	double slope = s->vn >= AN_VEL_MIN_POINTS
+			       ? an_theil_sen(s->vt, s->vy, s->vn)
+			       : NAN;
 	if (!isfinite(slope))
 		slope = 0;
 	s->vel = s->ewma >= 0 ? slope : -slope;
@@ -677,11 +680,11 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	velocity_tick(a, s, r);
 
 	/* thresholds: the larger of configured and learned */
-	s->thr_eff = fmax(mp->threshold, s->env_q);
-	s->crit_eff = fmax(mp->critical, s->env_q);
+	s->thr_eff = dmax(mp->threshold, s->env_q);
+	s->crit_eff = dmax(mp->critical, s->env_q);
 	learn_envelope(a, s, same_config, baseline);
-	s->thr_eff = fmax(mp->threshold, s->env_q); /* env_q may have moved */
-	s->crit_eff = fmax(mp->critical, s->env_q);
+	s->thr_eff = dmax(mp->threshold, s->env_q); /* env_q may have moved */
+	s->crit_eff = dmax(mp->critical, s->env_q);
 
 	/* each side's own baseline, while quiet */
 	bool quiet_now = s->dev < s->thr_eff / 2 && s->open == AN_FIND_NONE;

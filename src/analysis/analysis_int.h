@@ -54,9 +54,10 @@ typedef struct an_mstate {
 	double u[2];   /* this tick's per-unit values (per request for load) */
 	double scale;  /* this tick's production load scale (rps, or 1) */
 
-	/* velocity: the last points of the raw signed deviation */
+	/* velocity: the last points of the raw signed deviation, oldest
+	 * first */
 	double vt[AN_TS_MAX_POINTS], vy[AN_TS_MAX_POINTS];
-	size_t vn, vhead;
+	size_t vn;
 	double vel;          /* directional, 1/s */
 	int64_t vhigh_tick;  /* last tick with vel over its threshold */
 	double vhigh_val;    /* the highest such vel in the current run */

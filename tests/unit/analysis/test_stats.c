@@ -235,3 +235,35 @@ Test(stats, lagged_correlation_finds_the_lead)
 	double c[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 	cr_assert(isnan(an_lagged_corr(c, y, 10, 0, 2)), "constant side");
 }
+
+Test(stats, hodges_lehmann_matches_brute_force)
+{
+	static double scratch[40 * 40], all[40 * 40];
+	for (int trial = 0; trial < 300; trial++) {
+		size_t n = 1 + (size_t)(unif() * 40), m = 1 + (size_t)(unif() * 40);
+		double x[40], y[40];
+		for (size_t i = 0; i < n; i++)
+			x[i] = floor(unif() * 20); /* ties on purpose */
+		for (size_t j = 0; j < m; j++)
+			y[j] = floor(unif() * 20) + 3;
+		double alpha = trial % 2 ? 0.05 : 0.2;
+		an_hl_t hl;
+		cr_assert_eq(an_hodges_lehmann(x, n, y, m, alpha, scratch, &hl), 0);
+		size_t nm = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < m; j++)
+				all[nm++] = y[j] - x[i];
+		qsort(all, nm, sizeof(double), cmp_d);
+		double med = nm % 2 ? all[nm / 2]
+				    : (all[nm / 2 - 1] + all[nm / 2]) / 2;
+		double z = an_norm_quantile(1 - alpha / 2);
+		double c = floor((double)nm / 2 -
+				 z * sqrt((double)nm * (double)(n + m + 1) / 12));
+		size_t k = c < 1 ? 0 : (size_t)c - 1;
+		if (k > (nm - 1) / 2)
+			k = (nm - 1) / 2;
+		cr_assert_eq(hl.shift, med, "n=%zu m=%zu", n, m);
+		cr_assert_eq(hl.lo, all[k], "n=%zu m=%zu", n, m);
+		cr_assert_eq(hl.hi, all[nm - 1 - k], "n=%zu m=%zu", n, m);
+	}
+}
