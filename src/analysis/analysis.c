@@ -149,7 +149,7 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 	a->load_fc = an_forecaster_new(p->forecaster, &fp);
 	a->load_step = -1;
 	a->load_forecast = a->load_now = NAN;
-	a->ep = xcalloc(AN_MAX_ENDPOINTS, sizeof(an_ep_t));
+	a->ep = xcalloc(AN_EP_SLOTS, sizeof(an_ep_t));
 	*out = a;
 	return 0;
 }
@@ -321,6 +321,8 @@ static double severity(const an_analyzer_t *a, const an_finding_t *f,
 	return sev > 100 ? 100 : sev < 0 ? 0 : sev;
 }
 
+/* Severity and the recommended action (with its reason) of f, from its
+ * context (attribution, explaining task, drift) and mover. */
 static void decide(const an_analyzer_t *a, an_finding_t *f)
 {
 	const an_context_t *attr = NULL, *task = NULL, *drift = NULL;
@@ -523,6 +525,8 @@ static void forecast_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 	s->fc_n++;
 }
 
+/* Production's load, forecast on the same steps as the deviations: the
+ * horizon's value goes to an_out_t.load_forecast (for the scaler). */
 static void load_tick(an_analyzer_t *a, const an_tick_t *t)
 {
 	double r = t->rps[AN_PROD];
@@ -550,6 +554,9 @@ static void load_tick(an_analyzer_t *a, const an_tick_t *t)
 
 /* ------------------------------------------------------------ per metric */
 
+/* Teaches the envelope this tick's deviation when it may be noise (see
+ * docs/analysis.md, "Thresholds and the A/A noise envelope"), and
+ * refreshes its quantile every AN_ENV_REFRESH ticks. */
 static void learn_envelope(an_analyzer_t *a, an_mstate_t *s, bool same_config,
 			   bool baseline)
 {
@@ -617,6 +624,9 @@ static void velocity_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 	s->vel = s->ewma >= 0 ? slope : -slope;
 }
 
+/* One metric's tick: deviation, smoothing, velocity, thresholds,
+ * envelope, baselines, forecast, verdict blocks, then the finding's
+ * life. Writes the metric's view and any finding into out. */
 static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 			an_out_t *out)
 {

@@ -362,6 +362,8 @@ typedef struct an_out {
 
 /* ------------------------------------------------------------ analyzer */
 
+/* One analyzer per service pair, used by one thread at a time (the
+ * control thread's tick); it holds no locks and shares nothing. */
 typedef struct an_analyzer an_analyzer_t;
 
 /* A new analyzer for params (copied, with the scheduled tasks). 0 and
@@ -392,7 +394,8 @@ int an_analyzer_verdict(const an_analyzer_t *a, an_side_t experiment,
 			an_verdict_t *out);
 
 #define AN_MAX_EVENTS 256 /* events remembered; older ones are forgotten */
-#define AN_MAX_ENDPOINTS 512 /* endpoints tracked for root cause; the
-				proxy caps its endpoint table lower */
+#define AN_MAX_ENDPOINTS 768 /* endpoints tracked for root cause: above
+				the proxy's default cap of 500
+				(mirror.max_endpoints); more are ignored */
 
 #endif

@@ -22,6 +22,11 @@
  * deviation is at least this share of its threshold. */
 #define AN_SUSTAIN_GATE 0.8
 
+/* Endpoint table slots: open addressing at most 3/4 full keeps probes
+ * short. */
+#define AN_EP_SLOTS 1024
+_Static_assert(AN_MAX_ENDPOINTS <= AN_EP_SLOTS * 3 / 4, "endpoint table");
+
 /* One side's numbers of one endpoint, smoothed. */
 typedef struct an_ep {
 	uint32_t id;
@@ -134,7 +139,7 @@ struct an_analyzer {
 	an_ev_t ev[AN_MAX_EVENTS];
 	size_t ev_head, ev_count;
 
-	an_ep_t *ep; /* AN_MAX_ENDPOINTS slots, open addressing by id */
+	an_ep_t *ep; /* AN_EP_SLOTS slots, open addressing by id */
 	size_t nep;
 
 	double net_connect[2], net_ttfb[2];

@@ -59,16 +59,19 @@
 
 /* ------------------------------------------------------------ inputs */
 
+/* The slot of endpoint id (linear probing on a multiplicative hash),
+ * taken when create and fewer than AN_MAX_ENDPOINTS are tracked;
+ * SIZE_MAX when absent or full. */
 static size_t ep_slot(an_analyzer_t *a, uint32_t id, bool create)
 {
-	size_t h = (size_t)(id * 2654435761u) % AN_MAX_ENDPOINTS;
-	for (size_t i = 0; i < AN_MAX_ENDPOINTS; i++) {
-		size_t s = (h + i) % AN_MAX_ENDPOINTS;
+	size_t h = (size_t)(id * 2654435761u) % AN_EP_SLOTS;
+	for (size_t i = 0; i < AN_EP_SLOTS; i++) {
+		size_t s = (h + i) % AN_EP_SLOTS;
 		if (a->ep[s].used && a->ep[s].id == id)
 			return s;
 		if (!a->ep[s].used) {
-			if (!create || a->nep >= AN_MAX_ENDPOINTS * 3 / 4)
-				return SIZE_MAX; /* keep probes short */
+			if (!create || a->nep >= AN_MAX_ENDPOINTS)
+				return SIZE_MAX;
 			a->ep[s].used = true;
 			a->ep[s].id = id;
 			a->nep++;
@@ -197,6 +200,7 @@ static void add_cause(an_finding_t *f, an_cause_kind_t kind, double score,
 	an__textf(c->evidence, sizeof(c->evidence), "%s", evidence);
 }
 
+/* Appends a context item to f; NULL (and nothing added) when full. */
 static an_context_t *add_context(an_finding_t *f, an_event_kind_t kind,
 				 an_side_t side, int64_t start, int64_t end,
 				 const char *name, const char *text)
@@ -254,6 +258,8 @@ static void task_covers(an_analyzer_t *a, an_finding_t *f, const char *name,
 	(void)a;
 }
 
+/* Events and scheduled tasks around f's onset: context, causes,
+ * attribution and suppression. */
 static void explain_events(an_analyzer_t *a, an_finding_t *f)
 {
 	int64_t onset = f->onset_ns, win = a->p.after_change_ns;
@@ -309,6 +315,7 @@ static void explain_events(an_analyzer_t *a, an_finding_t *f)
 	}
 }
 
+/* The tick's drift (borrowed from the caller): the first three files. */
 static void explain_drift(an_analyzer_t *a, an_finding_t *f)
 {
 	const an_tick_t *t = a->cur;
@@ -349,6 +356,9 @@ static ep_fig_t ep_figure(an_metric_t m)
 	}
 }
 
+/* "The component": the endpoints whose figure for metric m deviates
+ * most in the finding's direction (sign), weighted by their share of
+ * requests; the top AN_MAX_EP_CAUSES become causes. */
 static void explain_endpoints(an_analyzer_t *a, an_metric_t m,
 			      an_finding_t *f, double sign)
 {
@@ -365,7 +375,7 @@ static void explain_endpoints(an_analyzer_t *a, an_metric_t m,
 	} top[AN_MAX_EP_CAUSES] = {{0}};
 	size_t ntop = 0;
 	double sum = 0;
-	for (size_t i = 0; i < AN_MAX_ENDPOINTS; i++) {
+	for (size_t i = 0; i < AN_EP_SLOTS; i++) {
 		an_ep_t *e = &a->ep[i];
 		if (!e->used || a->tick - e->last_tick > (int64_t)a->hist_len)
 			continue;
@@ -426,6 +436,8 @@ static void explain_endpoints(an_analyzer_t *a, an_metric_t m,
 	}
 }
 
+/* Network against application: how much of the latency change between
+ * the sides is upstream connect time. */
 static void explain_network(an_analyzer_t *a, an_metric_t m, an_finding_t *f,
 			    double sign)
 {
@@ -469,6 +481,8 @@ static void hist_window(const an_analyzer_t *a, int j, double *out, size_t n)
 	}
 }
 
+/* Lagged correlation of m's deviation history with every other
+ * metric's: the one that moved first, and those that move with it. */
 static void explain_metrics(an_analyzer_t *a, an_metric_t m, an_finding_t *f)
 {
 	size_t n = a->hist_len < AN_XCORR_WINDOW ? a->hist_len : AN_XCORR_WINDOW;
@@ -530,6 +544,7 @@ static void explain_metrics(an_analyzer_t *a, an_metric_t m, an_finding_t *f)
 	}
 }
 
+/* Causes by score, highest first (insertion sort: at most 8). */
 static void sort_causes(an_finding_t *f)
 {
 	for (size_t i = 1; i < f->ncauses; i++) {
@@ -543,6 +558,7 @@ static void sort_causes(an_finding_t *f)
 	}
 }
 
+/* The side that moved while the other did not. */
 static void explain_side(an_finding_t *f)
 {
 	double mv = fabs(f->change[f->mover]);

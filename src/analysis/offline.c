@@ -72,7 +72,7 @@ static int resolve(run_t *r, an_csv_series_t *s, int side,
 					      s->names[i].line,
 					      s->names[i].col,
 					      "too many endpoints (at most "
-					      "512)");
+					      "768)");
 			r->ep_name = xreallocarray(r->ep_name, r->nep + 1,
 						   sizeof(char *));
 			r->ep_name[r->nep++] = (char *)in.endpoint;
