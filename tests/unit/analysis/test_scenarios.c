@@ -373,3 +373,23 @@ Test(scenario, slow_step_over_threshold_is_sustained_not_predicted)
 		cr_assert_neq(r->f[i].kind, AN_FIND_PREDICTED);
 	free(r);
 }
+
+Test(scenario, scheduled_task_given_as_an_event_suppresses_too)
+{
+	/* the same nightly job, known from an event (an events file, the
+	 * API) instead of the config's cron */
+	an_params_t p;
+	an_params_default(&p);
+	an_event_t ev = {.start_ns = (SIM_T0 + 7200) * 1000000000LL,
+			 .end_ns = (SIM_T0 + 9000) * 1000000000LL,
+			 .kind = AN_EV_SCHEDULED,
+			 .side = AN_BOTH,
+			 .text = "reindex run"};
+	run_t *r = malloc(sizeof(*r));
+	run_sim(&p, 5400, 10800, mod_job, &ev, 1, r, 1.0);
+	dump(r);
+	cr_assert_gt(r->total, 0);
+	cr_assert_eq(r->unsuppressed, 0);
+	cr_assert_str_eq(r->f[0].cause[0].subject, "reindex run");
+	free(r);
+}
