@@ -25,6 +25,7 @@
 static const cmd_entry_t *const cmd_table[] = {
 	&cmd_run,
 	&cmd_proxy,
+	&cmd_analyze,
 	&cmd_drift,
 	&cmd_check_config,
 };
@@ -40,6 +41,8 @@ static const cmd_opt_t global_opts[] = {
 
 /* --------------------------------------------------------------- messages */
 
+static void vmsg(const cmd_entry_t *cmd, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void vmsg(const cmd_entry_t *cmd, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "umbra%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");

@@ -55,9 +55,9 @@ const config_section_t config_sections[] = {
 	{"mirror", "which requests are copied to the shadow, and how", true},
 	{"mask", "masking of mirrored and captured traffic", false},
 	{"analysis", "deviation, velocity, envelope, verdict, forecast",
-	 false},
+	 true},
 	{"events", "context: deploys, config changes, scheduled tasks",
-	 false},
+	 true},
 	{"drift", "production vs shadow fingerprints", true},
 	{"mitigation", "policy and actions: rollback, scale, stress, alert",
 	 false},
@@ -127,6 +127,21 @@ static const config_table_t policy_table = {
 	sizeof(config_policy_t)};
 
 /* --------------------------------------------------------------- root */
+/* Deviation floors per metric, in the metric's unit: the production value
+ * under which |p - s| / p divides by the floor instead (the reasons are in
+ * src/analysis/analysis.h, AN_METRICS, and docs/analysis.md). */
+#define FLOOR_cpu "0.05"
+#define FLOOR_memory "16777216"
+#define FLOOR_disk_read "65536"
+#define FLOOR_disk_write "65536"
+#define FLOOR_net_rx "65536"
+#define FLOOR_net_tx "65536"
+#define FLOOR_latency_p50 "0.001"
+#define FLOOR_latency_p90 "0.001"
+#define FLOOR_latency_p99 "0.001"
+#define FLOOR_error_rate "0.01"
+#define FLOOR_diff_rate "1"
+
 #define METRIC_FIELDS(m, thr, crit, dir, grp)                              \
 	{"analysis.metrics." #m ".threshold", CT_REAL,                     \
 	 OFF(analysis.metrics[CONFIG_METRIC_##m].threshold), thr, 0, 100,  \
@@ -150,7 +165,12 @@ static const config_table_t policy_table = {
 	{"analysis.metrics." #m ".critical_metric", CT_BOOL,               \
 	 OFF(analysis.metrics[CONFIG_METRIC_##m].critical_metric),         \
 	 "false", 0, 0, NULL, NULL, NULL, 0,                               \
-	 "a failing verdict on this metric fails the whole verdict"},
+	 "a failing verdict on this metric fails the whole verdict"},      \
+	{"analysis.metrics." #m ".floor", CT_REAL,                         \
+	 OFF(analysis.metrics[CONFIG_METRIC_##m].floor), FLOOR_##m, 1e-12, \
+	 1e15, "metric unit", NULL, NULL, 0,                               \
+	 "production value under which the deviation divides by this "     \
+	 "instead"},
 
 static const config_field_t root_fields[] = {
 	{"service", CT_STRING, OFF(service), "", 1, 0, NULL, NULL, NULL,
@@ -413,15 +433,18 @@ static const config_field_t root_fields[] = {
 
 	/* analysis */
 	{"analysis.interval", CT_DURATION, OFF(analysis.interval), "1s", 0.1,
-	 3600, "s", NULL, NULL, 0, "the tick: collect, analyse, decide, act"},
+	 3600, "s", NULL, NULL, CF_PENDING,
+	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
+	 "uses the files' own spacing)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
 	 86400, "s", NULL, NULL, 0, "points kept in memory per series"},
 	{"analysis.smoothing", CT_REAL, OFF(analysis.smoothing), "0.3", 0.01,
 	 1, NULL, NULL, NULL, 0,
 	 "EWMA weight of the newest deviation (1 = no smoothing)"},
 	{"analysis.velocity_window", CT_DURATION, OFF(analysis.velocity_window),
-	 "30s", 2, 3600, "s", NULL, NULL, 0,
-	 "window of the robust slope that gives velocity"},
+	 "5s", 2, 3600, "s", NULL, NULL, 0,
+	 "window of the Theil-Sen slope that gives velocity (at most 32 "
+	 "ticks are used)"},
 	{"analysis.velocity_threshold", CT_REAL,
 	 OFF(analysis.velocity_threshold), "0.05", 0, 100, "1/s", NULL, NULL,
 	 0, "velocity that, with a deviation over threshold, is a finding"},
