@@ -461,7 +461,7 @@ static void job_record(worker_t *w, mjob_t *j, uconn_t *u, int status,
 	uint32_t lat = (uint32_t)((now - j->sent_ns) / 1000);
 	if (j->pair) {
 		capture_t *cap = &j->pair->side[j->side];
-		cap->status = status;
+		cap->c.status = status;
 		cap->req_bytes = j->req_bytes;
 		cap->resp_bytes = j->resp_bytes;
 		cap->connect_us = j->connect_us;

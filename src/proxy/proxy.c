@@ -82,6 +82,15 @@ static void side_from(rt_side_t *s, const config_addrv_t *v)
 		memcpy(s->addrs, v->v, v->n * sizeof(addr_t));
 }
 
+/* Points the comparison rules at rt's own lists. */
+static void rt_rules(proxy_rt_t *rt, uint64_t max_body)
+{
+	rt->rules = (cmp_rules_t){rt->ignore_headers, rt->nignore_headers,
+				  rt->ignore_json,    rt->nignore_json,
+				  rt->unordered,      rt->nunordered,
+				  max_body};
+}
+
 static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 {
 	proxy_rt_t *rt = xcalloc(1, sizeof(*rt));
@@ -132,7 +141,7 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 				   &rt->nignore_json);
 	rt->unordered = strv_dup(&cfg->mirror.compare.unordered_arrays,
 				 &rt->nunordered);
-	rt->compare_max_body = cfg->mirror.compare.max_body;
+	rt_rules(rt, cfg->mirror.compare.max_body);
 	return rt;
 }
 
@@ -360,6 +369,7 @@ int proxy_set_upstreams(proxy_t *px, proxy_side_t side, const addr_t *addrs,
 	rt->unordered = strv_dup(&tmp, &rt->nunordered);
 	rt->sample_key = xstrdup(cur->sample_key);
 	rt->mark_header = xstrdup(cur->mark_header);
+	rt_rules(rt, cur->rules.max_body);
 	rt->mirror = rt->mirror || (side != PROXY_PRODUCTION && n > 0);
 	if (side != PROXY_PRODUCTION && rt->side[PROXY_SHADOW].n == 0 &&
 	    rt->side[PROXY_BASELINE].n == 0)

@@ -6,7 +6,7 @@
  *   client.c    client connections and the production exchange
  *   upstream.c  replicas, connection pools, connect, passive health
  *   mirror.c    sampling, mirror jobs, queue, token bucket, shadow side
- *   compare.c   pairs of responses and their comparison
+ *   pair.c      pairs of responses, compared with src/compare
  *   endpoint.c  endpoint templates ("GET /users/:id")
  *
  * Everything a worker touches is its own (connections, pools, queues,
@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/ring.h"
+#include "compare/compare.h"
 #include "http/http.h"
 
 #include <event2/event.h>
@@ -90,14 +91,14 @@ typedef struct proxy_rt {
 	char *mark_header;    /* "Name: value\r\n" or "" */
 	int64_t shadow_connect_timeout, shadow_response_timeout;
 	size_t shadow_pool;
-	/* compare */
+	/* compare: the rules borrow the lists below */
 	char **ignore_headers;
 	size_t nignore_headers;
 	char **ignore_json;
 	size_t nignore_json;
 	char **unordered;
 	size_t nunordered;
-	uint64_t compare_max_body;
+	cmp_rules_t rules;
 } proxy_rt_t;
 
 void proxy__rt_free(proxy_rt_t *rt);
@@ -185,20 +186,12 @@ struct uconn {
 	uconn_t *mprev, *mnext; /* worker's busy shadow connections */
 };
 
-/* Response capture for comparison: what one side answered. */
+/* What one side of a pair answered: the capture compared (src/compare)
+ * and the transport facts recorded. */
 typedef struct capture {
+	cmp_capture_t c;
 	bool done, failed;
 	uint8_t error;         /* reqrec_error_t when failed */
-	int status;
-	buf_t headers;         /* "name\0value\0" pairs, names lower-cased */
-	size_t nheaders;
-	buf_t body;            /* up to compare_max_body */
-	uint64_t body_len;     /* all of it */
-	bool body_truncated;
-	unsigned char digest[32]; /* SHA-256 of the whole body */
-	bool json;             /* Content-Type says JSON */
-	void *md;              /* EVP_MD_CTX once the body outgrows the cap */
-	bool has_digest;
 	uint32_t latency_us, ttfb_us, connect_us;
 	uint32_t req_bytes;
 	uint64_t resp_bytes;   /* on the wire, head included */
@@ -355,7 +348,7 @@ struct worker {
 	uint64_t qbytes;
 	uint64_t assembling;   /* bytes of copies being assembled */
 	uconn_t *mconns;       /* shadow connections with a copy on them */
-	uint64_t captured;     /* bytes held by response captures */
+	uint64_t capture_budget; /* capture bytes still allowed */
 	double tokens;
 	int64_t tokens_at;
 	/* records */

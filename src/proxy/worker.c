@@ -178,6 +178,7 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 	proxy__worker_apply_rt(w);
 	w->tokens = w->rt->burst;
 	w->tokens_at = proxy__now();
+	w->capture_budget = PROXY_CAPTURE_BUDGET;
 	return 0;
 }
 
