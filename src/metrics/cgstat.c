@@ -144,7 +144,7 @@ static void read_v2(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 		if (cpu[0] && rd(cpu, "cpu.stat", buf, CG_FILE_MAX, &len) == 0) {
 			if (rd_keyed(buf, len, "usage_usec", &v)) {
 				s->cpu_s = v * 1e-6;
-				s->have |= METRICS_CG_CPU;
+				s->have |= METRICS_CG_HAVE_CPU;
 			}
 			if (rd_keyed(buf, len, "user_usec", &v))
 				s->cpu_user_s = v * 1e-6;
@@ -156,20 +156,20 @@ static void read_v2(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 				     &s->nr_throttled) &&
 			    rd_keyed(buf, len, "throttled_usec", &t)) {
 				s->throttled_s = t * 1e-6;
-				s->have |= METRICS_CG_THROTTLE;
+				s->have |= METRICS_CG_HAVE_THROTTLE;
 			}
 		}
-		read_psi(cpu, "cpu.pressure", &s->psi[0], METRICS_CG_PSI_CPU,
+		read_psi(cpu, "cpu.pressure", &s->psi[0], METRICS_CG_HAVE_PSI_CPU,
 			 &s->have);
 	}
 	const char *mem = cg->dir[CGROUP_MEMORY];
 	if (cg->ver[CGROUP_MEMORY] == 2) {
 		if (rd_u64(mem, "memory.current", &s->mem_current))
-			s->have |= METRICS_CG_MEM;
+			s->have |= METRICS_CG_HAVE_MEM;
 		if (rd_u64(mem, "memory.peak", &s->mem_peak))
-			s->have |= METRICS_CG_MEM_PEAK;
+			s->have |= METRICS_CG_HAVE_MEM_PEAK;
 		read_psi(mem, "memory.pressure", &s->psi[1],
-			 METRICS_CG_PSI_MEM, &s->have);
+			 METRICS_CG_HAVE_PSI_MEM, &s->have);
 	}
 	const char *io = cg->dir[CGROUP_IO];
 	if (cg->ver[CGROUP_IO] == 2) {
@@ -177,8 +177,8 @@ static void read_v2(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 		if (rd(io, "io.stat", buf, CG_FILE_MAX, &len) == 0 &&
 		    metrics_parse_io_stat(buf, len, &s->io_read, &s->io_write,
 					  &why) == 0)
-			s->have |= METRICS_CG_IO;
-		read_psi(io, "io.pressure", &s->psi[2], METRICS_CG_PSI_IO,
+			s->have |= METRICS_CG_HAVE_IO;
+		read_psi(io, "io.pressure", &s->psi[2], METRICS_CG_HAVE_PSI_IO,
 			 &s->have);
 	}
 }
@@ -191,7 +191,7 @@ static void read_v1(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 	if (cg->ver[CGROUP_CPUACCT] == 1) {
 		if (rd_u64(acct, "cpuacct.usage", &v)) {
 			s->cpu_s = v * 1e-9;
-			s->have |= METRICS_CG_CPU;
+			s->have |= METRICS_CG_HAVE_CPU;
 		}
 		if (rd(acct, "cpuacct.stat", buf, CG_FILE_MAX, &len) == 0) {
 			long hz = sysconf(_SC_CLK_TCK);
@@ -201,11 +201,11 @@ static void read_v1(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 			if (rd_keyed(buf, len, "system", &v))
 				s->cpu_system_s = v * tick;
 		}
-		read_psi(acct, "cpu.pressure", &s->psi[0], METRICS_CG_PSI_CPU,
+		read_psi(acct, "cpu.pressure", &s->psi[0], METRICS_CG_HAVE_PSI_CPU,
 			 &s->have);
 		read_psi(acct, "memory.pressure", &s->psi[1],
-			 METRICS_CG_PSI_MEM, &s->have);
-		read_psi(acct, "io.pressure", &s->psi[2], METRICS_CG_PSI_IO,
+			 METRICS_CG_HAVE_PSI_MEM, &s->have);
+		read_psi(acct, "io.pressure", &s->psi[2], METRICS_CG_HAVE_PSI_IO,
 			 &s->have);
 	}
 	const char *cpu = cg->dir[CGROUP_CPU];
@@ -216,15 +216,15 @@ static void read_v1(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 		    rd_keyed(buf, len, "nr_throttled", &s->nr_throttled) &&
 		    rd_keyed(buf, len, "throttled_time", &t)) {
 			s->throttled_s = t * 1e-9;
-			s->have |= METRICS_CG_THROTTLE;
+			s->have |= METRICS_CG_HAVE_THROTTLE;
 		}
 	}
 	const char *mem = cg->dir[CGROUP_MEMORY];
 	if (cg->ver[CGROUP_MEMORY] == 1) {
 		if (rd_u64(mem, "memory.usage_in_bytes", &s->mem_current))
-			s->have |= METRICS_CG_MEM;
+			s->have |= METRICS_CG_HAVE_MEM;
 		if (rd_u64(mem, "memory.max_usage_in_bytes", &s->mem_peak))
-			s->have |= METRICS_CG_MEM_PEAK;
+			s->have |= METRICS_CG_HAVE_MEM_PEAK;
 	}
 	const char *io = cg->dir[CGROUP_IO];
 	if (cg->ver[CGROUP_IO] == 1) {
@@ -241,7 +241,7 @@ static void read_v1(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 			    (r || w || i == 1)) {
 				s->io_read = r;
 				s->io_write = w;
-				s->have |= METRICS_CG_IO;
+				s->have |= METRICS_CG_HAVE_IO;
 				break;
 			}
 		}

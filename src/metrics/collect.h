@@ -120,14 +120,14 @@ int metrics_proc_tick(metrics_proc_t *p, metrics_proc_stat_t *out);
 
 /* --------------------------------------------------------------- cgroup */
 
-#define METRICS_CG_CPU 0x01       /* cpu_s (and user/system if known) */
-#define METRICS_CG_THROTTLE 0x02  /* nr_periods, nr_throttled, throttled */
-#define METRICS_CG_MEM 0x04       /* mem_current */
-#define METRICS_CG_MEM_PEAK 0x08
-#define METRICS_CG_IO 0x10
-#define METRICS_CG_PSI_CPU 0x20
-#define METRICS_CG_PSI_MEM 0x40
-#define METRICS_CG_PSI_IO 0x80
+#define METRICS_CG_HAVE_CPU 0x01       /* cpu_s (and user/system if known) */
+#define METRICS_CG_HAVE_THROTTLE 0x02  /* nr_periods, nr_throttled, throttled */
+#define METRICS_CG_HAVE_MEM 0x04       /* mem_current */
+#define METRICS_CG_HAVE_MEM_PEAK 0x08
+#define METRICS_CG_HAVE_IO 0x10
+#define METRICS_CG_HAVE_PSI_CPU 0x20
+#define METRICS_CG_HAVE_PSI_MEM 0x40
+#define METRICS_CG_HAVE_PSI_IO 0x80
 
 typedef struct metrics_cg {
 	int ver[CGROUP__COUNT];                 /* 1, 2, or 0 (absent) */

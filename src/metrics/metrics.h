@@ -242,6 +242,8 @@ typedef struct metrics_local_opts {
 					target names a cgroup */
 	struct metrics_agg *agg;    /* borrowed, may be NULL (no request
 				       metrics) */
+	int64_t (*clock)(void);     /* monotonic ns for rates; NULL:
+				       clock_mono_ns (tests pass their own) */
 } metrics_local_opts_t;
 
 /* A local source. Returns 0 and a new source in *out. */

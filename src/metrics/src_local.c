@@ -57,6 +57,7 @@ typedef struct local {
 	cgroup_sys_t cgroups;
 	bool cgroups_known;
 	metrics_agg_t *agg;
+	int64_t (*clock)(void);
 	side_state_t side[METRICS_SIDES];
 } local_t;
 
@@ -89,6 +90,7 @@ int metrics_src_local_new(const metrics_local_opts_t *opts,
 		l->cgroups_known = true;
 	}
 	l->agg = opts ? opts->agg : NULL;
+	l->clock = opts && opts->clock ? opts->clock : clock_mono_ns;
 	for (int s = 0; s < METRICS_SIDES; s++)
 		l->side[s].proc = metrics_proc_new(l->proc_root);
 	*out = &l->base;
@@ -155,7 +157,7 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 	if (side < 0 || side >= METRICS_SIDES)
 		return ERR_INVAL;
 	side_state_t *ss = &l->side[side];
-	prev_t cur = {.valid = true, .mono_ns = clock_mono_ns()};
+	prev_t cur = {.valid = true, .mono_ns = l->clock()};
 	const prev_t *pv = &ss->prev;
 	double dt = pv->valid ? (double)(cur.mono_ns - pv->mono_ns) / NS_PER_S
 			      : 0;
@@ -216,10 +218,10 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 			}
 			bool hp = pv->valid && pv->has_cg;
 			unsigned both = hp ? cs.have & pv->cg_have : 0;
-			if (both & METRICS_CG_CPU)
+			if (both & METRICS_CG_HAVE_CPU)
 				out->v[METRICS_CG_CPU] =
 					rate(true, cur.cg_cpu, pv->cg_cpu, dt);
-			if (both & METRICS_CG_THROTTLE) {
+			if (both & METRICS_CG_HAVE_THROTTLE) {
 				uint64_t dp = cur.cg_periods - pv->cg_periods;
 				uint64_t dth =
 					cur.cg_throttled - pv->cg_throttled;
@@ -231,21 +233,21 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 					rate(true, cur.cg_throttled_s,
 					     pv->cg_throttled_s, dt);
 			}
-			if (cs.have & METRICS_CG_MEM)
+			if (cs.have & METRICS_CG_HAVE_MEM)
 				out->v[METRICS_CG_MEMORY] =
 					(double)cs.mem_current;
-			if (cs.have & METRICS_CG_MEM_PEAK)
+			if (cs.have & METRICS_CG_HAVE_MEM_PEAK)
 				out->v[METRICS_CG_MEMORY_PEAK] =
 					(double)cs.mem_peak;
-			if (both & METRICS_CG_IO) {
+			if (both & METRICS_CG_HAVE_IO) {
 				out->v[METRICS_CG_IO_READ] =
 					rate(true, cur.cg_io_r, pv->cg_io_r, dt);
 				out->v[METRICS_CG_IO_WRITE] =
 					rate(true, cur.cg_io_w, pv->cg_io_w, dt);
 			}
-			static const unsigned bits[3] = {METRICS_CG_PSI_CPU,
-							 METRICS_CG_PSI_MEM,
-							 METRICS_CG_PSI_IO};
+			static const unsigned bits[3] = {METRICS_CG_HAVE_PSI_CPU,
+							 METRICS_CG_HAVE_PSI_MEM,
+							 METRICS_CG_HAVE_PSI_IO};
 			static const metrics_id_t some[3] = {
 				METRICS_PSI_CPU_SOME, METRICS_PSI_MEMORY_SOME,
 				METRICS_PSI_IO_SOME};
@@ -268,14 +270,14 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 			if (!ss->has_pids) {
 				/* the cgroup is all we know of the side */
 				out->v[METRICS_CPU] = out->v[METRICS_CG_CPU];
-				if (cs.have & METRICS_CG_MEM)
+				if (cs.have & METRICS_CG_HAVE_MEM)
 					out->v[METRICS_MEMORY] =
 						out->v[METRICS_CG_MEMORY];
 				out->v[METRICS_DISK_READ] =
 					out->v[METRICS_CG_IO_READ];
 				out->v[METRICS_DISK_WRITE] =
 					out->v[METRICS_CG_IO_WRITE];
-				if (cs.have & METRICS_CG_CPU) {
+				if (cs.have & METRICS_CG_HAVE_CPU) {
 					/* split usage by the user/system
 					 * ticks, which are coarser */
 					double us = cs.cpu_user_s +
@@ -287,7 +289,7 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 						cs.cpu_s * (1 - fu);
 					ss->totals.has_proc = true;
 				}
-				if (cs.have & METRICS_CG_IO) {
+				if (cs.have & METRICS_CG_HAVE_IO) {
 					ss->totals.disk_read_bytes =
 						(double)cs.io_read;
 					ss->totals.disk_write_bytes =

@@ -147,7 +147,6 @@ struct store {
 	size_t ndbid;
 	int64_t dirty_min; /* oldest point written since the last rollup */
 	int64_t next_maint_mono, next_log_mono;
-	int64_t open_retry_mono;
 
 	/* readers */
 	pthread_mutex_t rmu;
@@ -1135,14 +1134,8 @@ static void *writer_main(void *arg)
 		/* write, without the lock */
 		int rc = 0;
 		int64_t t0 = clock_mono_ns();
-		if (!st->w) {
-			rc = st->stats.last_error ? st->stats.last_error
-						  : ERR_STATE;
-			if (t0 >= st->open_retry_mono) {
-				rc = open_writer(st);
-				st->open_retry_mono = t0 + half;
-			}
-		}
+		if (!st->w)
+			rc = open_writer(st); /* degraded start: each round */
 		if (!rc) {
 			rc = write_ops(st, wops);
 		}

@@ -224,10 +224,10 @@ Test(cgroup_stat, v2)
 	cr_assert_eq(metrics_cg_open(&cg, &sys, "/umbra/shadow"), 0);
 	metrics_cg_stat_t s;
 	cr_assert_eq(metrics_cg_read(&cg, &s), 0);
-	unsigned all = METRICS_CG_CPU | METRICS_CG_THROTTLE | METRICS_CG_MEM |
-		       METRICS_CG_MEM_PEAK | METRICS_CG_IO |
-		       METRICS_CG_PSI_CPU | METRICS_CG_PSI_MEM |
-		       METRICS_CG_PSI_IO;
+	unsigned all = METRICS_CG_HAVE_CPU | METRICS_CG_HAVE_THROTTLE | METRICS_CG_HAVE_MEM |
+		       METRICS_CG_HAVE_MEM_PEAK | METRICS_CG_HAVE_IO |
+		       METRICS_CG_HAVE_PSI_CPU | METRICS_CG_HAVE_PSI_MEM |
+		       METRICS_CG_HAVE_PSI_IO;
 	cr_assert_eq(s.have, all, "have %#x", s.have);
 	cr_assert_float_eq(s.cpu_s, 2.5, 1e-9);
 	cr_assert_float_eq(s.cpu_user_s, 2.0, 1e-9);
@@ -252,9 +252,9 @@ Test(cgroup_stat, v1)
 	cr_assert_eq(metrics_cg_open(&cg, &sys, "umbra/shadow"), 0);
 	metrics_cg_stat_t s;
 	cr_assert_eq(metrics_cg_read(&cg, &s), 0);
-	cr_assert_eq(s.have, METRICS_CG_CPU | METRICS_CG_THROTTLE |
-				     METRICS_CG_MEM | METRICS_CG_MEM_PEAK |
-				     METRICS_CG_IO,
+	cr_assert_eq(s.have, METRICS_CG_HAVE_CPU | METRICS_CG_HAVE_THROTTLE |
+				     METRICS_CG_HAVE_MEM | METRICS_CG_HAVE_MEM_PEAK |
+				     METRICS_CG_HAVE_IO,
 		     "no PSI files in the v1 fixture: have %#x", s.have);
 	cr_assert_float_eq(s.cpu_s, 3.0, 1e-9);
 	cr_assert_float_eq(s.cpu_user_s, 2.5, 1e-9);
@@ -279,8 +279,8 @@ Test(cgroup_stat, by_pid_on_a_hybrid_host)
 	cr_assert_eq(metrics_cg_read(&cg, &s), 0);
 	/* cpu and memory are in /umbra/shadow; cpuacct at the fixture's
 	 * root, which has no usage file */
-	cr_assert_eq(s.have, METRICS_CG_THROTTLE | METRICS_CG_MEM |
-				     METRICS_CG_MEM_PEAK,
+	cr_assert_eq(s.have, METRICS_CG_HAVE_THROTTLE | METRICS_CG_HAVE_MEM |
+				     METRICS_CG_HAVE_MEM_PEAK,
 		     "have %#x", s.have);
 	cr_assert_eq(s.mem_current, 52428800);
 }
