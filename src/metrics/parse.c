@@ -39,6 +39,10 @@ int metrics__read_file(const char *path, char *buf, size_t cap, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* procfs, sysfs, cgroupfs and regular files read short only at
+		 * the end: one read(2) per file instead of two */
+		if ((size_t)r < cap - 1 - (n - (size_t)r))
+			break;
 	}
 	close(fd);
 	buf[n] = '\0';

@@ -339,7 +339,7 @@ static int open_writer(store_t *st)
 		rc = sql_err(db, rc);
 	}
 	if (!rc)
-		rc = exec(db, "PRAGMA synchronous=NORMAL");
+		rc = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=8192");
 	if (!rc)
 		rc = check_schema(db, st->path, true);
 	if (!rc &&
@@ -1066,6 +1066,8 @@ static int maintain(store_t *st, int64_t now, uint64_t *rolled,
 
 static void pvec_append(pvec_t *dst, const point_t *v, size_t n)
 {
+	if (n == 0)
+		return;
 	if (dst->n + n > dst->cap) {
 		size_t cap = dst->cap ? dst->cap : 4096;
 		while (cap < dst->n + n)

@@ -108,22 +108,30 @@ Test(proc, tree_by_parent_pids)
 	metrics_proc_free(p);
 }
 
-Test(proc, tree_by_children_files, .fini = rm_tmp)
+Test(proc, parents_are_relearnt_at_refresh, .fini = rm_tmp)
 {
 	const char *root = copy_proc();
-	put(root, 100, "task/100/children", "101 ");
-	put(root, 100, "task/105/children", "");
-	put(root, 101, "task/101/children", "102 ");
-	put(root, 102, "task/102/children", "");
-	/* 200's ppid says 100, but the children files do not list it: the
-	 * walk must follow the files, not the scan */
-	put_stat(root, 200, 100, 1, 1, 0, 0, 900);
 	metrics_proc_t *p = metrics_proc_new(root);
 	pid_t r = 100;
 	metrics_proc_set_roots(p, &r, 1);
 	metrics_proc_stat_t s;
 	cr_assert_eq(metrics_proc_tick(p, &s), 0);
-	check_fixture_tree(&s);
+	cr_assert_eq(s.procs, 3);
+	/* 200 (not a member) now claims 100 as its parent: a pid reused
+	 * without the listing noticing. The remembered parent holds until
+	 * the periodic refresh reads every stat again. */
+	put_stat(root, 200, 100, 1, 1, 0, 0, 900);
+	int ticks = 1;
+	do {
+		cr_assert_eq(metrics_proc_tick(p, &s), 0);
+		ticks++;
+	} while (s.procs == 3 && ticks < 100);
+	cr_assert_eq(s.procs, 4);
+	cr_assert_leq(ticks, 31, "refreshed within 30 ticks: %d", ticks);
+	/* a process the listing has not seen is read at once */
+	put_stat(root, 300, 101, 1, 1, 0, 0, 950);
+	cr_assert_eq(metrics_proc_tick(p, &s), 0);
+	cr_assert_eq(s.procs, 5);
 	metrics_proc_free(p);
 }
 
