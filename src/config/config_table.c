@@ -64,7 +64,7 @@ const config_section_t config_sections[] = {
 	 false},
 	{"metrics", "where each side's metrics come from: local collectors "
 		    "or Prometheus", false},
-	{"store", "the embedded SQLite store", false},
+	{"store", "the embedded SQLite store", true},
 	{"api", "admin API, dashboard and /metrics", false},
 };
 const size_t config_nsections = sizeof(config_sections) /
@@ -562,15 +562,16 @@ static const config_field_t root_fields[] = {
 	{"store.path", CT_PATH, OFF(store.path), "umbra-data/umbra.db", 0, 0,
 	 NULL, NULL, NULL, 0, "SQLite database (WAL mode)"},
 	{"store.flush_interval", CT_DURATION, OFF(store.flush_interval), "1s",
-	 0.01, 60, "s", NULL, NULL, 0,
+	 0.01, 60, "s", NULL, NULL, CF_PENDING,
 	 "points are written at least this often; a crash loses at most this"},
 	{"store.raw_retention", CT_DURATION, OFF(store.raw_retention), "24h",
-	 60, 365 * 86400, "s", NULL, NULL, 0, "raw points kept this long"},
+	 60, 365 * 86400, "s", NULL, NULL, CF_PENDING,
+	 "raw points kept this long"},
 	{"store.rollup_retention", CT_DURATION, OFF(store.rollup_retention),
-	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, 0,
+	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, CF_PENDING,
 	 "1-minute rollups kept this long"},
 	{"store.memory_limit", CT_SIZE, OFF(store.memory_limit), "64MiB",
-	 1 << 20, BIG, "bytes", NULL, NULL, 0,
+	 1 << 20, BIG, "bytes", NULL, NULL, CF_PENDING,
 	 "points held in memory while the disk fails; beyond, dropped and "
 	 "counted"},
 
