@@ -118,6 +118,11 @@ struct store {
 	pthread_cond_t wake, done;
 	pthread_t writer;
 	bool running, stop;
+	/* the checkpointer: its own thread and connection, so that a
+	 * checkpoint's fsyncs never delay a commit */
+	pthread_t ckpt;
+	pthread_cond_t ckpt_wake;
+	bool ckpt_running;
 
 	/* under mu: what callers handed over */
 	pvec_t pend;
@@ -315,6 +320,40 @@ static int open_db(const char *path, bool readonly, sqlite3 **out)
 	return 0;
 }
 
+/* The checkpointer: every CKPT_NS, copies the committed WAL frames into
+ * the database file (PASSIVE: it never blocks the writer), with the two
+ * fsyncs that synchronous=NORMAL puts there. In the writer's commits they
+ * would stall a commit for as long as the disk takes, and the crash loss
+ * bound with it. */
+#define CKPT_NS (250 * NS_PER_MS)
+static void *ckpt_main(void *arg)
+{
+	store_t *st = arg;
+	sqlite3 *db = NULL;
+	int rc = open_db(st->path, false, &db);
+	if (rc)
+		log_error("store", "checkpointer cannot open the store",
+			  LF_S("path", st->path), LF_ERR("err", rc));
+	pthread_mutex_lock(&st->mu);
+	while (!st->stop) {
+		struct timespec ts;
+		int64_t t = clock_mono_ns() + CKPT_NS;
+		ts.tv_sec = t / NS_PER_S;
+		ts.tv_nsec = t % NS_PER_S;
+		pthread_cond_timedwait(&st->ckpt_wake, &st->mu, &ts);
+		if (st->stop || !db)
+			continue;
+		pthread_mutex_unlock(&st->mu);
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+		pthread_mutex_lock(&st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (db)
+		sqlite3_close(db);
+	return NULL;
+}
+
 /* The writer's connection: WAL, schema, statements. */
 static int open_writer(store_t *st)
 {
@@ -339,7 +378,7 @@ static int open_writer(store_t *st)
 		rc = sql_err(db, rc);
 	}
 	if (!rc)
-		rc = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=8192");
+		rc = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0");
 	if (!rc)
 		rc = check_schema(db, st->path, true);
 	if (!rc &&
@@ -367,6 +406,10 @@ static int open_writer(store_t *st)
 		st->last_id = mx;
 	pthread_mutex_unlock(&st->mu);
 	st->w = db;
+	if (pthread_create(&st->ckpt, NULL, ckpt_main, st) == 0)
+		st->ckpt_running = true;
+	else /* fall back on SQLite's own checkpoints, in the commits */
+		exec(db, "PRAGMA wal_autocheckpoint=1000");
 	return 0;
 }
 
@@ -405,6 +448,7 @@ int store_open(const store_opts_t *o, store_t **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->wake, &ca);
 	pthread_cond_init(&st->done, &ca);
+	pthread_cond_init(&st->ckpt_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	st->dirty_min = INT64_MAX;
 
@@ -466,6 +510,13 @@ void store_close(store_t *st)
 		pthread_mutex_unlock(&st->mu);
 		pthread_join(st->writer, NULL);
 	}
+	if (st->ckpt_running) {
+		pthread_mutex_lock(&st->mu);
+		st->stop = true;
+		pthread_cond_signal(&st->ckpt_wake);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->ckpt, NULL);
+	}
 	if (st->ins_point)
 		sqlite3_finalize(st->ins_point);
 	if (st->w)
@@ -490,6 +541,7 @@ void store_close(store_t *st)
 	free(st->pend.v);
 	pthread_cond_destroy(&st->wake);
 	pthread_cond_destroy(&st->done);
+	pthread_cond_destroy(&st->ckpt_wake);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->rmu);
 	free(st->path);
@@ -1095,9 +1147,13 @@ static void *writer_main(void *arg)
 	if (half < NS_PER_MS)
 		half = NS_PER_MS;
 
+	/* Rounds start every half interval from the previous round's start,
+	 * not its end, so a crash loses at most half an interval plus one
+	 * round's write: within flush_interval while a round takes less than
+	 * half of it (slower rounds are counted as slow_batches). */
+	int64_t deadline = clock_mono_ns() + half;
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
-		int64_t deadline = clock_mono_ns() + half;
 		while (!st->stop && !st->flush_req && !st->maint_req &&
 		       st->pend.n < STORE_BATCH_MAX &&
 		       clock_mono_ns() < deadline) {
@@ -1107,6 +1163,9 @@ static void *writer_main(void *arg)
 		}
 		bool stop = st->stop, maint = st->maint_req;
 		int64_t maint_now = st->maint_now;
+		int64_t now_round = clock_mono_ns();
+		deadline = deadline + half > now_round ? deadline + half
+						       : now_round + half;
 		st->flush_req = false;
 		/* take what callers handed over */
 		if (work.n == 0) {

@@ -6,8 +6,10 @@
  *
  * Writes never wait on disk. store_append() and the record functions
  * copy into memory and return; a writer thread commits what has
- * accumulated every flush_interval / 2, in batched transactions. A crash
- * (kill -9) loses at most the points of the last flush_interval, never
+ * accumulated every flush_interval / 2, in batched transactions, and a
+ * checkpointer thread moves the WAL into the database (with the fsyncs)
+ * off the commit path. A crash (kill -9) loses at most the points of the
+ * last flush_interval while a write round takes under half of it, never
  * the database (WAL, synchronous=NORMAL: a committed transaction survives
  * a process crash). When writes fail (disk full, read-only file system),
  * the failure is logged loudly, points stay in memory up to memory_limit

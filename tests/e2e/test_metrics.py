@@ -6,6 +6,7 @@ us make one); and the exposition scraped by a real Prometheus and read
 back through umbra's Prometheus metric source."""
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -115,13 +116,15 @@ class ExportTest(TestCase):
 class StoreCrashTest(TestCase):
     def test_kill9_during_heavy_writes(self):
         db = os.path.join(self.tmp, "crash.db")
-        flush_ms = 250
+        flush_ms = 1000  # the default store.flush_interval
         p = start([tool("storeload"), "run", db, "--rate", "100000",
                    "--flush-ms", str(flush_ms), "--series", "20"],
                   stdout=subprocess.PIPE)
         self.assertEqual(p.stdout.readline().decode().strip(),
                          "storeload: running")
-        time.sleep(2.0)  # let it write ~200k points
+        # ~250k points, five write rounds, then a kill at a random phase
+        # of the round
+        time.sleep(2.5 + random.uniform(0, 0.5))
         killed_at = time.monotonic_ns()
         stop(p, sig=signal.SIGKILL)
         con = sqlite3.connect(db)
@@ -214,10 +217,13 @@ class CollectorTest(TestCase):
 
     def test_cgroup_reads_known_burn(self):
         name, dirs = self.make_cgroup()
+        p = None
 
         def cleanup():
+            if p is not None:
+                stop(p)  # a group with a process in it cannot go
             for d in reversed(dirs):
-                for _ in range(50):  # the killed service leaves it
+                for _ in range(50):  # the exit takes a moment to show
                     try:
                         os.rmdir(d)
                         break
@@ -232,7 +238,6 @@ class CollectorTest(TestCase):
         burn_requests(port, self.N)
         after = self.read("--cgroup", name)
         self.check(before, after)
-        stop(p)
 
 
 class PrometheusTest(TestCase):
