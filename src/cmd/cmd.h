@@ -74,6 +74,7 @@ int cmd_main(int argc, char **argv);
 extern const cmd_entry_t cmd_analyze;
 extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
+extern const cmd_entry_t cmd_export;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_run;
 

@@ -34,6 +34,7 @@ static const char *const forecaster_names[] = {
 	"holt", "holt_winters", "prophet", "lstm", "ensemble", NULL};
 static const char *const rollback_names[] = {"auto", "reload", "restart",
 					     NULL};
+static const char *const msource_names[] = {"local", "prometheus", NULL};
 /* Built-in masking detectors, switchable by name (DESIGN.md). */
 static const char *const detector_names[] = {
 	"email",  "card",   "ssn",    "iban",   "phone",
@@ -61,7 +62,9 @@ const config_section_t config_sections[] = {
 	{"drift", "production vs shadow fingerprints", true},
 	{"mitigation", "policy and actions: rollback, scale, stress, alert",
 	 false},
-	{"store", "the embedded SQLite store", false},
+	{"metrics", "where each side's metrics come from: local collectors "
+		    "or Prometheus", false},
+	{"store", "the embedded SQLite store", true},
 	{"api", "admin API, dashboard and /metrics", false},
 };
 const size_t config_nsections = sizeof(config_sections) /
@@ -171,6 +174,13 @@ static const config_table_t policy_table = {
 	 1e15, "metric unit", NULL, NULL, 0,                               \
 	 "production value under which the deviation divides by this "     \
 	 "instead"},
+
+#define PROM_QUERY_FIELD(m, def)                                           \
+	{"metrics.prometheus.queries." #m, CT_STRING,                      \
+	 OFF(metrics.prometheus.queries[CONFIG_PQ_##m]), def, 0, 0, NULL,  \
+	 NULL, NULL, 0,                                                    \
+	 "PromQL for " #m " per side; {service} {side} {range} are filled " \
+	 "in; \"\" = not queried"},
 
 static const config_field_t root_fields[] = {
 	{"service", CT_STRING, OFF(service), "", 1, 0, NULL, NULL, NULL,
@@ -563,19 +573,43 @@ static const config_field_t root_fields[] = {
 	 "5m", 1, 86400, "s", NULL, NULL, 0,
 	 "a firing alert is re-sent this often"},
 
+	/* metrics */
+	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,
+	 msource_names, NULL, 0,
+	 "local: /proc, cgroups and the proxy's request records; "
+	 "prometheus: PromQL queries, for services umbra does not run"},
+	{"metrics.proc_root", CT_PATH, OFF(metrics.proc_root), "/proc", 0, 0,
+	 NULL, NULL, NULL, 0,
+	 "where procfs is mounted (/host/proc when umbra runs in a "
+	 "container)"},
+	{"metrics.prometheus.url", CT_URL, OFF(metrics.prometheus.url), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "Prometheus base URL (HTTP API v1); needed when source is "
+	 "prometheus"},
+	{"metrics.prometheus.timeout", CT_DURATION,
+	 OFF(metrics.prometheus.timeout), "5s", 0.01, 600, "s", NULL, NULL, 0,
+	 "each query fails after this; an unreachable server costs one "
+	 "timeout per side and tick"},
+	{"metrics.prometheus.range", CT_DURATION, OFF(metrics.prometheus.range),
+	 "1m", 1, 86400, "s", NULL, NULL, 0,
+	 "{range} in the queries: the rate() window (at least 2 scrape "
+	 "intervals)"},
+	CONFIG_PROM_QUERIES(PROM_QUERY_FIELD)
+
 	/* store */
 	{"store.path", CT_PATH, OFF(store.path), "umbra-data/umbra.db", 0, 0,
 	 NULL, NULL, NULL, 0, "SQLite database (WAL mode)"},
 	{"store.flush_interval", CT_DURATION, OFF(store.flush_interval), "1s",
-	 0.01, 60, "s", NULL, NULL, 0,
+	 0.01, 60, "s", NULL, NULL, CF_PENDING,
 	 "points are written at least this often; a crash loses at most this"},
 	{"store.raw_retention", CT_DURATION, OFF(store.raw_retention), "24h",
-	 60, 365 * 86400, "s", NULL, NULL, 0, "raw points kept this long"},
+	 60, 365 * 86400, "s", NULL, NULL, CF_PENDING,
+	 "raw points kept this long"},
 	{"store.rollup_retention", CT_DURATION, OFF(store.rollup_retention),
-	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, 0,
+	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, CF_PENDING,
 	 "1-minute rollups kept this long"},
 	{"store.memory_limit", CT_SIZE, OFF(store.memory_limit), "64MiB",
-	 1 << 20, BIG, "bytes", NULL, NULL, 0,
+	 1 << 20, BIG, "bytes", NULL, NULL, CF_PENDING,
 	 "points held in memory while the disk fails; beyond, dropped and "
 	 "counted"},
 
@@ -613,4 +647,14 @@ const char *config_metric_name(config_metric_t m)
 #undef CONFIG__METRIC_NAME
 	};
 	return (unsigned)m < CONFIG_METRIC__COUNT ? names[m] : "?";
+}
+
+const char *config_prom_query_name(config_prom_query_t q)
+{
+	static const char *const names[] = {
+#define CONFIG__PQ_NAME(name, def) #name,
+		CONFIG_PROM_QUERIES(CONFIG__PQ_NAME)
+#undef CONFIG__PQ_NAME
+	};
+	return (unsigned)q < CONFIG_PQ__COUNT ? names[q] : "?";
 }

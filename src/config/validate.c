@@ -246,6 +246,50 @@ static void check_mitigation(vctx_t *v)
 	}
 }
 
+/* The placeholders a Prometheus query may hold: "{word}" of lower-case
+ * letters and '_' is a placeholder; other braces are PromQL matchers. */
+static const char *bad_query_placeholder(const char *q, size_t *len)
+{
+	for (const char *p = q; *p; p++) {
+		if (*p != '{')
+			continue;
+		size_t w = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
+		if (w == 0 || p[1 + w] != '}')
+			continue;
+		if ((w == 7 && !strncmp(p + 1, "service", 7)) ||
+		    (w == 4 && !strncmp(p + 1, "side", 4)) ||
+		    (w == 5 && !strncmp(p + 1, "range", 5)))
+			continue;
+		*len = w + 2;
+		return p;
+	}
+	return NULL;
+}
+
+static void check_metrics(vctx_t *v)
+{
+	const config_metrics_t *m = &v->cfg->metrics;
+	if (m->source == CONFIG_MSRC_PROMETHEUS && !m->prometheus.url[0])
+		verr(v, "metrics.prometheus.url",
+		     "required when metrics.source is prometheus (expected "
+		     "e.g. http://127.0.0.1:9090)");
+	for (int i = 0; i < CONFIG_PQ__COUNT; i++) {
+		size_t len;
+		const char *bad =
+			bad_query_placeholder(m->prometheus.queries[i], &len);
+		if (bad) {
+			char path[96];
+			snprintf(path, sizeof(path),
+				 "metrics.prometheus.queries.%s",
+				 config_prom_query_name((config_prom_query_t)i));
+			verr(v, path,
+			     "unknown placeholder \"%.*s\" (expected {service}, "
+			     "{side} or {range})",
+			     (int)len, bad);
+		}
+	}
+}
+
 static void check_api(vctx_t *v)
 {
 	const config_api_t *a = &v->cfg->api;
@@ -276,6 +320,7 @@ int config_validate(config_t *cfg, config_errors_t *errs)
 	check_mask(&v);
 	check_analysis(&v);
 	check_mitigation(&v);
+	check_metrics(&v);
 	check_api(&v);
 	return errs->n + errs->dropped > before ? ERR_CONFIG : 0;
 }
