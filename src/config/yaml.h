@@ -33,7 +33,8 @@ typedef struct yaml_error {
 
 /* Parses text (len bytes) into a tree allocated in arena. Returns the root
  * (NULL for an empty document, with err->msg[0] == '\0'), or NULL with
- * err filled on a syntax error. */
+ * err filled on a syntax error. libfyaml runs in a forked child: its
+ * crashes and hangs on hostile input come back as errors here. */
 ynode_t *yaml_parse(const char *text, size_t len, arena_t *arena,
 		    yaml_error_t *err);
 

@@ -212,7 +212,37 @@ Test(config_errors, root_is_scalar)
 Test(config_errors, complex_key)
 {
 	expect(HEAD "? [a, b]\n: 1\n",
-	       "t.yaml:4:3: keys must be plain names, found a list");
+	       "t.yaml:4:1: YAML syntax: explicit keys (\"? key\") are not "
+	       "supported in a config; write \"key: value\"");
+}
+
+Test(config_errors, flow_mapping_key)
+{
+	expect(HEAD "listen: {[a]: 1}\n",
+	       "t.yaml:4:10: listen: keys must be plain names, found a list");
+}
+
+Test(config_errors, explicit_key_next_to_tab)
+{
+	/* libfyaml 0.7.12 frees twice on this one: refused before it */
+	expect("? b:\t? d:\n",
+	       "t.yaml:1:1: YAML syntax: explicit keys (\"? key\") are not "
+	       "supported in a config; write \"key: value\"");
+}
+
+Test(config_errors, question_marks_in_values_are_fine)
+{
+	config_t *cfg = NULL;
+	config_errors_t errs = {0};
+	const char *t = HEAD "mask:\n  redact_marker: 'who? me'\n"
+			     "  rules:\n    - where: pattern\n"
+			     "      pattern: \"a? b\"\n      replacement: |\n"
+			     "        ? not a key\n";
+	int rc = config_load_string("t.yaml", t, strlen(t), "/", &cfg, &errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg->mask.redact_marker, "who? me");
+	cr_assert_str_eq(cfg->mask.rules.v[0].replacement, "? not a key\n");
+	config_free(cfg);
 }
 
 /* ---------------------------------------------------------- keys */
