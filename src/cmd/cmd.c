@@ -24,6 +24,7 @@
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
 	&cmd_check_config,
+	&cmd_analyze,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
 

@@ -72,5 +72,6 @@ int cmd_load_config(const char *file, config_t **out);
 int cmd_main(int argc, char **argv);
 
 extern const cmd_entry_t cmd_check_config;
+extern const cmd_entry_t cmd_analyze;
 
 #endif
