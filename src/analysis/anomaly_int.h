@@ -15,6 +15,6 @@ typedef struct an_det_ops {
 } an_det_ops_t;
 
 extern const an_det_ops_t an_det_null_ops, an_det_random_ops,
-	an_det_gauss_ops;
+	an_det_gauss_ops, an_det_novelty_ops;
 
 #endif
