@@ -17,6 +17,8 @@ static const an_det_ops_t *const det_table[] = {
 	&an_det_random_ops,
 	&an_det_gauss_ops,
 	&an_det_novelty_ops,
+	&an_det_record_ops,
+	&an_det_ensemble_ops,
 };
 #define DET_COUNT (sizeof(det_table) / sizeof(det_table[0]))
 

@@ -15,6 +15,7 @@ typedef struct an_det_ops {
 } an_det_ops_t;
 
 extern const an_det_ops_t an_det_null_ops, an_det_random_ops,
-	an_det_gauss_ops, an_det_novelty_ops;
+	an_det_gauss_ops, an_det_novelty_ops, an_det_record_ops,
+	an_det_ensemble_ops;
 
 #endif

@@ -34,11 +34,12 @@
 #include <math.h>
 #include <string.h>
 
-static const unsigned nov_k[NOV_SCALES] = {1, 4, 16};
+const unsigned an_novelty_k[NOV_SCALES] = {1, 4, 16};
+#define nov_k an_novelty_k
 
 /* m_K(t) from the ring, always summed the same way so that a mean
  * recomputed for removal lands in the bin it was added to. */
-static double kmean(const det_novelty_t *d, uint64_t t, unsigned k)
+double an_novelty_mean(const det_novelty_t *d, uint64_t t, unsigned k)
 {
 	double s = 0;
 	for (unsigned j = 0; j < k; j++)
@@ -78,20 +79,20 @@ static void regrid(det_novelty_t *d, int j, uint64_t i)
 		return;
 	bool ok = true;
 	for (uint64_t t = a; t <= b && ok; t++)
-		ok = an_vhist_add(&d->h[j], kmean(d, t, k));
+		ok = an_vhist_add(&d->h[j], an_novelty_mean(d, t, k));
 	if (ok)
 		return;
 	/* More than AN_VH_OUT means lie outside: span all of them. */
 	double mn = INFINITY, mx = -INFINITY;
 	for (uint64_t t = a; t <= b; t++) {
-		double m = kmean(d, t, k);
+		double m = an_novelty_mean(d, t, k);
 		mn = m < mn ? m : mn;
 		mx = m > mx ? m : mx;
 	}
 	r = mx - mn > 0 ? mx - mn : fabs(mx) * 1e-3 + 1e-9;
 	an_vhist_reset(&d->h[j], mn - r / 4, 1.5 * r / AN_VH_BINS);
 	for (uint64_t t = a; t <= b; t++)
-		an_vhist_add(&d->h[j], kmean(d, t, k));
+		an_vhist_add(&d->h[j], an_novelty_mean(d, t, k));
 }
 
 void an_novelty_init(det_novelty_t *d)
@@ -113,13 +114,19 @@ static void slide(det_novelty_t *d, int j, uint64_t i, double r)
 		return;
 	}
 	if (i >= NOV_WINDOW + 1 && i - 1 - NOV_WINDOW >= k - 1)
-		an_vhist_del(&d->h[j], kmean(d, i - 1 - NOV_WINDOW, k));
+		an_vhist_del(&d->h[j], an_novelty_mean(d, i - 1 - NOV_WINDOW, k));
 	if (i >= 1 && i - 1 >= k - 1 &&
-	    !an_vhist_add(&d->h[j], kmean(d, i - 1, k)))
+	    !an_vhist_add(&d->h[j], an_novelty_mean(d, i - 1, k)))
 		regrid(d, j, i);
 }
 
-double an_novelty_raw(det_novelty_t *d, double x)
+double an_novelty_range(const det_novelty_t *d)
+{
+	return an_extremes_quantile(&d->ext, 1 - NOV_TAIL) -
+	       an_extremes_quantile(&d->ext, NOV_TAIL);
+}
+
+double an_novelty_observe(det_novelty_t *d, double x)
 {
 	uint64_t i = d->n;
 	d->ring[i % NOV_RING] = (float)x;
@@ -129,7 +136,7 @@ double an_novelty_raw(det_novelty_t *d, double x)
 	for (int j = 0; j < NOV_SCALES; j++) {
 		unsigned k = nov_k[j];
 		if (i >= NOV_WARM && i + 1 >= k && d->h[j].n > 10) {
-			double m = kmean(d, i, k);
+			double m = an_novelty_mean(d, i, k);
 			double r = hi - lo;
 			if (!(r > 0))
 				r = fabs(m) * 1e-2 + 1e-9;
@@ -140,18 +147,29 @@ double an_novelty_raw(det_novelty_t *d, double x)
 				raw = e;
 		}
 	}
-	an_extremes_add(&d->ext, x);
-	lo = an_extremes_quantile(&d->ext, NOV_TAIL);
-	hi = an_extremes_quantile(&d->ext, 1 - NOV_TAIL);
+	return i < NOV_QUIET ? 0 : raw;
+}
+
+void an_novelty_commit(det_novelty_t *d)
+{
+	uint64_t i = d->n;
+	an_extremes_add(&d->ext, d->ring[i % NOV_RING]);
+	double r = an_novelty_range(d);
 	for (int j = 0; j < NOV_SCALES; j++) {
 		/* The first grid is drawn once the range is known. */
 		if (i == NOV_WARM / 2)
 			regrid(d, j, i);
 		else
-			slide(d, j, i, hi - lo);
+			slide(d, j, i, r);
 	}
 	d->n++;
-	return i < NOV_QUIET ? 0 : raw;
+}
+
+double an_novelty_raw(det_novelty_t *d, double x)
+{
+	double raw = an_novelty_observe(d, x);
+	an_novelty_commit(d);
+	return raw;
 }
 
 static void novelty_init(void *st)

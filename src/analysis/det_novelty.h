@@ -49,9 +49,22 @@ _Static_assert(sizeof(det_novelty_t) <= AN_DET_MAX_STATE,
 	       "novelty state within the per-series budget");
 _Static_assert(NOV_RING >= NOV_WINDOW + 16 + 1, "ring covers the window");
 
+/* The scales K, shortest first. */
+extern const unsigned an_novelty_k[NOV_SCALES];
+
 void an_novelty_init(det_novelty_t *d);
 /* Feeds x; returns its raw novelty (>= 0; 0 during warm-up), before
- * suppression. */
+ * suppression. Same as observe then commit. */
 double an_novelty_raw(det_novelty_t *d, double x);
+/* The two halves of an_novelty_raw, so that another detector can read
+ * the state in between: observe stores x as point d->n and scores it
+ * against the windows of the points before; commit adds it to them. */
+double an_novelty_observe(det_novelty_t *d, double x);
+void an_novelty_commit(det_novelty_t *d);
+/* m_K(t), the mean of points t - K + 1 .. t, for t within the ring
+ * (t <= d->n, and d->n - t < NOV_RING - K). */
+double an_novelty_mean(const det_novelty_t *d, uint64_t t, unsigned k);
+/* The robust range (0.1 % to 99.9 %) of the committed values. */
+double an_novelty_range(const det_novelty_t *d);
 
 #endif

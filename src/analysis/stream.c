@@ -89,6 +89,7 @@ bool an_vhist_add(an_vhist_t *h, double x)
 	long b = bin_of(h, x);
 	if (b >= 0) {
 		h->cnt[b]++;
+		h->grp[b / 64]++;
 		h->occ[b / 64] |= UINT64_C(1) << (b % 64);
 	} else {
 		if (h->nout == AN_VH_OUT)
@@ -110,6 +111,7 @@ void an_vhist_del(an_vhist_t *h, double x)
 	if (b >= 0) {
 		if (h->cnt[b] == 0)
 			return;
+		h->grp[b / 64]--;
 		if (--h->cnt[b] == 0)
 			h->occ[b / 64] &= ~(UINT64_C(1) << (b % 64));
 	} else {
@@ -184,6 +186,43 @@ double an_vhist_nearest(const an_vhist_t *h, double x)
 			best = fabs(x - (double)h->out[i - 1]);
 	}
 	return best < 0 ? 0 : best;
+}
+
+/* The value of rank r (0-based, r < h->n) in sorted order: outside
+ * values below the grid, binned values, outside values above. */
+static double vhist_rank(const an_vhist_t *h, uint32_t r)
+{
+	uint32_t below = 0;
+	while (below < h->nout && (double)h->out[below] < h->lo)
+		below++;
+	if (r < below)
+		return h->out[r];
+	r -= below;
+	uint32_t binned = h->n - h->nout;
+	if (r >= binned)
+		return h->out[below + (r - binned)];
+	size_t g = 0;
+	while (r >= h->grp[g])
+		r -= h->grp[g++];
+	size_t b = g * 64;
+	while (r >= h->cnt[b])
+		r -= h->cnt[b++];
+	return h->lo + ((double)b + 0.5) * h->w;
+}
+
+double an_vhist_quantile(const an_vhist_t *h, double q)
+{
+	if (h->n == 0)
+		return 0;
+	q = q < 0 ? 0 : q > 1 ? 1 : q;
+	/* Interpolated like a sorted array read at q (n - 1). */
+	double p = q * (double)(h->n - 1);
+	uint32_t i = (uint32_t)p;
+	double f = p - (double)i;
+	double v = vhist_rank(h, i);
+	if (f > 0 && i + 1 < h->n)
+		v = v * (1 - f) + vhist_rank(h, i + 1) * f;
+	return v;
 }
 
 /* --------------------------------------------------------- suppression */

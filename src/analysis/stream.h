@@ -53,6 +53,7 @@ typedef struct an_vhist {
 	uint32_t nout;     /* values outside the grid, sorted */
 	float out[AN_VH_OUT];
 	uint64_t occ[AN_VH_WORDS];  /* bit b set: cnt[b] > 0 */
+	uint16_t grp[AN_VH_WORDS];  /* values in bins 64 g .. 64 g + 63 */
 	uint16_t cnt[AN_VH_BINS];
 } an_vhist_t;
 
@@ -68,6 +69,9 @@ void an_vhist_del(an_vhist_t *h, double x);
  * distances to binned values are measured to the bin's nearer edge);
  * INFINITY when empty. */
 double an_vhist_nearest(const an_vhist_t *h, double x);
+/* The q-quantile of the values held (a binned value counts as its bin's
+ * centre); 0 when empty. O(AN_VH_WORDS + 64). */
+double an_vhist_quantile(const an_vhist_t *h, double q);
 
 /* --------------------------------------------------------- suppression */
 

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 
 /* The detector run when --detector is not given: the best on NAB. */
-#define NAB_DEFAULT_DETECTOR "gaussian"
+#define NAB_DEFAULT_DETECTOR "ensemble"
 
 /* mkdir -p for a path we built ourselves (no "..", bounded depth). */
 static int mkdirs(const char *path)
