@@ -18,6 +18,7 @@
 #include "cmd/nab_io.h"
 
 #include <errno.h>
+#include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,9 @@ int analyze_nab_run(cmd_args_t *a)
 		list_detectors();
 		return CMD_EXIT_OK;
 	}
+	/* GSL's default error handler aborts the process; the Prophet fit
+	 * checks every result instead. */
+	gsl_set_error_handler_off();
 	const char *dir = cmd_opt(a, "nab");
 	const char *out = cmd_opt(a, "out");
 	const char *dets = cmd_opt(a, "detector");
