@@ -79,7 +79,7 @@ void an_hw_init(an_hw_t *h, const an_fc_params_t *p)
 	memset(h, 0, sizeof(*h));
 	h->alpha = p->alpha > 0 ? p->alpha : HW_ALPHA;
 	h->beta = p->beta > 0 ? p->beta : HW_BETA;
-	h->gamma = HW_GAMMA;
+	h->gamma = p->gamma > 0 ? p->gamma : HW_GAMMA;
 	h->phi = p->phi > 0 ? p->phi : HW_PHI;
 	double lv = p->level > 0 && p->level < 1 ? p->level : HW_LEVEL;
 	h->z = an_norm_quantile(0.5 + lv / 2);

@@ -36,6 +36,7 @@ typedef struct an_forecast {
  * (see the model's file). */
 typedef struct an_fc_params {
 	double alpha, beta, phi; /* smoothing: level, trend, damping */
+	double gamma;            /* seasonal smoothing (Holt-Winters) */
 	double level;            /* interval level, e.g. 0.95 */
 	size_t period;           /* seasonal period in samples; 0 = none or
 				    detect */

@@ -22,8 +22,9 @@ const an_nab_profile_t an_nab_profile[AN_NAB_PROFILES] = {
 	{"reward_low_FN_rate", 1.0, 0.11, 2.0},
 };
 
-/* Positions past a window beyond this many window widths cost the full
- * fp weight (NAB: sigma(y) = -1 for y > 3). */
+/* Positions past a window at or beyond this many window widths cost the
+ * full fp weight (NAB v1.1's sweeper: sigma(y) = -1 for y >= 3; before
+ * any window y is 3). */
 #define NAB_FAR_PAST 3.0
 
 size_t an_nab_probation(size_t n)
@@ -34,7 +35,7 @@ size_t an_nab_probation(size_t n)
 
 double an_nab_sigmoid(double y)
 {
-	if (y > NAB_FAR_PAST)
+	if (y >= NAB_FAR_PAST)
 		return -1.0;
 	return 2.0 / (1.0 + exp(5.0 * y)) - 1.0;
 }

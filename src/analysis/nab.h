@@ -17,7 +17,7 @@
  *  - A detection outside every window costs fp * sigma(y) (sigma < 0):
  *    before the first window y = 3 (full cost); after a window ending at e
  *    of width w, y = (i - e) / (w - 1), so detections just after a window
- *    cost little. sigma(y) = -1 for y > 3.
+ *    cost little. sigma(y) = -1 for y >= 3.
  *  - One threshold for the whole corpus: the one that maximises the summed
  *    raw score, searched over every distinct anomaly score (ties: the
  *    highest threshold). Each profile has its own.
