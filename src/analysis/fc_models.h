@@ -145,7 +145,7 @@ int an_lstm_predict(const an_lstm_t *l, int steps, an_forecast_t *out);
  * horizon. */
 #define AN_FCE_MEMBERS 4
 #define AN_FCE_HORIZONS 3
-#define AN_FCE_EVERY 4
+#define AN_FCE_EVERY 8
 /* Pending forecasts per member and horizon: the longest horizon's
  * origins in flight, plus slack. */
 #define AN_FCE_SLOTS 20
