@@ -19,8 +19,9 @@
 /* Fusion weights (see above). */
 #define ENS_RECORD_FROM 1.2
 #define ENS_RECORD_WEIGHT 0.05
-/* Suppression, as novelty's, with the alarm level at 3.5 % of the range
- * (where NAB's threshold search settles for the fused score). */
+/* Suppression, as novelty's (rest 100 points or 3 % of those seen),
+ * with the alarm level at 3.5 % of the range (where NAB's threshold
+ * search settles for the fused score). */
 #define ENS_ALARM 0.035
 #define ENS_REST 100
 #define ENS_ESCAPE 10.0
@@ -39,7 +40,8 @@ static void ensemble_init(void *st)
 	det_ensemble_t *d = st;
 	an_novelty_init(&d->nv);
 	an_record_init(&d->rec);
-	an_suppress_init(&d->sup, ENS_ALARM, ENS_REST, ENS_ESCAPE);
+	an_suppress_init(&d->sup, ENS_ALARM, ENS_REST, NOV_REST_FRAC,
+			 ENS_ESCAPE);
 }
 
 static double ensemble_update(void *st, double t, double x)

@@ -29,9 +29,10 @@
 #define DF_WARM 150
 #define DF_QUIET 300
 /* Alarms at 1.1 (an error 10 % past the second-largest) rest for 100
- * points unless ten times larger. */
+ * points (3 % of the points seen, if more) unless ten times larger. */
 #define DF_ALARM 1.1
 #define DF_REST 100
+#define DF_REST_FRAC 0.03
 #define DF_ESCAPE 10.0
 /* z without a record to compare with counts as this many records. */
 #define DF_FIRST 100.0
@@ -139,7 +140,7 @@ static void forecast_init(det_forecast_t *d, an_fc_kind_t kind)
 {
 	memset(d, 0, sizeof(*d));
 	d->kind = kind;
-	an_suppress_init(&d->sup, DF_ALARM, DF_REST, DF_ESCAPE);
+	an_suppress_init(&d->sup, DF_ALARM, DF_REST, DF_REST_FRAC, DF_ESCAPE);
 }
 
 static double forecast_update(void *st, double t, double x)

@@ -176,7 +176,7 @@ static void novelty_init(void *st)
 {
 	an_novelty_init(st);
 	an_suppress_init(&((det_novelty_t *)st)->sup, NOV_ALARM, NOV_REST,
-			 NOV_ESCAPE);
+			 NOV_REST_FRAC, NOV_ESCAPE);
 }
 
 static double novelty_update(void *st, double t, double x)

@@ -177,8 +177,8 @@ double an_record_raw(an_record_t *r, const det_novelty_t *nv, double t)
 
 /* ------------------------------------------------------------ detector */
 
-/* Alarms at 1.1 (a z 10 % past the series' second record) rest for 100
- * points unless ten times larger. */
+/* Alarms at 1.1 (a z 10 % past the series' second record) rest as the
+ * novelty detector's do. */
 #define REC_ALARM 1.1
 #define REC_REST 100
 #define REC_ESCAPE 10.0
@@ -197,7 +197,8 @@ static void record_init(void *st)
 	det_record_t *d = st;
 	an_novelty_init(&d->nv);
 	an_record_init(&d->rec);
-	an_suppress_init(&d->sup, REC_ALARM, REC_REST, REC_ESCAPE);
+	an_suppress_init(&d->sup, REC_ALARM, REC_REST, NOV_REST_FRAC,
+			 REC_ESCAPE);
 }
 
 static double record_update(void *st, double t, double x)

@@ -29,6 +29,7 @@ static const double dz_rate[DZ_RATES] = {0.5, 0.05, 0.005};
 #define DZ_QUIET 300
 #define DZ_ALARM 1.1
 #define DZ_REST 100
+#define DZ_REST_FRAC 0.03
 #define DZ_ESCAPE 10.0
 #define DZ_FIRST 100.0
 
@@ -43,7 +44,7 @@ static void zscore_init(void *st)
 {
 	det_zscore_t *d = st;
 	memset(d, 0, sizeof(*d));
-	an_suppress_init(&d->sup, DZ_ALARM, DZ_REST, DZ_ESCAPE);
+	an_suppress_init(&d->sup, DZ_ALARM, DZ_REST, DZ_REST_FRAC, DZ_ESCAPE);
 }
 
 static double zscore_update(void *st, double t, double x)

@@ -228,19 +228,25 @@ double an_vhist_quantile(const an_vhist_t *h, double q)
 /* --------------------------------------------------------- suppression */
 
 void an_suppress_init(an_suppress_t *s, double level, uint32_t rest,
-		      double escape)
+		      double rest_frac, double escape)
 {
 	s->level = level;
 	s->rest = rest;
+	s->rest_frac = rest_frac;
 	s->escape = escape;
 	s->since = UINT32_MAX;
+	s->n = 0;
 	s->last = 0;
 }
 
 double an_suppress(an_suppress_t *s, double raw)
 {
 	double out = raw;
-	if (s->since < s->rest && !(raw > s->escape * s->last))
+	double rest = s->rest_frac * (double)s->n;
+	if (rest < s->rest)
+		rest = s->rest;
+	s->n++;
+	if (s->since < rest && !(raw > s->escape * s->last))
 		out = 0;
 	if (out > 0 && raw >= s->level) {
 		s->since = 0;

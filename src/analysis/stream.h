@@ -76,19 +76,22 @@ double an_vhist_quantile(const an_vhist_t *h, double q);
 /* --------------------------------------------------------- suppression */
 
 /* One alarm per event: after a raw score at or above level, the scores
- * of the next rest points are reported as 0 unless they exceed escape
- * times the alarm's score (a much larger event). The rest-period rule is
- * the Contextual Anomaly Detector's (Smirnov, NAB 2016); the escape is
- * our addition. */
+ * of the next max(rest, rest_frac * points seen) points are reported as
+ * 0 unless they exceed escape times the alarm's score (a much larger
+ * event). The rest-period rule is the Contextual Anomaly Detector's
+ * (Smirnov, NAB 2016); the escape and the rest growing with the history
+ * are ours: an event in a long, busy history is followed by more of the
+ * same before the series settles. */
 typedef struct an_suppress {
-	double level, escape;
+	double level, escape, rest_frac;
 	uint32_t rest;
 	uint32_t since; /* points since the last alarm */
+	uint64_t n;     /* points seen */
 	double last;    /* raw score of the last alarm */
 } an_suppress_t;
 
 void an_suppress_init(an_suppress_t *s, double level, uint32_t rest,
-		      double escape);
+		      double rest_frac, double escape);
 /* Filters one raw score (>= 0); returns the score to report. */
 double an_suppress(an_suppress_t *s, double raw);
 

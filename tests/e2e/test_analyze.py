@@ -106,7 +106,7 @@ class AnalyzeNabTest(TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("58 files, 365558 rows, 116 windows", r.stdout)
         s = self.scores(r.stdout)
-        self.assertGreaterEqual(s[("ensemble", "standard")], 72.9)
+        self.assertGreaterEqual(s[("ensemble", "standard")], 73.4)
         n = sum(len(files) for _, _, files in
                 os.walk(os.path.join(out, "ensemble")))
         self.assertEqual(n, 58)

@@ -115,7 +115,7 @@ Test(stream, vhist_outside_list_fills)
 Test(stream, suppression)
 {
 	an_suppress_t s;
-	an_suppress_init(&s, 1.0, 3, 10);
+	an_suppress_init(&s, 1.0, 3, 0, 10);
 	cr_assert_float_eq(an_suppress(&s, 0.5), 0.5, 0, "below the alarm");
 	cr_assert_float_eq(an_suppress(&s, 2), 2, 0, "alarm");
 	cr_assert_float_eq(an_suppress(&s, 5), 0, 0, "resting");

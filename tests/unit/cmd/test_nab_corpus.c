@@ -114,11 +114,11 @@ Test(nab_corpus, windowed_gaussian_matches_nab)
 
 Test(nab_corpus, ensemble_holds_its_score)
 {
-	/* Measured 73.9 / 65.3 / 78.9 when written; a change that loses a
-	 * point should be a decision, not an accident. */
+	/* Measured 74.44 / 66.41 / 79.22 when written; a change that loses
+	 * a point should be a decision, not an accident. */
 	an_nab_result_t r[3];
 	run("ensemble", NULL, r);
-	cr_assert_geq(r[0].score, 72.9, "standard %.2f", r[0].score);
-	cr_assert_geq(r[1].score, 64.3, "reward_low_FP_rate %.2f", r[1].score);
-	cr_assert_geq(r[2].score, 77.9, "reward_low_FN_rate %.2f", r[2].score);
+	cr_assert_geq(r[0].score, 73.4, "standard %.2f", r[0].score);
+	cr_assert_geq(r[1].score, 65.4, "reward_low_FP_rate %.2f", r[1].score);
+	cr_assert_geq(r[2].score, 78.2, "reward_low_FN_rate %.2f", r[2].score);
 }
