@@ -318,3 +318,33 @@ Test(fc, ensemble_is_as_good_as_its_best_member)
 	 * the seasonal members. */
 	cr_assert_lt(se, 0.2 * se_holt, "ensemble %f holt %f", se, se_holt);
 }
+
+Test(fc, lstm_learns_a_trend)
+{
+	an_lstm_t l;
+	an_fc_params_t params = {0};
+	an_lstm_init(&l, &params);
+	for (long t = 0; t < 3000; t++)
+		an_lstm_update(&l, 0.5 * (double)t);
+	an_forecast_t f;
+	an_lstm_predict(&l, 1, &f);
+	/* better than the naive forecast, which is 0.5 behind */
+	cr_assert_lt(fabs(f.mean - 0.5 * 3000), 0.25, "%f", f.mean);
+}
+
+Test(fc, ensemble_follows_trend_and_step)
+{
+	an_fcens_t e;
+	an_fc_params_t params = {.dt = 300};
+	an_fcens_init(&e, &params);
+	for (long t = 0; t < 2000; t++)
+		an_fcens_update(&e, 100 + 0.1 * (double)t);
+	an_forecast_t f;
+	cr_assert_eq(an_fcens_predict(&e, 12, &f), 0);
+	cr_assert_float_eq(f.mean, 100 + 0.1 * (1999 + 12), 1.0, "%f", f.mean);
+	for (long t = 0; t < 600; t++)
+		an_fcens_update(&e, 500);
+	cr_assert_eq(an_fcens_predict(&e, 1, &f), 0);
+	cr_assert_float_eq(f.mean, 500, 5.0, "%f", f.mean);
+	cr_assert(f.lo <= f.mean && f.mean <= f.hi);
+}
