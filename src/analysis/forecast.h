@@ -36,13 +36,13 @@ typedef struct an_forecast {
  * (see the model's file). */
 typedef struct an_fc_params {
 	double alpha, beta, phi; /* smoothing: level, trend, damping */
-	double gamma;            /* seasonal smoothing (Holt-Winters) */
 	double level;            /* interval level, e.g. 0.95 */
 	size_t period;           /* seasonal period in samples; 0 = none or
 				    detect */
 	double dt;               /* seconds between samples, 0 = unknown:
 				    lets Prophet place daily and weekly
 				    terms and Holt-Winters use a day */
+	double gamma;            /* seasonal smoothing (Holt-Winters) */
 } an_fc_params_t;
 
 typedef struct an_forecaster an_forecaster_t;
