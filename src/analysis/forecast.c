@@ -1,8 +1,11 @@
 /*
  * forecast.c: the forecaster interface and Holt's linear trend (see
- * forecast.h).
+ * forecast.h); the other models are in fc_*.c (fc_models.h).
  */
 #include "analysis/forecast.h"
+#include "analysis/stats.h"
+
+#include "analysis/fc_models.h"
 
 #include "base/err.h"
 #include "base/xmalloc.h"
@@ -19,38 +22,6 @@
 #define FC_LEVEL 0.95
 #define HOLT_MIN_POINTS 3 /* level and trend need two, one more to trust */
 
-/* Standard normal quantile for two-sided central level (Acklam's
- * rational approximation, |error| < 1.2e-9); enough for intervals. */
-static double norm_quantile(double p)
-{
-	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-				   -2.759285104469687e+02, 1.383577518672690e+02,
-				   -3.066479806614716e+01, 2.506628277459239e+00};
-	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-				   -1.556989798598866e+02, 6.680131188771972e+01,
-				   -1.328068155288572e+01};
-	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-				   -2.400758277161838e+00, -2.549732539343734e+00,
-				   4.374664141464968e+00,  2.938163982698783e+00};
-	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-				   2.445134137142996e+00, 3.754408661907416e+00};
-	double q, r;
-	if (p < 0.02425) {
-		q = sqrt(-2 * log(p));
-		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) *
-				q + c[5]) /
-		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	if (p > 1 - 0.02425)
-		return -norm_quantile(1 - p);
-	q = p - 0.5;
-	r = q * q;
-	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
-		a[5]) *
-	       q /
-	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 void an_holt_init(an_holt_t *h, double alpha, double beta, double phi,
 		  double interval_level)
 {
@@ -59,7 +30,7 @@ void an_holt_init(an_holt_t *h, double alpha, double beta, double phi,
 	h->phi = phi > 0 ? phi : HOLT_PHI;
 	double lv = interval_level > 0 && interval_level < 1 ? interval_level
 							     : FC_LEVEL;
-	h->z = norm_quantile(0.5 + lv / 2);
+	h->z = an_norm_quantile(0.5 + lv / 2);
 	h->level = h->trend = h->resid_var = 0;
 	h->n = 0;
 }
@@ -115,6 +86,10 @@ struct an_forecaster {
 	an_fc_kind_t kind;
 	union {
 		an_holt_t holt;
+		an_hw_t hw;
+		an_prophet_t prophet;
+		an_lstm_t lstm;
+		an_fcens_t ens;
 	} u;
 };
 
@@ -131,15 +106,29 @@ an_forecaster_t *an_forecaster_new(an_fc_kind_t kind,
 {
 	an_fc_params_t p = params ? *params : (an_fc_params_t){0};
 	an_forecaster_t *f;
+	if (kind >= AN_FC__COUNT)
+		return NULL;
+	f = xcalloc(1, sizeof(*f));
+	f->kind = kind;
 	switch (kind) {
 	case AN_FC_HOLT:
-		f = xcalloc(1, sizeof(*f));
-		f->kind = kind;
 		an_holt_init(&f->u.holt, p.alpha, p.beta, p.phi, p.level);
-		return f;
+		break;
+	case AN_FC_HOLT_WINTERS:
+		an_hw_init(&f->u.hw, &p);
+		break;
+	case AN_FC_PROPHET:
+		an_prophet_init(&f->u.prophet, &p);
+		break;
+	case AN_FC_LSTM:
+		an_lstm_init(&f->u.lstm, &p);
+		break;
+	case AN_FC_ENSEMBLE:
 	default:
-		return NULL;
+		an_fcens_init(&f->u.ens, &p);
+		break;
 	}
+	return f;
 }
 
 void an_forecaster_free(an_forecaster_t *f)
@@ -153,7 +142,17 @@ void an_forecaster_update(an_forecaster_t *f, double x)
 	case AN_FC_HOLT:
 		an_holt_update(&f->u.holt, x);
 		break;
+	case AN_FC_HOLT_WINTERS:
+		an_hw_update(&f->u.hw, x);
+		break;
+	case AN_FC_PROPHET:
+		an_prophet_update(&f->u.prophet, x);
+		break;
+	case AN_FC_LSTM:
+		an_lstm_update(&f->u.lstm, x);
+		break;
 	default:
+		an_fcens_update(&f->u.ens, x);
 		break;
 	}
 }
@@ -164,7 +163,69 @@ int an_forecaster_predict(const an_forecaster_t *f, int steps,
 	switch (f->kind) {
 	case AN_FC_HOLT:
 		return an_holt_predict(&f->u.holt, steps, out);
+	case AN_FC_HOLT_WINTERS:
+		return an_hw_predict(&f->u.hw, steps, out);
+	case AN_FC_PROPHET:
+		return an_prophet_predict(&f->u.prophet, steps, out);
+	case AN_FC_LSTM:
+		return an_lstm_predict(&f->u.lstm, steps, out);
 	default:
-		return ERR_UNSUPPORTED;
+		return an_fcens_predict(&f->u.ens, steps, out);
 	}
+}
+
+/* -------------------------------------------------------------- periods */
+
+size_t an_fc_period(const an_fc_params_t *p, size_t max)
+{
+	if (p->period)
+		return p->period <= max ? p->period : 0;
+	if (p->dt > 0) {
+		double m = floor(AN_DAY_S / p->dt + 0.5);
+		if (m >= 4 && m <= (double)max)
+			return (size_t)m;
+	}
+	return 0;
+}
+
+/* Sample autocorrelation at lag k (Box & Jenkins, eq. 2.1.12), given the
+ * mean and the sum of squared deviations. */
+static double acf_at(const double *x, size_t n, size_t k, double mean,
+		     double ss)
+{
+	double s = 0;
+	for (size_t i = k; i < n; i++)
+		s += (x[i] - mean) * (x[i - k] - mean);
+	return s / ss;
+}
+
+size_t an_acf_period(const double *x, size_t n, size_t min_lag,
+		     size_t max_lag)
+{
+	if (max_lag > n / 2)
+		max_lag = n / 2;
+	if (min_lag < 2 || min_lag + 1 > max_lag)
+		return 0;
+	double mean = 0, ss = 0;
+	for (size_t i = 0; i < n; i++)
+		mean += x[i];
+	mean /= (double)n;
+	for (size_t i = 0; i < n; i++)
+		ss += (x[i] - mean) * (x[i] - mean);
+	if (!(ss > 0))
+		return 0;
+	size_t best = 0;
+	double best_r = AN_ACF_MIN;
+	double prev = acf_at(x, n, min_lag - 1, mean, ss);
+	double cur = acf_at(x, n, min_lag, mean, ss);
+	for (size_t k = min_lag; k < max_lag; k++) {
+		double next = acf_at(x, n, k + 1, mean, ss);
+		if (cur >= best_r && cur >= prev && cur >= next) {
+			best = k;
+			best_r = cur;
+		}
+		prev = cur;
+		cur = next;
+	}
+	return best;
 }

@@ -7,9 +7,9 @@
  *
  * Pure: no I/O, no clocks, no globals. State is bounded per instance.
  *
- * Implementations: Holt's linear trend (here, the default). Other models
- * (Holt-Winters, Prophet-style, LSTM, ensemble) plug in as further
- * an_fc_kind_t values with their own files.
+ * Implementations: Holt's linear trend (here, the default); Holt-Winters,
+ * Prophet-style, LSTM and an ensemble of all four, each in its own file
+ * (fc_models.h has their state structs for embedding).
  */
 #ifndef UMBRA_ANALYSIS_FORECAST_H
 #define UMBRA_ANALYSIS_FORECAST_H
@@ -39,6 +39,10 @@ typedef struct an_fc_params {
 	double level;            /* interval level, e.g. 0.95 */
 	size_t period;           /* seasonal period in samples; 0 = none or
 				    detect */
+	double dt;               /* seconds between samples, 0 = unknown:
+				    lets Prophet place daily and weekly
+				    terms and Holt-Winters use a day */
+	double gamma;            /* seasonal smoothing (Holt-Winters) */
 } an_fc_params_t;
 
 typedef struct an_forecaster an_forecaster_t;

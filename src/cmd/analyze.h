@@ -4,6 +4,8 @@
  *
  *   analyze_pair.c  --prod P --shadow S: production against the shadow
  *                   (the deviation analysis, offline)
+ *   analyze_nab.c   --nab DIR: anomaly detectors on the Numenta Anomaly
+ *                   Benchmark
  */
 #ifndef UMBRA_CMD_ANALYZE_H
 #define UMBRA_CMD_ANALYZE_H
@@ -16,5 +18,10 @@
  * not), 2 bad usage, bad config or malformed input (FILE:LINE:COL: why on
  * stderr), 1 when output fails. */
 int analyze_pair_run(cmd_args_t *a);
+
+/* --nab DIR --out OUT [--detector NAME[,NAME...]|all]: runs detectors over
+ * the NAB corpus in DIR, writes NAB's result layout under OUT and prints
+ * the three NAB scores per detector (analyze_nab.c). */
+int analyze_nab_run(cmd_args_t *a);
 
 #endif

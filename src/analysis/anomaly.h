@@ -1,0 +1,54 @@
+/*
+ * anomaly.h: streaming anomaly detectors for one series. A detector sees
+ * (timestamp, value) pairs in order and answers each with an anomaly
+ * score in [0, 1]; the score at t uses data up to t only. Detectors are
+ * named (`umbra analyze --detector NAME`), and every one runs with one
+ * configuration for every series: nothing is tuned per series.
+ *
+ * Each detector keeps its whole state in one fixed-size struct (no
+ * allocation after creation), at most AN_DET_MAX_STATE bytes.
+ *
+ * Pure: no I/O, no clocks, no globals (the random detector carries its
+ * own generator).
+ */
+#ifndef UMBRA_ANALYSIS_ANOMALY_H
+#define UMBRA_ANALYSIS_ANOMALY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The per-series state budget (issue 8): 64 KiB. */
+#define AN_DET_MAX_STATE (64 * 1024)
+
+typedef struct an_det an_det_t;
+
+/* What the registry knows of a detector. */
+typedef struct an_det_info {
+	const char *name;    /* no '_': NAB's own scripts split on it */
+	const char *summary; /* one line */
+	size_t state_bytes;  /* per series */
+} an_det_info_t;
+
+/* The registered detectors: i < an_det_count(), in table order. */
+size_t an_det_count(void);
+const an_det_info_t *an_det_at(size_t i);
+/* The detector called name, or NULL. */
+const an_det_info_t *an_det_find(const char *name);
+
+/* A new detector (a registered name); NULL for an unknown name.
+ * Caller owns it (an_det_free). */
+an_det_t *an_det_new(const char *name);
+void an_det_free(an_det_t *d);
+/* Feeds one point (t in seconds since any fixed origin, increasing or
+ * not; x finite) and returns its anomaly score in [0, 1]. */
+double an_det_update(an_det_t *d, double t, double x);
+const an_det_info_t *an_det_info(const an_det_t *d);
+
+/* Batch form: scores[i] for the series (t[i], x[i]), i < n, through a
+ * fresh detector; a loop over an_det_update. Returns 0 or ERR_NOTFOUND
+ * for an unknown name. */
+int an_det_run(const char *name, const double *t, const double *x, size_t n,
+	       double *scores);
+
+#endif
