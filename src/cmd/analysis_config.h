@@ -11,10 +11,20 @@
 #include "analysis/analysis.h"
 #include "config/config.h"
 
+#include <jansson.h>
+
 /* Fills *p from cfg (borrowed). The scheduled tasks go to a new array in
  * *sched (the caller frees it after the analyzer is initialised, which
  * copies them); p->sched points to it. */
 void cmd_analysis_params(const config_t *cfg, an_params_t *p,
 			 an_sched_t **sched);
+
+/* ISO 8601 UTC, milliseconds when not whole seconds. */
+void cmd_fmt_time(int64_t ns, char *out, size_t n);
+
+/* A finding as a JSON object (new reference): time, metric, kind,
+ * deviation, velocity, threshold, severity, prediction, verdict, ranked
+ * root causes, context, action and reason (finding_json.c). */
+json_t *cmd_finding_json(const an_finding_t *f);
 
 #endif

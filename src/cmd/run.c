@@ -6,47 +6,26 @@
  * SIGINT; then the proxy drains in-flight requests and everything stops
  * (stop signal, grace, SIGKILL; whole process groups and cgroups). A
  * second signal kills what is left at once. SIGHUP reloads the proxy's
- * settings from the file without dropping connections.
+ * settings from the file without dropping connections. Every
+ * analysis.interval the tick (run_tick.c) measures both sides, stores
+ * the points and lets the analysis compare them; the admin API
+ * (run_api.c) shows it all.
  *
- * The shape is the one the later modules join: setup() builds each
- * module on the control thread's event loop and wires their callbacks,
- * the loop runs, teardown() frees in reverse order.
+ * setup() builds each module on the control thread's event loop and
+ * wires their callbacks, the loop runs, teardown() frees in reverse
+ * order.
  */
-#include "cmd/cmd.h"
+#include "cmd/run_int.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
-#include "provision/drift.h"
-#include "provision/provision.h"
-#include "proxy/proxy.h"
 
-#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct run {
-	const cmd_entry_t *cmd;
-	config_t *cfg;
-	struct event_base *base;
-	struct event *ev_term, *ev_int, *ev_hup;
-	struct event *ev_fatal; /* production gave up: stop, exit 1 */
-	prov_t *prov;
-	prov_drift_t *drift;
-	proxy_t *px;
-	struct event *ev_records;
-	reqrec_t *recs;
-	/* replicas in the proxy's pools, by side and index */
-	addr_t live[PROV_SIDES][PROV_MAX_REPLICAS];
-	bool is_up[PROV_SIDES][PROV_MAX_REPLICAS];
-	int signals; /* stop signals received */
-	int exit_code;
-} run_t;
-
-#define RUN_RECORDS_EVERY_MS 200 /* rings hold 64Ki records per worker */
-#define RUN_RECORD_BATCH 4096
 
 static const cmd_opt_t opts[] = {
     {NULL},
@@ -73,7 +52,8 @@ static void publish_side(run_t *r, prov_side_t side)
 static void on_replica(const prov_replica_ev_t *ev, void *arg)
 {
 	run_t *r = arg;
-	if (r->px && ev->replica >= 0 && ev->replica < PROV_MAX_REPLICAS) {
+	if (r->px && !r->px_drained && ev->replica >= 0 &&
+	    ev->replica < PROV_MAX_REPLICAS) {
 		bool up = ev->kind == PROV_EV_UP;
 		addr_t a;
 		if (up && addr_parse(ev->addr, false, &a, NULL) != 0) {
@@ -81,11 +61,14 @@ static void on_replica(const prov_replica_ev_t *ev, void *arg)
 				  LF_S("addr", ev->addr));
 			up = false;
 		}
-		if (up)
+		if (up) {
 			r->live[ev->side][ev->replica] = a;
+			r->pid[ev->side][ev->replica] = ev->pid;
+		}
 		if (r->is_up[ev->side][ev->replica] != up) {
 			r->is_up[ev->side][ev->replica] = up;
 			publish_side(r, ev->side);
+			run__targets(r, ev->side);
 		}
 	}
 	if (ev->kind == PROV_EV_UP && r->drift)
@@ -93,6 +76,40 @@ static void on_replica(const prov_replica_ev_t *ev, void *arg)
 	if (ev->kind == PROV_EV_FAILED && ev->side == PROV_PRODUCTION &&
 	    prov_side_failed(r->prov, PROV_PRODUCTION))
 		event_active(r->ev_fatal, EV_TIMEOUT, 0);
+}
+
+/* Drift: the analysis learns which files differ (a cause it can name),
+ * and each side's own changes become configuration-change events. */
+static void on_drift(const prov_drift_finding_t *f, void *arg)
+{
+	run_t *r = arg;
+	for (size_t i = 0; i < r->ndrift; i++) {
+		free(r->drift_file[i]);
+		free(r->drift_keys[i]);
+	}
+	r->ndrift = 0;
+	for (size_t i = 0; f->report && i < f->report->n &&
+			   r->ndrift < RUN_MAX_DRIFT;
+	     i++) {
+		const prov_drift_item_t *it = &f->report->v[i];
+		r->drift_file[r->ndrift] = xstrdup(it->file ? it->file : it->key);
+		r->drift_keys[r->ndrift] = xstrdup(it->key);
+		r->ndrift++;
+	}
+}
+
+static void on_change(const prov_change_ev_t *ev, void *arg)
+{
+	run_t *r = arg;
+	char text[512];
+	snprintf(text, sizeof(text), "%s changed%s%s%s",
+		 ev->item->key, ev->item->file ? " (" : "",
+		 ev->item->file ? ev->item->file : "",
+		 ev->item->file ? ")" : "");
+	store_event_t se = {0, r->cfg->service, "config_change",
+			    prov_side_name(ev->side), text, "drift",
+			    ev->wall_ns, ev->wall_ns};
+	run__event(r, &se);
 }
 
 static void on_stopped(void *arg)
@@ -103,25 +120,15 @@ static void on_stopped(void *arg)
 
 static void stop_all(run_t *r)
 {
-	/* Production's in-flight requests finish before production stops. */
-	if (r->px && r->signals <= 1) {
-		proxy_drain(r->px, r->cfg->listen.drain_timeout);
-		proxy_free(r->px);
-		r->px = NULL;
+	/* Production's in-flight requests finish before production stops.
+	 * The proxy is freed at teardown (the aggregator reads its rings). */
+	if (r->px && !r->px_drained) {
+		proxy_drain(r->px, r->signals <= 1
+					   ? r->cfg->listen.drain_timeout
+					   : 0);
+		r->px_drained = true;
 	}
 	prov_stop(r->prov, on_stopped, r);
-}
-
-/* Nothing consumes the request records yet but the proxy's own
- * counters: keep the rings from filling. */
-static void on_records(evutil_socket_t fd, short what, void *arg)
-{
-	run_t *r = arg;
-	if (!r->px)
-		return;
-	while (proxy_take_records(r->px, r->recs, RUN_RECORD_BATCH) ==
-	       RUN_RECORD_BATCH)
-		;
 }
 
 /* SIGHUP: the proxy's settings from the file, the live pools kept. */
@@ -132,7 +139,7 @@ static void reload(run_t *r)
 		log_error("run", "reload failed; keeping the running settings");
 		return;
 	}
-	if (r->px) {
+	if (r->px && !r->px_drained) {
 		int rc = proxy_reload(r->px, nc);
 		if (rc) {
 			log_error("run", "proxy reload failed",
@@ -205,10 +212,8 @@ static int setup(run_t *r, buf_t *err)
 		buf_printf(err, "cannot start proxy workers: %s", err_str(rc));
 		return rc;
 	}
-	r->recs = xcalloc(RUN_RECORD_BATCH, sizeof(reqrec_t));
-	r->ev_records = event_new(r->base, -1, EV_PERSIST, on_records, r);
-	struct timeval tv = {0, RUN_RECORDS_EVERY_MS * 1000};
-	event_add(r->ev_records, &tv);
+	if ((rc = run__tick_setup(r, err)) != 0)
+		return rc;
 
 	prov_hooks_t hooks = {on_replica, r};
 	rc = prov_new(r->cfg, r->base, &hooks, &r->prov, err);
@@ -217,8 +222,11 @@ static int setup(run_t *r, buf_t *err)
 	rc = prov_start(r->prov, err);
 	if (rc)
 		return rc;
-	rc = prov_drift_new(r->prov, NULL, &r->drift, err);
+	prov_drift_hooks_t dh = {on_drift, on_change, r};
+	rc = prov_drift_new(r->prov, &dh, &r->drift, err);
 	if (rc)
+		return rc;
+	if ((rc = run__api_setup(r, err)) != 0)
 		return rc;
 	const prov_spec_t *p = prov_spec(r->prov, PROV_PRODUCTION);
 	const prov_spec_t *s = prov_spec(r->prov, PROV_SHADOW);
@@ -240,16 +248,19 @@ static int setup(run_t *r, buf_t *err)
 
 static void teardown(run_t *r)
 {
-	if (r->px) {
+	api_free(r->api);
+	r->api = NULL;
+	if (r->px && !r->px_drained)
 		proxy_drain(r->px, 0);
+	/* the aggregator reads the proxy's rings: it goes first */
+	run__tick_teardown(r);
+	if (r->px) {
 		proxy_free(r->px);
 		r->px = NULL;
 	}
 	prov_drift_free(r->drift);
 	prov_free(r->prov);
-	free(r->recs);
-	struct event *evs[] = {r->ev_term, r->ev_int, r->ev_hup, r->ev_fatal,
-			       r->ev_records};
+	struct event *evs[] = {r->ev_term, r->ev_int, r->ev_hup, r->ev_fatal};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(*evs); i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -259,7 +270,8 @@ static void teardown(run_t *r)
 
 static int exec(cmd_args_t *a)
 {
-	run_t r = {.cmd = a->cmd, .exit_code = CMD_EXIT_OK};
+	run_t r = {.cmd = a->cmd, .exit_code = CMD_EXIT_OK,
+		   .started_ns = clock_wall_ns()};
 	int rc = cmd_load_config(a->pos[0], &r.cfg);
 	if (rc)
 		return rc;

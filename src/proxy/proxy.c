@@ -416,6 +416,16 @@ size_t proxy_take_records(proxy_t *px, reqrec_t *out, size_t max)
 	return got;
 }
 
+size_t proxy_ring_count(const proxy_t *px)
+{
+	return (size_t)px->nworkers;
+}
+
+ring_t *proxy_ring(proxy_t *px, size_t i)
+{
+	return i < (size_t)px->nworkers ? px->workers[i].ring : NULL;
+}
+
 const strtab_t *proxy_endpoints(const proxy_t *px)
 {
 	return px->endpoints;

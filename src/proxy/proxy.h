@@ -20,6 +20,7 @@
 
 #include "base/addr.h"
 #include "base/reqrec.h"
+#include "base/ring.h"
 #include "base/strtab.h"
 #include "config/config.h"
 
@@ -110,6 +111,12 @@ void proxy_set_amplification(proxy_t *px, unsigned k);
 unsigned proxy_amplification(const proxy_t *px);
 
 void proxy_counters(const proxy_t *px, proxy_counters_t *out);
+
+/* The workers' record rings, for a consumer that drains them itself
+ * (the metrics aggregator). The proxy keeps owning them; they live until
+ * proxy_free(). */
+size_t proxy_ring_count(const proxy_t *px);
+ring_t *proxy_ring(proxy_t *px, size_t i);
 
 /* Moves up to max request records from the workers' rings into out. */
 size_t proxy_take_records(proxy_t *px, reqrec_t *out, size_t max);

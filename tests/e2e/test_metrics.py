@@ -315,7 +315,9 @@ metrics:
         near(p["net_tx"], 2000 * 100)
         near(p["error_rate"], 0.05)
         self.assertEqual(s["error_rate"], 0)
-        near(s["diff_rate"], 0.25)
+        # a 3 s window holds ~30 compared pairs: one pair more or less at
+        # its edges moves the ratio by ~0.035, hence the wider bound
+        near(s["diff_rate"], 0.25, rel=0.2)
         self.assertNotIn("diff_rate", p, "production is never compared")
         # histogram_quantile interpolates inside the bucket of 20 / 40 ms
         for q in ("latency_p50", "latency_p90", "latency_p99"):

@@ -162,6 +162,7 @@ def conf(port_p=0, port_s=0, extra_p="", extra_s="", extra="", cmd=None,
                   '"{config_dir}/svc.conf"]')
     return (f"service: e2e\n"
             f"listen:\n  address: 127.0.0.1:{listen or free_port()}\n"
+            f"api:\n  listen: 127.0.0.1:{free_port()}\n"
             f"production:\n  command: {cmd}\n"
             f"  config_dir: conf\n  port: {port_p}\n"
             f"  health: {{type: http, path: /healthz, interval: 200ms}}\n"
@@ -422,6 +423,7 @@ class AttachTest(TestCase):
         while get_ok(port) is False and time.monotonic() < deadline:
             time.sleep(0.05)
         u = Umbra(self, f"service: att\nlisten:\n  address: 127.0.0.1:{free_port()}\n"
+                  f"api:\n  listen: 127.0.0.1:{free_port()}\n"
                   "production:\n  attach:\n"
                   f"    pid: {prod.pid}\n"
                   f"    url: http://127.0.0.1:{port}/\n"

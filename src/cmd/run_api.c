@@ -1,0 +1,215 @@
+/*
+ * run_api.c: what the admin API shows of the daemon: its status (JSON),
+ * the Prometheus exposition (per-side metrics, request counters,
+ * deviations, the proxy's and the store's own counters), recent points
+ * for the dashboard's charts, and events posted by people or deploy
+ * pipelines (which reach the store and the analysis).
+ */
+#include "cmd/run_int.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "metrics/expo.h"
+
+#include <math.h>
+#include <string.h>
+
+static json_t *jnum(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static void status(void *arg, json_t *o)
+{
+	run_t *r = arg;
+	proxy_counters_t c;
+	proxy_counters(r->px, &c);
+	json_object_set_new(o, "uptime_s",
+			    json_real((double)(clock_wall_ns() - r->started_ns) /
+				      1e9));
+	json_object_set_new(o, "ticks", json_integer((json_int_t)r->ticks));
+	json_object_set_new(o, "findings", json_integer((json_int_t)r->findings));
+	json_object_set_new(o, "drifting_files",
+			    json_integer((json_int_t)r->ndrift));
+	for (int side = 0; side < PROV_SIDES; side++) {
+		json_t *s = json_object();
+		int up = 0;
+		json_t *pids = json_array();
+		for (int i = 0; i < PROV_MAX_REPLICAS; i++) {
+			if (!r->is_up[side][i])
+				continue;
+			up++;
+			json_array_append_new(pids, json_integer(r->pid[side][i]));
+		}
+		json_object_set_new(s, "replicas_up", json_integer(up));
+		json_object_set_new(s, "pids", pids);
+		int rs = side == PROV_PRODUCTION ? REQREC_PRODUCTION
+						 : REQREC_SHADOW;
+		if (r->have_sample[rs]) {
+			json_t *m = json_object();
+			for (int id = 0; id < METRICS__COUNT; id++) {
+				double v = r->sample[rs].v[id];
+				if (isfinite(v))
+					json_object_set_new(
+						m, metrics_info((metrics_id_t)id)->name,
+						json_real(v));
+			}
+			json_object_set_new(s, "metrics", m);
+		}
+		json_object_set_new(o, prov_side_name((prov_side_t)side), s);
+		/* flat copies for the dashboard's table */
+		char k[64];
+		snprintf(k, sizeof(k), "%s_replicas_up",
+			 prov_side_name((prov_side_t)side));
+		json_object_set_new(o, k, json_integer(up));
+	}
+	json_t *px = json_pack(
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests",
+		(json_int_t)c.requests, "production_errors",
+		(json_int_t)c.prod_errors, "mirrored", (json_int_t)c.mirror_sent,
+		"mirror_answered", (json_int_t)c.mirror_done, "matched",
+		(json_int_t)c.matched, "differed", (json_int_t)c.differed, "noise",
+		(json_int_t)c.noise, "shadow_errors", (json_int_t)c.shadow_errors,
+		"shadow_timeouts", (json_int_t)c.shadow_timeouts);
+	json_t *drops = json_object();
+	for (int i = 0; i < PROXY_DROP__COUNT; i++)
+		json_object_set_new(drops, proxy_drop_name((proxy_drop_t)i),
+				    json_integer((json_int_t)c.dropped[i]));
+	json_object_set_new(px, "dropped", drops);
+	json_object_set_new(o, "proxy", px);
+	json_object_set_new(o, "requests", json_integer((json_int_t)c.requests));
+	json_object_set_new(o, "mirrored",
+			    json_integer((json_int_t)c.mirror_sent));
+	json_t *dev = json_object();
+	for (int m = 0; r->out && m < AN_METRIC__COUNT; m++) {
+		const an_metric_view_t *v = &r->out->metric[m];
+		if (!v->valid)
+			continue;
+		json_object_set_new(
+			dev, an_metric_name((an_metric_t)m),
+			json_pack("{s:o,s:o,s:o,s:o,s:s}", "deviation",
+				  jnum(v->deviation), "velocity", jnum(v->velocity),
+				  "threshold", jnum(v->threshold), "envelope",
+				  jnum(v->envelope), "open",
+				  an_find_kind_name(v->open)));
+	}
+	json_object_set_new(o, "analysis", dev);
+}
+
+/* The proxy's own counters as Prometheus counters. */
+static void expose_proxy(metrics_expo_t *e, const char *service,
+			 const proxy_counters_t *c)
+{
+	metrics_label_t svc[1] = {{"service", service}};
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} f[] = {
+#define PF(n, field, h) {n, h, offsetof(proxy_counters_t, field)}
+		PF("umbra_proxy_requests_total", requests,
+		   "production requests started"),
+		PF("umbra_proxy_bad_requests_total", bad_requests,
+		   "requests refused by the parser"),
+		PF("umbra_proxy_production_errors_total", prod_errors,
+		   "502/504 answered by umbra"),
+		PF("umbra_mirror_sampled_total", mirror_sampled,
+		   "requests chosen for mirroring"),
+		PF("umbra_mirror_sent_total", mirror_sent,
+		   "copies sent to a shadow"),
+		PF("umbra_mirror_answered_total", mirror_done,
+		   "copies the shadow answered"),
+		PF("umbra_shadow_errors_total", shadow_errors,
+		   "copies that failed at the transport level"),
+		PF("umbra_shadow_timeouts_total", shadow_timeouts,
+		   "copies the shadow did not answer in time"),
+		PF("umbra_pairs_compared_total", compared,
+		   "response pairs compared"),
+		PF("umbra_pairs_matched_total", matched, "pairs that matched"),
+		PF("umbra_pairs_differed_total", differed,
+		   "pairs whose responses differ"),
+		PF("umbra_pairs_noise_total", noise,
+		   "differences the baseline shows too"),
+		PF("umbra_records_dropped_total", records_dropped,
+		   "request records lost to full rings"),
+#undef PF
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++) {
+		metrics_expo_family(e, f[i].name, METRICS_EXPO_COUNTER,
+				    f[i].help);
+		metrics_expo_sample(e, "", svc, 1,
+				    (double)*(const uint64_t *)((const char *)c +
+								f[i].off));
+	}
+	metrics_expo_family(e, "umbra_mirror_dropped_total",
+			    METRICS_EXPO_COUNTER, "copies not sent, by reason");
+	for (int d = 0; d < PROXY_DROP__COUNT; d++) {
+		metrics_label_t l[2] = {{"service", service},
+					{"reason", proxy_drop_name(
+							   (proxy_drop_t)d)}};
+		metrics_expo_sample(e, "", l, 2, (double)c->dropped[d]);
+	}
+	metrics_expo_family(e, "umbra_mirror_queue_requests",
+			    METRICS_EXPO_GAUGE,
+			    "copies waiting for a shadow connection");
+	metrics_expo_sample(e, "", svc, 1, (double)c->queue_requests);
+}
+
+static void metrics_text(void *arg, buf_t *out)
+{
+	run_t *r = arg;
+	metrics_expo_t e;
+	metrics_expo_init(&e, out);
+	const metrics_sample_t *sides[METRICS_SIDES] = {NULL};
+	for (int s = 0; s < METRICS_SIDES; s++)
+		if (r->have_sample[s])
+			sides[s] = &r->sample[s];
+	metrics_expose_samples(&e, r->cfg->service, sides);
+	metrics_totals_t tot[METRICS_SIDES];
+	const metrics_totals_t *tp[METRICS_SIDES] = {NULL};
+	for (int s = 0; s < 2; s++)
+		if (metrics_src_local_totals(r->src, s, &tot[s]) == 0)
+			tp[s] = &tot[s];
+	metrics_expose_totals(&e, r->cfg->service, tp);
+	metrics_expose_requests(&e, r->cfg->service, r->agg);
+	double dev[CONFIG_METRIC__COUNT];
+	for (int m = 0; m < CONFIG_METRIC__COUNT; m++) {
+		int am = -1;
+		for (int k = 0; k < AN_METRIC__COUNT; k++)
+			if (!strcmp(an_metric_name((an_metric_t)k),
+				    config_metric_name((config_metric_t)m)))
+				am = k;
+		dev[m] = am >= 0 && r->out && r->out->metric[am].valid
+				 ? r->out->metric[am].deviation
+				 : NAN;
+	}
+	metrics_expose_deviations(&e, r->cfg->service, dev);
+	proxy_counters_t c;
+	proxy_counters(r->px, &c);
+	expose_proxy(&e, r->cfg->service, &c);
+	if (r->store)
+		store_expose(&e, r->store, r->cfg->service);
+	metrics_expo_done(&e);
+}
+
+static size_t points(void *arg, int side, const char *metric,
+		     int64_t since_ns, int64_t *ts, double *v, size_t max)
+{
+	run_t *r = arg;
+	int id = metrics_by_name(metric);
+	if (id < 0 || side < 0 || side >= METRICS_SIDES || !r->rec)
+		return 0;
+	uint32_t h = metrics_recorder_handle(r->rec, side, (metrics_id_t)id);
+	const series_window_t *w = series_set_get(&r->win, h);
+	return w ? series_window_since(w, since_ns, ts, v, max) : 0;
+}
+
+static int posted_event(void *arg, const store_event_t *ev)
+{
+	return run__event(arg, ev);
+}
+
+int run__api_setup(run_t *r, buf_t *err)
+{
+	api_hooks_t h = {r, status, metrics_text, posted_event, points};
+	return api_new(r->cfg, r->base, r->store, &h, &r->api, err);
+}

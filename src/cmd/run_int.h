@@ -1,0 +1,82 @@
+/*
+ * run_int.h: the daemon's state, shared by its files:
+ *
+ *   run.c       the command: setup, signals, replica and drift hooks,
+ *               teardown
+ *   run_tick.c  the tick: collect -> record -> analyse (-> decide, act)
+ *   run_api.c   what the admin API shows: status, /metrics, charts,
+ *               posted events
+ *
+ * Everything here runs on the control thread's event loop; the proxy's
+ * workers are reached only through the proxy's API (rings, atomics).
+ */
+#ifndef UMBRA_CMD_RUN_INT_H
+#define UMBRA_CMD_RUN_INT_H
+
+#include "analysis/analysis.h"
+#include "api/api.h"
+#include "cmd/cmd.h"
+#include "metrics/agg.h"
+#include "metrics/metrics.h"
+#include "metrics/record.h"
+#include "metrics/series.h"
+#include "metrics/store.h"
+#include "provision/drift.h"
+#include "provision/provision.h"
+#include "proxy/proxy.h"
+
+#include <event2/event.h>
+
+#define RUN_DRAIN_EVERY_MS 200 /* rings hold 64Ki records per worker */
+#define RUN_MAX_DRIFT 32       /* drifting files the analysis is told of */
+
+typedef struct run {
+	const cmd_entry_t *cmd;
+	config_t *cfg;
+	struct event_base *base;
+	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_fatal; /* production gave up: stop, exit 1 */
+	struct event *ev_drain, *ev_tick;
+	int signals; /* stop signals received */
+	int exit_code;
+	int64_t started_ns;
+
+	prov_t *prov;
+	prov_drift_t *drift;
+	proxy_t *px;
+	bool px_drained; /* stopping: no more pool updates */
+	store_t *store;
+	metrics_agg_t *agg;
+	metrics_src_t *src;
+	series_set_t win;
+	metrics_recorder_t *rec;
+	an_analyzer_t *an;
+	an_sched_t *sched;
+	an_out_t *out;
+	api_t *api;
+
+	/* replicas in the proxy's pools and measured, by side and index */
+	addr_t live[PROV_SIDES][PROV_MAX_REPLICAS];
+	pid_t pid[PROV_SIDES][PROV_MAX_REPLICAS];
+	bool is_up[PROV_SIDES][PROV_MAX_REPLICAS];
+	/* the last tick */
+	metrics_sample_t sample[METRICS_SIDES];
+	bool have_sample[METRICS_SIDES];
+	uint64_t ticks, findings;
+	/* the current drift, for the analysis (file, keys) */
+	char *drift_file[RUN_MAX_DRIFT], *drift_keys[RUN_MAX_DRIFT];
+	size_t ndrift;
+} run_t;
+
+/* run_tick.c */
+int run__tick_setup(run_t *r, buf_t *err);
+void run__tick_teardown(run_t *r);
+/* Re-points the collectors at the live replicas of side. */
+void run__targets(run_t *r, prov_side_t side);
+/* An event for the store and the analysis (drift, API, deploys). */
+int run__event(run_t *r, const store_event_t *ev);
+
+/* run_api.c */
+int run__api_setup(run_t *r, buf_t *err);
+
+#endif
