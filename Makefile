@@ -85,6 +85,8 @@ FUZZ_SRC   := $(filter-out tests/fuzz/driver.c,$(FUZZ_SRC))
 FUZZ_REPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+DEMO_SRC   := $(sort $(wildcard demo/*.c))
+DEMO_BIN   := $(DEMO_SRC:demo/%.c=$(BUILD)/demo/%)
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 UMBRA      := $(BUILD)/umbra
@@ -92,7 +94,7 @@ UMBRA      := $(BUILD)/umbra
 .PHONY: all check unit e2e fuzz-replay fuzz bench docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
 
-all: $(UMBRA) $(TOOL_BIN)
+all: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
 
 # The version string carries the commit; the header is rewritten only when
 # its text changes, so an unchanged tree rebuilds nothing.
@@ -120,6 +122,11 @@ $(UMBRA): $(BUILD)/src/cmd/main.o $(BUILD)/libumbra.a
 
 # Small helper programs for the end-to-end tests and benchmarks.
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+
+# The demo's programs (demo/*.c): its service and load generator.
+$(BUILD)/demo/%: demo/%.c $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
 

@@ -179,7 +179,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		for (const char *p = q ? q + 2 : ""; *p && *p != '&'; p++)
 			h = h * 31 + (unsigned char)*p;
 		burn(k.search_cpu_ms * (k.cache ? 1 : k.miss_factor));
-		evbuffer_add_printf(b, "{\"hits\":[{\"id\":%u},{\"id\":%u}]}\n",
+		evbuffer_add_printf(b, "{\"hits\":[{\"id\":%zu},{\"id\":%zu}]}\n",
 				    h % NPRODUCTS + 1, (h / 7) % NPRODUCTS + 1);
 		reply_json(req, b);
 	} else if (!strcmp(uri, "/api/cart") &&
