@@ -36,8 +36,10 @@ static const char *const rollback_names[] = {"auto", "reload", "restart",
 					     NULL};
 /* Built-in masking detectors, switchable by name (DESIGN.md). */
 static const char *const detector_names[] = {
-	"email",  "card",   "ssn",    "iban",   "phone",
-	"ip",     "jwt",    "auth",   "cookie", "keys", NULL};
+#define DETECTOR_NAME(name, act) #name,
+	CONFIG_MASK_DETECTORS(DETECTOR_NAME)
+#undef DETECTOR_NAME
+	NULL};
 static const char *const action_kinds[] = {"rollback", "scale", "stress",
 					   "alert", "hold", NULL};
 
@@ -393,6 +395,13 @@ static const config_field_t root_fields[] = {
 	 "larger bodies are not mirrored (masking fails closed)"},
 	{"mask.redact_marker", CT_STRING, OFF(mask.redact_marker),
 	 "[REDACTED]", 0, 0, NULL, NULL, NULL, 0, "text that replaces a value"},
+#define DETECTOR_ACTION(name, act)                                         \
+	{"mask.actions." #name, CT_ENUM,                                   \
+	 OFF(mask.actions[CONFIG_MASK_DET_##name]), act, 0, 0, NULL,       \
+	 action_names, NULL, 0,                                            \
+	 "what the " #name " detector does to what it finds"},
+	CONFIG_MASK_DETECTORS(DETECTOR_ACTION)
+#undef DETECTOR_ACTION
 	{"mask.rules", CT_LIST, OFF(mask.rules), "", 0, 0, NULL, NULL,
 	 &mask_rule_table, 0, "custom rules, applied before the built-ins"},
 

@@ -1,0 +1,597 @@
+/*
+ * value.c: the one pipeline every value goes through once its walker has
+ * decoded it (a JSON string, a query or form value, a path segment, a
+ * header value, a whole text body).
+ *
+ *   1. PCRE2 rules, in config order; a later rule never matches inside an
+ *      earlier rule's match, and a `keep` match protects its bytes.
+ *   2. The built-in detectors over the value as it is.
+ *   3. The same over its percent-decoded view (a URL inside JSON, a
+ *      Referer, "email=ann%40example.org" in a text body) and over its
+ *      JSON-unescaped view ("ann\u0040example.org" in a text body), when
+ *      the value holds such escapes. A view keeps, for each decoded byte,
+ *      the offset it came from, so a match found in a view replaces
+ *      exactly the escaped bytes it came from, with a replacement encoded
+ *      the same way.
+ *
+ * Matches never overlap; each pass skips what earlier ones took. The
+ * output is the value with every match replaced, or nothing when nothing
+ * matched (the walker then keeps the original bytes).
+ */
+#include "mask/mask_int.h"
+
+#include "base/xmalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ----------------------------------------------------------- report */
+
+int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code,
+	       const char *fmt, ...)
+{
+	c->reason = reason;
+	int k = snprintf(c->err, sizeof(c->err), "%s: ",
+			 mask_reason_name(reason));
+	va_list ap;
+	va_start(ap, fmt);
+	if (k > 0 && (size_t)k < sizeof(c->err))
+		vsnprintf(c->err + k, sizeof(c->err) - (size_t)k, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
+	       size_t at)
+{
+	c->counts[src]++;
+	c->rep.total++;
+	if (!c->detail)
+		return;
+	if (c->nhits == c->hits_cap) {
+		c->hits_cap = c->hits_cap ? 2 * c->hits_cap : 16;
+		c->hits = xreallocarray(c->hits, c->hits_cap, sizeof(*c->hits));
+	}
+	size_t off = c->hit_text.len;
+	switch (pos->where) {
+	case MASK_AT_JSON:
+		mask__json_path(pos->jw, &c->hit_text);
+		break;
+	case MASK_AT_PATH:
+		buf_printf(&c->hit_text, "/%ld", pos->seg);
+		break;
+	case MASK_AT_TEXT:
+		buf_printf(&c->hit_text, "@%zu", pos->off + at);
+		break;
+	default:
+		buf_append(&c->hit_text, pos->name, pos->name_len);
+		break;
+	}
+	c->hits[c->nhits++] = (mask_hit_t){
+		(uint16_t)src, (uint8_t)action, pos->where, (uint32_t)off,
+		(uint32_t)(c->hit_text.len - off)};
+}
+
+/* ----------------------------------------------------------- keys */
+
+/* Lower-case ASCII; '-', '_', '.' and ' ' do not count ("API-Key",
+ * "api_key" and "apiKey" are one name). */
+static int norm_char(unsigned char ch)
+{
+	if (ch == '-' || ch == '_' || ch == '.' || ch == ' ')
+		return -1;
+	return (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
+}
+
+bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
+{
+	if (!m->det_on[CONFIG_MASK_DET_keys])
+		return false;
+	/* Normalise once into a bounded buffer; longer keys are not names. */
+	enum { KEY_NORM_MAX = 128 };
+	char nk[KEY_NORM_MAX];
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ch = norm_char((unsigned char)k[i]);
+		if (ch < 0)
+			continue;
+		if (nn == sizeof(nk))
+			return false;
+		nk[nn++] = (char)ch;
+	}
+	for (size_t i = 0; i < m->nsens; i++) {
+		size_t sl = strlen(m->sens[i]);
+		if (sl && sl <= nn && memmem(nk, nn, m->sens[i], sl))
+			return true;
+	}
+	return false;
+}
+
+long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n)
+{
+	for (size_t j = 0; j < m->nby_where[where]; j++) {
+		const mrule_t *r = &m->rules[m->by_where[where][j]];
+		if (r->name_len != n)
+			continue;
+		if (where == CONFIG_MASK_HEADER ? strncasecmp(r->name, k, n) == 0
+						: memcmp(r->name, k, n) == 0)
+			return (long)m->by_where[where][j];
+	}
+	return -1;
+}
+
+/* ----------------------------------------------------------- encoders */
+
+static const char hexu[] = "0123456789ABCDEF";
+
+void mask__json_escape(buf_t *out, const char *s, size_t n)
+{
+	size_t run = 0;
+	buf_reserve(out, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		buf_append(out, s + run, i - run);
+		run = i + 1;
+		switch (ch) {
+		case '"':
+			buf_append(out, "\\\"", 2);
+			break;
+		case '\\':
+			buf_append(out, "\\\\", 2);
+			break;
+		case '\n':
+			buf_append(out, "\\n", 2);
+			break;
+		case '\r':
+			buf_append(out, "\\r", 2);
+			break;
+		case '\t':
+			buf_append(out, "\\t", 2);
+			break;
+		case '\b':
+			buf_append(out, "\\b", 2);
+			break;
+		case '\f':
+			buf_append(out, "\\f", 2);
+			break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0', hexu[ch >> 4],
+				     hexu[ch & 15]};
+			buf_append(out, u, 6);
+		}
+		}
+	}
+	buf_append(out, s + run, n - run);
+}
+
+static bool unreserved(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+	       ch == '_' || ch == '~';
+}
+
+void mask__pct_encode(buf_t *out, const char *s, size_t n, bool plus)
+{
+	buf_reserve(out, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (unreserved(ch)) {
+			buf_putc(out, (char)ch);
+		} else if (ch == ' ' && plus) {
+			buf_putc(out, '+');
+		} else {
+			char e[3] = {'%', hexu[ch >> 4], hexu[ch & 15]};
+			buf_append(out, e, 3);
+		}
+	}
+}
+
+void mask__pct_encode_path(buf_t *out, const char *s, size_t n)
+{
+	buf_reserve(out, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (unreserved(ch) || (ch && strchr("!$&'()*+,;=:@", ch))) {
+			buf_putc(out, (char)ch);
+		} else {
+			char e[3] = {'%', hexu[ch >> 4], hexu[ch & 15]};
+			buf_append(out, e, 3);
+		}
+	}
+}
+
+static int hexval(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+bool mask__pct_decode(buf_t *out, const char *s, size_t n, bool plus,
+		      bool strict)
+{
+	buf_reserve(out, n);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch != '%' && !(plus && ch == '+'))
+			continue;
+		buf_append(out, s + run, i - run);
+		run = i + 1;
+		if (ch == '+') {
+			buf_putc(out, ' ');
+			continue;
+		}
+		int a = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+		int b = a >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
+		if (b < 0) {
+			if (strict)
+				return false;
+			buf_putc(out, '%');
+			continue;
+		}
+		buf_putc(out, (char)(a << 4 | b));
+		i += 2;
+		run = i + 1;
+	}
+	buf_append(out, s + run, n - run);
+	return true;
+}
+
+/* ----------------------------------------------------------- views */
+
+enum { VIEW_PLAIN, VIEW_PCT, VIEW_JSON };
+
+static void map_reserve(mask_ctx_t *c, size_t n)
+{
+	if (n + 1 <= c->map_cap)
+		return;
+	size_t cap = c->map_cap ? c->map_cap : 256;
+	while (cap < n + 1)
+		cap *= 2;
+	c->map = xreallocarray(c->map, cap, sizeof(*c->map));
+	c->map_cap = cap;
+}
+
+/* Percent-decoded view ('+' as space), or false when s has no valid
+ * escape (the view would say nothing new). */
+static bool view_pct(mask_ctx_t *c, const char *s, size_t n)
+{
+	const char *p = memchr(s, '%', n);
+	bool any = false;
+	while (p && !any) {
+		size_t i = (size_t)(p - s);
+		any = i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+		      hexval((unsigned char)s[i + 2]) >= 0;
+		p = i + 1 < n ? memchr(p + 1, '%', n - i - 1) : NULL;
+	}
+	if (!any)
+		return false;
+	buf_reset(&c->view);
+	buf_reserve(&c->view, n);
+	map_reserve(c, n);
+	char *v = c->view.data;
+	size_t k = 0;
+	for (size_t i = 0; i < n; k++) {
+		c->map[k] = (uint32_t)i;
+		int a, b;
+		if (s[i] == '%' && i + 2 < n &&
+		    (a = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (b = hexval((unsigned char)s[i + 2])) >= 0) {
+			v[k] = (char)(a << 4 | b);
+			i += 3;
+		} else {
+			v[k] = s[i] == '+' ? ' ' : s[i];
+			i++;
+		}
+	}
+	c->map[k] = (uint32_t)n;
+	c->view.len = k;
+	v[k] = '\0';
+	return true;
+}
+
+static void put_utf8(char *v, size_t *k, uint32_t cp)
+{
+	if (cp < 0x80) {
+		v[(*k)++] = (char)cp;
+	} else if (cp < 0x800) {
+		v[(*k)++] = (char)(0xc0 | cp >> 6);
+		v[(*k)++] = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		v[(*k)++] = (char)(0xe0 | cp >> 12);
+		v[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		v[(*k)++] = (char)(0x80 | (cp & 0x3f));
+	} else {
+		v[(*k)++] = (char)(0xf0 | cp >> 18);
+		v[(*k)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		v[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		v[(*k)++] = (char)(0x80 | (cp & 0x3f));
+	}
+}
+
+static long hex4(const char *s)
+{
+	long v = 0;
+	for (int j = 0; j < 4; j++) {
+		int h = hexval((unsigned char)s[j]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* JSON-unescaped view, or false when s has no backslash escape. Escapes
+ * that are not JSON's stay as they are. */
+static bool view_json(mask_ctx_t *c, const char *s, size_t n)
+{
+	const char *bs = memchr(s, '\\', n);
+	if (!bs || (size_t)(bs - s) + 1 >= n)
+		return false;
+	buf_reset(&c->view);
+	buf_reserve(&c->view, n);
+	map_reserve(c, n);
+	char *v = c->view.data;
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		size_t from = i, before = k;
+		if (s[i] != '\\' || i + 1 >= n) {
+			v[k++] = s[i++];
+		} else {
+			char e = s[i + 1];
+			const char *simple = strchr("\"\\/bfnrt", e);
+			long cp;
+			if (e && simple) {
+				v[k++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+				i += 2;
+			} else if (e == 'u' && i + 6 <= n &&
+				   (cp = hex4(s + i + 2)) >= 0) {
+				i += 6;
+				long lo;
+				if (cp >= 0xd800 && cp < 0xdc00 && i + 6 <= n &&
+				    s[i] == '\\' && s[i + 1] == 'u' &&
+				    (lo = hex4(s + i + 2)) >= 0xdc00 &&
+				    lo < 0xe000) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) +
+					     (lo - 0xdc00);
+					i += 6;
+				}
+				put_utf8(v, &k, (uint32_t)cp);
+			} else {
+				v[k++] = s[i++];
+			}
+		}
+		for (size_t j = before; j < k; j++)
+			c->map[j] = (uint32_t)from;
+	}
+	c->map[k] = (uint32_t)n;
+	c->view.len = k;
+	v[k] = '\0';
+	return true;
+}
+
+/* ----------------------------------------------------------- matches */
+
+static mmatch_t *add_match(mask_ctx_t *c)
+{
+	if (c->nmt == c->mt_cap) {
+		c->mt_cap = c->mt_cap ? 2 * c->mt_cap : 32;
+		c->mt = xreallocarray(c->mt, c->mt_cap, sizeof(*c->mt));
+	}
+	return &c->mt[c->nmt++];
+}
+
+/* Does [s, e) overlap one of the sorted matches mt[0..k)? Returns the
+ * overlapping one or NULL. */
+static const mmatch_t *overlap(const mmatch_t *mt, size_t k, size_t s,
+			       size_t e)
+{
+	size_t lo = 0, hi = k;
+	while (lo < hi) { /* first with end > s */
+		size_t mid = (lo + hi) / 2;
+		if (mt[mid].end > s)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < k && mt[lo].start < e ? &mt[lo] : NULL;
+}
+
+static int cmp_match(const void *a, const void *b)
+{
+	const mmatch_t *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Appends to c->repl what replaces text t[0..n) for (src, action,
+ * kind), encoded for the view it was found in. */
+static void make_repl(mask_ctx_t *c, mmatch_t *mm, int view, int action,
+		      mask_kind_t kind, const char *t, size_t n)
+{
+	const mask_t *m = c->m;
+	mm->repl_off = c->repl.len;
+	if (action == CONFIG_ACT_DROP || action == CONFIG_ACT_KEEP) {
+		mm->repl_len = 0;
+		return;
+	}
+	buf_t *dst = view == VIEW_PLAIN ? &c->repl : &c->vtmp;
+	if (dst != &c->repl)
+		buf_reset(dst);
+	if (action == CONFIG_ACT_HASH)
+		mask__pseudo(c, kind, t, n, dst);
+	else
+		buf_append(dst, m->marker, m->marker_len);
+	if (view == VIEW_PCT)
+		mask__pct_encode(&c->repl, dst->data, dst->len, false);
+	else if (view == VIEW_JSON)
+		mask__json_escape(&c->repl, dst->data, dst->len);
+	mm->repl_len = c->repl.len - mm->repl_off;
+}
+
+/* Pattern rules over s, in config order. */
+static void run_patterns(mask_ctx_t *c, const char *s, size_t n)
+{
+	const mask_t *m = c->m;
+	for (size_t j = 0; j < m->nby_where[CONFIG_MASK_PATTERN]; j++) {
+		const mrule_t *r = &m->rules[m->by_where[CONFIG_MASK_PATTERN][j]];
+		size_t start = 0, base = c->nmt;
+		while (start <= n) {
+			size_t from = start;
+			int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, from, 0,
+					     c->md, NULL);
+			if (rc < 0)
+				break; /* no match, or a match limit hit */
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+			size_t ms = ov[0], me = ov[1];
+			if (me <= ms || ms < start) {
+				start = (me > start ? me : start) + 1;
+				continue; /* empty matches change nothing */
+			}
+			start = me;
+			if (overlap(c->mt, base, ms, me))
+				continue;
+			mmatch_t *mm = add_match(c);
+			mm->start = ms;
+			mm->end = me;
+			mm->src = r->src;
+			mm->action = (uint8_t)r->action;
+			mm->protect = r->action == CONFIG_ACT_KEEP;
+			if (r->repl && r->action == CONFIG_ACT_REDACT) {
+				/* The rule's replacement, $1 and all. */
+				mm->repl_off = c->repl.len;
+				buf_reserve(&c->repl, 64);
+				for (int tries = 0; tries < 2; tries++) {
+					size_t room = c->repl.cap - c->repl.len - 1;
+					PCRE2_SIZE outlen = room;
+					int sr = pcre2_substitute(
+						r->re, (PCRE2_SPTR)s, n, from,
+						PCRE2_SUBSTITUTE_MATCHED |
+							PCRE2_SUBSTITUTE_REPLACEMENT_ONLY |
+							PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
+						c->md, NULL, (PCRE2_SPTR)r->repl,
+						r->repl_len,
+						(PCRE2_UCHAR *)c->repl.data +
+							c->repl.len,
+						&outlen);
+					if (sr >= 0) {
+						c->repl.len += outlen;
+						break;
+					}
+					if (sr != PCRE2_ERROR_NOMEMORY) {
+						outlen = 0;
+						break;
+					}
+					buf_reserve(&c->repl, outlen + 1);
+				}
+				c->repl.data[c->repl.len] = '\0';
+				mm->repl_len = c->repl.len - mm->repl_off;
+			} else {
+				make_repl(c, mm, VIEW_PLAIN, r->action,
+					  MK_GENERIC, s + ms, me - ms);
+			}
+			/* Keep the first `base' sorted for overlap(). */
+			qsort(c->mt + base, c->nmt - base, sizeof(*c->mt),
+			      cmp_match);
+		}
+		qsort(c->mt, c->nmt, sizeof(*c->mt), cmp_match);
+	}
+}
+
+/* One detector pass over view bytes d[0..dn) (s itself for the plain
+ * view). Matches map back to s through c->map. */
+static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn)
+{
+	const mask_t *m = c->m;
+	size_t base = c->nmt, pos = 0, lo = 0, k = 0;
+	mdet_t hit;
+	for (;;) {
+		if (view == VIEW_PLAIN) {
+			/* Never scan inside, or e-mail back into, an
+			 * earlier pass's match. */
+			while (k < base && c->mt[k].start <= pos) {
+				if (c->mt[k].end > lo)
+					lo = c->mt[k].end;
+				k++;
+			}
+			if (pos < lo)
+				pos = lo;
+		}
+		if (!mask__detect_next(m->det_on, d, dn, lo, &pos, &hit))
+			break;
+		size_t s0 = hit.start, e0 = hit.end;
+		if (view != VIEW_PLAIN) {
+			s0 = c->map[hit.start];
+			e0 = c->map[hit.end];
+		}
+		const mmatch_t *o = overlap(c->mt, base, s0, e0);
+		if (o) {
+			if (view == VIEW_PLAIN && o->end > pos)
+				pos = lo = o->end;
+			continue;
+		}
+		int action = m->det_action[hit.det];
+		mmatch_t *mm = add_match(c);
+		mm->start = s0;
+		mm->end = e0;
+		mm->src = hit.det;
+		mm->action = (uint8_t)action;
+		mm->protect = action == CONFIG_ACT_KEEP;
+		make_repl(c, mm, view, action, (mask_kind_t)hit.kind,
+			  d + hit.start, hit.end - hit.start);
+		lo = hit.end;
+	}
+	if (c->nmt > base)
+		qsort(c->mt, c->nmt, sizeof(*c->mt), cmp_match);
+}
+
+bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
+		buf_t *out)
+{
+	c->nmt = 0;
+	buf_reset(&c->repl);
+	if (n == 0)
+		return false;
+	run_patterns(c, s, n);
+	run_detectors(c, VIEW_PLAIN, s, n);
+	if (view_pct(c, s, n))
+		run_detectors(c, VIEW_PCT, c->view.data, c->view.len);
+	if (view_json(c, s, n))
+		run_detectors(c, VIEW_JSON, c->view.data, c->view.len);
+	size_t real = 0;
+	for (size_t i = 0; i < c->nmt; i++)
+		real += !c->mt[i].protect;
+	if (!real)
+		return false;
+	size_t cur = 0;
+	buf_reserve(out, n + c->repl.len);
+	for (size_t i = 0; i < c->nmt; i++) {
+		const mmatch_t *mm = &c->mt[i];
+		if (mm->protect)
+			continue;
+		buf_append(out, s + cur, mm->start - cur);
+		buf_append(out, c->repl.data + mm->repl_off, mm->repl_len);
+		cur = mm->end;
+		mask__hit(c, pos, mm->src, mm->action, mm->start);
+	}
+	buf_append(out, s + cur, n - cur);
+	return true;
+}
+
+void mask__whole(mask_ctx_t *c, int src, int action, mask_kind_t kind,
+		 const char *s, size_t n, const mpos_t *pos, buf_t *out)
+{
+	if (action == CONFIG_ACT_HASH)
+		mask__pseudo(c, kind, s, n, out);
+	else if (action == CONFIG_ACT_REDACT)
+		buf_append(out, c->m->marker, c->m->marker_len);
+	mask__hit(c, pos, src, action, 0);
+}
