@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define ZLEVEL 1    /* see above */
+#define TOO_BIG 1000 /* inflate_once: output over max (not a zlib code) */
 #define ZMEMLEVEL 8 /* zlib's default */
 
 static int wbits_of(int coding)
@@ -43,7 +44,7 @@ static const char *coding_name(int coding)
 
 /* One inflate pass of s[0..n) with wbits into out; *used gets the bytes
  * consumed. Returns Z_STREAM_END, or a zlib error / Z_BUF_ERROR
- * (truncated), or 1 when the output would pass max. */
+ * (truncated), or TOO_BIG when the output would pass max. */
 static int inflate_once(mask_ctx_t *c, int wbits, const char *s, size_t n,
 			size_t max, buf_t *out, size_t *used)
 {
@@ -68,7 +69,7 @@ static int inflate_once(mask_ctx_t *c, int wbits, const char *s, size_t n,
 		/* One byte of room past max tells "exactly max" (fine) from
 		 * "more than max" (too big). */
 		if (out->len > max)
-			return 1;
+			return TOO_BIG;
 		size_t room = max + 1 - out->len;
 		buf_reserve(out, room < 65536 ? room : 65536);
 		size_t avail = out->cap - out->len - 1;
@@ -88,7 +89,7 @@ static int inflate_once(mask_ctx_t *c, int wbits, const char *s, size_t n,
 	}
 	*used = n - left - z->avail_in;
 	if (out->len > max)
-		return 1;
+		return TOO_BIG;
 	return rc;
 }
 
@@ -109,7 +110,7 @@ int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 				  &used);
 	}
 	for (;;) {
-		if (rc == 1)
+		if (rc == TOO_BIG)
 			return mask__fail(c, MASK_R_TOO_BIG, ERR_TOOBIG,
 					  "%s body decodes to more than "
 					  "mask.max_scan (%zu bytes)",

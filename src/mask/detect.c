@@ -73,11 +73,12 @@ static bool ends_word(const char *d, size_t n, size_t p)
 	return p >= n || !(CL(d[p]) & C_WORD);
 }
 
-/* d[p] is '.' or ',' followed by a digit: the number goes on (a decimal
- * part, a thousands group, a longer dotted run). */
+/* The number goes on at p: a decimal part or a longer dotted run ('.'
+ * and a digit). A comma is a list or CSV separator: "1,4111..." holds a
+ * card (thousands groups are too short to be anything here). */
 static bool number_goes_on(const char *d, size_t n, size_t p)
 {
-	return p + 1 < n && (d[p] == '.' || d[p] == ',') && IS_DIGIT(d[p + 1]);
+	return p + 1 < n && d[p] == '.' && IS_DIGIT(d[p + 1]);
 }
 
 /* ----------------------------------------------------------- validators */
@@ -549,7 +550,7 @@ static bool jwt_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		if (p >= n || d[p] != '.')
 			return false;
 		p++; /* unsigned: header.payload. */
-	} else if (segs == 4) {
+	} else if (segs != 3 && segs != 5) {
 		return false;
 	}
 	if (p < n && (d[p] == '=' || (CL(d[p]) & C_B64)))
@@ -647,8 +648,7 @@ static bool digit_start(const bool *on, const char *d, size_t n, size_t i,
 			mdet_t *hit)
 {
 	/* Inside a decimal or dotted number ("1.4111...", "10.0.19045"). */
-	if (i >= 2 && (d[i - 1] == '.' || d[i - 1] == ',') &&
-	    IS_DIGIT(d[i - 2]))
+	if (i >= 2 && d[i - 1] == '.' && IS_DIGIT(d[i - 2]))
 		return false;
 	if (on[CONFIG_MASK_DET_ip]) {
 		if (ipv6_start(d, n, i) && ipv6_at(d, n, i, hit))
