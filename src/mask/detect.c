@@ -456,18 +456,30 @@ static bool trunk0_at(const char *d, size_t n, size_t i, mdet_t *hit)
  * "+44 20 7946 0958", "+4915112345678". */
 static bool phone_plus_at(const char *d, size_t n, size_t i, mdet_t *hit)
 {
+	enum { E164_MAX = 15 };
 	if (i > 0 && ((CL(d[i - 1]) & C_WORD) || d[i - 1] == '+'))
 		return false;
 	if (i + 1 >= n || d[i + 1] < '1' || d[i + 1] > '9')
 		return false;
-	size_t p = i + 1, nd = 0, end = 0;
+	/* Ends of digit groups (with the digits so far): when the run goes
+	 * on into something else ("+44 20 7946 0958 10.1.2.3"), the longest
+	 * end that is a boundary wins. */
+	size_t ends[E164_MAX + 1], ndig[E164_MAX + 1];
+	int nends = 0;
+	size_t p = i + 1, nd = 0;
 	int paren = 0;
 	while (p < n) {
 		char ch = d[p];
 		if (IS_DIGIT(ch)) {
-			if (++nd > 15)
-				return false;
-			end = ++p;
+			if (++nd > E164_MAX)
+				break;
+			p++;
+			if (p >= n || !IS_DIGIT(d[p])) {
+				if (paren != 1) {
+					ends[nends] = p;
+					ndig[nends++] = nd;
+				}
+			}
 			continue;
 		}
 		bool after = IS_DIGIT(d[p - 1]) || d[p - 1] == ')';
@@ -483,16 +495,21 @@ static bool phone_plus_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		}
 		if (ch == ')' && paren == 1 && IS_DIGIT(d[p - 1])) {
 			paren = 2;
-			end = ++p;
+			p++;
 			continue;
 		}
 		break;
 	}
-	if (paren == 1 || nd < 8 || !ends_word(d, n, end) ||
-	    number_goes_on(d, n, end))
-		return false;
-	*hit = (mdet_t){i, end, CONFIG_MASK_DET_phone, MK_PHONE};
-	return true;
+	for (int k = nends; k-- > 0;) {
+		size_t e = ends[k];
+		if (ndig[k] < 8)
+			break;
+		if (!ends_word(d, n, e) || number_goes_on(d, n, e))
+			continue;
+		*hit = (mdet_t){i, e, CONFIG_MASK_DET_phone, MK_PHONE};
+		return true;
+	}
+	return false;
 }
 
 /* "(NXX) NXX-XXXX", the space optional, '-', '.' or ' ' before the

@@ -389,6 +389,9 @@ static void shape_uuid(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 {
 	prf_t p;
 	prf_init(&p, c->m, MK_UUID, s, n);
+	bool upper = false;
+	for (size_t i = 0; i < n; i++)
+		upper |= s[i] >= 'A' && s[i] <= 'F';
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '-') {
@@ -401,7 +404,7 @@ static void shape_uuid(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 		else if (i == 19)
 			v = 8 | (v & 3);
 		char h = hexd[v];
-		buf_putc(out, (ch >= 'A' && ch <= 'F') ? (char)toupper(h) : h);
+		buf_putc(out, upper ? (char)toupper(h) : h);
 	}
 }
 
