@@ -477,6 +477,7 @@ void mask_ctx_free(mask_ctx_t *c)
 		buf_free(bufs[i]);
 	free(c->map);
 	free(c->mt);
+	free(c->mt2);
 	free(c->jwalk);
 	free(c->jstate);
 	free(c->counts);

@@ -172,6 +172,8 @@ struct mask_ctx {
 	size_t map_cap;
 	mmatch_t *mt;
 	size_t nmt, mt_cap;
+	mmatch_t *mt2; /* spare, for merging passes */
+	size_t mt2_cap;
 	uint64_t *jstate; /* JSON rule states per depth */
 	size_t jstate_cap;
 	/* Report. */

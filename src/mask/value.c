@@ -406,10 +406,32 @@ static const mmatch_t *overlap(const mmatch_t *mt, size_t k, size_t s,
 	return lo < k && mt[lo].start < e ? &mt[lo] : NULL;
 }
 
-static int cmp_match(const void *a, const void *b)
+/* mt[0..base) and mt[base..nmt) are each sorted by start and do not
+ * overlap: merge them (into the spare array, then swap). glibc's qsort
+ * would allocate for more than a few dozen matches. */
+static void merge_pass(mask_ctx_t *c, size_t base)
 {
-	const mmatch_t *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
+	size_t n = c->nmt;
+	if (base == 0 || base == n || c->mt[base - 1].start <= c->mt[base].start)
+		return;
+	if (c->mt2_cap < n) {
+		c->mt2_cap = c->mt_cap;
+		c->mt2 = xreallocarray(c->mt2, c->mt2_cap, sizeof(*c->mt2));
+	}
+	size_t i = 0, j = base, k = 0;
+	while (i < base && j < n)
+		c->mt2[k++] = c->mt[i].start <= c->mt[j].start ? c->mt[i++]
+							       : c->mt[j++];
+	while (i < base)
+		c->mt2[k++] = c->mt[i++];
+	while (j < n)
+		c->mt2[k++] = c->mt[j++];
+	mmatch_t *t = c->mt;
+	size_t tc = c->mt_cap;
+	c->mt = c->mt2;
+	c->mt_cap = c->mt2_cap;
+	c->mt2 = t;
+	c->mt2_cap = tc;
 }
 
 /* Appends to c->repl what replaces text t[0..n) for (src, action,
@@ -435,6 +457,61 @@ static void make_repl(mask_ctx_t *c, mmatch_t *mm, int view, int action,
 	else if (view == VIEW_JSON)
 		mask__json_escape(&c->repl, dst->data, dst->len);
 	mm->repl_len = c->repl.len - mm->repl_off;
+}
+
+/* Appends a rule's replacement for the match in ov to c->repl: "$n" and
+ * "${n}" are capture group n, "${name}" a named group, "$$" a dollar;
+ * groups that did not take part are empty; any other '$' is itself.
+ * (pcre2_substitute would copy the match data into a block it allocates,
+ * on every call.) */
+static void expand(mask_ctx_t *c, const mrule_t *r, const char *s,
+		   const PCRE2_SIZE *ov, uint32_t pairs)
+{
+	const char *p = r->repl, *end = r->repl + r->repl_len;
+	while (p < end) {
+		const char *dollar = memchr(p, '$', (size_t)(end - p));
+		if (!dollar) {
+			buf_append(&c->repl, p, (size_t)(end - p));
+			return;
+		}
+		buf_append(&c->repl, p, (size_t)(dollar - p));
+		p = dollar + 1;
+		long g = -1;
+		if (p < end && *p == '$') {
+			buf_putc(&c->repl, '$');
+			p++;
+			continue;
+		}
+		if (p < end && *p >= '0' && *p <= '9') {
+			g = 0;
+			while (p < end && *p >= '0' && *p <= '9' && g < 100000)
+				g = g * 10 + (*p++ - '0');
+		} else if (p < end && *p == '{') {
+			const char *close = memchr(p, '}', (size_t)(end - p));
+			if (close && close > p + 1) {
+				char name[64];
+				size_t nl = (size_t)(close - p - 1);
+				if (nl < sizeof(name)) {
+					memcpy(name, p + 1, nl);
+					name[nl] = '\0';
+					if (name[0] >= '0' && name[0] <= '9')
+						g = strtol(name, NULL, 10);
+					else
+						g = pcre2_substring_number_from_name(
+							r->re, (PCRE2_SPTR)name);
+					if (g >= 0)
+						p = close + 1;
+				}
+			}
+		}
+		if (g < 0) {
+			buf_putc(&c->repl, '$');
+			continue;
+		}
+		if ((uint32_t)g < pairs && ov[2 * g] != PCRE2_UNSET)
+			buf_append(&c->repl, s + ov[2 * g],
+				   ov[2 * g + 1] - ov[2 * g]);
+	}
 }
 
 /* Pattern rules over s, in config order. */
@@ -466,43 +543,15 @@ static void run_patterns(mask_ctx_t *c, const char *s, size_t n)
 			mm->action = (uint8_t)r->action;
 			mm->protect = r->action == CONFIG_ACT_KEEP;
 			if (r->repl && r->action == CONFIG_ACT_REDACT) {
-				/* The rule's replacement, $1 and all. */
 				mm->repl_off = c->repl.len;
-				buf_reserve(&c->repl, 64);
-				for (int tries = 0; tries < 2; tries++) {
-					size_t room = c->repl.cap - c->repl.len - 1;
-					PCRE2_SIZE outlen = room;
-					int sr = pcre2_substitute(
-						r->re, (PCRE2_SPTR)s, n, from,
-						PCRE2_SUBSTITUTE_MATCHED |
-							PCRE2_SUBSTITUTE_REPLACEMENT_ONLY |
-							PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
-						c->md, NULL, (PCRE2_SPTR)r->repl,
-						r->repl_len,
-						(PCRE2_UCHAR *)c->repl.data +
-							c->repl.len,
-						&outlen);
-					if (sr >= 0) {
-						c->repl.len += outlen;
-						break;
-					}
-					if (sr != PCRE2_ERROR_NOMEMORY) {
-						outlen = 0;
-						break;
-					}
-					buf_reserve(&c->repl, outlen + 1);
-				}
-				c->repl.data[c->repl.len] = '\0';
+				expand(c, r, s, ov, (uint32_t)rc);
 				mm->repl_len = c->repl.len - mm->repl_off;
 			} else {
 				make_repl(c, mm, VIEW_PLAIN, r->action,
 					  MK_GENERIC, s + ms, me - ms);
 			}
-			/* Keep the first `base' sorted for overlap(). */
-			qsort(c->mt + base, c->nmt - base, sizeof(*c->mt),
-			      cmp_match);
 		}
-		qsort(c->mt, c->nmt, sizeof(*c->mt), cmp_match);
+		merge_pass(c, base); /* a rule's matches come in order */
 	}
 }
 
@@ -549,8 +598,7 @@ static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn)
 			  d + hit.start, hit.end - hit.start);
 		lo = hit.end;
 	}
-	if (c->nmt > base)
-		qsort(c->mt, c->nmt, sizeof(*c->mt), cmp_match);
+	merge_pass(c, base); /* a pass finds its matches in order */
 }
 
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,

@@ -8,7 +8,6 @@
 #define UMBRA_TESTS_MASK_TEST_H
 
 #include "base/buf.h"
-#include "base/err.h"
 #include "config/config.h"
 #include "mask/mask.h"
 

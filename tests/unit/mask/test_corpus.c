@@ -12,6 +12,7 @@
  * The end-to-end run of the same corpus through the proxy is the
  * proxy's test.
  */
+#include "base/err.h"
 #include "unit/mask/mask_test.h"
 
 #include <jansson.h>

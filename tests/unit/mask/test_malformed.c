@@ -4,6 +4,7 @@
  * detail, and leaves the output buffer exactly as it was (nothing of the
  * message may reach a shadow).
  */
+#include "base/err.h"
 #include "unit/mask/mask_test.h"
 
 /* Masks a request with content type ct (and more headers) and body

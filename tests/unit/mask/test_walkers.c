@@ -6,6 +6,7 @@
  * headers (auth, cookies, framing, digests), responses, PCRE2 rules,
  * per-detector actions, and the report.
  */
+#include "base/err.h"
 #include "unit/mask/mask_test.h"
 
 #define HDR_JSON "Content-Type: application/json"
@@ -783,4 +784,14 @@ Test(compile, key_size_is_checked)
 	cr_expect_eq(mask_new_with_key(&cfg->mask, test_key, 8, &m, NULL),
 		     ERR_RANGE);
 	config_free(cfg);
+}
+
+Test(text, replacement_syntax)
+{
+	tmask_t *t = rules(
+		"    - {where: pattern, pattern: 'id=(?<num>\\d+)(x)?', "
+		"replacement: '$$ ${num} ${1} $2 $9 $x ${nope}'}\n");
+	cr_expect_str_eq(tm_text(t, "a id=42 b"),
+			 "a $ 42 42   $x ${nope} b");
+	tm_free(t);
 }
