@@ -102,8 +102,8 @@ int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 	*detected = coding;
 	size_t off = 0, used = 0;
 	int rc = inflate_once(c, wbits_of(coding), s, n, max, out, &used);
-	if (coding == MASK_CODING_DEFLATE && rc == Z_DATA_ERROR &&
-	    out->len == 0) {
+	if (coding == MASK_CODING_DEFLATE && rc != Z_STREAM_END &&
+	    rc != TOO_BIG && out->len == 0) {
 		/* Not zlib-wrapped: raw deflate, as some servers send. */
 		*detected = MASK_CODING_RAWDEFLATE;
 		rc = inflate_once(c, wbits_of(*detected), s, n, max, out,

@@ -696,10 +696,17 @@ static bool letter_start(const bool *on, const char *d, size_t n, size_t i,
 	return false;
 }
 
-bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
+bool mask__detect_next(const bool *on, const char *d0, size_t n0, size_t lo,
 		       size_t *pos, mdet_t *hit)
 {
-	size_t i = *pos;
+	/* Nothing before lo counts, look-behind included: text there has
+	 * been matched (and will be replaced) or is another value. So the
+	 * scan runs on d0 + lo as if it began there. */
+	if (lo > n0)
+		lo = n0;
+	const char *d = d0 + lo;
+	size_t n = n0 - lo;
+	size_t i = *pos > lo ? *pos - lo : 0;
 	while (i < n) {
 		unsigned char ch = (unsigned char)d[i];
 		uint8_t k = cls[ch];
@@ -709,7 +716,7 @@ bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
 		}
 		if (ch == '@') {
 			if (on[CONFIG_MASK_DET_email] &&
-			    email_at(d, n, lo, i, hit))
+			    email_at(d, n, 0, i, hit))
 				goto found;
 			i++;
 			continue;
@@ -734,11 +741,11 @@ bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
 			goto found;
 		i++;
 	}
-	*pos = n;
+	*pos = n0;
 	return false;
 found:
-	if (hit->start < lo) /* cannot happen: every detector starts >= i */
-		hit->start = lo;
+	hit->start += lo;
+	hit->end += lo;
 	*pos = hit->end;
 	return true;
 }

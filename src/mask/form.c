@@ -173,9 +173,15 @@ void mask__target(mask_ctx_t *c, const char *s, size_t n, buf_t *out)
 	size_t p = 0;
 	/* absolute-form: scheme://authority then the path. Credentials in
 	 * the authority are the auth detector's. */
-	const char *colon = memchr(s, ':', n);
-	if (colon && colon > s && (size_t)(colon - s) + 2 < n &&
-	    colon[1] == '/' && colon[2] == '/') {
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986) */
+	size_t sl = 0;
+	if (n && ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+		while (sl < n && (((s[sl] | 0x20) >= 'a' && (s[sl] | 0x20) <= 'z') ||
+				  (s[sl] >= '0' && s[sl] <= '9') || s[sl] == '+' ||
+				  s[sl] == '-' || s[sl] == '.'))
+			sl++;
+	const char *colon = sl && sl + 2 < n && s[sl] == ':' ? s + sl : NULL;
+	if (colon && colon[1] == '/' && colon[2] == '/') {
 		size_t a = (size_t)(colon - s) + 3, e = a;
 		while (e < n && s[e] != '/' && s[e] != '?' && s[e] != '#')
 			e++;

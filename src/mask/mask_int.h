@@ -231,10 +231,12 @@ typedef struct mdet {
 	uint8_t kind; /* mask_kind_t */
 } mdet_t;
 
-/* Finds the next detector match in d[0..n) starting the scan at *pos
- * and not starting before lo. Only detectors enabled in on[] are tried.
- * Returns true with *hit filled and *pos moved past it, or false at the
- * end of the text. Pure: no allocation, no state outside the arguments. */
+/* Finds the next detector match in d[0..n) starting the scan at *pos.
+ * Bytes before lo do not count at all (not even as context: the text is
+ * scanned as if it began at lo). Only detectors enabled in on[] are
+ * tried. Returns true with *hit filled and *pos moved past it, or false
+ * at the end of the text. Pure: no allocation, no state outside the
+ * arguments. */
 bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
 		       size_t *pos, mdet_t *hit);
 

@@ -221,16 +221,19 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			hend = p; /* no headers */
 			body = p + (s[p] == '\r' ? 2 : 1);
 		} else {
-			size_t lim = n - h > MASK_PART_HEADER_MAX
-					     ? h + MASK_PART_HEADER_MAX
-					     : n;
+			/* The blank line must come before the next
+			 * delimiter: headers never span parts. */
+			size_t lim = next_delim(s, n, h, delim, dn);
+			if (lim - h > MASK_PART_HEADER_MAX)
+				lim = h + MASK_PART_HEADER_MAX;
 			const char *crlf = memmem(s + h, lim - h, "\r\n\r\n", 4);
 			const char *lflf = memmem(s + h, lim - h, "\n\n", 2);
 			if (!crlf && !lflf)
 				return mask__fail(
 					c, MASK_R_BAD_MULTIPART, ERR_PARSE,
 					"part %zu: no end of its headers "
-					"within %d bytes",
+					"before the next delimiter or within "
+					"%d bytes",
 					parts, MASK_PART_HEADER_MAX);
 			if (crlf && (!lflf || crlf < lflf)) {
 				hend = (size_t)(crlf - s) + 2;

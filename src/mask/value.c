@@ -555,42 +555,39 @@ static void run_patterns(mask_ctx_t *c, const char *s, size_t n)
 	}
 }
 
-/* One detector pass over view bytes d[0..dn) (s itself for the plain
- * view). Matches map back to s through c->map. */
-static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn)
+/* The first view index whose byte comes from source offset >= off. */
+static size_t view_at(const mask_ctx_t *c, int view, size_t dn, size_t off)
+{
+	if (view == VIEW_PLAIN)
+		return off < dn ? off : dn;
+	size_t lo = 0, hi = dn;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->map[mid] >= off)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Scans the view bytes that come from source gap [g0, g1): nothing
+ * found here may reach into an earlier match. */
+static void scan_gap(mask_ctx_t *c, int view, const char *d, size_t dn,
+		     size_t g0, size_t g1)
 {
 	const mask_t *m = c->m;
-	size_t base = c->nmt, pos = 0, lo = 0, k = 0;
+	size_t v0 = view_at(c, view, dn, g0), v1 = view_at(c, view, dn, g1);
+	/* A decoded byte whose escape runs past g1 is not in the gap. */
+	if (view != VIEW_PLAIN && v1 > v0 && c->map[v1] > g1)
+		v1--;
+	size_t pos = v0, lo = v0;
 	mdet_t hit;
-	for (;;) {
-		if (view == VIEW_PLAIN) {
-			/* Never scan inside, or e-mail back into, an
-			 * earlier pass's match. */
-			while (k < base && c->mt[k].start <= pos) {
-				if (c->mt[k].end > lo)
-					lo = c->mt[k].end;
-				k++;
-			}
-			if (pos < lo)
-				pos = lo;
-		}
-		if (!mask__detect_next(m->det_on, d, dn, lo, &pos, &hit))
-			break;
-		size_t s0 = hit.start, e0 = hit.end;
-		if (view != VIEW_PLAIN) {
-			s0 = c->map[hit.start];
-			e0 = c->map[hit.end];
-		}
-		const mmatch_t *o = overlap(c->mt, base, s0, e0);
-		if (o) {
-			if (view == VIEW_PLAIN && o->end > pos)
-				pos = lo = o->end;
-			continue;
-		}
+	while (mask__detect_next(m->det_on, d, v1, lo, &pos, &hit)) {
 		int action = m->det_action[hit.det];
 		mmatch_t *mm = add_match(c);
-		mm->start = s0;
-		mm->end = e0;
+		mm->start = view == VIEW_PLAIN ? hit.start : c->map[hit.start];
+		mm->end = view == VIEW_PLAIN ? hit.end : c->map[hit.end];
 		mm->src = hit.det;
 		mm->action = (uint8_t)action;
 		mm->protect = action == CONFIG_ACT_KEEP;
@@ -598,7 +595,26 @@ static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn)
 			  d + hit.start, hit.end - hit.start);
 		lo = hit.end;
 	}
-	merge_pass(c, base); /* a pass finds its matches in order */
+}
+
+/* One detector pass over view bytes d[0..dn) of the value s[0..n) (d is
+ * s for the plain view; c->map maps the others back). Earlier matches
+ * are hard boundaries: each gap between them is scanned on its own, as
+ * if the earlier matches had already been replaced. */
+static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn,
+			  size_t n)
+{
+	size_t base = c->nmt, g0 = 0;
+	for (size_t k = 0;; k++) {
+		size_t g1 = k < base ? c->mt[k].start : n;
+		if (g1 > g0)
+			scan_gap(c, view, d, dn, g0, g1);
+		if (k >= base)
+			break;
+		if (c->mt[k].end > g0)
+			g0 = c->mt[k].end;
+	}
+	merge_pass(c, base); /* each gap's matches come in order */
 }
 
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
@@ -609,11 +625,11 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 	if (n == 0)
 		return false;
 	run_patterns(c, s, n);
-	run_detectors(c, VIEW_PLAIN, s, n);
+	run_detectors(c, VIEW_PLAIN, s, n, n);
 	if (view_pct(c, s, n))
-		run_detectors(c, VIEW_PCT, c->view.data, c->view.len);
+		run_detectors(c, VIEW_PCT, c->view.data, c->view.len, n);
 	if (view_json(c, s, n))
-		run_detectors(c, VIEW_JSON, c->view.data, c->view.len);
+		run_detectors(c, VIEW_JSON, c->view.data, c->view.len, n);
 	size_t real = 0;
 	for (size_t i = 0; i < c->nmt; i++)
 		real += !c->mt[i].protect;

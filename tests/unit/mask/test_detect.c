@@ -217,6 +217,14 @@ Test(detect, several_in_a_row)
 	cr_expect_eq(count("nothing 12 34 here, v1.2.3, $1,299.99"), 0);
 }
 
+/* Found by fuzzing: after a match the text starts afresh, as it will
+ * once the match is replaced (a second pass finds nothing new). */
+Test(detect, a_match_end_is_a_boundary)
+{
+	cr_expect_eq(count("+44 20 7946 09+44 20 7946 0958x"), 2);
+	cr_expect_eq(count("203.0.113.7::a"), 2);
+}
+
 Test(detect, disabled_detectors_find_nothing)
 {
 	bool on[CONFIG_MASK_DET__COUNT];

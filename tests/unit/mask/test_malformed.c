@@ -449,3 +449,13 @@ Test(malformed, next_message_is_clean)
 	cr_expect_str_eq(tm_body(t), "{\"a\": 1}");
 	tm_free(t);
 }
+
+/* Found by fuzzing: a header block may not run into the next part. */
+Test(malformed, multipart_headers_span_a_delimiter)
+{
+	fails(MP("b"),
+	      "--b\r\nX: y\r\n--b\r\nContent-Disposition: form-data; name=a"
+	      "\r\n\r\nv\r\n--b--",
+	      ERR_PARSE, MASK_R_BAD_MULTIPART,
+	      "no end of its headers before the next delimiter");
+}

@@ -795,3 +795,22 @@ Test(text, replacement_syntax)
 			 "a $ 42 42   $x ${nope} b");
 	tm_free(t);
 }
+
+/* Found by fuzzing: a rule's match is a boundary for the detectors, not
+ * a reason to drop what runs into it. */
+Test(text, rule_matches_bound_detector_matches)
+{
+	tmask_t *t = rules("    - {where: pattern, pattern: 'acct-\\d+'}\n");
+	cr_expect_str_eq(tm_text(t, "ann@example.orgacct-42"),
+			 ANN "[REDACTED]");
+	tm_free(t);
+}
+
+/* Found by fuzzing: "://" inside the query is not an absolute-form. */
+Test(target, scheme_only_at_the_start)
+{
+	tmask_t *t = tm_new("");
+	cr_expect_str_eq(target_out(t, "/a/ann@example.org?next=https://u:p@x/"),
+			 "/a/" ANN "?next=https://u:p@x/");
+	tm_free(t);
+}
