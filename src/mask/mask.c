@@ -472,12 +472,14 @@ void mask_ctx_free(mask_ctx_t *c)
 	buf_t *bufs[] = {&c->dec[0], &c->dec[1], &c->body, &c->enc[0],
 			 &c->enc[1], &c->part, &c->jdec, &c->fdec, &c->fdec2,
 			 &c->vout, &c->view, &c->repl, &c->vtmp, &c->tmp,
-			 &c->tmp2, &c->tmp3, &c->keys, &c->hdr, &c->hit_text};
+			 &c->tmp2, &c->tmp3, &c->keys, &c->hdr, &c->hit_text,
+			 &c->rnd[0], &c->rnd[1]};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
 		buf_free(bufs[i]);
 	free(c->map);
 	free(c->mt);
 	free(c->mt2);
+	free(c->bd);
 	free(c->jwalk);
 	free(c->jstate);
 	free(c->counts);

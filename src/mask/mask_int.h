@@ -174,6 +174,11 @@ struct mask_ctx {
 	size_t nmt, mt_cap;
 	mmatch_t *mt2; /* spare, for merging passes */
 	size_t mt2_cap;
+	struct {
+		size_t start, end;
+	} *bd;         /* boundaries for the next round (value.c) */
+	size_t bd_cap;
+	buf_t rnd[2];  /* a value after each round */
 	uint64_t *jstate; /* JSON rule states per depth */
 	size_t jstate_cap;
 	/* Report. */

@@ -284,17 +284,19 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 		buf_t *po = &c->part;
 		buf_reset(po);
 		bool changed = true;
-		if (act != -1) {
+		if (cend == body) {
+			/* Empty: nothing to mask, and no line break before
+			 * the next delimiter to write anything in front of. */
+			changed = false;
+		} else if (act != -1) {
 			mask__whole(c, src, act, MK_GENERIC, s + body,
 				    cend - body, &pos, po);
-		} else if (cend > body) {
+		} else {
 			int rc = mask__typed_body(c, pct, pct_len, s + body,
 						  cend - body, &pos, po,
 						  &changed);
 			if (rc)
 				return rc;
-		} else {
-			changed = false;
 		}
 		if (changed) {
 			if (memmem(po->data, po->len, delim, dn))

@@ -617,37 +617,78 @@ static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn,
 	merge_pass(c, base); /* each gap's matches come in order */
 }
 
+/* Rounds of masking one value. A replacement changes its neighbours'
+ * context ("05-112078-05-1120::" is no phone number until the address
+ * after it is replaced), so a round that replaced something is followed
+ * by another over its result, with every replaced or kept span a hard
+ * boundary (pseudonyms are never masked again). Two rounds settle all
+ * but contrived input; the bound keeps contrived input linear. */
+#define MASK_ROUNDS_MAX 4
+
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		buf_t *out)
 {
-	c->nmt = 0;
-	buf_reset(&c->repl);
 	if (n == 0)
 		return false;
-	run_patterns(c, s, n);
-	run_detectors(c, VIEW_PLAIN, s, n, n);
-	if (view_pct(c, s, n))
-		run_detectors(c, VIEW_PCT, c->view.data, c->view.len, n);
-	if (view_json(c, s, n))
-		run_detectors(c, VIEW_JSON, c->view.data, c->view.len, n);
-	size_t real = 0;
-	for (size_t i = 0; i < c->nmt; i++)
-		real += !c->mt[i].protect;
-	if (!real)
-		return false;
-	size_t cur = 0;
-	buf_reserve(out, n + c->repl.len);
-	for (size_t i = 0; i < c->nmt; i++) {
-		const mmatch_t *mm = &c->mt[i];
-		if (mm->protect)
-			continue;
-		buf_append(out, s + cur, mm->start - cur);
-		buf_append(out, c->repl.data + mm->repl_off, mm->repl_len);
-		cur = mm->end;
-		mask__hit(c, pos, mm->src, mm->action, mm->start);
+	const char *cur = s;
+	size_t curn = n, nb = 0;
+	bool changed = false;
+	for (int round = 0; round < MASK_ROUNDS_MAX; round++) {
+		c->nmt = 0;
+		buf_reset(&c->repl);
+		for (size_t i = 0; i < nb; i++) {
+			mmatch_t *mm = add_match(c);
+			*mm = (mmatch_t){.start = c->bd[i].start,
+					 .end = c->bd[i].end,
+					 .protect = 1};
+		}
+		run_patterns(c, cur, curn);
+		run_detectors(c, VIEW_PLAIN, cur, curn, curn);
+		if (view_pct(c, cur, curn))
+			run_detectors(c, VIEW_PCT, c->view.data, c->view.len, curn);
+		if (view_json(c, cur, curn))
+			run_detectors(c, VIEW_JSON, c->view.data, c->view.len,
+				      curn);
+		size_t real = 0;
+		for (size_t i = 0; i < c->nmt; i++)
+			real += !c->mt[i].protect;
+		if (!real)
+			break;
+		/* Apply into the round buffer not holding cur; every match
+		 * becomes a boundary of the next round. */
+		buf_t *dst = &c->rnd[round & 1];
+		buf_reset(dst);
+		buf_reserve(dst, curn + c->repl.len);
+		if (c->bd_cap < c->nmt) {
+			c->bd_cap = c->mt_cap;
+			c->bd = xreallocarray(c->bd, c->bd_cap, sizeof(*c->bd));
+		}
+		size_t at = 0;
+		nb = 0;
+		for (size_t i = 0; i < c->nmt; i++) {
+			const mmatch_t *mm = &c->mt[i];
+			buf_append(dst, cur + at, mm->start - at);
+			size_t b0 = dst->len;
+			if (mm->protect) {
+				buf_append(dst, cur + mm->start,
+					   mm->end - mm->start);
+			} else {
+				buf_append(dst, c->repl.data + mm->repl_off,
+					   mm->repl_len);
+				mask__hit(c, pos, mm->src, mm->action, mm->start);
+			}
+			c->bd[nb].start = b0;
+			c->bd[nb++].end = dst->len;
+			at = mm->end;
+		}
+		buf_append(dst, cur + at, curn - at);
+		cur = dst->data;
+		curn = dst->len;
+		changed = true;
 	}
-	buf_append(out, s + cur, n - cur);
-	return true;
+	if (changed)
+		buf_append(out, cur, curn);
+	return changed;
 }
 
 void mask__whole(mask_ctx_t *c, int src, int action, mask_kind_t kind,
