@@ -178,7 +178,7 @@ FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	clang -std=gnu11 -D_GNU_SOURCE -Isrc -I$(BUILD) $(PKG_CFLAGS) \
-	    $(FUZZ_FLAGS) -c $< -o $@
+	    $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(@D)
 	clang -std=gnu11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
@@ -209,5 +209,5 @@ clean:
 distclean: clean
 	rm -f compile_commands.json
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d $(FUZZ_OBJ:.o=.d)
 FORCE:

@@ -85,11 +85,33 @@ static int norm_char(unsigned char ch)
 	return (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
 }
 
+/* Does the normalised k contain the (normalised) word w? For keys too
+ * long for the buffer below: slower, same answer. */
+static bool norm_contains(const char *k, size_t n, const char *w)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (norm_char((unsigned char)k[i]) != (unsigned char)w[0])
+			continue;
+		size_t j = i, q = 0;
+		while (w[q] && j < n) {
+			int ch = norm_char((unsigned char)k[j++]);
+			if (ch < 0)
+				continue;
+			if (ch != (unsigned char)w[q])
+				break;
+			q++;
+		}
+		if (!w[q])
+			return true;
+	}
+	return false;
+}
+
 bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 {
 	if (!m->det_on[CONFIG_MASK_DET_keys])
 		return false;
-	/* Normalise once into a bounded buffer; longer keys are not names. */
+	/* Normalise once into a buffer that holds any sensible name. */
 	enum { KEY_NORM_MAX = 128 };
 	char nk[KEY_NORM_MAX];
 	size_t nn = 0;
@@ -97,8 +119,12 @@ bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 		int ch = norm_char((unsigned char)k[i]);
 		if (ch < 0)
 			continue;
-		if (nn == sizeof(nk))
+		if (nn == sizeof(nk)) {
+			for (size_t j = 0; j < m->nsens; j++)
+				if (norm_contains(k, n, m->sens[j]))
+					return true;
 			return false;
+		}
 		nk[nn++] = (char)ch;
 	}
 	for (size_t i = 0; i < m->nsens; i++) {

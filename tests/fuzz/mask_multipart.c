@@ -7,13 +7,18 @@
  */
 #include "mask_fuzz.h"
 
+/* Delimiters up to and including the closing one (lines after it are
+ * epilogue text, not structure). */
 static size_t delims(const char *s, size_t n)
 {
 	size_t k = 0;
 	const char *d = "--BOUNDARY";
 	for (size_t i = 0; i + 10 <= n; i++)
-		if ((i == 0 || s[i - 1] == '\n') && memcmp(s + i, d, 10) == 0)
+		if ((i == 0 || s[i - 1] == '\n') && memcmp(s + i, d, 10) == 0) {
 			k++;
+			if (i + 12 <= n && s[i + 10] == '-' && s[i + 11] == '-')
+				break;
+		}
 	return k;
 }
 

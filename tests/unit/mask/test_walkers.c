@@ -814,3 +814,17 @@ Test(target, scheme_only_at_the_start)
 			 "/a/" ANN "?next=https://u:p@x/");
 	tm_free(t);
 }
+
+/* Found by fuzzing: a key of any length is checked for sensitive names. */
+Test(form, long_keys_are_names_too)
+{
+	tmask_t *t = tm_new("  actions: {keys: redact}\n");
+	char b[600];
+	memset(b, 'x', 300);
+	strcpy(b + 300, "_Pass-Word=secret1");
+	char want[600];
+	memset(want, 'x', 300);
+	strcpy(want + 300, "_Pass-Word=%5BREDACTED%5D");
+	cr_expect_str_eq(form_out(t, b), want);
+	tm_free(t);
+}
