@@ -354,12 +354,17 @@ int mask_new_with_key(const config_mask_t *cfg, const uint8_t *key,
 		}
 	}
 	m->sens = xcalloc(cfg->sensitive_keys.n + 1, sizeof(char *));
+	m->sens_len = xcalloc(cfg->sensitive_keys.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < cfg->sensitive_keys.n; i++) {
 		char *nk = norm_key(cfg->sensitive_keys.v[i]);
-		if (*nk)
-			m->sens[m->nsens++] = nk;
-		else
+		if (!*nk) {
 			free(nk);
+			continue;
+		}
+		unsigned char f0 = (unsigned char)nk[0];
+		m->sens_first[f0 >> 6] |= 1ull << (f0 & 63);
+		m->sens_len[m->nsens] = strlen(nk);
+		m->sens[m->nsens++] = nk;
 	}
 	const char *mk = cfg->redact_marker ? cfg->redact_marker : "";
 	if (has_ctl(mk) || strlen(mk) > MASK_MARKER_MAX) {
@@ -433,6 +438,7 @@ void mask_free(mask_t *m)
 	for (size_t i = 0; i < m->nsens; i++)
 		free(m->sens[i]);
 	free(m->sens);
+	free(m->sens_len);
 	free(m->marker);
 	for (size_t i = 0; m->src_names && i < m->nsrc; i++)
 		free(m->src_names[i]);

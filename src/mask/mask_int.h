@@ -105,7 +105,9 @@ struct mask {
 	bool det_on[CONFIG_MASK_DET__COUNT];
 	int det_action[CONFIG_MASK_DET__COUNT];
 	char **sens; /* sensitive key names, normalised (norm_key) */
+	size_t *sens_len;
 	size_t nsens;
+	uint64_t sens_first[4]; /* bit set: some name starts with that byte */
 	char *marker;
 	size_t marker_len;
 	uint64_t max_scan;

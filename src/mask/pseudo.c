@@ -280,11 +280,19 @@ static void shape_ssn(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 			sep = s[i];
 	if (k != 9 && !sep)
 		sep = '-';
-	if (sep)
-		buf_printf(out, "%03u%c%02u%c%04u", area, sep, group, sep,
-			   serial);
-	else
-		buf_printf(out, "%03u%02u%04u", area, group, serial);
+	char t[11] = {(char)('0' + area / 100), (char)('0' + area / 10 % 10),
+		      (char)('0' + area % 10), sep,
+		      (char)('0' + group / 10), (char)('0' + group % 10), sep,
+		      (char)('0' + serial / 1000),
+		      (char)('0' + serial / 100 % 10),
+		      (char)('0' + serial / 10 % 10), (char)('0' + serial % 10)};
+	if (sep) {
+		buf_append(out, t, 11);
+	} else {
+		buf_append(out, t, 3);
+		buf_append(out, t + 4, 2);
+		buf_append(out, t + 7, 4);
+	}
 }
 
 static void shape_iban(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
@@ -361,7 +369,19 @@ static void shape_ipv4(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 	prf_init(&p, c->m, MK_IPV4, s, n);
 	unsigned a = prf_byte(&p), b = prf_byte(&p);
 	unsigned d = 1 + prf_below(&p, 254);
-	buf_printf(out, "10.%u.%u.%u", a, b, d);
+	char t[16];
+	size_t k = 0;
+	unsigned oct[4] = {10, a, b, d};
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			t[k++] = '.';
+		if (oct[i] >= 100)
+			t[k++] = (char)('0' + oct[i] / 100);
+		if (oct[i] >= 10)
+			t[k++] = (char)('0' + oct[i] / 10 % 10);
+		t[k++] = (char)('0' + oct[i] % 10);
+	}
+	buf_append(out, t, k);
 }
 
 static void shape_ipv6(mask_ctx_t *c, buf_t *out, const char *s, size_t n)

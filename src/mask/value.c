@@ -127,10 +127,17 @@ bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 		}
 		nk[nn++] = (char)ch;
 	}
-	for (size_t i = 0; i < m->nsens; i++) {
-		size_t sl = strlen(m->sens[i]);
-		if (sl && sl <= nn && memmem(nk, nn, m->sens[i], sl))
-			return true;
+	/* Names are short: a first-byte filter beats memmem's setup. */
+	for (size_t i = 0; i < nn; i++) {
+		if (!(m->sens_first[(unsigned char)nk[i] >> 6] >>
+		      ((unsigned char)nk[i] & 63) & 1))
+			continue;
+		for (size_t j = 0; j < m->nsens; j++) {
+			size_t sl = m->sens_len[j];
+			if (nk[i] == m->sens[j][0] && sl <= nn - i &&
+			    memcmp(nk + i, m->sens[j], sl) == 0)
+				return true;
+		}
 	}
 	return false;
 }
@@ -651,6 +658,15 @@ static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn,
  * but contrived input; the bound keeps contrived input linear. */
 #define MASK_ROUNDS_MAX 4
 
+/* No detector reads across these bytes or looks at what follows them:
+ * a replacement between two of them (or at the value's edges) changes
+ * no other match, and another round would find nothing. Space is not
+ * one: card, phone and IBAN groups join across it. */
+static bool hard_sep(unsigned char ch)
+{
+	return ch && strchr("\n\r\t\"'<>,;{}[]|&?!#$*^`~", ch) != NULL;
+}
+
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		buf_t *out)
 {
@@ -690,7 +706,16 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 			c->bd = xreallocarray(c->bd, c->bd_cap, sizeof(*c->bd));
 		}
 		size_t at = 0;
+		bool settled = true;
 		nb = 0;
+		for (size_t i = 0; i < c->nmt; i++) {
+			const mmatch_t *q = &c->mt[i];
+			if (!q->protect &&
+			    ((q->start > 0 &&
+			      !hard_sep((unsigned char)cur[q->start - 1])) ||
+			     (q->end < curn && !hard_sep((unsigned char)cur[q->end]))))
+				settled = false;
+		}
 		for (size_t i = 0; i < c->nmt; i++) {
 			const mmatch_t *mm = &c->mt[i];
 			buf_append(dst, cur + at, mm->start - at);
@@ -711,6 +736,8 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		cur = dst->data;
 		curn = dst->len;
 		changed = true;
+		if (settled)
+			break;
 	}
 	if (changed)
 		buf_append(out, cur, curn);
