@@ -11,15 +11,19 @@ set -eu
 BUILD="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libfyaml-dev libssl-dev libpcre2-dev libsqlite3-dev libpcap-dev
 libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev"
+# Run: `umbra run` builds an isolated shadow's network namespace, veth
+# pair and filter rules with these (shadow.isolate_network); util-linux
+# gives the tests setpriv (a root without capabilities).
+RUN="iproute2 nftables util-linux"
 # Tests: Criterion, real peers and tools the end-to-end tests start.
-TEST="libcriterion-dev python3 curl sqlite3 iproute2 procps tcpdump
+TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
 prometheus prometheus-alertmanager"
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"
 
 missing=""
-for p in $BUILD $TEST $BENCH; do
+for p in $BUILD $RUN $TEST $BENCH; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*"install ok installed"*) ;;

@@ -120,6 +120,35 @@ int cgroup_dir_of(const cgroup_sys_t *sys, cgroup_ctrl_t ctrl, pid_t pid,
 	return rc;
 }
 
+int cgroup_v2_dir_of(const cgroup_sys_t *sys, pid_t pid,
+		     const char *cgroup_file, char out[CGROUP_PATH_MAX])
+{
+	if (!sys->v2[0])
+		return ERR_NOTFOUND;
+	char path[64];
+	if (!cgroup_file) {
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+		cgroup_file = path;
+	}
+	FILE *f = fopen(cgroup_file, "r");
+	if (!f)
+		return -errno;
+	char line[4096];
+	int rc = ERR_NOTFOUND;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		char *rel = line + 3;
+		rel[strcspn(rel, "\n")] = '\0';
+		int n = snprintf(out, CGROUP_PATH_MAX, "%s%s", sys->v2,
+				 strcmp(rel, "/") == 0 ? "" : rel);
+		rc = n < CGROUP_PATH_MAX ? 0 : ERR_TOOBIG;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
 int cgroup_read_u64(const char *dir, const char *file, uint64_t *out)
 {
 	char path[CGROUP_PATH_MAX + 64], buf[64];

@@ -47,6 +47,13 @@ int cgroup_version_for(const cgroup_sys_t *sys, cgroup_ctrl_t ctrl);
 int cgroup_dir_of(const cgroup_sys_t *sys, cgroup_ctrl_t ctrl, pid_t pid,
 		  const char *cgroup_file, char out[CGROUP_PATH_MAX]);
 
+/* The directory of pid's group in the v2 tree ("0::/path"), whether or
+ * not that tree has controllers: v2 groups can still hold and list (and
+ * kill) processes. 0, ERR_NOTFOUND when there is no v2 tree, or a
+ * negative errno. */
+int cgroup_v2_dir_of(const cgroup_sys_t *sys, pid_t pid,
+		     const char *cgroup_file, char out[CGROUP_PATH_MAX]);
+
 /* Reads a single unsigned integer ("max" reads as UINT64_MAX) from
  * dir/file. 0 or a negative error. */
 int cgroup_read_u64(const char *dir, const char *file, uint64_t *out);

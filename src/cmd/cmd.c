@@ -23,6 +23,11 @@
 
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
+	&cmd_run,
+	&cmd_proxy,
+	&cmd_analyze,
+	&cmd_drift,
+	&cmd_export,
 	&cmd_check_config,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -37,6 +42,8 @@ static const cmd_opt_t global_opts[] = {
 
 /* --------------------------------------------------------------- messages */
 
+static void vmsg(const cmd_entry_t *cmd, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void vmsg(const cmd_entry_t *cmd, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "umbra%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");

@@ -142,6 +142,7 @@ typedef struct config_production {
 		int64_t pid;
 		char *cgroup, *url;
 	} attach;
+	char *cgroup_parent; /* "" = below umbra's own group */
 	int64_t connect_timeout, response_timeout, pool_size, pool_idle;
 } config_production_t;
 
@@ -152,6 +153,9 @@ typedef struct config_shadow {
 	char *config_dir;
 	int64_t port, replicas;
 	double ratio;
+	uint64_t memory_min; /* floor of the shadow's memory limit */
+	char *work_dir;
+	char *netns_subnet;
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
 	int64_t connect_timeout, response_timeout, pool_size;
@@ -298,6 +302,53 @@ typedef struct config_mitigation {
 	} alert;
 } config_mitigation_t;
 
+/* Metric queries of the Prometheus source, by metric name: the compared
+ * metrics plus rps (normalisation needs it). Defaults read what umbra's
+ * own /metrics exposes, summed over every umbra instance that Prometheus
+ * scrapes; {service}, {side} and {range} are filled in per query. */
+#define CONFIG_PROM_SEL "{service=\"{service}\",side=\"{side}\"}"
+#define CONFIG_PROM_RATE(m) "sum(rate(" m CONFIG_PROM_SEL "[{range}]))"
+#define CONFIG_PROM_P(q)                                                   \
+	"histogram_quantile(" q ", sum by (le) (rate("                    \
+	"umbra_request_duration_seconds_bucket" CONFIG_PROM_SEL            \
+	"[{range}])))"
+#define CONFIG_PROM_QUERIES(X)                                             \
+	X(cpu, CONFIG_PROM_RATE("umbra_cpu_seconds_total"))               \
+	X(memory, "sum(umbra_memory_bytes" CONFIG_PROM_SEL ")")           \
+	X(disk_read, CONFIG_PROM_RATE("umbra_disk_read_bytes_total"))     \
+	X(disk_write, CONFIG_PROM_RATE("umbra_disk_written_bytes_total")) \
+	X(net_rx, CONFIG_PROM_RATE("umbra_network_receive_bytes_total")   \
+		  " or " CONFIG_PROM_RATE("umbra_request_bytes_total"))   \
+	X(net_tx, CONFIG_PROM_RATE("umbra_network_transmit_bytes_total")  \
+		  " or " CONFIG_PROM_RATE("umbra_response_bytes_total"))  \
+	X(rps, CONFIG_PROM_RATE("umbra_requests_total"))                  \
+	X(latency_p50, CONFIG_PROM_P("0.5"))                              \
+	X(latency_p90, CONFIG_PROM_P("0.9"))                              \
+	X(latency_p99, CONFIG_PROM_P("0.99"))                             \
+	X(error_rate, CONFIG_PROM_RATE("umbra_request_errors_total")      \
+		      " / " CONFIG_PROM_RATE("umbra_requests_total"))     \
+	X(diff_rate, CONFIG_PROM_RATE("umbra_responses_differ_total")     \
+		     " / " CONFIG_PROM_RATE("umbra_responses_compared_total"))
+
+typedef enum {
+#define CONFIG__PQ_ENUM(name, def) CONFIG_PQ_##name,
+	CONFIG_PROM_QUERIES(CONFIG__PQ_ENUM)
+#undef CONFIG__PQ_ENUM
+	CONFIG_PQ__COUNT
+} config_prom_query_t;
+
+typedef enum { CONFIG_MSRC_LOCAL, CONFIG_MSRC_PROMETHEUS } config_msource_t;
+
+typedef struct config_metrics {
+	int source; /* config_msource_t */
+	char *proc_root;
+	struct {
+		char *url;
+		int64_t timeout, range;
+		char *queries[CONFIG_PQ__COUNT];
+	} prometheus;
+} config_metrics_t;
+
 typedef struct config_store {
 	char *path;
 	int64_t flush_interval, raw_retention, rollup_retention;
@@ -324,6 +375,7 @@ typedef struct config {
 	config_events_t events;
 	config_drift_t drift;
 	config_mitigation_t mitigation;
+	config_metrics_t metrics;
 	config_store_t store;
 	config_api_t api;
 	/* Root fields the file (or a flag) set explicitly: one flag per
@@ -398,5 +450,7 @@ void config_inactive_report(const config_t *cfg, buf_t *out);
 
 /* Names of the metric and enum tables, for modules that print them. */
 const char *config_metric_name(config_metric_t m);
+/* The metric name of a Prometheus query slot ("cpu", "rps"). */
+const char *config_prom_query_name(config_prom_query_t q);
 
 #endif

@@ -34,6 +34,7 @@ static const char *const forecaster_names[] = {
 	"holt", "holt_winters", "prophet", "lstm", "ensemble", NULL};
 static const char *const rollback_names[] = {"auto", "reload", "restart",
 					     NULL};
+static const char *const msource_names[] = {"local", "prometheus", NULL};
 /* Built-in masking detectors, switchable by name (DESIGN.md). */
 static const char *const detector_names[] = {
 #define DETECTOR_NAME(name, act) #name,
@@ -49,21 +50,23 @@ const char *const config_placeholders[] = {"port", "config_dir", "data_dir",
 /* --------------------------------------------------------------- sections */
 const config_section_t config_sections[] = {
 	{"service", "the name of the service under watch", true},
-	{"listen", "where clients connect: the proxy's listener", false},
+	{"listen", "where clients connect: the proxy's listener", true},
 	{"production", "the production service: where it is, or how to run "
-		       "it", false},
+		       "it", true},
 	{"shadow", "the shadow: same software, own port, a share of the "
-		   "resources", false},
-	{"mirror", "which requests are copied to the shadow, and how", false},
+		   "resources", true},
+	{"mirror", "which requests are copied to the shadow, and how", true},
 	{"mask", "masking of mirrored and captured traffic", false},
 	{"analysis", "deviation, velocity, envelope, verdict, forecast",
-	 false},
+	 true},
 	{"events", "context: deploys, config changes, scheduled tasks",
-	 false},
-	{"drift", "production vs shadow fingerprints", false},
+	 true},
+	{"drift", "production vs shadow fingerprints", true},
 	{"mitigation", "policy and actions: rollback, scale, stress, alert",
 	 false},
-	{"store", "the embedded SQLite store", false},
+	{"metrics", "where each side's metrics come from: local collectors "
+		    "or Prometheus", false},
+	{"store", "the embedded SQLite store", true},
 	{"api", "admin API, dashboard and /metrics", false},
 };
 const size_t config_nsections = sizeof(config_sections) /
@@ -129,6 +132,21 @@ static const config_table_t policy_table = {
 	sizeof(config_policy_t)};
 
 /* --------------------------------------------------------------- root */
+/* Deviation floors per metric, in the metric's unit: the production value
+ * under which |p - s| / p divides by the floor instead (the reasons are in
+ * src/analysis/analysis.h, AN_METRICS, and docs/analysis.md). */
+#define FLOOR_cpu "0.05"
+#define FLOOR_memory "16777216"
+#define FLOOR_disk_read "65536"
+#define FLOOR_disk_write "65536"
+#define FLOOR_net_rx "65536"
+#define FLOOR_net_tx "65536"
+#define FLOOR_latency_p50 "0.001"
+#define FLOOR_latency_p90 "0.001"
+#define FLOOR_latency_p99 "0.001"
+#define FLOOR_error_rate "0.01"
+#define FLOOR_diff_rate "1"
+
 #define METRIC_FIELDS(m, thr, crit, dir, grp)                              \
 	{"analysis.metrics." #m ".threshold", CT_REAL,                     \
 	 OFF(analysis.metrics[CONFIG_METRIC_##m].threshold), thr, 0, 100,  \
@@ -152,7 +170,19 @@ static const config_table_t policy_table = {
 	{"analysis.metrics." #m ".critical_metric", CT_BOOL,               \
 	 OFF(analysis.metrics[CONFIG_METRIC_##m].critical_metric),         \
 	 "false", 0, 0, NULL, NULL, NULL, 0,                               \
-	 "a failing verdict on this metric fails the whole verdict"},
+	 "a failing verdict on this metric fails the whole verdict"},      \
+	{"analysis.metrics." #m ".floor", CT_REAL,                         \
+	 OFF(analysis.metrics[CONFIG_METRIC_##m].floor), FLOOR_##m, 1e-12, \
+	 1e15, "metric unit", NULL, NULL, 0,                               \
+	 "production value under which the deviation divides by this "     \
+	 "instead"},
+
+#define PROM_QUERY_FIELD(m, def)                                           \
+	{"metrics.prometheus.queries." #m, CT_STRING,                      \
+	 OFF(metrics.prometheus.queries[CONFIG_PQ_##m]), def, 0, 0, NULL,  \
+	 NULL, NULL, 0,                                                    \
+	 "PromQL for " #m " per side; {service} {side} {range} are filled " \
+	 "in; \"\" = not queried"},
 
 static const config_field_t root_fields[] = {
 	{"service", CT_STRING, OFF(service), "", 1, 0, NULL, NULL, NULL,
@@ -259,11 +289,15 @@ static const config_field_t root_fields[] = {
 	 0, BIG, "bytes", NULL, NULL, 0,
 	 "memory limit per replica (cgroup); 0 = none"},
 	{"production.reload.command", CT_ARGV, OFF(production.reload.command),
-	 "", 0, 0, NULL, NULL, NULL, 0,
+	 "", 0, 0, NULL, NULL, NULL, CF_PENDING,
 	 "command that makes production re-read its config"},
 	{"production.reload.signal", CT_SIGNAL, OFF(production.reload.signal),
-	 "", 0, 64, NULL, NULL, NULL, 0,
+	 "", 0, 64, NULL, NULL, NULL, CF_PENDING,
 	 "or: signal that makes it re-read its config (e.g. HUP)"},
+	{"production.cgroup_parent", CT_STRING, OFF(production.cgroup_parent),
+	 "", 0, 0, NULL, NULL, NULL, 0,
+	 "where umbra makes its cgroups: \"\" = below its own group in each "
+	 "hierarchy, or a path from the hierarchy root such as /umbra"},
 	{"production.attach.pid", CT_INT, OFF(production.attach.pid), "0", 0,
 	 4194304, NULL, NULL, NULL, 0,
 	 "attach to a running production umbra does not own: its pid"},
@@ -303,11 +337,22 @@ static const config_field_t root_fields[] = {
 	{"shadow.ratio", CT_RATIO, OFF(shadow.ratio), "0.1", 0, 1, "ratio",
 	 NULL, NULL, 0,
 	 "share of production's traffic mirrored and of its resources given"},
+	{"shadow.memory_min", CT_SIZE, OFF(shadow.memory_min), "0", 0, BIG,
+	 "bytes", NULL, NULL, 0,
+	 "the shadow's memory limit is never set below this (a base "
+	 "footprint does not shrink with traffic)"},
+	{"shadow.work_dir", CT_PATH, OFF(shadow.work_dir), "umbra-data/shadow",
+	 0, 0, NULL, NULL, NULL, 0,
+	 "where the shadow's config copy, data copy and run state live"},
 	{"shadow.copy_data", CT_BOOL, OFF(shadow.copy_data), "false", 0, 0,
 	 NULL, NULL, NULL, 0, "copy production.data_dir for the shadow"},
 	{"shadow.isolate_network", CT_BOOL, OFF(shadow.isolate_network),
 	 "false", 0, 0, NULL, NULL, NULL, 0,
 	 "run the shadow in its own network namespace"},
+	{"shadow.netns_subnet", CT_STRING, OFF(shadow.netns_subnet),
+	 "169.254.213.0/30", 0, 0, NULL, NULL, NULL, 0,
+	 "IPv4 subnet of the veth pair to an isolated shadow (umbra: .1, "
+	 "shadow: .2); distinct per service on one host"},
 	{"shadow.allow_outbound", CT_STR_LIST, OFF(shadow.allow_outbound), "",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "addresses (host:port or CIDR) an isolated shadow may reach"},
@@ -327,7 +372,7 @@ static const config_field_t root_fields[] = {
 	 OFF(shadow.baseline.upstreams), "", 0, 0, NULL, NULL, NULL, 0,
 	 "baseline addresses when umbra does not run it"},
 	{"shadow.baseline.port", CT_INT, OFF(shadow.baseline.port), "0", 0,
-	 65535, NULL, NULL, NULL, 0, "baseline port; 0 = pick a free port"},
+	 65535, NULL, NULL, NULL, CF_PENDING, "baseline port; 0 = pick a free port"},
 
 	/* mirror */
 	{"mirror.enabled", CT_BOOL, OFF(mirror.enabled), "true", 0, 0, NULL,
@@ -407,15 +452,18 @@ static const config_field_t root_fields[] = {
 
 	/* analysis */
 	{"analysis.interval", CT_DURATION, OFF(analysis.interval), "1s", 0.1,
-	 3600, "s", NULL, NULL, 0, "the tick: collect, analyse, decide, act"},
+	 3600, "s", NULL, NULL, CF_PENDING,
+	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
+	 "uses the files' own spacing)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
 	 86400, "s", NULL, NULL, 0, "points kept in memory per series"},
 	{"analysis.smoothing", CT_REAL, OFF(analysis.smoothing), "0.3", 0.01,
 	 1, NULL, NULL, NULL, 0,
 	 "EWMA weight of the newest deviation (1 = no smoothing)"},
 	{"analysis.velocity_window", CT_DURATION, OFF(analysis.velocity_window),
-	 "30s", 2, 3600, "s", NULL, NULL, 0,
-	 "window of the robust slope that gives velocity"},
+	 "5s", 2, 3600, "s", NULL, NULL, 0,
+	 "window of the Theil-Sen slope that gives velocity (at most 32 "
+	 "ticks are used)"},
 	{"analysis.velocity_threshold", CT_REAL,
 	 OFF(analysis.velocity_threshold), "0.05", 0, 100, "1/s", NULL, NULL,
 	 0, "velocity that, with a deviation over threshold, is a finding"},
@@ -534,19 +582,43 @@ static const config_field_t root_fields[] = {
 	 "5m", 1, 86400, "s", NULL, NULL, 0,
 	 "a firing alert is re-sent this often"},
 
+	/* metrics */
+	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,
+	 msource_names, NULL, 0,
+	 "local: /proc, cgroups and the proxy's request records; "
+	 "prometheus: PromQL queries, for services umbra does not run"},
+	{"metrics.proc_root", CT_PATH, OFF(metrics.proc_root), "/proc", 0, 0,
+	 NULL, NULL, NULL, 0,
+	 "where procfs is mounted (/host/proc when umbra runs in a "
+	 "container)"},
+	{"metrics.prometheus.url", CT_URL, OFF(metrics.prometheus.url), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "Prometheus base URL (HTTP API v1); needed when source is "
+	 "prometheus"},
+	{"metrics.prometheus.timeout", CT_DURATION,
+	 OFF(metrics.prometheus.timeout), "5s", 0.01, 600, "s", NULL, NULL, 0,
+	 "each query fails after this; an unreachable server costs one "
+	 "timeout per side and tick"},
+	{"metrics.prometheus.range", CT_DURATION, OFF(metrics.prometheus.range),
+	 "1m", 1, 86400, "s", NULL, NULL, 0,
+	 "{range} in the queries: the rate() window (at least 2 scrape "
+	 "intervals)"},
+	CONFIG_PROM_QUERIES(PROM_QUERY_FIELD)
+
 	/* store */
 	{"store.path", CT_PATH, OFF(store.path), "umbra-data/umbra.db", 0, 0,
 	 NULL, NULL, NULL, 0, "SQLite database (WAL mode)"},
 	{"store.flush_interval", CT_DURATION, OFF(store.flush_interval), "1s",
-	 0.01, 60, "s", NULL, NULL, 0,
+	 0.01, 60, "s", NULL, NULL, CF_PENDING,
 	 "points are written at least this often; a crash loses at most this"},
 	{"store.raw_retention", CT_DURATION, OFF(store.raw_retention), "24h",
-	 60, 365 * 86400, "s", NULL, NULL, 0, "raw points kept this long"},
+	 60, 365 * 86400, "s", NULL, NULL, CF_PENDING,
+	 "raw points kept this long"},
 	{"store.rollup_retention", CT_DURATION, OFF(store.rollup_retention),
-	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, 0,
+	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, CF_PENDING,
 	 "1-minute rollups kept this long"},
 	{"store.memory_limit", CT_SIZE, OFF(store.memory_limit), "64MiB",
-	 1 << 20, BIG, "bytes", NULL, NULL, 0,
+	 1 << 20, BIG, "bytes", NULL, NULL, CF_PENDING,
 	 "points held in memory while the disk fails; beyond, dropped and "
 	 "counted"},
 
@@ -584,4 +656,14 @@ const char *config_metric_name(config_metric_t m)
 #undef CONFIG__METRIC_NAME
 	};
 	return (unsigned)m < CONFIG_METRIC__COUNT ? names[m] : "?";
+}
+
+const char *config_prom_query_name(config_prom_query_t q)
+{
+	static const char *const names[] = {
+#define CONFIG__PQ_NAME(name, def) #name,
+		CONFIG_PROM_QUERIES(CONFIG__PQ_NAME)
+#undef CONFIG__PQ_NAME
+	};
+	return (unsigned)q < CONFIG_PQ__COUNT ? names[q] : "?";
 }

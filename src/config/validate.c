@@ -5,6 +5,7 @@
  */
 #include "config/config_int.h"
 
+#include "base/cidr.h"
 #include "base/err.h"
 #include "base/xmalloc.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define SERVICE_NAME_MAX 64 /* it becomes a metric label and a file name */
@@ -138,13 +140,25 @@ static void check_shadow(vctx_t *v)
 	if (s->port && s->port + s->replicas - 1 > 65535)
 		verr(v, "shadow.replicas", "ports run past 65535");
 	for (size_t i = 0; i < s->allow_outbound.n; i++) {
-		const char *a = s->allow_outbound.v[i];
-		if (strspn(a, "0123456789abcdefABCDEF.:/[]") != strlen(a) ||
-		    !*a)
+		const char *a = s->allow_outbound.v[i], *why = NULL;
+		cidr_t c;
+		if (cidr_parse(a, &c, &why))
 			verr(v, "shadow.allow_outbound",
-			     "bad entry \"%.60s\" (expected an IP, IP:port or "
-			     "CIDR such as 10.0.0.0/8)",
-			     a);
+			     "bad entry \"%.60s\": %s (expected an IP, IP:port "
+			     "or CIDR such as 10.0.0.0/8)",
+			     a, why);
+	}
+	{
+		cidr_t c;
+		const char *why = NULL;
+		if (cidr_parse(s->netns_subnet, &c, &why) == 0 &&
+		    (c.family != AF_INET || c.port || c.prefix > 30))
+			why = "must be an IPv4 subnet of /30 or wider";
+		if (why)
+			verr(v, "shadow.netns_subnet",
+			     "bad subnet \"%.60s\": %s (expected e.g. "
+			     "169.254.213.0/30)",
+			     s->netns_subnet, why);
 	}
 	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
 	    v->cfg->production.command.n == 0)
@@ -232,6 +246,50 @@ static void check_mitigation(vctx_t *v)
 	}
 }
 
+/* The placeholders a Prometheus query may hold: "{word}" of lower-case
+ * letters and '_' is a placeholder; other braces are PromQL matchers. */
+static const char *bad_query_placeholder(const char *q, size_t *len)
+{
+	for (const char *p = q; *p; p++) {
+		if (*p != '{')
+			continue;
+		size_t w = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
+		if (w == 0 || p[1 + w] != '}')
+			continue;
+		if ((w == 7 && !strncmp(p + 1, "service", 7)) ||
+		    (w == 4 && !strncmp(p + 1, "side", 4)) ||
+		    (w == 5 && !strncmp(p + 1, "range", 5)))
+			continue;
+		*len = w + 2;
+		return p;
+	}
+	return NULL;
+}
+
+static void check_metrics(vctx_t *v)
+{
+	const config_metrics_t *m = &v->cfg->metrics;
+	if (m->source == CONFIG_MSRC_PROMETHEUS && !m->prometheus.url[0])
+		verr(v, "metrics.prometheus.url",
+		     "required when metrics.source is prometheus (expected "
+		     "e.g. http://127.0.0.1:9090)");
+	for (int i = 0; i < CONFIG_PQ__COUNT; i++) {
+		size_t len;
+		const char *bad =
+			bad_query_placeholder(m->prometheus.queries[i], &len);
+		if (bad) {
+			char path[96];
+			snprintf(path, sizeof(path),
+				 "metrics.prometheus.queries.%s",
+				 config_prom_query_name((config_prom_query_t)i));
+			verr(v, path,
+			     "unknown placeholder \"%.*s\" (expected {service}, "
+			     "{side} or {range})",
+			     (int)len, bad);
+		}
+	}
+}
+
 static void check_api(vctx_t *v)
 {
 	const config_api_t *a = &v->cfg->api;
@@ -262,6 +320,7 @@ int config_validate(config_t *cfg, config_errors_t *errs)
 	check_mask(&v);
 	check_analysis(&v);
 	check_mitigation(&v);
+	check_metrics(&v);
 	check_api(&v);
 	return errs->n + errs->dropped > before ? ERR_CONFIG : 0;
 }

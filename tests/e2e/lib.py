@@ -111,3 +111,209 @@ class TestCase(unittest.TestCase):
             f.write(text)
         os.chmod(path, mode)
         return path
+
+
+# ---------------------------------------------------------------- HTTP peers
+
+import re
+import threading
+
+
+def read_http_message(sock_file, head_only=False):
+    """Reads one HTTP/1.1 message (request or response) from a buffered
+    binary file; returns (head_bytes, body_bytes) or None at EOF. Bodies
+    framed by Content-Length or chunked (de-chunked)."""
+    head = b""
+    while True:
+        line = sock_file.readline(65537)
+        if not line:
+            return None if not head else (head, b"")
+        head += line
+        if line in (b"\r\n", b"\n"):
+            if head.strip():
+                break
+            head = b""
+    if head_only:
+        return head, b""
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    if re.search(rb"(?im)^transfer-encoding:.*chunked", head):
+        body = b""
+        while True:
+            size = int(sock_file.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while sock_file.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            body += sock_file.read(size)
+            sock_file.readline()
+        return head, body
+    if m:
+        return head, sock_file.read(int(m.group(1)))
+    if head.startswith(b"HTTP/") and not re.match(
+            rb"HTTP/1\.\d (1\d\d|204|304)", head):
+        return head, sock_file.read()  # close-delimited
+    return head, b""
+
+
+class RecordingServer:
+    """A loopback HTTP/1.1 server that records every request it gets and
+    answers according to `mode`: ok (200 JSON echo of the path), slow
+    (answers after `delay` s), blackhole (reads, never answers), reset
+    (closes at once with RST), garbage (answers bytes that are not HTTP),
+    upgrade (101 then echoes bytes back). Runs in threads; stop() on
+    cleanup."""
+
+    def __init__(self, mode="ok", delay=0.0, name="shadow", body=None):
+        self.mode, self.delay, self.name, self.body = mode, delay, name, body
+        self.requests = []  # (head bytes, body bytes)
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+        self.stopped = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def count(self):
+        with self.lock:
+            return len(self.requests)
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        import struct
+        f = c.makefile("rb")
+        try:
+            while not self.stopped:
+                if self.mode == "reset":
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                    c.close()
+                    return
+                msg = read_http_message(f)
+                if msg is None:
+                    return
+                with self.lock:
+                    self.requests.append(msg)
+                if self.mode == "blackhole":
+                    continue
+                if self.mode == "garbage":
+                    c.sendall(b"\x00\x01garbage, not HTTP\r\n\r\n")
+                    c.close()
+                    return
+                if self.mode == "slow":
+                    time.sleep(self.delay)
+                if self.mode == "upgrade":
+                    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                              b"Upgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+                    while True:
+                        data = c.recv(65536)
+                        if not data:
+                            return
+                        c.sendall(data)
+                body = self.body() if callable(self.body) else self.body
+                body = body if body is not None else (
+                    b'{"served_by":"%s","path":"%s"}' % (
+                        self.name.encode(),
+                        msg[0].split(b" ")[1]))
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n"
+                          % len(body) + body)
+        except OSError:
+            return
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def dead_port():
+    """A loopback port nothing listens on (connect is refused)."""
+    return free_port()
+
+
+def http_exchange(port, raw, timeout=10.0, responses=1, head_only=False):
+    """Sends raw request bytes on a new connection and reads `responses`
+    responses; returns a list of (head, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        s.sendall(raw)
+        f = s.makefile("rb")
+        out = []
+        for _ in range(responses):
+            m = read_http_message(f, head_only=head_only)
+            if m is None:
+                break
+            out.append(m)
+        return out
+    finally:
+        s.close()
+
+
+def parse_logfmt(line):
+    """key=value pairs of one logfmt record (values may be quoted)."""
+    out = {}
+    for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line):
+        v = m.group(2)
+        if v.startswith('"'):
+            v = bytes(v[1:-1], "utf-8").decode("unicode_escape")
+        out[m.group(1)] = v
+    return out
+
+
+class Proxy:
+    """`umbra proxy` under test, with its stderr in a file; counters()
+    reads the last stats record."""
+
+    def __init__(self, tc, *args, env=None):
+        self.port = free_port()
+        self.log = os.path.join(tc.tmp, f"proxy-{self.port}.log")
+        self.errf = open(self.log, "w")
+        tc.addCleanup(self.errf.close)
+        argv = [UMBRA, "proxy", "--listen", f"127.0.0.1:{self.port}",
+                "--stats-interval", "200ms", *args]
+        self.p = start(argv, stderr=self.errf, env=env)
+        wait_port(self.port, proc=self.p)
+
+    def counters(self):
+        with open(self.log) as f:
+            stats = [parse_logfmt(l) for l in f if 'msg="stats"' in l]
+        return stats[-1] if stats else {}
+
+    def wait_counter(self, key, value, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            c = self.counters()
+            if key in c and c[key] == str(value):
+                return c
+            time.sleep(0.1)
+        raise AssertionError(f"{key} never reached {value}: "
+                             f"{self.counters()}")
+
+    def stop(self, sig=signal.SIGTERM):
+        rc = stop(self.p, sig=sig, grace=15)
+        self.errf.flush()
+        return rc
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()

@@ -9,12 +9,20 @@
  *   testsvc --port N [--host H] [--config FILE] [--cpu-ms X]
  *           [--latency-ms X] [--mem-kib X] [--leak-kib X]
  *           [--body-bytes N] [--error-rate R] [--name NAME]
+ *           [--exit-after-ms X] [--exit-code N]
  *
  * Endpoints: /healthz, /echo (the request as JSON), /work (costs the
- * knobs), /status/NNN, /users/ID, /chunked, /big?bytes=N, /stats.
+ * knobs), /status/NNN, /users/ID, /chunked, /big?bytes=N, /stats,
+ * /connect?to=IP:PORT (opens a TCP connection there, as a service calling
+ * a payment provider or a database would: 200 "connected" or 502 with
+ * the error; for network isolation tests). --exit-after-ms makes it exit
+ * (with --exit-code, default 1) that long after start: a crashing
+ * service.
  * Prints "testsvc: listening on HOST:PORT" once bound (port 0 picks one).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -186,6 +194,39 @@ static const char *method_name(struct evhttp_request *req)
 	}
 }
 
+/* /connect?to=IP:PORT: a blocking connect bounded by 2 s (a test tool:
+ * one call at a time is fine). 0 connected, else an errno. */
+static int try_connect(const char *to)
+{
+	char host[64];
+	const char *colon = strrchr(to, ':');
+	if (!colon || colon == to || (size_t)(colon - to) >= sizeof(host))
+		return EINVAL;
+	memcpy(host, to, (size_t)(colon - to));
+	host[colon - to] = '\0';
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)atoi(colon + 1))};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return EINVAL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	int e = 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
+		e = errno;
+	} else {
+		struct pollfd pf = {fd, POLLOUT, 0};
+		if (poll(&pf, 1, 2000) != 1) {
+			e = ETIMEDOUT;
+		} else {
+			socklen_t l = sizeof(e);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		}
+	}
+	close(fd);
+	return e;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	const char *uri = evhttp_request_get_uri(req);
@@ -266,6 +307,15 @@ static void handle(struct evhttp_request *req, void *arg)
 			evbuffer_add(out, blk, (size_t)k);
 			n -= k;
 		}
+	} else if (!strcmp(path, "/connect")) {
+		const char *to = q ? strstr(q + 1, "to=") : NULL;
+		int e = to ? try_connect(to + 3) : EINVAL;
+		if (e) {
+			code = 502;
+			evbuffer_add_printf(out, "failed: %s\n", strerror(e));
+		} else {
+			evbuffer_add_printf(out, "connected\n");
+		}
 	} else if (!strcmp(path, "/stats")) {
 		evbuffer_add_printf(out,
 				    "{\"served\":%lu,\"leaked_kib\":%lu,"
@@ -278,6 +328,13 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 	reply(req, code, out, latency);
 	evbuffer_free(out);
+}
+
+static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+	int code = *(int *)arg;
+	fprintf(stderr, "testsvc: exiting with status %d as asked\n", code);
+	exit(code);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -294,7 +351,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1";
-	int port = -1;
+	int port = -1, exit_code = 1;
+	double exit_after_ms = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) {
@@ -321,6 +379,10 @@ int main(int argc, char **argv)
 			flag_knobs.error_rate = atof(v);
 		else if (!strcmp(a, "--name"))
 			name = v;
+		else if (!strcmp(a, "--exit-after-ms"))
+			exit_after_ms = atof(v);
+		else if (!strcmp(a, "--exit-code"))
+			exit_code = atoi(v);
 		else {
 			fprintf(stderr, "testsvc: unknown flag %s\n", a);
 			return 2;
@@ -359,7 +421,17 @@ int main(int argc, char **argv)
 		sigs[i] = evsignal_new(base, signos[i], on_signal, NULL);
 		event_add(sigs[i], NULL);
 	}
+	struct event *ex = NULL;
+	if (exit_after_ms >= 0) {
+		struct timeval tv = {(time_t)(exit_after_ms / 1000),
+				     (suseconds_t)((long)(exit_after_ms * 1000) %
+						   1000000)};
+		ex = evtimer_new(base, on_exit_timer, &exit_code);
+		evtimer_add(ex, &tv);
+	}
 	event_base_dispatch(base);
+	if (ex)
+		event_free(ex);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	evhttp_free(http);

@@ -1,0 +1,306 @@
+/*
+ * run.c: `umbra run CONFIG`, the daemon. It provisions and supervises
+ * production and shadow, puts the mirroring proxy between clients and
+ * them (replicas join and leave its pools as they pass or fail their
+ * health checks), and watches the two sides for drift, until SIGTERM or
+ * SIGINT; then the proxy drains in-flight requests and everything stops
+ * (stop signal, grace, SIGKILL; whole process groups and cgroups). A
+ * second signal kills what is left at once. SIGHUP reloads the proxy's
+ * settings from the file without dropping connections.
+ *
+ * The shape is the one the later modules join: setup() builds each
+ * module on the control thread's event loop and wires their callbacks,
+ * the loop runs, teardown() frees in reverse order.
+ */
+#include "cmd/cmd.h"
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
+#include "provision/drift.h"
+#include "provision/provision.h"
+#include "proxy/proxy.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct run {
+	const cmd_entry_t *cmd;
+	config_t *cfg;
+	struct event_base *base;
+	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_fatal; /* production gave up: stop, exit 1 */
+	prov_t *prov;
+	prov_drift_t *drift;
+	proxy_t *px;
+	struct event *ev_records;
+	reqrec_t *recs;
+	/* replicas in the proxy's pools, by side and index */
+	addr_t live[PROV_SIDES][PROV_MAX_REPLICAS];
+	bool is_up[PROV_SIDES][PROV_MAX_REPLICAS];
+	int signals; /* stop signals received */
+	int exit_code;
+} run_t;
+
+#define RUN_RECORDS_EVERY_MS 200 /* rings hold 64Ki records per worker */
+#define RUN_RECORD_BATCH 4096
+
+static const cmd_opt_t opts[] = {
+    {NULL},
+};
+
+/* ------------------------------------------------------------ callbacks */
+
+/* Publishes the replicas of side that are up to the proxy's pool. */
+static void publish_side(run_t *r, prov_side_t side)
+{
+	addr_t list[PROV_MAX_REPLICAS];
+	size_t n = 0;
+	for (int i = 0; i < PROV_MAX_REPLICAS; i++)
+		if (r->is_up[side][i])
+			list[n++] = r->live[side][i];
+	proxy_set_upstreams(r->px, side == PROV_PRODUCTION ? PROXY_PRODUCTION
+							    : PROXY_SHADOW,
+			    list, n);
+}
+
+/* Every replica's life; the proxy's pools follow it (UP: in; DOWN,
+ * FAILED, REMOVED: out). In-flight requests to a replica that leaves
+ * finish on their connection. */
+static void on_replica(const prov_replica_ev_t *ev, void *arg)
+{
+	run_t *r = arg;
+	if (r->px && ev->replica >= 0 && ev->replica < PROV_MAX_REPLICAS) {
+		bool up = ev->kind == PROV_EV_UP;
+		addr_t a;
+		if (up && addr_parse(ev->addr, false, &a, NULL) != 0) {
+			log_error("run", "replica address not understood",
+				  LF_S("addr", ev->addr));
+			up = false;
+		}
+		if (up)
+			r->live[ev->side][ev->replica] = a;
+		if (r->is_up[ev->side][ev->replica] != up) {
+			r->is_up[ev->side][ev->replica] = up;
+			publish_side(r, ev->side);
+		}
+	}
+	if (ev->kind == PROV_EV_UP && r->drift)
+		prov_drift_check(r->drift, "replica up");
+	if (ev->kind == PROV_EV_FAILED && ev->side == PROV_PRODUCTION &&
+	    prov_side_failed(r->prov, PROV_PRODUCTION))
+		event_active(r->ev_fatal, EV_TIMEOUT, 0);
+}
+
+static void on_stopped(void *arg)
+{
+	run_t *r = arg;
+	event_base_loopexit(r->base, NULL);
+}
+
+static void stop_all(run_t *r)
+{
+	/* Production's in-flight requests finish before production stops. */
+	if (r->px && r->signals <= 1) {
+		proxy_drain(r->px, r->cfg->listen.drain_timeout);
+		proxy_free(r->px);
+		r->px = NULL;
+	}
+	prov_stop(r->prov, on_stopped, r);
+}
+
+/* Nothing consumes the request records yet but the proxy's own
+ * counters: keep the rings from filling. */
+static void on_records(evutil_socket_t fd, short what, void *arg)
+{
+	run_t *r = arg;
+	if (!r->px)
+		return;
+	while (proxy_take_records(r->px, r->recs, RUN_RECORD_BATCH) ==
+	       RUN_RECORD_BATCH)
+		;
+}
+
+/* SIGHUP: the proxy's settings from the file, the live pools kept. */
+static void reload(run_t *r)
+{
+	config_t *nc = NULL;
+	if (cmd_load_config(r->cfg->file, &nc) != 0) {
+		log_error("run", "reload failed; keeping the running settings");
+		return;
+	}
+	if (r->px) {
+		int rc = proxy_reload(r->px, nc);
+		if (rc) {
+			log_error("run", "proxy reload failed",
+				  LF_ERR("err", rc));
+			config_free(nc);
+			return;
+		}
+		for (int side = 0; side < PROV_SIDES; side++)
+			if (prov_spec(r->prov, (prov_side_t)side)->run)
+				publish_side(r, (prov_side_t)side);
+	}
+	log_info("run", "reloaded the proxy settings; provisioning changes "
+			"(commands, replicas, limits) take effect on restart");
+	/* the provisioner borrows the old config: keep it, free the new */
+	config_free(nc);
+}
+
+static void on_fatal(evutil_socket_t fd, short what, void *arg)
+{
+	run_t *r = arg;
+	log_error("run", "every production replica gave up; stopping umbra "
+			 "(see the crash-loop errors above)");
+	r->exit_code = CMD_EXIT_FAIL;
+	if (!r->signals++)
+		stop_all(r);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	run_t *r = arg;
+	if (sig == SIGHUP) {
+		reload(r);
+		return;
+	}
+	log_info("run",
+		 r->signals ? "second stop signal: killing what is "
+			      "left"
+			    : "stop signal: stopping gracefully",
+		 LF_S("signal", strsignal((int)sig)));
+	r->signals++;
+	stop_all(r);
+}
+
+/* ------------------------------------------------------------ phases */
+
+static int setup(run_t *r, buf_t *err)
+{
+	r->base = event_base_new();
+	if (!r->base) {
+		buf_puts(err, "cannot create the event loop");
+		return ERR_NOMEM;
+	}
+	r->ev_term = evsignal_new(r->base, SIGTERM, on_signal, r);
+	r->ev_int = evsignal_new(r->base, SIGINT, on_signal, r);
+	r->ev_hup = evsignal_new(r->base, SIGHUP, on_signal, r);
+	r->ev_fatal = event_new(r->base, -1, 0, on_fatal, r);
+	event_add(r->ev_term, NULL);
+	event_add(r->ev_int, NULL);
+	event_add(r->ev_hup, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The proxy first, so that replicas coming up join its pools. */
+	int rc = 0;
+	r->px = proxy_new(r->cfg, &rc);
+	if (!r->px) {
+		buf_printf(err, "cannot start the proxy: %s", err_str(rc));
+		return rc;
+	}
+	if ((rc = proxy_start(r->px)) != 0) {
+		buf_printf(err, "cannot start proxy workers: %s", err_str(rc));
+		return rc;
+	}
+	r->recs = xcalloc(RUN_RECORD_BATCH, sizeof(reqrec_t));
+	r->ev_records = event_new(r->base, -1, EV_PERSIST, on_records, r);
+	struct timeval tv = {0, RUN_RECORDS_EVERY_MS * 1000};
+	event_add(r->ev_records, &tv);
+
+	prov_hooks_t hooks = {on_replica, r};
+	rc = prov_new(r->cfg, r->base, &hooks, &r->prov, err);
+	if (rc)
+		return rc;
+	rc = prov_start(r->prov, err);
+	if (rc)
+		return rc;
+	rc = prov_drift_new(r->prov, NULL, &r->drift, err);
+	if (rc)
+		return rc;
+	const prov_spec_t *p = prov_spec(r->prov, PROV_PRODUCTION);
+	const prov_spec_t *s = prov_spec(r->prov, PROV_SHADOW);
+	char la[ADDR_TEXT_MAX];
+	addr_t bound = r->cfg->listen.address;
+	bound.port = (uint16_t)proxy_listen_port(r->px);
+	log_info(
+	    "run", "running", LF_S("service", r->cfg->service),
+	    LF_S("listen", addr_format(&bound, la)),
+	    LF_S("production", p->run	     ? "run by umbra"
+			       : p->attached ? "attached"
+					     : "not run by umbra"),
+	    LF_I("production_replicas",
+		 prov_replica_count(r->prov, PROV_PRODUCTION)),
+	    LF_S("shadow", s->run ? "run by umbra" : "not run by umbra"),
+	    LF_I("shadow_replicas", prov_replica_count(r->prov, PROV_SHADOW)));
+	return 0;
+}
+
+static void teardown(run_t *r)
+{
+	if (r->px) {
+		proxy_drain(r->px, 0);
+		proxy_free(r->px);
+		r->px = NULL;
+	}
+	prov_drift_free(r->drift);
+	prov_free(r->prov);
+	free(r->recs);
+	struct event *evs[] = {r->ev_term, r->ev_int, r->ev_hup, r->ev_fatal,
+			       r->ev_records};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(*evs); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (r->base)
+		event_base_free(r->base);
+}
+
+static int exec(cmd_args_t *a)
+{
+	run_t r = {.cmd = a->cmd, .exit_code = CMD_EXIT_OK};
+	int rc = cmd_load_config(a->pos[0], &r.cfg);
+	if (rc)
+		return rc;
+	buf_t err = BUF_INIT;
+	rc = setup(&r, &err);
+	if (rc) {
+		cmd_fail(a->cmd, "%s", err.data ? err.data : err_str(rc));
+		teardown(&r);
+		buf_free(&err);
+		config_free(r.cfg);
+		return rc == ERR_CONFIG ? CMD_EXIT_USAGE : CMD_EXIT_FAIL;
+	}
+	buf_free(&err);
+	event_base_dispatch(r.base);
+	teardown(&r);
+	config_free(r.cfg);
+	log_info("run", "exiting", LF_I("status", r.exit_code));
+	return r.exit_code;
+}
+
+const cmd_entry_t cmd_run = {
+    .name = "run",
+    .usage = "CONFIG",
+    .summary = "the daemon: production and shadow, the proxy between "
+	       "clients and them, drift",
+    .help = "Listens on listen.address and proxies to production, "
+	    "mirroring a share of\nthe traffic to the shadow (see umbra "
+	    "proxy). Starts production\n(production.command, or watches "
+	    "production.attach) and the\nshadow (the same command on its "
+	    "own port, a rendered copy of the config,\nratio x "
+	    "production's CPU and memory in cgroups, optionally in its "
+	    "own network\nnamespace), restarts replicas that crash (with "
+	    "backoff, up to a crash-loop\nlimit), and compares their "
+	    "fingerprints every drift.interval and on config\nfile "
+	    "changes. SIGTERM or SIGINT stops everything gracefully (stop "
+	    "signal,\ngrace, then SIGKILL, whole process groups); a second "
+	    "one kills at once.\nExit status: 0 after a clean stop, 1 when "
+	    "setup fails or every production\nreplica gave up, 2 for a "
+	    "bad config. Limits and isolation need root.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .exec = exec,
+};

@@ -1,0 +1,243 @@
+/*
+ * http.h: HTTP/1.1 message parsing and writing for the proxy (RFC 9110,
+ * RFC 9112). Parsers have the picohttpparser shape: the caller's buffer in,
+ * slices out (pointers into that buffer), no allocation, no I/O; they
+ * return the length of the message head, ERR_AGAIN when more bytes are
+ * needed, or ERR_PARSE with a reason (http_err_t) that maps to a status
+ * code. A caller that feeds a growing buffer passes back `scanned`, so a
+ * slow client's bytes are searched for the end of the head only once.
+ *
+ * Strictness (request smuggling, RFC 9112 section 11.2): a request with
+ * both Content-Length and Transfer-Encoding, differing Content-Lengths, a
+ * transfer coding other than a final "chunked", obs-fold, a bare CR, bad
+ * bytes in names, values or the target, or a missing or repeated Host on
+ * HTTP/1.1 is rejected with its own reason. Lines may end in CRLF or LF
+ * (RFC 9112 2.2 allows a recipient to accept LF); the proxy rewrites every
+ * head it forwards, so what goes upstream always uses CRLF.
+ */
+#ifndef UMBRA_HTTP_HTTP_H
+#define UMBRA_HTTP_HTTP_H
+
+#include "base/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* --------------------------------------------------------------- errors */
+
+/* X(NAME, status, text). Each rejection has its own reason. */
+#define HTTP_ERR_MAP(X)                                                    \
+	X(NONE, 0, "no error")                                            \
+	X(LINE_TOO_LONG, 414, "request line too long")                    \
+	X(HEAD_TOO_LARGE, 431, "header section too large")                \
+	X(TOO_MANY_HEADERS, 431, "too many header fields")                \
+	X(BAD_METHOD, 400, "invalid method")                              \
+	X(BAD_TARGET, 400, "invalid request target")                      \
+	X(BAD_VERSION, 400, "invalid HTTP version")                       \
+	X(VERSION_NOT_SUPPORTED, 505, "HTTP version not supported")       \
+	X(BAD_REQUEST_LINE, 400, "malformed request line")                \
+	X(BARE_CR, 400, "bare CR")                                        \
+	X(OBS_FOLD, 400, "obsolete line folding")                         \
+	X(BAD_HEADER_NAME, 400, "invalid header field name")              \
+	X(SPACE_BEFORE_COLON, 400, "whitespace before colon")             \
+	X(BAD_HEADER_VALUE, 400, "invalid header field value")            \
+	X(CL_AND_TE, 400, "both Content-Length and Transfer-Encoding")    \
+	X(MULTIPLE_CL, 400, "differing Content-Length values")            \
+	X(BAD_CL, 400, "invalid Content-Length")                          \
+	X(BAD_TE, 400, "invalid Transfer-Encoding")                       \
+	X(TE_NOT_IMPLEMENTED, 501, "transfer coding not implemented")     \
+	X(TE_IN_HTTP10, 400, "Transfer-Encoding in an HTTP/1.0 message")  \
+	X(NO_HOST, 400, "missing Host")                                   \
+	X(MULTIPLE_HOST, 400, "more than one Host")                       \
+	X(BAD_STATUS_LINE, 502, "malformed status line")                  \
+	X(BAD_STATUS, 502, "invalid status code")                         \
+	X(BAD_CHUNK_SIZE, 400, "invalid chunk size")                      \
+	X(CHUNK_TOO_LARGE, 400, "chunk size too large")                   \
+	X(BAD_CHUNK_EXT, 400, "invalid chunk extension")                  \
+	X(BAD_CHUNK_END, 400, "chunk data not followed by CRLF")          \
+	X(TRAILER_TOO_LARGE, 431, "trailer section too large")            \
+	X(BAD_TRAILER, 400, "invalid trailer field")
+
+typedef enum http_err {
+#define HTTP__ERR_ENUM(n, s, t) HTTP_E_##n,
+	HTTP_ERR_MAP(HTTP__ERR_ENUM)
+#undef HTTP__ERR_ENUM
+	HTTP_E__COUNT
+} http_err_t;
+
+const char *http_err_name(http_err_t e); /* "BARE_CR" */
+const char *http_err_text(http_err_t e); /* "bare CR" */
+int http_err_status(http_err_t e);       /* 400, 414, 431, 501, 505 */
+
+/* --------------------------------------------------------------- methods */
+
+/* Methods the proxy tells apart (reqrec_t.method); others are OTHER. */
+#define HTTP_METHOD_MAP(X)                                                 \
+	X(OTHER) X(GET) X(HEAD) X(POST) X(PUT) X(DELETE) X(OPTIONS)       \
+	X(PATCH) X(TRACE) X(CONNECT)
+
+typedef enum http_method {
+#define HTTP__M_ENUM(n) HTTP_M_##n,
+	HTTP_METHOD_MAP(HTTP__M_ENUM)
+#undef HTTP__M_ENUM
+	HTTP_M__COUNT
+} http_method_t;
+
+http_method_t http_method_id(const char *m, size_t len);
+const char *http_method_name(http_method_t m);
+
+/* --------------------------------------------------------------- messages */
+
+typedef struct http_header {
+	const char *name;
+	size_t name_len;
+	const char *value; /* without leading/trailing whitespace */
+	size_t value_len;
+} http_header_t;
+
+typedef enum http_body {
+	HTTP_BODY_NONE,        /* no body */
+	HTTP_BODY_LENGTH,      /* content_length bytes */
+	HTTP_BODY_CHUNKED,     /* chunked transfer coding */
+	HTTP_BODY_UNTIL_CLOSE, /* responses only: until the connection closes */
+	HTTP_BODY_TUNNEL,      /* 101 Switching Protocols or 2xx to CONNECT */
+} http_body_t;
+
+typedef struct http_limits {
+	size_t max_request_line; /* longer: LINE_TOO_LONG (414) */
+	size_t max_head;         /* longer head: HEAD_TOO_LARGE (431) */
+	size_t max_headers;      /* more fields: TOO_MANY_HEADERS (431) */
+} http_limits_t;
+
+/* Defaults as in the config: 8 KiB line, 64 KiB head (nginx's
+ * large_client_header_buffers), 100 fields. */
+#define HTTP_LIMITS_DEFAULT {8192, 65536, 100}
+
+typedef struct http_request {
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	int version;             /* 10 or 11 */
+	http_header_t *headers;  /* caller's array */
+	size_t nheaders;
+	size_t cap;              /* capacity of headers: set by the caller */
+	/* Derived framing and semantics. */
+	http_method_t method_id;
+	http_body_t body;
+	uint64_t content_length;
+	bool keep_alive;      /* the connection may carry another request */
+	bool expect_continue; /* Expect: 100-continue */
+	bool upgrade;         /* Connection: upgrade with an Upgrade field */
+	const http_header_t *host;
+	size_t head_len;
+} http_request_t;
+
+typedef struct http_response {
+	int version; /* 10 or 11 */
+	int status;
+	const char *reason;
+	size_t reason_len;
+	http_header_t *headers;
+	size_t nheaders;
+	size_t cap;
+	http_body_t body;
+	uint64_t content_length;
+	bool keep_alive; /* the connection may be reused after this one */
+	size_t head_len;
+} http_response_t;
+
+/* Parses a request head at buf[0..len). req->headers/cap must be set.
+ * *scanned is how far an earlier call on the same (grown) buffer searched;
+ * pass 0 first. Returns the head length (> 0), ERR_AGAIN (needs more,
+ * *scanned updated), or ERR_PARSE with *err set. On ERR_PARSE req is
+ * undefined. */
+int http_parse_request(const char *buf, size_t len, size_t *scanned,
+		       const http_limits_t *lim, http_request_t *req,
+		       http_err_t *err);
+
+/* Parses a response head. req_method is the method of the request it
+ * answers (HEAD and CONNECT change the framing). Same returns. */
+int http_parse_response(const char *buf, size_t len, size_t *scanned,
+			const http_limits_t *lim, http_method_t req_method,
+			http_response_t *resp, http_err_t *err);
+
+/* The first header named name (case-insensitive), or NULL. */
+const http_header_t *http_header_find(const http_header_t *h, size_t n,
+				      const char *name);
+/* True when the comma-separated value of h has token (case-insensitive). */
+bool http_value_has_token(const char *v, size_t len, const char *token);
+
+/* --------------------------------------------------------------- chunked */
+
+/* Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes as they
+ * come; each step consumes framing and at most one span of data. */
+typedef struct http_chunked {
+	int state;
+	uint64_t remaining;   /* data bytes left in the current chunk */
+	size_t digits;        /* hex digits of the current size */
+	size_t ext_len;       /* bytes of chunk extension so far */
+	size_t trailer_len;   /* bytes of trailer section so far */
+	size_t line_len;      /* bytes of the current trailer line */
+	bool in_value;        /* past the colon of the current trailer */
+	size_t max_trailer;   /* limit for the trailer section */
+	bool done;
+} http_chunked_t;
+
+#define HTTP_CHUNK_EXT_MAX 4096 /* chunk extensions are unused in practice */
+
+void http_chunked_init(http_chunked_t *c, size_t max_trailer);
+
+/* Consumes bytes from buf[0..len): returns how many (0 only when len is
+ * 0 or the body is done), or ERR_PARSE with *err. When the consumed bytes
+ * include chunk data, *data and *dlen give that span (inside buf), else dlen
+ * is 0. c->done is set once the last chunk and the trailers are in. */
+ssize_t http_chunked_step(http_chunked_t *c, const char *buf, size_t len,
+			  const char **data, size_t *dlen, http_err_t *err);
+
+/* --------------------------------------------------------------- writing */
+
+/* True for the connection-specific fields of RFC 9110 7.6.1 (Connection,
+ * Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade) and for
+ * any field named in one of the message's Connection fields (h[0..n)). */
+bool http_is_hop_by_hop(const char *name, size_t len, const http_header_t *h,
+			size_t n);
+
+/* What the proxy adds or changes when it forwards a request. */
+typedef struct http_fwd {
+	const char *client_ip;  /* for X-Forwarded-For / Forwarded; NULL: none */
+	bool xff, forwarded;    /* which of the two to add */
+	bool keep_upgrade;      /* forward Connection: upgrade + Upgrade */
+	bool drop_expect;       /* remove Expect (the body is sent at once) */
+	const char *extra;      /* extra header line(s) "Name: v\r\n", or NULL */
+	const char *default_host; /* Host for requests that had none (1.0) */
+	/* Framing of the forwarded body. */
+	http_body_t body;
+	uint64_t content_length;
+} http_fwd_t;
+
+/* Appends the request head to out: "METHOD TARGET HTTP/1.1", the fields
+ * in their order minus hop-by-hop ones, the framing field where the
+ * original one was (or last), the forwarding fields, then the extra lines
+ * and a blank line. */
+void http_write_request_head(buf_t *out, const http_request_t *req,
+			     const http_fwd_t *fwd);
+
+/* Appends a response head for a client: the status line (HTTP/1.1), the
+ * fields minus hop-by-hop ones, framing (Content-Length, or
+ * Transfer-Encoding: chunked when chunked), and "Connection: close" when
+ * !keep_alive (keep_upgrade for 101). */
+void http_write_response_head(buf_t *out, const http_response_t *resp,
+			      http_body_t body, bool keep_alive,
+			      bool keep_upgrade);
+
+/* A complete small response umbra makes itself (errors): status, reason
+ * text as the body, Connection: close when close_conn. */
+void http_write_simple_response(buf_t *out, int status, const char *text,
+				bool close_conn);
+
+const char *http_status_reason(int status);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * provision.h: production and shadow from one service spec. umbra builds
+ * a spec per side from the config (or from an attached process read out
+ * of /proc), launches each replica in its own process group with its own
+ * cgroups (v1 or v2, found at run time) and, for an isolated shadow, in
+ * its own network namespace; supervises them on the caller's libevent
+ * loop (health, restart with exponential backoff, crash-loop limit,
+ * graceful stop of the whole group); and reports each replica's life to
+ * the caller (the proxy's upstream pool) through one callback.
+ *
+ * Threads: everything here runs on the thread that owns the event_base
+ * passed to prov_new() (the daemon's control thread); callbacks fire on
+ * it. Nothing here is thread-safe.
+ *
+ * Drift (fingerprints, diffs, the watcher) is in provision/drift.h.
+ */
+#ifndef UMBRA_PROVISION_PROVISION_H
+#define UMBRA_PROVISION_PROVISION_H
+
+#include "base/buf.h"
+#include "config/config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct event_base;
+
+/* ------------------------------------------------------------ sides */
+typedef enum prov_side { PROV_PRODUCTION, PROV_SHADOW } prov_side_t;
+#define PROV_SIDES 2
+
+const char *prov_side_name(prov_side_t side); /* "production", "shadow" */
+
+/* ------------------------------------------------------------ placeholders */
+/* The values that {port} {config_dir} {data_dir} {replica} {side}
+ * {service} render to. Strings are borrowed. */
+typedef struct prov_vars {
+	const char *service, *side, *config_dir, *data_dir;
+	int port, replica;
+} prov_vars_t;
+
+/* Appends s to out with every known {name} replaced by its value;
+ * unknown names and lone braces are copied as they are. */
+void prov_render(const char *s, size_t len, const prov_vars_t *v, buf_t *out);
+/* The same into a new string the caller frees. */
+char *prov_render_str(const char *s, const prov_vars_t *v);
+
+/* Replaces, in the argv word s, the port number `from` where it stands as
+ * a whole token ("9000", "host:9000", "--port=9000", ":9000/x"; not
+ * "19000" or "9000.5") with `to`. Returns a new string. Used to launch a
+ * shadow from an attached production's argv, and to compare the two. */
+char *prov_port_rebase(const char *s, int from, const char *to);
+
+/* ------------------------------------------------------------ spec */
+#define PROV_MAX_REPLICAS 64 /* the config's bound on production.replicas */
+
+/* Everything needed to run (or find) one side. Built by prov_spec_build;
+ * owns its strings (prov_spec_free). */
+typedef struct prov_spec {
+	prov_side_t side;
+	char *service;
+	bool run;      /* umbra starts this side */
+	bool attached; /* production only: a process umbra does not own */
+	int attach_pid;
+	char **argv; /* templates (placeholders unrendered); NULL-terminated */
+	size_t argc;
+	char **env_keys, **env_vals; /* added environment (templates) */
+	size_t nenv;
+	char **base_env;  /* attached: the process's environ; NULL: umbra's */
+	char *cwd;	  /* "" = umbra's */
+	char *config_src; /* the files this side's copy is made from; "" none */
+	char *config_dir; /* the directory the side runs with; "" none */
+	char *data_dir;	  /* "" none */
+	bool copy_config; /* shadow: config_dir is a rendered copy */
+	bool copy_data;	  /* shadow: data_dir is a copy of production's */
+	char *work_dir;	  /* shadow.work_dir */
+	char *host;	  /* where replicas listen, from umbra's side */
+	int port;	  /* replica 0's port; 0 = pick free ports */
+	int replicas;
+	int health_type; /* config_health_type_t */
+	char *health_path;
+	int64_t health_interval, health_timeout, start_timeout;
+	int stop_signal;
+	int64_t stop_grace;
+	int64_t backoff, backoff_max, restart_window;
+	int restart_max;
+	double cpu;   /* per replica, cores; 0 = none */
+	uint64_t mem; /* per replica, bytes; 0 = none */
+	bool isolate;
+} prov_spec_t;
+
+/* Builds the spec of side from cfg. The shadow's spec derives from
+ * production's (prod, built first), as the issue's "same software, same
+ * configuration, same environment" asks. Attach mode reads argv, cwd and
+ * environ of the attached process from /proc (proc_root: NULL for
+ * "/proc"; tests pass fixtures). 0, or a negative error with err set to a
+ * sentence naming the field. On error *out is left empty. */
+int prov_spec_build(const config_t *cfg, prov_side_t side,
+		    const prov_spec_t *prod, const char *proc_root,
+		    prov_spec_t *out, buf_t *err);
+void prov_spec_free(prov_spec_t *s);
+
+/* The placeholder values of replica i of spec (port given: the spec's
+ * may be 0 = picked at start). Borrows the spec's strings. */
+prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port);
+
+/* ------------------------------------------------------------ limits */
+/* Resource limits of one cgroup: cores (0 = none) and bytes (0 = none). */
+typedef struct prov_limits {
+	double cpu;
+	uint64_t mem;
+} prov_limits_t;
+
+/* The shadow's share: given production's per-replica limits and replica
+ * count, the shadow's ratio, its memory floor and replica count, the
+ * totals of each side (side[]) and each side's per-replica limits
+ * (replica[]). Shadow total = ratio x production total (memory at least
+ * mem_min); per replica = total / replicas. None stays none. */
+void prov_limits_share(prov_limits_t prod_replica, int prod_replicas,
+		       double ratio, uint64_t mem_min, int shadow_replicas,
+		       prov_limits_t side[PROV_SIDES],
+		       prov_limits_t replica[PROV_SIDES]);
+
+#define PROV_CPU_PERIOD_US    100000 /* the kernel's default CFS period */
+#define PROV_CPU_MIN_QUOTA_US 1000   /* the kernel refuses quotas below 1 ms */
+
+/* cgroup v1 cpu.cfs_quota_us for cores at period_us: -1 for none, at
+ * least PROV_CPU_MIN_QUOTA_US otherwise. */
+int64_t prov_cpu_quota_us(double cores, int64_t period_us);
+/* cgroup v2 cpu.max text: "max 100000" or "20000 100000". */
+void prov_cpu_max_text(double cores, int64_t period_us, char out[48]);
+/* Parses cpu.max text ("max 100000", "50000 100000") into cores (0 for
+ * max). 0 or ERR_PARSE. */
+int prov_cpu_max_parse(const char *text, double *cores);
+/* Cores from v1 quota and period (quota -1: none, 0 returned). */
+double prov_cpu_from_quota(int64_t quota_us, int64_t period_us);
+/* Bytes from a memory limit file's number; the v1 "unlimited" value
+ * (PAGE_COUNTER_MAX x page size, near INT64_MAX) and v2 "max" read as 0. */
+uint64_t prov_mem_from_limit(uint64_t v);
+
+/* ------------------------------------------------------------ backoff */
+/* Delay before restart number n (1 = after the first crash in the
+ * window): base x 2^(n-1), capped at max. */
+int64_t prov_backoff(int64_t base, int64_t max, int n);
+
+/* ------------------------------------------------------------ supervision */
+typedef struct prov prov_t;
+
+typedef enum prov_ev_kind {
+	PROV_EV_UP,	 /* passed its health check: put it in the pool */
+	PROV_EV_DOWN,	 /* exited, unhealthy or stopping: take it out */
+	PROV_EV_FAILED,	 /* crash loop or cannot start: umbra gave up */
+	PROV_EV_REMOVED, /* scaled down or shut down: gone for good */
+} prov_ev_kind_t;
+
+const char *prov_ev_name(prov_ev_kind_t k); /* "up", "down", ... */
+
+/* One replica's change. Pointers are valid during the callback only. */
+typedef struct prov_replica_ev {
+	prov_ev_kind_t kind;
+	prov_side_t side;
+	int replica;		   /* index, 0-based */
+	const char *addr;	   /* "127.0.0.1:9000" */
+	const struct sockaddr *sa; /* the same, resolved */
+	socklen_t salen;
+	int pid;	    /* 0 when not running */
+	const char *reason; /* why, in words ("exited with status 3") */
+} prov_replica_ev_t;
+
+typedef void (*prov_replica_cb)(const prov_replica_ev_t *ev, void *arg);
+typedef void (*prov_done_cb)(void *arg);
+
+typedef struct prov_hooks {
+	prov_replica_cb on_replica; /* may be NULL */
+	void *arg;
+} prov_hooks_t;
+
+/* A supervisor for both sides of cfg on base. Borrows cfg and base (both
+ * must outlive it). Builds the specs; starts nothing. 0 or a negative
+ * error with err set. */
+int prov_new(const config_t *cfg, struct event_base *base,
+	     const prov_hooks_t *hooks, prov_t **out, buf_t *err);
+
+/* Prepares and starts: a lock on the work dir (one umbra per service),
+ * config/data copies, cgroups and limits, the network namespace, then
+ * every replica (asynchronously: UP events follow from the loop). Fails,
+ * with err set and everything it made undone, when a requirement is
+ * missing (limits configured but no writable cgroup, isolation without
+ * namespace rights, another umbra on the same service). A command that
+ * cannot be executed is not a start error: its replicas report FAILED
+ * at once, with the reason. */
+int prov_start(prov_t *p, buf_t *err);
+
+/* Scales side to n replicas (1..PROV_MAX_REPLICAS): new ones start, the
+ * highest-numbered ones stop gracefully. Production's count also moves
+ * the shadow's limits (ratio x production). 0 or ERR_RANGE/ERR_STATE. */
+int prov_set_replicas(prov_t *p, prov_side_t side, int n);
+
+/* Sets production's per-replica limits (0 = none) and the shadow's that
+ * follow from them. 0 or a negative error (a cgroup write failed). */
+int prov_set_limits(prov_t *p, prov_limits_t per_replica);
+
+/* Stops every replica gracefully (stop signal to the process group,
+ * stop_grace, then SIGKILL), removes cgroups, namespace and copies of
+ * state, then calls done (from the loop). Safe to call twice: the second
+ * call kills what is left at once. */
+void prov_stop(prov_t *p, prov_done_cb done, void *arg);
+
+/* Frees p; anything still running is killed first (SIGKILL). */
+void prov_free(prov_t *p);
+
+/* Queries, for the daemon and tests. */
+int prov_replica_count(const prov_t *p, prov_side_t side);
+bool prov_side_failed(const prov_t *p, prov_side_t side); /* all gave up */
+const prov_spec_t *prov_spec(const prov_t *p, prov_side_t side);
+/* Side-level limits now in force (totals). */
+prov_limits_t prov_side_limits(const prov_t *p, prov_side_t side);
+
+#endif

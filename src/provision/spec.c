@@ -1,0 +1,389 @@
+/*
+ * spec.c: one service spec per side, built from the config. Production is
+ * what the config says (command mode) or what an attached process is
+ * (argv, cwd and environment read from /proc); the shadow is production's
+ * copy: the same command (or shadow.command), the same environment plus
+ * shadow.env and UMBRA_SIDE=shadow, a rendered copy of the config files,
+ * its own port, its own data directory, and (when isolated) an address
+ * inside its own network namespace.
+ */
+#include "provision/prov_int.h"
+
+#include "base/cidr.h"
+#include "base/err.h"
+#include "base/xmalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char **strv_dup(char *const *v, size_t n)
+{
+	char **o = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		o[i] = xstrdup(v[i]);
+	return o;
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* Adds or replaces key in the spec's added environment. */
+static void env_set(prov_spec_t *s, const char *key, const char *val)
+{
+	for (size_t i = 0; i < s->nenv; i++) {
+		if (!strcmp(s->env_keys[i], key)) {
+			free(s->env_vals[i]);
+			s->env_vals[i] = xstrdup(val);
+			return;
+		}
+	}
+	s->env_keys = xreallocarray(s->env_keys, s->nenv + 1, sizeof(char *));
+	s->env_vals = xreallocarray(s->env_vals, s->nenv + 1, sizeof(char *));
+	s->env_keys[s->nenv] = xstrdup(key);
+	s->env_vals[s->nenv] = xstrdup(val);
+	s->nenv++;
+}
+
+static void env_set_map(prov_spec_t *s, const config_map_t *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		env_set(s, m->v[i].key, m->v[i].value);
+}
+
+void prov_spec_free(prov_spec_t *s)
+{
+	free(s->service);
+	prov__strv_free(s->argv);
+	for (size_t i = 0; i < s->nenv; i++) {
+		free(s->env_keys[i]);
+		free(s->env_vals[i]);
+	}
+	free(s->env_keys);
+	free(s->env_vals);
+	prov__strv_free(s->base_env);
+	free(s->cwd);
+	free(s->config_src);
+	free(s->config_dir);
+	free(s->data_dir);
+	free(s->work_dir);
+	free(s->host);
+	free(s->health_path);
+	memset(s, 0, sizeof(*s));
+}
+
+prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port)
+{
+	return (prov_vars_t){
+	    .service = s->service,
+	    .side = prov_side_name(s->side),
+	    .config_dir = s->config_dir,
+	    .data_dir = s->data_dir,
+	    .port = port,
+	    .replica = replica,
+	};
+}
+
+/* Copies the settings both sides share (health, stop, restart). */
+static void common(const config_t *cfg, prov_spec_t *s)
+{
+	const config_production_t *p = &cfg->production;
+	s->service = xstrdup(cfg->service);
+	s->health_type = p->health.type;
+	s->health_path = xstrdup(p->health.path);
+	s->health_interval = p->health.interval;
+	s->health_timeout = p->health.timeout;
+	s->start_timeout = p->start_timeout;
+	s->stop_signal = p->stop_signal;
+	s->stop_grace = p->stop_grace;
+	s->backoff = p->restart.backoff;
+	s->backoff_max = p->restart.backoff_max;
+	s->restart_max = (int)p->restart.max;
+	s->restart_window = p->restart.window;
+	s->work_dir = xstrdup(cfg->shadow.work_dir);
+}
+
+/* Host and port of an http(s) URL; 0 or ERR_PARSE. */
+static int url_hostport(const char *url, char *host, size_t hlen, int *port)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return ERR_PARSE;
+	bool tls = !strncmp(url, "https", 5);
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	char hp[300];
+	if (n == 0 || n >= sizeof(hp))
+		return ERR_PARSE;
+	memcpy(hp, p, n);
+	hp[n] = '\0';
+	char *colon = hp[0] == '[' ? strstr(hp, "]:") : strrchr(hp, ':');
+	if (colon && hp[0] == '[')
+		colon++;
+	*port = tls ? 443 : 80;
+	if (colon) {
+		*colon = '\0';
+		*port = atoi(colon + 1);
+		if (*port < 1 || *port > 65535)
+			return ERR_PARSE;
+	}
+	const char *h = hp;
+	if (hp[0] == '[') {
+		h = hp + 1;
+		char *close = strchr(hp, ']');
+		if (close)
+			*close = '\0';
+	}
+	snprintf(host, hlen, "%s", h);
+	return 0;
+}
+
+/* Reads pid's argv, cwd and environment from proc_root. */
+static int read_attached(const char *proc_root, int pid, prov_spec_t *s,
+			 buf_t *err)
+{
+	char path[PATH_MAX];
+	buf_t b = BUF_INIT;
+	snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, pid);
+	int rc = prov__read_file(path, PROV_PROC_MAX, &b);
+	if (rc || b.len == 0) {
+		buf_printf(err,
+			   "production.attach.pid: cannot read the command of "
+			   "process %d (%s): %s",
+			   pid, path,
+			   rc ? err_str(rc)
+			      : "empty (a kernel thread or a "
+				"zombie)");
+		buf_free(&b);
+		return rc ? rc : ERR_NOTFOUND;
+	}
+	s->argv = prov__split_nul(b.data, b.len, &s->argc);
+	buf_reset(&b);
+	snprintf(path, sizeof(path), "%s/%d/environ", proc_root, pid);
+	rc = prov__read_file(path, PROV_PROC_MAX, &b);
+	if (rc && rc != ERR_TOOBIG) {
+		buf_printf(err,
+			   "production.attach.pid: cannot read the environment "
+			   "of process %d (%s): %s (reading another user's "
+			   "process needs root)",
+			   pid, path, err_str(rc));
+		buf_free(&b);
+		return rc;
+	}
+	size_t n;
+	s->base_env = prov__split_nul(b.data ? b.data : "", b.len, &n);
+	buf_free(&b);
+	snprintf(path, sizeof(path), "%s/%d/cwd", proc_root, pid);
+	char cwd[PATH_MAX];
+	ssize_t l = readlink(path, cwd, sizeof(cwd) - 1);
+	if (l < 0) {
+		buf_printf(err,
+			   "production.attach.pid: cannot read the working "
+			   "directory of process %d: %s",
+			   pid, strerror(errno));
+		return -errno;
+	}
+	cwd[l] = '\0';
+	s->cwd = xstrdup(cwd);
+	return 0;
+}
+
+/* The first pid listed in an attached cgroup (its oldest, usually the
+ * main process). */
+static int pid_of_cgroup(const char *dir, int *pid, buf_t *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	buf_t b = BUF_INIT;
+	int rc = prov__read_file(path, 1 << 20, &b);
+	*pid = rc ? 0 : atoi(b.data ? b.data : "");
+	buf_free(&b);
+	if (rc || *pid <= 0) {
+		buf_printf(err,
+			   "production.attach.cgroup: no process in %s (%s)",
+			   dir, rc ? err_str(rc) : "empty group");
+		return rc ? rc : ERR_NOTFOUND;
+	}
+	return 0;
+}
+
+static int build_production(const config_t *cfg, const char *proc_root,
+			    prov_spec_t *s, buf_t *err)
+{
+	const config_production_t *p = &cfg->production;
+	s->side = PROV_PRODUCTION;
+	common(cfg, s);
+	s->config_src = xstrdup(p->config_dir);
+	s->config_dir = xstrdup(p->config_dir);
+	s->data_dir = xstrdup(p->data_dir);
+	s->host = xstrdup(PROV_SHADOW_HOST_LOOPBACK);
+	s->port = (int)p->port;
+	s->replicas = (int)p->replicas;
+	s->cpu = p->cpu_limit;
+	s->mem = p->memory_limit;
+	if (p->command.n) {
+		s->run = true;
+		s->argv = strv_dup(p->command.v, p->command.n);
+		s->argc = p->command.n;
+		s->cwd = xstrdup(p->cwd);
+		env_set_map(s, &p->env);
+		env_set(s, "UMBRA_SIDE", "production");
+		return 0;
+	}
+	bool att = p->attach.pid || p->attach.cgroup[0];
+	if (!att) {
+		/* production.upstreams: umbra neither runs nor watches it. */
+		s->cwd = xstrdup(p->cwd);
+		return 0;
+	}
+	s->attached = true;
+	s->replicas = 1;
+	int pid = (int)p->attach.pid;
+	int rc = 0;
+	if (!pid)
+		rc = pid_of_cgroup(p->attach.cgroup, &pid, err);
+	if (!rc)
+		rc = read_attached(proc_root, pid, s, err);
+	if (rc)
+		return rc;
+	s->attach_pid = pid;
+	if (p->attach.url[0]) {
+		char host[300];
+		int port;
+		if (url_hostport(p->attach.url, host, sizeof(host), &port)) {
+			buf_printf(err,
+				   "production.attach.url: cannot take a host "
+				   "and port from \"%s\"",
+				   p->attach.url);
+			return ERR_CONFIG;
+		}
+		free(s->host);
+		s->host = xstrdup(host);
+		s->port = port;
+	}
+	return 0;
+}
+
+/* The attached production's argv as a template for the shadow: its port
+ * becomes {port} and its config dir {config_dir}. */
+char *prov__attach_template(const char *word, int port, const char *cd)
+{
+	char *w = prov_port_rebase(word, port, "{port}");
+	size_t cl = strlen(cd);
+	if (cl) {
+		buf_t b = BUF_INIT;
+		for (const char *q = w; *q;) {
+			const char *hit = strstr(q, cd);
+			char after = hit ? hit[cl] : '\0';
+			if (!hit || (after && after != '/')) {
+				buf_puts(&b, q);
+				break;
+			}
+			buf_append(&b, q, (size_t)(hit - q));
+			buf_puts(&b, "{config_dir}");
+			q = hit + cl;
+		}
+		free(w);
+		w = buf_steal(&b);
+	}
+	return w;
+}
+
+/* The shadow's veth address from shadow.netns_subnet: network + 2. */
+static int netns_host(const char *subnet, char out[INET_ADDRSTRLEN])
+{
+	cidr_t c;
+	const char *why;
+	if (cidr_parse(subnet, &c, &why) || c.family != AF_INET)
+		return ERR_CONFIG;
+	uint32_t a = ((uint32_t)c.addr[0] << 24) | ((uint32_t)c.addr[1] << 16) |
+		     ((uint32_t)c.addr[2] << 8) | c.addr[3];
+	a += 2;
+	snprintf(out, INET_ADDRSTRLEN, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255,
+		 (a >> 8) & 255, a & 255);
+	return 0;
+}
+
+static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
+			prov_spec_t *s, buf_t *err)
+{
+	const config_shadow_t *sh = &cfg->shadow;
+	s->side = PROV_SHADOW;
+	common(cfg, s);
+	s->port = (int)sh->port;
+	s->replicas = (int)sh->replicas;
+	s->isolate = sh->isolate_network;
+	if (sh->command.n) {
+		s->argv = strv_dup(sh->command.v, sh->command.n);
+		s->argc = sh->command.n;
+	} else if (prod->attached) {
+		s->argv = xcalloc(prod->argc + 1, sizeof(char *));
+		for (size_t i = 0; i < prod->argc; i++)
+			s->argv[i] = prov__attach_template(
+			    prod->argv[i], prod->port, prod->config_dir);
+		s->argc = prod->argc;
+		if (!prod->port) {
+			buf_puts(err,
+				 "production.attach: the shadow is launched "
+				 "from the attached process's command, whose "
+				 "port umbra must know to give the shadow its "
+				 "own (set production.attach.url or "
+				 "production.port)");
+			return ERR_CONFIG;
+		}
+	} else if (prod->run) {
+		s->argv = strv_dup(prod->argv, prod->argc);
+		s->argc = prod->argc;
+	}
+	s->run = s->argc > 0 && sh->upstreams.n == 0;
+	s->cwd = xstrdup(prod->cwd ? prod->cwd : "");
+	if (prod->base_env)
+		s->base_env =
+		    strv_dup(prod->base_env, strv_len(prod->base_env));
+	for (size_t i = 0; i < prod->nenv; i++)
+		env_set(s, prod->env_keys[i], prod->env_vals[i]);
+	env_set_map(s, &sh->env);
+	env_set(s, "UMBRA_SIDE", "shadow");
+	const char *src = sh->config_dir[0] ? sh->config_dir : prod->config_src;
+	s->config_src = xstrdup(src);
+	s->copy_config = src[0] != '\0';
+	s->config_dir =
+	    s->copy_config ? xasprintf("%s/config", sh->work_dir) : xstrdup("");
+	s->copy_data = sh->copy_data && prod->data_dir[0];
+	s->data_dir = prod->data_dir[0] ? xasprintf("%s/data", sh->work_dir)
+					: xstrdup("");
+	char host[INET_ADDRSTRLEN];
+	if (s->isolate && netns_host(sh->netns_subnet, host)) {
+		buf_printf(err, "shadow.netns_subnet: bad subnet \"%s\"",
+			   sh->netns_subnet);
+		return ERR_CONFIG;
+	}
+	s->host = xstrdup(s->isolate ? host : PROV_SHADOW_HOST_LOOPBACK);
+	return 0;
+}
+
+int prov_spec_build(const config_t *cfg, prov_side_t side,
+		    const prov_spec_t *prod, const char *proc_root,
+		    prov_spec_t *out, buf_t *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = side == PROV_PRODUCTION
+		     ? build_production(cfg, proc_root ? proc_root : "/proc",
+					out, err)
+		     : build_shadow(cfg, prod, out, err);
+	if (!out->cwd)
+		out->cwd = xstrdup("");
+	if (rc)
+		prov_spec_free(out);
+	return rc;
+}

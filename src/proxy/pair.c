@@ -1,0 +1,162 @@
+/*
+ * pair.c: pairing production's response with the copies' (the
+ * comparison itself is src/compare). A pair holds one capture per side,
+ * filled as the responses stream by; when every side that was sent has
+ * answered (or failed), the pair is compared once and the copies'
+ * records, carrying the class and the reasons, go to the worker's ring.
+ *
+ * With a baseline (a second shadow on production's exact config), a
+ * shadow difference that the baseline shows too (the same reasons, and
+ * its JSON paths among the baseline's) is noise, not a change. A side
+ * that failed at the transport level is not compared (its error is
+ * recorded). Captured bodies of a worker share PROXY_CAPTURE_BUDGET.
+ */
+#include "proxy/proxy_int.h"
+
+#include "base/xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+pair_t *proxy__pair_new(worker_t *w, uint32_t endpoint, http_method_t m,
+			int64_t start_ns)
+{
+	pair_t *p = xcalloc(1, sizeof(*p));
+	p->refs = 1;
+	p->id = ((uint64_t)w->id << 56) | ++w->pair_seq;
+	p->endpoint = endpoint;
+	p->method = (uint8_t)m;
+	p->start_ns = start_ns;
+	return p;
+}
+
+void proxy__pair_unref(worker_t *w, pair_t *p)
+{
+	if (--p->refs)
+		return;
+	for (int s = 0; s < PROXY_SIDE__COUNT; s++)
+		w->capture_budget += cmp_capture_free(&p->side[s].c);
+	free(p);
+}
+
+void proxy__record(worker_t *w, const reqrec_t *r)
+{
+	if (!ring_push(w->ring, r))
+		WC_INC(w, records_dropped);
+}
+
+void proxy__capture_head(worker_t *w, capture_t *cap,
+			 const http_response_t *r)
+{
+	cmp_capture_head(&cap->c, &w->rt->rules, r);
+}
+
+void proxy__capture_body(worker_t *w, capture_t *cap, const char *d,
+			 size_t n)
+{
+	cmp_capture_body(&cap->c, &w->rt->rules, d, n, &w->capture_budget);
+}
+
+static void push_side_record(worker_t *w, pair_t *p, proxy_side_t side,
+			     uint8_t cls, uint8_t diff)
+{
+	const capture_t *c = &p->side[side];
+	reqrec_t r = {0};
+	r.start_ns = p->start_ns;
+	r.pair_id = p->id;
+	r.endpoint = p->endpoint;
+	r.latency_us = c->latency_us;
+	r.ttfb_us = c->ttfb_us;
+	r.connect_us = c->connect_us;
+	r.req_bytes = c->req_bytes;
+	r.resp_bytes = (uint32_t)(c->resp_bytes > UINT32_MAX ? UINT32_MAX
+							     : c->resp_bytes);
+	r.status = (uint16_t)c->c.status;
+	r.side = side == PROXY_BASELINE ? REQREC_BASELINE : REQREC_SHADOW;
+	r.cls = cls;
+	r.error = c->failed ? c->error : 0;
+	r.diff = diff;
+	r.method = p->method;
+	r.worker = (uint8_t)w->id;
+	proxy__record(w, &r);
+}
+
+static void compare_pair(worker_t *w, pair_t *p)
+{
+	const cmp_rules_t *rules = &w->rt->rules;
+	p->compared = true;
+	capture_t *prod = &p->side[PROXY_PRODUCTION];
+	cmp_result_t ds, db = {0};
+	bool have_base = false;
+	if (p->want[PROXY_BASELINE] && p->side[PROXY_BASELINE].done &&
+	    !p->side[PROXY_BASELINE].failed && !prod->failed) {
+		cmp_diff(&prod->c, &p->side[PROXY_BASELINE].c, rules, &db);
+		have_base = true;
+	}
+	if (p->want[PROXY_SHADOW] && p->side[PROXY_SHADOW].done) {
+		capture_t *sh = &p->side[PROXY_SHADOW];
+		uint8_t cls, diff = 0;
+		if (prod->failed || sh->failed) {
+			cls = REQREC_UNCOMPARED;
+			if (prod->failed != sh->failed)
+				diff = REQREC_DIFF_ERROR;
+		} else {
+			cmp_diff(&prod->c, &sh->c, rules, &ds);
+			diff = ds.mask;
+			WC_INC(w, compared);
+			if (!diff) {
+				cls = REQREC_MATCH;
+				WC_INC(w, matched);
+			} else if (have_base && (diff & ~db.mask) == 0 &&
+				   (!(diff & REQREC_DIFF_JSON) ||
+				    cmp_paths_within(&ds, &db))) {
+				cls = REQREC_NOISE;
+				WC_INC(w, noise);
+			} else {
+				cls = REQREC_DIFFER;
+				WC_INC(w, differed);
+			}
+		}
+		push_side_record(w, p, PROXY_SHADOW, cls, diff);
+	}
+	if (p->want[PROXY_BASELINE] && p->side[PROXY_BASELINE].done)
+		push_side_record(w, p, PROXY_BASELINE,
+				 have_base ? (db.mask ? REQREC_DIFFER
+						      : REQREC_MATCH)
+					   : REQREC_UNCOMPARED,
+				 db.mask);
+}
+
+/* Compares once every wanted side is in. */
+static void maybe_compare(worker_t *w, pair_t *p)
+{
+	if (p->compared)
+		return;
+	for (int s = 0; s < PROXY_SIDE__COUNT; s++)
+		if (p->want[s] && !p->side[s].done)
+			return;
+	compare_pair(w, p);
+}
+
+void proxy__pair_side_done(worker_t *w, pair_t *p, proxy_side_t side,
+			   bool failed, uint8_t err, uint32_t latency_us)
+{
+	capture_t *c = &p->side[side];
+	if (c->done)
+		return;
+	c->done = true;
+	c->failed = failed;
+	c->error = err;
+	c->latency_us = latency_us;
+	cmp_capture_finish(&c->c);
+	maybe_compare(w, p);
+}
+
+void proxy__pair_unwant(worker_t *w, pair_t *p, proxy_side_t side)
+{
+	if (!p->want[side] || p->side[side].done)
+		return;
+	p->want[side] = false;
+	if (p->side[PROXY_PRODUCTION].done)
+		maybe_compare(w, p);
+}

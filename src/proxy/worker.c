@@ -1,0 +1,242 @@
+/*
+ * worker.c: a proxy worker thread: its event loop, its listener
+ * (SO_REUSEPORT, so the kernel spreads connections), the eventfd through
+ * which the control side wakes it (new settings, drain, stop), and the
+ * deferred freeing of objects closed inside their own callbacks.
+ */
+#include "proxy/proxy_int.h"
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH 64 /* accepts per wakeup: fairness with the rest */
+
+void proxy__worker_notify(worker_t *w)
+{
+	uint64_t one = 1;
+	(void)!write(w->notify_fd, &one, sizeof(one));
+}
+
+void proxy__reap_later(worker_t *w)
+{
+	event_active(w->ev_reap, 0, 0);
+}
+
+const struct timeval *proxy__timeout(worker_t *w, int64_t ns)
+{
+	struct timeval tv = {(time_t)(ns / 1000000000),
+			     (suseconds_t)(ns % 1000000000 / 1000)};
+	/* libevent's common timeouts make add/del O(1) for the few
+	 * durations a worker uses; keep one per distinct duration. */
+	for (int i = 0; i < 8; i++) {
+		const struct timeval *c = w->tv_common[i];
+		if (!c) {
+			c = event_base_init_common_timeout(w->base, &tv);
+			w->tv_common[i] = c;
+			if (c)
+				return c;
+			break;
+		}
+		/* common timeouts carry a magic in tv_usec's high bits:
+		 * compare seconds and the low 20 bits */
+		if (c->tv_sec == tv.tv_sec &&
+		    (c->tv_usec & 0xfffff) == tv.tv_usec)
+			return c;
+	}
+	w->tv_tmp = tv;
+	return &w->tv_tmp;
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	worker_t *w = arg;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("proxy", "accept: out of file "
+						  "descriptors",
+					 LF_I("worker", w->id));
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		WC_INC(w, accepted);
+		proxy__client_accept(w, fd, (struct sockaddr *)&ss);
+	}
+}
+
+void proxy__worker_apply_rt(worker_t *w)
+{
+	const proxy_rt_t *rt = atomic_load(&w->px->rt);
+	if (rt == w->rt)
+		return;
+	w->rt = rt;
+	if (w->hdrs_cap < rt->limits.max_headers) {
+		free(w->hdrs);
+		w->hdrs_cap = rt->limits.max_headers;
+		w->hdrs = xcalloc(w->hdrs_cap, sizeof(http_header_t));
+	}
+	if (w->tokens > rt->burst)
+		w->tokens = rt->burst;
+	proxy__replicas_reconcile(w);
+	atomic_store(&w->seen_gen, rt->gen);
+}
+
+static void start_drain(worker_t *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	if (w->ev_listen) {
+		event_free(w->ev_listen);
+		w->ev_listen = NULL;
+	}
+	if (w->listen_fd >= 0) {
+		close(w->listen_fd);
+		w->listen_fd = -1;
+	}
+	proxy__mirror_drop_all(w, PROXY_DROP_DRAINING);
+	proxy__client_drain(w);
+	if (w->nclients == 0)
+		event_base_loopbreak(w->base);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	worker_t *w = arg;
+	uint64_t v;
+	(void)!read(fd, &v, sizeof(v));
+	proxy__worker_apply_rt(w);
+	if (w->stopping) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	if (atomic_load(&w->px->draining))
+		start_drain(w);
+	proxy__mirror_dispatch(w);
+}
+
+void proxy__client_free(cconn_t *c);
+void proxy__uconn_free(uconn_t *u);
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	worker_t *w = arg;
+	while (w->dead_clients) {
+		cconn_t *c = w->dead_clients;
+		w->dead_clients = c->next;
+		proxy__client_free(c);
+	}
+	while (w->dead_uconns) {
+		uconn_t *u = w->dead_uconns;
+		w->dead_uconns = u->next;
+		proxy__uconn_free(u);
+	}
+	if (w->draining && w->nclients == 0)
+		event_base_loopbreak(w->base);
+}
+
+int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd);
+int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
+{
+	w->px = px;
+	w->id = id;
+	w->listen_fd = listen_fd;
+	struct event_config *ec = event_config_new();
+	/* Each base is used by its own thread only: no locks. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!w->base)
+		xmalloc_oom("event_base_new");
+	w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->ev_notify = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST,
+				 on_notify, w);
+	event_add(w->ev_notify, NULL);
+	w->ev_listen = event_new(w->base, listen_fd, EV_READ | EV_PERSIST,
+				 on_accept, w);
+	event_add(w->ev_listen, NULL);
+	w->ev_reap = event_new(w->base, -1, 0, on_reap, w);
+	w->ring = ring_new(sizeof(reqrec_t), PROXY_RING_RECORDS);
+	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
+		 (uint64_t)proxy__now();
+	proxy__worker_apply_rt(w);
+	w->tokens = w->rt->burst;
+	w->tokens_at = proxy__now();
+	w->capture_budget = PROXY_CAPTURE_BUDGET;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	worker_t *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+int proxy__worker_start(worker_t *w);
+int proxy__worker_start(worker_t *w)
+{
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	return rc ? -rc : 0;
+}
+
+bool proxy__worker_join(worker_t *w, int64_t deadline_ns);
+bool proxy__worker_join(worker_t *w, int64_t deadline_ns)
+{
+	if (deadline_ns == INT64_MAX)
+		return pthread_join(w->thread, NULL) == 0;
+	int64_t now = proxy__now();
+	int64_t wall;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	wall = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec +
+	       (deadline_ns > now ? deadline_ns - now : 0);
+	struct timespec ts = {(time_t)(wall / 1000000000),
+			      (long)(wall % 1000000000)};
+	return pthread_timedjoin_np(w->thread, NULL, &ts) == 0;
+}
+
+void proxy__worker_stop(worker_t *w);
+void proxy__worker_stop(worker_t *w)
+{
+	w->stopping = true;
+	proxy__worker_notify(w);
+}
+
+void proxy__worker_fini(worker_t *w);
+void proxy__worker_fini(worker_t *w)
+{
+	while (w->clients)
+		proxy__client_free(w->clients);
+	on_reap(-1, 0, w);
+	proxy__mirror_drop_all(w, PROXY_DROP_DRAINING);
+	proxy__replicas_free(w);
+	on_reap(-1, 0, w);
+	if (w->ev_listen)
+		event_free(w->ev_listen);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	event_free(w->ev_notify);
+	event_free(w->ev_reap);
+	close(w->notify_fd);
+	event_base_free(w->base);
+	ring_free(w->ring);
+	free(w->hdrs);
+	buf_free(&w->scratch);
+}

@@ -1,0 +1,550 @@
+/*
+ * test_analysis.c: the analyzer's rules one at a time, on hand-made
+ * series: parameters and their validation, normalisation and floors,
+ * direction, the envelope (learned and from a baseline), the verdict,
+ * closing, drift, one-sided tasks, the leading metric, and bad calls.
+ */
+#include "analysis/analysis.h"
+#include "base/err.h"
+#include "unit/analysis/sim.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#define S(k) ((SIM_T0 + (k)) * 1000000000LL)
+
+static uint64_t seed = 7;
+static double noise(double rel)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	double u = ((seed >> 11) + 0.5) / 9007199254740992.0;
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	double v = ((seed >> 11) + 0.5) / 9007199254740992.0;
+	return 1 + rel * sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static an_analyzer_t *make(const an_params_t *p)
+{
+	an_analyzer_t *a;
+	const char *why = NULL;
+	cr_assert_eq(an_analyzer_init(&a, p, &why), 0, "%s", why);
+	return a;
+}
+
+/* One metric only: production p, shadow s. */
+static void one(an_tick_t *t, int64_t k, an_metric_t m, double p, double s)
+{
+	an_tick_clear(t, S(k));
+	t->value[AN_PROD][m] = p;
+	t->value[AN_SHADOW][m] = s;
+}
+
+/* ------------------------------------------------------------ params */
+
+Test(analysis, default_params_validate)
+{
+	an_params_t p;
+	an_params_default(&p);
+	cr_assert_eq(an_params_validate(&p, NULL), 0);
+	cr_assert_float_eq(p.metric[AN_M_cpu].threshold, 0.10, 1e-12);
+	cr_assert_float_eq(p.metric[AN_M_memory].threshold, 0.15, 1e-12);
+	cr_assert_float_eq(p.velocity_threshold, 0.05, 1e-12);
+	cr_assert_str_eq(an_metric_name(AN_M_latency_p99), "latency_p99");
+	cr_assert_eq(an_metric_by_name("diff_rate"), AN_M_diff_rate);
+	cr_assert_eq(an_metric_by_name("rps"), -1);
+}
+
+Test(analysis, bad_params_refused_with_reason)
+{
+	an_params_t p;
+	const char *why;
+#define BAD(stmt, word)                                                    \
+	do {                                                              \
+		an_params_default(&p);                                    \
+		stmt;                                                     \
+		why = NULL;                                               \
+		cr_assert_eq(an_params_validate(&p, &why), ERR_INVAL, #stmt); \
+		cr_assert(why && strstr(why, word), "%s: %s", #stmt, why); \
+		an_analyzer_t *a = NULL;                                  \
+		cr_assert_eq(an_analyzer_init(&a, &p, NULL), ERR_INVAL);  \
+		cr_assert_null(a);                                        \
+	} while (0)
+	BAD(p.interval_ns = 0, "interval");
+	BAD(p.interval_ns = AN_MAX_INTERVAL_NS + 1, "at most a day");
+	BAD(p.horizon_ns = AN_MAX_SPAN_NS + 1, "at most a year");
+	BAD(p.after_change_ns = AN_MAX_SPAN_NS + 1, "at most a year");
+	BAD(p.smoothing = 0, "smoothing");
+	BAD(p.smoothing = 1.5, "smoothing");
+	BAD(p.velocity_window_ns = 1, "velocity window");
+	BAD(p.velocity_threshold = NAN, "velocity threshold");
+	BAD(p.envelope_quantile = 1, "quantile");
+	BAD(p.horizon_ns = 0, "horizon");
+	BAD(p.verdict_marginal = 90, "marginal");
+	BAD(p.verdict_alpha = 0, "alpha");
+	BAD(p.ratio = 0, "ratio");
+	BAD(p.forecaster = AN_FC__COUNT, "forecaster");
+	BAD(p.metric[AN_M_cpu].critical = 0.05, "critical");
+	BAD(p.metric[AN_M_cpu].floor = 0, "floor");
+	BAD(p.metric[AN_M_cpu].weight = -1, "weight");
+	an_sched_t s = {.name = "x", .duration_ns = 0, .side = AN_BOTH};
+	BAD((p.sched = &s, p.nsched = 1), "duration");
+	s.duration_ns = 1;
+	s.side = AN_BASELINE;
+	BAD((p.sched = &s, p.nsched = 1), "side");
+}
+
+/* ------------------------------------------------------------ input */
+
+Test(analysis, ticks_must_advance_and_nan_is_missing)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_tick_t t;
+	one(&t, 0, AN_M_memory, 1e9, 1e9);
+	cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	cr_assert(out->metric[AN_M_memory].valid);
+	cr_assert(!out->metric[AN_M_cpu].valid, "cpu was not measured");
+	cr_assert_eq(an_analyzer_update(a, &t, out), ERR_INVAL, "same time");
+	one(&t, -5, AN_M_memory, 1e9, 1e9);
+	cr_assert_eq(an_analyzer_update(a, &t, out), ERR_INVAL, "backwards");
+	one(&t, 1, AN_M_memory, 1e9, NAN);
+	cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	cr_assert(!out->metric[AN_M_memory].valid);
+	/* a gap of an hour is fine */
+	one(&t, 3600, AN_M_memory, 1e9, 1.1e9);
+	cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	cr_assert_float_eq(out->metric[AN_M_memory].deviation, 0.1, 1e-9);
+	free(out);
+	an_analyzer_free(a);
+}
+
+Test(analysis, seed_formula_floor_and_normalisation)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.ratio = 0.5;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_tick_t t;
+	/* level: |p - s| / p on the first tick (no smoothing yet) */
+	one(&t, 0, AN_M_latency_p50, 0.010, 0.012);
+	/* production under the floor (1 ms): divide by the floor */
+	t.value[AN_PROD][AN_M_latency_p90] = 0.0001;
+	t.value[AN_SHADOW][AN_M_latency_p90] = 0.0006;
+	/* load: per request with rps on both sides (shadow half traffic) */
+	t.value[AN_PROD][AN_M_cpu] = 1.0;
+	t.value[AN_SHADOW][AN_M_cpu] = 0.5;
+	t.rps[AN_PROD] = 200;
+	t.rps[AN_SHADOW] = 100;
+	/* diff_rate: production absent counts as 0, floor 1: the share */
+	t.value[AN_SHADOW][AN_M_diff_rate] = 0.03;
+	/* load without rps: the shadow divided by the ratio */
+	t.value[AN_PROD][AN_M_disk_write] = 1e6;
+	t.value[AN_SHADOW][AN_M_disk_write] = 0.6e6;
+	cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	cr_assert_float_eq(out->metric[AN_M_latency_p50].signed_dev, 0.2, 1e-9);
+	cr_assert_float_eq(out->metric[AN_M_latency_p90].signed_dev, 0.5, 1e-9);
+	cr_assert_float_eq(out->metric[AN_M_cpu].deviation, 0, 1e-9);
+	cr_assert_float_eq(out->metric[AN_M_diff_rate].deviation, 0.03, 1e-9);
+	cr_assert_float_eq(out->metric[AN_M_disk_write].signed_dev, 0.2, 1e-9);
+	/* too little traffic to divide by: not compared */
+	an_tick_clear(&t, S(1));
+	t.value[AN_PROD][AN_M_cpu] = 0.01;
+	t.value[AN_SHADOW][AN_M_cpu] = 0.01;
+	t.rps[AN_PROD] = 0.1;
+	t.rps[AN_SHADOW] = 0.1;
+	cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	cr_assert(!out->metric[AN_M_cpu].valid);
+	free(out);
+	an_analyzer_free(a);
+}
+
+/* Feeds metric m: p constant with noise, s = p * f(k). Returns the number
+ * of findings on m; *first gets the first. */
+typedef double (*shape_fn)(int64_t k);
+static size_t feed(an_analyzer_t *a, an_metric_t m, int64_t n, shape_fn f,
+		   an_finding_t *first, an_out_t *out)
+{
+	an_tick_t t;
+	size_t found = 0;
+	for (int64_t k = 0; k < n; k++) {
+		double base = 1e8;
+		one(&t, k, m, base * noise(0.005), base * f(k) * noise(0.005));
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == m && found++ == 0 && first)
+				*first = out->finding[i];
+	}
+	return found;
+}
+
+static double drop_at_600(int64_t k)
+{
+	return k >= 600 ? 0.5 : 1;
+}
+static double rise_at_600(int64_t k)
+{
+	return k >= 600 ? 1.5 : 1;
+}
+static double blip_600_to_700(int64_t k)
+{
+	return k >= 600 && k < 700 ? 1.5 : 1;
+}
+
+Test(analysis, direction_decides_what_is_bad)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_finding_t f;
+	/* memory: increase only; a drop of half is not a finding */
+	an_analyzer_t *a = make(&p);
+	cr_assert_eq(feed(a, AN_M_memory, 900, drop_at_600, NULL, out), 0);
+	an_analyzer_free(a);
+	a = make(&p);
+	cr_assert_gt(feed(a, AN_M_memory, 900, rise_at_600, &f, out), 0);
+	cr_assert_eq(f.kind, AN_FIND_DEVIATION);
+	an_analyzer_free(a);
+	/* decrease: the drop is the finding */
+	p.metric[AN_M_memory].direction = AN_DIR_DECREASE;
+	a = make(&p);
+	cr_assert_gt(feed(a, AN_M_memory, 900, drop_at_600, &f, out), 0);
+	cr_assert_eq(f.mover, AN_SHADOW);
+	cr_assert_lt(f.change[AN_SHADOW], 0);
+	an_analyzer_free(a);
+	free(out);
+}
+
+Test(analysis, finding_closes_after_the_deviation_goes)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	int64_t opened = -1, closed = -1;
+	for (int64_t k = 0; k < 900; k++) {
+		double b = 1e8;
+		one(&t, k, AN_M_memory, b * noise(0.005),
+		    b * blip_600_to_700(k) * noise(0.005));
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		if (out->nfindings && opened < 0)
+			opened = k;
+		if (out->resolved & (1u << AN_M_memory))
+			closed = k;
+	}
+	cr_assert(opened >= 600 && opened < 610, "opened %lld",
+		  (long long)opened);
+	/* back at 700, then 30 s of quiet */
+	cr_assert(closed >= 725 && closed < 745, "closed %lld",
+		  (long long)closed);
+	cr_assert_eq(out->metric[AN_M_memory].open, AN_FIND_NONE);
+	free(out);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ envelope */
+
+static size_t noisy_aa(an_analyzer_t *a, int64_t from, int64_t to,
+		       double rel, bool baseline, bool differs,
+		       an_out_t *out)
+{
+	an_tick_t t;
+	size_t found = 0;
+	for (int64_t k = from; k < to; k++) {
+		double b = 1.0;
+		one(&t, k, AN_M_latency_p50, b * noise(rel), b * noise(rel));
+		if (baseline)
+			t.value[AN_BASELINE][AN_M_latency_p50] = b * noise(rel);
+		t.config_differs = differs;
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		found += out->nfindings;
+	}
+	return found;
+}
+
+Test(analysis, envelope_lifts_the_threshold_over_a_noisy_pair)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.metric[AN_M_latency_p50].threshold = 0.02; /* under the noise */
+	p.metric[AN_M_latency_p50].critical = 10;
+	p.envelope_quantile = 0.999;
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	noisy_aa(a, 0, 3600, 0.05, false, false, out);
+	const an_metric_view_t *v = &out->metric[AN_M_latency_p50];
+	cr_assert_gt(v->envelope, 0.02, "envelope %g", v->envelope);
+	cr_assert_float_eq(v->threshold, v->envelope, 1e-12);
+	/* learned: the next two hours of the same noise raise nothing */
+	cr_assert_eq(noisy_aa(a, 3600, 3 * 3600, 0.05, false, false, out), 0);
+	an_analyzer_free(a);
+
+	/* without the envelope the same pair keeps raising findings */
+	p.envelope = false;
+	a = make(&p);
+	cr_assert_gt(noisy_aa(a, 0, 3 * 3600, 0.05, false, false, out), 0);
+	an_analyzer_free(a);
+
+	/* configs differ and no baseline: nothing is learned */
+	p.envelope = true;
+	a = make(&p);
+	noisy_aa(a, 0, 3600, 0.05, false, true, out);
+	cr_assert_eq(out->metric[AN_M_latency_p50].envelope, 0);
+	an_analyzer_free(a);
+
+	/* configs differ but a baseline runs production's: learned from it */
+	a = make(&p);
+	noisy_aa(a, 0, 3600, 0.05, true, true, out);
+	cr_assert_gt(out->metric[AN_M_latency_p50].envelope, 0.02);
+	an_analyzer_free(a);
+	free(out);
+}
+
+/* ------------------------------------------------------------ verdict */
+
+Test(analysis, verdict_judges_the_window)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.metric[AN_M_cpu].critical_metric = true;
+	p.ratio = 1; /* cpu without rps: compared through the ratio */
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_verdict_t v;
+	an_tick_t t;
+	cr_assert_eq(an_analyzer_verdict(a, AN_SHADOW, &v), 0);
+	cr_assert_eq(v.result, AN_VERDICT_NODATA);
+	cr_assert_eq(an_analyzer_verdict(a, AN_BOTH, &v), ERR_INVAL);
+	/* 5 minutes alike: pass */
+	for (int64_t k = 0; k < 320; k++) {
+		an_tick_clear(&t, S(k));
+		t.value[AN_PROD][AN_M_cpu] = noise(0.05);
+		t.value[AN_SHADOW][AN_M_cpu] = noise(0.05);
+		t.value[AN_PROD][AN_M_memory] = 1e8 * noise(0.01);
+		t.value[AN_SHADOW][AN_M_memory] = 1e8 * noise(0.01);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	}
+	cr_assert_eq(an_analyzer_verdict(a, AN_SHADOW, &v), 0);
+	cr_assert_eq(v.result, AN_VERDICT_PASS, "%s %g",
+		     an_verdict_result_name(v.result), v.score);
+	cr_assert_float_eq(v.score, 100, 1e-9);
+	cr_assert_eq(v.metric[AN_M_cpu].result, AN_V_PASS);
+	cr_assert_eq(v.metric[AN_M_cpu].n, 30);
+	cr_assert_eq(v.metric[AN_M_latency_p50].result, AN_V_NODATA);
+	cr_assert_eq(v.ngroups, 1);
+	cr_assert_str_eq(v.group[0].name, "resources");
+	/* the shadow's cpu 40% higher for 5 more minutes */
+	for (int64_t k = 320; k < 640; k++) {
+		an_tick_clear(&t, S(k));
+		t.value[AN_PROD][AN_M_cpu] = noise(0.05);
+		t.value[AN_SHADOW][AN_M_cpu] = 1.4 * noise(0.05);
+		t.value[AN_PROD][AN_M_memory] = 1e8 * noise(0.01);
+		t.value[AN_SHADOW][AN_M_memory] = 1e8 * noise(0.01);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	}
+	cr_assert_eq(an_analyzer_verdict(a, AN_SHADOW, &v), 0);
+	const an_metric_verdict_t *c = &v.metric[AN_M_cpu];
+	cr_assert_eq(c->result, AN_V_HIGH);
+	cr_assert(c->failed);
+	cr_assert_lt(c->p_value, 1e-6);
+	cr_assert(c->lo < 0.4 && 0.4 < c->hi, "CI [%g, %g]", c->lo, c->hi);
+	cr_assert(fabs(c->shift - 0.4) < 0.05, "shift %g", c->shift);
+	cr_assert(v.critical_failed);
+	cr_assert_eq(v.result, AN_VERDICT_FAIL);
+	cr_assert_float_eq(v.score, 50, 1e-9, "one of two metrics passes");
+	/* production as the experiment: it is lower, which cpu allows */
+	cr_assert_eq(an_analyzer_verdict(a, AN_PROD, &v), 0);
+	cr_assert_eq(v.metric[AN_M_cpu].result, AN_V_LOW);
+	cr_assert(!v.metric[AN_M_cpu].failed);
+	cr_assert_eq(v.result, AN_VERDICT_PASS);
+	free(out);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ context */
+
+static void mod_cost_prod(int64_t k, sim_mod_t *m)
+{
+	if (k >= 1800)
+		m->cost[AN_PROD] = 1.4;
+}
+
+Test(analysis, drift_is_context_and_production_rolls_back)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 3, 1.0);
+	an_drift_in_t drift = {"/etc/api/app.yaml", "workers, cache.size"};
+	const an_finding_t *f = NULL;
+	for (int64_t k = 0; k < 1900 && !f; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		mod_cost_prod(k, &m);
+		an_tick_t *t = (an_tick_t *)sim_step(&s, k, &m);
+		t->drift = &drift;
+		t->ndrift = 1;
+		cr_assert_eq(an_analyzer_update(a, t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_cpu)
+				f = &out->finding[i];
+	}
+	cr_assert(f);
+	cr_assert_eq(f->mover, AN_PROD);
+	cr_assert_eq(f->action, AN_ACT_ROLLBACK, "%s", f->reason);
+	bool ctx = false, cause = false;
+	for (size_t i = 0; i < f->ncontext; i++)
+		ctx |= f->context[i].drift &&
+		       !strcmp(f->context[i].name, "/etc/api/app.yaml");
+	for (size_t i = 0; i < f->ncauses; i++)
+		cause |= f->cause[i].kind == AN_CAUSE_DRIFT &&
+			 strstr(f->cause[i].evidence, "cache.size");
+	cr_assert(ctx && cause);
+	free(out);
+	an_analyzer_free(a);
+}
+
+static void mod_job_prod(int64_t k, sim_mod_t *m)
+{
+	int64_t d = k % 86400;
+	if (d >= 7200 && d < 9000)
+		m->cpu_add[AN_PROD] = 0.3;
+}
+
+Test(analysis, one_sided_task_annotates_but_does_not_suppress)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.metric[AN_M_cpu].direction = AN_DIR_EITHER;
+	an_sched_t task = {.name = "backup", .duration_ns = 1800000000000LL,
+			   .side = AN_PROD};
+	const char *why;
+	cr_assert_eq(cron_parse("0 2 * * *", &task.cron, &why), 0);
+	p.sched = &task;
+	p.nsched = 1;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 5, 1.0);
+	an_finding_t f = {0};
+	bool got = false;
+	for (int64_t k = 5400; k < 7500 && !got; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		mod_job_prod(k, &m);
+		cr_assert_eq(an_analyzer_update(a, sim_step(&s, k, &m), out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_cpu) {
+				f = out->finding[i];
+				got = true;
+			}
+	}
+	cr_assert(got);
+	cr_assert(!f.suppressed);
+	cr_assert_eq(f.mover, AN_PROD);
+	bool explains = false;
+	for (size_t i = 0; i < f.ncontext; i++)
+		explains |= f.context[i].explains &&
+			    !strcmp(f.context[i].name, "backup");
+	cr_assert(explains);
+	cr_assert_eq(f.cause[0].kind, AN_CAUSE_SCHEDULED);
+	cr_assert_leq(f.severity, 50, "halved by the task");
+	free(out);
+	an_analyzer_free(a);
+}
+
+static void mod_memory_then_cpu(int64_t k, sim_mod_t *m)
+{
+	if (k >= 1800)
+		m->mem[AN_SHADOW] = 1.3;
+	if (k >= 1812)
+		m->cost[AN_SHADOW] = 1.3;
+}
+
+Test(analysis, the_metric_that_moved_first_leads)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 11, 1.0);
+	an_finding_t f = {0};
+	bool got = false;
+	for (int64_t k = 0; k < 1900 && !got; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		mod_memory_then_cpu(k, &m);
+		cr_assert_eq(an_analyzer_update(a, sim_step(&s, k, &m), out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_cpu) {
+				f = out->finding[i];
+				got = true;
+			}
+	}
+	cr_assert(got);
+	const an_cause_t *lead = NULL;
+	for (size_t i = 0; i < f.ncauses; i++)
+		if (f.cause[i].kind == AN_CAUSE_LEADING)
+			lead = &f.cause[i];
+	cr_assert(lead, "no leading metric");
+	cr_assert_str_eq(lead->subject, "memory");
+	cr_assert(strstr(lead->evidence, "by 12 s") != NULL, "%s",
+		  lead->evidence);
+	free(out);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ bounds */
+
+Test(analysis, events_and_endpoints_are_bounded)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_event_t ev = {.start_ns = S(0), .end_ns = S(-1),
+			 .kind = AN_EV_NOTE, .side = AN_PROD, .text = "x"};
+	cr_assert_eq(an_analyzer_event(a, &ev), ERR_INVAL, "end before start");
+	ev.end_ns = S(0);
+	ev.side = AN_BASELINE;
+	cr_assert_eq(an_analyzer_event(a, &ev), ERR_INVAL);
+	ev.side = AN_PROD;
+	ev.kind = AN_EV__COUNT;
+	cr_assert_eq(an_analyzer_event(a, &ev), ERR_INVAL);
+	ev.kind = AN_EV_NOTE;
+	char big[1000];
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ev.text = big;
+	for (int i = 0; i < AN_MAX_EVENTS * 3; i++)
+		cr_assert_eq(an_analyzer_event(a, &ev), 0);
+	an_endpoint_in_t *eps = calloc(AN_MAX_ENDPOINTS * 2, sizeof(*eps));
+	for (size_t i = 0; i < AN_MAX_ENDPOINTS * 2; i++) {
+		eps[i].id = (uint32_t)i * 7919;
+		eps[i].name = big;
+		eps[i].requests[0] = eps[i].requests[1] = 1;
+		eps[i].latency[0] = eps[i].latency[1] = 0.01;
+		eps[i].cost[0] = eps[i].cost[1] = NAN;
+		eps[i].differ_rate = NAN;
+	}
+	an_out_t *out = malloc(sizeof(*out));
+	an_tick_t t;
+	for (int64_t k = 0; k < 10; k++) {
+		one(&t, k, AN_M_cpu, 1, 1);
+		t.endpoints = eps;
+		t.nendpoints = AN_MAX_ENDPOINTS * 2;
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+	}
+	free(eps);
+	free(out);
+	an_analyzer_free(a);
+}
