@@ -770,8 +770,8 @@ static bool header_is(const mask_header_t *h, const char *name)
  * success (*ob, *on) is the body to send: the input itself when nothing
  * changed. */
 static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
-		     const char *body, size_t len, const char **ob,
-		     size_t *on)
+		     const char *body, size_t len, bool decoded,
+		     const char **ob, size_t *on)
 {
 	const mask_t *m = c->m;
 	*ob = body;
@@ -844,11 +844,18 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 				  &changed);
 	if (rc)
 		return rc;
-	c->rep.body_changed = changed;
+	c->rep.body_changed = changed || (decoded && ncod);
+	if (changed) {
+		cur = c->body.data;
+		curn = c->body.len;
+	}
+	if (decoded) {
+		*ob = cur;
+		*on = curn;
+		return 0;
+	}
 	if (!changed)
 		return 0;
-	cur = c->body.data;
-	curn = c->body.len;
 	for (int k = 0; k < ncod; k++) {
 		mask__deflate(c, det[k], cur, curn, &c->enc[k]);
 		cur = c->enc[k].data;
@@ -863,12 +870,14 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
  * the body. keep_cl: a response without a body keeps its own. */
 static void finish(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 		   const char *body, size_t blen, bool keep_cl, bool force_cl,
-		   size_t mark, buf_t *out)
+		   bool decoded, size_t mark, buf_t *out)
 {
 	bool framed = false;
 	for (size_t i = 0; i < nh; i++) {
 		const mask_header_t *h = &hs[i];
 		hkind_t k = header_kind(h->name, h->name_len);
+		if (decoded && header_is(h, "content-encoding"))
+			continue;
 		if (k == H_FRAMING) {
 			framed = true;
 			if (keep_cl && header_is(h, "content-length"))
@@ -934,7 +943,7 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 	const char *body;
 	size_t blen;
 	rc = mask_body(c, req->headers, req->nheaders, req->body,
-		       req->body_len, &body, &blen);
+		       req->body_len, req->decoded, &body, &blen);
 	if (rc)
 		return rc;
 	size_t body_hits = c->nhits;
@@ -942,8 +951,8 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 	buf_putc(out, ' ');
 	mask__target(c, req->target, req->target_len, out);
 	buf_append(out, " HTTP/1.1\r\n", 11);
-	finish(c, req->headers, req->nheaders, body, blen, false, false, mark,
-	       out);
+	finish(c, req->headers, req->nheaders, body, blen, false, false,
+	       req->decoded, mark, out);
 	body_last(c, body_hits);
 	return 0;
 }
@@ -967,7 +976,7 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	size_t blen = 0;
 	if (!resp->no_body) {
 		rc = mask_body(c, resp->headers, resp->nheaders, resp->body,
-			       resp->body_len, &body, &blen);
+			       resp->body_len, resp->decoded, &body, &blen);
 		if (rc)
 			return rc;
 	}
@@ -976,7 +985,7 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	buf_append(out, resp->reason, resp->reason_len);
 	buf_append(out, "\r\n", 2);
 	finish(c, resp->headers, resp->nheaders, body, blen, resp->no_body,
-	       !resp->no_body, mark, out);
+	       !resp->no_body, resp->decoded, mark, out);
 	body_last(c, body_hits);
 	return 0;
 }

@@ -68,6 +68,10 @@ typedef struct mask_request {
 	size_t nheaders;
 	const char *body; /* complete and de-chunked; may be NULL if 0 */
 	size_t body_len;
+	/* Leave the body decoded (gzip/deflate undone, masked) and drop
+	 * Content-Encoding, e.g. for a capture record that stores bodies
+	 * plain. Default (false): re-encoded as it came. */
+	bool decoded;
 } mask_request_t;
 
 typedef struct mask_response {
@@ -81,6 +85,9 @@ typedef struct mask_response {
 	/* The response to a HEAD request, or a 1xx/204/304: it has no body
 	 * and its Content-Length (if any) is passed through unchanged. */
 	bool no_body;
+	/* As in mask_request_t. The comparator wants this: re-encoded gzip
+	 * bytes never equal the shadow's, the decoded bodies can. */
+	bool decoded;
 } mask_response_t;
 
 /* ----------------------------------------------------------- results */

@@ -828,3 +828,23 @@ Test(form, long_keys_are_names_too)
 	cr_expect_str_eq(form_out(t, b), want);
 	tm_free(t);
 }
+
+Test(codings, decoded_output_for_comparing)
+{
+	tmask_t *t = tm_new("");
+	char z[512];
+	size_t n = gz("{\"e\": \"ann@example.org\"}", 31, z, sizeof(z));
+	mask_header_t h[2] = {{"Content-Type", 12, "application/json", 16},
+			      {"Content-Encoding", 16, "gzip", 4}};
+	mask_response_t r = {200, "OK", 2, h, 2, z, n, false, true};
+	cr_assert_eq(mask_response(t->c, &r, &t->out), 0);
+	cr_expect_null(strstr(t->out.data, "Content-Encoding"));
+	cr_expect_str_eq(tm_body(t), "{\"e\": \"" ANN "\"}");
+	/* Decoded even when nothing was masked. */
+	n = gz("{\"e\": 1}", 31, z, sizeof(z));
+	r.body_len = n;
+	buf_reset(&t->out);
+	cr_assert_eq(mask_response(t->c, &r, &t->out), 0);
+	cr_expect_str_eq(tm_body(t), "{\"e\": 1}");
+	tm_free(t);
+}
