@@ -216,3 +216,20 @@ class MaskCorpusTest(TestCase):
 
     def test_sensitive_responses(self):
         self.assertGreater(self.run_corpus("response"), 20)
+
+
+class CheckConfigMaskTest(TestCase):
+    def test_bad_json_path_is_a_config_error(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml",
+                                         delete=False) as f:
+            f.write("service: t\nproduction: {upstreams: [127.0.0.1:1]}\n"
+                    "mask:\n  rules:\n"
+                    "    - {where: json, name: '$.a[', action: drop}\n")
+        try:
+            p = subprocess.run([UMBRA, "check-config", f.name],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("mask.rules[0].name: bad JSON path \"$.a[\"",
+                          p.stderr)
+        finally:
+            os.unlink(f.name)
