@@ -54,7 +54,8 @@ void *realloc(void *p, size_t n)
 }
 #endif
 
-static size_t zip(const char *s, int wbits, char *out, size_t cap)
+__attribute__((unused)) static size_t zip(const char *s, int wbits, char *out,
+					   size_t cap)
 {
 	z_stream z = {0};
 	deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY);
@@ -71,7 +72,7 @@ static size_t zip(const char *s, int wbits, char *out, size_t cap)
 static char gz[4096], df[4096];
 static size_t ngz, ndf;
 
-static void workload(tmask_t *t)
+__attribute__((unused)) static void workload(tmask_t *t)
 {
 	const char *json[] = {"Content-Type: application/json",
 			      "Authorization: Basic YW5uQGV4YW1wbGUub3JnOmh1bnRlcjI=",
