@@ -354,20 +354,34 @@ static long digits_k(const char *d, size_t n, size_t *p, int k)
 	return v;
 }
 
-/* The match ends at p: not inside a word, not followed by another
- * separator-joined digit group or a decimal part. */
-static bool group_end(const char *d, size_t n, size_t p)
+static bool digit_start_at(const bool *on, const char *d, size_t n,
+			   size_t i, mdet_t *hit, int depth);
+
+/* The match ends at p: not inside a word or before a decimal part, and
+ * not followed by another separator-joined digit group, unless that group
+ * starts a value of its own (a list of phone numbers): such a neighbour
+ * will be replaced, which would change this decision in the next round,
+ * so it counts as a boundary now. The look at the neighbour is one step
+ * deep (depth): its own right context does not matter. */
+static bool group_end(const bool *on, const char *d, size_t n, size_t p,
+		      int depth)
 {
 	if (!ends_word(d, n, p) || number_goes_on(d, n, p))
 		return false;
-	return !(p + 1 < n && (d[p] == '-' || d[p] == ' ' || d[p] == '.') &&
-		 IS_DIGIT(d[p + 1]));
+	if (!(p + 1 < n && (d[p] == '-' || d[p] == ' ' || d[p] == '.') &&
+	      IS_DIGIT(d[p + 1])))
+		return true;
+	if (depth > 0)
+		return true;
+	mdet_t h;
+	return digit_start_at(on, d, n, p + 1, &h, depth + 1);
 }
 
 /* AAA-GG-SSSS or with spaces. SSA: area not 000, 666 or 900-999, group
  * not 00, serial not 0000. Nine bare digits are not taken (too many
  * order numbers look like that); a "ssn" key catches those. */
-static bool ssn_at(const char *d, size_t n, size_t i, mdet_t *hit)
+static bool ssn_at(const bool *on, const char *d, size_t n, size_t i,
+		   mdet_t *hit, int depth)
 {
 	size_t p = i;
 	long area = digits_k(d, n, &p, 3);
@@ -379,7 +393,7 @@ static bool ssn_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		return false;
 	p++;
 	long serial = digits_k(d, n, &p, 4);
-	if (serial < 0 || !group_end(d, n, p))
+	if (serial < 0 || !group_end(on, d, n, p, depth))
 		return false;
 	if (area == 0 || area == 666 || area >= 900 || group == 0 ||
 	    serial == 0)
@@ -392,7 +406,8 @@ static bool ssn_at(const char *d, size_t n, size_t i, mdet_t *hit)
 
 /* NANP: NXX-NXX-XXXX with '-', '.' or ' ' (one kind), optionally after
  * "1" and the same separator. N is 2-9. */
-static bool nanp_at(const char *d, size_t n, size_t i, mdet_t *hit)
+static bool nanp_at(const bool *on, const char *d, size_t n, size_t i,
+		    mdet_t *hit, int depth)
 {
 	size_t p = i;
 	if (d[p] == '1' && p + 1 < n && (d[p + 1] == '-' || d[p + 1] == ' ' ||
@@ -411,7 +426,7 @@ static bool nanp_at(const char *d, size_t n, size_t i, mdet_t *hit)
 	if (digits_k(d, n, &p, 3) < 0 || d[x] < '2' || p >= n || d[p] != sep)
 		return false;
 	p++;
-	if (digits_k(d, n, &p, 4) < 0 || !group_end(d, n, p))
+	if (digits_k(d, n, &p, 4) < 0 || !group_end(on, d, n, p, depth))
 		return false;
 	*hit = (mdet_t){i, p, CONFIG_MASK_DET_phone, MK_PHONE};
 	return true;
@@ -420,7 +435,8 @@ static bool nanp_at(const char *d, size_t n, size_t i, mdet_t *hit)
 /* National forms with a trunk 0: "020 7946 0958", "07700 900123",
  * "01 23 45 67 89", "06-12345678": 10 or 11 digits in at least two groups
  * of at least two digits, joined by single spaces or dashes. */
-static bool trunk0_at(const char *d, size_t n, size_t i, mdet_t *hit)
+static bool trunk0_at(const bool *on, const char *d, size_t n, size_t i,
+		      mdet_t *hit, int depth)
 {
 	if (d[i] != '0' || i + 1 >= n || d[i + 1] == '0')
 		return false;
@@ -445,7 +461,7 @@ static bool trunk0_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		}
 		return false;
 	}
-	if (groups < 2 || !group_end(d, n, end))
+	if (groups < 2 || !group_end(on, d, n, end, depth))
 		return false;
 	*hit = (mdet_t){i, end, CONFIG_MASK_DET_phone, MK_PHONE};
 	return true;
@@ -514,7 +530,8 @@ static bool phone_plus_at(const char *d, size_t n, size_t i, mdet_t *hit)
 
 /* "(NXX) NXX-XXXX", the space optional, '-', '.' or ' ' before the
  * last four. */
-static bool phone_paren_at(const char *d, size_t n, size_t i, mdet_t *hit)
+static bool phone_paren_at(const bool *on, const char *d, size_t n,
+			   size_t i, mdet_t *hit)
 {
 	if (i > 0 && (CL(d[i - 1]) & C_WORD))
 		return false;
@@ -530,7 +547,7 @@ static bool phone_paren_at(const char *d, size_t n, size_t i, mdet_t *hit)
 	    (d[p] != '-' && d[p] != '.' && d[p] != ' '))
 		return false;
 	p++;
-	if (digits_k(d, n, &p, 4) < 0 || !group_end(d, n, p))
+	if (digits_k(d, n, &p, 4) < 0 || !group_end(on, d, n, p, 0))
 		return false;
 	*hit = (mdet_t){i, p, CONFIG_MASK_DET_phone, MK_PHONE};
 	return true;
@@ -661,8 +678,8 @@ static bool email_at(const char *d, size_t n, size_t lo, size_t at,
 
 /* ----------------------------------------------------------- the scan */
 
-static bool digit_start(const bool *on, const char *d, size_t n, size_t i,
-			mdet_t *hit)
+static bool digit_start_at(const bool *on, const char *d, size_t n,
+			   size_t i, mdet_t *hit, int depth)
 {
 	/* Inside a decimal or dotted number ("1.4111...", "10.0.19045"). */
 	if (i >= 2 && d[i - 1] == '.' && IS_DIGIT(d[i - 2]))
@@ -675,10 +692,10 @@ static bool digit_start(const bool *on, const char *d, size_t n, size_t i,
 	}
 	if (on[CONFIG_MASK_DET_card] && card_at(d, n, i, hit))
 		return true;
-	if (on[CONFIG_MASK_DET_ssn] && ssn_at(d, n, i, hit))
+	if (on[CONFIG_MASK_DET_ssn] && ssn_at(on, d, n, i, hit, depth))
 		return true;
-	if (on[CONFIG_MASK_DET_phone] &&
-	    (nanp_at(d, n, i, hit) || trunk0_at(d, n, i, hit)))
+	if (on[CONFIG_MASK_DET_phone] && (nanp_at(on, d, n, i, hit, depth) ||
+					  trunk0_at(on, d, n, i, hit, depth)))
 		return true;
 	return false;
 }
@@ -723,7 +740,8 @@ bool mask__detect_next(const bool *on, const char *d0, size_t n0, size_t lo,
 		}
 		bool bnd = i == 0 || !(CL(d[i - 1]) & C_WORD);
 		if (k & (C_DIGIT | C_ALPHA)) {
-			if (bnd && ((k & C_DIGIT) ? digit_start(on, d, n, i, hit)
+			if (bnd && ((k & C_DIGIT) ? digit_start_at(on, d, n, i,
+								   hit, 0)
 						  : letter_start(on, d, n, i,
 								 hit)))
 				goto found;
@@ -734,7 +752,7 @@ bool mask__detect_next(const bool *on, const char *d0, size_t n0, size_t lo,
 		    phone_plus_at(d, n, i, hit))
 			goto found;
 		if (ch == '(' && on[CONFIG_MASK_DET_phone] &&
-		    phone_paren_at(d, n, i, hit))
+		    phone_paren_at(on, d, n, i, hit))
 			goto found;
 		if (ch == ':' && on[CONFIG_MASK_DET_ip] && i + 1 < n &&
 		    d[i + 1] == ':' && bnd && ipv6_at(d, n, i, hit))

@@ -509,8 +509,10 @@ static int object(jwalk_t *w, int act, int src)
 		}
 		l->key_len = c->keys.len - l->key_off;
 		l->key_masked = false;
-		/* Keys are scanned too (maps keyed by e-mail). */
-		if (!w->suppress && act == ACT_NONE) {
+		/* Keys are scanned too (maps keyed by e-mail), also under
+		 * a key or rule that owns the values: it does not own the
+		 * keys. Only keep leaves them. */
+		if (!w->suppress && act != CONFIG_ACT_KEEP) {
 			mpos_t pos = jpos(w);
 			buf_reset(&c->vout);
 			w->depth--; /* report the key at its parent's path */

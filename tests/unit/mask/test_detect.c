@@ -225,6 +225,17 @@ Test(detect, a_match_end_is_a_boundary)
 	cr_expect_eq(count("203.0.113.7::a"), 2);
 }
 
+/* Found by fuzzing: a list of numbers is a list of values, not one long
+ * number (else each is found only once its right neighbour is gone). */
+Test(detect, lists_of_numbers)
+{
+	cr_expect_eq(count("020 7946 0958 020 7946 0959 020 7946 0950"), 3);
+	cr_expect_eq(count("555-234-5678 555-234-5679"), 2);
+	cr_expect_eq(count("078-05-1120 078-05-1121"), 2);
+	NOTHING("555-234-5678-90");
+	NOTHING("020 7946 0958 12");
+}
+
 Test(detect, disabled_detectors_find_nothing)
 {
 	bool on[CONFIG_MASK_DET__COUNT];

@@ -96,6 +96,17 @@ Test(json, keys_are_scanned_too)
 	tm_free(t);
 }
 
+/* Found by fuzzing: a rule or sensitive key owns values, not keys. */
+Test(json, keys_scanned_under_owned_subtrees)
+{
+	tmask_t *t = tm_new("  actions: {keys: redact}\n");
+	const char *o = json_out(t, "{\"secret\": {\"203.0.113.7\": \"x\"}}");
+	cr_expect_null(strstr(o, "203.0.113.7"), "%s", o);
+	cr_expect_eq(strncmp(o, "{\"secret\": {\"10.", 16), 0, "%s", o);
+	cr_expect_not_null(strstr(o, "\": \"[REDACTED]\"}}"), "%s", o);
+	tm_free(t);
+}
+
 Test(json, card_numbers_as_numbers)
 {
 	tmask_t *t = tm_new("");
