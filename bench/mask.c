@@ -16,10 +16,10 @@
  *
  *   build/bench/mask [runs]
  */
+#include "mask/mask.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "config/config.h"
-#include "mask/mask.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -70,9 +70,10 @@ static void json_record(buf_t *b, int i, bool clean)
 		   i, rnd() % 1000000, 1 + rnd() % 28, rnd() % 60, rnd() % 1000,
 		   clean ? "login" : "email", rnd() % 1000, clean ? "." : "@",
 		   clean ? "ref" : "phone", clean ? "R" : "+", rnd() % 10000,
-		   clean ? "kind" : "card", clean ? "express" : cards[rnd() % 3],
-		   clean ? "zone" : "ip", clean ? "-" : ".", 1 + rnd() % 250,
-		   rnd() % 100000, 1 + rnd() % 9, rnd() % 500, rnd() % 1000000);
+		   clean ? "kind" : "card",
+		   clean ? "express" : cards[rnd() % 3], clean ? "zone" : "ip",
+		   clean ? "-" : ".", 1 + rnd() % 250, rnd() % 100000,
+		   1 + rnd() % 9, rnd() % 500, rnd() % 1000000);
 }
 
 static void make_json(buf_t *b, size_t size, bool clean)
@@ -90,15 +91,15 @@ static void make_json(buf_t *b, size_t size, bool clean)
 static void make_form(buf_t *b, size_t size, bool clean)
 {
 	for (int i = 0; b->len < size - 64; i++)
-		buf_printf(b,
-			   "%sname%d=Customer+%u&%s%d=user%u%s&order%d=ORD-"
-			   "%06u&qty%d=%u&comment%d=please+ring+twice&%s%d="
-			   "%s44+20+7946+%04u",
-			   i ? "&" : "", i, rnd() % 1000, clean ? "login" : "email",
-			   i, rnd() % 1000, clean ? ".example.org" : "%40example.org",
-			   i, rnd() % 1000000, i, rnd() % 9, i,
-			   clean ? "ref" : "phone", i, clean ? "R" : "%2B",
-			   rnd() % 10000);
+		buf_printf(
+		    b,
+		    "%sname%d=Customer+%u&%s%d=user%u%s&order%d=ORD-"
+		    "%06u&qty%d=%u&comment%d=please+ring+twice&%s%d="
+		    "%s44+20+7946+%04u",
+		    i ? "&" : "", i, rnd() % 1000, clean ? "login" : "email", i,
+		    rnd() % 1000, clean ? ".example.org" : "%40example.org", i,
+		    rnd() % 1000000, i, rnd() % 9, i, clean ? "ref" : "phone",
+		    i, clean ? "R" : "%2B", rnd() % 10000);
 	buf_puts(b, clean ? "&mode=fast" : "&password=hunter2");
 }
 
@@ -132,8 +133,8 @@ static double run_mask(void *arg, const buf_t *body, long *iters)
 	mrun_t *r = arg;
 	mask_header_t h[2] = {{"Content-Type", 12, r->ctype, strlen(r->ctype)},
 			      {"Host", 4, "shop.example", 12}};
-	mask_request_t req = {"POST", 4, "/api/orders", 11, h, 2, body->data,
-			      body->len};
+	mask_request_t req = {"POST", 4, "/api/orders", 11,
+			      h,      2, body->data,	body->len};
 	double t0 = now(), t;
 	long n = 0;
 	do {
@@ -178,8 +179,9 @@ static double run_jansson(void *arg, const buf_t *body, long *iters)
 			json_t *j = json_loadb(body->data, body->len, 0, &e);
 			if (!j)
 				exit(1);
-			size_t w = json_dumpb(j, out, 1 << 20, JSON_COMPACT |
-							       JSON_PRESERVE_ORDER);
+			size_t w =
+			    json_dumpb(j, out, 1 << 20,
+				       JSON_COMPACT | JSON_PRESERVE_ORDER);
 			json_decref(j);
 			if (!w)
 				exit(1);
@@ -229,9 +231,9 @@ int main(int argc, char **argv)
 	printf("masking throughput, one thread, default config, median of %d "
 	       "runs (min..max)\n\n",
 	       runs);
-	printf("%-6s %6s  %10s %17s %9s %8s  %9s %10s %10s\n", "body",
-	       "bytes", "MB/s", "(min..max)", "us/req", "masked", "clean",
-	       "memcpy", "jansson");
+	printf("%-6s %6s  %10s %17s %9s %8s  %9s %10s %10s\n", "body", "bytes",
+	       "MB/s", "(min..max)", "us/req", "masked", "clean", "memcpy",
+	       "jansson");
 	struct {
 		const char *name, *ctype;
 		void (*make)(buf_t *, size_t, bool);
@@ -246,15 +248,15 @@ int main(int argc, char **argv)
 			kinds[k].make(&clean, sizes[s], true);
 			r.ctype = kinds[k].ctype;
 			double lo, hi, us, clo, chi, cus, jlo, jhi, jus;
-			double mbs = measure(run_mask, &r, &body, runs, &lo, &hi,
-					     &us);
+			double mbs =
+			    measure(run_mask, &r, &body, runs, &lo, &hi, &us);
 			unsigned hits = mask_ctx_report(r.c)->total;
 			double cl = measure(run_mask, &r, &clean, runs, &clo,
 					    &chi, &cus);
 			if (mask_ctx_report(r.c)->total) {
-				fprintf(stderr, "the clean %s body has %u hits\n",
-					kinds[k].name,
-					mask_ctx_report(r.c)->total);
+				fprintf(
+				    stderr, "the clean %s body has %u hits\n",
+				    kinds[k].name, mask_ctx_report(r.c)->total);
 				return 1;
 			}
 			double cps = measure(run_memcpy, &cp, &body, runs, &clo,
@@ -269,8 +271,8 @@ int main(int argc, char **argv)
 			snprintf(range, sizeof(range), "(%.0f..%.0f)", lo, hi);
 			printf("%-6s %6zu  %10.0f %17s %9.2f %8u  %9.0f %10.0f "
 			       "%10s\n",
-			       kinds[k].name, body.len, mbs, range, us, hits, cl,
-			       cps, js);
+			       kinds[k].name, body.len, mbs, range, us, hits,
+			       cl, cps, js);
 			buf_free(&body);
 			buf_free(&clean);
 		}

@@ -29,15 +29,16 @@
 /* stdin is test input, not traffic: 64 MiB is more than any request
  * worth looking at by hand, and bounds the memory we take. */
 #define CMD_MASK_INPUT_MAX (64u << 20)
-#define CMD_MASK_HEADERS 1000 /* above listen.max_headers' bound (10000 is
-				 the config's ceiling, 100 its default) */
+#define CMD_MASK_HEADERS                                                       \
+	1000 /* above listen.max_headers' bound (10000 is                      \
+		the config's ceiling, 100 its default) */
 
 static const cmd_opt_t opts[] = {
-	{"config", 'c', "FILE", "use FILE's mask section and key"},
-	{"key", 'k', "FILE", "the HMAC key file (default: mask.key_file)"},
-	{"response", 'r', NULL, "stdin holds responses, not requests"},
-	{"quiet", 'q', NULL, "print no report on stderr"},
-	{NULL},
+    {"config", 'c', "FILE", "use FILE's mask section and key"},
+    {"key", 'k', "FILE", "the HMAC key file (default: mask.key_file)"},
+    {"response", 'r', NULL, "stdin holds responses, not requests"},
+    {"quiet", 'q', NULL, "print no report on stderr"},
+    {NULL},
 };
 
 static int read_all(buf_t *in)
@@ -89,8 +90,8 @@ static const char *read_body(const char *p, size_t n, http_body_t kind,
 			const char *data;
 			size_t dlen;
 			http_err_t err = HTTP_E_NONE;
-			ssize_t k = http_chunked_step(&ch, p + off, n - off, &data,
-						      &dlen, &err);
+			ssize_t k = http_chunked_step(&ch, p + off, n - off,
+						      &data, &dlen, &err);
 			if (k < 0)
 				return http_err_text(err);
 			if (k == 0)
@@ -166,9 +167,9 @@ static int exec(cmd_args_t *a)
 	buf_t in = BUF_INIT, body = BUF_INIT, out = BUF_INIT, rep = BUF_INIT;
 	int rc = read_all(&in);
 	if (rc) {
-		code = cmd_fail(self, "stdin: %s", rc == ERR_TOOBIG
-							  ? "more than 64 MiB"
-							  : err_str(rc));
+		code = cmd_fail(self, "stdin: %s",
+				rc == ERR_TOOBIG ? "more than 64 MiB"
+						 : err_str(rc));
 		goto done;
 	}
 	http_limits_t lim = HTTP_LIMITS_DEFAULT;
@@ -181,8 +182,8 @@ static int exec(cmd_args_t *a)
 	static mask_header_t mh[CMD_MASK_HEADERS];
 	size_t off = 0;
 	for (int k = 1;; k++) {
-		while (off < in.len && (in.data[off] == '\r' ||
-					in.data[off] == '\n'))
+		while (off < in.len &&
+		       (in.data[off] == '\r' || in.data[off] == '\n'))
 			off++; /* blank lines between messages */
 		if (off >= in.len) {
 			if (k == 1)
@@ -196,27 +197,25 @@ static int exec(cmd_args_t *a)
 		http_request_t req = {.headers = hh, .cap = CMD_MASK_HEADERS};
 		http_response_t resp = {.headers = hh, .cap = CMD_MASK_HEADERS};
 		int hl = responses
-				 ? http_parse_response(in.data + off,
-						       in.len - off, &scanned,
-						       &lim, HTTP_M_GET, &resp,
-						       &herr)
-				 : http_parse_request(in.data + off, in.len - off,
-						      &scanned, &lim, &req,
-						      &herr);
+			     ? http_parse_response(in.data + off, in.len - off,
+						   &scanned, &lim, HTTP_M_GET,
+						   &resp, &herr)
+			     : http_parse_request(in.data + off, in.len - off,
+						  &scanned, &lim, &req, &herr);
 		if (hl < 0) {
-			code = cmd_fail(self, "stdin: %s %d at byte %zu: %s",
-					responses ? "response" : "request", k,
-					off,
-					hl == ERR_AGAIN ? "incomplete head"
-							: http_err_text(herr));
+			code =
+			    cmd_fail(self, "stdin: %s %d at byte %zu: %s",
+				     responses ? "response" : "request", k, off,
+				     hl == ERR_AGAIN ? "incomplete head"
+						     : http_err_text(herr));
 			break;
 		}
 		size_t used;
 		const char *berr = read_body(
-			in.data + off + hl, in.len - off - (size_t)hl,
-			responses ? resp.body : req.body,
-			responses ? resp.content_length : req.content_length,
-			&body, &used);
+		    in.data + off + hl, in.len - off - (size_t)hl,
+		    responses ? resp.body : req.body,
+		    responses ? resp.content_length : req.content_length, &body,
+		    &used);
 		if (berr) {
 			code = cmd_fail(self, "stdin: %s %d: %s",
 					responses ? "response" : "request", k,
@@ -227,16 +226,22 @@ static int exec(cmd_args_t *a)
 		buf_reset(&out);
 		if (responses) {
 			copy_headers(resp.headers, resp.nheaders, mh);
-			mask_response_t r = {resp.status, resp.reason,
-					     resp.reason_len, mh, resp.nheaders,
-					     body.data, body.len,
-					     resp.body == HTTP_BODY_NONE, false};
+			mask_response_t r = {resp.status,
+					     resp.reason,
+					     resp.reason_len,
+					     mh,
+					     resp.nheaders,
+					     body.data,
+					     body.len,
+					     resp.body == HTTP_BODY_NONE,
+					     false};
 			rc = mask_response(c, &r, &out);
 		} else {
 			copy_headers(req.headers, req.nheaders, mh);
 			mask_request_t r = {req.method, req.method_len,
-					    req.target, req.target_len, mh,
-					    req.nheaders, body.data, body.len,
+					    req.target, req.target_len,
+					    mh,		req.nheaders,
+					    body.data,	body.len,
 					    false};
 			rc = mask_request(c, &r, &out);
 		}
@@ -254,13 +259,15 @@ static int exec(cmd_args_t *a)
 			const mask_report_t *r = mask_ctx_report(c);
 			buf_reset(&rep);
 			mask_report_format(m, r, &rep);
-			fprintf(stderr, "umbra mask: %s %d: %u value%s masked\n",
+			fprintf(stderr,
+				"umbra mask: %s %d: %u value%s masked\n",
 				responses ? "response" : "request", k, r->total,
 				r->total == 1 ? "" : "s");
 			for (char *line = rep.data, *nl; line && *line;
 			     line = nl + 1) {
 				nl = strchr(line, '\n');
-				fprintf(stderr, "  %.*s\n", (int)(nl - line), line);
+				fprintf(stderr, "  %.*s\n", (int)(nl - line),
+					line);
 			}
 		}
 	}
@@ -277,25 +284,25 @@ done:
 }
 
 const cmd_entry_t cmd_mask = {
-	.name = "mask",
-	.usage = "[--config FILE] [--key FILE] [--response] [--quiet] "
-		 "< MESSAGES",
-	.summary = "print what masking makes of HTTP requests read from stdin",
-	.help = "Reads HTTP/1.1 requests from stdin (one after another, "
-		"Content-Length or\nchunked bodies), masks each as the mirror "
-		"path does and writes the masked\nrequests to stdout: "
-		"Content-Length fixed, Transfer-Encoding gone, gzip and\n"
-		"deflate bodies re-encoded. Which detector or rule touched what "
-		"goes to stderr,\none line per value (never the value "
-		"itself).\n\nWith --config, its mask section and key file are "
-		"used, so pseudonyms are the\nones the shadow sees (the key file "
-		"is made, 0600, if missing). Without it:\nthe defaults and a "
-		"throwaway key. --response reads responses instead.\n\nExit "
-		"status: 0 all masked; 1 a message could not be parsed, or "
-		"masking\nfailed closed (that message is not printed: it would "
-		"not be mirrored); 2 bad\nusage or config.",
-	.opts = opts,
-	.min_pos = 0,
-	.max_pos = 0,
-	.exec = exec,
+    .name = "mask",
+    .usage = "[--config FILE] [--key FILE] [--response] [--quiet] "
+	     "< MESSAGES",
+    .summary = "print what masking makes of HTTP requests read from stdin",
+    .help = "Reads HTTP/1.1 requests from stdin (one after another, "
+	    "Content-Length or\nchunked bodies), masks each as the mirror "
+	    "path does and writes the masked\nrequests to stdout: "
+	    "Content-Length fixed, Transfer-Encoding gone, gzip and\n"
+	    "deflate bodies re-encoded. Which detector or rule touched what "
+	    "goes to stderr,\none line per value (never the value "
+	    "itself).\n\nWith --config, its mask section and key file are "
+	    "used, so pseudonyms are the\nones the shadow sees (the key file "
+	    "is made, 0600, if missing). Without it:\nthe defaults and a "
+	    "throwaway key. --response reads responses instead.\n\nExit "
+	    "status: 0 all masked; 1 a message could not be parsed, or "
+	    "masking\nfailed closed (that message is not printed: it would "
+	    "not be mirrored); 2 bad\nusage or config.",
+    .opts = opts,
+    .min_pos = 0,
+    .max_pos = 0,
+    .exec = exec,
 };

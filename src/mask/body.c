@@ -39,7 +39,8 @@ static btype_t body_type(const char *ct, size_t n)
 	if (is(t, tn, "application/json") || is(t, tn, "text/json") ||
 	    (tn > 5 && strncasecmp(t + tn - 5, "+json", 5) == 0))
 		return BT_JSON;
-	if (is(t, tn, "application/x-ndjson") || is(t, tn, "application/jsonl") ||
+	if (is(t, tn, "application/x-ndjson") ||
+	    is(t, tn, "application/jsonl") ||
 	    is(t, tn, "application/x-jsonlines") ||
 	    is(t, tn, "application/jsonlines"))
 		return BT_NDJSON;
@@ -94,8 +95,8 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			out->data[mark] = '\0';
 		return rc;
 	}
-	*changed = !(out->len - mark == n &&
-		     memcmp(out->data + mark, s, n) == 0);
+	*changed =
+	    !(out->len - mark == n && memcmp(out->data + mark, s, n) == 0);
 	if (!*changed) {
 		out->len = mark;
 		if (out->data)

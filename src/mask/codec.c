@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ZLEVEL 1    /* see above */
-#define TOO_BIG 1000 /* inflate_once: output over max (not a zlib code) */
-#define ZMEMLEVEL 8 /* zlib's default */
+#define ZLEVEL	  1    /* see above */
+#define TOO_BIG	  1000 /* inflate_once: output over max (not a zlib code) */
+#define ZMEMLEVEL 8    /* zlib's default */
 
 static int wbits_of(int coding)
 {
@@ -63,7 +63,8 @@ static int inflate_once(mask_ctx_t *c, int wbits, const char *s, size_t n,
 	int rc = Z_OK;
 	while (rc == Z_OK) {
 		if (z->avail_in == 0 && left) {
-			z->avail_in = left > UINT32_MAX ? UINT32_MAX : (uInt)left;
+			z->avail_in =
+			    left > UINT32_MAX ? UINT32_MAX : (uInt)left;
 			left -= z->avail_in;
 		}
 		/* One byte of room past max tells "exactly max" (fine) from
@@ -96,8 +97,8 @@ static int inflate_once(mask_ctx_t *c, int wbits, const char *s, size_t n,
 int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 		  size_t max, buf_t *out, int *detected)
 {
-	mask_reason_t reason = coding == MASK_CODING_GZIP ? MASK_R_BAD_GZIP
-							  : MASK_R_BAD_DEFLATE;
+	mask_reason_t reason =
+	    coding == MASK_CODING_GZIP ? MASK_R_BAD_GZIP : MASK_R_BAD_DEFLATE;
 	buf_reset(out);
 	*detected = coding;
 	size_t off = 0, used = 0;
@@ -106,8 +107,8 @@ int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 	    rc != TOO_BIG && out->len == 0) {
 		/* Not zlib-wrapped: raw deflate, as some servers send. */
 		*detected = MASK_CODING_RAWDEFLATE;
-		rc = inflate_once(c, wbits_of(*detected), s, n, max, out,
-				  &used);
+		rc =
+		    inflate_once(c, wbits_of(*detected), s, n, max, out, &used);
 	}
 	for (;;) {
 		if (rc == TOO_BIG)
@@ -116,13 +117,12 @@ int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 					  "mask.max_scan (%zu bytes)",
 					  coding_name(coding), max);
 		if (rc != Z_STREAM_END)
-			return mask__fail(c, reason, ERR_PARSE, "%s: %s",
-					  coding_name(coding),
-					  rc == Z_BUF_ERROR
-						  ? "truncated stream"
-						  : (c->zin.msg ? c->zin.msg
-								: "corrupt "
-								  "stream"));
+			return mask__fail(
+			    c, reason, ERR_PARSE, "%s: %s", coding_name(coding),
+			    rc == Z_BUF_ERROR ? "truncated stream"
+					      : (c->zin.msg ? c->zin.msg
+							    : "corrupt "
+							      "stream"));
 		off += used;
 		if (off == n)
 			return 0;
@@ -160,7 +160,8 @@ void mask__deflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 	int rc;
 	do {
 		if (z->avail_in == 0 && left) {
-			z->avail_in = left > UINT32_MAX ? UINT32_MAX : (uInt)left;
+			z->avail_in =
+			    left > UINT32_MAX ? UINT32_MAX : (uInt)left;
 			left -= z->avail_in;
 		}
 		if (out->cap - out->len - 1 < 64)

@@ -24,39 +24,39 @@
 /* ----------------------------------------------------------- classes */
 
 enum {
-	C_WORD = 0x01,   /* [A-Za-z0-9_] and bytes >= 0x80 (UTF-8) */
+	C_WORD = 0x01, /* [A-Za-z0-9_] and bytes >= 0x80 (UTF-8) */
 	C_DIGIT = 0x02,
-	C_ALPHA = 0x04,  /* ASCII letters and bytes >= 0x80 */
+	C_ALPHA = 0x04, /* ASCII letters and bytes >= 0x80 */
 	C_HEX = 0x08,
-	C_LOCAL = 0x10,  /* e-mail local part: [A-Za-z0-9._+-], >= 0x80 */
+	C_LOCAL = 0x10,	 /* e-mail local part: [A-Za-z0-9._+-], >= 0x80 */
 	C_DOMAIN = 0x20, /* domain label: [A-Za-z0-9-], >= 0x80 */
-	C_B64 = 0x40,    /* base64url: [A-Za-z0-9_-] */
-	C_TRIG = 0x80,   /* the scan stops here */
+	C_B64 = 0x40,	 /* base64url: [A-Za-z0-9_-] */
+	C_TRIG = 0x80,	 /* the scan stops here */
 };
 
 #define W_ C_WORD
 #define L_ (C_WORD | C_ALPHA | C_LOCAL | C_DOMAIN | C_B64 | C_TRIG)
 #define D_ (C_WORD | C_DIGIT | C_HEX | C_LOCAL | C_DOMAIN | C_B64 | C_TRIG)
 static const uint8_t cls[256] = {
-	['0' ... '9'] = D_,
-	['A' ... 'F'] = L_ | C_HEX,
-	['G' ... 'Z'] = L_,
-	['a' ... 'f'] = L_ | C_HEX,
-	['g' ... 'z'] = L_,
-	['_'] = W_ | C_B64,
-	['-'] = C_LOCAL | C_DOMAIN | C_B64,
-	['.'] = C_LOCAL,
-	['+'] = C_LOCAL | C_TRIG,
-	['@'] = C_TRIG,
-	['('] = C_TRIG,
-	[':'] = C_TRIG,
-	[0x80 ... 0xff] = C_WORD | C_ALPHA | C_LOCAL | C_DOMAIN | C_TRIG,
+    ['0' ... '9'] = D_,
+    ['A' ... 'F'] = L_ | C_HEX,
+    ['G' ... 'Z'] = L_,
+    ['a' ... 'f'] = L_ | C_HEX,
+    ['g' ... 'z'] = L_,
+    ['_'] = W_ | C_B64,
+    ['-'] = C_LOCAL | C_DOMAIN | C_B64,
+    ['.'] = C_LOCAL,
+    ['+'] = C_LOCAL | C_TRIG,
+    ['@'] = C_TRIG,
+    ['('] = C_TRIG,
+    [':'] = C_TRIG,
+    [0x80 ... 0xff] = C_WORD | C_ALPHA | C_LOCAL | C_DOMAIN | C_TRIG,
 };
 #undef W_
 #undef L_
 #undef D_
 
-#define CL(ch) (cls[(unsigned char)(ch)])
+#define CL(ch)	     (cls[(unsigned char)(ch)])
 #define IS_DIGIT(ch) ((unsigned)(unsigned char)(ch) - '0' < 10u)
 #define IS_UPPER(ch) ((unsigned)(unsigned char)(ch) - 'A' < 26u)
 
@@ -111,14 +111,17 @@ bool mask__card_prefix_ok(const char *d, size_t n)
 	case 1:
 		return n == 15; /* UATP */
 	case 2:
-		return b >= 2 && b <= 7 && n >= 16; /* Mir 2200-4, MC 2221-2720 */
+		return b >= 2 && b <= 7 &&
+		       n >= 16; /* Mir 2200-4, MC 2221-2720 */
 	case 3:
-		return b == 0 || b >= 4; /* Diners 30/36/38/39, Amex 34/37, JCB 35 */
+		return b == 0 ||
+		       b >= 4; /* Diners 30/36/38/39, Amex 34/37, JCB 35 */
 	case 4:
 		return true; /* Visa, the only 13-digit cards */
 	case 5:
 	case 6:
-		return n >= 14; /* MC 51-55, Maestro 50/56-69, Discover, UnionPay */
+		return n >=
+		       14; /* MC 51-55, Maestro 50/56-69, Discover, UnionPay */
 	case 8:
 		return (b == 1 || b == 2) && n >= 16; /* RuPay */
 	default:
@@ -131,24 +134,21 @@ static const struct {
 	char cc[3];
 	uint8_t len;
 } iban_lens[] = {
-	{"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28},
-	{"BA", 20}, {"BE", 16}, {"BG", 22}, {"BH", 22}, {"BI", 27},
-	{"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28},
-	{"CZ", 24}, {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28},
-	{"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FK", 18},
-	{"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23},
-	{"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28},
-	{"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27},
-	{"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LC", 32},
-	{"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21}, {"LY", 25},
-	{"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20},
-	{"MR", 27}, {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18},
-	{"NO", 15}, {"OM", 23}, {"PK", 24}, {"PL", 28}, {"PS", 29},
-	{"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33},
-	{"SA", 24}, {"SC", 31}, {"SD", 18}, {"SE", 24}, {"SI", 19},
-	{"SK", 24}, {"SM", 27}, {"SO", 23}, {"ST", 25}, {"SV", 28},
-	{"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22},
-	{"VG", 24}, {"XK", 20}, {"YE", 30},
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20},
+    {"BE", 16}, {"BG", 22}, {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28},
+    {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DJ", 27},
+    {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
+    {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23},
+    {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22},
+    {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30},
+    {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+    {"LV", 21}, {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19},
+    {"MN", 20}, {"MR", 27}, {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18},
+    {"NO", 15}, {"OM", 23}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33}, {"SA", 24}, {"SC", 31},
+    {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"SO", 23},
+    {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29},
+    {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
 };
 
 int mask__iban_len(const char *cc)
@@ -354,8 +354,8 @@ static long digits_k(const char *d, size_t n, size_t *p, int k)
 	return v;
 }
 
-static bool digit_start_at(const bool *on, const char *d, size_t n,
-			   size_t i, mdet_t *hit, int depth);
+static bool digit_start_at(const bool *on, const char *d, size_t n, size_t i,
+			   mdet_t *hit, int depth);
 
 /* The match ends at p: not inside a word or before a decimal part, and
  * not followed by another separator-joined digit group, unless that group
@@ -410,8 +410,8 @@ static bool nanp_at(const bool *on, const char *d, size_t n, size_t i,
 		    mdet_t *hit, int depth)
 {
 	size_t p = i;
-	if (d[p] == '1' && p + 1 < n && (d[p + 1] == '-' || d[p + 1] == ' ' ||
-					 d[p + 1] == '.'))
+	if (d[p] == '1' && p + 1 < n &&
+	    (d[p + 1] == '-' || d[p + 1] == ' ' || d[p + 1] == '.'))
 		p += 2;
 	size_t a = p;
 	if (digits_k(d, n, &p, 3) < 0 || d[a] < '2' || p >= n)
@@ -504,7 +504,8 @@ static bool phone_plus_at(const char *d, size_t n, size_t i, mdet_t *hit)
 			p++;
 			continue;
 		}
-		if (ch == '(' && paren == 0 && p + 1 < n && IS_DIGIT(d[p + 1])) {
+		if (ch == '(' && paren == 0 && p + 1 < n &&
+		    IS_DIGIT(d[p + 1])) {
 			paren = 1;
 			p++;
 			continue;
@@ -530,8 +531,8 @@ static bool phone_plus_at(const char *d, size_t n, size_t i, mdet_t *hit)
 
 /* "(NXX) NXX-XXXX", the space optional, '-', '.' or ' ' before the
  * last four. */
-static bool phone_paren_at(const bool *on, const char *d, size_t n,
-			   size_t i, mdet_t *hit)
+static bool phone_paren_at(const bool *on, const char *d, size_t n, size_t i,
+			   mdet_t *hit)
 {
 	if (i > 0 && (CL(d[i - 1]) & C_WORD))
 		return false;
@@ -629,8 +630,7 @@ static bool iban_at(const char *d, size_t n, size_t i, mdet_t *hit)
 /* An address around the '@' at `at': local part [A-Za-z0-9._+-] (and
  * UTF-8) back to lo, a domain of at least two labels whose last is a
  * top-level domain (letters, UTF-8 or xn--). */
-static bool email_at(const char *d, size_t n, size_t lo, size_t at,
-		     mdet_t *hit)
+static bool email_at(const char *d, size_t n, size_t lo, size_t at, mdet_t *hit)
 {
 	size_t s = at;
 	while (s > lo && (CL(d[s - 1]) & C_LOCAL) &&
@@ -678,8 +678,8 @@ static bool email_at(const char *d, size_t n, size_t lo, size_t at,
 
 /* ----------------------------------------------------------- the scan */
 
-static bool digit_start_at(const bool *on, const char *d, size_t n,
-			   size_t i, mdet_t *hit, int depth)
+static bool digit_start_at(const bool *on, const char *d, size_t n, size_t i,
+			   mdet_t *hit, int depth)
 {
 	/* Inside a decimal or dotted number ("1.4111...", "10.0.19045"). */
 	if (i >= 2 && d[i - 1] == '.' && IS_DIGIT(d[i - 2]))
@@ -740,10 +740,9 @@ bool mask__detect_next(const bool *on, const char *d0, size_t n0, size_t lo,
 		}
 		bool bnd = i == 0 || !(CL(d[i - 1]) & C_WORD);
 		if (k & (C_DIGIT | C_ALPHA)) {
-			if (bnd && ((k & C_DIGIT) ? digit_start_at(on, d, n, i,
-								   hit, 0)
-						  : letter_start(on, d, n, i,
-								 hit)))
+			if (bnd &&
+			    ((k & C_DIGIT) ? digit_start_at(on, d, n, i, hit, 0)
+					   : letter_start(on, d, n, i, hit)))
 				goto found;
 			i = word_end(d, n, i);
 			continue;

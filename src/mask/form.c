@@ -37,12 +37,13 @@ static void fw_flush(fwriter_t *f, size_t upto)
 /* The pairs of s[0..n), writing through f. where is MASK_AT_FORM or
  * MASK_AT_QUERY; strict fails on invalid escapes. base: offset of s in
  * the body, for error messages. */
-static int pairs(mask_ctx_t *c, fwriter_t *f, size_t from, size_t to,
-		 int where, bool strict)
+static int pairs(mask_ctx_t *c, fwriter_t *f, size_t from, size_t to, int where,
+		 bool strict)
 {
 	const mask_t *m = c->m;
 	const char *s = f->s;
-	int rwhere = where == MASK_AT_FORM ? CONFIG_MASK_FORM : CONFIG_MASK_QUERY;
+	int rwhere =
+	    where == MASK_AT_FORM ? CONFIG_MASK_FORM : CONFIG_MASK_QUERY;
 	size_t emitted = 0, prev_end = from;
 	for (size_t i = from; i <= to;) {
 		const char *amp = memchr(s + i, '&', to - i);
@@ -57,7 +58,8 @@ static int pairs(mask_ctx_t *c, fwriter_t *f, size_t from, size_t to,
 					  i);
 		const char *k = c->fdec.data ? c->fdec.data : "";
 		size_t kn = c->fdec.len;
-		mpos_t pos = {.where = (uint8_t)where, .name = k, .name_len = kn};
+		mpos_t pos = {
+		    .where = (uint8_t)where, .name = k, .name_len = kn};
 		int act = -1, src = 0;
 		long r = mask__rule_by_name(m, rwhere, k, kn);
 		if (r >= 0) {
@@ -96,7 +98,8 @@ static int pairs(mask_ctx_t *c, fwriter_t *f, size_t from, size_t to,
 				}
 			}
 			if (eq && act != CONFIG_ACT_KEEP) {
-				const char *v = c->fdec2.data ? c->fdec2.data : "";
+				const char *v =
+				    c->fdec2.data ? c->fdec2.data : "";
 				size_t vn = c->fdec2.len;
 				bool changed = true;
 				buf_reset(&c->vout);
@@ -160,7 +163,8 @@ static void path(mask_ctx_t *c, fwriter_t *f, size_t from, size_t to)
 		buf_reset(&c->vout);
 		if (mask__text(c, v, vn, &pos, &c->vout)) {
 			fw_flush(f, i);
-			mask__pct_encode_path(f->out, c->vout.data, c->vout.len);
+			mask__pct_encode_path(f->out, c->vout.data,
+					      c->vout.len);
 			f->copied = e;
 		}
 		i = e;
@@ -176,9 +180,10 @@ void mask__target(mask_ctx_t *c, const char *s, size_t n, buf_t *out)
 	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986) */
 	size_t sl = 0;
 	if (n && ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
-		while (sl < n && (((s[sl] | 0x20) >= 'a' && (s[sl] | 0x20) <= 'z') ||
-				  (s[sl] >= '0' && s[sl] <= '9') || s[sl] == '+' ||
-				  s[sl] == '-' || s[sl] == '.'))
+		while (sl < n &&
+		       (((s[sl] | 0x20) >= 'a' && (s[sl] | 0x20) <= 'z') ||
+			(s[sl] >= '0' && s[sl] <= '9') || s[sl] == '+' ||
+			s[sl] == '-' || s[sl] == '.'))
 			sl++;
 	const char *colon = sl && sl + 2 < n && s[sl] == ':' ? s + sl : NULL;
 	if (colon && colon[1] == '/' && colon[2] == '/') {
@@ -202,7 +207,8 @@ void mask__target(mask_ctx_t *c, const char *s, size_t n, buf_t *out)
 						 false);
 				f.copied = ue;
 			} else {
-				mask__hit(c, &pos, CONFIG_MASK_DET_auth, act, 0);
+				mask__hit(c, &pos, CONFIG_MASK_DET_auth, act,
+					  0);
 				f.copied = ue + 1;
 			}
 		}

@@ -33,10 +33,10 @@
 
 typedef struct jlevel {
 	size_t key_off, key_len; /* current member's decoded key, in c->keys */
-	uint64_t index;          /* current element's index */
+	uint64_t index;		 /* current element's index */
 	bool array;
-	int act, src; /* passed down to the children; act -1: none */
-	size_t emitted;  /* members/elements kept so far */
+	int act, src;	 /* passed down to the children; act -1: none */
+	size_t emitted;	 /* members/elements kept so far */
 	size_t prev_end; /* end of the last kept one's value */
 	bool key_masked; /* the key matched a detector: hide it in reports */
 } jlevel_t;
@@ -46,11 +46,11 @@ typedef struct jwalk {
 	const char *s;
 	size_t n, p;
 	buf_t *out;
-	size_t copied;  /* s[copied..] is not in out yet */
+	size_t copied; /* s[copied..] is not in out yet */
 	int depth;
-	int suppress;   /* inside a dropped value: write nothing */
-	size_t nrules;  /* JSON-path rules */
-	uint64_t *st;   /* st[depth * nrules + r] */
+	int suppress;  /* inside a dropped value: write nothing */
+	size_t nrules; /* JSON-path rules */
+	uint64_t *st;  /* st[depth * nrules + r] */
 	jlevel_t lv[MASK_JSON_MAX_DEPTH + 1];
 } jwalk_t;
 
@@ -142,7 +142,8 @@ static void step_rules(jwalk_t *w, int d)
 	const mask_t *m = w->c->m;
 	for (size_t r = 0; r < w->nrules; r++) {
 		uint64_t in = w->st[(size_t)(d - 1) * w->nrules + r], outs = 0;
-		const mrule_t *rule = &m->rules[m->by_where[CONFIG_MASK_JSON][r]];
+		const mrule_t *rule =
+		    &m->rules[m->by_where[CONFIG_MASK_JSON][r]];
 		while (in) {
 			int j = __builtin_ctzll(in);
 			in &= in - 1;
@@ -204,7 +205,8 @@ static int scan_string(jwalk_t *w, size_t *a, size_t *b, bool *esc)
 			for (int j = 2; j < 6; j++) {
 				char h = p + (size_t)j < w->n ? s[p + j] : 0;
 				if (!((h >= '0' && h <= '9') ||
-				      ((h | 0x20) >= 'a' && (h | 0x20) <= 'f'))) {
+				      ((h | 0x20) >= 'a' &&
+				       (h | 0x20) <= 'f'))) {
 					w->p = p;
 					return jfail(w, "bad \\u escape");
 				}
@@ -224,7 +226,8 @@ static int scan_string(jwalk_t *w, size_t *a, size_t *b, bool *esc)
 
 static unsigned hexv(char h)
 {
-	return h <= '9' ? (unsigned)(h - '0') : (unsigned)((h | 0x20) - 'a' + 10);
+	return h <= '9' ? (unsigned)(h - '0')
+			: (unsigned)((h | 0x20) - 'a' + 10);
 }
 
 /* Decodes a scanned (valid) string body into out. Lone surrogates are
@@ -242,8 +245,9 @@ static void decode_string(buf_t *out, const char *s, size_t n)
 			break;
 		char e = s[i + 1];
 		if (e != 'u') {
-			buf_putc(out, "\"\\/\b\f\n\r\t"[strchr("\"\\/bfnrt", e) -
-							 "\"\\/bfnrt"]);
+			buf_putc(out,
+				 "\"\\/\b\f\n\r\t"[strchr("\"\\/bfnrt", e) -
+						   "\"\\/bfnrt"]);
 			i += 2;
 			continue;
 		}
@@ -252,7 +256,8 @@ static void decode_string(buf_t *out, const char *s, size_t n)
 		i += 6;
 		if (cp >= 0xd800 && cp < 0xdc00 && i + 6 <= n && s[i] == '\\' &&
 		    s[i + 1] == 'u') {
-			uint32_t lo = hexv(s[i + 2]) << 12 | hexv(s[i + 3]) << 8 |
+			uint32_t lo = hexv(s[i + 2]) << 12 |
+				      hexv(s[i + 3]) << 8 |
 				      hexv(s[i + 4]) << 4 | hexv(s[i + 5]);
 			if (lo >= 0xdc00 && lo < 0xe000) {
 				cp = 0x10000 + ((cp - 0xd800) << 10) +

@@ -13,8 +13,8 @@
 #include "base/log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 static int key_err(buf_t *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int key_err(buf_t *err, int code, const char *fmt, ...)
 {
@@ -92,8 +92,8 @@ static int create_key(const char *path, buf_t *err)
 		return key_err(err, -errno, "%s: cannot create: %s", tmp,
 			       strerror(errno));
 	rc = 0;
-	if (fchmod(fd, 0600) != 0 || write(fd, hex, sizeof(hex)) !=
-					     (ssize_t)sizeof(hex) ||
+	if (fchmod(fd, 0600) != 0 ||
+	    write(fd, hex, sizeof(hex)) != (ssize_t)sizeof(hex) ||
 	    fsync(fd) != 0)
 		rc = errno ? -errno : -EIO;
 	close(fd);
@@ -134,8 +134,7 @@ int mask_key_load(const char *path, uint8_t *key, size_t *len, buf_t *err)
 	}
 	int rc = 0;
 	if (!S_ISREG(st.st_mode))
-		rc = key_err(err, ERR_INSECURE, "%s: not a regular file",
-			     path);
+		rc = key_err(err, ERR_INSECURE, "%s: not a regular file", path);
 	else if (st.st_mode & (S_IRWXG | S_IRWXO))
 		rc = key_err(err, ERR_INSECURE,
 			     "%s: accessible by group or others (mode %04o); "
@@ -146,12 +145,10 @@ int mask_key_load(const char *path, uint8_t *key, size_t *len, buf_t *err)
 			     "%s: owned by uid %u, not by this user (%u) or "
 			     "root",
 			     path, (unsigned)st.st_uid, (unsigned)geteuid());
-	else if (st.st_size < MASK_KEY_MIN ||
-		 st.st_size > MASK_KEY_MAX + 1)
+	else if (st.st_size < MASK_KEY_MIN || st.st_size > MASK_KEY_MAX + 1)
 		rc = key_err(err, ERR_RANGE,
 			     "%s: %lld bytes; a key is %d to %d bytes", path,
-			     (long long)st.st_size, MASK_KEY_MIN,
-			     MASK_KEY_MAX);
+			     (long long)st.st_size, MASK_KEY_MIN, MASK_KEY_MAX);
 	if (rc) {
 		close(fd);
 		return rc;

@@ -37,19 +37,19 @@
 
 static const char *const det_names[] = {
 #define MASK__DET_NAME(name, act) #name,
-	CONFIG_MASK_DETECTORS(MASK__DET_NAME)
+    CONFIG_MASK_DETECTORS(MASK__DET_NAME)
 #undef MASK__DET_NAME
 };
 
 static const char *const reason_names[] = {
 #define MASK__REASON_NAME(id, name) name,
-	MASK_REASONS(MASK__REASON_NAME)
+    MASK_REASONS(MASK__REASON_NAME)
 #undef MASK__REASON_NAME
 };
 
 static const char *const where_names[] = {
 #define MASK__WHERE_NAME(id, name) name,
-	MASK_WHERES(MASK__WHERE_NAME)
+    MASK_WHERES(MASK__WHERE_NAME)
 #undef MASK__WHERE_NAME
 };
 
@@ -108,7 +108,7 @@ static int compile_path(mrule_t *r, const char *p, buf_t *err, size_t idx)
 		}
 		if (p[i] == '.') {
 			i++;
-name:
+		name:
 			if (i < n && p[i] == '*') {
 				k.type = JP_ANY;
 				i++;
@@ -131,7 +131,7 @@ name:
 			why = "expected '.' or '['";
 			break;
 		}
-bracket:
+	bracket:
 		i++;
 		if (i < n && p[i] == '*') {
 			k.type = JP_ANY;
@@ -179,8 +179,9 @@ bracket:
 	if (why) {
 		for (size_t j = 0; j < nc; j++)
 			free(comps[j].key);
-		buf_printf(err, "mask.rules[%zu].name: bad JSON path \"%s\": %s "
-				"(at character %zu)\n",
+		buf_printf(err,
+			   "mask.rules[%zu].name: bad JSON path \"%s\": %s "
+			   "(at character %zu)\n",
 			   idx, p, why, i + 1);
 		return ERR_CONFIG;
 	}
@@ -201,7 +202,8 @@ static bool has_ctl(const char *s)
 static bool is_tchar(unsigned char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	       (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
@@ -213,8 +215,9 @@ static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
 	r->src = (uint16_t)(MASK_SRC_RULE0 + i);
 	const char *name = cr->name ? cr->name : "";
 	if (cr->where != CONFIG_MASK_PATTERN && !*name) {
-		buf_printf(err, "mask.rules[%zu].name: required when where is "
-				"%s\n",
+		buf_printf(err,
+			   "mask.rules[%zu].name: required when where is "
+			   "%s\n",
 			   i, rule_where_names[cr->where]);
 		return ERR_CONFIG;
 	}
@@ -222,8 +225,9 @@ static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
 	case CONFIG_MASK_HEADER:
 		for (const char *q = name; *q; q++)
 			if (!is_tchar((unsigned char)*q)) {
-				buf_printf(err, "mask.rules[%zu].name: \"%s\" "
-						"is not a header name\n",
+				buf_printf(err,
+					   "mask.rules[%zu].name: \"%s\" "
+					   "is not a header name\n",
 					   i, name);
 				return ERR_CONFIG;
 			}
@@ -242,8 +246,9 @@ static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
 	case CONFIG_MASK_PATTERN: {
 		const char *pat = cr->pattern ? cr->pattern : "";
 		if (!*pat) {
-			buf_printf(err, "mask.rules[%zu].pattern: required "
-					"when where is pattern\n",
+			buf_printf(err,
+				   "mask.rules[%zu].pattern: required "
+				   "when where is pattern\n",
 				   i);
 			return ERR_CONFIG;
 		}
@@ -255,15 +260,17 @@ static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
 		if (!r->re) {
 			PCRE2_UCHAR msg[160];
 			pcre2_get_error_message(code, msg, sizeof(msg));
-			buf_printf(err, "mask.rules[%zu].pattern: %s at "
-					"offset %zu\n",
+			buf_printf(err,
+				   "mask.rules[%zu].pattern: %s at "
+				   "offset %zu\n",
 				   i, (char *)msg, (size_t)off);
 			return ERR_CONFIG;
 		}
 		/* No JIT (a platform without it) only costs speed. */
 		if (pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) != 0)
-			log_warn("mask", "PCRE2 JIT unavailable for a rule; "
-					 "using the interpreter",
+			log_warn("mask",
+				 "PCRE2 JIT unavailable for a rule; "
+				 "using the interpreter",
 				 LF_U("rule", i));
 		uint32_t caps = 0;
 		pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &caps);
@@ -277,8 +284,9 @@ static int compile_rule(mask_t *m, size_t i, const config_mask_rule_t *cr,
 	const char *rep = cr->replacement ? cr->replacement : "";
 	if (*rep) {
 		if (has_ctl(rep) || strlen(rep) > MASK_MARKER_MAX) {
-			buf_printf(err, "mask.rules[%zu].replacement: at most "
-					"%d bytes and no line breaks\n",
+			buf_printf(err,
+				   "mask.rules[%zu].replacement: at most "
+				   "%d bytes and no line breaks\n",
 				   i, MASK_MARKER_MAX);
 			return ERR_CONFIG;
 		}
@@ -311,8 +319,9 @@ int mask_new_with_key(const config_mask_t *cfg, const uint8_t *key,
 	if (!err)
 		err = &scratch;
 	if (key_len < MASK_KEY_MIN || key_len > MASK_KEY_MAX) {
-		buf_printf(err, "mask key: %zu bytes; a key is %d to %d "
-				"bytes\n",
+		buf_printf(err,
+			   "mask key: %zu bytes; a key is %d to %d "
+			   "bytes\n",
 			   key_len, MASK_KEY_MIN, MASK_KEY_MAX);
 		buf_free(&scratch);
 		return ERR_RANGE;
@@ -368,8 +377,9 @@ int mask_new_with_key(const config_mask_t *cfg, const uint8_t *key,
 	}
 	const char *mk = cfg->redact_marker ? cfg->redact_marker : "";
 	if (has_ctl(mk) || strlen(mk) > MASK_MARKER_MAX) {
-		buf_printf(err, "mask.redact_marker: at most %d bytes and no "
-				"line breaks\n",
+		buf_printf(err,
+			   "mask.redact_marker: at most %d bytes and no "
+			   "line breaks\n",
 			   MASK_MARKER_MAX);
 		rc = ERR_CONFIG;
 	}
@@ -392,10 +402,10 @@ int mask_new_with_key(const config_mask_t *cfg, const uint8_t *key,
 	m->nsrc = CONFIG_MASK_DET__COUNT + m->nrules;
 	m->src_names = xcalloc(m->nsrc, sizeof(char *));
 	for (size_t i = 0; i < m->nsrc; i++)
-		m->src_names[i] = i < CONFIG_MASK_DET__COUNT
-					  ? xstrdup(det_names[i])
-					  : xasprintf("rules[%zu]",
-						      i - CONFIG_MASK_DET__COUNT);
+		m->src_names[i] =
+		    i < CONFIG_MASK_DET__COUNT
+			? xstrdup(det_names[i])
+			: xasprintf("rules[%zu]", i - CONFIG_MASK_DET__COUNT);
 	buf_free(&scratch);
 	if (rc) {
 		mask_free(m);
@@ -475,11 +485,12 @@ void mask_ctx_free(mask_ctx_t *c)
 	for (int i = 0; i < 3; i++)
 		if (c->zout_ok[i])
 			deflateEnd(&c->zout[i]);
-	buf_t *bufs[] = {&c->dec[0], &c->dec[1], &c->body, &c->enc[0],
-			 &c->enc[1], &c->part, &c->jdec, &c->fdec, &c->fdec2,
-			 &c->vout, &c->view, &c->repl, &c->vtmp, &c->tmp,
-			 &c->tmp2, &c->tmp3, &c->keys, &c->hdr, &c->hit_text,
-			 &c->rnd[0], &c->rnd[1]};
+	buf_t *bufs[] = {&c->dec[0], &c->dec[1], &c->body,     &c->enc[0],
+			 &c->enc[1], &c->part,	 &c->jdec,     &c->fdec,
+			 &c->fdec2,  &c->vout,	 &c->view,     &c->repl,
+			 &c->vtmp,   &c->tmp,	 &c->tmp2,     &c->tmp3,
+			 &c->keys,   &c->hdr,	 &c->hit_text, &c->rnd[0],
+			 &c->rnd[1]};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
 		buf_free(bufs[i]);
 	free(c->map);
@@ -547,47 +558,47 @@ static const struct {
 	const char *name;
 	hkind_t kind;
 } header_kinds[] = {
-	{"transfer-encoding", H_FRAMING},
-	{"content-length", H_FRAMING},
-	{"trailer", H_FRAMING},
-	{"content-md5", H_DIGEST},
-	{"digest", H_DIGEST},
-	{"content-digest", H_DIGEST},
-	{"repr-digest", H_DIGEST},
-	{"authorization", H_AUTH},
-	{"proxy-authorization", H_AUTH},
-	{"x-api-key", H_APIKEY},
-	{"cookie", H_COOKIE},
-	{"set-cookie", H_SETCOOKIE},
-	{"host", H_PROTO},
-	{"content-type", H_PROTO},
-	{"content-encoding", H_PROTO},
-	{"content-language", H_PROTO},
-	{"accept", H_PROTO},
-	{"accept-encoding", H_PROTO},
-	{"accept-language", H_PROTO},
-	{"accept-charset", H_PROTO},
-	{"accept-ranges", H_PROTO},
-	{"connection", H_PROTO},
-	{"keep-alive", H_PROTO},
-	{"date", H_PROTO},
-	{"expires", H_PROTO},
-	{"last-modified", H_PROTO},
-	{"if-modified-since", H_PROTO},
-	{"if-unmodified-since", H_PROTO},
-	{"if-range", H_PROTO},
-	{"cache-control", H_PROTO},
-	{"pragma", H_PROTO},
-	{"etag", H_PROTO},
-	{"if-match", H_PROTO},
-	{"if-none-match", H_PROTO},
-	{"range", H_PROTO},
-	{"content-range", H_PROTO},
-	{"vary", H_PROTO},
-	{"upgrade", H_PROTO},
-	{"te", H_PROTO},
-	{"expect", H_PROTO},
-	{"age", H_PROTO},
+    {"transfer-encoding", H_FRAMING},
+    {"content-length", H_FRAMING},
+    {"trailer", H_FRAMING},
+    {"content-md5", H_DIGEST},
+    {"digest", H_DIGEST},
+    {"content-digest", H_DIGEST},
+    {"repr-digest", H_DIGEST},
+    {"authorization", H_AUTH},
+    {"proxy-authorization", H_AUTH},
+    {"x-api-key", H_APIKEY},
+    {"cookie", H_COOKIE},
+    {"set-cookie", H_SETCOOKIE},
+    {"host", H_PROTO},
+    {"content-type", H_PROTO},
+    {"content-encoding", H_PROTO},
+    {"content-language", H_PROTO},
+    {"accept", H_PROTO},
+    {"accept-encoding", H_PROTO},
+    {"accept-language", H_PROTO},
+    {"accept-charset", H_PROTO},
+    {"accept-ranges", H_PROTO},
+    {"connection", H_PROTO},
+    {"keep-alive", H_PROTO},
+    {"date", H_PROTO},
+    {"expires", H_PROTO},
+    {"last-modified", H_PROTO},
+    {"if-modified-since", H_PROTO},
+    {"if-unmodified-since", H_PROTO},
+    {"if-range", H_PROTO},
+    {"cache-control", H_PROTO},
+    {"pragma", H_PROTO},
+    {"etag", H_PROTO},
+    {"if-match", H_PROTO},
+    {"if-none-match", H_PROTO},
+    {"range", H_PROTO},
+    {"content-range", H_PROTO},
+    {"vary", H_PROTO},
+    {"upgrade", H_PROTO},
+    {"te", H_PROTO},
+    {"expect", H_PROTO},
+    {"age", H_PROTO},
 };
 
 static hkind_t header_kind(const char *n, size_t len)
@@ -638,7 +649,8 @@ static bool mask_cookies(mask_ctx_t *c, const char *v, size_t n, bool set,
 				      .name = v + a,
 				      .name_len = nl};
 			if (act == CONFIG_ACT_DROP) {
-				mask__hit(c, &pos, CONFIG_MASK_DET_cookie, act, 0);
+				mask__hit(c, &pos, CONFIG_MASK_DET_cookie, act,
+					  0);
 				if (set)
 					return false;
 			} else {
@@ -648,7 +660,8 @@ static bool mask_cookies(mask_ctx_t *c, const char *v, size_t n, bool set,
 				    (size_t)(eq - v) + 1 == b) {
 					buf_append(o, v + a, b - a);
 				} else {
-					size_t vs = (size_t)(eq - v) + 1, ve = b;
+					size_t vs = (size_t)(eq - v) + 1,
+					       ve = b;
 					bool q = ve - vs >= 2 && v[vs] == '"' &&
 						 v[ve - 1] == '"';
 					buf_append(o, v + a, vs - a);
@@ -674,14 +687,13 @@ static void mask_header(mask_ctx_t *c, const mask_header_t *h, hkind_t kind,
 	const mask_t *m = c->m;
 	const char *v = h->value ? h->value : "";
 	size_t vn = h->value_len;
-	mpos_t pos = {.where = MASK_AT_HEADER,
-		      .name = h->name,
-		      .name_len = h->name_len};
+	mpos_t pos = {
+	    .where = MASK_AT_HEADER, .name = h->name, .name_len = h->name_len};
 	buf_t *o = &c->hdr;
 	buf_reset(o);
 	int act = -1, src = 0;
-	long r = mask__rule_by_name(m, CONFIG_MASK_HEADER, h->name,
-				    h->name_len);
+	long r =
+	    mask__rule_by_name(m, CONFIG_MASK_HEADER, h->name, h->name_len);
 	if (r >= 0) {
 		act = m->rules[r].action;
 		src = m->rules[r].src;
@@ -796,7 +808,8 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 			continue;
 		const char *v = h->value ? h->value : "";
 		for (size_t k = 0; k < h->value_len;) {
-			const char *comma = memchr(v + k, ',', h->value_len - k);
+			const char *comma =
+			    memchr(v + k, ',', h->value_len - k);
 			size_t e = comma ? (size_t)(comma - v) : h->value_len;
 			size_t a = k, b = e;
 			while (a < b && (v[a] == ' ' || v[a] == '\t'))
@@ -807,7 +820,8 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 			const char *t = v + a;
 			size_t tn = b - a;
 			int code;
-			if (tn == 0 || (tn == 8 && !strncasecmp(t, "identity", 8)))
+			if (tn == 0 ||
+			    (tn == 8 && !strncasecmp(t, "identity", 8)))
 				continue;
 			if ((tn == 4 && !strncasecmp(t, "gzip", 4)) ||
 			    (tn == 6 && !strncasecmp(t, "x-gzip", 6)))
@@ -820,10 +834,10 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 						  "content-encoding \"%.*s\"",
 						  (int)(tn > 40 ? 40 : tn), t);
 			if (ncod == MASK_MAX_CODINGS)
-				return mask__fail(c, MASK_R_BAD_ENCODING,
-						  ERR_UNSUPPORTED,
-						  "more than %d content codings",
-						  MASK_MAX_CODINGS);
+				return mask__fail(
+				    c, MASK_R_BAD_ENCODING, ERR_UNSUPPORTED,
+				    "more than %d content codings",
+				    MASK_MAX_CODINGS);
 			cod[ncod++] = code;
 		}
 	}
@@ -840,8 +854,8 @@ static int mask_body(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 	}
 	bool changed;
 	buf_reset(&c->body);
-	int rc = mask__typed_body(c, ct, ctl, cur, curn, NULL, &c->body,
-				  &changed);
+	int rc =
+	    mask__typed_body(c, ct, ctl, cur, curn, NULL, &c->body, &changed);
 	if (rc)
 		return rc;
 	c->rep.body_changed = changed || (decoded && ncod);
@@ -942,8 +956,8 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 		return rc;
 	const char *body;
 	size_t blen;
-	rc = mask_body(c, req->headers, req->nheaders, req->body,
-		       req->body_len, req->decoded, &body, &blen);
+	rc = mask_body(c, req->headers, req->nheaders, req->body, req->body_len,
+		       req->decoded, &body, &blen);
 	if (rc)
 		return rc;
 	size_t body_hits = c->nhits;
@@ -998,13 +1012,13 @@ void mask_report_format(const mask_t *m, const mask_report_t *r, buf_t *out)
 			   (int)h->loc_len, r->text + h->loc_off,
 			   mask_source_name(m, h->source));
 		if (h->source >= MASK_SRC_RULE0) {
-			const mrule_t *rule = &m->rules[h->source -
-							MASK_SRC_RULE0];
-			buf_printf(out, " (%s %s)",
-				   rule_where_names[rule->where],
-				   rule->where == CONFIG_MASK_PATTERN
-					   ? "pattern"
-					   : rule->name ? rule->name : "");
+			const mrule_t *rule =
+			    &m->rules[h->source - MASK_SRC_RULE0];
+			buf_printf(
+			    out, " (%s %s)", rule_where_names[rule->where],
+			    rule->where == CONFIG_MASK_PATTERN ? "pattern"
+			    : rule->name		       ? rule->name
+							       : "");
 		}
 		buf_printf(out, " -> %s\n", mask_action_name(h->action));
 	}

@@ -94,46 +94,46 @@ typedef struct mask_response {
 
 /* Why a message was not masked (fail-closed). Stable names for counters:
  * mask_reason_name(). */
-#define MASK_REASONS(X)                                                    \
-	X(NONE, "none")                                                   \
-	X(TOO_BIG, "too_big")           /* over mask.max_scan */          \
-	X(BAD_JSON, "bad_json")                                           \
-	X(BAD_FORM, "bad_form")                                           \
-	X(BAD_MULTIPART, "bad_multipart")                                 \
-	X(BAD_GZIP, "bad_gzip")                                           \
-	X(BAD_DEFLATE, "bad_deflate")                                     \
-	X(BAD_ENCODING, "unsupported_encoding")                           \
-	X(BAD_MESSAGE, "bad_message")   /* status, method, header bytes */
+#define MASK_REASONS(X)                                                        \
+	X(NONE, "none")                                                        \
+	X(TOO_BIG, "too_big") /* over mask.max_scan */                         \
+	X(BAD_JSON, "bad_json")                                                \
+	X(BAD_FORM, "bad_form")                                                \
+	X(BAD_MULTIPART, "bad_multipart")                                      \
+	X(BAD_GZIP, "bad_gzip")                                                \
+	X(BAD_DEFLATE, "bad_deflate")                                          \
+	X(BAD_ENCODING, "unsupported_encoding")                                \
+	X(BAD_MESSAGE, "bad_message") /* status, method, header bytes */
 
 typedef enum mask_reason {
 #define MASK__REASON_ENUM(id, name) MASK_R_##id,
 	MASK_REASONS(MASK__REASON_ENUM)
 #undef MASK__REASON_ENUM
-	MASK_R__COUNT
+	    MASK_R__COUNT
 } mask_reason_t;
 
 /* Where a value was found. */
-#define MASK_WHERES(X)                                                     \
-	X(PATH, "path")                                                   \
-	X(QUERY, "query")                                                 \
-	X(HEADER, "header")                                               \
-	X(JSON, "json")                                                   \
-	X(FORM, "form")                                                   \
-	X(MULTIPART, "multipart")                                         \
+#define MASK_WHERES(X)                                                         \
+	X(PATH, "path")                                                        \
+	X(QUERY, "query")                                                      \
+	X(HEADER, "header")                                                    \
+	X(JSON, "json")                                                        \
+	X(FORM, "form")                                                        \
+	X(MULTIPART, "multipart")                                              \
 	X(TEXT, "text")
 
 typedef enum mask_where {
 #define MASK__WHERE_ENUM(id, name) MASK_AT_##id,
 	MASK_WHERES(MASK__WHERE_ENUM)
 #undef MASK__WHERE_ENUM
-	MASK_AT__COUNT
+	    MASK_AT__COUNT
 } mask_where_t;
 
 /* One thing masking did (recorded only with mask_ctx_detail(c, true)). */
 typedef struct mask_hit {
 	uint16_t source; /* detector or rule: mask_source_name() */
-	uint8_t action;  /* config_mask_action_t (never KEEP) */
-	uint8_t where;   /* mask_where_t */
+	uint8_t action;	 /* config_mask_action_t (never KEEP) */
+	uint8_t where;	 /* mask_where_t */
 	/* Location, in the report's text: header name, "$.user.email",
 	 * query/form/multipart field name, path segment "/2", body offset
 	 * "@1234". Never the value itself. */
@@ -144,10 +144,10 @@ typedef struct mask_report {
 	/* Per source (mask_nsources() entries): values it masked in the
 	 * last message. Always filled: these feed the counters. */
 	const uint32_t *counts;
-	uint32_t total;     /* sum of counts */
-	bool body_changed;  /* the body differs from the input's */
-	size_t head_len;    /* bytes of start line + headers + blank line */
-	size_t body_len;    /* bytes of the masked body that follow them */
+	uint32_t total;	   /* sum of counts */
+	bool body_changed; /* the body differs from the input's */
+	size_t head_len;   /* bytes of start line + headers + blank line */
+	size_t body_len;   /* bytes of the masked body that follow them */
 	/* With detail on: every hit, in message order. */
 	const mask_hit_t *hits;
 	size_t nhits;
@@ -222,7 +222,6 @@ const char *mask_ctx_error(const mask_ctx_t *c);
 
 /* Writes the report as text, one hit per line ("header Authorization:
  * auth -> hash"), for `umbra mask`. */
-void mask_report_format(const mask_t *m, const mask_report_t *r,
-			buf_t *out);
+void mask_report_format(const mask_t *m, const mask_report_t *r, buf_t *out);
 
 #endif

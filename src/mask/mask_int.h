@@ -47,7 +47,7 @@
  * is what servers send; two ("gzip, gzip") is legal and cheap. */
 #define MASK_MAX_CODINGS 2
 /* Local part and domain lengths of an e-mail address (RFC 5321 4.5.3.1). */
-#define MASK_EMAIL_LOCAL_MAX 64
+#define MASK_EMAIL_LOCAL_MAX  64
 #define MASK_EMAIL_DOMAIN_MAX 253
 /* Markers and replacements go into headers: bounded, no CR/LF/NUL. */
 #define MASK_MARKER_MAX 256
@@ -125,7 +125,8 @@ struct mask {
 
 typedef struct mmatch {
 	size_t start, end; /* in the value's bytes */
-	size_t repl_off, repl_len; /* replacement, already encoded, in c->repl */
+	size_t repl_off,
+	    repl_len; /* replacement, already encoded, in c->repl */
 	uint16_t src;
 	uint8_t action;
 	uint8_t protect; /* a keep: nothing else may match inside */
@@ -133,11 +134,11 @@ typedef struct mmatch {
 
 /* Where the value being masked sits, for the report. */
 typedef struct mpos {
-	uint8_t where;        /* mask_where_t */
-	const char *name;     /* header/field/parameter name, or NULL */
+	uint8_t where;	  /* mask_where_t */
+	const char *name; /* header/field/parameter name, or NULL */
 	size_t name_len;
-	size_t off;           /* TEXT: offset of the value in the body */
-	long seg;             /* PATH: segment number */
+	size_t off;		/* TEXT: offset of the value in the body */
+	long seg;		/* PATH: segment number */
 	const struct jwalk *jw; /* JSON: the walker, for its path */
 } mpos_t;
 
@@ -154,22 +155,22 @@ struct mask_ctx {
 	/* Scratch. Each walker level has its own so that nesting
 	 * (multipart -> json -> value) never clobbers a caller's bytes. */
 	buf_t dec[MASK_MAX_CODINGS]; /* decoded body, per coding */
-	buf_t body;   /* masked body (decoded) */
+	buf_t body;		     /* masked body (decoded) */
 	buf_t enc[MASK_MAX_CODINGS]; /* re-encoded body */
-	buf_t part;   /* masked multipart part */
-	bool in_multipart; /* a multipart inside one is text */
-	buf_t jdec;   /* JSON string decoded */
-	buf_t fdec;   /* form/query key or value decoded */
+	buf_t part;		     /* masked multipart part */
+	bool in_multipart;	     /* a multipart inside one is text */
+	buf_t jdec;		     /* JSON string decoded */
+	buf_t fdec;		     /* form/query key or value decoded */
 	buf_t fdec2;
-	buf_t vout;   /* a masked value before re-encoding */
-	buf_t view;   /* a decoded view of a value */
-	buf_t repl;   /* replacements of the current value */
-	buf_t vtmp;   /* one replacement before encoding for its view */
-	buf_t tmp;    /* pseudonym scratch: Basic credentials */
-	buf_t tmp2;   /* pseudonym scratch: lower-cased e-mail */
-	buf_t tmp3;   /* pseudonym scratch: decoded Basic credentials */
-	buf_t keys;   /* JSON: decoded keys of the open levels */
-	buf_t hdr;    /* a masked header value */
+	buf_t vout;    /* a masked value before re-encoding */
+	buf_t view;    /* a decoded view of a value */
+	buf_t repl;    /* replacements of the current value */
+	buf_t vtmp;    /* one replacement before encoding for its view */
+	buf_t tmp;     /* pseudonym scratch: Basic credentials */
+	buf_t tmp2;    /* pseudonym scratch: lower-cased e-mail */
+	buf_t tmp3;    /* pseudonym scratch: decoded Basic credentials */
+	buf_t keys;    /* JSON: decoded keys of the open levels */
+	buf_t hdr;     /* a masked header value */
 	uint32_t *map; /* view byte -> value offset */
 	size_t map_cap;
 	mmatch_t *mt;
@@ -178,9 +179,9 @@ struct mask_ctx {
 	size_t mt2_cap;
 	struct {
 		size_t start, end;
-	} *bd;         /* boundaries for the next round (value.c) */
+	} * bd; /* boundaries for the next round (value.c) */
 	size_t bd_cap;
-	buf_t rnd[2];  /* a value after each round */
+	buf_t rnd[2];	  /* a value after each round */
 	uint64_t *jstate; /* JSON rule states per depth */
 	size_t jstate_cap;
 	/* Report. */
@@ -197,8 +198,8 @@ struct mask_ctx {
 /* ----------------------------------------------------------- helpers */
 
 /* Sets the failure reason and detail; returns code. */
-int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code,
-	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code, const char *fmt,
+	       ...) __attribute__((format(printf, 4, 5)));
 
 /* Counts a hit of src at pos; with detail, records where (at is the
  * offset of the hit inside the value, for text positions). */
@@ -252,7 +253,7 @@ bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
 bool mask__luhn_ok(const char *digits, size_t n);
 bool mask__card_prefix_ok(const char *digits, size_t n);
 bool mask__iban_ok(const char *s, size_t n); /* compact form */
-int mask__iban_len(const char *cc);          /* 0: unknown country */
+int mask__iban_len(const char *cc);	     /* 0: unknown country */
 bool mask__is_uuid(const char *s, size_t n);
 bool mask__is_ipv4(const char *s, size_t n);
 

@@ -76,7 +76,8 @@ static bool param(const char *v, size_t n, const char *name, const char **pv,
 				return k < n;
 			}
 			size_t k = j;
-			while (k < n && v[k] != ';' && v[k] != ' ' && v[k] != '\t')
+			while (k < n && v[k] != ';' && v[k] != ' ' &&
+			       v[k] != '\t')
 				k++;
 			*pv = v + j;
 			*pn = k - j;
@@ -226,15 +227,16 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			size_t lim = next_delim(s, n, h, delim, dn);
 			if (lim - h > MASK_PART_HEADER_MAX)
 				lim = h + MASK_PART_HEADER_MAX;
-			const char *crlf = memmem(s + h, lim - h, "\r\n\r\n", 4);
+			const char *crlf =
+			    memmem(s + h, lim - h, "\r\n\r\n", 4);
 			const char *lflf = memmem(s + h, lim - h, "\n\n", 2);
 			if (!crlf && !lflf)
 				return mask__fail(
-					c, MASK_R_BAD_MULTIPART, ERR_PARSE,
-					"part %zu: no end of its headers "
-					"before the next delimiter or within "
-					"%d bytes",
-					parts, MASK_PART_HEADER_MAX);
+				    c, MASK_R_BAD_MULTIPART, ERR_PARSE,
+				    "part %zu: no end of its headers "
+				    "before the next delimiter or within "
+				    "%d bytes",
+				    parts, MASK_PART_HEADER_MAX);
 			if (crlf && (!lflf || crlf < lflf)) {
 				hend = (size_t)(crlf - s) + 2;
 				body = hend + 2;
@@ -292,9 +294,9 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			mask__whole(c, src, act, MK_GENERIC, s + body,
 				    cend - body, &pos, po);
 		} else {
-			int rc = mask__typed_body(c, pct, pct_len, s + body,
-						  cend - body, &pos, po,
-						  &changed);
+			int rc =
+			    mask__typed_body(c, pct, pct_len, s + body,
+					     cend - body, &pos, po, &changed);
 			if (rc)
 				return rc;
 		}

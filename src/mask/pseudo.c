@@ -29,10 +29,9 @@
 /* Domain separation: one tag per kind, so that a value hashed as an
  * e-mail and the same bytes hashed as a token are unrelated. */
 static const uint8_t kind_tag[MK__COUNT] = {
-	[MK_GENERIC] = 'G', [MK_EMAIL] = 'E', [MK_CARD] = 'C',
-	[MK_SSN] = 'S',     [MK_IBAN] = 'I',  [MK_PHONE] = 'P',
-	[MK_IPV4] = '4',    [MK_IPV6] = '6',  [MK_JWT] = 'J',
-	[MK_UUID] = 'U',    [MK_NUMBER] = 'N', [MK_TOKEN] = 'T',
+    [MK_GENERIC] = 'G', [MK_EMAIL] = 'E', [MK_CARD] = 'C',   [MK_SSN] = 'S',
+    [MK_IBAN] = 'I',	[MK_PHONE] = 'P', [MK_IPV4] = '4',   [MK_IPV6] = '6',
+    [MK_JWT] = 'J',	[MK_UUID] = 'U',  [MK_NUMBER] = 'N', [MK_TOKEN] = 'T',
 };
 #define TAG_STREAM 0xff /* blocks after the first of a long pseudonym */
 
@@ -60,8 +59,8 @@ typedef struct prf {
 	unsigned used;
 } prf_t;
 
-static void prf_init(prf_t *p, const mask_t *m, mask_kind_t kind,
-		     const char *s, size_t n)
+static void prf_init(prf_t *p, const mask_t *m, mask_kind_t kind, const char *s,
+		     size_t n)
 {
 	p->m = m;
 	mask__hmac(m, kind_tag[kind], s, n, p->seed);
@@ -104,9 +103,9 @@ static const char hexd[] = "0123456789abcdef";
 /* ----------------------------------------------------------- base64 */
 
 static const char b64std[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static void b64_encode(buf_t *out, const uint8_t *s, size_t n, bool url)
 {
@@ -252,7 +251,8 @@ static void shape_card(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 	if (k == 16 && sep) {
 		size_t j = 0;
 		for (size_t i = 0; i < n; i++)
-			buf_putc(out, s[i] >= '0' && s[i] <= '9' ? d[j++] : s[i]);
+			buf_putc(out,
+				 s[i] >= '0' && s[i] <= '9' ? d[j++] : s[i]);
 		return;
 	}
 	for (int i = 0; i < 16; i++) {
@@ -280,12 +280,17 @@ static void shape_ssn(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 			sep = s[i];
 	if (k != 9 && !sep)
 		sep = '-';
-	char t[11] = {(char)('0' + area / 100), (char)('0' + area / 10 % 10),
-		      (char)('0' + area % 10), sep,
-		      (char)('0' + group / 10), (char)('0' + group % 10), sep,
+	char t[11] = {(char)('0' + area / 100),
+		      (char)('0' + area / 10 % 10),
+		      (char)('0' + area % 10),
+		      sep,
+		      (char)('0' + group / 10),
+		      (char)('0' + group % 10),
+		      sep,
 		      (char)('0' + serial / 1000),
 		      (char)('0' + serial / 100 % 10),
-		      (char)('0' + serial / 10 % 10), (char)('0' + serial % 10)};
+		      (char)('0' + serial / 10 % 10),
+		      (char)('0' + serial % 10)};
 	if (sep) {
 		buf_append(out, t, 11);
 	} else {
@@ -319,8 +324,8 @@ static void shape_iban(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 	v[2] = v[3] = '0';
 	for (size_t i = 4; i < k; i++)
 		v[i] = (in[i] >= '0' && in[i] <= '9')
-			       ? prf_digit(&p, '0')
-			       : (char)('A' + prf_below(&p, 26));
+			   ? prf_digit(&p, '0')
+			   : (char)('A' + prf_below(&p, 26));
 	unsigned rem = 0;
 	for (size_t i = 0; i < k; i++) {
 		char ch = v[(i + 4) % k];
@@ -443,8 +448,8 @@ static void shape_number(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 				first = false;
 			continue;
 		}
-		bool lead = first && i + 1 < n && s[i + 1] >= '0' &&
-			    s[i + 1] <= '9';
+		bool lead =
+		    first && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9';
 		buf_putc(out, prf_digit(&p, lead ? '1' : '0'));
 		first = false;
 	}
@@ -499,7 +504,7 @@ static mask_kind_t classify(const char *s, size_t n)
 	if (mask__is_uuid(s, n))
 		return MK_UUID;
 	static const bool all[CONFIG_MASK_DET__COUNT] = {
-		true, true, true, true, true, true, true, true, true, true};
+	    true, true, true, true, true, true, true, true, true, true};
 	size_t pos = 0;
 	mdet_t hit;
 	if (mask__detect_next(all, s, n, 0, &pos, &hit) && hit.start == 0 &&

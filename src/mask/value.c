@@ -29,12 +29,12 @@
 
 /* ----------------------------------------------------------- report */
 
-int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code,
-	       const char *fmt, ...)
+int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code, const char *fmt,
+	       ...)
 {
 	c->reason = reason;
-	int k = snprintf(c->err, sizeof(c->err), "%s: ",
-			 mask_reason_name(reason));
+	int k =
+	    snprintf(c->err, sizeof(c->err), "%s: ", mask_reason_name(reason));
 	va_list ap;
 	va_start(ap, fmt);
 	if (k > 0 && (size_t)k < sizeof(c->err))
@@ -43,8 +43,7 @@ int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code,
 	return code;
 }
 
-void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
-	       size_t at)
+void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action, size_t at)
 {
 	c->counts[src]++;
 	c->rep.total++;
@@ -69,9 +68,9 @@ void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
 		buf_append(&c->hit_text, pos->name, pos->name_len);
 		break;
 	}
-	c->hits[c->nhits++] = (mask_hit_t){
-		(uint16_t)src, (uint8_t)action, pos->where, (uint32_t)off,
-		(uint32_t)(c->hit_text.len - off)};
+	c->hits[c->nhits++] =
+	    (mask_hit_t){(uint16_t)src, (uint8_t)action, pos->where,
+			 (uint32_t)off, (uint32_t)(c->hit_text.len - off)};
 }
 
 /* ----------------------------------------------------------- keys */
@@ -130,7 +129,8 @@ bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 	/* Names are short: a first-byte filter beats memmem's setup. */
 	for (size_t i = 0; i < nn; i++) {
 		if (!(m->sens_first[(unsigned char)nk[i] >> 6] >>
-		      ((unsigned char)nk[i] & 63) & 1))
+			  ((unsigned char)nk[i] & 63) &
+		      1))
 			continue;
 		for (size_t j = 0; j < m->nsens; j++) {
 			size_t sl = m->sens_len[j];
@@ -148,8 +148,9 @@ long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n)
 		const mrule_t *r = &m->rules[m->by_where[where][j]];
 		if (r->name_len != n)
 			continue;
-		if (where == CONFIG_MASK_HEADER ? strncasecmp(r->name, k, n) == 0
-						: memcmp(r->name, k, n) == 0)
+		if (where == CONFIG_MASK_HEADER
+			? strncasecmp(r->name, k, n) == 0
+			: memcmp(r->name, k, n) == 0)
 			return (long)m->by_where[where][j];
 	}
 	return -1;
@@ -192,8 +193,8 @@ void mask__json_escape(buf_t *out, const char *s, size_t n)
 			buf_append(out, "\\f", 2);
 			break;
 		default: {
-			char u[6] = {'\\', 'u', '0', '0', hexu[ch >> 4],
-				     hexu[ch & 15]};
+			char u[6] = {'\\', 'u',		  '0',
+				     '0',  hexu[ch >> 4], hexu[ch & 15]};
 			buf_append(out, u, 6);
 		}
 		}
@@ -384,7 +385,8 @@ static bool view_json(mask_ctx_t *c, const char *s, size_t n)
 			const char *simple = strchr("\"\\/bfnrt", e);
 			long cp;
 			if (e && simple) {
-				v[k++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+				v[k++] =
+				    "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
 				i += 2;
 			} else if (e == 'u' && i + 6 <= n &&
 				   (cp = hex4(s + i + 2)) >= 0) {
@@ -425,8 +427,7 @@ static mmatch_t *add_match(mask_ctx_t *c)
 
 /* Does [s, e) overlap one of the sorted matches mt[0..k)? Returns the
  * overlapping one or NULL. */
-static const mmatch_t *overlap(const mmatch_t *mt, size_t k, size_t s,
-			       size_t e)
+static const mmatch_t *overlap(const mmatch_t *mt, size_t k, size_t s, size_t e)
 {
 	size_t lo = 0, hi = k;
 	while (lo < hi) { /* first with end > s */
@@ -445,7 +446,8 @@ static const mmatch_t *overlap(const mmatch_t *mt, size_t k, size_t s,
 static void merge_pass(mask_ctx_t *c, size_t base)
 {
 	size_t n = c->nmt;
-	if (base == 0 || base == n || c->mt[base - 1].start <= c->mt[base].start)
+	if (base == 0 || base == n ||
+	    c->mt[base - 1].start <= c->mt[base].start)
 		return;
 	if (c->mt2_cap < n) {
 		c->mt2_cap = c->mt_cap;
@@ -453,8 +455,8 @@ static void merge_pass(mask_ctx_t *c, size_t base)
 	}
 	size_t i = 0, j = base, k = 0;
 	while (i < base && j < n)
-		c->mt2[k++] = c->mt[i].start <= c->mt[j].start ? c->mt[i++]
-							       : c->mt[j++];
+		c->mt2[k++] =
+		    c->mt[i].start <= c->mt[j].start ? c->mt[i++] : c->mt[j++];
 	while (i < base)
 		c->mt2[k++] = c->mt[i++];
 	while (j < n)
@@ -531,7 +533,7 @@ static void expand(mask_ctx_t *c, const mrule_t *r, const char *s,
 						g = strtol(name, NULL, 10);
 					else
 						g = pcre2_substring_number_from_name(
-							r->re, (PCRE2_SPTR)name);
+						    r->re, (PCRE2_SPTR)name);
 					if (g >= 0)
 						p = close + 1;
 				}
@@ -552,7 +554,8 @@ static void run_patterns(mask_ctx_t *c, const char *s, size_t n)
 {
 	const mask_t *m = c->m;
 	for (size_t j = 0; j < m->nby_where[CONFIG_MASK_PATTERN]; j++) {
-		const mrule_t *r = &m->rules[m->by_where[CONFIG_MASK_PATTERN][j]];
+		const mrule_t *r =
+		    &m->rules[m->by_where[CONFIG_MASK_PATTERN][j]];
 		size_t start = 0, base = c->nmt;
 		while (start <= n) {
 			size_t from = start;
@@ -687,7 +690,8 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		run_patterns(c, cur, curn);
 		run_detectors(c, VIEW_PLAIN, cur, curn, curn);
 		if (view_pct(c, cur, curn))
-			run_detectors(c, VIEW_PCT, c->view.data, c->view.len, curn);
+			run_detectors(c, VIEW_PCT, c->view.data, c->view.len,
+				      curn);
 		if (view_json(c, cur, curn))
 			run_detectors(c, VIEW_JSON, c->view.data, c->view.len,
 				      curn);
@@ -713,7 +717,8 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 			if (!q->protect &&
 			    ((q->start > 0 &&
 			      !hard_sep((unsigned char)cur[q->start - 1])) ||
-			     (q->end < curn && !hard_sep((unsigned char)cur[q->end]))))
+			     (q->end < curn &&
+			      !hard_sep((unsigned char)cur[q->end]))))
 				settled = false;
 		}
 		for (size_t i = 0; i < c->nmt; i++) {
@@ -726,7 +731,8 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 			} else {
 				buf_append(dst, c->repl.data + mm->repl_off,
 					   mm->repl_len);
-				mask__hit(c, pos, mm->src, mm->action, mm->start);
+				mask__hit(c, pos, mm->src, mm->action,
+					  mm->start);
 			}
 			c->bd[nb].start = b0;
 			c->bd[nb++].end = dst->len;

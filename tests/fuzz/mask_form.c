@@ -8,13 +8,15 @@
 
 static bool hexd(char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 static bool escapes_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '%' && !(i + 2 < n && hexd(s[i + 1]) && hexd(s[i + 2])))
+		if (s[i] == '%' &&
+		    !(i + 2 < n && hexd(s[i + 1]) && hexd(s[i + 2])))
 			return false;
 	return true;
 }
@@ -47,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		/* rules[3] is the form drop rule */
 		uint32_t dropped =
-			mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 3];
+		    mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 3];
 		if (!dropped && mask_ctx_report(f->c)->body_changed &&
 		    pairs(b, bn) != pairs(s, size))
 			abort();

@@ -54,17 +54,19 @@ __attribute__((unused)) static fz_t *fz_hashing(void)
 	static fz_t *f;
 	if (!f)
 		f = fz_make(
-			"service: f\nproduction: {upstreams: [127.0.0.1:1]}\n"
-			"mask:\n  max_scan: 256KiB\n  rules:\n"
-			"    - {where: json, name: '$.items[*].card', action: hash}\n"
-			"    - {where: json, name: '$..drop_me', action: drop}\n"
-			"    - {where: json, name: '$.keep', action: keep}\n"
-			"    - {where: form, name: drop_me, action: drop}\n"
-			"    - {where: query, name: drop_me, action: drop}\n"
-			"    - {where: header, name: X-Drop, action: drop}\n"
-			"    - {where: pattern, pattern: 'ORD-\\d+', action: keep}\n"
-			"    - {where: pattern, pattern: 'acct-(\\d+)', "
-			"replacement: 'acct-<$1>'}\n");
+		    "service: f\nproduction: {upstreams: [127.0.0.1:1]}\n"
+		    "mask:\n  max_scan: 256KiB\n  rules:\n"
+		    "    - {where: json, name: '$.items[*].card', action: "
+		    "hash}\n"
+		    "    - {where: json, name: '$..drop_me', action: drop}\n"
+		    "    - {where: json, name: '$.keep', action: keep}\n"
+		    "    - {where: form, name: drop_me, action: drop}\n"
+		    "    - {where: query, name: drop_me, action: drop}\n"
+		    "    - {where: header, name: X-Drop, action: drop}\n"
+		    "    - {where: pattern, pattern: 'ORD-\\d+', action: "
+		    "keep}\n"
+		    "    - {where: pattern, pattern: 'acct-(\\d+)', "
+		    "replacement: 'acct-<$1>'}\n");
 	return f;
 }
 
@@ -74,25 +76,26 @@ __attribute__((unused)) static fz_t *fz_redacting(void)
 	static fz_t *f;
 	if (!f)
 		f = fz_make(
-			"service: f\nproduction: {upstreams: [127.0.0.1:1]}\n"
-			"mask:\n  max_scan: 256KiB\n  redact_marker: '" MARK "'\n"
-			"  actions: {email: redact, card: redact, ssn: redact, "
-			"iban: redact, phone: redact, ip: redact, jwt: redact, "
-			"auth: redact, cookie: redact, keys: redact}\n"
-			"  rules:\n"
-			/* The marker, as written in each view, is a boundary
-			 * in the second pass as it was in the first. */
-			"    - {where: pattern, pattern: '<<M>>|%3C%3CM%3E%3E', "
-			"action: keep}\n"
-			"    - {where: pattern, pattern: 'acct-\\d+'}\n");
+		    "service: f\nproduction: {upstreams: [127.0.0.1:1]}\n"
+		    "mask:\n  max_scan: 256KiB\n  redact_marker: '" MARK "'\n"
+		    "  actions: {email: redact, card: redact, ssn: redact, "
+		    "iban: redact, phone: redact, ip: redact, jwt: redact, "
+		    "auth: redact, cookie: redact, keys: redact}\n"
+		    "  rules:\n"
+		    /* The marker, as written in each view, is a boundary
+		     * in the second pass as it was in the first. */
+		    "    - {where: pattern, pattern: '<<M>>|%3C%3CM%3E%3E', "
+		    "action: keep}\n"
+		    "    - {where: pattern, pattern: 'acct-\\d+'}\n");
 	return f;
 }
 
 /* Masks a POST of body with the given headers; returns the rc. On
  * failure checks that out is untouched and a reason is given; on success
  * that the framing is right. */
-__attribute__((unused)) static int fz_post(fz_t *f, const char *const *hs, size_t nh, const char *body,
-		   size_t n, buf_t *out)
+__attribute__((unused)) static int fz_post(fz_t *f, const char *const *hs,
+					   size_t nh, const char *body,
+					   size_t n, buf_t *out)
 {
 	mask_header_t h[8];
 	for (size_t i = 0; i < nh; i++) {
@@ -115,18 +118,19 @@ __attribute__((unused)) static int fz_post(fz_t *f, const char *const *hs, size_
 		abort();
 	char cl[64];
 	snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", rep->body_len);
-	if (rep->body_len && !memmem(out->data, 1 + rep->head_len, cl,
-				     strlen(cl)))
+	if (rep->body_len &&
+	    !memmem(out->data, 1 + rep->head_len, cl, strlen(cl)))
 		abort();
 	if (!rep->body_changed &&
-	    (rep->body_len != n || memcmp(out->data + 1 + rep->head_len, body,
-					  n) != 0))
+	    (rep->body_len != n ||
+	     memcmp(out->data + 1 + rep->head_len, body, n) != 0))
 		abort();
 	return 0;
 }
 
 /* The body of a successful fz_post. */
-__attribute__((unused)) static const char *fz_body(fz_t *f, const buf_t *out, size_t *n)
+__attribute__((unused)) static const char *fz_body(fz_t *f, const buf_t *out,
+						   size_t *n)
 {
 	const mask_report_t *rep = mask_ctx_report(f->c);
 	*n = rep->body_len;
@@ -134,8 +138,10 @@ __attribute__((unused)) static const char *fz_body(fz_t *f, const buf_t *out, si
 }
 
 /* Masks twice: same output (determinism). */
-__attribute__((unused)) static void fz_same_twice(fz_t *f, const char *const *hs, size_t nh,
-			  const char *body, size_t n)
+__attribute__((unused)) static void fz_same_twice(fz_t *f,
+						  const char *const *hs,
+						  size_t nh, const char *body,
+						  size_t n)
 {
 	buf_t a = BUF_INIT, b = BUF_INIT;
 	int ra = fz_post(f, hs, nh, body, n, &a);
@@ -148,8 +154,8 @@ __attribute__((unused)) static void fz_same_twice(fz_t *f, const char *const *hs
 
 /* Redacting reaches a fixed point: masking the masked body changes
  * nothing. Returns the first pass's rc. */
-__attribute__((unused)) static int fz_fixed_point(const char *const *hs, size_t nh, const char *body,
-			  size_t n)
+__attribute__((unused)) static int
+fz_fixed_point(const char *const *hs, size_t nh, const char *body, size_t n)
 {
 	fz_t *f = fz_redacting();
 	buf_t a = BUF_INIT, b = BUF_INIT;

@@ -42,7 +42,8 @@ static int ref_decode(const char *s, size_t n, bool gzip, size_t max,
 				break;
 			if (off == n)
 				return 1;
-			if (!gzip || n - off < 2 || (unsigned char)s[off] != 0x1f ||
+			if (!gzip || n - off < 2 ||
+			    (unsigned char)s[off] != 0x1f ||
 			    (unsigned char)s[off + 1] != 0x8b)
 				break;
 		}
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (want == 0 && (rc != ERR_PARSE ||
 			  mask_ctx_reason(f->c) !=
-				  (gzip ? MASK_R_BAD_GZIP : MASK_R_BAD_DEFLATE)))
+			      (gzip ? MASK_R_BAD_GZIP : MASK_R_BAD_DEFLATE)))
 		abort();
 	if (want == -1 && mask_ctx_reason(f->c) != MASK_R_TOO_BIG)
 		abort();

@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* jansson's JSON is ours */
 		size_t bn;
 		const char *b = fz_body(f, &out, &bn);
-		json_t *j2 = json_loadb(b, bn, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-					&je);
+		json_t *j2 =
+		    json_loadb(b, bn, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 		if (!j2) {
 			fprintf(stderr, "output not JSON: %s\n%.*s\n", je.text,
 				(int)bn, b);

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
-	const char *hs[] = {"Content-Type: multipart/form-data; boundary=BOUNDARY"};
+	const char *hs[] = {
+	    "Content-Type: multipart/form-data; boundary=BOUNDARY"};
 	fz_t *f = fz_hashing();
 	buf_t out = BUF_INIT;
 	int rc = fz_post(f, hs, 1, s, size, &out);
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t bn;
 		const char *b = fz_body(f, &out, &bn);
 		uint32_t dropped =
-			mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 3];
+		    mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 3];
 		if (delims(b, bn) + dropped != delims(s, size)) {
 			fprintf(stderr, "delimiters %zu + %u != %zu\n",
 				delims(b, bn), dropped, delims(s, size));

@@ -54,11 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (count(s, p1, '/', &z) != count(t, p2, '/', &z))
 			abort();
 		uint32_t dropped =
-			mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 4];
+		    mask_ctx_report(f->c)->counts[CONFIG_MASK_DET__COUNT + 4];
 		if (q1 && !dropped && !memchr(s, '#', size)) {
 			size_t a = 0;
 			if (!q2 || count(q1, size - p1, '&', &a) !=
-					   count(q2, tn - p2, '&', &a))
+				       count(q2, tn - p2, '&', &a))
 				abort();
 		}
 	}

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_t out = BUF_INIT;
 	if (fz_post(f, hs, 1, s, size, &out) != 0)
 		abort();
-	if (!mask_ctx_report(f->c)->total && mask_ctx_report(f->c)->body_changed)
+	if (!mask_ctx_report(f->c)->total &&
+	    mask_ctx_report(f->c)->body_changed)
 		abort();
 	fz_same_twice(f, hs, 1, s, size);
 	if (fz_fixed_point(hs, 1, s, size) != 0)
@@ -41,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * both spellings. */
 		size_t k = markers(b, bn);
 		const char *esc = "%3C%3CM%3E%3E";
-		for (const char *p = b; (p = memmem(p, bn - (size_t)(p - b), esc,
-						    strlen(esc)));
+		for (const char *p = b;
+		     (p = memmem(p, bn - (size_t)(p - b), esc, strlen(esc)));
 		     p += strlen(esc))
 			k++;
 		if (k != mask_ctx_report(r->c)->total) {

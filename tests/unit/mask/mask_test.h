@@ -29,9 +29,8 @@ typedef struct tmask {
 
 /* A masker from a YAML mask section body ("" for the defaults), e.g.
  * "  disable: [ip]\n". */
-__attribute__((unused)) static tmask_t *tm_new_key(const char *mask_yaml,
-						   const uint8_t *key,
-						   size_t keylen)
+__attribute__((unused)) static tmask_t *
+tm_new_key(const char *mask_yaml, const uint8_t *key, size_t keylen)
 {
 	tmask_t *t = calloc(1, sizeof(*t));
 	char yaml[8192];
@@ -94,8 +93,8 @@ __attribute__((unused)) static int tm_req_n(tmask_t *t, const char *method,
 {
 	mask_header_t h[64];
 	size_t nh = tm_headers(hs, h);
-	mask_request_t r = {method, strlen(method), target, strlen(target),
-			    h, nh, body, blen};
+	mask_request_t r = {method, strlen(method), target, strlen(target), h,
+			    nh,	    body,	    blen};
 	buf_reset(&t->out);
 	return mask_request(t->c, &r, &t->out);
 }
@@ -115,8 +114,7 @@ __attribute__((unused)) static const char *tm_body(tmask_t *t)
 }
 
 /* Masks text as a text/plain body and returns the masked body. */
-__attribute__((unused)) static const char *tm_text(tmask_t *t,
-						   const char *text)
+__attribute__((unused)) static const char *tm_text(tmask_t *t, const char *text)
 {
 	const char *hs[] = {"Content-Type: text/plain", NULL};
 	int rc = tm_req(t, "POST", "/", hs, text);
@@ -127,8 +125,8 @@ __attribute__((unused)) static const char *tm_text(tmask_t *t,
 __attribute__((unused)) static bool b64_dec(const char *s, buf_t *out)
 {
 	static const char *t =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-		"+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	    "+/";
 	uint32_t acc = 0;
 	int bits = 0;
 	for (; *s && *s != '='; s++) {

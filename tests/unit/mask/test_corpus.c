@@ -43,20 +43,21 @@ static int mask_entry(tmask_t *t, json_t *e, buf_t *all)
 			coded = true;
 	}
 	buf_t body = BUF_INIT;
-	cr_assert(b64_dec(json_string_value(json_object_get(e, "body_b64")),
-			  &body));
+	cr_assert(
+	    b64_dec(json_string_value(json_object_get(e, "body_b64")), &body));
 	buf_reset(&t->out);
 	int rc;
 	const char *kind = json_string_value(json_object_get(e, "kind"));
 	if (strcmp(kind, "response") == 0) {
-		mask_response_t r = {200, "OK", 2, h, nh, body.data, body.len,
-				     false};
+		mask_response_t r = {200, "OK",	     2,	       h,
+				     nh,  body.data, body.len, false};
 		rc = mask_response(t->c, &r, &t->out);
 	} else {
 		const char *m = json_string_value(json_object_get(e, "method"));
-		const char *tg = json_string_value(json_object_get(e, "target"));
-		mask_request_t r = {m, strlen(m), tg, strlen(tg), h, nh,
-				    body.data, body.len};
+		const char *tg =
+		    json_string_value(json_object_get(e, "target"));
+		mask_request_t r = {m, strlen(m), tg,	     strlen(tg),
+				    h, nh,	  body.data, body.len};
 		rc = mask_request(t->c, &r, &t->out);
 	}
 	buf_free(&body);
@@ -83,8 +84,8 @@ static int mask_entry(tmask_t *t, json_t *e, buf_t *all)
 		char cl[64];
 		snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n",
 			 rep->body_len);
-		cr_assert_not_null(memmem(t->out.data, rep->head_len, cl,
-					  strlen(cl)));
+		cr_assert_not_null(
+		    memmem(t->out.data, rep->head_len, cl, strlen(cl)));
 	}
 	return 0;
 }
@@ -142,11 +143,13 @@ Test(corpus, sensitive_values_never_reach_the_output)
 			values++;
 			if (strstr(all.data, v)) {
 				leaks++;
-				cr_log_error("%s (%s in %s): \"%s\" leaked:\n%s",
-					     id,
-					     json_string_value(json_object_get(e, "type")),
-					     json_string_value(json_object_get(e, "position")),
-					     v, all.data);
+				cr_log_error(
+				    "%s (%s in %s): \"%s\" leaked:\n%s", id,
+				    json_string_value(
+					json_object_get(e, "type")),
+				    json_string_value(
+					json_object_get(e, "position")),
+				    v, all.data);
 			}
 		}
 		json_t *cv = json_object_get(e, "compact");
@@ -154,8 +157,9 @@ Test(corpus, sensitive_values_never_reach_the_output)
 			squeeze(all.data, all.len, &sq);
 			if (strstr(sq.data, json_string_value(cv))) {
 				leaks++;
-				cr_log_error("%s: %s leaked without separators:\n%s",
-					     id, json_string_value(cv), all.data);
+				cr_log_error(
+				    "%s: %s leaked without separators:\n%s", id,
+				    json_string_value(cv), all.data);
 			}
 		}
 	}
@@ -188,9 +192,12 @@ Test(corpus, lookalikes_mostly_untouched)
 			const char *v = json_string_value(kv);
 			if (!strstr(all.data, v)) {
 				altered++;
-				cr_log_info("%s (%s in %s): \"%s\" was altered", id,
-					    json_string_value(json_object_get(e, "type")),
-					    json_string_value(json_object_get(e, "position")),
+				cr_log_info("%s (%s in %s): \"%s\" was altered",
+					    id,
+					    json_string_value(
+						json_object_get(e, "type")),
+					    json_string_value(
+						json_object_get(e, "position")),
 					    v);
 			}
 		}

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const bool all_on[CONFIG_MASK_DET__COUNT] = {
-	true, true, true, true, true, true, true, true, true, true};
+    true, true, true, true, true, true, true, true, true, true};
 
 /* The first match in s, as "det:matched text", or "" for none. */
 static const char *first(const char *s)
@@ -19,8 +19,8 @@ static const char *first(const char *s)
 	size_t pos = 0;
 	mdet_t h;
 	res[0] = '\0';
-	static const char *names[] = {"email", "card", "ssn",  "iban",
-				      "phone", "ip",   "jwt",  "auth",
+	static const char *names[] = {"email",	"card", "ssn", "iban",
+				      "phone",	"ip",	"jwt", "auth",
 				      "cookie", "keys"};
 	if (mask__detect_next(all_on, s, strlen(s), 0, &pos, &h))
 		snprintf(res, sizeof(res), "%s:%.*s", names[h.det],
@@ -41,7 +41,7 @@ static int count(const char *s)
 }
 
 #define FINDS(text, want) cr_expect_str_eq(first(text), want, "in [%s]", text)
-#define NOTHING(text) cr_expect_str_eq(first(text), "", "in [%s]", text)
+#define NOTHING(text)	  cr_expect_str_eq(first(text), "", "in [%s]", text)
 
 Test(validators, luhn)
 {
@@ -70,7 +70,8 @@ Test(validators, iban)
 	cr_expect(mask__iban_ok("NO9386011117947", 15));
 	cr_expect_not(mask__iban_ok("DE89370400440532013001", 22));
 	cr_expect_not(mask__iban_ok("DE8937040044053201300", 21)); /* length */
-	cr_expect_not(mask__iban_ok("QQ89370400440532013000", 22)); /* country */
+	cr_expect_not(
+	    mask__iban_ok("QQ89370400440532013000", 22)); /* country */
 	cr_expect_eq(mask__iban_len("FR"), 27);
 	cr_expect_eq(mask__iban_len("ZZ"), 0);
 }
@@ -78,7 +79,8 @@ Test(validators, iban)
 Test(validators, uuid_and_ipv4)
 {
 	cr_expect(mask__is_uuid("123e4567-e89b-12d3-a456-426614174000", 36));
-	cr_expect_not(mask__is_uuid("123e4567-e89b-12d3-a456-42661417400g", 36));
+	cr_expect_not(
+	    mask__is_uuid("123e4567-e89b-12d3-a456-42661417400g", 36));
 	cr_expect(mask__is_ipv4("10.0.0.1", 8));
 	cr_expect_not(mask__is_ipv4("10.0.0.256", 10));
 	cr_expect_not(mask__is_ipv4("10.00.0.1", 9));
@@ -94,8 +96,8 @@ Test(detect, email)
 	FINDS("José@exämple.de", "email:José@exämple.de");
 	NOTHING("user@localhost");
 	NOTHING("@example.org");
-	NOTHING("a@b.c");              /* one-letter top-level domain */
-	NOTHING("name@host.123");      /* numeric top-level domain */
+	NOTHING("a@b.c");	  /* one-letter top-level domain */
+	NOTHING("name@host.123"); /* numeric top-level domain */
 	NOTHING("x @ example.org");
 }
 
@@ -107,14 +109,14 @@ Test(detect, cards)
 	FINDS("amex 3782 822463 10005.", "card:3782 822463 10005");
 	FINDS("1,4111111111111111", "card:4111111111111111");
 	FINDS("4222222222222", "card:4222222222222"); /* 13: Visa */
-	NOTHING("4111111111111112");                 /* Luhn */
-	NOTHING("4111 1111-1111 1111");              /* mixed separators */
-	NOTHING("id4111111111111111");               /* inside a word */
-	NOTHING("1.4111111111111111");               /* decimal part */
+	NOTHING("4111111111111112");		      /* Luhn */
+	NOTHING("4111 1111-1111 1111");		      /* mixed separators */
+	NOTHING("id4111111111111111");		      /* inside a word */
+	NOTHING("1.4111111111111111");		      /* decimal part */
 	NOTHING("4111111111111111.5");
-	NOTHING("41111111111111111111");             /* 20 digits */
-	NOTHING("1705312200123");                    /* epoch ms, Luhn-valid */
-	NOTHING("41 11 11 11 11 11 11 11");          /* groups under 3 */
+	NOTHING("41111111111111111111");    /* 20 digits */
+	NOTHING("1705312200123");	    /* epoch ms, Luhn-valid */
+	NOTHING("41 11 11 11 11 11 11 11"); /* groups under 3 */
 }
 
 Test(detect, card_in_longer_group_run)
@@ -133,17 +135,18 @@ Test(detect, ssn)
 	NOTHING("900-12-3456");
 	NOTHING("123-00-4567");
 	NOTHING("123-45-0000");
-	NOTHING("078051120");       /* bare nine digits: order numbers */
-	NOTHING("078-05 1120");     /* mixed */
-	NOTHING("078-05-1120-7");   /* longer */
+	NOTHING("078051120");	  /* bare nine digits: order numbers */
+	NOTHING("078-05 1120");	  /* mixed */
+	NOTHING("078-05-1120-7"); /* longer */
 }
 
 Test(detect, iban)
 {
-	FINDS("pay DE89370400440532013000 now",
-	      "iban:DE89370400440532013000");
-	FINDS("DE89 3704 0044 0532 0130 00", "iban:DE89 3704 0044 0532 0130 00");
-	FINDS("GB82 WEST 1234 5698 7654 32", "iban:GB82 WEST 1234 5698 7654 32");
+	FINDS("pay DE89370400440532013000 now", "iban:DE89370400440532013000");
+	FINDS("DE89 3704 0044 0532 0130 00",
+	      "iban:DE89 3704 0044 0532 0130 00");
+	FINDS("GB82 WEST 1234 5698 7654 32",
+	      "iban:GB82 WEST 1234 5698 7654 32");
 	NOTHING("DE89370400440532013001");
 	NOTHING("DE8937040044053201300");
 	NOTHING("XDE89370400440532013000");
@@ -161,15 +164,15 @@ Test(detect, phones)
 	FINDS("020 7946 0958", "phone:020 7946 0958");
 	FINDS("07700 900123", "phone:07700 900123");
 	FINDS("01 23 45 67 89", "phone:01 23 45 67 89");
-	NOTHING("+05:30");           /* a time zone */
-	NOTHING("+1234567");         /* too short */
+	NOTHING("+05:30");	      /* a time zone */
+	NOTHING("+1234567");	      /* too short */
 	NOTHING("+1234567890123456"); /* too long */
 	FINDS("+44 20 7946 0958 10.1.2.3", "phone:+44 20 7946 0958");
-	NOTHING("155-234-5678");     /* NANP area starts 2-9 */
-	NOTHING("555-134-5678");     /* NANP exchange starts 2-9 */
-	NOTHING("5552345678");       /* bare ten digits */
+	NOTHING("155-234-5678"); /* NANP area starts 2-9 */
+	NOTHING("555-134-5678"); /* NANP exchange starts 2-9 */
+	NOTHING("5552345678");	 /* bare ten digits */
 	NOTHING("2024-01-15");
-	NOTHING("0123456789");       /* trunk 0 needs groups */
+	NOTHING("0123456789"); /* trunk 0 needs groups */
 }
 
 Test(detect, ip)
@@ -182,10 +185,10 @@ Test(detect, ip)
 	NOTHING("127.0.0.1");
 	NOTHING("0.0.0.0");
 	NOTHING("255.255.255.0");
-	NOTHING("10.1.2.0");          /* a network */
+	NOTHING("10.1.2.0"); /* a network */
 	NOTHING("1.2.3.4.5");
 	NOTHING("v1.2.3.4");
-	NOTHING("Chrome/120.1.2.3");  /* a product version */
+	NOTHING("Chrome/120.1.2.3"); /* a product version */
 	NOTHING("10.0.19045.3803");
 	NOTHING("256.1.1.1");
 	NOTHING("12:30:45");
@@ -204,7 +207,7 @@ Test(detect, jwt)
 	/* unsigned (alg none): the trailing dot belongs to it */
 	FINDS("t=eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
 	      "jwt:eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.");
-	NOTHING("eyJhbGciOiJIUzI1NiJ9");          /* one segment */
+	NOTHING("eyJhbGciOiJIUzI1NiJ9");	  /* one segment */
 	NOTHING("eyJhbGciOiJIUzI1NiJ9.eyJzdWIi"); /* two, no final dot */
 	NOTHING("xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc");
 }

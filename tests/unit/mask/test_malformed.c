@@ -9,9 +9,8 @@
 
 /* Masks a request with content type ct (and more headers) and body
  * b[0..n); expects failure with code, reason and detail. */
-static void fails_n(const char *ct, const char *extra, const char *b,
-		    size_t n, int code, mask_reason_t reason,
-		    const char *detail)
+static void fails_n(const char *ct, const char *extra, const char *b, size_t n,
+		    int code, mask_reason_t reason, const char *detail)
 {
 	tmask_t *t = tm_new("  max_scan: 4KiB\n");
 	char cth[256];
@@ -35,15 +34,14 @@ static void fails_n(const char *ct, const char *extra, const char *b,
 	tm_free(t);
 }
 
-static void fails(const char *ct, const char *b, int code,
-		  mask_reason_t reason, const char *detail)
+static void fails(const char *ct, const char *b, int code, mask_reason_t reason,
+		  const char *detail)
 {
 	fails_n(ct, NULL, b, strlen(b), code, reason, detail);
 }
 
-#define JSON "application/json"
-#define BADJ(body, detail)                                                 \
-	fails(JSON, body, ERR_PARSE, MASK_R_BAD_JSON, detail)
+#define JSON		   "application/json"
+#define BADJ(body, detail) fails(JSON, body, ERR_PARSE, MASK_R_BAD_JSON, detail)
 
 /* ----------------------------------------------------------- size */
 
@@ -261,7 +259,8 @@ Test(malformed, multipart_too_many_parts)
 	const char *hs[] = {"Content-Type: " MP("b"), NULL};
 	cr_expect_eq(tm_req(t, "POST", "/", hs, b.data), ERR_PARSE);
 	cr_expect_eq(mask_ctx_reason(t->c), MASK_R_BAD_MULTIPART);
-	cr_expect_not_null(strstr(mask_ctx_error(t->c), "more than 10000 parts"));
+	cr_expect_not_null(
+	    strstr(mask_ctx_error(t->c), "more than 10000 parts"));
 	buf_free(&b);
 	tm_free(t);
 }
@@ -275,12 +274,13 @@ Test(malformed, multipart_bad_json_part)
 
 Test(malformed, multipart_masking_would_forge_the_boundary)
 {
-	tmask_t *t = tm_new("  rules:\n    - {where: pattern, pattern: 'SECRET', "
-			    "replacement: '--b'}\n");
+	tmask_t *t =
+	    tm_new("  rules:\n    - {where: pattern, pattern: 'SECRET', "
+		   "replacement: '--b'}\n");
 	const char *hs[] = {"Content-Type: " MP("b"), NULL};
-	cr_expect_eq(tm_req(t, "POST", "/", hs,
-			    "--b\r\n\r\nmy SECRET\r\n--b--"),
-		     ERR_PARSE);
+	cr_expect_eq(
+	    tm_req(t, "POST", "/", hs, "--b\r\n\r\nmy SECRET\r\n--b--"),
+	    ERR_PARSE);
 	cr_expect_eq(mask_ctx_reason(t->c), MASK_R_BAD_MULTIPART);
 	cr_expect_not_null(strstr(mask_ctx_error(t->c), "would contain the "
 							"boundary"));
@@ -338,8 +338,8 @@ Test(malformed, gzip_bad_checksum)
 
 Test(malformed, deflate_corrupt)
 {
-	fails_n("text/plain", "Content-Encoding: deflate", "\xff\xff\xff\xff", 4,
-		ERR_PARSE, MASK_R_BAD_DEFLATE, "deflate: ");
+	fails_n("text/plain", "Content-Encoding: deflate", "\xff\xff\xff\xff",
+		4, ERR_PARSE, MASK_R_BAD_DEFLATE, "deflate: ");
 }
 
 Test(malformed, unsupported_encoding)
@@ -362,8 +362,8 @@ static void bad_request(const char *method, const char *target,
 {
 	tmask_t *t = tm_new("");
 	mask_header_t h = {hname, strlen(hname), hval, strlen(hval)};
-	mask_request_t r = {method, strlen(method), target, strlen(target),
-			    &h, 1, NULL, 0};
+	mask_request_t r = {method, strlen(method), target, strlen(target), &h,
+			    1,	    NULL,	    0};
 	cr_expect_eq(mask_request(t->c, &r, &t->out), ERR_PARSE);
 	cr_expect_eq(mask_ctx_reason(t->c), MASK_R_BAD_MESSAGE);
 	cr_expect_not_null(strstr(mask_ctx_error(t->c), detail), "%s",
@@ -441,8 +441,9 @@ Test(malformed, next_message_is_clean)
 {
 	tmask_t *t = tm_new("");
 	const char *hs[] = {"Content-Type: " JSON, NULL};
-	cr_expect_eq(tm_req(t, "POST", "/", hs, "{\"a\": \"ann@example.org\", "),
-		     ERR_PARSE);
+	cr_expect_eq(
+	    tm_req(t, "POST", "/", hs, "{\"a\": \"ann@example.org\", "),
+	    ERR_PARSE);
 	cr_expect_eq(tm_req(t, "POST", "/", hs, "{\"a\": 1}"), 0);
 	cr_expect_eq(mask_ctx_reason(t->c), MASK_R_NONE);
 	cr_expect_str_eq(mask_ctx_error(t->c), "");

@@ -36,8 +36,8 @@ static void check_hmac(const uint8_t *key, size_t kl, const char *msg)
 	char both[512];
 	both[0] = 'X';
 	memcpy(both + 1, msg, strlen(msg));
-	HMAC(EVP_sha256(), key, (int)kl, (const uint8_t *)both,
-	     strlen(msg) + 1, ref, &rl);
+	HMAC(EVP_sha256(), key, (int)kl, (const uint8_t *)both, strlen(msg) + 1,
+	     ref, &rl);
 	cr_expect_arr_eq(ours, ref, 32, "key of %zu bytes", kl);
 	mask_free(m);
 	config_free(cfg);
@@ -136,7 +136,7 @@ static bool is_only(const char *s, const char *set)
 }
 
 static const bool all_on[CONFIG_MASK_DET__COUNT] = {
-	true, true, true, true, true, true, true, true, true, true};
+    true, true, true, true, true, true, true, true, true, true};
 
 /* The pseudonym of v is found whole by the detector that found v. */
 static void same_detector(tmask_t *t, const char *v, int det)
@@ -158,17 +158,17 @@ Test(pseudo, shapes_stay_valid)
 	for (int i = 0; i < 200; i++) {
 		snprintf(buf, sizeof(buf), "user%d@corp.example.com", i);
 		same_detector(t, buf, CONFIG_MASK_DET_email);
-		snprintf(buf, sizeof(buf), "%03d-%02d-%04d", 100 + i, 1 + i % 98,
-			 1000 + i);
+		snprintf(buf, sizeof(buf), "%03d-%02d-%04d", 100 + i,
+			 1 + i % 98, 1000 + i);
 		same_detector(t, buf, CONFIG_MASK_DET_ssn);
 		snprintf(buf, sizeof(buf), "198.51.%d.%d", i, 1 + i % 250);
 		same_detector(t, buf, CONFIG_MASK_DET_ip);
 		snprintf(buf, sizeof(buf), "2001:db8::%x", i + 1);
 		same_detector(t, buf, CONFIG_MASK_DET_ip);
 	}
-	const char *cards[] = {"4111111111111111", "378282246310005",
+	const char *cards[] = {"4111111111111111",    "378282246310005",
 			       "5555 5555 5555 4444", "6011-1111-1111-1117",
-			       "4222222222222", "3530111333300000"};
+			       "4222222222222",	      "3530111333300000"};
 	for (size_t i = 0; i < 6; i++) {
 		const char *p = pseudo(t, MK_CARD, cards[i]);
 		char d[32];
@@ -182,8 +182,8 @@ Test(pseudo, shapes_stay_valid)
 		same_detector(t, cards[i], CONFIG_MASK_DET_card);
 	}
 	const char *ibans[] = {"DE89370400440532013000",
-			       "GB82 WEST 1234 5698 7654 32",
-			       "NO9386011117947", "FR1420041010050500013M02606"};
+			       "GB82 WEST 1234 5698 7654 32", "NO9386011117947",
+			       "FR1420041010050500013M02606"};
 	for (size_t i = 0; i < 4; i++) {
 		same_detector(t, ibans[i], CONFIG_MASK_DET_iban);
 		const char *p = pseudo(t, MK_IBAN, ibans[i]);
@@ -191,8 +191,8 @@ Test(pseudo, shapes_stay_valid)
 		cr_expect_eq(memcmp(p, ibans[i], 2), 0, "country kept");
 	}
 	const char *phones[] = {"+1 (555) 234-5678", "+44 20 7946 0958",
-				"(555) 234-5678", "020 7946 0958",
-				"555-234-5678", "+4915112345678"};
+				"(555) 234-5678",    "020 7946 0958",
+				"555-234-5678",	     "+4915112345678"};
 	for (size_t i = 0; i < 6; i++) {
 		same_detector(t, phones[i], CONFIG_MASK_DET_phone);
 		const char *p = pseudo(t, MK_PHONE, phones[i]);
@@ -208,8 +208,8 @@ Test(pseudo, shapes_stay_valid)
 	cr_expect_str_eq(pseudo(t, MK_IPV6, "2001:0db8:0000::0001"), p6,
 			 "one address, two spellings, one pseudonym");
 	/* UUID v4 */
-	const char *u = pseudo(t, MK_GENERIC,
-			       "123E4567-E89B-12D3-A456-426614174000");
+	const char *u =
+	    pseudo(t, MK_GENERIC, "123E4567-E89B-12D3-A456-426614174000");
 	cr_expect(mask__is_uuid(u, strlen(u)), "%s", u);
 	cr_expect_eq(u[14], '4');
 	cr_expect(strchr("89ab", u[19]), "%s", u);
@@ -274,7 +274,8 @@ static void *worker(void *arg)
 	for (int rep = 0; rep < 200; rep++)
 		for (int i = 0; i < 4; i++) {
 			buf_t o = BUF_INIT;
-			mask__pseudo(c, MK_GENERIC, vals[i], strlen(vals[i]), &o);
+			mask__pseudo(c, MK_GENERIC, vals[i], strlen(vals[i]),
+				     &o);
 			snprintf(th->out[i], 256, "%s", o.data);
 			buf_free(&o);
 		}
@@ -314,9 +315,10 @@ static void child_mask(const char *keyfile, int fd)
 		_exit(3);
 	mask_ctx_t *c = mask_ctx_new(m);
 	mask_header_t h[] = {{"Content-Type", 12, "application/json", 16}};
-	const char *body = "{\"email\":\"ann@example.org\",\"ip\":\"203.0.113.7\"}";
-	mask_request_t r = {"POST", 4, "/u/bob@example.net", 18, h, 1, body,
-			    strlen(body)};
+	const char *body =
+	    "{\"email\":\"ann@example.org\",\"ip\":\"203.0.113.7\"}";
+	mask_request_t r = {"POST", 4,	  "/u/bob@example.net", 18, h,
+			    1,	    body, strlen(body)};
 	buf_t out = BUF_INIT;
 	if (mask_request(c, &r, &out))
 		_exit(4);
@@ -353,8 +355,8 @@ Test(pseudo, same_across_processes_with_one_key_file)
 	snprintf(key, sizeof(key), "%s/sub/mask.key", dir);
 	snprintf(key2, sizeof(key2), "%s/other.key", dir);
 	buf_t a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
-	run_child(key, &a); /* makes the key */
-	run_child(key, &b); /* a "restart": loads it */
+	run_child(key, &a);  /* makes the key */
+	run_child(key, &b);  /* a "restart": loads it */
 	run_child(key2, &c); /* another key */
 	cr_expect_str_eq(a.data, b.data);
 	cr_expect_str_neq(a.data, c.data);

@@ -55,7 +55,7 @@ void *realloc(void *p, size_t n)
 #endif
 
 __attribute__((unused)) static size_t zip(const char *s, int wbits, char *out,
-					   size_t cap)
+					  size_t cap)
 {
 	z_stream z = {0};
 	deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY);
@@ -74,29 +74,33 @@ static size_t ngz, ndf;
 
 __attribute__((unused)) static void workload(tmask_t *t)
 {
-	const char *json[] = {"Content-Type: application/json",
-			      "Authorization: Basic YW5uQGV4YW1wbGUub3JnOmh1bnRlcjI=",
-			      "Cookie: sid=abc; theme=dark",
-			      "X-Forwarded-For: 203.0.113.7", NULL};
-	cr_assert_eq(tm_req(t, "POST", "/u/ann%40example.org?card=4111111111111111",
-			    json,
-			    "{\"user\": {\"email\": \"ann@example.org\", \"password\":"
-			    " \"x\", \"items\": [{\"card\": \"4111 1111 1111 1111\"}]},"
-			    " \"n\": 4111111111111111, \"ip\": \"2001:db8::1\","
-			    " \"esc\": \"bob\\u0040example.net\", \"drop\": 1}"),
-		     0);
+	const char *json[] = {
+	    "Content-Type: application/json",
+	    "Authorization: Basic YW5uQGV4YW1wbGUub3JnOmh1bnRlcjI=",
+	    "Cookie: sid=abc; theme=dark", "X-Forwarded-For: 203.0.113.7",
+	    NULL};
+	cr_assert_eq(
+	    tm_req(t, "POST", "/u/ann%40example.org?card=4111111111111111",
+		   json,
+		   "{\"user\": {\"email\": \"ann@example.org\", \"password\":"
+		   " \"x\", \"items\": [{\"card\": \"4111 1111 1111 1111\"}]},"
+		   " \"n\": 4111111111111111, \"ip\": \"2001:db8::1\","
+		   " \"esc\": \"bob\\u0040example.net\", \"drop\": 1}"),
+	    0);
 	const char *form[] = {"Content-Type: application/x-www-form-urlencoded",
 			      NULL};
 	cr_assert_eq(tm_req(t, "POST", "/", form,
 			    "a=1&email=ann%40example.org&password=s3cr3t"),
 		     0);
-	const char *mp[] = {"Content-Type: multipart/form-data; boundary=b", NULL};
-	cr_assert_eq(tm_req(t, "POST", "/", mp,
-			    "--b\r\nContent-Disposition: form-data; name=\"e\"\r\n"
-			    "\r\nann@example.org\r\n--b\r\nContent-Type: "
-			    "application/json\r\n\r\n{\"a\":\"+44 20 7946 0958\"}"
-			    "\r\n--b--\r\n"),
-		     0);
+	const char *mp[] = {"Content-Type: multipart/form-data; boundary=b",
+			    NULL};
+	cr_assert_eq(
+	    tm_req(t, "POST", "/", mp,
+		   "--b\r\nContent-Disposition: form-data; name=\"e\"\r\n"
+		   "\r\nann@example.org\r\n--b\r\nContent-Type: "
+		   "application/json\r\n\r\n{\"a\":\"+44 20 7946 0958\"}"
+		   "\r\n--b--\r\n"),
+	    0);
 	const char *text[] = {"Content-Type: text/plain", NULL};
 	cr_assert_eq(tm_req(t, "POST", "/", text,
 			    "mail ann@example.org, e=bob%40example.net, "
@@ -113,8 +117,8 @@ __attribute__((unused)) static void workload(tmask_t *t)
 	cr_assert_eq(tm_req_n(t, "POST", "/", dfh, df, ndf), 0);
 	mask_header_t h[2] = {{"Set-Cookie", 10, "s=abc; Path=/", 13},
 			      {"Content-Type", 12, "application/json", 16}};
-	mask_response_t r = {200, "OK", 2, h, 2, "{\"e\":\"ann@example.org\"}", 23,
-			     false};
+	mask_response_t r = {200, "OK", 2, h, 2, "{\"e\":\"ann@example.org\"}",
+			     23,  false};
 	buf_reset(&t->out);
 	cr_assert_eq(mask_response(t->c, &r, &t->out), 0);
 	/* And one that fails closed. */
@@ -127,13 +131,15 @@ Test(steady, no_allocation_once_warm)
 	cr_skip_test("ASan owns the allocator");
 #else
 	tmask_t *t = tm_new(
-		"  rules:\n"
-		"    - {where: json, name: '$.user.items[*].card', action: redact}\n"
-		"    - {where: json, name: $.drop, action: drop}\n"
-		"    - {where: pattern, pattern: 'EMP\\d{6}', action: hash}\n"
-		"    - {where: pattern, pattern: 'keep-(\\S+)', replacement: 'k-$1'}\n");
-	ngz = zip("{\"e\": \"ann@example.org\", \"t\": \"eve@example.org\"}", 31,
-		  gz, sizeof(gz));
+	    "  rules:\n"
+	    "    - {where: json, name: '$.user.items[*].card', action: "
+	    "redact}\n"
+	    "    - {where: json, name: $.drop, action: drop}\n"
+	    "    - {where: pattern, pattern: 'EMP\\d{6}', action: hash}\n"
+	    "    - {where: pattern, pattern: 'keep-(\\S+)', replacement: "
+	    "'k-$1'}\n");
+	ngz = zip("{\"e\": \"ann@example.org\", \"t\": \"eve@example.org\"}",
+		  31, gz, sizeof(gz));
 	ndf = zip("call +1 (555) 234-5678 or ann@example.org", 15, df,
 		  sizeof(df));
 	for (int i = 0; i < 5; i++)
@@ -146,8 +152,9 @@ Test(steady, no_allocation_once_warm)
 	Dl_info di = {0};
 	if (allocs)
 		dladdr(last_caller, &di);
-	cr_expect_eq(allocs, 0, "%ld allocations in 50 warm rounds (last from "
-				"%s in %s)",
+	cr_expect_eq(allocs, 0,
+		     "%ld allocations in 50 warm rounds (last from "
+		     "%s in %s)",
 		     allocs, di.dli_sname ? di.dli_sname : "?",
 		     di.dli_fname ? di.dli_fname : "?");
 	tm_free(t);

@@ -71,15 +71,17 @@ Test(json, untouched_body_is_byte_identical)
 Test(json, only_the_masked_string_changes)
 {
 	tmask_t *t = tm_new("");
-	cr_expect_str_eq(json_out(t, "{\"a\": \"x\",  \"e\": \"ann@example.org\""
-				     ", \"n\": 1.50}"),
+	cr_expect_str_eq(json_out(t,
+				  "{\"a\": \"x\",  \"e\": \"ann@example.org\""
+				  ", \"n\": 1.50}"),
 			 "{\"a\": \"x\",  \"e\": \"" ANN "\", \"n\": 1.50}");
 	/* An escaped value is decoded, masked and written plainly. */
 	cr_expect_str_eq(json_out(t, "[\"ann\\u0040example.org\"]"),
 			 "[\"" ANN "\"]");
 	/* Text around the value inside the string is kept. */
-	cr_expect_str_eq(json_out(t, "{\"m\":\"mail ann@example.org \\\"now\\\"\"}"),
-			 "{\"m\":\"mail " ANN " \\\"now\\\"\"}");
+	cr_expect_str_eq(
+	    json_out(t, "{\"m\":\"mail ann@example.org \\\"now\\\"\"}"),
+	    "{\"m\":\"mail " ANN " \\\"now\\\"\"}");
 	tm_free(t);
 }
 
@@ -113,7 +115,8 @@ Test(json, card_numbers_as_numbers)
 	const char *o = json_out(t, "{\"n\": 4111111111111111, \"m\": 12345}");
 	cr_expect_str_eq(o, "{\"n\": 4181766242803988, \"m\": 12345}");
 	/* Not Luhn, a float, negative: numbers */
-	const char *b = "[4111111111111112, 4111111111111111.0, -4111111111111111]";
+	const char *b =
+	    "[4111111111111112, 4111111111111111.0, -4111111111111111]";
 	cr_expect_str_eq(json_out(t, b), b);
 	tm_free(t);
 }
@@ -122,12 +125,12 @@ Test(json, sensitive_keys_own_their_subtree)
 {
 	tmask_t *t = tm_new("  actions: {keys: redact}\n");
 	cr_expect_str_eq(
-		json_out(t, "{\"Password\": \"hunter2\", \"user_api-key\": 42,"
-			    " \"secret\": {\"a\": [\"x\", 7, true, null]},"
-			    " \"ok\": \"fine\"}"),
-		"{\"Password\": \"[REDACTED]\", \"user_api-key\": 0,"
-		" \"secret\": {\"a\": [\"[REDACTED]\", 0, true, null]},"
-		" \"ok\": \"fine\"}");
+	    json_out(t, "{\"Password\": \"hunter2\", \"user_api-key\": 42,"
+			" \"secret\": {\"a\": [\"x\", 7, true, null]},"
+			" \"ok\": \"fine\"}"),
+	    "{\"Password\": \"[REDACTED]\", \"user_api-key\": 0,"
+	    " \"secret\": {\"a\": [\"[REDACTED]\", 0, true, null]},"
+	    " \"ok\": \"fine\"}");
 	tm_free(t);
 }
 
@@ -138,9 +141,9 @@ Test(json, hash_under_keys_keeps_types)
 				    "\"5555 5555 5555 4444\"}");
 	int tok;
 	char card[64];
-	cr_assert_eq(sscanf(o, "{\"token\": %d, \"card\": \"%19[0-9 ]\"}", &tok,
-			    card),
-		     2, "%s", o);
+	cr_assert_eq(
+	    sscanf(o, "{\"token\": %d, \"card\": \"%19[0-9 ]\"}", &tok, card),
+	    2, "%s", o);
 	cr_expect_geq(tok, 1000);
 	cr_expect_neq(tok, 1234);
 	cr_expect_str_neq(card, "5555 5555 5555 4444");
@@ -163,16 +166,18 @@ Test(json, drop_removes_member_and_one_comma)
 	cr_expect_str_eq(json_out(t, "{\"b\":2,\"c\":3}"), "{\"c\":3}");
 	cr_expect_str_eq(json_out(t, "{\"a\":1,\"b\":2}"), "{\"a\":1}");
 	cr_expect_str_eq(json_out(t, "{ \"b\" : [1, {\"x\": 2}] }"), "{  }");
-	cr_expect_str_eq(json_out(t, "{ \"a\": 1, \"b\": 2, \"b\": 3, \"c\": 4 }"),
-			 "{ \"a\": 1, \"c\": 4 }");
+	cr_expect_str_eq(
+	    json_out(t, "{ \"a\": 1, \"b\": 2, \"b\": 3, \"c\": 4 }"),
+	    "{ \"a\": 1, \"c\": 4 }");
 	cr_expect_str_eq(json_out(t, "{\"b\":1,\"b\":2,\"c\":3}"), "{\"c\":3}");
 	tm_free(t);
 }
 
 Test(json, drop_array_elements)
 {
-	tmask_t *t = rules("    - {where: json, name: '$.x[1]', action: drop}\n"
-			   "    - {where: json, name: '$.y[*]', action: drop}\n");
+	tmask_t *t =
+	    rules("    - {where: json, name: '$.x[1]', action: drop}\n"
+		  "    - {where: json, name: '$.y[*]', action: drop}\n");
 	cr_expect_str_eq(json_out(t, "{\"x\": [1, 2, 3], \"y\": [1, 2]}"),
 			 "{\"x\": [1, 3], \"y\": []}");
 	cr_expect_str_eq(json_out(t, "{\"x\": [1, 2]}"), "{\"x\": [1]}");
@@ -182,20 +187,20 @@ Test(json, drop_array_elements)
 Test(json, path_forms)
 {
 	tmask_t *t = rules(
-		"    - {where: json, name: '$.items[*].card', action: redact}\n"
-		"    - {where: json, name: \"$['full name']\", action: redact}\n"
-		"    - {where: json, name: '$..email', action: redact}\n"
-		"    - {where: json, name: '$.a[0]', action: redact}\n"
-		"    - {where: json, name: '$.w.*', action: redact}\n");
+	    "    - {where: json, name: '$.items[*].card', action: redact}\n"
+	    "    - {where: json, name: \"$['full name']\", action: redact}\n"
+	    "    - {where: json, name: '$..email', action: redact}\n"
+	    "    - {where: json, name: '$.a[0]', action: redact}\n"
+	    "    - {where: json, name: '$.w.*', action: redact}\n");
 	cr_expect_str_eq(
-		json_out(t, "{\"items\": [{\"card\": \"x\", \"id\": 1}, "
-			    "{\"card\": \"y\"}], \"full name\": \"Ann\", "
-			    "\"deep\": {\"er\": [{\"email\": \"q\"}]}, "
-			    "\"a\": [\"p\", \"q\"], \"w\": {\"k\": \"v\"}}"),
-		"{\"items\": [{\"card\": \"[REDACTED]\", \"id\": 1}, "
-		"{\"card\": \"[REDACTED]\"}], \"full name\": \"[REDACTED]\", "
-		"\"deep\": {\"er\": [{\"email\": \"[REDACTED]\"}]}, "
-		"\"a\": [\"[REDACTED]\", \"q\"], \"w\": {\"k\": \"[REDACTED]\"}}");
+	    json_out(t, "{\"items\": [{\"card\": \"x\", \"id\": 1}, "
+			"{\"card\": \"y\"}], \"full name\": \"Ann\", "
+			"\"deep\": {\"er\": [{\"email\": \"q\"}]}, "
+			"\"a\": [\"p\", \"q\"], \"w\": {\"k\": \"v\"}}"),
+	    "{\"items\": [{\"card\": \"[REDACTED]\", \"id\": 1}, "
+	    "{\"card\": \"[REDACTED]\"}], \"full name\": \"[REDACTED]\", "
+	    "\"deep\": {\"er\": [{\"email\": \"[REDACTED]\"}]}, "
+	    "\"a\": [\"[REDACTED]\", \"q\"], \"w\": {\"k\": \"[REDACTED]\"}}");
 	tm_free(t);
 }
 
@@ -208,14 +213,15 @@ Test(json, root_rule)
 
 Test(json, keep_rule_protects_a_subtree)
 {
-	tmask_t *t = rules("    - {where: json, name: $.audit, action: keep}\n"
-			   "    - {where: json, name: $.audit.ip, action: redact}\n");
+	tmask_t *t =
+	    rules("    - {where: json, name: $.audit, action: keep}\n"
+		  "    - {where: json, name: $.audit.ip, action: redact}\n");
 	cr_expect_str_eq(
-		json_out(t, "{\"audit\": {\"by\": \"ann@example.org\", "
-			    "\"password\": \"x\", \"ip\": \"1.2.3.4\"}, "
-			    "\"e\": \"ann@example.org\"}"),
-		"{\"audit\": {\"by\": \"ann@example.org\", \"password\": \"x\", "
-		"\"ip\": \"[REDACTED]\"}, \"e\": \"" ANN "\"}");
+	    json_out(t, "{\"audit\": {\"by\": \"ann@example.org\", "
+			"\"password\": \"x\", \"ip\": \"1.2.3.4\"}, "
+			"\"e\": \"ann@example.org\"}"),
+	    "{\"audit\": {\"by\": \"ann@example.org\", \"password\": \"x\", "
+	    "\"ip\": \"[REDACTED]\"}, \"e\": \"" ANN "\"}");
 	tm_free(t);
 }
 
@@ -285,7 +291,8 @@ Test(target, path_segments_and_query)
 	tmask_t *t = tm_new("");
 	cr_expect_str_eq(target_out(t, "/u/ann%40example.org/x?email=ann@"
 				       "example.org&page=2"),
-			 "/u/" ANN "/x?email=6a1384febc96%40example.com&page=2");
+			 "/u/" ANN
+			 "/x?email=6a1384febc96%40example.com&page=2");
 	cr_expect_str_eq(target_out(t, "/a/b?x=1&y=%zz"), "/a/b?x=1&y=%zz");
 	cr_expect_str_eq(target_out(t, "*"), "*");
 	cr_expect_str_eq(target_out(t, "/only/path"), "/only/path");
@@ -330,34 +337,37 @@ Test(multipart, fields_files_and_json_parts)
 {
 	tmask_t *t = tm_new("");
 	const char *b =
-		"preamble ann@example.org\r\n"
-		"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n"
-		"ann@example.org\r\n"
-		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; "
-		"filename=\"ann@example.org.csv\"\r\nContent-Type: text/csv\r\n"
-		"\r\nid,mail\r\n1,ann@example.org\r\n"
-		"--XyZ\r\nContent-Disposition: form-data; name=\"j\"\r\n"
-		"Content-Type: application/json\r\n\r\n{\"e\": \"ann@example.org\"}\r\n"
-		"--XyZ--\r\nepilogue";
+	    "preamble ann@example.org\r\n"
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n"
+	    "ann@example.org\r\n"
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; "
+	    "filename=\"ann@example.org.csv\"\r\nContent-Type: text/csv\r\n"
+	    "\r\nid,mail\r\n1,ann@example.org\r\n"
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"j\"\r\n"
+	    "Content-Type: application/json\r\n\r\n{\"e\": "
+	    "\"ann@example.org\"}\r\n"
+	    "--XyZ--\r\nepilogue";
 	const char *want =
-		"preamble " ANN "\r\n"
-		"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n"
-		ANN "\r\n"
-		/* "ann@example.org.csv" reads as an address at example.org.csv
-		 * (csv could be a top-level domain): masked whole. */
-		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; "
-		"filename=\"ab12979b1d05@example.com\"\r\nContent-Type: text/csv\r\n"
-		"\r\nid,mail\r\n1," ANN "\r\n"
-		"--XyZ\r\nContent-Disposition: form-data; name=\"j\"\r\n"
-		"Content-Type: application/json\r\n\r\n{\"e\": \"" ANN "\"}\r\n"
-		"--XyZ--\r\nepilogue";
+	    "preamble " ANN "\r\n"
+	    "--XyZ\r\nContent-Disposition: form-data; "
+	    "name=\"email\"\r\n\r\n" ANN "\r\n"
+	    /* "ann@example.org.csv" reads as an address at example.org.csv
+	     * (csv could be a top-level domain): masked whole. */
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; "
+	    "filename=\"ab12979b1d05@example.com\"\r\nContent-Type: "
+	    "text/csv\r\n"
+	    "\r\nid,mail\r\n1," ANN "\r\n"
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"j\"\r\n"
+	    "Content-Type: application/json\r\n\r\n{\"e\": \"" ANN "\"}\r\n"
+	    "--XyZ--\r\nepilogue";
 	cr_expect_str_eq(mp_out(t, "boundary=XyZ", b), want);
 	tm_free(t);
 }
 
 Test(multipart, names_rules_and_lf_only)
 {
-	tmask_t *t = rules("    - {where: form, name: drop_me, action: drop}\n");
+	tmask_t *t =
+	    rules("    - {where: form, name: drop_me, action: drop}\n");
 	const char *b = "--b\nContent-Disposition: form-data; name=\"a\"\n\nx\n"
 			"--b\nContent-Disposition: form-data; name=drop_me\n\n"
 			"gone\n--b\nContent-Disposition: form-data; "
@@ -401,9 +411,10 @@ Test(text, plain_and_decoded_views)
 
 Test(text, detector_actions_and_disable)
 {
-	tmask_t *t = tm_new("  redact_marker: '***'\n"
-			    "  actions: {email: redact, phone: drop, ip: keep}\n"
-			    "  disable: [card]\n");
+	tmask_t *t =
+	    tm_new("  redact_marker: '***'\n"
+		   "  actions: {email: redact, phone: drop, ip: keep}\n"
+		   "  disable: [card]\n");
 	cr_expect_str_eq(tm_text(t, "a ann@example.org b +44 20 7946 0958 c "
 				    "203.0.113.7 d 4111111111111111"),
 			 "a *** b  c 203.0.113.7 d 4111111111111111");
@@ -412,12 +423,14 @@ Test(text, detector_actions_and_disable)
 
 Test(text, pattern_rules)
 {
-	tmask_t *t = rules(
-		"    - {where: pattern, pattern: '203\\.0\\.113\\.\\d+', action: keep}\n"
-		"    - {where: pattern, pattern: 'acct-(\\d+)', replacement: 'acct-<$1>'}\n"
-		"    - {where: pattern, pattern: 'EMP\\d{6}', action: hash}\n"
-		"    - {where: pattern, pattern: 'DROPME ', action: drop}\n"
-		"    - {where: pattern, pattern: 'sec\\w+'}\n");
+	tmask_t *t =
+	    rules("    - {where: pattern, pattern: '203\\.0\\.113\\.\\d+', "
+		  "action: keep}\n"
+		  "    - {where: pattern, pattern: 'acct-(\\d+)', replacement: "
+		  "'acct-<$1>'}\n"
+		  "    - {where: pattern, pattern: 'EMP\\d{6}', action: hash}\n"
+		  "    - {where: pattern, pattern: 'DROPME ', action: drop}\n"
+		  "    - {where: pattern, pattern: 'sec\\w+'}\n");
 	const char *o = tm_text(t, "ip 203.0.113.7 and 198.51.100.7, acct-42, "
 				   "EMP123456, DROPME x, secret");
 	cr_expect_eq(strncmp(o, "ip 203.0.113.7 and 10.", 22), 0, "%s", o);
@@ -504,8 +517,8 @@ Test(codings, two_gzip_members_and_stacked_codings)
 	cr_assert_eq(tm_req_n(t, "POST", "/", hs, z, a + b), 0, "%s",
 		     mask_ctx_error(t->c));
 	buf_t dec = BUF_INIT;
-	cr_assert(inflate_any(tm_body(t), mask_ctx_report(t->c)->body_len,
-			      &dec));
+	cr_assert(
+	    inflate_any(tm_body(t), mask_ctx_report(t->c)->body_len, &dec));
 	cr_expect_str_eq(dec.data, "to " ANN);
 	/* gzip, then deflate on top: undone in reverse. */
 	size_t n = gz("ann@example.org", 31, z, sizeof(z));
@@ -524,7 +537,8 @@ Test(codings, two_gzip_members_and_stacked_codings)
 	cr_assert_eq(tm_req_n(t, "POST", "/", hs2, z2, n2), 0, "%s",
 		     mask_ctx_error(t->c));
 	buf_t d1 = BUF_INIT, d2 = BUF_INIT;
-	cr_assert(inflate_any(tm_body(t), mask_ctx_report(t->c)->body_len, &d1));
+	cr_assert(
+	    inflate_any(tm_body(t), mask_ctx_report(t->c)->body_len, &d1));
 	cr_assert(inflate_any(d1.data, d1.len, &d2));
 	cr_expect_str_eq(d2.data, ANN);
 	buf_free(&dec);
@@ -538,15 +552,17 @@ Test(codings, two_gzip_members_and_stacked_codings)
 Test(headers, framing)
 {
 	tmask_t *t = tm_new("");
-	const char *hs[] = {"Host: 203.0.113.7:8080", "Transfer-Encoding: chunked",
-			    "Trailer: X-Sum", "Content-Length: 99",
-			    "Content-Type: text/plain", NULL};
+	const char *hs[] = {
+	    "Host: 203.0.113.7:8080",	"Transfer-Encoding: chunked",
+	    "Trailer: X-Sum",		"Content-Length: 99",
+	    "Content-Type: text/plain", NULL};
 	cr_assert_eq(tm_req(t, "POST", "/p", hs, "mail ann@example.org"), 0);
 	char want[512];
-	snprintf(want, sizeof(want),
-		 "POST /p HTTP/1.1\r\nHost: 203.0.113.7:8080\r\n"
-		 "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\nmail " ANN,
-		 strlen("mail " ANN));
+	snprintf(
+	    want, sizeof(want),
+	    "POST /p HTTP/1.1\r\nHost: 203.0.113.7:8080\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\nmail " ANN,
+	    strlen("mail " ANN));
 	cr_expect_str_eq(t->out.data, want);
 	/* No body, no framing: no Content-Length. */
 	cr_assert_eq(tm_req(t, "GET", "/", NULL, NULL), 0);
@@ -612,9 +628,9 @@ Test(headers, cookies)
 	cr_assert_eq(tm_req(t, "GET", "/", hs, NULL), 0);
 	const char *c = header_out(t, "Cookie");
 	char sid[8], theme[8];
-	cr_assert_eq(sscanf(c, "sid=%6[a-z0-9]; theme=\"%4[a-z]\"; flag", sid,
-			    theme),
-		     2, "%s", c);
+	cr_assert_eq(
+	    sscanf(c, "sid=%6[a-z0-9]; theme=\"%4[a-z]\"; flag", sid, theme), 2,
+	    "%s", c);
 	cr_expect_str_neq(sid, "abc123");
 	cr_expect_str_neq(theme, "dark");
 	tm_free(t);
@@ -627,18 +643,23 @@ Test(headers, cookies)
 	/* A header rule overrides the built-in. */
 	t = rules("    - {where: header, name: cookie, action: keep}\n");
 	cr_assert_eq(tm_req(t, "GET", "/", hs, NULL), 0);
-	cr_expect_str_eq(header_out(t, "Cookie"), "sid=abc123; theme=\"dark\"; flag");
+	cr_expect_str_eq(header_out(t, "Cookie"),
+			 "sid=abc123; theme=\"dark\"; flag");
 	tm_free(t);
 }
 
 Test(headers, others)
 {
-	tmask_t *t = rules("    - {where: header, name: X-Customer-Id, action: hash}\n"
-			   "    - {where: header, name: X-Drop, action: drop}\n");
+	tmask_t *t =
+	    rules("    - {where: header, name: X-Customer-Id, action: hash}\n"
+		  "    - {where: header, name: X-Drop, action: drop}\n");
 	const char *hs[] = {"X-Forwarded-For: 203.0.113.7, 198.51.100.2",
-			    "X-Auth-Token: t0k3n", "X-Customer-Id: C-1001",
-			    "X-Drop: x", "Accept-Language: en-US",
-			    "User-Agent: Mozilla/5.0 Chrome/120.0.0.0", NULL};
+			    "X-Auth-Token: t0k3n",
+			    "X-Customer-Id: C-1001",
+			    "X-Drop: x",
+			    "Accept-Language: en-US",
+			    "User-Agent: Mozilla/5.0 Chrome/120.0.0.0",
+			    NULL};
 	cr_assert_eq(tm_req(t, "GET", "/", hs, NULL), 0);
 	const char *x = header_out(t, "X-Forwarded-For");
 	cr_expect_eq(strncmp(x, "10.", 3), 0, "%s", x);
@@ -663,12 +684,13 @@ Test(response, status_line_set_cookie_and_body)
 			    "Transfer-Encoding: chunked", NULL};
 	size_t nh = tm_headers(hs, h);
 	const char *body = "{\"email\":\"ann@example.org\"}";
-	mask_response_t r = {404, "Not Found", 9, h, nh, body, strlen(body),
-			     false};
+	mask_response_t r = {404,  "Not Found",	 9,    h, nh,
+			     body, strlen(body), false};
 	cr_assert_eq(mask_response(t->c, &r, &t->out), 0);
 	const char *o = t->out.data;
-	cr_expect_eq(strncmp(o, "HTTP/1.1 404 Not Found\r\nSet-Cookie: sid=", 40),
-		     0, "%s", o);
+	cr_expect_eq(
+	    strncmp(o, "HTTP/1.1 404 Not Found\r\nSet-Cookie: sid=", 40), 0,
+	    "%s", o);
 	cr_expect_not_null(strstr(o, "; Path=/; HttpOnly\r\n"));
 	cr_expect_null(strstr(o, "abc123"));
 	cr_expect_null(strstr(o, "chunked"));
@@ -713,12 +735,11 @@ Test(report, counts_and_hits_in_message_order)
 	cr_expect(r->body_changed);
 	buf_t s = BUF_INIT;
 	mask_report_format(t->m, r, &s);
-	cr_expect_str_eq(s.data,
-			 "path      /2: email -> hash\n"
-			 "query     p: ip -> hash\n"
-			 "header    Authorization: auth -> hash\n"
-			 "json      $.a[0].b: card -> hash\n"
-			 "json      $.password: keys -> hash\n");
+	cr_expect_str_eq(s.data, "path      /2: email -> hash\n"
+				 "query     p: ip -> hash\n"
+				 "header    Authorization: auth -> hash\n"
+				 "json      $.a[0].b: card -> hash\n"
+				 "json      $.password: keys -> hash\n");
 	buf_free(&s);
 	/* Rules name themselves. */
 	tm_free(t);
@@ -727,7 +748,8 @@ Test(report, counts_and_hits_in_message_order)
 	json_out(t, "{\"x\": 1}");
 	buf_t s2 = BUF_INIT;
 	mask_report_format(t->m, mask_ctx_report(t->c), &s2);
-	cr_expect_str_eq(s2.data, "json      $.x: rules[0] (json $.x) -> redact\n");
+	cr_expect_str_eq(s2.data,
+			 "json      $.x: rules[0] (json $.x) -> redact\n");
 	cr_expect_eq(mask_nsources(t->m), CONFIG_MASK_DET__COUNT + 1);
 	cr_expect_str_eq(mask_source_name(t->m, CONFIG_MASK_DET__COUNT),
 			 "rules[0]");
@@ -772,16 +794,19 @@ static void bad_config(const char *mask_yaml, const char *msg)
 
 Test(compile, bad_rules_are_named)
 {
-	bad_config("  rules:\n    - {where: json, name: '$.a[', action: drop}\n",
-		   "mask.rules[0].name: bad JSON path \"$.a[\"");
+	bad_config(
+	    "  rules:\n    - {where: json, name: '$.a[', action: drop}\n",
+	    "mask.rules[0].name: bad JSON path \"$.a[\"");
 	bad_config("  rules:\n    - {where: json, name: '$..', action: drop}\n",
 		   "empty name");
-	bad_config("  rules:\n    - {where: json, name: \"$['x\", action: drop}\n",
-		   "unterminated quoted name");
+	bad_config(
+	    "  rules:\n    - {where: json, name: \"$['x\", action: drop}\n",
+	    "unterminated quoted name");
 	bad_config("  rules:\n    - {where: json, name: '$a', action: drop}\n",
 		   "expected '.' or '['");
-	bad_config("  rules:\n    - {where: header, name: 'X Y', action: drop}\n",
-		   "is not a header name");
+	bad_config(
+	    "  rules:\n    - {where: header, name: 'X Y', action: drop}\n",
+	    "is not a header name");
 	bad_config("  rules:\n    - {where: pattern, pattern: 'a', "
 		   "replacement: \"x\\ny\"}\n",
 		   "mask.rules[0].replacement");
@@ -799,11 +824,10 @@ Test(compile, key_size_is_checked)
 
 Test(text, replacement_syntax)
 {
-	tmask_t *t = rules(
-		"    - {where: pattern, pattern: 'id=(?<num>\\d+)(x)?', "
-		"replacement: '$$ ${num} ${1} $2 $9 $x ${nope}'}\n");
-	cr_expect_str_eq(tm_text(t, "a id=42 b"),
-			 "a $ 42 42   $x ${nope} b");
+	tmask_t *t =
+	    rules("    - {where: pattern, pattern: 'id=(?<num>\\d+)(x)?', "
+		  "replacement: '$$ ${num} ${1} $2 $9 $x ${nope}'}\n");
+	cr_expect_str_eq(tm_text(t, "a id=42 b"), "a $ 42 42   $x ${nope} b");
 	tm_free(t);
 }
 
@@ -821,8 +845,9 @@ Test(text, rule_matches_bound_detector_matches)
 Test(target, scheme_only_at_the_start)
 {
 	tmask_t *t = tm_new("");
-	cr_expect_str_eq(target_out(t, "/a/ann@example.org?next=https://u:p@x/"),
-			 "/a/" ANN "?next=https://u:p@x/");
+	cr_expect_str_eq(
+	    target_out(t, "/a/ann@example.org?next=https://u:p@x/"),
+	    "/a/" ANN "?next=https://u:p@x/");
 	tm_free(t);
 }
 
