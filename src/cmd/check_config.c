@@ -5,6 +5,8 @@
  */
 #include "cmd/cmd.h"
 
+#include "mask/mask.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +48,19 @@ static int exec(cmd_args_t *a)
 	int rc = cmd_load_config(a->pos[0], &cfg);
 	if (rc)
 		return rc;
+	/* The mask rules compile (JSON paths, markers) the way the daemon
+	 * compiles them; a dummy key, so no key file is read or made. */
+	static const uint8_t dummy[MASK_KEY_MIN];
+	mask_t *m = NULL;
+	buf_t merr = BUF_INIT;
+	if (mask_new_with_key(&cfg->mask, dummy, sizeof(dummy), &m, &merr)) {
+		fprintf(stderr, "%s: %s", a->pos[0], merr.data ? merr.data : "\n");
+		buf_free(&merr);
+		config_free(cfg);
+		return CMD_EXIT_USAGE;
+	}
+	mask_free(m);
+	buf_free(&merr);
 	if (!cmd_flag(a, "quiet")) {
 		buf_t b = BUF_INIT;
 		config_emit(cfg, out, &b);

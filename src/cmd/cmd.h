@@ -75,6 +75,7 @@ extern const cmd_entry_t cmd_analyze;
 extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_export;
+extern const cmd_entry_t cmd_mask;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_run;
 

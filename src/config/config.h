@@ -192,6 +192,29 @@ typedef struct config_mask_rule {
 	int action; /* config_mask_action_t */
 } config_mask_rule_t;
 
+/* Built-in masking detectors, in this order everywhere (mask.disable
+ * names, mask.actions.*, the masker's sources): X(name, default action).
+ * Pseudonyms by default, so that the shadow sees one user as one user
+ * (DESIGN.md, secure by default). */
+#define CONFIG_MASK_DETECTORS(X)                                           \
+	X(email, "hash")                                                  \
+	X(card, "hash")                                                   \
+	X(ssn, "hash")                                                    \
+	X(iban, "hash")                                                   \
+	X(phone, "hash")                                                  \
+	X(ip, "hash")                                                     \
+	X(jwt, "hash")                                                    \
+	X(auth, "hash")                                                   \
+	X(cookie, "hash")                                                 \
+	X(keys, "hash")
+
+typedef enum {
+#define CONFIG__MASK_DET_ENUM(name, act) CONFIG_MASK_DET_##name,
+	CONFIG_MASK_DETECTORS(CONFIG__MASK_DET_ENUM)
+#undef CONFIG__MASK_DET_ENUM
+	CONFIG_MASK_DET__COUNT
+} config_mask_det_t;
+
 typedef struct config_mask {
 	bool enabled;
 	char *key_file;
@@ -199,6 +222,7 @@ typedef struct config_mask {
 	config_strv_t sensitive_keys;
 	uint64_t max_scan;
 	char *redact_marker;
+	int actions[CONFIG_MASK_DET__COUNT]; /* config_mask_action_t */
 	CONFIG_VEC(config_mask_rule_t) rules;
 } config_mask_t;
 

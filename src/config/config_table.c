@@ -37,8 +37,10 @@ static const char *const rollback_names[] = {"auto", "reload", "restart",
 static const char *const msource_names[] = {"local", "prometheus", NULL};
 /* Built-in masking detectors, switchable by name (DESIGN.md). */
 static const char *const detector_names[] = {
-	"email",  "card",   "ssn",    "iban",   "phone",
-	"ip",     "jwt",    "auth",   "cookie", "keys", NULL};
+#define DETECTOR_NAME(name, act) #name,
+	CONFIG_MASK_DETECTORS(DETECTOR_NAME)
+#undef DETECTOR_NAME
+	NULL};
 static const char *const action_kinds[] = {"rollback", "scale", "stress",
 					   "alert", "hold", NULL};
 
@@ -54,7 +56,7 @@ const config_section_t config_sections[] = {
 	{"shadow", "the shadow: same software, own port, a share of the "
 		   "resources", true},
 	{"mirror", "which requests are copied to the shadow, and how", true},
-	{"mask", "masking of mirrored and captured traffic", false},
+	{"mask", "masking of mirrored and captured traffic", true},
 	{"analysis", "deviation, velocity, envelope, verdict, forecast",
 	 true},
 	{"events", "context: deploys, config changes, scheduled tasks",
@@ -87,7 +89,9 @@ static const config_field_t mask_rule_fields[] = {
 	 "drop the value, redact it to the marker, hash it to a keyed "
 	 "pseudonym, or keep it"},
 	{"replacement", CT_STRING, ROFF(replacement), "", 0, 0, NULL, NULL,
-	 NULL, 0, "replacement text for pattern matches (default: the marker)"},
+	 NULL, 0,
+	 "replacement for pattern matches with action redact; $1, ${1}, "
+	 "${name} insert groups, $$ a dollar (default: the marker)"},
 };
 #undef ROFF
 static const config_table_t mask_rule_table = {
@@ -425,19 +429,28 @@ static const config_field_t root_fields[] = {
 	 NULL, 0, "mask mirrored and captured traffic"},
 	{"mask.key_file", CT_PATH, OFF(mask.key_file), "umbra-data/mask.key",
 	 0, 0, NULL, NULL, NULL, CF_SECRET,
-	 "HMAC key for pseudonyms; made (0600) at first start if missing"},
+	 "HMAC key for pseudonyms; made (0600) at first start if missing; "
+	 "rotation: docs/masking.md."},
 	{"mask.disable", CT_ENUM_LIST, OFF(mask.disable), "", 0, 0, NULL,
 	 detector_names, NULL, 0, "built-in detectors switched off, by name"},
 	{"mask.sensitive_keys", CT_STR_LIST, OFF(mask.sensitive_keys),
 	 "password,passwd,secret,token,api_key,apikey,ssn,card", 0, 0, NULL,
 	 NULL, NULL, 0,
-	 "JSON, form and query keys whose values are always masked "
-	 "(substring, case-insensitive)"},
+	 "JSON, form, query and multipart keys (and header names) whose "
+	 "values are always masked (substring; case, '-', '_' and '.' "
+	 "ignored)"},
 	{"mask.max_scan", CT_SIZE, OFF(mask.max_scan), "1MiB", 1024, 1 << 30,
 	 "bytes", NULL, NULL, 0,
 	 "larger bodies are not mirrored (masking fails closed)"},
 	{"mask.redact_marker", CT_STRING, OFF(mask.redact_marker),
 	 "[REDACTED]", 0, 0, NULL, NULL, NULL, 0, "text that replaces a value"},
+#define DETECTOR_ACTION(name, act)                                         \
+	{"mask.actions." #name, CT_ENUM,                                   \
+	 OFF(mask.actions[CONFIG_MASK_DET_##name]), act, 0, 0, NULL,       \
+	 action_names, NULL, 0,                                            \
+	 "what the " #name " detector does to what it finds"},
+	CONFIG_MASK_DETECTORS(DETECTOR_ACTION)
+#undef DETECTOR_ACTION
 	{"mask.rules", CT_LIST, OFF(mask.rules), "", 0, 0, NULL, NULL,
 	 &mask_rule_table, 0, "custom rules, applied before the built-ins"},
 
