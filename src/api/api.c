@@ -302,7 +302,7 @@ static void list_route(api_t *a, struct evhttp_request *req, const char *what)
 	const char *svc = a->cfg->service;
 	int rc = 0;
 	if (!a->store)
-		rc = ERR_STATE;
+		rc = ERR_BADSTATE;
 	else if (!strcmp(what, "findings"))
 		rc = store_findings(a->store, svc, from, to, add_finding, &l);
 	else if (!strcmp(what, "actions"))

@@ -27,7 +27,7 @@
 	X(CORRUPT, -1015, "corrupt data")                                 \
 	X(UNSUPPORTED, -1016, "not supported")                            \
 	X(USAGE, -1017, "bad command-line usage")                         \
-	X(STATE, -1018, "operation not valid in the current state")
+	X(BADSTATE, -1018, "operation not valid in the current state")
 
 enum err_code {
 	ERR_OK = 0,

@@ -176,10 +176,7 @@ static int exec(cmd_args_t *a)
 		 LF_U("shadow", cfg->shadow.upstreams.n),
 		 LF_F("ratio", cfg->shadow.ratio),
 		 LF_I("workers", cfg->listen.workers),
-		 LF_B("masking", false));
-	if (cfg->mask.enabled)
-		log_warn("proxy", "masking is not built yet: mirrored copies "
-				  "are sent unmasked");
+		 LF_B("masking", cfg->mask.enabled));
 
 	reqrec_t *recs = xcalloc(RECORD_BATCH, sizeof(reqrec_t));
 	proxy_counters_t last = {0}, cur;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 /* --------------------------------------------------------------- capture */
 
@@ -35,6 +36,23 @@ void cmp_capture_head(cmp_capture_t *c, const cmp_rules_t *r,
 		if (h->name_len == 14 &&
 		    strncasecmp(h->name, "Content-Length", 14) == 0)
 			continue; /* framing: compared through the body */
+		if (h->name_len == 16 &&
+		    strncasecmp(h->name, "Content-Encoding", 16) == 0) {
+			/* compared through the decoded body */
+			c->encoding = h->value_len == 4 &&
+						      !strncasecmp(h->value, "gzip", 4)
+					      ? CMP_ENC_GZIP
+				      : h->value_len == 7 &&
+						      !strncasecmp(h->value,
+								   "deflate", 7)
+					      ? CMP_ENC_DEFLATE
+				      : h->value_len == 8 &&
+						      !strncasecmp(h->value,
+								   "identity", 8)
+					      ? CMP_ENC_NONE
+					      : CMP_ENC_OTHER;
+			continue;
+		}
 		if (http_is_hop_by_hop(h->name, h->name_len, resp->headers,
 				       resp->nheaders) ||
 		    in_list(r->ignore_headers, r->nignore_headers, h->name,
@@ -310,8 +328,77 @@ static void json_diff(jcmp_t *j, json_t *a, json_t *b, const char *path)
 
 /* --------------------------------------------------------------- diff */
 
+/* The capture's body decoded into tmp when it is gzip or deflate (zlib,
+ * raw deflate accepted too); false when it cannot be (then the raw
+ * bodies are compared). */
+static bool decode_body(const cmp_capture_t *c, buf_t *tmp)
+{
+	if (c->encoding != CMP_ENC_GZIP && c->encoding != CMP_ENC_DEFLATE)
+		return false;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		z_stream z = {0};
+		int wbits = c->encoding == CMP_ENC_GZIP ? 15 + 16
+			    : attempt == 0		? 15
+							: -15;
+		if (inflateInit2(&z, wbits) != Z_OK)
+			return false;
+		z.next_in = (Bytef *)(c->body.data ? c->body.data : "");
+		z.avail_in = (uInt)c->body.len;
+		tmp->len = 0;
+		int rc = Z_OK;
+		while (rc == Z_OK) {
+			if (tmp->len >= CMP_MAX_INFLATE)
+				break;
+			buf_reserve(tmp, 65536);
+			z.next_out = (Bytef *)tmp->data + tmp->len;
+			z.avail_out = (uInt)(tmp->cap - tmp->len - 1);
+			rc = inflate(&z, Z_NO_FLUSH);
+			tmp->len = (size_t)((char *)z.next_out - tmp->data);
+		}
+		inflateEnd(&z);
+		if (rc == Z_STREAM_END)
+			return true;
+		if (c->encoding == CMP_ENC_GZIP)
+			return false;
+	}
+	return false;
+}
+
+/* A capture that reads its decoded body from tmp (the caller keeps the
+ * original). */
+static cmp_capture_t decoded_view(const cmp_capture_t *c, buf_t *tmp)
+{
+	cmp_capture_t v = *c;
+	if (decode_body(c, tmp)) {
+		v.body = *tmp;
+		v.body_len = tmp->len;
+		v.encoding = CMP_ENC_NONE;
+		v.has_digest = false;
+	}
+	return v;
+}
+
+static void diff_plain(cmp_capture_t *p, cmp_capture_t *s, const cmp_rules_t *r,
+		       cmp_result_t *d);
+
 void cmp_diff(cmp_capture_t *p, cmp_capture_t *s, const cmp_rules_t *r,
 	      cmp_result_t *d)
+{
+	if ((p->encoding || s->encoding) && !p->body_truncated &&
+	    !s->body_truncated) {
+		buf_t tp = BUF_INIT, ts = BUF_INIT;
+		cmp_capture_t vp = decoded_view(p, &tp);
+		cmp_capture_t vs = decoded_view(s, &ts);
+		diff_plain(&vp, &vs, r, d);
+		buf_free(&tp);
+		buf_free(&ts);
+		return;
+	}
+	diff_plain(p, s, r, d);
+}
+
+static void diff_plain(cmp_capture_t *p, cmp_capture_t *s, const cmp_rules_t *r,
+		       cmp_result_t *d)
 {
 	jcmp_t j = {.rt = r};
 	d->mask = 0;

@@ -5,7 +5,9 @@
  *
  *   status, then headers as a multiset (connection-specific fields,
  *   Content-Length and the rules' ignore list left out, names
- *   lower-cased), then the body: JSON (by Content-Type) structurally,
+ *   lower-cased), then the body (gzip or deflate decoded first, so an
+ *   encoded and a plain copy of one body are equal): JSON (by
+ *   Content-Type) structurally,
  *   with ignored paths and order-insensitive arrays ($.items[*].id style;
  *   numbers by value); other bodies byte for byte, or by SHA-256 past the
  *   rules' max_body.
@@ -29,6 +31,9 @@
 #define CMP_MAX_HEADERS 64 /* headers kept per response */
 #define CMP_MAX_PATHS 16   /* differing JSON paths reported */
 #define CMP_PATH_MAX 256
+#define CMP_MAX_INFLATE (64u << 20) /* a decoded body past this: digest */
+
+enum { CMP_ENC_NONE, CMP_ENC_GZIP, CMP_ENC_DEFLATE, CMP_ENC_OTHER };
 
 /* What to leave out and how much to keep. Borrowed by the functions. */
 typedef struct cmp_rules {
@@ -49,6 +54,7 @@ typedef struct cmp_capture {
 	uint64_t body_len;
 	bool body_truncated;
 	bool json;       /* Content-Type says JSON */
+	uint8_t encoding; /* CMP_ENC_*: Content-Encoding, compared decoded */
 	void *md;        /* EVP_MD_CTX while hashing a long body */
 	unsigned char digest[32];
 	bool has_digest;

@@ -176,7 +176,7 @@ int metrics_expo_sample(metrics_expo_t *e, const char *suffix,
 			const metrics_label_t *labels, size_t n, double v)
 {
 	if (!e->family[0])
-		return fail(e, ERR_STATE);
+		return fail(e, ERR_BADSTATE);
 	if (n > METRICS_EXPO_LABELS_MAX)
 		return fail(e, ERR_INVAL);
 	for (size_t i = 0; i < n; i++)

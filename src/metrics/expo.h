@@ -59,7 +59,7 @@ int metrics_expo_family(metrics_expo_t *e, const char *name,
 /* One sample of the current family: name + suffix ("" or, for
  * histograms, "_bucket", "_sum", "_count"), labels (values escaped,
  * invalid UTF-8 replaced by '?'), value (NaN, +Inf, -Inf allowed). 0 or
- * ERR_INVAL / ERR_STATE (no family). */
+ * ERR_INVAL / ERR_BADSTATE (no family). */
 int metrics_expo_sample(metrics_expo_t *e, const char *suffix,
 			const metrics_label_t *labels, size_t n, double v);
 

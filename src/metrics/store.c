@@ -693,7 +693,7 @@ int store_append(store_t *st, store_sid_t sid, int64_t ts_ns, double v)
 int store_flush(store_t *st)
 {
 	if (st->readonly || !st->running)
-		return ERR_STATE;
+		return ERR_BADSTATE;
 	pthread_mutex_lock(&st->mu);
 	uint64_t target = st->seq_appended, fg = st->fail_gen;
 	st->flush_req = true;
@@ -702,7 +702,7 @@ int store_flush(store_t *st)
 		pthread_cond_wait(&st->done, &st->mu);
 	int rc = st->seq_committed >= target ? 0
 		 : st->stats.last_error	     ? st->stats.last_error
-					     : ERR_STATE;
+					     : ERR_BADSTATE;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -710,7 +710,7 @@ int store_flush(store_t *st)
 int store_maintain(store_t *st, int64_t now_ns)
 {
 	if (st->readonly || !st->running)
-		return ERR_STATE;
+		return ERR_BADSTATE;
 	pthread_mutex_lock(&st->mu);
 	while (st->maint_req) /* one request at a time */
 		pthread_cond_wait(&st->done, &st->mu);
@@ -720,7 +720,7 @@ int store_maintain(store_t *st, int64_t now_ns)
 	pthread_cond_signal(&st->wake);
 	while (st->maint_done_gen == gen && !st->stop)
 		pthread_cond_wait(&st->done, &st->mu);
-	int rc = st->maint_done_gen != gen ? st->maint_rc : ERR_STATE;
+	int rc = st->maint_done_gen != gen ? st->maint_rc : ERR_BADSTATE;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -130,7 +130,7 @@ int prov__health_start(prov_replica_t *r)
 {
 	const prov_spec_t *s = &r->p->spec[r->side];
 	if (r->hc)
-		return ERR_STATE;
+		return ERR_BADSTATE;
 	int fd = socket(r->sa.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

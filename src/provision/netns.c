@@ -177,8 +177,8 @@ static int step(const char *what, const char *const *argv, const char *input,
 		else
 			buf_printf(err, "%s: `%s` failed: %s", what, argv[0],
 				   out.len ? out.data
-					   : err_str(rc > 0 ? ERR_STATE : rc));
-		rc = rc > 0 ? ERR_STATE : rc;
+					   : err_str(rc > 0 ? ERR_BADSTATE : rc));
+		rc = rc > 0 ? ERR_BADSTATE : rc;
 	}
 	buf_free(&out);
 	return rc;
@@ -217,7 +217,7 @@ static int ns_route_localnet(const prov_net_t *n)
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : ERR_STATE;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : ERR_BADSTATE;
 }
 
 /* True when some allowed destination is not an address of this host, so

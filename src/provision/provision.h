@@ -195,7 +195,7 @@ int prov_start(prov_t *p, buf_t *err);
 
 /* Scales side to n replicas (1..PROV_MAX_REPLICAS): new ones start, the
  * highest-numbered ones stop gracefully. Production's count also moves
- * the shadow's limits (ratio x production). 0 or ERR_RANGE/ERR_STATE. */
+ * the shadow's limits (ratio x production). 0 or ERR_RANGE/ERR_BADSTATE. */
 int prov_set_replicas(prov_t *p, prov_side_t side, int n);
 
 /* Sets production's per-replica limits (0 = none) and the shadow's that

@@ -1,6 +1,6 @@
 /*
  * sha.c: SHA-256 through OpenSSL's libcrypto, for fingerprints. Kept
- * apart because <openssl/types.h> declares an ERR_STATE of its own,
+ * apart because <openssl/types.h> declares an ERR_BADSTATE of its own,
  * which base/err.h's error codes would collide with.
  */
 #include "provision/prov_int.h"

@@ -956,7 +956,7 @@ static int take_lock(prov_t *p, buf_t *err)
 int prov_start(prov_t *p, buf_t *err)
 {
 	if (p->started)
-		return ERR_STATE;
+		return ERR_BADSTATE;
 	int rc = take_lock(p, err);
 	if (rc)
 		return rc;
@@ -1092,11 +1092,11 @@ int prov_set_replicas(prov_t *p, prov_side_t side, int n)
 	if (n < 1 || n > PROV_MAX_REPLICAS)
 		return ERR_RANGE;
 	if (!p->started || p->stopping || !p->spec[side].run)
-		return ERR_STATE;
+		return ERR_BADSTATE;
 	int cur = p->nrep[side];
 	for (int i = cur; i < n; i++)
 		if (p->rep[side][i] && p->rep[side][i]->state != PROV_R_STOPPED)
-			return ERR_STATE; /* still stopping from a scale-down */
+			return ERR_BADSTATE; /* still stopping from a scale-down */
 	log_info("provision", "scaling", LF_S("side", prov_side_name(side)),
 		 LF_I("from", cur), LF_I("to", n));
 	for (int i = n; i < cur; i++) {

@@ -332,6 +332,43 @@ static mjob_t *dequeue(worker_t *w)
 	return j;
 }
 
+/* Masks the copy in wire in place (DESIGN.md: mirrored traffic is masked
+ * before it leaves the proxy; the forwarding fields are masked too). 0,
+ * or the masker's error, with wire unchanged. */
+static int mask_copy(worker_t *w, buf_t *wire)
+{
+	http_request_t req = {.headers = w->hdrs, .cap = w->hdrs_cap};
+	http_err_t e;
+	size_t sc = 0;
+	http_limits_t lim = {wire->len, wire->len, w->hdrs_cap};
+	int hl = http_parse_request(wire->data, wire->len, &sc, &lim, &req, &e);
+	if (hl <= 0)
+		return ERR_PARSE;
+	for (size_t i = 0; i < req.nheaders; i++)
+		w->mhdrs[i] = (mask_header_t){req.headers[i].name,
+					      req.headers[i].name_len,
+					      req.headers[i].value,
+					      req.headers[i].value_len};
+	mask_request_t mr = {req.method,
+			     req.method_len,
+			     req.target,
+			     req.target_len,
+			     w->mhdrs,
+			     req.nheaders,
+			     wire->data + hl,
+			     wire->len - (size_t)hl,
+			     false};
+	buf_reset(&w->mscratch);
+	int rc = mask_request(w->mctx, &mr, &w->mscratch);
+	if (rc)
+		return rc;
+	/* swap: the masked bytes become the wire */
+	buf_t t = *wire;
+	*wire = w->mscratch;
+	w->mscratch = t;
+	return 0;
+}
+
 void proxy__mirror_finish(cconn_t *c)
 {
 	worker_t *w = c->w;
@@ -377,6 +414,16 @@ void proxy__mirror_finish(cconn_t *c)
 	};
 	http_write_request_head(wire, &req, &f);
 	buf_append(wire, c->mbody.data + c->mhead_len, body_len);
+	if (w->mctx && mask_copy(w, wire) != 0) {
+		/* Masking fails closed: nothing unmasked leaves. */
+		WC_DROP(w, PROXY_DROP_MASK_FAILED);
+		log_debug("proxy", "copy not masked: dropped",
+			  LF_S("reason", mask_ctx_error(w->mctx)));
+		buf_free(wire);
+		free(wire);
+		free(refs);
+		goto refused;
+	}
 	if (w->qbytes + wire->len * copies > rt->queue_bytes) {
 		WC_DROP(w, PROXY_DROP_QUEUE_BYTES);
 		buf_free(wire);

@@ -81,16 +81,61 @@ static void push_side_record(worker_t *w, pair_t *p, proxy_side_t side,
 	proxy__record(w, &r);
 }
 
+/* Production's response masked the way the copies' requests were, so
+ * that masking causes no differences (values the shadow echoes back are
+ * pseudonyms on both sides). Fills out and returns true; false when it
+ * cannot (body kept only as a digest, or the masker refuses), then the
+ * unmasked capture is compared. */
+static bool mask_production(worker_t *w, pair_t *p, cmp_capture_t *out)
+{
+	const cmp_capture_t *c = &p->side[PROXY_PRODUCTION].c;
+	if (!w->mctx || c->body_truncated)
+		return false;
+	const char *s = c->headers.data;
+	for (size_t i = 0; i < c->nheaders; i++) {
+		size_t nl = strlen(s);
+		const char *v = s + nl + 1;
+		size_t vl = strlen(v);
+		w->mhdrs[i] = (mask_header_t){s, nl, v, vl};
+		s = v + vl + 1;
+	}
+	bool no_body = p->method == HTTP_M_HEAD || c->status < 200 ||
+		       c->status == 204 || c->status == 304;
+	mask_response_t mr = {c->status, "", 0, w->mhdrs, c->nheaders,
+			      c->body.data, c->body.len, no_body, true};
+	buf_reset(&w->mscratch);
+	if (mask_response(w->mctx, &mr, &w->mscratch) != 0)
+		return false;
+	http_response_t r = {.headers = w->hdrs, .cap = w->hdrs_cap};
+	http_err_t e;
+	size_t sc = 0;
+	http_limits_t lim = {w->mscratch.len, w->mscratch.len, w->hdrs_cap};
+	int hl = http_parse_response(w->mscratch.data, w->mscratch.len, &sc,
+				     &lim, (http_method_t)p->method, &r, &e);
+	if (hl <= 0)
+		return false;
+	memset(out, 0, sizeof(*out));
+	cmp_capture_head(out, &w->rt->rules, &r);
+	/* the encoding of the original: the masked body is decoded */
+	cmp_capture_body(out, &w->rt->rules, w->mscratch.data + hl,
+			 w->mscratch.len - (size_t)hl, NULL);
+	cmp_capture_finish(out);
+	return true;
+}
+
 static void compare_pair(worker_t *w, pair_t *p)
 {
 	const cmp_rules_t *rules = &w->rt->rules;
 	p->compared = true;
 	capture_t *prod = &p->side[PROXY_PRODUCTION];
+	cmp_capture_t masked;
+	bool use_masked = !prod->failed && mask_production(w, p, &masked);
+	cmp_capture_t *pc = use_masked ? &masked : &prod->c;
 	cmp_result_t ds, db = {0};
 	bool have_base = false;
 	if (p->want[PROXY_BASELINE] && p->side[PROXY_BASELINE].done &&
 	    !p->side[PROXY_BASELINE].failed && !prod->failed) {
-		cmp_diff(&prod->c, &p->side[PROXY_BASELINE].c, rules, &db);
+		cmp_diff(pc, &p->side[PROXY_BASELINE].c, rules, &db);
 		have_base = true;
 	}
 	if (p->want[PROXY_SHADOW] && p->side[PROXY_SHADOW].done) {
@@ -101,7 +146,7 @@ static void compare_pair(worker_t *w, pair_t *p)
 			if (prod->failed != sh->failed)
 				diff = REQREC_DIFF_ERROR;
 		} else {
-			cmp_diff(&prod->c, &sh->c, rules, &ds);
+			cmp_diff(pc, &sh->c, rules, &ds);
 			diff = ds.mask;
 			WC_INC(w, compared);
 			if (!diff) {
@@ -125,6 +170,8 @@ static void compare_pair(worker_t *w, pair_t *p)
 						      : REQREC_MATCH)
 					   : REQREC_UNCOMPARED,
 				 db.mask);
+	if (use_masked)
+		cmp_capture_free(&masked);
 }
 
 /* Compares once every wanted side is in. */

@@ -59,10 +59,19 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
+static void mask_unref(proxy_mask_t *pm)
+{
+	if (pm && --pm->refs == 0) {
+		mask_free(pm->m);
+		free(pm);
+	}
+}
+
 void proxy__rt_free(proxy_rt_t *rt)
 {
 	if (!rt)
 		return;
+	mask_unref(rt->mask);
 	for (int s = 0; s < PROXY_SIDE__COUNT; s++)
 		free(rt->side[s].addrs);
 	strv_free(rt->methods, rt->nmethods);
@@ -91,9 +100,26 @@ static void rt_rules(proxy_rt_t *rt, uint64_t max_body)
 				  max_body};
 }
 
+/* Builds the snapshot of cfg; NULL (reason logged) when the masker
+ * cannot be made (key file, rules). */
 static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 {
 	proxy_rt_t *rt = xcalloc(1, sizeof(*rt));
+	if (cfg->mask.enabled) {
+		buf_t err = BUF_INIT;
+		mask_t *m = NULL;
+		if (mask_new(&cfg->mask, &m, &err) != 0) {
+			log_error("proxy", "cannot build the masker",
+				  LF_S("reason", err.data ? err.data : "?"));
+			buf_free(&err);
+			free(rt);
+			return NULL;
+		}
+		buf_free(&err);
+		rt->mask = xcalloc(1, sizeof(*rt->mask));
+		rt->mask->m = m;
+		rt->mask->refs = 1;
+	}
 	side_from(&rt->side[PROXY_PRODUCTION], &cfg->production.upstreams);
 	side_from(&rt->side[PROXY_SHADOW], &cfg->shadow.upstreams);
 	if (cfg->shadow.baseline.enabled)
@@ -221,6 +247,12 @@ proxy_t *proxy_new(const config_t *cfg, int *err)
 	px->endpoints = strtab_new((size_t)cfg->mirror.max_endpoints);
 	snprintf(px->service, sizeof(px->service), "%s", cfg->service);
 	proxy_rt_t *rt = rt_build(cfg, nworkers);
+	if (!rt) {
+		*err = ERR_CONFIG;
+		strtab_free(px->endpoints);
+		free(px);
+		return NULL;
+	}
 	if ((*err = rt_check(rt)) != 0) {
 		proxy__rt_free(rt);
 		strtab_free(px->endpoints);
@@ -329,6 +361,8 @@ static int rt_publish(proxy_t *px, proxy_rt_t *rt)
 int proxy_reload(proxy_t *px, const config_t *cfg)
 {
 	proxy_rt_t *rt = rt_build(cfg, px->nworkers);
+	if (!rt)
+		return ERR_CONFIG;
 	int rc = rt_check(rt);
 	if (rc) {
 		proxy__rt_free(rt);
@@ -370,6 +404,8 @@ int proxy_set_upstreams(proxy_t *px, proxy_side_t side, const addr_t *addrs,
 	rt->sample_key = xstrdup(cur->sample_key);
 	rt->mark_header = xstrdup(cur->mark_header);
 	rt_rules(rt, cur->rules.max_body);
+	if (rt->mask)
+		rt->mask->refs++;
 	rt->mirror = rt->mirror || (side != PROXY_PRODUCTION && n > 0);
 	if (side != PROXY_PRODUCTION && rt->side[PROXY_SHADOW].n == 0 &&
 	    rt->side[PROXY_BASELINE].n == 0)

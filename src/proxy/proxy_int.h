@@ -22,6 +22,7 @@
 #include "base/ring.h"
 #include "compare/compare.h"
 #include "http/http.h"
+#include "mask/mask.h"
 
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -63,6 +64,13 @@ typedef struct rt_side {
 	size_t n;
 } rt_side_t;
 
+/* The masker, shared by snapshots (refcounted on the control thread,
+ * the only one that makes and frees snapshots). */
+typedef struct proxy_mask {
+	mask_t *m;
+	unsigned refs;
+} proxy_mask_t;
+
 /* Immutable runtime settings, swapped as a whole (RCU): workers read
  * w->rt, the control thread publishes a new one and frees the old once
  * every worker has seen the new generation. */
@@ -91,6 +99,7 @@ typedef struct proxy_rt {
 	char *mark_header;    /* "Name: value\r\n" or "" */
 	int64_t shadow_connect_timeout, shadow_response_timeout;
 	size_t shadow_pool;
+	proxy_mask_t *mask;   /* NULL: masking off */
 	/* compare: the rules borrow the lists below */
 	char **ignore_headers;
 	size_t nignore_headers;
@@ -333,6 +342,10 @@ struct worker {
 	const struct timeval *tv_common[8]; /* libevent common timeouts */
 	http_header_t *hdrs;   /* parse scratch, rt->limits.max_headers */
 	size_t hdrs_cap;
+	mask_header_t *mhdrs;  /* the same, for the masker */
+	mask_ctx_t *mctx;      /* this worker's masking context */
+	const mask_t *mctx_of; /* the masker it belongs to */
+	buf_t mscratch;
 	/* clients */
 	cconn_t *clients;
 	size_t nclients;

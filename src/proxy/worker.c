@@ -88,8 +88,18 @@ void proxy__worker_apply_rt(worker_t *w)
 	w->rt = rt;
 	if (w->hdrs_cap < rt->limits.max_headers) {
 		free(w->hdrs);
+		free(w->mhdrs);
 		w->hdrs_cap = rt->limits.max_headers;
 		w->hdrs = xcalloc(w->hdrs_cap, sizeof(http_header_t));
+		w->mhdrs = xcalloc(w->hdrs_cap, sizeof(mask_header_t));
+	}
+	/* A context belongs to one masker: a new masker, a new context,
+	 * before this worker acknowledges (so the old masker can go). */
+	const mask_t *m = rt->mask ? rt->mask->m : NULL;
+	if (m != w->mctx_of) {
+		mask_ctx_free(w->mctx);
+		w->mctx = m ? mask_ctx_new(m) : NULL;
+		w->mctx_of = m;
 	}
 	if (w->tokens > rt->burst)
 		w->tokens = rt->burst;
@@ -238,5 +248,8 @@ void proxy__worker_fini(worker_t *w)
 	event_base_free(w->base);
 	ring_free(w->ring);
 	free(w->hdrs);
+	free(w->mhdrs);
+	mask_ctx_free(w->mctx);
 	buf_free(&w->scratch);
+	buf_free(&w->mscratch);
 }

@@ -73,11 +73,19 @@ def stop(p, sig=signal.SIGTERM, grace=5.0):
     return rc
 
 
+_given = set()
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, and not handed out before
+    in this run (two calls in a row may otherwise get the same one)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def wait_port(port, timeout=10.0, proc=None):

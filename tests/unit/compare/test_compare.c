@@ -141,3 +141,34 @@ Test(compare, paths_within_and_text)
 				       sizeof(t)),
 			 "status,json");
 }
+
+Test(compare, gzip_body_equals_its_plain_copy)
+{
+	/* "hello" gzip-compressed (RFC 1952), as a service would send it */
+	static const unsigned char gz[] = {
+		0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+		0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x86, 0xa6, 0x10,
+		0x36, 0x05, 0x00, 0x00, 0x00};
+	cmp_rules_t r = {.max_body = 1024};
+	cmp_capture_t a, b;
+	capture(&a, &r, TEXT, "hello", NULL);
+	http_limits_t lim = HTTP_LIMITS_DEFAULT;
+	const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+			"Content-Encoding: gzip\r\n\r\n";
+	http_response_t resp = {.headers = hdrs, .cap = 32};
+	http_err_t e;
+	size_t sc = 0;
+	memset(&b, 0, sizeof(b));
+	cr_assert_gt(http_parse_response(h, strlen(h), &sc, &lim, HTTP_M_GET,
+					 &resp, &e),
+		     0);
+	cmp_capture_head(&b, &r, &resp);
+	cr_assert_eq(b.encoding, CMP_ENC_GZIP);
+	cmp_capture_body(&b, &r, (const char *)gz, sizeof(gz), NULL);
+	cmp_capture_finish(&b);
+	cmp_result_t res;
+	cmp_diff(&a, &b, &r, &res);
+	cr_assert_eq(res.mask, 0, "mask %x", res.mask);
+	cmp_capture_free(&a);
+	cmp_capture_free(&b);
+}

@@ -114,13 +114,14 @@ static char *dechunk(const char *s, size_t step, http_err_t *err,
 		size_t avail = len - i < step ? len - i : step;
 		size_t off = 0;
 		while (off < avail && !c.done) {
-			const char *d;
+			const char *d = NULL;
 			size_t dl;
 			ssize_t n = http_chunked_step(&c, s + i + off,
 						      avail - off, &d, &dl, err);
 			if (n < 0)
 				return NULL;
-			memcpy(out + o, d, dl);
+			if (dl)
+				memcpy(out + o, d, dl);
 			o += dl;
 			off += (size_t)n;
 			if (n == 0)

@@ -48,10 +48,10 @@ Test(expo, refusals_keep_the_output_valid)
 	buf_t b = BUF_INIT;
 	metrics_expo_t e;
 	metrics_expo_init(&e, &b);
-	cr_assert_eq(metrics_expo_sample(&e, "", NULL, 0, 1), ERR_STATE);
+	cr_assert_eq(metrics_expo_sample(&e, "", NULL, 0, 1), ERR_BADSTATE);
 	cr_assert_eq(metrics_expo_family(&e, "9bad", METRICS_EXPO_GAUGE, ""),
 		     ERR_INVAL);
-	cr_assert_eq(metrics_expo_sample(&e, "", NULL, 0, 1), ERR_STATE,
+	cr_assert_eq(metrics_expo_sample(&e, "", NULL, 0, 1), ERR_BADSTATE,
 		     "a refused family takes no samples");
 	cr_assert_eq(metrics_expo_family(&e, "ok", METRICS_EXPO_GAUGE, "h"), 0);
 	metrics_label_t bad[1] = {{"__reserved", "x"}};
@@ -60,7 +60,7 @@ Test(expo, refusals_keep_the_output_valid)
 	cr_assert_eq(metrics_expo_sample(&e, "", bad2, 1, 1), ERR_INVAL);
 	cr_assert_eq(metrics_expo_family(&e, "ok", METRICS_EXPO_GAUGE, "h"),
 		     ERR_EXISTS);
-	cr_assert_eq(metrics_expo_done(&e), ERR_STATE, "the first error");
+	cr_assert_eq(metrics_expo_done(&e), ERR_BADSTATE, "the first error");
 	cr_assert_str_eq(b.data, "# HELP ok h\n# TYPE ok gauge\n");
 	cr_assert(metrics_expo_valid_name("a:b_c9"));
 	cr_assert_not(metrics_expo_valid_name(""));

@@ -506,7 +506,7 @@ Test(store, readonly_reads_and_refuses_writes)
 	cr_assert_eq(g.n, 1, "close committed the last point");
 	cr_assert_eq(store_series(st, &K_CPU, &a), ERR_INVAL);
 	cr_assert_eq(store_append(st, 0, T0, 1), ERR_INVAL);
-	cr_assert_eq(store_flush(st), ERR_STATE);
+	cr_assert_eq(store_flush(st), ERR_BADSTATE);
 	store_event_t ev = {0};
 	cr_assert_eq(store_event_add(st, &ev, NULL), ERR_INVAL);
 	store_close(st);
