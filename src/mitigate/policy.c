@@ -821,12 +821,17 @@ static void print_node(const mit_expr_t *e, int i, const mit_eval_ctx_t *c,
 		break;
 	case MIT_N_AND:
 	case MIT_N_OR: {
-		int pr = n->kind == MIT_N_OR ? 1 : 2;
-		print_sub(e, n->a, c, o, pr);
-		put(o, n->kind == MIT_N_OR ? " or " : " and ");
-		/* Right operands bind one tighter: the parser is left
+		/* An and inside an or gets parentheses it does not need,
+		 * for people: a or (b and c) reads better than a or b and
+		 * c. Right operands bind one tighter: the parser is left
 		 * associative, so a or (b or c) keeps its parentheses. */
-		print_sub(e, n->b, c, o, pr + 1);
+		int pr = n->kind == MIT_N_OR ? 3 : 2;
+		print_sub(e, n->a, c, o,
+			  n->kind == MIT_N_OR && e->node[n->a].kind == MIT_N_OR
+			      ? 1
+			      : pr);
+		put(o, n->kind == MIT_N_OR ? " or " : " and ");
+		print_sub(e, n->b, c, o, pr == 3 ? 3 : pr + 1);
 		break;
 	}
 	case MIT_N_CMP:

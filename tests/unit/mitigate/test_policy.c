@@ -356,8 +356,8 @@ Test(policy, seed_rule_and_precedence)
 	cr_assert(mit_expr_eval(e, &ctx));
 	char out[256];
 	mit_expr_format(e, out, sizeof(out));
-	cr_assert_str_eq(out, "memory.critical or cpu.deviation > 0.5 and "
-			      "cpu.velocity > 0.050000000000000003");
+	cr_assert_str_eq(out, "memory.critical or (cpu.deviation > 0.5 and "
+			      "cpu.velocity > 0.050000000000000003)");
 }
 
 Test(policy, issue_examples)
@@ -435,8 +435,8 @@ Test(policy, explain_shows_values)
 	set(AN_M_cpu, MIT_F_deviation, 0.45);
 	char out[512];
 	mit_expr_explain(e, &ctx, out, sizeof(out));
-	cr_assert_str_eq(out, "cpu.deviation(0.45) > 0.1 and cpu.velocity"
-			      "(unknown) > 0.05 or cpu.critical(false)");
+	cr_assert_str_eq(out, "(cpu.deviation(0.45) > 0.1 and cpu.velocity"
+			      "(unknown) > 0.05) or cpu.critical(false)");
 	char small[10];
 	mit_expr_explain(e, &ctx, small, sizeof(small));
 	cr_assert_eq(strlen(small), 9, "cut, NUL-terminated");
