@@ -27,6 +27,8 @@ static const cmd_entry_t *const cmd_table[] = {
 	&cmd_proxy,
 	&cmd_analyze,
 	&cmd_drift,
+	&cmd_stress,
+	&cmd_snapshots,
 	&cmd_check_config,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))

@@ -76,5 +76,7 @@ extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_run;
+extern const cmd_entry_t cmd_snapshots;
+extern const cmd_entry_t cmd_stress;
 
 #endif

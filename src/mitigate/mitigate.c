@@ -1037,8 +1037,6 @@ static void stress_apply(mit_t *m, int64_t now, const mit_stress_cmd_t *cmd)
 	}
 	audit_outcome(m, now, m->stress_action, MIT_ACT_STRESS,
 		      ok ? "ok" : "failed", st->why);
-	note(m, MIT_NOTE_STRESS, "stress test %s: %s", ok ? "done" : "aborted",
-	     st->why);
 }
 
 static int stress_begin(mit_t *m, int64_t now, uint64_t action, buf_t *err)
@@ -1133,6 +1131,9 @@ static void stress_tick(mit_t *m, int64_t now)
 		return;
 	if (m->ops.mirror_dropped)
 		m->meas.dropped = m->ops.mirror_dropped(m->ops.arg) - m->drop_base;
+	/* Headroom is judged against production's load as it is now. */
+	if (!isnan(m->last_rps))
+		m->stress.p.prod_rps = m->last_rps;
 	mit_stress_cmd_t cmd;
 	mit_stress_tick(&m->stress, now, &m->meas, &cmd);
 	stress_apply(m, now, &cmd);

@@ -386,7 +386,8 @@ static void judge(mit_stress_t *st, int64_t now, const mit_hist_t *m,
 		}
 		pt.over = true;
 		snprintf(pt.why, sizeof(pt.why),
-			 "only %llu requests answered or dropped",
+			 "only %llu requests answered or dropped (the "
+			 "shadow fell behind)",
 			 (unsigned long long)sent);
 	} else if (pt.p99_s > st->p.p99_target_s) {
 		pt.over = true;

@@ -148,7 +148,7 @@ typedef struct mit_stress {
 	mit_stress_lever_result_t result[MIT_LEVER__COUNT];
 	int nresults;
 	double capacity;     /* the estimate for the scaler; NaN none */
-	char why[192];	     /* aborted: why; done: summary */
+	char why[512];	     /* aborted: why; done: summary */
 } mit_stress_t;
 
 /* Starts a run at now; cmd says what to set first. 0, or ERR_INVAL when
