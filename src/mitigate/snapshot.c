@@ -869,8 +869,9 @@ static void collect_garbage(mit_snaps_t *s)
 			if (strlen(e2->d_name) != 62)
 				continue;
 			char sha[65];
-			snprintf(sha, sizeof(sha), "%s%s", de->d_name,
-				 e2->d_name);
+			memcpy(sha, de->d_name, 2);
+			memcpy(sha + 2, e2->d_name, 62);
+			sha[64] = '\0';
 			bool used = false;
 			for (size_t i = 0; i < nref && !used; i++)
 				used = !strcmp(ref[i], sha);

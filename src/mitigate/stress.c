@@ -206,7 +206,7 @@ static void summarise(mit_stress_t *st, mit_stress_lever_result_t *r)
 				: 0;
 		if (r->knee)
 			snprintf(r->note, sizeof(r->note),
-				 "knee at %.0f%% of the memory limit (%s); "
+				 "knee at %.0f%% of the memory limit (%.100s); "
 				 "targets held down to %.0f%% (%.1f MiB)",
 				 r->knee_level * 100, knee ? knee->why : "",
 				 r->good_level * 100, r->mem_ok / 1048576.0);
@@ -235,13 +235,13 @@ static void summarise(mit_stress_t *st, mit_stress_lever_result_t *r)
 		snprintf(hr, sizeof(hr), ", headroom %.0f%%", r->headroom * 100);
 	if (r->knee && r->good_level > 0)
 		snprintf(r->note, sizeof(r->note),
-			 "knee at %s (%s); capacity %.1f..%.1f req/s per "
+			 "knee at %s (%.100s); capacity %.1f..%.1f req/s per "
 			 "production replica%s",
 			 lv, knee ? knee->why : "", r->capacity_lo,
 			 r->capacity_hi, hr);
 	else if (r->knee)
 		snprintf(r->note, sizeof(r->note),
-			 "over the targets at the first step (%s): capacity "
+			 "over the targets at the first step (%.100s): capacity "
 			 "below %.1f req/s per production replica",
 			 knee ? knee->why : "", r->capacity_hi);
 	else

@@ -116,7 +116,7 @@ typedef struct mit_stress_lever_result {
 	double capacity_lo, capacity_hi;
 	double headroom;     /* production capacity / load now - 1; NaN */
 	uint64_t mem_ok;     /* memory: the smallest limit within targets */
-	char note[192];	     /* skipped: why; else a summary */
+	char note[320];	     /* skipped: why; else a summary */
 } mit_stress_lever_result_t;
 
 typedef enum mit_stress_state {
