@@ -97,6 +97,7 @@ struct mit {
 	int64_t meas_since;
 	uint64_t drop_base;
 	int64_t stress_minute; /* the cron minute last started */
+	int64_t stress_end;    /* when the last test ended */
 	double last_rps;
 	/* bookkeeping */
 	mit_report_t *rep;
@@ -1032,6 +1033,7 @@ static void stress_apply(mit_t *m, int64_t now, const mit_stress_cmd_t *cmd)
 		return;
 	const mit_stress_t *st = &m->stress;
 	bool ok = st->state == MIT_STRESS_DONE;
+	m->stress_end = now;
 	if (ok && !isnan(st->capacity) && st->capacity > 0) {
 		mit_scaler_set_capacity(&m->scaler, st->capacity);
 	}
@@ -1201,9 +1203,18 @@ static void policy_tick(mit_t *m, int64_t now)
 {
 	mit_eval_ctx_t ctx;
 	mit_eval_ctx_clear(&ctx);
-	for (int k = 0; k < AN_METRIC__COUNT; k++)
+	/* While the shadow is being stressed (and for a step after), what
+	 * the shadow does is the test, not a finding to act on. */
+	bool stressing = m->stress.state == MIT_STRESS_RUNNING ||
+			 (m->stress_ever && now - m->stress_end <
+						m->cfg->mitigation.stress.step);
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const open_finding_t *o = &m->open[k];
+		if (stressing && o->open && o->f.mover == AN_SHADOW)
+			continue; /* unknown: no rule fires on it */
 		mit_eval_ctx_set(&ctx, (an_metric_t)k, &m->view[k],
-				 m->open[k].open ? &m->open[k].f : NULL);
+				 o->open ? &o->f : NULL);
+	}
 	const mit_policy_t *p = m->policy;
 	for (int r = 0; r < p->n; r++) {
 		const mit_rule_t *rule = &p->rule[r];

@@ -602,3 +602,19 @@ Test(engine, evidence_sentence)
 	mit_finding_evidence(&f, small, sizeof(small));
 	cr_assert_str_eq(small, "memory predi...");
 }
+
+Test(engine, shadow_findings_during_a_stress_test_are_the_test)
+{
+	start("  reload:\n    signal: HUP\n",
+	      "  stress:\n    levers: [amplify]\n    step: 10s\n");
+	buf_t err = BUF_INIT;
+	cr_assert_eq(mit_stress_start(eng, T0 + S, "test", &err), 0, "%s",
+		     err.data);
+	tick(2, 0.9, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert_not(has_note("rule default-cpu"),
+		      "the shadow under stress is not a finding to act on");
+	tick(3, 0.9, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule default-cpu"), "production still is");
+	buf_free(&err);
+	stop();
+}
