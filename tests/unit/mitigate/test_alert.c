@@ -242,13 +242,16 @@ Test(alert, escalation_resolves_the_old_label_set)
 	cr_assert_eq(mit_alert_fire(a, now + S, &c), 1);
 	cr_assert_eq(mit_alert_flush(a, 5 * S), 0);
 	cr_assert_eq(rx_count(&am), 3);
-	json_t *old = json_array_get(rx_json(&am, 1), 0);
+	json_t *a1 = rx_json(&am, 1), *a2 = rx_json(&am, 2);
+	json_t *old = json_array_get(a1, 0);
 	cr_assert_str_eq(str(old, "labels.severity"), "warning");
 	char want[CLOCK_ISO_LEN];
 	clock_iso8601(now + S, want);
 	cr_assert_str_eq(str(old, "endsAt"), want);
-	json_t *nw = json_array_get(rx_json(&am, 2), 0);
+	json_t *nw = json_array_get(a2, 0);
 	cr_assert_str_eq(str(nw, "labels.severity"), "critical");
+	json_decref(a1);
+	json_decref(a2);
 	mit_alerter_free(a);
 	rx_stop(&am);
 }
