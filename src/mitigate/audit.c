@@ -106,8 +106,12 @@ mit_audit_t mit_audit_memory_new(size_t cap)
 	mem_t *m = xcalloc(1, sizeof(*m));
 	m->cap = cap ? cap : MIT_AUDIT_MEM_DEFAULT;
 	m->v = xcalloc(m->cap, sizeof(*m->v));
-	return (mit_audit_t){mem_finding, mem_decision, mem_action,
-			     mem_outcome, mem_recent, m};
+	return (mit_audit_t){.finding = mem_finding,
+			     .decision = mem_decision,
+			     .action = mem_action,
+			     .outcome = mem_outcome,
+			     .recent = mem_recent,
+			     .ctx = m};
 }
 
 void mit_audit_memory_free(mit_audit_t *a)

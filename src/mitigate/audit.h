@@ -80,6 +80,18 @@ typedef struct mit_rec_outcome {
 	const char *detail;
 } mit_rec_outcome_t;
 
+/* A snapshot of production's config taken (new content) or marked
+ * known-good (good_ns set), for a store that keeps snapshot metadata. */
+typedef struct mit_rec_snapshot {
+	int64_t t_ns;
+	const char *service;
+	const char *id;	      /* content hash (hex) */
+	const char *reason;   /* why it was taken */
+	const char *manifest; /* the manifest file's path in the store */
+	uint64_t nfiles, bytes;
+	int64_t taken_ns, good_ns; /* good_ns 0: not known-good */
+} mit_rec_snapshot_t;
+
 /* One record of any kind, flattened for listing. Text fields are cut to
  * their size. */
 typedef struct mit_audit_entry {
@@ -107,6 +119,8 @@ typedef struct mit_audit {
 	int (*outcome)(void *ctx, const mit_rec_outcome_t *r);
 	size_t (*recent)(void *ctx, unsigned kinds, mit_audit_entry_t *out,
 			 size_t max);
+	/* Optional (NULL: not kept): snapshots taken and marked good. */
+	int (*snapshot)(void *ctx, const mit_rec_snapshot_t *r);
 	void *ctx;
 } mit_audit_t;
 

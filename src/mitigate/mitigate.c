@@ -384,6 +384,19 @@ static gate_t act_gate(mit_t *m, int64_t now, uint64_t dec, mit_act_t act,
 
 /* ------------------------------------------------------------ snapshots */
 
+static void audit_snapshot(mit_t *m, int64_t now, const mit_snap_info_t *i)
+{
+	if (!m->audit->snapshot)
+		return;
+	char *man = xasprintf("%s/manifests/%s", mit_snaps_dir(m->snaps),
+			      i->id);
+	mit_rec_snapshot_t r = {now,	   m->cfg->service, i->id,
+				i->reason, man,		    i->nfiles,
+				i->bytes,  i->taken_ns,	    i->good_ns};
+	audit_rc(m, m->audit->snapshot(m->audit->ctx, &r), "snapshot");
+	free(man);
+}
+
 static void check_snapshot(mit_t *m, int64_t now, const char *why)
 {
 	if (!m->snaps)
@@ -411,6 +424,8 @@ static void check_snapshot(mit_t *m, int64_t now, const char *why)
 	}
 	m->cur = info;
 	m->have_cur = true;
+	if (is_new)
+		audit_snapshot(m, now, &info);
 	/* A new current config soaks from now. */
 	m->clean_since = now;
 	log_info("mitigate",
@@ -439,6 +454,7 @@ static void snapshots_tick(mit_t *m, int64_t now)
 		return;
 	}
 	m->cur.good_ns = now;
+	audit_snapshot(m, now, &m->cur);
 	char d[32];
 	snprintf(d, sizeof(d), "%.0f s",
 		 (double)m->cfg->mitigation.soak / 1e9);

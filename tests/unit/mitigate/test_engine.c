@@ -618,3 +618,34 @@ Test(engine, shadow_findings_during_a_stress_test_are_the_test)
 	buf_free(&err);
 	stop();
 }
+
+static int snaps_taken, snaps_good;
+static char snap_manifest[512];
+
+static int count_snapshot(void *ctx, const mit_rec_snapshot_t *r)
+{
+	if (r->good_ns)
+		snaps_good++;
+	else
+		snaps_taken++;
+	snprintf(snap_manifest, sizeof(snap_manifest), "%s", r->manifest);
+	return 0;
+}
+
+Test(engine, snapshots_reach_the_audit)
+{
+	start("  reload:\n    signal: HUP\n", "");
+	mit_free(eng);
+	audit.snapshot = count_snapshot;
+	snaps_taken = snaps_good = 0;
+	buf_t err = BUF_INIT;
+	cr_assert_eq(mit_new(cfg, &ops, &audit, &eng, &err), 0);
+	cr_assert_eq(mit_start(eng, T0, &err), 0);
+	cr_assert_eq(snaps_taken, 0, "the start snapshot existed already");
+	bad_deploy();
+	cr_assert_eq(snaps_good, 1);
+	cr_assert_eq(snaps_taken, 1, "the bad config");
+	cr_assert_eq(access(snap_manifest, R_OK), 0, "%s", snap_manifest);
+	buf_free(&err);
+	stop();
+}

@@ -13,6 +13,8 @@
 #include "provision/prov_int.h"
 
 #include <criterion/criterion.h>
+#include <libgen.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,23 +72,48 @@ static bool cg_writable(void)
 
 static char dir[64];
 
-static prov_t *start(struct event_base *base, config_t **cfg, bool cg)
+/* build/tests/unit/provision/test_x -> build/tools/testsvc */
+static void find_testsvc(char *out, size_t n)
+{
+	char exe[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	cr_assert_gt(k, 0);
+	exe[k] = '\0';
+	snprintf(out, n, "%s/../../../tools/testsvc", dirname(exe));
+	cr_assert_eq(access(out, X_OK), 0, "%s not built", out);
+}
+
+/* Two production replicas. With http, each is testsvc (ready when it
+ * answers /healthz) and will not start again once <dir>/broken exists;
+ * otherwise a shell that touches sig-<port> on SIGUSR1. */
+static prov_t *start(struct event_base *base, config_t **cfg, bool cg,
+		     bool http)
 {
 	log_setup(LOG_OFF, LOG_FMT_LOGFMT);
 	snprintf(dir, sizeof(dir), "/tmp/umbra-restart-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	char text[2048];
-	/* A replica that touches sig-<port> on SIGUSR1, and will not start
-	 * again once <dir>/broken exists. */
+	char cmd[3 * PATH_MAX], svc[PATH_MAX];
+	if (http) {
+		find_testsvc(svc, sizeof(svc));
+		snprintf(cmd, sizeof(cmd),
+			 "[/bin/sh, -c, 'test -e %s/broken && exec %s --port $0 "
+			 "--exit-after-ms 0 --exit-code 3; exec %s --port $0', "
+			 "'{port}']\n  health: {type: http, path: /healthz}",
+			 dir, svc, svc);
+	} else {
+		snprintf(cmd, sizeof(cmd),
+			 "[/bin/sh, -c, 'trap \"touch %s/sig-$0\" USR1; while "
+			 ":; do sleep 0.05; done', '{port}']\n"
+			 "  health: {type: none}",
+			 dir);
+	}
+	char text[4 * PATH_MAX];
 	snprintf(text, sizeof(text),
-		 "service: unit-restart-%d\nproduction:\n"
-		 "  command: [/bin/sh, -c, 'test -e %s/broken && exit 3; trap "
-		 "\"touch %s/sig-$0\" USR1; while :; do sleep 0.05; done', "
-		 "'{port}']\n"
-		 "  replicas: 2\n  health: {type: none}\n  stop_grace: 2s\n"
+		 "service: unit-restart-%d\nproduction:\n  command: %s\n"
+		 "  replicas: 2\n  stop_grace: 2s\n"
 		 "  restart: {max: 2, backoff: 10ms}\n%s"
 		 "shadow:\n  ratio: 0.5\n",
-		 (int)getpid(), dir, dir,
+		 (int)getpid(), cmd,
 		 cg ? "  cpu_limit: 1\n  memory_limit: 64MiB\n" : "");
 	config_errors_t errs = {0};
 	cr_assert_eq(config_load_string("t.yaml", text, strlen(text), dir, cfg,
@@ -119,7 +146,7 @@ Test(restart, signal_reaches_every_replica)
 {
 	struct event_base *base = event_base_new();
 	config_t *cfg;
-	prov_t *p = start(base, &cfg, false);
+	prov_t *p = start(base, &cfg, false, false);
 	cr_assert_eq(prov_replica_up_count(p, PROV_PRODUCTION), 2);
 	usleep(200000); /* the shell has set its trap */
 	cr_assert_eq(prov_signal(p, PROV_PRODUCTION, SIGUSR1), 2);
@@ -139,7 +166,7 @@ Test(restart, roll_stops_at_a_replica_that_does_not_come_back)
 {
 	struct event_base *base = event_base_new();
 	config_t *cfg;
-	prov_t *p = start(base, &cfg, false);
+	prov_t *p = start(base, &cfg, false, true);
 	int pid1 = p->rep[PROV_PRODUCTION][1]->pid;
 	cr_assert_eq(prov_rolling_restart(p, PROV_PRODUCTION, on_roll, NULL), 0);
 	cr_assert_eq(prov_rolling_restart(p, PROV_PRODUCTION, on_roll, NULL),
@@ -167,7 +194,7 @@ Test(restart, squeeze_the_shadow)
 	bool cg = cg_writable();
 	struct event_base *base = event_base_new();
 	config_t *cfg;
-	prov_t *p = start(base, &cfg, cg);
+	prov_t *p = start(base, &cfg, cg, false);
 	cr_assert_eq(prov_squeeze_shadow(p, 0, 1), ERR_RANGE);
 	cr_assert_eq(prov_squeeze_shadow(p, 1.5, 1), ERR_RANGE);
 	if (!cg) {
