@@ -643,6 +643,10 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	mit_snap_info_t good;
 	buf_t err = BUF_INIT;
 	const char *skip = NULL;
+	/* What production has now (a change may not have been reported
+	 * yet): a snapshot of it, which also keeps it reversible. */
+	if (m->snaps && !m->rb.on)
+		check_snapshot(m, now, "before rollback");
 	if (o->open && o->f.mover != AN_PROD) {
 		skip = "the shadow moved, not production: rolling production "
 		       "back would not help";
@@ -699,8 +703,6 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	if (act_gate(m, now, dec, MIT_ACT_ROLLBACK, detail, reason, evidence,
 		     &aid) != GATE_GO)
 		return;
-	/* Reversible: what is there now is a snapshot too. */
-	check_snapshot(m, now, "before rollback");
 	memset(&m->rb, 0, sizeof(m->rb));
 	m->rb.cmd.out_fd = -1;
 	m->rb.on = true;

@@ -649,3 +649,14 @@ Test(engine, snapshots_reach_the_audit)
 	buf_free(&err);
 	stop();
 }
+
+Test(engine, an_unreported_change_is_seen_before_deciding)
+{
+	start("  reload:\n    signal: HUP\n", "");
+	tick(11, 0.01, 0, 0); /* known-good */
+	write_conf(BAD);      /* nobody called mit_config_changed */
+	tick(12, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert_str_eq(read_conf(), GOOD);
+	cr_assert_eq(fk.signals, 1);
+	stop();
+}
