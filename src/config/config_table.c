@@ -121,7 +121,9 @@ static const config_field_t policy_fields[] = {
 	{"then", CT_ENUM_LIST, POFF(then), "alert", 0, 0, NULL, action_kinds,
 	 NULL, 0, "actions, in order"},
 	{"cooldown", CT_DURATION, POFF(cooldown), "10m", 0, 7 * 86400, "s",
-	 NULL, NULL, 0, "minimum time between two firings of this rule"},
+	 NULL, NULL, 0,
+	 "minimum time between two firings of this rule; while its condition "
+	 "holds it fires again each cooldown (0: once per episode)"},
 };
 #undef POFF
 static const config_table_t policy_table = {

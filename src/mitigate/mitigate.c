@@ -1236,10 +1236,8 @@ static void policy_tick(mit_t *m, int64_t now)
 	const mit_policy_t *p = m->policy;
 	for (int r = 0; r < p->n; r++) {
 		const mit_rule_t *rule = &p->rule[r];
-		if (!mit_expr_eval(&rule->expr, &ctx))
-			continue;
-		const char *w;
-		if (!mit_gov_rule_ready(&m->gov, p->rule, r, now, &w))
+		bool holds = mit_expr_eval(&rule->expr, &ctx);
+		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
 			continue;
 		mit_gov_rule_fired(&m->gov, r, now);
 		an_metric_t pm = primary_metric(m, rule->expr.metrics);

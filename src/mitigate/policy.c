@@ -950,19 +950,23 @@ void mit_gov_init(mit_gov_t *g, int64_t act_cooldown_ns, int max_per_hour)
 							    : max_per_hour;
 }
 
-bool mit_gov_rule_ready(const mit_gov_t *g, const mit_rule_t *rules, int r,
-			int64_t now, const char **why)
+bool mit_gov_rule_check(mit_gov_t *g, const mit_rule_t *rules, int r,
+			bool cond, int64_t now)
 {
-	if (g->rule_last[r] && now - g->rule_last[r] < rules[r].cooldown_ns) {
-		*why = "rule in its cooldown";
+	if (cond && !g->rule_was[r])
+		g->rule_edge[r] = true;
+	g->rule_was[r] = cond;
+	if (!cond)
 		return false;
-	}
-	return true;
+	if (g->rule_last[r] && now - g->rule_last[r] < rules[r].cooldown_ns)
+		return false;
+	return rules[r].cooldown_ns > 0 || g->rule_edge[r];
 }
 
 void mit_gov_rule_fired(mit_gov_t *g, int r, int64_t now)
 {
 	g->rule_last[r] = now;
+	g->rule_edge[r] = false;
 }
 
 int mit_gov_hour_count(const mit_gov_t *g, int64_t now)

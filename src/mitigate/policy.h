@@ -199,6 +199,8 @@ int mit_policy_add(mit_policy_t *p, const char *name, const char *when,
 /* Cooldowns and the hourly cap. Times are the tick's wall time (ns). */
 typedef struct mit_gov {
 	int64_t rule_last[MIT_MAX_RULES]; /* 0 = never fired */
+	bool rule_was[MIT_MAX_RULES];	  /* the condition last tick */
+	bool rule_edge[MIT_MAX_RULES];	  /* it became true since firing */
 	int64_t act_last[MIT_ACT__COUNT];
 	int64_t hour[MIT_GOV_MAX_HOUR]; /* ring of action times */
 	int nhour, head;
@@ -208,9 +210,14 @@ typedef struct mit_gov {
 
 void mit_gov_init(mit_gov_t *g, int64_t act_cooldown_ns, int max_per_hour);
 
-/* Whether rule r may fire at now; *why (static text) when not. */
-bool mit_gov_rule_ready(const mit_gov_t *g, const mit_rule_t *rules, int r,
-			int64_t now, const char **why);
+/* Whether rule r fires at now, given its condition's value this tick
+ * (call once per tick per rule). It fires when the condition holds, its
+ * cooldown since the last firing has passed, and either the cooldown is
+ * positive (while the condition holds, the rule fires again each
+ * cooldown) or the condition became true since the rule last fired
+ * (cooldown 0: once per episode, not every tick). */
+bool mit_gov_rule_check(mit_gov_t *g, const mit_rule_t *rules, int r,
+			bool cond, int64_t now);
 void mit_gov_rule_fired(mit_gov_t *g, int r, int64_t now);
 
 /* Whether an automatic action of kind a may run at now: its cooldown has

@@ -120,7 +120,8 @@ class Driver:
             stop(self.p, grace=2)
 
 
-def base_config(case, conf_dir, extra_production="", mitigation=""):
+def base_config(case, conf_dir, extra_production="", mitigation="",
+                soak="1s"):
     port = free_port()
     return (f"service: e2e-mit-{os.getpid()}-{port}\n"
             f"production:\n"
@@ -133,7 +134,7 @@ def base_config(case, conf_dir, extra_production="", mitigation=""):
             f"shadow:\n  work_dir: {case.tmp}/shadow\n"
             f"analysis:\n  interval: 200ms\n  velocity_window: 2s\n"
             f"store:\n  path: {case.tmp}/data/umbra.db\n"
-            f"mitigation:\n  soak: 1s\n  verify: 3s\n  cooldown: 0s\n"
+            f"mitigation:\n  soak: {soak}\n  verify: 3s\n  cooldown: 0s\n"
             f"  scale: {{enabled: false}}\n{mitigation}"), port
 
 
@@ -221,8 +222,10 @@ class MitigateTest(TestCase):
         self.assertRegex(r.stdout, r"(?m)^f 0644 +15 [0-9a-f]{16}  app.conf$")
 
     def test_failed_verification_holds_until_released(self):
+        # soak 3 s: between two episodes below the bad config must not
+        # soak into a known-good one
         cfg, port = base_config(self, self.conf,
-                                "  reload: {signal: HUP}\n")
+                                "  reload: {signal: HUP}\n", soak="3s")
         d = Driver(self, cfg)
         d.wait("^ready")
         self.bad_deploy(d, port)
@@ -234,9 +237,12 @@ class MitigateTest(TestCase):
                r"threshold 0.1")
         d.wait(r"^note outcome automatic actions held")
         self.assertTrue(d.status()["held"])
-        # another bad deploy: nothing is done, it is audited as held
+        # the episode ends; another bad deploy: nothing is done, it is
+        # audited as held (a rule with cooldown 0 fires once per episode)
+        d.send("view cpu 0.01", "resolve cpu")
+        d.wait(r"^note finding resolved: cpu")
         self.bad_deploy_again(d, port)
-        d.send("finding cpu critical production")
+        d.send("view cpu 0.5", "finding cpu critical production")
         d.wait(r"^note outcome rollback held: automatic actions are held")
         self.assertEqual(self.conf_text(), "latency_ms = 400\n")
         self.assertEqual(self.latency_knob(port), 400)
@@ -245,7 +251,9 @@ class MitigateTest(TestCase):
         d.wait(r"^released ok")
         self.assertFalse(d.status()["held"])
         d.forget()
-        d.send("finding cpu critical production")
+        d.send("view cpu 0.01", "resolve cpu")
+        d.wait(r"^note finding resolved: cpu")
+        d.send("view cpu 0.5", "finding cpu critical production")
         d.wait(r"^note outcome rollback applied")
         self.assertEqual(self.conf_text(), "latency_ms = 0\n")
 

@@ -417,20 +417,28 @@ Test(engine, cooldown_and_hourly_cap)
 	      "  max_actions_per_hour: 2\n  policy:\n"
 	      "    - name: hot\n      when: cpu.deviation > 0.2\n"
 	      "      then: [scale]\n      cooldown: 0s\n");
+	/* the rule's cooldown is 0: it fires once per episode, so each
+	 * episode is a quiet tick followed by a hot one */
 	tick(1, 0.5, 0, 0);
 	cr_assert_eq(fk.nset, 1);
+	tick(1.5, 0.5, 0, 0);
+	cr_assert_not(has_note("rule hot"), "the same episode");
+	tick(1.7, 0.0, 0, 0);
 	tick(2, 0.5, 0, 0); /* mitigation.cooldown 60 s */
 	cr_assert_eq(fk.nset, 1);
 	cr_assert(has_note("scale skipped: scale cooldown: the last one was "
 			   "1 s ago (mitigation.cooldown 60 s)"),
 		  "%s", rep.nnotes ? rep.note[rep.nnotes - 1].text : "");
+	tick(60, 0.0, 0, 0);
 	tick(61, 0.5, 0, 0);
 	cr_assert_eq(fk.nset, 2);
+	tick(121, 0.0, 0, 0);
 	tick(122, 0.5, 0, 0); /* two in the last hour already */
 	cr_assert_eq(fk.nset, 2);
 	cr_assert(has_note("scale skipped: hourly cap: 2 automatic actions in "
 			   "the last hour (mitigation.max_actions_per_hour "
 			   "2)"));
+	tick(3601, 0.0, 0, 0);
 	tick(3602, 0.5, 0, 0); /* the first left the hour */
 	cr_assert_eq(fk.nset, 3);
 	cr_assert(!has_note("rollback"), "the rule has only scale");

@@ -543,12 +543,21 @@ Test(governor, cooldown_per_kind_and_rule)
 	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ALERT, t, why, sizeof(why)));
 	cr_assert_eq(mit_gov_hour_count(&g, t), 1);
 
-	mit_rule_t rules[1] = {{.cooldown_ns = 60 * S}};
-	const char *w;
-	cr_assert(mit_gov_rule_ready(&g, rules, 0, t, &w));
+	/* a positive cooldown: again each cooldown while it holds */
+	mit_rule_t rules[2] = {{.cooldown_ns = 60 * S}, {.cooldown_ns = 0}};
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, false, t));
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, t));
 	mit_gov_rule_fired(&g, 0, t);
-	cr_assert_not(mit_gov_rule_ready(&g, rules, 0, t + 59 * S, &w));
-	cr_assert(mit_gov_rule_ready(&g, rules, 0, t + 60 * S, &w));
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, true, t + 59 * S));
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, t + 60 * S));
+	/* cooldown 0: once per episode */
+	cr_assert(mit_gov_rule_check(&g, rules, 1, true, t));
+	mit_gov_rule_fired(&g, 1, t);
+	cr_assert_not(mit_gov_rule_check(&g, rules, 1, true, t + S),
+		      "still the same episode");
+	cr_assert_not(mit_gov_rule_check(&g, rules, 1, false, t + 2 * S));
+	cr_assert(mit_gov_rule_check(&g, rules, 1, true, t + 3 * S),
+		  "a new episode");
 }
 
 Test(governor, hourly_cap)
