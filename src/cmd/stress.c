@@ -434,7 +434,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static int apply_flags(cmd_args_t *a, config_t *cfg)
 {
 	config_errors_t errs = {0};
-	int rc = 0;
+	/* This command tests the shadow: it never scales production (the
+	 * capacity it learns would let the scaler do so), and runs no
+	 * scheduled test beside its own. */
+	int rc = config_set(cfg, "mitigation.scale.enabled", "false", &errs);
+	if (!rc)
+		rc = config_set(cfg, "mitigation.stress.enabled", "false", &errs);
 	size_t nl;
 	const char *const *lv = cmd_opt_all(a, "lever", &nl);
 	if (nl) {
