@@ -152,7 +152,8 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libumbra.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< \
 	    $(BUILD)/libumbra.a $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
 
-unit: $(UNIT_BIN)
+# Tools first: some unit tests run tests/tools programs (testsvc).
+unit: $(UNIT_BIN) $(TOOL_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 	    UMBRA_TEST_DATA=$(CURDIR)/tests/data $$t --jobs=2 --short-filename \
 	    || { echo "FAILED: $$t"; fail=1; }; \

@@ -29,6 +29,8 @@ static const cmd_entry_t *const cmd_table[] = {
 	&cmd_drift,
 	&cmd_export,
 	&cmd_mask,
+	&cmd_stress,
+	&cmd_snapshots,
 	&cmd_check_config,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))

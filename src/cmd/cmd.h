@@ -78,5 +78,7 @@ extern const cmd_entry_t cmd_export;
 extern const cmd_entry_t cmd_mask;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_run;
+extern const cmd_entry_t cmd_snapshots;
+extern const cmd_entry_t cmd_stress;
 
 #endif

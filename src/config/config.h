@@ -294,12 +294,18 @@ typedef struct config_mitigation {
 		config_cron_t schedule;
 		int64_t max_amplification, step;
 		int64_t p99_target;
-		double error_target, min_cpu;
+		double error_target, min_cpu, min_memory;
+		config_strv_t levers; /* "amplify", "cpu", "memory" */
 	} stress;
 	struct {
 		char *alertmanager, *webhook;
 		int64_t repeat;
+		config_map_t labels;
 	} alert;
+	struct {
+		char *dir; /* "" = <dir of store.path>/snapshots */
+		int64_t keep;
+	} snapshots;
 } config_mitigation_t;
 
 /* Metric queries of the Prometheus source, by metric name: the compared

@@ -49,7 +49,9 @@ typedef struct config_field {
 	const char *def; /* default as text; lists comma-separated */
 	double min, max;
 	const char *unit;
-	const char *const *names; /* CT_ENUM, CT_ENUM_LIST: NULL-terminated */
+	const char *const *names; /* CT_ENUM, CT_ENUM_LIST: NULL-terminated;
+				     CT_ARGV: its placeholders (NULL: the
+				     common config_placeholders) */
 	const config_table_t *elem; /* CT_LIST */
 	unsigned flags;
 	const char *doc;
@@ -82,6 +84,7 @@ const config_section_t *config__section_of(const char *path);
 typedef struct config_mark {
 	char *path;
 	int line, col;
+	bool quoted; /* a quoted scalar: col is its opening quote */
 } config_mark_t;
 
 struct config_marks {
@@ -97,6 +100,9 @@ void config__mark(config_t *cfg, const char *path, int line, int col);
 /* The position of path's value, or false when the file did not set it. */
 bool config__mark_of(const config_t *cfg, const char *path, int *line,
 		     int *col);
+/* Marks path's value as a quoted scalar, and asks whether it was one. */
+void config__mark_quoted(config_t *cfg, const char *path);
+bool config__mark_is_quoted(const config_t *cfg, const char *path);
 /* Index of the root field at path, or -1. */
 int config__root_index(const char *path);
 

@@ -43,6 +43,9 @@ static const char *const detector_names[] = {
 	NULL};
 static const char *const action_kinds[] = {"rollback", "scale", "stress",
 					   "alert", "hold", NULL};
+static const char *const stress_levers[] = {"amplify", "cpu", "memory", NULL};
+/* The scale hook is told the desired count, not a replica's port. */
+static const char *const hook_placeholders[] = {"replicas", "service", NULL};
 
 const char *const config_placeholders[] = {"port", "config_dir", "data_dir",
 					   "replica", "side", "service", NULL};
@@ -125,7 +128,9 @@ static const config_field_t policy_fields[] = {
 	{"then", CT_ENUM_LIST, POFF(then), "alert", 0, 0, NULL, action_kinds,
 	 NULL, 0, "actions, in order"},
 	{"cooldown", CT_DURATION, POFF(cooldown), "10m", 0, 7 * 86400, "s",
-	 NULL, NULL, 0, "minimum time between two firings of this rule"},
+	 NULL, NULL, 0,
+	 "minimum time between two firings of this rule; while its condition "
+	 "holds it fires again each cooldown (0: once per episode)"},
 };
 #undef POFF
 static const config_table_t policy_table = {
@@ -557,8 +562,9 @@ static const config_field_t root_fields[] = {
 	 OFF(mitigation.scale.target_utilization), "0.7", 0.05, 1, "ratio",
 	 NULL, NULL, 0, "share of capacity to plan for"},
 	{"mitigation.scale.hook", CT_ARGV, OFF(mitigation.scale.hook), "", 0, 0,
-	 NULL, NULL, NULL, 0,
-	 "command for external scalers; {replicas} is the desired count"},
+	 NULL, hook_placeholders, NULL, 0,
+	 "command for external scalers; {replicas} is the desired count, "
+	 "{service} the service (also in $UMBRA_REPLICAS, $UMBRA_SERVICE)"},
 	{"mitigation.stress.enabled", CT_BOOL, OFF(mitigation.stress.enabled),
 	 "false", 0, 0, NULL, NULL, NULL, 0, "run scheduled stress tests"},
 	{"mitigation.stress.schedule", CT_CRON, OFF(mitigation.stress.schedule),
@@ -577,6 +583,14 @@ static const config_field_t root_fields[] = {
 	{"mitigation.stress.min_cpu", CT_RATIO, OFF(mitigation.stress.min_cpu),
 	 "0.1", 0.01, 1, "ratio", NULL, NULL, 0,
 	 "smallest share of its CPU quota the shadow is squeezed to"},
+	{"mitigation.stress.min_memory", CT_RATIO,
+	 OFF(mitigation.stress.min_memory), "0.25", 0.01, 1, "ratio", NULL,
+	 NULL, 0,
+	 "smallest share of its memory limit the shadow is squeezed to"},
+	{"mitigation.stress.levers", CT_ENUM_LIST, OFF(mitigation.stress.levers),
+	 "amplify,cpu", 0, 0, NULL, stress_levers, NULL, 0,
+	 "what a stress test turns, in order: mirror amplification x1, x2, "
+	 "x4 ...; the shadow's CPU quota or memory limit 1, 1/2, 1/4 ..."},
 	{"mitigation.alert.alertmanager", CT_URL,
 	 OFF(mitigation.alert.alertmanager), "", 0, 0, NULL, NULL, NULL, 0,
 	 "Alertmanager base URL (API v2)"},
@@ -585,6 +599,16 @@ static const config_field_t root_fields[] = {
 	{"mitigation.alert.repeat", CT_DURATION, OFF(mitigation.alert.repeat),
 	 "5m", 1, 86400, "s", NULL, NULL, 0,
 	 "a firing alert is re-sent this often"},
+	{"mitigation.alert.labels", CT_MAP, OFF(mitigation.alert.labels), "",
+	 0, 0, NULL, NULL, NULL, 0,
+	 "labels added to every alert (e.g. team: payments)"},
+	{"mitigation.snapshots.dir", CT_PATH, OFF(mitigation.snapshots.dir),
+	 "", 0, 0, NULL, NULL, NULL, 0,
+	 "where known-good snapshots of production's config live; \"\" = "
+	 "snapshots/ beside store.path"},
+	{"mitigation.snapshots.keep", CT_INT, OFF(mitigation.snapshots.keep),
+	 "100", 2, 100000, NULL, NULL, NULL, 0,
+	 "snapshots kept; older ones that are not known-good go first"},
 
 	/* metrics */
 	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,

@@ -97,7 +97,24 @@ void config__mark(config_t *cfg, const char *path, int line, int col)
 		m->cap = m->cap ? m->cap * 2 : 64;
 		m->v = xreallocarray(m->v, m->cap, sizeof(*m->v));
 	}
-	m->v[m->n++] = (config_mark_t){xstrdup(path), line, col};
+	m->v[m->n++] = (config_mark_t){xstrdup(path), line, col, false};
+}
+
+void config__mark_quoted(config_t *cfg, const char *path)
+{
+	config_marks_t *m = cfg->marks;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].path, path) == 0)
+			m->v[i].quoted = true;
+}
+
+bool config__mark_is_quoted(const config_t *cfg, const char *path)
+{
+	const config_marks_t *m = cfg->marks;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].path, path) == 0)
+			return m->v[i].quoted;
+	return false;
 }
 
 bool config__mark_of(const config_t *cfg, const char *path, int *line,
@@ -249,8 +266,11 @@ static int find_enum(const config_field_t *f, const char *s)
 	return -1;
 }
 
-/* Checks {name} placeholders in one argv word. */
-static const char *check_placeholders(const char *s, const char **bad)
+/* Checks {name} placeholders in one argv word against known (a field's
+ * own list, or config_placeholders). */
+static const char *check_placeholders(const char *s,
+				      const char *const *known_names,
+				      const char **bad)
 {
 	for (const char *p = strchr(s, '{'); p; p = strchr(p + 1, '{')) {
 		const char *q = p + 1;
@@ -260,7 +280,7 @@ static const char *check_placeholders(const char *s, const char **bad)
 			continue;
 		size_t n = (size_t)(q - p - 1);
 		bool known = false;
-		for (const char *const *k = config_placeholders; *k; k++)
+		for (const char *const *k = known_names; *k; k++)
 			if (strlen(*k) == n && strncmp(*k, p + 1, n) == 0)
 				known = true;
 		if (!known) {
@@ -601,19 +621,20 @@ static int set_item(load_ctx_t *lc, const config_field_t *f, void *slot,
 		if (addr_parse(it->text, false, slot, &why) == 0)
 			return 0;
 		break;
-	case CT_ARGV:
-		why = check_placeholders(it->text, &bad);
+	case CT_ARGV: {
+		/* A CT_ARGV field's names, when set, are its placeholders. */
+		const char *const *ph = f->names ? f->names
+						 : config_placeholders;
+		why = check_placeholders(it->text, ph, &bad);
 		if (!why) {
 			*(char **)slot = arena_strdup(a, it->text);
 			return 0;
 		}
 		{
 			buf_t known = BUF_INIT;
-			for (const char *const *k = config_placeholders; *k;
-			     k++)
+			for (const char *const *k = ph; *k; k++)
 				buf_printf(&known, "%s{%s}",
-					   k == config_placeholders ? "" : " ",
-					   *k);
+					   k == ph ? "" : " ", *k);
 			config__error(lc->errs, lc->file, it->line, it->col, path,
 				      "unknown placeholder \"%.*s\" (expected "
 				      "%s)",
@@ -622,6 +643,7 @@ static int set_item(load_ctx_t *lc, const config_field_t *f, void *slot,
 			buf_free(&known);
 		}
 		return ERR_CONFIG;
+	}
 	case CT_ENUM_LIST: {
 		int i = find_enum(f, it->text);
 		if (i >= 0) {
@@ -861,6 +883,8 @@ static void assign_node(load_ctx_t *lc, const config_table_t *t,
 		return;
 	}
 	config__mark(lc->cfg, path, v->line, v->col);
+	if (v->type == YN_SCALAR && v->quoted)
+		config__mark_quoted(lc->cfg, path);
 	if (f->type == CT_LIST) {
 		if (v->type != YN_SEQ) {
 			value_error(lc, f, v->line, v->col, path,

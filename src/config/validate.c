@@ -8,6 +8,7 @@
 #include "base/cidr.h"
 #include "base/err.h"
 #include "base/xmalloc.h"
+#include "mitigate/policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -226,9 +227,64 @@ static void check_analysis(vctx_t *v)
 		     "must span at least two ticks (analysis.interval)");
 }
 
+/* A policy condition that does not parse: the error goes to the very
+ * character, FILE:LINE:COL, when the value sits on one line (plain or
+ * quoted); in a multi-line scalar, at the value with the offset said. */
+static void policy_error(vctx_t *v, const char *path, const char *when,
+			 const mit_expr_err_t *e)
+{
+	int line = 0, col = 0;
+	if (!strchr(when, '\n') && config__mark_of(v->cfg, path, &line, &col) &&
+	    line > 0) {
+		col += (config__mark_is_quoted(v->cfg, path) ? 1 : 0) +
+		       (int)e->offset;
+		config__error(v->errs, v->cfg->file, line, col, path, "%s",
+			      e->msg);
+		return;
+	}
+	verr(v, path, "%s (at character %zu of the condition)", e->msg,
+	     e->offset + 1);
+}
+
+static void check_policy(vctx_t *v)
+{
+	const config_mitigation_t *m = &v->cfg->mitigation;
+	if (m->policy.n > MIT_MAX_RULES)
+		verr(v, "mitigation.policy", "%zu rules; at most %d", m->policy.n,
+		     MIT_MAX_RULES);
+	for (size_t i = 0; i < m->policy.n; i++) {
+		const config_policy_t *r = &m->policy.v[i];
+		char path[64];
+		snprintf(path, sizeof(path), "mitigation.policy[%zu].when", i);
+		mit_expr_t *e = xmalloc(sizeof(*e));
+		mit_expr_err_t err;
+		if (mit_expr_parse(r->when, strlen(r->when), e, &err))
+			policy_error(v, path, r->when, &err);
+		free(e);
+		if (strlen(r->name) >= MIT_RULE_NAME_MAX) {
+			snprintf(path, sizeof(path), "mitigation.policy[%zu].name",
+				 i);
+			verr(v, path, "longer than %d characters",
+			     MIT_RULE_NAME_MAX - 1);
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(m->policy.v[j].name, r->name) == 0) {
+				snprintf(path, sizeof(path),
+					 "mitigation.policy[%zu].name", i);
+				verr(v, path,
+				     "duplicate rule name \"%.60s\" (also "
+				     "mitigation.policy[%zu]; names identify "
+				     "rules in the audit log)",
+				     r->name, j);
+				break;
+			}
+	}
+}
+
 static void check_mitigation(vctx_t *v)
 {
 	const config_mitigation_t *m = &v->cfg->mitigation;
+	const config_production_t *p = &v->cfg->production;
 	if (m->scale.min > m->scale.max)
 		verr(v, "mitigation.scale.min", "%lld is above scale.max %lld",
 		     (long long)m->scale.min, (long long)m->scale.max);
@@ -244,6 +300,20 @@ static void check_mitigation(vctx_t *v)
 			verr(v, path, "a rule needs at least one action");
 		}
 	}
+	check_policy(v);
+	if (m->rollback.mode == CONFIG_ROLLBACK_RELOAD && !p->reload.command.n &&
+	    !p->reload.signal)
+		verr(v, "mitigation.rollback.mode",
+		     "reload needs production.reload.command or "
+		     "production.reload.signal (or use restart or auto)");
+	if (m->rollback.mode == CONFIG_ROLLBACK_RESTART && !p->command.n)
+		verr(v, "mitigation.rollback.mode",
+		     "restart needs production.command: umbra restarts only "
+		     "replicas it runs (or configure production.reload and use "
+		     "reload)");
+	if (m->stress.levers.n == 0)
+		verr(v, "mitigation.stress.levers",
+		     "at least one lever (amplify, cpu or memory)");
 }
 
 /* The placeholders a Prometheus query may hold: "{word}" of lower-case

@@ -81,6 +81,13 @@ typedef struct prov_fp_src {
 	const char *proc_root; /* NULL: /proc */
 } prov_fp_src_t;
 
+/* Appends text t[0..n) to out with the value of every line that names a
+ * sensitive key (a substring of the line, any case) replaced by marker
+ * (NULL: "[REDACTED]") after the line's first '=' or ':'. For config
+ * files shown in drift diffs and snapshot diffs. */
+void prov_mask_text(const config_strv_t *sensitive, const char *marker,
+		    const char *t, size_t n, buf_t *out);
+
 /* Collects the fingerprint of src into out (which it initialises).
  * Unreadable parts are left out (and not in out->parts). 0 always. */
 int prov_fp_collect(const prov_fp_src_t *src, prov_fp_t *out);

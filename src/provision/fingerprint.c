@@ -157,10 +157,9 @@ void prov_fp_print(const prov_fp_t *fp, buf_t *out)
 /* ------------------------------------------------------------ masking */
 
 /* Where the first sensitive key occurs in s[0..n), or NULL. */
-static const char *sensitive_at(const prov_fp_src_t *src, const char *s,
+static const char *sensitive_in(const config_strv_t *k, const char *s,
 				size_t n)
 {
-	const config_strv_t *k = src->sensitive;
 	for (size_t i = 0; k && i < k->n; i++) {
 		size_t kl = strlen(k->v[i]);
 		for (size_t j = 0; kl && j + kl <= n; j++)
@@ -168,6 +167,12 @@ static const char *sensitive_at(const prov_fp_src_t *src, const char *s,
 				return s + j;
 	}
 	return NULL;
+}
+
+static const char *sensitive_at(const prov_fp_src_t *src, const char *s,
+				size_t n)
+{
+	return sensitive_in(src->sensitive, s, n);
 }
 
 /* "sha256:<16 hex> (masked)": equal values still compare equal. */
@@ -179,16 +184,15 @@ static char *masked(const char *value)
 	return xasprintf("sha256:%s (masked)", hex);
 }
 
-/* text with the value of every line that names a sensitive key (after
- * its first '=' or ':') replaced by the marker. New buffer in out. */
-static void mask_text(const prov_fp_src_t *src, const char *t, size_t n,
-		      buf_t *out)
+void prov_mask_text(const config_strv_t *sensitive, const char *marker,
+		    const char *t, size_t n, buf_t *out)
 {
-	const char *marker = src->marker ? src->marker : "[REDACTED]";
+	if (!marker)
+		marker = "[REDACTED]";
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(t + i, '\n', n - i);
 		size_t l = nl ? (size_t)(nl - (t + i)) : n - i;
-		const char *hit = sensitive_at(src, t + i, l);
+		const char *hit = sensitive_in(sensitive, t + i, l);
 		const char *sep = NULL;
 		for (const char *q = hit; hit && q < t + i + l && !sep; q++)
 			if (*q == '=' || *q == ':')
@@ -203,6 +207,12 @@ static void mask_text(const prov_fp_src_t *src, const char *t, size_t n,
 			buf_putc(out, '\n');
 		i += l + (nl ? 1 : 0);
 	}
+}
+
+static void mask_text(const prov_fp_src_t *src, const char *t, size_t n,
+		      buf_t *out)
+{
+	prov_mask_text(src->sensitive, src->marker, t, n, out);
 }
 
 /* ------------------------------------------------------------ context */

@@ -178,6 +178,7 @@ typedef struct prov_replica {
 	bool announced; /* UP was sent: a DOWN must follow */
 	bool unhealthy; /* running but failing checks (DOWN sent) */
 	bool removing;	/* scaled away: REMOVED after it stops */
+	bool restarting; /* stopped by a rolling restart: start it again */
 	int pid, pidfd;
 	struct event *ev_exit;	/* pidfd readable: it exited */
 	struct event *ev_timer; /* restart, start timeout, grace */
@@ -214,6 +215,21 @@ struct prov {
 	char attach_cpu[CGROUP_PATH_MAX], attach_mem[CGROUP_PATH_MAX];
 	int attach_cpu_ver, attach_mem_ver;
 	int lock_fd; /* flock on <work_dir>/lock: one umbra per service */
+	/* A rolling restart in progress (one side, one replica at a time). */
+	struct {
+		bool on;
+		prov_side_t side;
+		int next;    /* the replica index to restart after this one */
+		int current; /* the one restarting now, -1 none */
+		bool ok;
+		char why[256];
+		prov_restart_cb done;
+		void *arg;
+	} roll;
+	struct event *ev_roll; /* delivers roll.done from the loop */
+	/* The shadow's limits as shares of what the ratio gives it (stress
+	 * tests squeeze them; 1 = normal). */
+	double squeeze_cpu, squeeze_mem;
 };
 
 /* Health checks (health.c): one TCP connect or HTTP GET to r->sa, with

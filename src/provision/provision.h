@@ -202,6 +202,38 @@ int prov_set_replicas(prov_t *p, prov_side_t side, int n);
  * follow from them. 0 or a negative error (a cgroup write failed). */
 int prov_set_limits(prov_t *p, prov_limits_t per_replica);
 
+/* Restarts side's replicas one at a time, never more than one down on
+ * purpose: replica i is stopped gracefully (DOWN first, so the pool
+ * stops using it), started again, and the next one begins only after it
+ * passed its health check (UP). A replica that crashes while starting is
+ * restarted with backoff as usual; one that gives up (FAILED) ends the
+ * roll: the rest keep their running processes. Replicas already FAILED
+ * or stopped are skipped. done(ok, why, arg) is called from the loop when
+ * the roll ends (why says what failed, "" when ok), and not at all when
+ * this returns an error: ERR_BADSTATE when the side is not run by umbra, not
+ * started, stopping, or a roll is already in progress. With one replica
+ * there is a gap while it restarts: prefer a reload (docs). */
+typedef void (*prov_restart_cb)(bool ok, const char *why, void *arg);
+int prov_rolling_restart(prov_t *p, prov_side_t side, prov_restart_cb done,
+			 void *arg);
+bool prov_restart_rolling(const prov_t *p);
+
+/* Sends sig to the main process of every running replica of side (for
+ * an attached production, the attached process): a reload signal. The
+ * number of processes signalled, or ERR_BADSTATE when none runs. */
+int prov_signal(prov_t *p, prov_side_t side, int sig);
+
+/* Replicas of side that are up (passed their checks, not failing them). */
+int prov_replica_up_count(const prov_t *p, prov_side_t side);
+
+/* Squeezes the shadow's cgroup limits to cpu_share and mem_share (0..1]
+ * of what production's limits and the ratio give it; 1, 1 restores them
+ * (stress tests; production is not touched). The shares stay in force
+ * when production's limits or replicas change. 0, ERR_RANGE for a share
+ * outside (0, 1], ERR_BADSTATE when umbra does not run the shadow, or a
+ * cgroup write error. */
+int prov_squeeze_shadow(prov_t *p, double cpu_share, double mem_share);
+
 /* Stops every replica gracefully (stop signal to the process group,
  * stop_grace, then SIGKILL), removes cgroups, namespace and copies of
  * state, then calls done (from the loop). Safe to call twice: the second

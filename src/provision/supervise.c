@@ -314,6 +314,8 @@ static void schedule_check(prov_replica_t *r, int64_t after_ns);
 static void check_all_stopped(prov_t *p);
 
 static void on_exit_cb(evutil_socket_t fd, short what, void *arg);
+static void roll_next(prov_t *p);
+static void roll_end(prov_t *p, bool ok, const char *why);
 
 /* Forks and execs replica r. Failures before exec give up at once. */
 static void replica_spawn(prov_replica_t *r)
@@ -448,6 +450,22 @@ static void replica_gone(prov_replica_t *r, const char *why)
 	bool was_up = r->announced && !r->unhealthy;
 	r->announced = false;
 	r->unhealthy = false;
+	if (r->state == PROV_R_STOPPING && r->restarting && !p->stopping &&
+	    !r->removing) {
+		/* Stopped by a rolling restart: start it again at once. A
+		 * stop on purpose is not a crash. */
+		if (was_up)
+			emit(r, PROV_EV_DOWN, "restarting");
+		log_info("provision", "replica stopped for a restart",
+			 LF_S("side", prov_side_name(r->side)),
+			 LF_I("replica", r->index), LF_I("pid", r->pid),
+			 LF_S("how", why));
+		r->pid = 0;
+		r->state = PROV_R_IDLE;
+		save_state(p);
+		replica_spawn(r);
+		return;
+	}
 	if (r->state == PROV_R_STOPPING || p->stopping || r->removing) {
 		if (was_up)
 			emit(r, PROV_EV_DOWN, "stopped");
@@ -505,6 +523,13 @@ static void give_up(prov_replica_t *r, const char *why)
 	r->state = PROV_R_FAILED;
 	snprintf(r->last_exit, sizeof(r->last_exit), "%s", why);
 	emit(r, PROV_EV_FAILED, why);
+	if (r->restarting) {
+		r->restarting = false;
+		char msg[300];
+		snprintf(msg, sizeof(msg), "replica %d did not come back: %.200s",
+			 r->index, why);
+		roll_end(p, false, msg);
+	}
 	check_all_stopped(p);
 }
 
@@ -589,6 +614,10 @@ void prov__health_done(prov_replica_t *r, bool ok, const char *why)
 		r->fails = 0;
 		emit(r, PROV_EV_UP, "passed its health check");
 		schedule_check(r, s->health_interval);
+		if (r->restarting) {
+			r->restarting = false;
+			roll_next(r->p);
+		}
 		return;
 	}
 	if (r->state != PROV_R_UP)
@@ -742,11 +771,37 @@ static void replica_stop(prov_replica_t *r)
 
 /* ------------------------------------------------------------ limits */
 
+/* The shadow's squeeze (stress tests) applied to its computed limits:
+ * a share of each, CPU at least the kernel's smallest quota, memory at
+ * least 4 MiB (below that a process cannot even start). */
+#define PROV_SQUEEZE_MEM_MIN (4u << 20)
+static void squeeze(prov_t *p)
+{
+	double c = p->squeeze_cpu > 0 ? p->squeeze_cpu : 1;
+	double m = p->squeeze_mem > 0 ? p->squeeze_mem : 1;
+	double min_cpu = (double)PROV_CPU_MIN_QUOTA_US / PROV_CPU_PERIOD_US;
+	prov_limits_t *lim[2] = {&p->side_lim[PROV_SHADOW],
+				 &p->rep_lim[PROV_SHADOW]};
+	for (int i = 0; i < 2; i++) {
+		if (lim[i]->cpu > 0 && c < 1) {
+			lim[i]->cpu *= c;
+			if (lim[i]->cpu < min_cpu)
+				lim[i]->cpu = min_cpu;
+		}
+		if (lim[i]->mem > 0 && m < 1) {
+			lim[i]->mem = (uint64_t)((double)lim[i]->mem * m);
+			if (lim[i]->mem < PROV_SQUEEZE_MEM_MIN)
+				lim[i]->mem = PROV_SQUEEZE_MEM_MIN;
+		}
+	}
+}
+
 static int apply_limits(prov_t *p, buf_t *err)
 {
 	prov_limits_share(p->prod_replica, p->nrep[PROV_PRODUCTION],
 			  p->cfg->shadow.ratio, p->cfg->shadow.memory_min,
 			  p->nrep[PROV_SHADOW], p->side_lim, p->rep_lim);
+	squeeze(p);
 	for (int s = 0; s < PROV_SIDES; s++) {
 		if (!p->spec[s].run || !p->cg[s].on)
 			continue;
@@ -815,6 +870,8 @@ int prov_new(const config_t *cfg, struct event_base *base,
 	prov_t *p = xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
 	p->base = base;
+	p->squeeze_cpu = p->squeeze_mem = 1;
+	p->roll.current = -1;
 	if (hooks)
 		p->hooks = *hooks;
 	p->net.ns_fd = -1;
@@ -1010,6 +1067,7 @@ int prov_start(prov_t *p, buf_t *err)
 	prov_limits_share(p->prod_replica, p->nrep[PROV_PRODUCTION],
 			  p->cfg->shadow.ratio, p->cfg->shadow.memory_min,
 			  p->nrep[PROV_SHADOW], p->side_lim, p->rep_lim);
+	squeeze(p);
 	if (p->spec[PROV_SHADOW].run && (rc = prepare_shadow_files(p, err)))
 		goto fail;
 	for (int s = 0; s < PROV_SIDES; s++) {
@@ -1135,6 +1193,152 @@ int prov_set_limits(prov_t *p, prov_limits_t per_replica)
 	return rc;
 }
 
+int prov_squeeze_shadow(prov_t *p, double cpu_share, double mem_share)
+{
+	if (!(cpu_share > 0 && cpu_share <= 1) ||
+	    !(mem_share > 0 && mem_share <= 1))
+		return ERR_RANGE;
+	if (!p->started || p->stopping || !p->spec[PROV_SHADOW].run ||
+	    !p->cg[PROV_SHADOW].on)
+		return ERR_BADSTATE;
+	p->squeeze_cpu = cpu_share;
+	p->squeeze_mem = mem_share;
+	buf_t err = BUF_INIT;
+	int rc = apply_limits(p, &err);
+	if (rc)
+		log_error("provision", "cannot squeeze the shadow's limits",
+			  LF_S("why", err.data));
+	buf_free(&err);
+	return rc;
+}
+
+/* ------------------------------------------------------------ restarts */
+
+static void on_roll_done(evutil_socket_t fd, short what, void *arg)
+{
+	prov_t *p = arg;
+	prov_restart_cb cb = p->roll.done;
+	void *cb_arg = p->roll.arg;
+	bool ok = p->roll.ok;
+	char why[256];
+	snprintf(why, sizeof(why), "%s", p->roll.why);
+	p->roll.done = NULL;
+	if (cb)
+		cb(ok, why, cb_arg);
+}
+
+static void roll_end(prov_t *p, bool ok, const char *why)
+{
+	if (!p->roll.on)
+		return;
+	p->roll.on = false;
+	p->roll.current = -1;
+	p->roll.ok = ok;
+	snprintf(p->roll.why, sizeof(p->roll.why), "%s", why ? why : "");
+	if (ok)
+		log_info("provision", "rolling restart done",
+			 LF_S("side", prov_side_name(p->roll.side)));
+	else
+		log_error("provision", "rolling restart stopped",
+			  LF_S("side", prov_side_name(p->roll.side)),
+			  LF_S("why", p->roll.why));
+	if (!p->ev_roll)
+		p->ev_roll = event_new(p->base, -1, 0, on_roll_done, p);
+	event_active(p->ev_roll, EV_TIMEOUT, 0);
+}
+
+/* Restarts the next replica of the roll, or ends it. */
+static void roll_next(prov_t *p)
+{
+	if (!p->roll.on)
+		return;
+	if (p->stopping) {
+		roll_end(p, false, "umbra is stopping");
+		return;
+	}
+	prov_side_t side = p->roll.side;
+	while (p->roll.next < p->nrep[side]) {
+		prov_replica_t *r = p->rep[side][p->roll.next++];
+		if (!r || r->state == PROV_R_FAILED ||
+		    r->state == PROV_R_STOPPED || r->state == PROV_R_STOPPING ||
+		    r->removing)
+			continue;
+		p->roll.current = r->index;
+		r->restarting = true;
+		log_info("provision", "rolling restart: replica",
+			 LF_S("side", prov_side_name(side)),
+			 LF_I("replica", r->index), LF_I("of", p->nrep[side]));
+		if (r->state == PROV_R_STARTING || r->state == PROV_R_UP) {
+			replica_stop(r);
+		} else {
+			/* Waiting to start (backoff, idle): start it now. */
+			event_del(r->ev_timer);
+			replica_spawn(r);
+		}
+		return;
+	}
+	roll_end(p, true, "");
+}
+
+int prov_rolling_restart(prov_t *p, prov_side_t side, prov_restart_cb done,
+			 void *arg)
+{
+	if (!p->started || p->stopping || !p->spec[side].run || p->roll.on)
+		return ERR_BADSTATE;
+	p->roll.on = true;
+	p->roll.side = side;
+	p->roll.next = 0;
+	p->roll.current = -1;
+	p->roll.done = done;
+	p->roll.arg = arg;
+	p->roll.why[0] = '\0';
+	log_info("provision", "rolling restart: one replica at a time",
+		 LF_S("side", prov_side_name(side)),
+		 LF_I("replicas", p->nrep[side]));
+	roll_next(p);
+	return 0;
+}
+
+bool prov_restart_rolling(const prov_t *p)
+{
+	return p->roll.on;
+}
+
+int prov_signal(prov_t *p, prov_side_t side, int sig)
+{
+	int n = 0;
+	for (int i = 0; i < p->nrep[side]; i++) {
+		prov_replica_t *r = p->rep[side][i];
+		if (!r || r->pid <= 0 ||
+		    (r->state != PROV_R_STARTING && r->state != PROV_R_UP))
+			continue;
+		if (kill(r->pid, sig) == 0) {
+			n++;
+			log_info("provision", "signalled a replica",
+				 LF_S("side", prov_side_name(side)),
+				 LF_I("replica", i), LF_I("pid", r->pid),
+				 LF_S("signal", strsignal(sig)));
+		} else {
+			log_warn("provision", "cannot signal a replica",
+				 LF_S("side", prov_side_name(side)),
+				 LF_I("replica", i), LF_I("pid", r->pid),
+				 LF_ERR("err", -errno));
+		}
+	}
+	return n ? n : ERR_BADSTATE;
+}
+
+int prov_replica_up_count(const prov_t *p, prov_side_t side)
+{
+	int n = 0;
+	for (int i = 0; i < p->nrep[side]; i++) {
+		const prov_replica_t *r = p->rep[side][i];
+		if (r && r->state == PROV_R_UP && !r->unhealthy)
+			n++;
+	}
+	return n;
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	prov_t *p = arg;
@@ -1177,6 +1381,7 @@ void prov_stop(prov_t *p, prov_done_cb done, void *arg)
 	p->stopping = true;
 	p->done = done;
 	p->done_arg = arg;
+	roll_end(p, false, "umbra is stopping");
 	if (p->ev_follow)
 		event_del(p->ev_follow);
 	log_info("provision", "stopping every replica");
@@ -1211,6 +1416,8 @@ void prov_free(prov_t *p)
 		event_free(p->ev_done);
 	if (p->ev_follow)
 		event_free(p->ev_follow);
+	if (p->ev_roll)
+		event_free(p->ev_roll);
 	if (p->lock_fd >= 0)
 		close(p->lock_fd);
 	for (int s = 0; s < PROV_SIDES; s++)

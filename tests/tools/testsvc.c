@@ -353,7 +353,8 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	int port = -1, exit_code = 1;
 	double exit_after_ms = -1;
-	for (int i = 1; i < argc; i++) {
+	/* Flags come in pairs: --name VALUE. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) {
 			fprintf(stderr, "testsvc: %s needs a value\n", a);
@@ -387,7 +388,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "testsvc: unknown flag %s\n", a);
 			return 2;
 		}
-		i++;
 	}
 	if (port < 0) {
 		fprintf(stderr, "usage: testsvc --port N [...]\n");

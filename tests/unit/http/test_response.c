@@ -120,7 +120,7 @@ static char *dechunk(const char *s, size_t step, http_err_t *err,
 						      avail - off, &d, &dl, err);
 			if (n < 0)
 				return NULL;
-			if (dl)
+			if (dl) /* d may be NULL when there is no data */
 				memcpy(out + o, d, dl);
 			o += dl;
 			off += (size_t)n;

@@ -1,0 +1,132 @@
+/*
+ * mitigate_ops.c: mit_ops_t on prov_t and proxy_t. Every function runs on
+ * the control thread, where the provisioner lives; the proxy's
+ * amplification is an atomic the workers read.
+ */
+#include "cmd/mitigate_ops.h"
+
+#include "base/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int health(void *arg, int *wanted, int *up)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov)
+		return ERR_UNSUPPORTED;
+	const prov_spec_t *s = prov_spec(l->prov, PROV_PRODUCTION);
+	if (!s->run && !s->attached)
+		return ERR_UNSUPPORTED;
+	*wanted = prov_replica_count(l->prov, PROV_PRODUCTION);
+	*up = prov_replica_up_count(l->prov, PROV_PRODUCTION);
+	return 0;
+}
+
+static int signal_production(void *arg, int sig)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov)
+		return ERR_UNSUPPORTED;
+	return prov_signal(l->prov, PROV_PRODUCTION, sig);
+}
+
+static void restart_done(bool ok, const char *why, void *arg)
+{
+	cmd_mit_live_t *l = arg;
+	l->rolling = false;
+	l->restart_ok = ok;
+	snprintf(l->restart_why, sizeof(l->restart_why), "%s", why);
+}
+
+static int rolling_restart(void *arg)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov)
+		return ERR_UNSUPPORTED;
+	int rc = prov_rolling_restart(l->prov, PROV_PRODUCTION, restart_done,
+				      l);
+	if (rc == 0) {
+		l->rolling = true;
+		l->restart_ok = false;
+		l->restart_why[0] = '\0';
+	}
+	return rc;
+}
+
+static int restart_status(void *arg, char *why, size_t n)
+{
+	cmd_mit_live_t *l = arg;
+	if (l->rolling)
+		return ERR_AGAIN;
+	snprintf(why, n, "%s", l->restart_why);
+	return l->restart_ok ? 0 : ERR_BADSTATE;
+}
+
+static int set_replicas(void *arg, int n)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov || !prov_spec(l->prov, PROV_PRODUCTION)->run)
+		return ERR_UNSUPPORTED;
+	return prov_set_replicas(l->prov, PROV_PRODUCTION, n);
+}
+
+static int set_amplification(void *arg, unsigned k)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->px)
+		return ERR_UNSUPPORTED;
+	proxy_set_amplification(l->px, k);
+	return 0;
+}
+
+static int squeeze_shadow(void *arg, double cpu, double mem)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov)
+		return ERR_UNSUPPORTED;
+	return prov_squeeze_shadow(l->prov, cpu, mem);
+}
+
+static int shadow_limits(void *arg, double *cpu, uint64_t *mem, int *replicas)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->prov || !prov_spec(l->prov, PROV_SHADOW)->run)
+		return ERR_UNSUPPORTED;
+	if (!l->have_limits) {
+		l->shadow_normal = prov_side_limits(l->prov, PROV_SHADOW);
+		l->have_limits = true;
+	}
+	*cpu = l->shadow_normal.cpu;
+	*mem = l->shadow_normal.mem;
+	*replicas = prov_replica_count(l->prov, PROV_SHADOW);
+	return 0;
+}
+
+static uint64_t mirror_dropped(void *arg)
+{
+	cmd_mit_live_t *l = arg;
+	if (!l->px)
+		return 0;
+	proxy_counters_t c;
+	proxy_counters(l->px, &c);
+	return c.dropped[PROXY_DROP_QUEUE_FULL] +
+	       c.dropped[PROXY_DROP_QUEUE_BYTES];
+}
+
+mit_ops_t cmd_mit_ops(cmd_mit_live_t *l)
+{
+	mit_ops_t o = {
+	    .arg = l,
+	    .production_health = health,
+	    .signal_production = signal_production,
+	    .rolling_restart = rolling_restart,
+	    .restart_status = restart_status,
+	    .set_replicas = set_replicas,
+	    .set_amplification = set_amplification,
+	    .squeeze_shadow = squeeze_shadow,
+	    .shadow_limits = shadow_limits,
+	    .mirror_dropped = mirror_dropped,
+	};
+	return o;
+}

@@ -1,0 +1,1505 @@
+/*
+ * mitigate.c: the decide-and-act engine of mitigate.h. One tick:
+ *
+ *   absorb    the analysis's findings (audited), resolutions, views;
+ *   snapshot  check production's config dir now and then; mark the
+ *             current snapshot known-good after the soak;
+ *   progress  a rollback's reload/restart and its verification, the
+ *             scale hook, a stress test;
+ *   policy    every rule whose condition holds and whose cooldown has
+ *             passed fires: a decision, then its actions in order, each
+ *             through the gate (hold, cooldown, hourly cap, dry run);
+ *   scaler    the preemptive/reactive replica decision;
+ *   alerts    repeats of what is still firing.
+ */
+#include "mitigate/mitigate.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
+#include "mitigate/alert.h"
+#include "mitigate/mit_int.h"
+#include "mitigate/scale.h"
+#include "provision/provision.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIT_VERIFY_TICKS 3 /* consecutive good ticks: as the analysis
+			      confirms a finding */
+#define MIT_ALERT_SEVERE 80 /* a finding's severity that alerts critical:
+			       critical findings start at 80 */
+#define MIT_SNAP_CHECK_MIN_NS NS_PER_S
+
+typedef enum gate { GATE_GO, GATE_STOP } gate_t;
+
+typedef enum apply_how { APPLY_SIGNAL, APPLY_COMMAND, APPLY_RESTART } apply_how_t;
+
+typedef struct open_finding {
+	bool open;
+	an_finding_t f;
+	uint64_t id;
+} open_finding_t;
+
+struct mit {
+	const config_t *cfg;
+	mit_ops_t ops;
+	mit_audit_t own_audit;
+	const mit_audit_t *audit;
+	mit_policy_t *policy;
+	mit_gov_t gov;
+	mit_scaler_t scaler;
+	bool scale_on;
+	mit_alerter_t *alerter;
+	mit_snaps_t *snaps;
+	bool dry_run;
+	uint64_t next_id;
+	/* the analysis, as last seen */
+	open_finding_t open[AN_METRIC__COUNT];
+	an_metric_view_t view[AN_METRIC__COUNT];
+	/* snapshots */
+	int64_t snap_every, last_snap_check;
+	mit_snap_info_t cur;
+	bool have_cur;
+	int64_t clean_since;
+	char snap_err[256]; /* the last error, logged once */
+	/* hold */
+	bool held;
+	char hold_reason[256];
+	/* the rollback being applied and verified */
+	struct {
+		bool on;
+		uint64_t action_id;
+		an_metric_t metric;
+		char to[MIT_SNAP_ID_LEN + 1], from[MIT_SNAP_ID_LEN + 1];
+		int64_t started, deadline;
+		int ok_ticks;
+		apply_how_t how;
+		bool applied;
+		mit_cmd_t cmd;
+		char health[96];
+	} rb;
+	/* scaling */
+	int replicas_known; /* when umbra does not run production */
+	int last_desired;
+	int skip_desired;   /* a gated scaler decision audited once */
+	mit_cmd_t hook;
+	uint64_t hook_action;
+	/* stress */
+	mit_stress_t stress;
+	bool stress_ever;
+	uint64_t stress_action;
+	mit_hist_t meas;
+	int64_t meas_since;
+	uint64_t drop_base;
+	int64_t stress_minute; /* the cron minute last started */
+	int64_t stress_end;    /* when the last test ended */
+	double last_rps;
+	/* bookkeeping */
+	mit_report_t *rep;
+	uint64_t ndecisions, nactions, audit_errors;
+};
+
+const char *mit_note_kind_name(mit_note_kind_t k)
+{
+	static const char *const n[] = {"finding", "decision", "action",
+					"outcome", "alert",    "snapshot",
+					"stress",  "scale"};
+	return (unsigned)k < sizeof(n) / sizeof(*n) ? n[k] : "?";
+}
+
+/* ------------------------------------------------------------ notes */
+
+static void note(mit_t *m, mit_note_kind_t k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note(mit_t *m, mit_note_kind_t k, const char *fmt, ...)
+{
+	mit_report_t *r = m->rep;
+	if (!r)
+		return;
+	if (r->nnotes >= MIT_MAX_NOTES) {
+		r->dropped++;
+		return;
+	}
+	mit_note_t *n = &r->note[r->nnotes++];
+	n->kind = k;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->text, sizeof(n->text), fmt, ap);
+	va_end(ap);
+}
+
+static void event_out(mit_t *m, an_event_kind_t kind, an_side_t side,
+		      int64_t start, int64_t end, const char *text)
+{
+	mit_report_t *r = m->rep;
+	if (!r || r->nevents >= MIT_MAX_EVENTS)
+		return;
+	mit_event_out_t *e = &r->event[r->nevents++];
+	e->kind = kind;
+	e->side = side;
+	e->start_ns = start;
+	e->end_ns = end;
+	snprintf(e->text, sizeof(e->text), "%s", text);
+}
+
+/* ------------------------------------------------------------ audit */
+
+static void audit_rc(mit_t *m, int rc, const char *what)
+{
+	if (!rc)
+		return;
+	m->audit_errors++;
+	log_error("mitigate", "the audit refused a record; acting anyway",
+		  LF_S("record", what), LF_ERR("err", rc));
+}
+
+static uint64_t audit_decision(mit_t *m, int64_t now, const char *rule,
+			       const char *cond, uint64_t finding_id,
+			       const char *metric, const char *actions)
+{
+	uint64_t id = m->next_id++;
+	mit_rec_decision_t r = {id,	 now,	 m->cfg->service, rule,
+				cond,	 finding_id, metric, actions,
+				m->dry_run};
+	m->ndecisions++;
+	log_info("mitigate", "decision", LF_S("rule", rule),
+		 LF_S("condition", cond), LF_S("metric", metric),
+		 LF_S("actions", actions), LF_B("dry_run", m->dry_run),
+		 LF_U("id", id));
+	if (m->audit->decision)
+		audit_rc(m, m->audit->decision(m->audit->ctx, &r), "decision");
+	return id;
+}
+
+static uint64_t audit_action(mit_t *m, int64_t now, uint64_t decision,
+			     mit_act_t act, const char *state,
+			     const char *detail, const char *reason,
+			     const char *evidence)
+{
+	uint64_t id = m->next_id++;
+	mit_rec_action_t r = {id,     decision, now,	m->cfg->service,
+			      mit_act_name(act), state, detail, reason,
+			      evidence};
+	if (!strcmp(state, "started"))
+		m->nactions++;
+	if (m->audit->action)
+		audit_rc(m, m->audit->action(m->audit->ctx, &r), "action");
+	return id;
+}
+
+static void audit_outcome(mit_t *m, int64_t now, uint64_t action, mit_act_t act,
+			  const char *result, const char *detail)
+{
+	mit_rec_outcome_t r = {m->next_id++, action, now, m->cfg->service,
+			       mit_act_name(act), result, detail};
+	bool bad = !strcmp(result, "failed") || !strcmp(result, "verify_failed");
+	if (bad)
+		log_error("mitigate", "outcome", LF_S("action", mit_act_name(act)),
+			  LF_S("result", result), LF_S("detail", detail),
+			  LF_U("action_id", action));
+	else
+		log_info("mitigate", "outcome", LF_S("action", mit_act_name(act)),
+			 LF_S("result", result), LF_S("detail", detail),
+			 LF_U("action_id", action));
+	if (m->audit->outcome)
+		audit_rc(m, m->audit->outcome(m->audit->ctx, &r), "outcome");
+	note(m, MIT_NOTE_OUTCOME, "%s %s: %s", mit_act_name(act), result,
+	     detail);
+}
+
+/* ------------------------------------------------------------ evidence */
+
+void mit_finding_evidence(const an_finding_t *f, char *out, size_t size)
+{
+	size_t l = 0;
+#define PUT(...)                                                           \
+	do {                                                               \
+		if (l < size) {                                            \
+			int n_ = snprintf(out + l, size - l, __VA_ARGS__); \
+			if (n_ > 0)                                        \
+				l += (size_t)n_;                           \
+		}                                                          \
+	} while (0)
+	if (!size)
+		return;
+	out[0] = '\0';
+	PUT("%s %s: deviation %.3g (threshold %.3g), velocity %.3g/s, "
+	    "severity %.0f",
+	    an_metric_name(f->metric), an_find_kind_name(f->kind), f->deviation,
+	    f->threshold, f->velocity, f->severity);
+	if (f->predicted)
+		PUT(", predicted to cross in %.0f s (confidence %.2f)", f->lead_s,
+		    f->confidence);
+	PUT("; %s moved (production %+.0f%%, shadow %+.0f%%)",
+	    an_side_name(f->mover), f->change[0] * 100, f->change[1] * 100);
+	for (size_t i = 0; i < f->ncauses && i < 2; i++)
+		PUT("; cause %s %.2f %s: %s", an_cause_kind_name(f->cause[i].kind),
+		    f->cause[i].score, f->cause[i].subject,
+		    f->cause[i].evidence);
+	for (size_t i = 0; i < f->ncontext && i < 2; i++)
+		if (f->context[i].attributed || f->context[i].explains ||
+		    f->context[i].drift)
+			PUT("; context %s %s (%s)",
+			    an_event_kind_name(f->context[i].kind),
+			    f->context[i].name[0] ? f->context[i].name
+						  : f->context[i].text,
+			    an_side_name(f->context[i].side));
+	if (f->suppressed)
+		PUT("; suppressed: %s", f->reason);
+#undef PUT
+	if (l >= size && size > 4)
+		memcpy(out + size - 4, "...", 4);
+}
+
+/* The root cause line of a finding, for alerts. */
+static void root_cause(const an_finding_t *f, char *out, size_t n)
+{
+	if (!f || !f->ncauses) {
+		snprintf(out, n, "%s", "");
+		return;
+	}
+	snprintf(out, n, "%s %s (score %.2f): %s",
+		 an_cause_kind_name(f->cause[0].kind), f->cause[0].subject,
+		 f->cause[0].score, f->cause[0].evidence);
+}
+
+/* ------------------------------------------------------------ hold */
+
+static void hold(mit_t *m, int64_t now, const char *reason)
+{
+	if (m->held)
+		return;
+	m->held = true;
+	snprintf(m->hold_reason, sizeof(m->hold_reason), "%s", reason);
+	if (m->snaps) {
+		int rc = mit_snaps_hold_set(m->snaps, reason);
+		if (rc)
+			log_error("mitigate", "cannot persist the hold; it lasts "
+					      "until umbra stops",
+				  LF_ERR("err", rc));
+	}
+	log_error("mitigate",
+		  "automatic actions held until a person releases them",
+		  LF_S("service", m->cfg->service), LF_S("why", reason));
+	note(m, MIT_NOTE_OUTCOME, "automatic actions held: %s", reason);
+	if (!m->dry_run) {
+		char summary[320];
+		snprintf(summary, sizeof(summary),
+			 "%s: automatic actions held until a person acts",
+			 m->cfg->service);
+		mit_alert_t a = {
+		    .key = "hold",
+		    .name = "UmbraActionsHeld",
+		    .metric = "",
+		    .side = "production",
+		    .severity = MIT_SEV_CRITICAL,
+		    .summary = summary,
+		    .description = reason,
+		    .action = "investigate, then release the hold (umbra "
+			      "release, or the API)",
+		};
+		mit_alert_fire(m->alerter, now, &a);
+		note(m, MIT_NOTE_ALERT, "alert sent: UmbraActionsHeld (critical)");
+	}
+}
+
+int mit_release(mit_t *m, int64_t now, const char *who, const char *why)
+{
+	if (!m->held)
+		return ERR_BADSTATE;
+	char cond[512];
+	snprintf(cond, sizeof(cond), "released by %s: %s", who ? who : "?",
+		 why ? why : "");
+	uint64_t d = audit_decision(m, now, "release", cond, 0, "", "hold");
+	uint64_t a = audit_action(m, now, d, MIT_ACT_HOLD, "started",
+				  "lift the hold", cond, m->hold_reason);
+	m->held = false;
+	m->hold_reason[0] = '\0';
+	if (m->snaps)
+		mit_snaps_hold_clear(m->snaps);
+	audit_outcome(m, now, a, MIT_ACT_HOLD, "released", cond);
+	mit_alert_resolve(m->alerter, now, "hold", cond);
+	log_info("mitigate", "hold released; automatic actions resume",
+		 LF_S("by", who ? who : "?"));
+	return 0;
+}
+
+/* ------------------------------------------------------------ gate */
+
+/* An action refused before it could be tried: audited as skipped. */
+static void act_skip(mit_t *m, int64_t now, uint64_t dec, mit_act_t act,
+		     const char *detail, const char *reason,
+		     const char *evidence, const char *why)
+{
+	uint64_t a = audit_action(m, now, dec, act, "skipped", detail, reason,
+				  evidence);
+	audit_outcome(m, now, a, act, "skipped", why);
+}
+
+/* Hold, cooldown, hourly cap, dry run. GATE_GO: do it (counted, audited
+ * as started, *action_id set); GATE_STOP: audited and done. */
+static gate_t act_gate(mit_t *m, int64_t now, uint64_t dec, mit_act_t act,
+		       const char *detail, const char *reason,
+		       const char *evidence, uint64_t *action_id)
+{
+	char why[256];
+	if (m->held && act != MIT_ACT_ALERT && act != MIT_ACT_HOLD) {
+		uint64_t a = audit_action(m, now, dec, act, "held", detail,
+					  reason, evidence);
+		snprintf(why, sizeof(why), "automatic actions are held: %.200s",
+			 m->hold_reason);
+		audit_outcome(m, now, a, act, "held", why);
+		return GATE_STOP;
+	}
+	if (!mit_gov_act_ready(&m->gov, act, now, why, sizeof(why))) {
+		act_skip(m, now, dec, act, detail, reason, evidence, why);
+		return GATE_STOP;
+	}
+	mit_gov_act_taken(&m->gov, act, now);
+	if (m->dry_run) {
+		uint64_t a = audit_action(m, now, dec, act, "recommended",
+					  detail, reason, evidence);
+		log_warn("mitigate", "recommendation (dry run: nothing done)",
+			 LF_S("action", mit_act_name(act)),
+			 LF_S("detail", detail), LF_S("reason", reason));
+		audit_outcome(m, now, a, act, "dry_run",
+			      "mitigation.dry_run: recommended, not done");
+		note(m, MIT_NOTE_ACTION, "recommendation: %s: %s",
+		     mit_act_name(act), detail);
+		return GATE_STOP;
+	}
+	*action_id = audit_action(m, now, dec, act, "started", detail, reason,
+				  evidence);
+	log_warn("mitigate", "action", LF_S("action", mit_act_name(act)),
+		 LF_S("detail", detail), LF_S("reason", reason),
+		 LF_U("id", *action_id));
+	note(m, MIT_NOTE_ACTION, "%s: %s", mit_act_name(act), detail);
+	return GATE_GO;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static void audit_snapshot(mit_t *m, int64_t now, const mit_snap_info_t *i)
+{
+	if (!m->audit->snapshot)
+		return;
+	char *man = xasprintf("%s/manifests/%s", mit_snaps_dir(m->snaps),
+			      i->id);
+	mit_rec_snapshot_t r = {now,	   m->cfg->service, i->id,
+				i->reason, man,		    i->nfiles,
+				i->bytes,  i->taken_ns,	    i->good_ns};
+	audit_rc(m, m->audit->snapshot(m->audit->ctx, &r), "snapshot");
+	free(man);
+}
+
+static void check_snapshot(mit_t *m, int64_t now, const char *why)
+{
+	if (!m->snaps)
+		return;
+	m->last_snap_check = now;
+	mit_snap_info_t info;
+	bool is_new;
+	buf_t err = BUF_INIT;
+	int rc = mit_snaps_take(m->snaps, now, why, &info, &is_new, &err);
+	if (rc) {
+		if (strcmp(m->snap_err, err.data ? err.data : "")) {
+			snprintf(m->snap_err, sizeof(m->snap_err), "%s",
+				 err.data ? err.data : err_str(rc));
+			log_error("mitigate", "cannot snapshot production's config",
+				  LF_S("why", m->snap_err));
+		}
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	m->snap_err[0] = '\0';
+	if (m->have_cur && !strcmp(m->cur.id, info.id)) {
+		m->cur = info;
+		return;
+	}
+	m->cur = info;
+	m->have_cur = true;
+	if (is_new)
+		audit_snapshot(m, now, &info);
+	/* A new current config soaks from now. */
+	m->clean_since = now;
+	log_info("mitigate",
+		 is_new ? "config snapshot taken" : "config is a known snapshot",
+		 LF_S("id", info.id), LF_U("files", info.nfiles),
+		 LF_B("known_good", info.good_ns != 0), LF_S("why", why));
+	note(m, MIT_NOTE_SNAPSHOT, "snapshot %.12s %s (%s)%s", info.id,
+	     is_new ? "taken" : "current again", why,
+	     info.good_ns ? ", known-good" : "");
+}
+
+static void snapshots_tick(mit_t *m, int64_t now)
+{
+	if (!m->snaps)
+		return;
+	if (now - m->last_snap_check >= m->snap_every)
+		check_snapshot(m, now, "periodic check");
+	if (!m->have_cur || m->cur.good_ns)
+		return;
+	if (now - m->clean_since < m->cfg->mitigation.soak)
+		return;
+	int rc = mit_snaps_mark_good(m->snaps, m->cur.id, now);
+	if (rc) {
+		log_error("mitigate", "cannot mark the snapshot known-good",
+			  LF_S("id", m->cur.id), LF_ERR("err", rc));
+		return;
+	}
+	m->cur.good_ns = now;
+	audit_snapshot(m, now, &m->cur);
+	char d[32];
+	snprintf(d, sizeof(d), "%.0f s",
+		 (double)m->cfg->mitigation.soak / 1e9);
+	log_info("mitigate", "snapshot is known-good", LF_S("id", m->cur.id),
+		 LF_S("soak", d));
+	note(m, MIT_NOTE_SNAPSHOT,
+	     "snapshot %.12s is known-good (%s without a critical finding)",
+	     m->cur.id, d);
+}
+
+void mit_config_changed(mit_t *m, int64_t now, const char *why)
+{
+	check_snapshot(m, now, why && why[0] ? why : "config change");
+}
+
+/* ------------------------------------------------------------ findings */
+
+static void absorb(mit_t *m, const an_out_t *an, int64_t now)
+{
+	memcpy(m->view, an->metric, sizeof(m->view));
+	for (size_t i = 0; i < an->nfindings; i++) {
+		const an_finding_t *f = &an->finding[i];
+		if ((unsigned)f->metric >= AN_METRIC__COUNT)
+			continue;
+		open_finding_t *o = &m->open[f->metric];
+		o->open = true;
+		o->f = *f;
+		o->id = m->next_id++;
+		char ev[AN_TEXT_MAX * 4];
+		mit_finding_evidence(f, ev, sizeof(ev));
+		mit_rec_finding_t r = {o->id, now, m->cfg->service, f, ev};
+		if (m->audit->finding)
+			audit_rc(m, m->audit->finding(m->audit->ctx, &r),
+				 "finding");
+		note(m, MIT_NOTE_FINDING, "%s", ev);
+	}
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		if (!(an->resolved & (1u << k)) || !m->open[k].open)
+			continue;
+		m->open[k].open = false;
+		char key[64], why[160];
+		snprintf(key, sizeof(key), "deviation/%s",
+			 an_metric_name((an_metric_t)k));
+		snprintf(why, sizeof(why),
+			 "%s deviation %.3g back under its threshold %.3g",
+			 an_metric_name((an_metric_t)k), m->view[k].deviation,
+			 m->view[k].threshold);
+		note(m, MIT_NOTE_FINDING, "resolved: %s", why);
+		if (mit_alert_resolve(m->alerter, now, key, why))
+			note(m, MIT_NOTE_ALERT, "alert resolved: %s", key);
+	}
+	/* A critical finding open now restarts the soak. */
+	for (int k = 0; k < AN_METRIC__COUNT; k++)
+		if (m->open[k].open && !m->open[k].f.suppressed &&
+		    m->open[k].f.kind == AN_FIND_CRITICAL)
+			m->clean_since = now;
+}
+
+/* ------------------------------------------------------------ alert */
+
+static void act_alert(mit_t *m, int64_t now, uint64_t dec,
+		      const mit_rule_t *rule, an_metric_t primary,
+		      const char *reason)
+{
+	/* One alert per metric of the rule with a finding open; the
+	 * primary one when none is (a condition on raw numbers). */
+	int fired = 0;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		bool mine = rule->expr.metrics & (1u << k);
+		const open_finding_t *o = &m->open[k];
+		bool use = mine && o->open && !o->f.suppressed;
+		if (!use)
+			continue;
+		fired++;
+		const an_finding_t *f = &o->f;
+		mit_sev_t sev = f->kind == AN_FIND_CRITICAL ||
+					f->severity >= MIT_ALERT_SEVERE
+				    ? MIT_SEV_CRITICAL
+				    : MIT_SEV_WARNING;
+		char key[64], summary[256], ev[AN_TEXT_MAX * 4], rc[400],
+		    action[256], detail[320];
+		snprintf(key, sizeof(key), "deviation/%s",
+			 an_metric_name((an_metric_t)k));
+		snprintf(summary, sizeof(summary),
+			 "%s: %s %s, deviation %.0f%% between production and "
+			 "shadow (%s moved)",
+			 m->cfg->service, an_metric_name((an_metric_t)k),
+			 an_find_kind_name(f->kind), f->deviation * 100,
+			 an_side_name(f->mover));
+		mit_finding_evidence(f, ev, sizeof(ev));
+		root_cause(f, rc, sizeof(rc));
+		snprintf(action, sizeof(action), "rule %s: %.*s", rule->name,
+			 (int)(sizeof(action) / 2), reason);
+		snprintf(detail, sizeof(detail), "%s alert %s", mit_sev_name(sev),
+			 key);
+		uint64_t aid;
+		if (act_gate(m, now, dec, MIT_ACT_ALERT, detail, reason, ev,
+			     &aid) != GATE_GO)
+			continue;
+		mit_alert_t a = {
+		    .key = key,
+		    .name = "UmbraDeviation",
+		    .metric = an_metric_name((an_metric_t)k),
+		    .side = an_side_name(f->mover),
+		    .severity = sev,
+		    .summary = summary,
+		    .description = ev,
+		    .root_cause = rc,
+		    .action = action,
+		};
+		int sent = mit_alert_fire(m->alerter, now, &a);
+		audit_outcome(m, now, aid, MIT_ACT_ALERT, "ok",
+			      sent ? "sent (Alertmanager, webhook and log as "
+				     "configured)"
+				   : "already firing: refreshed, not re-sent");
+		if (sent)
+			note(m, MIT_NOTE_ALERT, "alert sent: %s %s", key,
+			     mit_sev_name(sev));
+	}
+	if (!fired) {
+		char detail[160];
+		snprintf(detail, sizeof(detail), "alert on %s",
+			 an_metric_name(primary));
+		uint64_t aid;
+		if (act_gate(m, now, dec, MIT_ACT_ALERT, detail, reason, reason,
+			     &aid) != GATE_GO)
+			return;
+		char key[64], summary[256];
+		snprintf(key, sizeof(key), "deviation/%s",
+			 an_metric_name(primary));
+		snprintf(summary, sizeof(summary), "%s: rule %s holds",
+			 m->cfg->service, rule->name);
+		mit_alert_t a = {
+		    .key = key,
+		    .name = "UmbraDeviation",
+		    .metric = an_metric_name(primary),
+		    .side = "",
+		    .severity = MIT_SEV_WARNING,
+		    .summary = summary,
+		    .description = reason,
+		    .action = rule->name,
+		};
+		int sent = mit_alert_fire(m->alerter, now, &a);
+		audit_outcome(m, now, aid, MIT_ACT_ALERT, "ok",
+			      sent ? "sent" : "already firing: refreshed");
+		if (sent)
+			note(m, MIT_NOTE_ALERT, "alert sent: %s warning", key);
+	}
+}
+
+/* ------------------------------------------------------------ rollback */
+
+static int production_replicas(mit_t *m, int *up)
+{
+	int wanted = 0, u = 0;
+	if (m->ops.production_health &&
+	    m->ops.production_health(m->ops.arg, &wanted, &u) == 0) {
+		if (up)
+			*up = u;
+		return wanted;
+	}
+	if (up)
+		*up = -1;
+	return m->replicas_known;
+}
+
+/* A failed rollback: audited, alerted, and automatic actions held. */
+static void rollback_failed(mit_t *m, int64_t now, const char *why)
+{
+	audit_outcome(m, now, m->rb.action_id, MIT_ACT_ROLLBACK,
+		      m->rb.applied ? "verify_failed" : "failed", why);
+	m->rb.on = false;
+	mit__cmd_free(&m->rb.cmd);
+	char reason[320];
+	snprintf(reason, sizeof(reason), "rollback to snapshot %.12s: %s",
+		 m->rb.to, why);
+	hold(m, now, reason);
+}
+
+static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric,
+			 const char *reason, const char *evidence)
+{
+	const config_t *c = m->cfg;
+	const open_finding_t *o = &m->open[metric];
+	char detail[512], why[320];
+	mit_snap_info_t good;
+	buf_t err = BUF_INIT;
+	const char *skip = NULL;
+	/* What production has now (a change may not have been reported
+	 * yet): a snapshot of it, which also keeps it reversible. */
+	if (m->snaps && !m->rb.on)
+		check_snapshot(m, now, "before rollback");
+	if (o->open && o->f.mover != AN_PROD) {
+		skip = "the shadow moved, not production: rolling production "
+		       "back would not help";
+	} else if (!m->snaps) {
+		skip = "production has no config_dir: nothing to snapshot or "
+		       "restore";
+	} else if (m->rb.on) {
+		skip = "a rollback is being verified";
+	} else if (mit_snaps_find(m->snaps, "good", &good, &err)) {
+		snprintf(why, sizeof(why),
+			 "no known-good snapshot yet (one becomes known-good "
+			 "after mitigation.soak, %.0f s, without a critical "
+			 "finding)",
+			 (double)c->mitigation.soak / 1e9);
+		skip = why;
+	} else if (m->have_cur && !strcmp(good.id, m->cur.id)) {
+		snprintf(why, sizeof(why),
+			 "production already runs the latest known-good "
+			 "snapshot %.12s: the cause is not its config",
+			 good.id);
+		skip = why;
+	}
+	buf_free(&err);
+	/* How the restored files take effect. */
+	apply_how_t how = APPLY_RESTART;
+	bool reload = c->production.reload.command.n || c->production.reload.signal;
+	if (c->mitigation.rollback.mode == CONFIG_ROLLBACK_RELOAD ||
+	    (c->mitigation.rollback.mode == CONFIG_ROLLBACK_AUTO && reload))
+		how = c->production.reload.command.n ? APPLY_COMMAND
+						     : APPLY_SIGNAL;
+	if (!skip && how == APPLY_SIGNAL && !m->ops.signal_production)
+		skip = "production.reload.signal needs a production umbra runs "
+		       "or attaches to";
+	if (!skip && how == APPLY_RESTART &&
+	    (!m->ops.rolling_restart || !c->production.command.n))
+		skip = "no way to apply restored files: production.reload is "
+		       "not set and umbra does not run production (no rolling "
+		       "restart)";
+	const char *how_s = how == APPLY_COMMAND  ? "the reload command"
+			    : how == APPLY_SIGNAL ? "the reload signal"
+						  : "a rolling restart";
+	if (skip) {
+		snprintf(detail, sizeof(detail), "restore the latest known-good "
+						 "config");
+		act_skip(m, now, dec, MIT_ACT_ROLLBACK, detail, reason,
+			 evidence, skip);
+		return;
+	}
+	snprintf(detail, sizeof(detail),
+		 "restore known-good snapshot %.12s over %.12s in %s, then %s",
+		 good.id, m->have_cur ? m->cur.id : "?", c->production.config_dir,
+		 how_s);
+	uint64_t aid;
+	if (act_gate(m, now, dec, MIT_ACT_ROLLBACK, detail, reason, evidence,
+		     &aid) != GATE_GO)
+		return;
+	memset(&m->rb, 0, sizeof(m->rb));
+	m->rb.cmd.out_fd = -1;
+	m->rb.on = true;
+	m->rb.action_id = aid;
+	m->rb.metric = metric;
+	m->rb.how = how;
+	m->rb.started = now;
+	m->rb.deadline = now + c->mitigation.verify;
+	snprintf(m->rb.to, sizeof(m->rb.to), "%s", good.id);
+	snprintf(m->rb.from, sizeof(m->rb.from), "%s",
+		 m->have_cur ? m->cur.id : "");
+	size_t changed = 0;
+	int rc = mit_snaps_restore(m->snaps, good.id, c->production.config_dir,
+				   &changed, &err);
+	if (rc) {
+		snprintf(why, sizeof(why), "restore failed: %s",
+			 err.data ? err.data : err_str(rc));
+		buf_free(&err);
+		rollback_failed(m, now, why);
+		return;
+	}
+	buf_free(&err);
+	if (m->have_cur && m->rb.from[0]) {
+		buf_t diff = BUF_INIT, derr = BUF_INIT;
+		if (mit_snaps_diff(m->snaps, m->rb.from, good.id,
+				   &c->mask.sensitive_keys,
+				   c->mask.redact_marker, &diff, &derr) > 0)
+			log_info("mitigate", "rollback: what changed back",
+				 LF_S("diff", diff.data));
+		buf_free(&diff);
+		buf_free(&derr);
+	}
+	check_snapshot(m, now, "rollback");
+	switch (how) {
+	case APPLY_SIGNAL:
+		rc = m->ops.signal_production(m->ops.arg,
+					      c->production.reload.signal);
+		m->rb.applied = rc >= 0;
+		break;
+	case APPLY_COMMAND: {
+		const config_strv_t *cmd = &c->production.reload.command;
+		char **argv = xcalloc(cmd->n + 1, sizeof(char *));
+		prov_vars_t v = {c->service, "production",
+				 c->production.config_dir,
+				 c->production.data_dir, (int)c->production.port,
+				 0};
+		for (size_t i = 0; i < cmd->n; i++)
+			argv[i] = prov_render_str(cmd->v[i], &v);
+		char svc[128];
+		snprintf(svc, sizeof(svc), "UMBRA_SERVICE=%s", c->service);
+		char *env[] = {svc, NULL};
+		rc = mit__cmd_start(&m->rb.cmd, "reload", argv, env);
+		for (size_t i = 0; i < cmd->n; i++)
+			free(argv[i]);
+		free(argv);
+		break;
+	}
+	case APPLY_RESTART:
+		rc = m->ops.rolling_restart(m->ops.arg);
+		break;
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s failed: %s%s%s", how_s,
+			 err_str(rc), m->rb.cmd.out.len ? ": " : "",
+			 m->rb.cmd.out.data ? m->rb.cmd.out.data : "");
+		rollback_failed(m, now, why);
+		return;
+	}
+	char ev[AN_TEXT_MAX];
+	snprintf(ev, sizeof(ev), "umbra rollback to snapshot %.12s", good.id);
+	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);
+	char res[256];
+	snprintf(res, sizeof(res),
+		 "%zu file%s restored; %s; verifying %s within %.0f s",
+		 changed, changed == 1 ? "" : "s", how_s,
+		 an_metric_name(metric), (double)c->mitigation.verify / 1e9);
+	audit_outcome(m, now, aid, MIT_ACT_ROLLBACK, "applied", res);
+}
+
+static void rollback_tick(mit_t *m, int64_t now)
+{
+	if (!m->rb.on)
+		return;
+	char why[400];
+	if (!m->rb.applied && m->rb.how == APPLY_COMMAND &&
+	    mit__cmd_poll(&m->rb.cmd, clock_mono_ns())) {
+		if (m->rb.cmd.status != 0) {
+			snprintf(why, sizeof(why),
+				 "the reload command failed (status %d): %.200s",
+				 m->rb.cmd.status,
+				 m->rb.cmd.out.data ? m->rb.cmd.out.data : "");
+			rollback_failed(m, now, why);
+			return;
+		}
+		m->rb.applied = true;
+		log_info("mitigate", "reload command done");
+	}
+	if (!m->rb.applied && m->rb.how == APPLY_RESTART) {
+		char w[256] = "";
+		int rc = m->ops.restart_status
+			     ? m->ops.restart_status(m->ops.arg, w, sizeof(w))
+			     : 0;
+		if (rc == 0) {
+			m->rb.applied = true;
+		} else if (rc != ERR_AGAIN) {
+			snprintf(why, sizeof(why), "the rolling restart failed: %s",
+				 w);
+			rollback_failed(m, now, why);
+			return;
+		}
+	}
+	int up = -1;
+	int wanted = production_replicas(m, &up);
+	bool healthy = up < 0 || (wanted > 0 && up >= wanted);
+	if (up < 0)
+		snprintf(m->rb.health, sizeof(m->rb.health),
+			 "health not checked (umbra does not run production)");
+	else
+		snprintf(m->rb.health, sizeof(m->rb.health),
+			 "%d/%d replicas up", up, wanted);
+	const an_metric_view_t *v = &m->view[m->rb.metric];
+	bool inside = v->valid && v->deviation <= v->threshold;
+	m->rb.ok_ticks = m->rb.applied && healthy && inside ? m->rb.ok_ticks + 1
+							    : 0;
+	const char *mn = an_metric_name(m->rb.metric);
+	if (m->rb.ok_ticks >= MIT_VERIFY_TICKS) {
+		snprintf(why, sizeof(why),
+			 "recovered after %.0f s: %s deviation %.3g within "
+			 "threshold %.3g; %s",
+			 (double)(now - m->rb.started) / 1e9, mn, v->deviation,
+			 v->threshold, m->rb.health);
+		audit_outcome(m, now, m->rb.action_id, MIT_ACT_ROLLBACK,
+			      "verified", why);
+		m->rb.on = false;
+		mit__cmd_free(&m->rb.cmd);
+		return;
+	}
+	if (now < m->rb.deadline)
+		return;
+	size_t l = (size_t)snprintf(why, sizeof(why),
+				    "not recovered within mitigation.verify "
+				    "(%.0f s):",
+				    (double)m->cfg->mitigation.verify / 1e9);
+	if (!m->rb.applied)
+		l += (size_t)snprintf(why + l, sizeof(why) - l,
+				      " the reload/restart did not finish;");
+	if (!healthy)
+		l += (size_t)snprintf(why + l, sizeof(why) - l, " %s;",
+				      m->rb.health);
+	if (!inside && l < sizeof(why)) {
+		if (v->valid)
+			snprintf(why + l, sizeof(why) - l,
+				 " %s deviation %.3g over threshold %.3g", mn,
+				 v->deviation, v->threshold);
+		else
+			snprintf(why + l, sizeof(why) - l, " no %s data", mn);
+	}
+	rollback_failed(m, now, why);
+}
+
+/* ------------------------------------------------------------ scaling */
+
+static bool can_scale(const mit_t *m)
+{
+	return (m->ops.set_replicas && m->cfg->production.command.n) ||
+	       m->cfg->mitigation.scale.hook.n;
+}
+
+/* {replicas} and {service} in one hook word. New string. */
+static char *render_hook(const char *w, int n, const char *service)
+{
+	buf_t b = BUF_INIT;
+	for (const char *p = w; *p;) {
+		if (!strncmp(p, "{replicas}", 10)) {
+			buf_printf(&b, "%d", n);
+			p += 10;
+		} else if (!strncmp(p, "{service}", 9)) {
+			buf_puts(&b, service);
+			p += 9;
+		} else {
+			buf_putc(&b, *p++);
+		}
+	}
+	if (!b.data)
+		buf_puts(&b, "");
+	return buf_steal(&b);
+}
+
+static void apply_scale(mit_t *m, int64_t now, uint64_t dec, int to,
+			const char *reason, const char *evidence)
+{
+	const config_t *c = m->cfg;
+	int from = production_replicas(m, NULL);
+	char detail[160];
+	snprintf(detail, sizeof(detail), "production replicas %d -> %d", from,
+		 to);
+	if (!can_scale(m)) {
+		act_skip(m, now, dec, MIT_ACT_SCALE, detail, reason, evidence,
+			 "umbra does not run production and no "
+			 "mitigation.scale.hook is set");
+		return;
+	}
+	if (!c->mitigation.scale.enabled) {
+		act_skip(m, now, dec, MIT_ACT_SCALE, detail, reason, evidence,
+			 "mitigation.scale.enabled is false");
+		return;
+	}
+	if (to == from) {
+		act_skip(m, now, dec, MIT_ACT_SCALE, detail, reason, evidence,
+			 to >= c->mitigation.scale.max
+			     ? "already at mitigation.scale.max"
+			     : "already at that count");
+		return;
+	}
+	uint64_t aid;
+	if (act_gate(m, now, dec, MIT_ACT_SCALE, detail, reason, evidence,
+		     &aid) != GATE_GO)
+		return;
+	char res[400] = "";
+	size_t l = 0;
+	bool ok = false;
+	if (m->ops.set_replicas && c->production.command.n) {
+		int rc = m->ops.set_replicas(m->ops.arg, to);
+		l += (size_t)snprintf(res + l, sizeof(res) - l, "set replicas: %s",
+				      rc ? err_str(rc) : "ok");
+		ok = rc == 0;
+	}
+	if (c->mitigation.scale.hook.n) {
+		if (m->hook.pid > 0) {
+			l += (size_t)snprintf(res + l, sizeof(res) - l,
+					      "%shook still running from the "
+					      "last change: not started",
+					      l ? "; " : "");
+		} else {
+			const config_strv_t *h = &c->mitigation.scale.hook;
+			char **argv = xcalloc(h->n + 1, sizeof(char *));
+			for (size_t i = 0; i < h->n; i++)
+				argv[i] = render_hook(h->v[i], to, c->service);
+			char e1[64], e2[128];
+			snprintf(e1, sizeof(e1), "UMBRA_REPLICAS=%d", to);
+			snprintf(e2, sizeof(e2), "UMBRA_SERVICE=%s", c->service);
+			char *env[] = {e1, e2, NULL};
+			mit__cmd_free(&m->hook);
+			int rc = mit__cmd_start(&m->hook, "scale hook", argv, env);
+			for (size_t i = 0; i < h->n; i++)
+				free(argv[i]);
+			free(argv);
+			l += (size_t)snprintf(res + l, sizeof(res) - l,
+					      "%shook %s", l ? "; " : "",
+					      rc ? err_str(rc) : "started");
+			if (!rc) {
+				m->hook_action = aid;
+				ok = true;
+			}
+		}
+	}
+	if (ok) {
+		mit_scaler_changed(&m->scaler, now, from, to);
+		m->replicas_known = to;
+		note(m, MIT_NOTE_SCALE, "production replicas %d -> %d", from, to);
+	}
+	audit_outcome(m, now, aid, MIT_ACT_SCALE, ok ? "ok" : "failed", res);
+}
+
+static void hook_tick(mit_t *m, int64_t now)
+{
+	if (m->hook.pid <= 0 || !mit__cmd_poll(&m->hook, clock_mono_ns()))
+		return;
+	char d[MIT_CMD_OUTPUT_MAX + 64];
+	snprintf(d, sizeof(d), "scale hook exited with status %d%s%s",
+		 m->hook.status, m->hook.out.len ? ": " : "",
+		 m->hook.out.data ? m->hook.out.data : "");
+	audit_outcome(m, now, m->hook_action, MIT_ACT_SCALE,
+		      m->hook.status == 0 ? "ok" : "failed", d);
+	mit__cmd_free(&m->hook);
+	m->hook.pid = 0;
+}
+
+static void scaler_tick(mit_t *m, int64_t now, double rps)
+{
+	if (!m->scale_on)
+		return;
+	mit_scaler_observe(&m->scaler, now, rps);
+	int current = production_replicas(m, NULL);
+	mit_scale_decision_t d;
+	mit_scaler_decide(&m->scaler, now, current, &d);
+	m->last_desired = d.desired;
+	if (d.desired == current) {
+		m->skip_desired = 0;
+		return;
+	}
+	char why[256];
+	if (m->held || !mit_gov_act_ready(&m->gov, MIT_ACT_SCALE, now, why,
+					  sizeof(why))) {
+		/* Audited once per wanted count, not every tick. */
+		if (m->skip_desired == d.desired)
+			return;
+		m->skip_desired = d.desired;
+	}
+	char cond[320];
+	snprintf(cond, sizeof(cond), "%s%s", d.preemptive ? "preemptive: " : "",
+		 d.reason);
+	char acts[] = "scale";
+	uint64_t dec = audit_decision(m, now, "scaler", cond, 0, "rps", acts);
+	note(m, MIT_NOTE_DECISION, "scaler: %s", cond);
+	apply_scale(m, now, dec, d.desired, cond, cond);
+}
+
+static void act_scale_rule(mit_t *m, int64_t now, uint64_t dec,
+			   const char *reason, const char *evidence)
+{
+	int cur = production_replicas(m, NULL);
+	int to = cur + 1;
+	if (to > m->cfg->mitigation.scale.max)
+		to = (int)m->cfg->mitigation.scale.max;
+	apply_scale(m, now, dec, to, reason, evidence);
+}
+
+/* ------------------------------------------------------------ stress */
+
+static void stress_apply(mit_t *m, int64_t now, const mit_stress_cmd_t *cmd)
+{
+	int rc = 0;
+	if (cmd->set_amp && m->ops.set_amplification)
+		rc = m->ops.set_amplification(m->ops.arg, cmd->amp);
+	if (!rc && cmd->set_squeeze && m->ops.squeeze_shadow)
+		rc = m->ops.squeeze_shadow(m->ops.arg, cmd->cpu_share,
+					   cmd->mem_share);
+	if (cmd->reset) {
+		mit_hist_reset(&m->meas);
+		m->meas_since = now;
+		m->drop_base = m->ops.mirror_dropped
+				   ? m->ops.mirror_dropped(m->ops.arg)
+				   : 0;
+	}
+	if (rc && !cmd->finished) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot apply a stress step: %s",
+			 err_str(rc));
+		mit_stress_cmd_t c2;
+		mit_stress_cancel(&m->stress, why, &c2);
+		stress_apply(m, now, &c2);
+		return;
+	}
+	if (!cmd->finished)
+		return;
+	const mit_stress_t *st = &m->stress;
+	bool ok = st->state == MIT_STRESS_DONE;
+	m->stress_end = now;
+	if (ok && !isnan(st->capacity) && st->capacity > 0) {
+		mit_scaler_set_capacity(&m->scaler, st->capacity);
+	}
+	audit_outcome(m, now, m->stress_action, MIT_ACT_STRESS,
+		      ok ? "ok" : "failed", st->why);
+}
+
+static int stress_begin(mit_t *m, int64_t now, uint64_t action, buf_t *err)
+{
+	const config_t *c = m->cfg;
+	mit_stress_params_t p = {0};
+	for (size_t i = 0; i < c->mitigation.stress.levers.n &&
+			   p.nlevers < MIT_LEVER__COUNT;
+	     i++) {
+		int l = mit_lever_by_name(c->mitigation.stress.levers.v[i]);
+		if (l >= 0)
+			p.lever[p.nlevers++] = (mit_lever_t)l;
+	}
+	p.normal_amp = (unsigned)c->mirror.amplification;
+	p.max_amp = (unsigned)c->mitigation.stress.max_amplification;
+	p.min_cpu = c->mitigation.stress.min_cpu;
+	p.min_mem = c->mitigation.stress.min_memory;
+	p.step_ns = c->mitigation.stress.step;
+	p.p99_target_s = (double)c->mitigation.stress.p99_target / 1e9;
+	p.error_target = c->mitigation.stress.error_target;
+	p.ratio = c->shadow.ratio;
+	p.prod_replicas = production_replicas(m, NULL);
+	p.prod_rps = m->last_rps;
+	p.can_amplify = m->ops.set_amplification != NULL;
+	int srep = 0;
+	p.can_squeeze = m->ops.squeeze_shadow && m->ops.shadow_limits &&
+			m->ops.shadow_limits(m->ops.arg, &p.shadow_cpu,
+					     &p.shadow_mem, &srep) == 0;
+	mit_stress_cmd_t cmd;
+	int rc = mit_stress_begin(&m->stress, &p, now, &cmd);
+	m->stress_ever = true;
+	m->stress_action = action;
+	if (rc) {
+		buf_puts(err, m->stress.why);
+		return rc;
+	}
+	char ev[AN_TEXT_MAX];
+	snprintf(ev, sizeof(ev), "umbra stress test of the shadow");
+	event_out(m, AN_EV_SCHEDULED, AN_SHADOW, now,
+		  now + mit_stress_max_duration(&p), ev);
+	note(m, MIT_NOTE_STRESS, "stress test started (%d lever%s)",
+	     p.nlevers, p.nlevers == 1 ? "" : "s");
+	stress_apply(m, now, &cmd);
+	return 0;
+}
+
+static void act_stress(mit_t *m, int64_t now, uint64_t dec,
+		       const char *reason, const char *evidence)
+{
+	if (m->stress.state == MIT_STRESS_RUNNING) {
+		act_skip(m, now, dec, MIT_ACT_STRESS, "stress the shadow", reason,
+			 evidence, "a stress test is already running");
+		return;
+	}
+	uint64_t aid;
+	if (act_gate(m, now, dec, MIT_ACT_STRESS, "stress the shadow", reason,
+		     evidence, &aid) != GATE_GO)
+		return;
+	buf_t err = BUF_INIT;
+	if (stress_begin(m, now, aid, &err))
+		audit_outcome(m, now, aid, MIT_ACT_STRESS, "failed",
+			      err.data ? err.data : "");
+	buf_free(&err);
+}
+
+int mit_stress_start(mit_t *m, int64_t now, const char *why, buf_t *err)
+{
+	if (m->stress.state == MIT_STRESS_RUNNING) {
+		buf_puts(err, "a stress test is already running");
+		return ERR_BADSTATE;
+	}
+	char cond[256];
+	snprintf(cond, sizeof(cond), "on demand: %s", why ? why : "");
+	uint64_t dec = audit_decision(m, now, "manual", cond, 0, "", "stress");
+	uint64_t aid = audit_action(m, now, dec, MIT_ACT_STRESS, "started",
+				    "stress the shadow", cond, "");
+	int rc = stress_begin(m, now, aid, err);
+	if (rc)
+		audit_outcome(m, now, aid, MIT_ACT_STRESS, "failed",
+			      err->data ? err->data : "");
+	return rc;
+}
+
+const mit_stress_t *mit_stress_last(const mit_t *m)
+{
+	return m->stress_ever ? &m->stress : NULL;
+}
+
+static void stress_tick(mit_t *m, int64_t now)
+{
+	if (m->stress.state != MIT_STRESS_RUNNING)
+		return;
+	if (m->ops.mirror_dropped)
+		m->meas.dropped = m->ops.mirror_dropped(m->ops.arg) - m->drop_base;
+	/* Headroom is judged against production's load as it is now. */
+	if (!isnan(m->last_rps))
+		m->stress.p.prod_rps = m->last_rps;
+	mit_stress_cmd_t cmd;
+	mit_stress_tick(&m->stress, now, &m->meas, &cmd);
+	stress_apply(m, now, &cmd);
+}
+
+void mit_observe(mit_t *m, const reqrec_t *recs, size_t n)
+{
+	if (m->stress.state != MIT_STRESS_RUNNING)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const reqrec_t *r = &recs[i];
+		if (r->side != REQREC_SHADOW || r->start_ns < m->meas_since)
+			continue;
+		mit_hist_add(&m->meas, r->latency_us,
+			     r->error != REQREC_OK || r->status >= 500);
+	}
+}
+
+/* A scheduled stress test, at the first tick of a matching minute. */
+static void stress_schedule(mit_t *m, int64_t now)
+{
+	const config_t *c = m->cfg;
+	if (!c->mitigation.stress.enabled || !c->mitigation.stress.schedule.text[0])
+		return;
+	int64_t minute = now / (60 * NS_PER_S);
+	if (minute == m->stress_minute ||
+	    !cron_matches(&c->mitigation.stress.schedule.expr,
+			  (time_t)(now / NS_PER_S)))
+		return;
+	m->stress_minute = minute;
+	char cond[160];
+	snprintf(cond, sizeof(cond), "mitigation.stress.schedule \"%s\"",
+		 c->mitigation.stress.schedule.text);
+	uint64_t dec = audit_decision(m, now, "schedule", cond, 0, "", "stress");
+	act_stress(m, now, dec, cond, "");
+}
+
+/* ------------------------------------------------------------ policy */
+
+/* The metric a rule is about: of the metrics it names, the one with the
+ * most severe open finding, else the one furthest over its threshold,
+ * else the first. */
+static an_metric_t primary_metric(const mit_t *m, uint32_t metrics)
+{
+	int best = -1;
+	double score = -1;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		if (!(metrics & (1u << k)))
+			continue;
+		const open_finding_t *o = &m->open[k];
+		double s = -1;
+		if (o->open && !o->f.suppressed)
+			s = 1000 + o->f.severity;
+		else if (m->view[k].valid && m->view[k].threshold > 0)
+			s = m->view[k].deviation / m->view[k].threshold;
+		if (best < 0 || s > score) {
+			best = k;
+			score = s;
+		}
+	}
+	return (an_metric_t)(best < 0 ? 0 : best);
+}
+
+static void policy_tick(mit_t *m, int64_t now)
+{
+	mit_eval_ctx_t ctx;
+	mit_eval_ctx_clear(&ctx);
+	/* While the shadow is being stressed (and for a step after), what
+	 * the shadow does is the test, not a finding to act on. */
+	bool stressing = m->stress.state == MIT_STRESS_RUNNING ||
+			 (m->stress_ever && now - m->stress_end <
+						m->cfg->mitigation.stress.step);
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const open_finding_t *o = &m->open[k];
+		if (stressing && o->open && o->f.mover == AN_SHADOW)
+			continue; /* unknown: no rule fires on it */
+		mit_eval_ctx_set(&ctx, (an_metric_t)k, &m->view[k],
+				 o->open ? &o->f : NULL);
+	}
+	const mit_policy_t *p = m->policy;
+	for (int r = 0; r < p->n; r++) {
+		const mit_rule_t *rule = &p->rule[r];
+		bool holds = mit_expr_eval(&rule->expr, &ctx);
+		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
+			continue;
+		mit_gov_rule_fired(&m->gov, r, now);
+		an_metric_t pm = primary_metric(m, rule->expr.metrics);
+		char cond[MIT_EXPR_MAX_LEN * 2], acts[128] = "";
+		mit_expr_explain(&rule->expr, &ctx, cond, sizeof(cond));
+		for (int i = 0; i < rule->nthen; i++) {
+			size_t l = strlen(acts);
+			snprintf(acts + l, sizeof(acts) - l, "%s%s",
+				 i ? ", " : "", mit_act_name(rule->then[i]));
+		}
+		const open_finding_t *o = &m->open[pm];
+		bool has = o->open && !o->f.suppressed;
+		uint64_t dec = audit_decision(m, now, rule->name, cond,
+					      has ? o->id : 0, an_metric_name(pm),
+					      acts);
+		note(m, MIT_NOTE_DECISION, "rule %s: %s -> %s", rule->name, cond,
+		     acts);
+		char reason[MIT_EXPR_MAX_LEN * 2 + 80], ev[AN_TEXT_MAX * 4];
+		snprintf(reason, sizeof(reason), "rule %s: %s", rule->name, cond);
+		if (has)
+			mit_finding_evidence(&o->f, ev, sizeof(ev));
+		else
+			snprintf(ev, sizeof(ev), "%.*s", (int)sizeof(ev) - 1,
+				 cond);
+		for (int i = 0; i < rule->nthen; i++) {
+			switch (rule->then[i]) {
+			case MIT_ACT_ROLLBACK:
+				act_rollback(m, now, dec, pm, reason, ev);
+				break;
+			case MIT_ACT_SCALE:
+				act_scale_rule(m, now, dec, reason, ev);
+				break;
+			case MIT_ACT_STRESS:
+				act_stress(m, now, dec, reason, ev);
+				break;
+			case MIT_ACT_ALERT:
+				act_alert(m, now, dec, rule, pm, reason);
+				break;
+			case MIT_ACT_HOLD: {
+				uint64_t aid;
+				if (act_gate(m, now, dec, MIT_ACT_HOLD,
+					     "hold automatic actions", reason,
+					     ev, &aid) != GATE_GO)
+					break;
+				hold(m, now, reason);
+				audit_outcome(m, now, aid, MIT_ACT_HOLD, "ok",
+					      "held until released");
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------ public */
+
+char *mit_snapshot_dir(const config_t *cfg)
+{
+	if (cfg->mitigation.snapshots.dir && cfg->mitigation.snapshots.dir[0])
+		return xstrdup(cfg->mitigation.snapshots.dir);
+	const char *sp = cfg->store.path;
+	const char *slash = strrchr(sp, '/');
+	if (!slash)
+		return xstrdup("snapshots");
+	return xasprintf("%.*s/snapshots", (int)(slash - sp), sp);
+}
+
+int mit_new(const config_t *cfg, const mit_ops_t *ops, const mit_audit_t *audit,
+	    mit_t **out, buf_t *err)
+{
+	*out = NULL;
+	mit_t *m = xcalloc(1, sizeof(*m));
+	m->cfg = cfg;
+	if (ops)
+		m->ops = *ops;
+	if (audit) {
+		m->audit = audit;
+	} else {
+		m->own_audit = mit_audit_memory_new(0);
+		m->audit = &m->own_audit;
+	}
+	m->dry_run = cfg->mitigation.dry_run;
+	/* Ids increase across restarts: microseconds at start, then +1. */
+	m->next_id = (uint64_t)(clock_wall_ns() / 1000);
+	m->rb.cmd.out_fd = -1;
+	m->hook.out_fd = -1;
+	m->last_rps = NAN;
+	m->policy = xcalloc(1, sizeof(*m->policy));
+	const config_mitigation_t *mc = &cfg->mitigation;
+	if (mc->policy.n == 0) {
+		mit_policy_default(m->policy, cfg->analysis.velocity_threshold,
+				   mc->cooldown);
+	} else {
+		for (size_t i = 0; i < mc->policy.n; i++) {
+			const config_policy_t *r = &mc->policy.v[i];
+			mit_expr_err_t e;
+			int rc = mit_policy_add(
+			    m->policy, r->name, r->when,
+			    (const char *const *)r->then.v, r->then.n,
+			    r->cooldown, &e);
+			if (rc) {
+				buf_printf(err,
+					   "mitigation.policy[%zu] (%s): %s at "
+					   "character %zu",
+					   i, r->name, e.msg, e.offset + 1);
+				mit_free(m);
+				return rc;
+			}
+		}
+	}
+	mit_gov_init(&m->gov, mc->cooldown, (int)mc->max_actions_per_hour);
+	mit_scale_params_t sp = {
+	    .min = (int)mc->scale.min,
+	    .max = (int)mc->scale.max,
+	    .lead_ns = mc->scale.lead,
+	    .cooldown_ns = mc->scale.cooldown,
+	    .tick_ns = cfg->analysis.interval,
+	    .capacity = mc->scale.capacity,
+	    .target = mc->scale.target_utilization,
+	    .forecaster = AN_FC_HOLT,
+	};
+	if (mit_scaler_init(&m->scaler, &sp)) {
+		buf_puts(err, "the load forecaster is not available");
+		mit_free(m);
+		return ERR_UNSUPPORTED;
+	}
+	m->scale_on = mc->scale.enabled && can_scale(m);
+	m->replicas_known = (int)cfg->production.replicas;
+	mit_alert_params_t ap = {
+	    .service = cfg->service,
+	    .alertmanager = m->dry_run ? "" : mc->alert.alertmanager,
+	    .webhook = m->dry_run ? "" : mc->alert.webhook,
+	    .repeat_ns = mc->alert.repeat,
+	    .labels = &mc->alert.labels,
+	};
+	m->alerter = mit_alerter_new(&ap);
+	m->snap_every = cfg->drift.interval > MIT_SNAP_CHECK_MIN_NS
+			    ? cfg->drift.interval
+			    : MIT_SNAP_CHECK_MIN_NS;
+	log_info("mitigate", "policy",
+		 LF_S("rules", m->policy->is_default ? "default" : "config"),
+		 LF_I("count", m->policy->n), LF_B("dry_run", m->dry_run));
+	*out = m;
+	return 0;
+}
+
+int mit_start(mit_t *m, int64_t now, buf_t *err)
+{
+	const config_t *c = m->cfg;
+	if (!c->production.config_dir || !c->production.config_dir[0]) {
+		log_warn("mitigate",
+			 "production.config_dir is not set: no snapshots, no "
+			 "rollback");
+		return 0;
+	}
+	char *dir = mit_snapshot_dir(c);
+	int rc = mit_snaps_open(dir, c->production.config_dir,
+				(int)c->mitigation.snapshots.keep, true,
+				&m->snaps, err);
+	free(dir);
+	if (rc)
+		return rc;
+	buf_t h = BUF_INIT;
+	if (mit_snaps_hold_get(m->snaps, &h) == 0) {
+		m->held = true;
+		snprintf(m->hold_reason, sizeof(m->hold_reason), "%s",
+			 h.data ? h.data : "");
+		log_error("mitigate",
+			  "automatic actions are held (from an earlier run) "
+			  "until a person releases them",
+			  LF_S("why", m->hold_reason));
+	}
+	buf_free(&h);
+	check_snapshot(m, now, "start");
+	if (!m->have_cur) {
+		buf_printf(err, "cannot snapshot production's config: %s",
+			   m->snap_err);
+		return ERR_INVAL;
+	}
+	return 0;
+}
+
+void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	m->rep = out;
+	int64_t now = in->t_ns;
+	if (!isnan(in->prod_rps))
+		m->last_rps = in->prod_rps;
+	if (in->an)
+		absorb(m, in->an, now);
+	else
+		memset(m->view, 0, sizeof(m->view));
+	snapshots_tick(m, now);
+	rollback_tick(m, now);
+	hook_tick(m, now);
+	stress_tick(m, now);
+	policy_tick(m, now);
+	scaler_tick(m, now, in->prod_rps);
+	stress_schedule(m, now);
+	mit_alert_tick(m->alerter, now);
+	m->rep = NULL;
+}
+
+void mit_status(const mit_t *m, mit_status_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->dry_run = m->dry_run;
+	out->held = m->held;
+	snprintf(out->hold_reason, sizeof(out->hold_reason), "%s",
+		 m->hold_reason);
+	out->verifying = m->rb.on;
+	if (m->rb.on) {
+		snprintf(out->verify_metric, sizeof(out->verify_metric), "%s",
+			 an_metric_name(m->rb.metric));
+		out->verify_deadline_ns = m->rb.deadline;
+	}
+	out->snapshots = m->snaps != NULL;
+	if (m->have_cur)
+		snprintf(out->current, sizeof(out->current), "%s", m->cur.id);
+	mit_snap_info_t g;
+	buf_t e = BUF_INIT;
+	if (m->snaps && mit_snaps_find(m->snaps, "good", &g, &e) == 0)
+		snprintf(out->known_good, sizeof(out->known_good), "%s", g.id);
+	buf_free(&e);
+	out->clean_since_ns = m->clean_since;
+	out->replicas_desired = m->last_desired;
+	out->forecast_trusted = mit_scaler_trusted(&m->scaler);
+	out->capacity = m->scaler.p.capacity;
+	out->stress = m->stress.state;
+	out->actions_last_hour = mit_gov_hour_count(&m->gov, clock_wall_ns());
+	out->decisions = m->ndecisions;
+	out->actions = m->nactions;
+	out->audit_errors = m->audit_errors;
+	mit_alert_stats_t as;
+	mit_alert_stats(m->alerter, &as);
+	out->alerts_firing = as.firing;
+}
+
+const mit_audit_t *mit_audit(const mit_t *m)
+{
+	return m->audit;
+}
+
+void mit_free(mit_t *m)
+{
+	if (!m)
+		return;
+	if (m->stress.state == MIT_STRESS_RUNNING) {
+		mit_stress_cmd_t cmd;
+		mit_stress_cancel(&m->stress, "umbra is stopping", &cmd);
+		stress_apply(m, clock_wall_ns(), &cmd);
+	}
+	mit__cmd_free(&m->rb.cmd);
+	mit__cmd_free(&m->hook);
+	mit_alerter_free(m->alerter);
+	mit_scaler_free(&m->scaler);
+	mit_snaps_close(m->snaps);
+	free(m->policy);
+	if (m->audit == &m->own_audit)
+		mit_audit_memory_free(&m->own_audit);
+	free(m);
+}
