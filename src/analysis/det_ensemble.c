@@ -28,7 +28,8 @@
 /* ensemble2's escape: an alarm raised while the range is still young
  * (the first few hundred points) is often a modest one, and the event
  * it hides may be just under ten times larger; 7 to 9 scored the same
- * on NAB, 5 added false positives. */
+ * on NAB, 5 and 6 lost 0.1 to 0.2 points to false positives, 10 loses
+ * that window. */
 #define ENS2_ESCAPE 8.0
 
 typedef struct det_ensemble {
