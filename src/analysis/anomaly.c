@@ -25,6 +25,7 @@ static const an_det_ops_t *const det_table[] = {
 	&an_det_novelty_ops,
 	&an_det_record_ops,
 	&an_det_ensemble_ops,
+	&an_det_ensemble2_ops,
 };
 #define DET_COUNT (sizeof(det_table) / sizeof(det_table[0]))
 

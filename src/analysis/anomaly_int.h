@@ -17,6 +17,7 @@ typedef struct an_det_ops {
 extern const an_det_ops_t an_det_null_ops, an_det_random_ops,
 	an_det_gauss_ops, an_det_zscore_ops, an_det_holt_ops, an_det_hw_ops,
 	an_det_prophet_ops, an_det_lstm_ops, an_det_fcens_ops,
-	an_det_novelty_ops, an_det_record_ops, an_det_ensemble_ops;
+	an_det_novelty_ops, an_det_record_ops, an_det_ensemble_ops,
+	an_det_ensemble2_ops;
 
 #endif

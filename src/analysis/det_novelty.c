@@ -48,14 +48,16 @@ double an_novelty_mean(const det_novelty_t *d, uint64_t t, unsigned k)
 }
 
 /* The window of scale index j after point i: means at t in
- * [i - NOV_WINDOW, i - 1] with t >= K - 1. first/last set; false when
- * empty. */
-static bool window(uint64_t i, unsigned k, uint64_t *first, uint64_t *last)
+ * [i - L - NOV_WINDOW + 1, i - L] with t >= K - 1, L the scale's lag
+ * (1 unless set otherwise). first/last set; false when empty. */
+static bool window(const det_novelty_t *d, int j, uint64_t i,
+		   uint64_t *first, uint64_t *last)
 {
-	if (i < 1 || i - 1 < k - 1)
+	unsigned k = nov_k[j], lag = d->lag[j];
+	if (i < lag || i - lag < k - 1)
 		return false;
-	*last = i - 1;
-	*first = i >= NOV_WINDOW ? i - NOV_WINDOW : 0;
+	*last = i - lag;
+	*first = i >= NOV_WINDOW + lag - 1 ? i - NOV_WINDOW - lag + 1 : 0;
 	if (*first < k - 1)
 		*first = k - 1;
 	return true;
@@ -75,7 +77,7 @@ static void regrid(det_novelty_t *d, int j, uint64_t i)
 		r = fabs(hi) * 1e-3 + 1e-9;
 	/* The grid spans three robust ranges, a bin is 1/1365 of one. */
 	an_vhist_reset(&d->h[j], lo - r, 3 * r / AN_VH_BINS);
-	if (!window(i, k, &a, &b))
+	if (!window(d, j, i, &a, &b))
 		return;
 	bool ok = true;
 	for (uint64_t t = a; t <= b && ok; t++)
@@ -95,28 +97,42 @@ static void regrid(det_novelty_t *d, int j, uint64_t i)
 		an_vhist_add(&d->h[j], an_novelty_mean(d, t, k));
 }
 
-void an_novelty_init(det_novelty_t *d)
+void an_novelty_init_opts(det_novelty_t *d, unsigned quiet,
+			  unsigned long_lag)
 {
 	memset(d, 0, sizeof(*d));
 	an_extremes_init(&d->ext);
-	for (int j = 0; j < NOV_SCALES; j++)
+	for (int j = 0; j < NOV_SCALES; j++) {
 		an_vhist_reset(&d->h[j], 0, 1);
+		d->lag[j] = 1;
+	}
+	if (long_lag < 1)
+		long_lag = 1;
+	d->lag[NOV_SCALES - 1] = long_lag < NOV_LAG_MAX ? long_lag : NOV_LAG_MAX;
+	d->quiet = quiet > NOV_WARM ? quiet : NOV_WARM;
+}
+
+void an_novelty_init(det_novelty_t *d)
+{
+	an_novelty_init_opts(d, NOV_QUIET, 1);
 }
 
 /* Moves scale j's window from window(i - 1) to window(i): drops
- * m_K(i - 1 - NOV_WINDOW), adds m_K(i - 1); regrids when the grid has
- * become too coarse for the range or cannot hold the new mean. */
+ * m_K(i - L - NOV_WINDOW), adds m_K(i - L) (L the scale's lag); regrids
+ * when the grid has become too coarse for the range or cannot hold the
+ * new mean. */
 static void slide(det_novelty_t *d, int j, uint64_t i, double r)
 {
-	unsigned k = nov_k[j];
+	unsigned k = nov_k[j], lag = d->lag[j];
 	if (r > 0 && r < d->h[j].w * AN_VH_BINS / 3 / NOV_REGRID_SHRINK) {
 		regrid(d, j, i);
 		return;
 	}
-	if (i >= NOV_WINDOW + 1 && i - 1 - NOV_WINDOW >= k - 1)
-		an_vhist_del(&d->h[j], an_novelty_mean(d, i - 1 - NOV_WINDOW, k));
-	if (i >= 1 && i - 1 >= k - 1 &&
-	    !an_vhist_add(&d->h[j], an_novelty_mean(d, i - 1, k)))
+	if (i >= NOV_WINDOW + lag && i - lag - NOV_WINDOW >= k - 1)
+		an_vhist_del(&d->h[j],
+			     an_novelty_mean(d, i - lag - NOV_WINDOW, k));
+	if (i >= lag && i - lag >= k - 1 &&
+	    !an_vhist_add(&d->h[j], an_novelty_mean(d, i - lag, k)))
 		regrid(d, j, i);
 }
 
@@ -147,7 +163,7 @@ double an_novelty_observe(det_novelty_t *d, double x)
 				raw = e;
 		}
 	}
-	return i < NOV_QUIET ? 0 : raw;
+	return i < d->quiet ? 0 : raw;
 }
 
 void an_novelty_commit(det_novelty_t *d)

@@ -13,13 +13,25 @@
  * day of NAB's 1-minute series; 4000 was the best of 1000..8000. */
 #define NOV_WINDOW 4000
 #define NOV_SCALES 3
-/* Raw values kept: the window plus the longest scale plus one. */
+/* Raw values kept: the window plus the longest scale plus the longest
+ * lag (NOV_LAG_MAX). */
 #define NOV_RING 4096
+/* The drift lag: a scale may compare its mean with the means of at
+ * least this many points before rather than one (an_novelty_init_opts).
+ * A slow slide into levels never visited then scores slope x lag instead
+ * of slope x 1; 48 to 79 scored the same on NAB, 32 did not. At most
+ * NOV_LAG_MAX, which the ring holds. */
+#define NOV_DRIFT_LAG 64
+#define NOV_LAG_MAX 79
 /* Points seen before scores are computed, and before any is reported:
  * NAB's shortest file has 169 probationary points; ranges settle in
  * a few hundred. */
 #define NOV_WARM 150
 #define NOV_QUIET 300
+/* The quiet period of the drift-aware variant: NAB's shortest
+ * probation is 169 points, and a spike 296 points into a short file
+ * went unreported at 300 (any value 170..250 scores the same). */
+#define NOV_QUIET_EARLY 200
 /* Tails cut from the range: 0.1 % each side, so a single wild value
  * does not shrink every later score. */
 #define NOV_TAIL 0.001
@@ -43,6 +55,8 @@
 typedef struct det_novelty {
 	float ring[NOV_RING]; /* raw values, index t % NOV_RING */
 	uint64_t n;           /* points seen */
+	unsigned lag[NOV_SCALES]; /* scale j's window ends lag[j] points back */
+	unsigned quiet;           /* points before any score is reported */
 	an_extremes_t ext;
 	an_vhist_t h[NOV_SCALES]; /* m_K(s) for the window */
 	an_suppress_t sup;
@@ -50,12 +64,21 @@ typedef struct det_novelty {
 
 _Static_assert(sizeof(det_novelty_t) <= AN_DET_MAX_STATE,
 	       "novelty state within the per-series budget");
-_Static_assert(NOV_RING >= NOV_WINDOW + 16 + 1, "ring covers the window");
+_Static_assert(NOV_RING >= NOV_WINDOW + 16 + NOV_LAG_MAX,
+	       "ring covers the window at the longest lag");
+_Static_assert(NOV_DRIFT_LAG <= NOV_LAG_MAX, "drift lag within the ring");
 
 /* The scales K, shortest first. */
 extern const unsigned an_novelty_k[NOV_SCALES];
 
+/* The novelty detector's state as the "novelty" detector uses it: every
+ * scale's window ends one point back, quiet for NOV_QUIET points. */
 void an_novelty_init(det_novelty_t *d);
+/* The same with the longest scale's window ending long_lag points back
+ * (1 <= long_lag <= NOV_LAG_MAX; clamped) and quiet for quiet points
+ * (at least NOV_WARM; clamped). */
+void an_novelty_init_opts(det_novelty_t *d, unsigned quiet,
+			  unsigned long_lag);
 /* Feeds x; returns its raw novelty (>= 0; 0 during warm-up), before
  * suppression. Same as observe then commit. */
 double an_novelty_raw(det_novelty_t *d, double x);
@@ -65,7 +88,7 @@ double an_novelty_raw(det_novelty_t *d, double x);
 double an_novelty_observe(det_novelty_t *d, double x);
 void an_novelty_commit(det_novelty_t *d);
 /* m_K(t), the mean of points t - K + 1 .. t, for t within the ring
- * (t <= d->n, and d->n - t < NOV_RING - K). */
+ * (t <= d->n, and d->n - t <= NOV_RING - K). */
 double an_novelty_mean(const det_novelty_t *d, uint64_t t, unsigned k);
 /* The robust range (0.1 % to 99.9 %) of the committed values. */
 double an_novelty_range(const det_novelty_t *d);

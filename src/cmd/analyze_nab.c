@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 
 /* The detector run when --detector is not given: the best on NAB. */
-#define NAB_DEFAULT_DETECTOR "ensemble"
+#define NAB_DEFAULT_DETECTOR "ensemble2"
 
 /* mkdir -p for a path we built ourselves (no "..", bounded depth). */
 static int mkdirs(const char *path)

@@ -5,6 +5,7 @@
  * a spike and a step found where they are, noise left quiet.
  */
 #include "analysis/anomaly.h"
+#include "analysis/det_novelty.h"
 #include "analysis/stream.h"
 #include "base/err.h"
 
@@ -216,8 +217,10 @@ Test(det, causal)
 
 /* Detectors expected to find the events below; the reference and
  * forecast-residual detectors are scored on NAB, not held to these. */
-static const char *const finders[] = {"novelty", "record", "ensemble",
-				      "zscore", "holtwinters", "forecast"};
+static const char *const finders[] = {"novelty",	"record",
+				      "ensemble",	"ensemble2",
+				      "zscore",		"holtwinters",
+				      "forecast"};
 
 Test(det, spike_is_the_top_score)
 {
@@ -258,13 +261,107 @@ Test(det, umbra_detectors_stay_quiet_on_a_clean_cycle)
 	static double xs[LEN], ss[LEN];
 	memcpy(xs, x, sizeof(x));
 	xs[3000] += 60;
-	const char *umbra[] = {"novelty", "ensemble"};
-	for (size_t k = 0; k < 2; k++) {
+	const char *umbra[] = {"novelty", "ensemble", "ensemble2"};
+	for (size_t k = 0; k < 3; k++) {
 		an_det_run(umbra[k], t, x, LEN, s);
 		an_det_run(umbra[k], t, xs, LEN, ss);
 		double quiet = max_in(s, 300, LEN, NULL);
 		double spike = max_in(ss, 300, LEN, NULL);
 		cr_assert_lt(quiet, spike / 3, "%s: quiet %f spike %f", umbra[k],
 			     quiet, spike);
+	}
+}
+
+Test(det, seasonal_break_is_found_within_a_day)
+{
+	static double t[LEN], x[LEN], s[LEN];
+	daily(t, x, 9);
+	/* From 3000 on the cycle runs in antiphase: every value stays inside
+	 * the range seen, only the time of day is wrong. */
+	unsigned seed = 10;
+	for (int i = 3000; i < LEN; i++)
+		x[i] = 50 - 10 * sin(2 * M_PI * i / 288.0) + 2 * noise(&seed);
+	/* (record alone breaks its young records on noise early on) */
+	const char *names[] = {"ensemble", "ensemble2"};
+	for (size_t k = 0; k < 2; k++) {
+		an_det_run(names[k], t, x, LEN, s);
+		int at = -1;
+		double m = max_in(s, 300, LEN, &at);
+		cr_assert(at >= 3000 && at < 3000 + 288,
+			  "%s: top score %f at %d", names[k], m, at);
+	}
+}
+
+/* A noisy cycle that, from 3000 on, slides 0.1 per point (a noise
+ * width every 20 points) for 300 points, 30 below anything seen, then
+ * stays there. */
+static void sliding(double *t, double *x, unsigned seed)
+{
+	daily(t, x, seed);
+	for (int i = 3000; i < LEN; i++)
+		x[i] -= 0.1 * (i < 3300 ? i - 3000 : 300);
+}
+
+Test(det, slow_drift_to_new_levels_is_found_by_ensemble2)
+{
+	static double t[LEN], x[LEN], s[LEN], e[LEN];
+	sliding(t, x, 11);
+	an_det_run("ensemble2", t, x, LEN, s);
+	an_det_run("ensemble", t, x, LEN, e);
+	int at = -1;
+	double m = max_in(s, 300, LEN, &at);
+	/* Found within two cycles of the slide's start: the lowest levels
+	 * are new at the cycle's troughs (3096, 3384). */
+	cr_assert(at >= 3000 && at < 3000 + 2 * 288, "top score %f at %d", m,
+		  at);
+	double before = max_in(s, 300, 3000, NULL);
+	cr_assert_gt(m, 3 * before, "drift %f, before it %f", m, before);
+	/* The lag makes the slide more novel than the ensemble's one-point
+	 * windows do. */
+	double plain = max_in(e, 3000, LEN, NULL);
+	cr_assert_gt(m, 1.5 * plain, "ensemble2 %f, ensemble %f", m, plain);
+}
+
+Test(det, drift_lag_scales_the_novelty_of_a_slide)
+{
+	/* A clean ramp into new territory: each new 16-point mean is the
+	 * slope times the lag away from the window's nearest mean. */
+	static det_novelty_t a, b;
+	an_novelty_init(&a);
+	an_novelty_init_opts(&b, NOV_QUIET_EARLY, NOV_DRIFT_LAG);
+	cr_assert_eq(a.lag[NOV_SCALES - 1], 1);
+	cr_assert_eq(b.lag[NOV_SCALES - 1], NOV_DRIFT_LAG);
+	cr_assert_eq(b.lag[0], 1, "only the longest scale lags");
+	double ra = 0, rb = 0;
+	for (int i = 0; i < 1000; i++) {
+		/* 400 points of a square wave between 0 and 10, then a ramp
+		 * of 0.01 per point upwards from 10 */
+		double x = i < 400 ? (i / 10 % 2) * 10.0 : 10 + 0.01 * (i - 399);
+		ra = an_novelty_raw(&a, x);
+		rb = an_novelty_raw(&b, x);
+	}
+	/* Range at the end: 0 .. about 16; raw of the long scale is half
+	 * weight: 0.5 * slope * lag / range against 0.5 * slope * 1 / range,
+	 * while the one-point scale sees slope * 1 / range in both. */
+	double range = an_novelty_range(&a);
+	cr_assert_float_eq(rb, 0.5 * 0.01 * NOV_DRIFT_LAG / range, 0.2 * rb,
+			   "lagged %f, range %f", rb, range);
+	cr_assert_lt(ra, 0.02 / range, "unlagged %f", ra);
+}
+
+Test(det, quiet_period_of_the_early_start)
+{
+	/* A spike at point 199 is not reported, one at 200 is. */
+	static det_novelty_t d;
+	for (int at = 199; at <= 200; at++) {
+		an_novelty_init_opts(&d, NOV_QUIET_EARLY, NOV_DRIFT_LAG);
+		unsigned seed = 12;
+		double r = 0;
+		for (int i = 0; i <= at; i++)
+			r = an_novelty_raw(&d, i == at ? 100 : noise(&seed));
+		if (at < NOV_QUIET_EARLY)
+			cr_assert_eq(r, 0, "spike at %d scored %f", at, r);
+		else
+			cr_assert_gt(r, 10, "spike at %d scored %f", at, r);
 	}
 }
