@@ -254,15 +254,17 @@ static int add_action(void *arg, const store_action_t *x)
 	list_t *l = arg;
 	if (l->n++ >= API_LIST_MAX)
 		return 1;
+	/* the daemon's detail is a JSON object (run_audit.c) */
+	json_t *d = x->detail ? json_loads(x->detail, 0, NULL) : NULL;
 	json_array_append_new(
-		l->arr, json_pack("{s:I,s:o,s:s,s:s,s:s,s:s,s:I,s:b}", "id",
+		l->arr, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:I,s:b}", "id",
 				  (json_int_t)x->id, "time", time_json(x->ts_ns),
 				  "kind", x->kind ? x->kind : "", "reason",
 				  x->reason ? x->reason : "", "outcome",
 				  x->outcome ? x->outcome : "", "detail",
-				  x->detail ? x->detail : "", "finding",
-				  (json_int_t)x->finding_id, "dry_run",
-				  x->dry_run));
+				  d ? d : json_string(x->detail ? x->detail : ""),
+				  "finding", (json_int_t)x->finding_id,
+				  "dry_run", x->dry_run));
 	return 0;
 }
 
@@ -405,6 +407,38 @@ static void post_event(api_t *a, struct evhttp_request *req)
 
 /* --------------------------------------------------------------- routing */
 
+/* A route the daemon adds (hooks.route). */
+static void extra_route(api_t *a, struct evhttp_request *req,
+			const char *path, bool post)
+{
+	json_t *body = NULL;
+	if (post) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t n = evbuffer_get_length(in);
+		json_error_t je;
+		body = n ? json_loadb((const char *)evbuffer_pullup(in, -1), n,
+				      0, &je)
+			 : json_object();
+		if (!body || !json_is_object(body)) {
+			json_decref(body);
+			reply_error(req, 400, "expected a JSON object");
+			return;
+		}
+	}
+	const struct evhttp_uri *pu = evhttp_request_get_evhttp_uri(req);
+	const char *q = pu ? evhttp_uri_get_query(pu) : NULL;
+	json_t *reply = NULL;
+	int status = a->hooks.route(a->hooks.arg, post, path, q ? q : "", body,
+				    &reply);
+	json_decref(body);
+	if (!status) {
+		json_decref(reply);
+		reply_error(req, 404, "no such route");
+		return;
+	}
+	reply_json(req, status, reply ? reply : json_object());
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
 	api_t *a = arg;
@@ -449,6 +483,9 @@ static void route(struct evhttp_request *req, void *arg)
 		post_event(a, req);
 	} else if (!strcmp(path, "/api/v1/snapshots") && get) {
 		list_route(a, req, "snapshots");
+	} else if (!strncmp(path, "/api/v1/", 8) && a->hooks.route &&
+		   (get || m == EVHTTP_REQ_POST)) {
+		extra_route(a, req, path + 8, !get);
 	} else if (!strcmp(path, "/") && get) {
 		if (!a->cfg->api.dashboard) {
 			reply_error(req, 404, "the dashboard is off "

@@ -12,6 +12,8 @@
  *                               "side":"production|shadow|both",
  *                               "text":"...", "start":..., "end":...}
  *   GET  /api/v1/snapshots
+ *   GET|POST /api/v1/...       routes the daemon adds (hooks.route):
+ *                              timeline, release, stress, propose
  *   GET  /                     the dashboard (HTML, SVG charts)
  *
  * Every route but /healthz needs the token: "Authorization: Bearer T",
@@ -53,6 +55,12 @@ typedef struct api_hooks {
 	 * points since since_ns into ts/v; returns how many. */
 	size_t (*points)(void *arg, int side, const char *metric,
 			 int64_t since_ns, int64_t *ts, double *v, size_t max);
+	/* Any other /api/v1/ route, after the token check: path without
+	 * the prefix ("timeline"), the query string ("" none), the body
+	 * parsed (POST: a JSON object; GET: NULL). Returns the HTTP status
+	 * with *reply set (a new JSON value), or 0: no such route. */
+	int (*route)(void *arg, bool post, const char *path, const char *query,
+		     json_t *body, json_t **reply);
 } api_hooks_t;
 
 typedef struct api api_t;

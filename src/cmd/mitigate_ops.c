@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,8 @@ static int rolling_restart(void *arg)
 	cmd_mit_live_t *l = arg;
 	if (!l->prov)
 		return ERR_UNSUPPORTED;
-	int rc = prov_rolling_restart(l->prov, PROV_PRODUCTION, restart_done,
-				      l);
+	int rc =
+	    prov_rolling_restart(l->prov, PROV_PRODUCTION, restart_done, l);
 	if (rc == 0) {
 		l->rolling = true;
 		l->restart_ok = false;
@@ -129,4 +130,54 @@ mit_ops_t cmd_mit_ops(cmd_mit_live_t *l)
 	    .mirror_dropped = mirror_dropped,
 	};
 	return o;
+}
+
+json_t *cmd_stress_json(const mit_stress_t *t, double prod_rps)
+{
+	json_t *pts = json_array(), *res = json_array();
+	for (int i = 0; i < t->npoints; i++) {
+		const mit_stress_point_t *p = &t->point[i];
+		json_array_append_new(
+		    pts,
+		    json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:b, s:s}",
+			      "lever", mit_lever_name(p->lever), "level",
+			      p->level, "shadow_rps", p->rps, "p99_s",
+			      isnan(p->p99_s) ? 0.0 : p->p99_s, "error_rate",
+			      p->error_rate, "n", (json_int_t)p->n, "over",
+			      p->over, "why", p->why));
+	}
+	for (int i = 0; i < t->nresults; i++) {
+		const mit_stress_lever_result_t *r = &t->result[i];
+		json_t *o =
+		    json_pack("{s:s, s:b, s:b, s:f, s:f, s:s}", "lever",
+			      mit_lever_name(r->lever), "ran", r->ran, "knee",
+			      r->knee, "knee_level", r->knee_level,
+			      "good_level", r->good_level, "note", r->note);
+		if (!isnan(r->capacity_lo))
+			json_object_set_new(o, "capacity_lo",
+					    json_real(r->capacity_lo));
+		if (!isnan(r->capacity_hi))
+			json_object_set_new(o, "capacity_hi",
+					    json_real(r->capacity_hi));
+		if (!isnan(r->headroom))
+			json_object_set_new(o, "headroom",
+					    json_real(r->headroom));
+		if (r->lever == MIT_LEVER_MEMORY)
+			json_object_set_new(
+			    o, "memory_ok_bytes",
+			    json_integer((json_int_t)r->mem_ok));
+		json_array_append_new(res, o);
+	}
+	json_t *top =
+	    json_pack("{s:s, s:o, s:o, s:s}", "state",
+		      t->state == MIT_STRESS_DONE      ? "done"
+		      : t->state == MIT_STRESS_RUNNING ? "running"
+		      : t->state == MIT_STRESS_IDLE    ? "idle"
+						       : "aborted",
+		      "points", pts, "levers", res, "summary", t->why);
+	if (!isnan(t->capacity))
+		json_object_set_new(top, "capacity", json_real(t->capacity));
+	if (!isnan(prod_rps))
+		json_object_set_new(top, "production_rps", json_real(prod_rps));
+	return top;
 }

@@ -12,6 +12,7 @@
 #include "provision/provision.h"
 #include "proxy/proxy.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 
 /* The state behind the ops: borrowed prov and proxy (either may be NULL:
@@ -29,5 +30,10 @@ typedef struct cmd_mit_live {
 
 /* Ops over l (borrowed). */
 mit_ops_t cmd_mit_ops(cmd_mit_live_t *l);
+
+/* A stress run as JSON (umbra stress --json, GET /api/v1/stress): its
+ * state, points (the curve), per-lever results and capacity; prod_rps
+ * (NaN: unknown) is production's load during the run. New reference. */
+json_t *cmd_stress_json(const mit_stress_t *t, double prod_rps);
 
 #endif

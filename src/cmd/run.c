@@ -110,6 +110,9 @@ static void on_change(const prov_change_ev_t *ev, void *arg)
 			    prov_side_name(ev->side), text, "drift",
 			    ev->wall_ns, ev->wall_ns};
 	run__event(r, &se);
+	/* a new snapshot of production's config, if its files changed */
+	if (ev->side == PROV_PRODUCTION && r->mit)
+		mit_config_changed(r->mit, ev->wall_ns, text);
 }
 
 static void on_stopped(void *arg)
@@ -222,6 +225,8 @@ static int setup(run_t *r, buf_t *err)
 	rc = prov_start(r->prov, err);
 	if (rc)
 		return rc;
+	if ((rc = run__mitigate_setup(r, err)) != 0)
+		return rc;
 	prov_drift_hooks_t dh = {on_drift, on_change, r};
 	rc = prov_drift_new(r->prov, &dh, &r->drift, err);
 	if (rc)
@@ -252,6 +257,8 @@ static void teardown(run_t *r)
 	r->api = NULL;
 	if (r->px && !r->px_drained)
 		proxy_drain(r->px, 0);
+	/* the engine acts through the proxy, the provisioner and the store */
+	run__mitigate_teardown(r);
 	/* the aggregator reads the proxy's rings: it goes first */
 	run__tick_teardown(r);
 	if (r->px) {

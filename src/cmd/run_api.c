@@ -2,8 +2,14 @@
  * run_api.c: what the admin API shows of the daemon: its status (JSON),
  * the Prometheus exposition (per-side metrics, request counters,
  * deviations, the proxy's and the store's own counters), recent points
- * for the dashboard's charts, and events posted by people or deploy
- * pipelines (which reach the store and the analysis).
+ * for the dashboard's charts, events posted by people or deploy
+ * pipelines (which reach the store, the analysis and the engine), and
+ * the mitigation engine's routes:
+ *
+ *   GET  /api/v1/timeline?after=SEQ  what the engine did, numbered
+ *   POST /api/v1/release {"who","note"}  a person acted: actions resume
+ *   POST /api/v1/stress {"why"}      a stress test of the shadow now
+ *   GET  /api/v1/stress              the last one (curve, knee, capacity)
  */
 #include "cmd/run_int.h"
 
@@ -12,11 +18,46 @@
 #include "metrics/expo.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *jnum(double x)
 {
 	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *time_or_null(int64_t ns)
+{
+	char t[CLOCK_ISO_LEN];
+	return ns ? json_string(clock_iso8601(ns, t)) : json_null();
+}
+
+static json_t *mitigation_status(run_t *r)
+{
+	mit_status_t st;
+	mit_status(r->mit, &st);
+	json_t *o = json_pack(
+		"{s:b,s:b,s:s,s:b,s:s,s:o,s:b,s:s,s:s,s:o,s:i,s:b,s:o,s:i,"
+		"s:I,s:I,s:I,s:I}",
+		"dry_run", st.dry_run, "held", st.held, "hold_reason",
+		st.hold_reason, "verifying", st.verifying, "verify_metric",
+		st.verify_metric, "verify_deadline",
+		time_or_null(st.verify_deadline_ns), "snapshots", st.snapshots,
+		"snapshot", st.current, "known_good", st.known_good,
+		"clean_since", time_or_null(st.clean_since_ns),
+		"replicas_desired", st.replicas_desired, "forecast_trusted",
+		st.forecast_trusted, "capacity_rps",
+		st.capacity > 0 ? json_real(st.capacity) : json_null(),
+		"actions_last_hour", st.actions_last_hour, "decisions",
+		(json_int_t)st.decisions, "actions", (json_int_t)st.actions,
+		"audit_errors", (json_int_t)st.audit_errors, "alerts_firing",
+		(json_int_t)st.alerts_firing);
+	static const char *const sn[] = {"idle", "running", "done",
+					 "aborted"};
+	json_object_set_new(o, "stress",
+			    json_string((unsigned)st.stress < 4 ? sn[st.stress]
+								 : "?"));
+	return o;
 }
 
 static void status(void *arg, json_t *o)
@@ -94,6 +135,8 @@ static void status(void *arg, json_t *o)
 				  an_find_kind_name(v->open)));
 	}
 	json_object_set_new(o, "analysis", dev);
+	if (r->mit)
+		json_object_set_new(o, "mitigation", mitigation_status(r));
 }
 
 /* The proxy's own counters as Prometheus counters. */
@@ -205,11 +248,95 @@ static size_t points(void *arg, int side, const char *metric,
 
 static int posted_event(void *arg, const store_event_t *ev)
 {
-	return run__event(arg, ev);
+	run_t *r = arg;
+	int rc = run__event(r, ev);
+	/* a deploy marker: production's files may have changed */
+	if (r->mit && strcmp(ev->side, "shadow") &&
+	    (!strcmp(ev->kind, "deploy") || !strcmp(ev->kind, "config_change")))
+		mit_config_changed(r->mit, ev->start_ns, ev->text);
+	return rc;
+}
+
+static json_t *timeline(run_t *r, uint64_t after)
+{
+	json_t *a = json_array();
+	uint64_t first = r->nnotes_total > RUN_NOTES
+				 ? r->nnotes_total - RUN_NOTES + 1
+				 : 1;
+	for (uint64_t seq = after + 1 > first ? after + 1 : first;
+	     seq <= r->nnotes_total; seq++) {
+		const run_note_t *n = &r->notes[(seq - 1) % RUN_NOTES];
+		char t[CLOCK_ISO_LEN];
+		json_array_append_new(
+			a, json_pack("{s:I,s:s,s:f,s:s,s:s}", "seq",
+				     (json_int_t)n->seq, "time",
+				     clock_iso8601(n->t_ns, t), "unix",
+				     (double)n->t_ns / 1e9, "kind",
+				     mit_note_kind_name(n->note.kind), "text",
+				     n->note.text));
+	}
+	return json_pack("{s:I,s:o}", "last", (json_int_t)r->nnotes_total,
+			 "notes", a);
+}
+
+static const char *jstr(json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s && s[0] ? s : dflt;
+}
+
+/* The engine's routes (see the header comment). */
+static int route(void *arg, bool post, const char *path, const char *query,
+		 json_t *body, json_t **reply)
+{
+	run_t *r = arg;
+	if (!r->mit)
+		return 0;
+	int64_t now = clock_wall_ns();
+	if (!post && !strcmp(path, "timeline")) {
+		const char *p = strstr(query, "after=");
+		uint64_t after = p ? strtoull(p + 6, NULL, 10) : 0;
+		*reply = timeline(r, after);
+		return 200;
+	}
+	if (post && !strcmp(path, "release")) {
+		int rc = mit_release(r->mit, now, jstr(body, "who", "api"),
+				     jstr(body, "note", ""));
+		*reply = json_pack("{s:s}", rc ? "error" : "status",
+				   rc ? "nothing is held" : "released");
+		return rc ? 409 : 200;
+	}
+	if (post && !strcmp(path, "stress")) {
+		buf_t e = BUF_INIT;
+		int rc = mit_stress_start(r->mit, now,
+					  jstr(body, "why", "asked by the API"),
+					  &e);
+		*reply = json_pack("{s:s}", rc ? "error" : "status",
+				   rc ? (e.data ? e.data
+						: rc == ERR_BADSTATE
+							? "a stress test runs "
+							  "already, or actions "
+							  "are held"
+							: err_str(rc))
+				      : "started");
+		buf_free(&e);
+		return rc == 0 ? 202 : rc == ERR_BADSTATE ? 409 : 400;
+	}
+	if (!post && !strcmp(path, "stress")) {
+		const mit_stress_t *t = mit_stress_last(r->mit);
+		if (!t) {
+			*reply = json_pack("{s:s}", "state", "none");
+			return 200;
+		}
+		*reply = cmd_stress_json(t, NAN);
+		return 200;
+	}
+	return 0;
 }
 
 int run__api_setup(run_t *r, buf_t *err)
 {
-	api_hooks_t h = {r, status, metrics_text, posted_event, points};
+	api_hooks_t h = {r,	 status, metrics_text, posted_event,
+			 points, route};
 	return api_new(r->cfg, r->base, r->store, &h, &r->api, err);
 }

@@ -3,9 +3,10 @@
  *
  *   run.c       the command: setup, signals, replica and drift hooks,
  *               teardown
- *   run_tick.c  the tick: collect -> record -> analyse (-> decide, act)
+ *   run_tick.c  the tick: collect -> record -> analyse -> decide, act
+ *   run_audit.c the mitigation engine's audit on the store
  *   run_api.c   what the admin API shows: status, /metrics, charts,
- *               posted events
+ *               posted events, hold release, stress on demand
  *
  * Everything here runs on the control thread's event loop; the proxy's
  * workers are reached only through the proxy's API (rings, atomics).
@@ -16,11 +17,13 @@
 #include "analysis/analysis.h"
 #include "api/api.h"
 #include "cmd/cmd.h"
+#include "cmd/mitigate_ops.h"
 #include "metrics/agg.h"
 #include "metrics/metrics.h"
 #include "metrics/record.h"
 #include "metrics/series.h"
 #include "metrics/store.h"
+#include "mitigate/mitigate.h"
 #include "provision/drift.h"
 #include "provision/provision.h"
 #include "proxy/proxy.h"
@@ -29,6 +32,18 @@
 
 #define RUN_DRAIN_EVERY_MS 200 /* rings hold 64Ki records per worker */
 #define RUN_MAX_DRIFT 32       /* drifting files the analysis is told of */
+#define RUN_RECORDS 4096       /* request records taken per ring pass */
+
+#define RUN_NOTES 256          /* the timeline the API shows */
+
+typedef struct run_audit run_audit_t;
+
+/* One entry of the engine's timeline (mit_note_t), numbered. */
+typedef struct run_note {
+	uint64_t seq;
+	int64_t t_ns;
+	mit_note_t note;
+} run_note_t;
 
 typedef struct run {
 	const cmd_entry_t *cmd;
@@ -53,7 +68,17 @@ typedef struct run {
 	an_analyzer_t *an;
 	an_sched_t *sched;
 	an_out_t *out;
+	reqrec_t *recs; /* RUN_RECORDS, the drain's buffer */
 	api_t *api;
+
+	/* decide and act */
+	cmd_mit_live_t mlive; /* the engine's actuators (mitigate_ops.h) */
+	run_audit_t *audit;
+	mit_audit_t audit_if;
+	mit_t *mit;
+	mit_report_t report;
+	run_note_t notes[RUN_NOTES]; /* a ring: seq - 1 mod RUN_NOTES */
+	uint64_t nnotes_total;
 
 	/* replicas in the proxy's pools and measured, by side and index */
 	addr_t live[PROV_SIDES][PROV_MAX_REPLICAS];
@@ -75,6 +100,15 @@ void run__tick_teardown(run_t *r);
 void run__targets(run_t *r, prov_side_t side);
 /* An event for the store and the analysis (drift, API, deploys). */
 int run__event(run_t *r, const store_event_t *ev);
+
+/* run_tick.c: the mitigation engine, once production is provisioned. */
+int run__mitigate_setup(run_t *r, buf_t *err);
+void run__mitigate_teardown(run_t *r);
+
+/* run_audit.c: the engine's audit on st (borrowed); *out is the
+ * interface to give mit_new. Free with run_audit_free. */
+run_audit_t *run_audit_new(store_t *st, mit_audit_t *out);
+void run_audit_free(run_audit_t *a);
 
 /* run_api.c */
 int run__api_setup(run_t *r, buf_t *err);

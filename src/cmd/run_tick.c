@@ -4,8 +4,11 @@
  * into the aggregator (every RUN_DRAIN_EVERY_MS, so the rings never fill),
  * each side is sampled (process trees of its replicas, the proxy's
  * request metrics), the samples go to the store and the in-memory
- * windows, and the analysis compares the sides and raises findings,
- * which are logged and stored with their evidence.
+ * windows, the analysis compares the sides and raises findings (logged),
+ * and the mitigation engine decides and acts on them (mitigate.h): its
+ * audit stores every finding, decision, action and outcome
+ * (run_audit.c), and what it did to production (a rollback) or the
+ * shadow (a stress test) becomes an event the analysis knows of.
  */
 #include "cmd/analysis_config.h"
 #include "cmd/run_int.h"
@@ -16,18 +19,31 @@
 #include "base/xmalloc.h"
 
 #include <gsl/gsl_errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RUN_WINDOW_MIN_POINTS 60 /* charts and forecasts want a minute */
 
+/* The proxy's request records into the aggregator, and to the engine (a
+ * running stress test reads the shadow's). */
+static void drain(run_t *r)
+{
+	size_t n;
+	if (!r->agg || !r->px)
+		return;
+	do {
+		n = proxy_take_records(r->px, r->recs, RUN_RECORDS);
+		for (size_t i = 0; i < n; i++)
+			metrics_agg_add(r->agg, &r->recs[i]);
+		if (r->mit && n)
+			mit_observe(r->mit, r->recs, n);
+	} while (n == RUN_RECORDS);
+}
+
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
-	run_t *r = arg;
-	if (r->agg)
-		metrics_agg_drain(r->agg);
+	drain(arg);
 }
 
 void run__targets(run_t *r, prov_side_t side)
@@ -77,24 +93,9 @@ static void fill_values(const metrics_sample_t *s, double *out)
 	}
 }
 
-static void record_finding(run_t *r, const an_finding_t *f)
+/* The finding in the log; the engine's audit stores it (run_audit.c). */
+static void log_finding(run_t *r, const an_finding_t *f)
 {
-	json_t *j = cmd_finding_json(f);
-	char *ev = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	json_decref(j);
-	const char *sev = f->severity >= 80   ? "critical"
-			  : f->severity >= 50 ? "high"
-			  : f->severity >= 20 ? "medium"
-					      : "low";
-	char summary[AN_TEXT_MAX + 160];
-	snprintf(summary, sizeof(summary),
-		 "%s %s: deviation %.3f (threshold %.3f), velocity %.4f/s; "
-		 "%s%s%s",
-		 an_metric_name(f->metric), an_find_kind_name(f->kind),
-		 f->deviation, f->threshold, f->velocity,
-		 f->ncauses ? "cause: " : "",
-		 f->ncauses ? f->cause[0].subject : "",
-		 f->suppressed ? " (explained, not acted on)" : "");
 	log_level_t lvl = f->suppressed ? LOG_INFO
 			  : f->severity >= 50 ? LOG_ERROR
 					      : LOG_WARN;
@@ -114,21 +115,42 @@ static void record_finding(run_t *r, const an_finding_t *f)
 				 LF_S("action", an_action_name(f->action)),
 				 LF_S("reason", f->reason),
 				 {NULL, LOG_F_END, {0}}});
-	if (r->store) {
-		store_finding_t sf = {0, f->t_ns, r->cfg->service,
-				      an_metric_name(f->metric), sev, summary,
-				      ev};
-		store_finding_add(r->store, &sf, NULL);
-	}
-	free(ev);
 	r->findings++;
+}
+
+/* The engine's report: its events reach the store and the analysis, its
+ * notes the timeline (the API's, and the log at debug level). */
+static void act_report(run_t *r, int64_t now)
+{
+	const mit_report_t *rep = &r->report;
+	for (size_t i = 0; i < rep->nevents; i++) {
+		const mit_event_out_t *e = &rep->event[i];
+		store_event_t se = {0,
+				    r->cfg->service,
+				    an_event_kind_name(e->kind),
+				    an_side_name(e->side),
+				    e->text,
+				    "mitigation",
+				    e->start_ns,
+				    e->end_ns};
+		run__event(r, &se);
+	}
+	for (size_t i = 0; i < rep->nnotes; i++) {
+		run_note_t *n = &r->notes[r->nnotes_total % RUN_NOTES];
+		n->t_ns = now;
+		n->seq = ++r->nnotes_total;
+		n->note = rep->note[i];
+		log_debug("mitigate", "timeline",
+			  LF_S("kind", mit_note_kind_name(rep->note[i].kind)),
+			  LF_S("text", rep->note[i].text));
+	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	run_t *r = arg;
 	int64_t now = clock_wall_ns();
-	metrics_agg_drain(r->agg);
+	drain(r);
 	metrics_agg_tick(r->agg, clock_mono_ns());
 	an_tick_t t;
 	an_tick_clear(&t, now);
@@ -178,11 +200,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	an_analyzer_update(r->an, &t, r->out);
 	free(eps);
 	for (size_t i = 0; i < r->out->nfindings; i++)
-		record_finding(r, &r->out->finding[i]);
+		log_finding(r, &r->out->finding[i]);
 	for (int m = 0; m < AN_METRIC__COUNT; m++)
 		if (r->out->resolved >> m & 1)
 			log_info("analysis", "finding resolved",
 				 LF_S("metric", an_metric_name((an_metric_t)m)));
+	if (r->mit && !r->signals) { /* stopping: no more actions */
+		mit_input_t in = {now, r->out,
+				  r->have_sample[REQREC_PRODUCTION]
+					  ? t.rps[0]
+					  : NAN};
+		mit_tick(r->mit, &in, &r->report);
+		act_report(r, now);
+	}
 	r->ticks++;
 }
 
@@ -203,8 +233,7 @@ int run__tick_setup(run_t *r, buf_t *err)
 	r->agg = metrics_agg_new(proxy_endpoints(r->px),
 				 (size_t)cfg->mirror.max_endpoints,
 				 clock_mono_ns());
-	for (size_t i = 0; i < proxy_ring_count(r->px); i++)
-		metrics_agg_add_ring(r->agg, proxy_ring(r->px, i));
+	r->recs = xcalloc(RUN_RECORDS, sizeof(*r->recs));
 	const char *why = NULL;
 	rc = metrics_src_from_config(cfg, r->agg, &r->src, &why);
 	if (rc) {
@@ -246,6 +275,8 @@ void run__tick_teardown(run_t *r)
 		an_analyzer_free(r->an);
 	free(r->sched);
 	free(r->out);
+	free(r->recs);
+	r->recs = NULL;
 	if (r->rec)
 		metrics_recorder_free(r->rec);
 	series_set_free(&r->win);
@@ -266,4 +297,26 @@ void run__tick_teardown(run_t *r)
 		free(r->drift_keys[i]);
 	}
 	r->ndrift = 0;
+}
+
+int run__mitigate_setup(run_t *r, buf_t *err)
+{
+	r->mlive = (cmd_mit_live_t){.prov = r->prov, .px = r->px};
+	mit_ops_t ops = cmd_mit_ops(&r->mlive);
+	r->audit = run_audit_new(r->store, &r->audit_if);
+	int rc = mit_new(r->cfg, &ops, &r->audit_if, &r->mit, err);
+	if (rc)
+		return rc;
+	return mit_start(r->mit, clock_wall_ns(), err);
+}
+
+void run__mitigate_teardown(run_t *r)
+{
+	/* ends a stress test (the shadow's limits and the amplification
+	 * restored) while the provisioner and the proxy still exist */
+	if (r->mit)
+		mit_free(r->mit);
+	r->mit = NULL;
+	run_audit_free(r->audit);
+	r->audit = NULL;
 }

@@ -66,11 +66,11 @@ const config_section_t config_sections[] = {
 	 true},
 	{"drift", "production vs shadow fingerprints", true},
 	{"mitigation", "policy and actions: rollback, scale, stress, alert",
-	 false},
+	 true},
 	{"metrics", "where each side's metrics come from: local collectors "
-		    "or Prometheus", false},
+		    "or Prometheus", true},
 	{"store", "the embedded SQLite store", true},
-	{"api", "admin API, dashboard and /metrics", false},
+	{"api", "admin API, dashboard and /metrics", true},
 };
 const size_t config_nsections = sizeof(config_sections) /
 				sizeof(config_sections[0]);
@@ -296,10 +296,10 @@ static const config_field_t root_fields[] = {
 	 0, BIG, "bytes", NULL, NULL, 0,
 	 "memory limit per replica (cgroup); 0 = none"},
 	{"production.reload.command", CT_ARGV, OFF(production.reload.command),
-	 "", 0, 0, NULL, NULL, NULL, CF_PENDING,
+	 "", 0, 0, NULL, NULL, NULL, 0,
 	 "command that makes production re-read its config"},
 	{"production.reload.signal", CT_SIGNAL, OFF(production.reload.signal),
-	 "", 0, 64, NULL, NULL, NULL, CF_PENDING,
+	 "", 0, 64, NULL, NULL, NULL, 0,
 	 "or: signal that makes it re-read its config (e.g. HUP)"},
 	{"production.cgroup_parent", CT_STRING, OFF(production.cgroup_parent),
 	 "", 0, 0, NULL, NULL, NULL, 0,
@@ -461,7 +461,7 @@ static const config_field_t root_fields[] = {
 
 	/* analysis */
 	{"analysis.interval", CT_DURATION, OFF(analysis.interval), "1s", 0.1,
-	 3600, "s", NULL, NULL, CF_PENDING,
+	 3600, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
 	 "uses the files' own spacing)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
@@ -637,16 +637,16 @@ static const config_field_t root_fields[] = {
 	{"store.path", CT_PATH, OFF(store.path), "umbra-data/umbra.db", 0, 0,
 	 NULL, NULL, NULL, 0, "SQLite database (WAL mode)"},
 	{"store.flush_interval", CT_DURATION, OFF(store.flush_interval), "1s",
-	 0.01, 60, "s", NULL, NULL, CF_PENDING,
+	 0.01, 60, "s", NULL, NULL, 0,
 	 "points are written at least this often; a crash loses at most this"},
 	{"store.raw_retention", CT_DURATION, OFF(store.raw_retention), "24h",
-	 60, 365 * 86400, "s", NULL, NULL, CF_PENDING,
+	 60, 365 * 86400, "s", NULL, NULL, 0,
 	 "raw points kept this long"},
 	{"store.rollup_retention", CT_DURATION, OFF(store.rollup_retention),
-	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, CF_PENDING,
+	 "30d", 60, 10 * 365 * 86400.0, "s", NULL, NULL, 0,
 	 "1-minute rollups kept this long"},
 	{"store.memory_limit", CT_SIZE, OFF(store.memory_limit), "64MiB",
-	 1 << 20, BIG, "bytes", NULL, NULL, CF_PENDING,
+	 1 << 20, BIG, "bytes", NULL, NULL, 0,
 	 "points held in memory while the disk fails; beyond, dropped and "
 	 "counted"},
 

@@ -142,18 +142,16 @@ class CheckConfigTest(TestCase):
         os.chmod(key, 0o600)
         self.assertEqual(run("check-config", path).returncode, 0)
 
-    def test_inactive_sections_reported(self):
+    def test_inactive_fields_reported(self):
         path = self.write("a.yaml", "service: api\nproduction:\n"
                           "  upstreams: [127.0.0.1:1]\napi:\n"
-                          "  dashboard: false\nanalysis:\n  interval: 2s\n"
-                          "  horizon: 1m\n")
+                          "  dashboard: false\nshadow:\n  baseline:\n"
+                          "    port: 9000\nanalysis:\n  interval: 2s\n")
         r = run("check-config", path)
         self.assertEqual(r.returncode, 0)
-        self.assertIn("api: not active in this build yet (set in the "
-                      "file", r.stderr)
-        # analysis runs (umbra analyze); only its live tick is pending
-        self.assertNotIn("analysis: not active", r.stderr)
-        self.assertIn("analysis.interval: not active in this build yet",
+        self.assertNotIn("api: not active", r.stderr)
+        self.assertNotIn("analysis.interval", r.stderr)
+        self.assertIn("shadow.baseline.port: not active in this build yet",
                       r.stderr)
 
     def test_reference_matches_docs(self):
