@@ -226,12 +226,18 @@ static bool normalise(const an_analyzer_t *a, an_metric_t m,
 }
 
 /* The seed's deviation |p - s| / p, signed (s - p) and with the
- * denominator floored: on production's scale, (ux - up) * scale /
- * max(|up| * scale, floor). */
+ * denominator floored, made symmetric: the difference is relative to
+ * the smaller side, so that a side twice the other reads 1 whichever side
+ * it is. When the shadow is the larger this is the seed's formula; when
+ * production is, its mirror image (the seed's would be bounded by 1, and
+ * a critical level over 1 could never catch a production regression,
+ * which is what rollbacks are for). On production's scale:
+ * (ux - up) * scale / max(min(|up|, |ux|) * scale, floor). */
 static inline double deviation(double up, double ux, double scale,
 			       double floor)
 {
-	double d = fabs(up) * scale;
+	double small = fabs(up) < fabs(ux) ? fabs(up) : fabs(ux);
+	double d = small * scale;
 	return (ux - up) * scale / (d > floor ? d : floor);
 }
 

@@ -49,7 +49,7 @@ typedef struct an_ev {
 typedef struct an_mstate {
 	/* deviation */
 	bool started, started_b;
-	double ewma;   /* smoothed signed deviation (s - p) / max(|p|, floor) */
+	double ewma;   /* smoothed signed deviation r (deviation()) */
 	double ewma_b; /* the same for baseline vs production */
 	double med3[3]; /* the last three raw deviations */
 	double dev;    /* |ewma| */

@@ -268,10 +268,10 @@ static json_t *timeline(run_t *r, uint64_t after)
 		const run_note_t *n = &r->notes[(seq - 1) % RUN_NOTES];
 		char t[CLOCK_ISO_LEN];
 		json_array_append_new(
-			a, json_pack("{s:I,s:s,s:f,s:s,s:s}", "seq",
+			a, json_pack("{s:I,s:s,s:I,s:s,s:s}", "seq",
 				     (json_int_t)n->seq, "time",
-				     clock_iso8601(n->t_ns, t), "unix",
-				     (double)n->t_ns / 1e9, "kind",
+				     clock_iso8601(n->t_ns, t), "unix_ms",
+				     (json_int_t)(n->t_ns / 1000000), "kind",
 				     mit_note_kind_name(n->note.kind), "text",
 				     n->note.text));
 	}

@@ -914,8 +914,9 @@ void mit_policy_default(mit_policy_t *out, double velocity,
 		an_metric_t m;
 		bool scale;
 	} rules[] = {
-	    {AN_M_cpu, true},	     {AN_M_memory, false},
-	    {AN_M_latency_p99, true}, {AN_M_error_rate, false},
+	    {AN_M_cpu, true},		{AN_M_memory, false},
+	    {AN_M_latency_p50, true},	{AN_M_latency_p90, true},
+	    {AN_M_latency_p99, true},	{AN_M_error_rate, false},
 	    {AN_M_diff_rate, false},
 	};
 	memset(out, 0, sizeof(*out));

@@ -475,7 +475,7 @@ Test(policy, default_policy)
 	static mit_policy_t p;
 	mit_policy_default(&p, 0.05, 600000000000LL);
 	cr_assert(p.is_default);
-	cr_assert_eq(p.n, 10);
+	cr_assert_eq(p.n, 14);
 	cr_assert_str_eq(p.rule[0].name, "default-cpu");
 	cr_assert_str_eq(p.rule[0].when, "cpu.critical or (cpu.deviating and "
 					 "cpu.velocity > "
@@ -488,8 +488,9 @@ Test(policy, default_policy)
 	cr_assert_eq(p.rule[2].nthen, 2, "scaling does not fix a leak");
 	cr_assert_str_eq(p.rule[1].name, "default-cpu-predicted");
 	cr_assert_eq(p.rule[1].then[0], MIT_ACT_ALERT);
-	const char *names[] = {"latency_p99", "error_rate", "diff_rate"};
-	for (int i = 0; i < 3; i++) {
+	const char *names[] = {"latency_p50", "latency_p90", "latency_p99",
+			       "error_rate", "diff_rate"};
+	for (int i = 0; i < 5; i++) {
 		char want[64];
 		snprintf(want, sizeof(want), "default-%s", names[i]);
 		cr_assert_str_eq(p.rule[4 + 2 * i].name, want);
