@@ -234,6 +234,10 @@ typedef struct cap_writer_opts {
 	const char *service;
 	size_t flush_bytes;    /* buffered bytes that trigger a write(2);
 				  0: CAP_WRITER_FLUSH */
+	bool gor;              /* write GoReplay payloads instead (gor.h):
+				  no header, loss records left out */
+	const struct cap_filter *filter; /* exchanges that do not match are
+				  left out, counted (stats.h); NULL: all */
 } cap_writer_opts_t;
 
 #define CAP_WRITER_FLUSH (256 * 1024) /* one write(2) per 256 KiB at most */
@@ -251,9 +255,10 @@ int cap_writer_open(const char *path, bool force, const cap_writer_opts_t *o,
 cap_writer_t *cap_writer_fdopen(int fd, const char *name,
 				const cap_writer_opts_t *o);
 
-/* Masks and appends rec (it may be modified by the masker). Returns 0,
- * 1 when the masker refused it (counted, nothing written), or a negative
- * write error (sticky: later calls return it too). */
+/* Filters, masks and appends rec (it may be modified by the masker).
+ * Returns 0, 1 when the filter left it out or the masker refused it
+ * (counted, nothing written), or a negative write error (sticky: later
+ * calls return it too). */
 int cap_writer_write(cap_writer_t *w, cap_rec_t *rec);
 
 /* Writes what is buffered (each record in it whole). 0 or an error. */
@@ -267,6 +272,7 @@ typedef struct cap_writer_stats {
 	uint64_t records, bytes; /* written (file bytes) */
 	uint64_t raw_bytes;      /* record bytes before compression */
 	uint64_t mask_refused;
+	uint64_t filtered;       /* left out by the filter */
 	uint64_t loss[CAP_LOSS__COUNT]; /* sum of LOSS records written */
 } cap_writer_stats_t;
 
@@ -289,9 +295,11 @@ cap_reader_t *cap_reader_fdopen(int fd, const char *name);
 cap_reader_t *cap_reader_mem(const void *data, size_t len, const char *name);
 
 /* The next record. Returns 1 (rec filled, valid until the next call), 0
- * at a clean end, or ERR_CORRUPT / ERR_EOF (truncated) / -errno when it
- * stopped at a bad record: cap_reader_error() says where and why,
- * "FILE: byte N: reason". Stopped is final. */
+ * at a clean end, ERR_AGAIN when a non-blocking descriptor has no more
+ * bytes yet (call again later; nothing is lost), or ERR_CORRUPT / ERR_EOF
+ * (truncated) / -errno when it stopped at a bad record:
+ * cap_reader_error() says where and why, "FILE: byte N: reason". Stopped
+ * is final. */
 int cap_reader_next(cap_reader_t *r, cap_rec_t *rec);
 
 const cap_meta_t *cap_reader_meta(const cap_reader_t *r); /* NULL before */

@@ -19,6 +19,8 @@
  * output); the first bad frame stops it for good, with the byte offset.
  */
 #include "capture/capture.h"
+#include "capture/gor.h"
+#include "capture/stats.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -113,7 +115,7 @@ cap_writer_t *cap_writer_fdopen(int fd, const char *name,
 	if (!w->o.flush_bytes)
 		w->o.flush_bytes = CAP_WRITER_FLUSH;
 	w->masker = w->o.masker ? w->o.masker : &cap_mask_passthrough;
-	if (w->o.zstd) {
+	if (w->o.zstd && !w->o.gor) {
 		w->zc = ZSTD_createCCtx();
 		if (!w->zc)
 			xmalloc_oom("ZSTD_createCCtx");
@@ -121,7 +123,8 @@ cap_writer_t *cap_writer_fdopen(int fd, const char *name,
 			ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
 					       w->o.zstd_level);
 	}
-	writer_header(w);
+	if (!w->o.gor)
+		writer_header(w);
 	return w;
 }
 
@@ -198,6 +201,18 @@ static int zstd_feed(cap_writer_t *w, const void *in, size_t n, bool end)
 /* Appends one record (encoded) to the output. */
 static int append_record(cap_writer_t *w, const cap_rec_t *rec)
 {
+	if (w->o.gor) {
+		size_t before = w->out.len;
+		if (rec->kind == CAP_KIND_LOSS) {
+			for (int i = 0; i < CAP_LOSS__COUNT; i++)
+				w->st.loss[i] += rec->loss[i];
+			return 0;
+		}
+		cap_gor_encode(rec, &w->out);
+		w->st.raw_bytes += w->out.len - before;
+		w->st.records++;
+		return 0;
+	}
 	w->payload.len = 0;
 	cap_rec_encode(rec, &w->payload);
 	w->frame.len = 0;
@@ -240,6 +255,11 @@ int cap_writer_write(cap_writer_t *w, cap_rec_t *rec)
 	if (w->err)
 		return w->err;
 	const char *why;
+	if (rec->kind == CAP_KIND_EXCHANGE && w->o.filter &&
+	    !cap_filter_match(w->o.filter, rec)) {
+		w->st.filtered++;
+		return 1;
+	}
 	if (cap_mask_apply(w->masker, rec, &w->scratch, &why)) {
 		w->st.mask_refused++;
 		w->pending_loss[CAP_LOSS_MASK]++;
@@ -401,6 +421,8 @@ static int ensure(cap_reader_t *r, size_t n)
 		ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return ERR_AGAIN; /* a non-blocking socket: later */
 		if (got < 0)
 			return -errno;
 		if (got == 0) {
@@ -437,6 +459,8 @@ static int read_header(cap_reader_t *r)
 		}
 		if (h != ERR_AGAIN)
 			return stop(r, ERR_CORRUPT, 0, "%s", why);
+		if (rc == ERR_AGAIN)
+			return ERR_AGAIN;
 		if (rc == ERR_EOF)
 			return stop(r, ERR_EOF, r->off + have,
 				    have ? "truncated header"
@@ -575,13 +599,18 @@ int cap_reader_next(cap_reader_t *r, cap_rec_t *rec)
 {
 	if (r->stopped)
 		return r->err;
-	if (!r->have_header && read_header(r))
-		return r->err;
+	if (!r->have_header) {
+		int rc = read_header(r);
+		if (rc)
+			return rc;
+	}
 	for (;;) {
 		if (r->zpos < r->zout.len)
 			return next_inner(r, rec);
 		uint64_t at = r->off;
 		int rc = ensure(r, CAP_FRAME_HEAD);
+		if (rc == ERR_AGAIN)
+			return ERR_AGAIN;
 		size_t have = r->end - r->start;
 		if (rc == ERR_EOF) {
 			if (have == 0) {
@@ -607,6 +636,8 @@ int cap_reader_next(cap_reader_t *r, cap_rec_t *rec)
 		if (frame_head(r, h, at, &len, &type, remaining))
 			return r->err;
 		rc = ensure(r, CAP_FRAME_HEAD + (size_t)len);
+		if (rc == ERR_AGAIN)
+			return ERR_AGAIN;
 		if (rc == ERR_EOF)
 			return stop(r, ERR_EOF, at,
 				    "truncated record (%zu of %u bytes "

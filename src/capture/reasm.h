@@ -132,4 +132,39 @@ void cap_reasm_finish(cap_reasm_t *r);
 const cap_reasm_stats_t *cap_reasm_stats(const cap_reasm_t *r);
 void cap_reasm_free(cap_reasm_t *r);
 
+/* --------------------------------------------------------------- pcap */
+
+/* A libpcap source: a capture file (pcap or pcapng) or a live interface,
+ * reassembled into a writer. */
+typedef struct cap_pcap_opts {
+	const char *file;       /* a capture file, or */
+	const char *interface;  /* a live interface (needs CAP_NET_RAW) */
+	uint16_t port;          /* server port: BPF "tcp port N"; 0 = all */
+	const char *filter;     /* extra BPF expression, ANDed; NULL none */
+	cap_reasm_opts_t reasm;
+	int64_t duration;       /* live: stop after this (ns); 0 = no limit */
+	uint64_t max_records;   /* stop after this many; 0 = no limit */
+	const volatile int *stop; /* set asynchronously (signals) to stop */
+	/* live: called about 4 times a second with the running counts */
+	void (*progress)(void *arg, const cap_reasm_stats_t *st,
+			 const cap_writer_stats_t *ws);
+	void *progress_arg;
+} cap_pcap_opts_t;
+
+typedef struct cap_pcap_result {
+	cap_reasm_stats_t reasm;
+	uint64_t file_bytes;    /* size of the file read */
+	uint64_t kernel_drops;  /* live: packets the kernel dropped */
+	uint64_t if_drops;      /* live: dropped by the interface/driver */
+	int linktype;
+	int64_t elapsed_ns;     /* wall time spent */
+} cap_pcap_result_t;
+
+/* Runs the source to its end (file), or until stop/duration/max_records
+ * (live), writing every exchange to w; the losses the reassembler
+ * counted go into the file as a LOSS record. Returns 0, or a negative
+ * error with a message in err ("FILE: reason", libpcap's words). */
+int cap_pcap_run(const cap_pcap_opts_t *o, cap_writer_t *w,
+		 cap_pcap_result_t *res, char *err, size_t errcap);
+
 #endif

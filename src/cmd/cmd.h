@@ -72,9 +72,11 @@ int cmd_load_config(const char *file, config_t **out);
 int cmd_main(int argc, char **argv);
 
 extern const cmd_entry_t cmd_analyze;
+extern const cmd_entry_t cmd_capture;
 extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_proxy;
+extern const cmd_entry_t cmd_replay;
 extern const cmd_entry_t cmd_run;
 
 #endif
