@@ -135,9 +135,16 @@ typedef struct cap_addr {
 /* "1.2.3.4:80", "[::1]:80" or "-" into out (>= 64 bytes). */
 const char *cap_addr_format(const cap_addr_t *a, char *out, size_t cap);
 
+/* Which side served the exchange (reqrec_side_t's values). Captures of
+ * a service (pcap, live, GoReplay) are production's. */
+#define CAP_SIDE_PRODUCTION 0
+#define CAP_SIDE_SHADOW 1
+#define CAP_SIDE_BASELINE 2
+
 typedef struct cap_rec {
 	uint8_t kind;   /* cap_kind_t */
 	uint8_t source; /* cap_source_t */
+	uint8_t side;   /* CAP_SIDE_* */
 	uint16_t flags; /* CAP_RF_* */
 	uint32_t seq;   /* request index on its connection */
 	uint64_t conn_id;

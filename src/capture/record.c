@@ -140,6 +140,8 @@ int cap_rec_check(const cap_rec_t *r, const char **why)
 	} while (0)
 	if (r->source >= CAP_SRC__COUNT)
 		BAD("unknown source");
+	if (r->side > CAP_SIDE_BASELINE)
+		BAD("unknown side");
 	if (r->client.family != 0 && r->client.family != 4 &&
 	    r->client.family != 6)
 		BAD("bad client address family");
@@ -200,7 +202,8 @@ void cap_rec_encode(const cap_rec_t *r, buf_t *out)
 	put_addr(out, &r->client);
 	put_addr(out, &r->server);
 	put16(out, (uint16_t)r->tag_len);
-	put16(out, 0);
+	buf_putc(out, (char)r->side);
+	buf_putc(out, 0);
 	put32(out, (uint32_t)r->req_head_len);
 	put32(out, (uint32_t)r->req_body_len);
 	put32(out, (uint32_t)r->resp_head_len);
@@ -247,7 +250,8 @@ int cap_rec_decode(const char *p, size_t len, cap_rec_t *r, const char **why)
 		return ERR_CORRUPT;
 	}
 	r->tag_len = get16(p + 96);
-	if (get16(p + 98) != 0) {
+	r->side = (uint8_t)p[98];
+	if (p[99] != 0) {
 		*why = "reserved bytes not zero";
 		return ERR_CORRUPT;
 	}

@@ -37,6 +37,9 @@ static const cmd_opt_t opts[] = {
 	{"service", 0, "NAME", "service name when there is no config"},
 	{"stats-interval", 'i', "DURATION",
 	 "print counters this often (e.g. 5s); 0 = never"},
+	{"tap-socket", 0, "PATH",
+	 "capture tap socket (capture.tap_socket); without a config the tap "
+	 "is on only with this"},
 	{NULL},
 };
 
@@ -52,6 +55,7 @@ static const struct {
 	{"methods", "mirror.methods"},
 	{"amplification", "mirror.amplification"},
 	{"workers", "listen.workers"},
+	{"tap-socket", "capture.tap_socket"},
 };
 
 /* Loads the config (file or defaults) with the flags on top. Prints the
@@ -78,6 +82,11 @@ static config_t *build_config(cmd_args_t *a, int *rc)
 	}
 	if (cmd_opt(a, "baseline") &&
 	    config_set(cfg, "shadow.baseline.enabled", "true", &errs))
+		bad = 1;
+	/* capture tap: flags alone name no data directory, so the tap is
+	 * on there only when its socket is given */
+	if (!file && !cmd_opt(a, "tap-socket") &&
+	    config_set(cfg, "capture.tap", "false", &errs))
 		bad = 1;
 	if (!bad && !file && config_validate(cfg, &errs))
 		bad = 1;
