@@ -942,11 +942,20 @@ static void skip_hole(cap_reasm_t *r, flow_t *f, int dir)
 	drain_ooo(r, f, dir);
 }
 
-static void dir_close(cap_reasm_t *r, flow_t *f, int dir)
+/* The direction ended (FIN reached), or, with final, the connection
+ * did. A server direction that still holds bytes waiting for a request
+ * the client's stream has not delivered yet (a hole there) keeps them
+ * until the connection ends. */
+static void dir_close(cap_reasm_t *r, flow_t *f, int dir, bool final)
 {
 	dir_t *d = &f->d[dir];
-	if (d->closed)
+	if (d->closed && (!final || d->st == ST_TUNNEL))
 		return;
+	if (!final && dir == 1 && d->st == ST_HEAD && d->in.len &&
+	    !waiting(f) && !f->d[0].closed) {
+		d->closed = true;
+		return;
+	}
 	d->closed = true;
 	while (d->ooo) {
 		ooo_t *o = d->ooo;
@@ -994,8 +1003,8 @@ static void flow_end(cap_reasm_t *r, flow_t *f, cap_loss_t why)
 		if (d->st == ST_BODY_LEN || d->st == ST_BODY_CHUNKED)
 			kill_req(f, d->cur, CAP_LOSS_LIMIT);
 	}
-	dir_close(r, f, 0);
-	dir_close(r, f, 1);
+	dir_close(r, f, 0, true);
+	dir_close(r, f, 1, true);
 	for (xch_t *x = f->qh; x; x = x->next) {
 		if (!x->req_done)
 			kill_req(f, x, why);
@@ -1116,7 +1125,7 @@ void cap_reasm_segment(cap_reasm_t *r, int64_t ts, const cap_seg_t *s)
 		d->fin_pos = pos >= 0 ? (uint64_t)pos + s->wire_len : d->next;
 	}
 	if (d->fin && !d->closed && d->next >= d->fin_pos)
-		dir_close(r, f, dir);
+		dir_close(r, f, dir, false);
 	if (f->d[0].closed && f->d[1].closed)
 		flow_end(r, f, CAP_LOSS_TRUNCATED);
 }

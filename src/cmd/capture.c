@@ -219,10 +219,11 @@ static int from_proxy(ctx_t *x)
 	/* the tap speaks first: its header */
 	struct pollfd pfd = {fd, POLLIN, 0};
 	int64_t t0 = clock_mono_ns();
-	while ((rc = cap_reader_next(r, &rec)) == ERR_AGAIN && !stop_flag &&
+	while ((rc = cap_reader_next(r, &rec)) == ERR_AGAIN &&
+	       !cap_reader_meta(r) && !stop_flag &&
 	       clock_mono_ns() - t0 < 5 * NS_PER_S)
 		poll(&pfd, 1, TAP_POLL_MS);
-	if (rc < 0) {
+	if (rc < 0 && (rc != ERR_AGAIN || !cap_reader_meta(r))) {
 		const char *why = rc == ERR_AGAIN ? "the tap did not answer"
 						  : cap_reader_error(r);
 		cap_reader_close(r);

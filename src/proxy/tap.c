@@ -13,8 +13,8 @@
  * one, copies are bounded per worker by capture.tap_queue exchanges and
  * capture.tap_bytes bytes (queued plus being assembled); over either the
  * exchange is dropped and counted, never waited for. A slow client fills
- * the tap thread's output bound, which stops it draining the rings, which
- * makes workers drop: back-pressure ends in counted drops, never in a
+ * the tap thread's output bound (capture.tap_bytes too), which stops it
+ * draining the rings, which makes workers drop: back-pressure ends in counted drops, never in a
  * worker blocking. Drops reach the client as LOSS records, so the file
  * says what it is missing.
  *
@@ -42,8 +42,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define TAP_OUT_MAX (8u << 20)    /* bytes waiting for the client: past it
-				     the rings are left to fill (and drop) */
 #define TAP_POLL_MS 10            /* attached: how often rings are drained */
 #define TAP_IDLE_POLL_MS 200      /* detached: leftovers freed this often */
 #define TAP_LOSS_EVERY_NS (1000LL * 1000000) /* loss records, 1 a second */
@@ -369,8 +367,12 @@ static void drain(struct proxy_tap *tp, bool attached)
 		struct tap_worker *t = px->workers[i].tap;
 		struct tap_ex *batch[TAP_DRAIN_BATCH];
 		for (;;) {
-			if (attached && tp->out.len - tp->out_off >= TAP_OUT_MAX)
-				break; /* the client is slow: let rings fill */
+			/* the client is slow: past capture.tap_bytes
+			 * waiting for it, the rings are left to fill (and
+			 * their workers to drop) */
+			if (attached &&
+			    tp->out.len - tp->out_off >= tp->max_bytes)
+				break;
 			size_t n = ring_pop(t->ring, batch, TAP_DRAIN_BATCH);
 			for (size_t k = 0; k < n; k++) {
 				struct tap_ex *x = batch[k];
