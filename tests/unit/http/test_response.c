@@ -120,7 +120,8 @@ static char *dechunk(const char *s, size_t step, http_err_t *err,
 						      avail - off, &d, &dl, err);
 			if (n < 0)
 				return NULL;
-			memcpy(out + o, d, dl);
+			if (dl)
+				memcpy(out + o, d, dl);
 			o += dl;
 			off += (size_t)n;
 			if (n == 0)
