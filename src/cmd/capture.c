@@ -224,8 +224,10 @@ static int from_proxy(ctx_t *x)
 	       clock_mono_ns() - t0 < 5 * NS_PER_S)
 		poll(&pfd, 1, TAP_POLL_MS);
 	if (rc < 0 && (rc != ERR_AGAIN || !cap_reader_meta(r))) {
-		const char *why = rc == ERR_AGAIN ? "the tap did not answer"
-						  : cap_reader_error(r);
+		char why[700];
+		snprintf(why, sizeof(why), "%s",
+			 rc == ERR_AGAIN ? "the tap did not answer"
+					 : cap_reader_error(r));
 		cap_reader_close(r);
 		return cmd_fail(x->a->cmd, "%s", why);
 	}
@@ -638,7 +640,7 @@ static int stats_json(const cap_summary_t *s, const char *path)
 	json_t *st = json_object();
 	for (int i = 0; i < 600; i++)
 		if (s->status[i]) {
-			char k[8];
+			char k[16];
 			snprintf(k, sizeof(k), "%d", i);
 			json_object_set_new(st, i ? k : "none",
 					    json_integer(

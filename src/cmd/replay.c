@@ -244,7 +244,7 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_t *st = json_object();
 	for (int i = 0; i < 600; i++)
 		if (r->status[i]) {
-			char k[8];
+			char k[16];
 			snprintf(k, sizeof(k), "%d", i);
 			json_object_set_new(st, i ? k : "none", JI(r->status[i]));
 		}

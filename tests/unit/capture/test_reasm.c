@@ -344,7 +344,7 @@ Test(reasm, gap_in_response_writes_request_without_it)
 	send_dir(&c, 0, REQ1, 1000);
 	/* the response's middle is missing; the capture ends */
 	put(&c, seg(&c, 1, 0, RESP1, 10, 0));
-	put(&c, seg(&c, 1, 20, RESP1 + 20, strlen(RESP1) - 20, 0));
+	put(&c, seg(&c, 1, 20, &RESP1[20], strlen(RESP1) - 20, 0));
 	cap_reasm_finish(r);
 	cr_assert_eq(g.n, 1);
 	cr_assert(g.flags[0] & CAP_RF_NO_RESPONSE);
@@ -620,7 +620,7 @@ Test(reasm, reorder_bound_turns_hole_into_gap)
 	conn_t c = {r, {1, 2}, {0, 0}, 1, 40000};
 	handshake(&c);
 	/* the first 4 bytes never arrive; 20 bytes wait beyond them */
-	put(&c, seg(&c, 0, 4, REQ1 + 4, 20, 0));
+	put(&c, seg(&c, 0, 4, &REQ1[4], 20, 0));
 	cr_assert_eq(cap_reasm_stats(r)->gaps, 1);
 	cap_reasm_finish(r);
 	check_invariant(r);
