@@ -175,6 +175,9 @@ struct replay {
 	struct event *ev_timer, *ev_tick;
 	bool stopping, cancel;
 	bool in_sched, resched;
+	/* the per-request timeout as a libevent common timeout: every
+	 * request has the same one, so adding and removing it is O(1) */
+	const struct timeval *tv_timeout;
 	uint64_t total;
 	char errbuf[640];
 };
@@ -509,8 +512,6 @@ static void start(rconn_t *c, job_t *j)
 		int64_t lag = now - j->due;
 		cap_hist_add(&rp->res->lag_us, lag > 0 ? (uint64_t)lag / 1000 : 0);
 	}
-	struct timeval tv = {(time_t)(rp->o->timeout / 1000000000),
-			     (suseconds_t)(rp->o->timeout % 1000000000 / 1000)};
 	if (c->fd < 0) {
 		int rc = conn_open(c);
 		if (rc) {
@@ -518,7 +519,7 @@ static void start(rconn_t *c, job_t *j)
 			return;
 		}
 	}
-	event_add(c->ev_t, &tv);
+	event_add(c->ev_t, rp->tv_timeout);
 	if (!c->connecting)
 		send_some(c);
 }
@@ -535,10 +536,7 @@ static bool retry_fresh(rconn_t *c)
 	c->woff = 0;
 	if (conn_open(c))
 		return false;
-	struct timeval tv = {(time_t)(c->rp->o->timeout / 1000000000),
-			     (suseconds_t)(c->rp->o->timeout % 1000000000 /
-					   1000)};
-	event_add(c->ev_t, &tv);
+	event_add(c->ev_t, c->rp->tv_timeout);
 	(void)j;
 	return true;
 }
@@ -910,11 +908,19 @@ int cap_replay_run(const cap_replay_opts_t *o, cap_replay_result_t *res,
 	if (o->count_first && !o->loop)
 		rp.total = count_records(o);
 	struct event_config *ec = event_config_new();
-	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	/* one thread; timers to the microsecond (timerfd), since the
+	 * schedule is what replay is judged on */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK |
+					  EVENT_BASE_FLAG_PRECISE_TIMER);
 	rp.base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (!rp.base)
 		xmalloc_oom("event_base_new");
+	struct timeval tvt = {(time_t)(o->timeout / 1000000000),
+			      (suseconds_t)(o->timeout % 1000000000 / 1000)};
+	rp.tv_timeout = event_base_init_common_timeout(rp.base, &tvt);
+	if (!rp.tv_timeout)
+		rp.tv_timeout = &tvt;
 	rp.nconns = o->connections > 0 ? o->connections : 1;
 	if (rp.nconns > REPLAY_MAX_CONNECTIONS)
 		rp.nconns = REPLAY_MAX_CONNECTIONS;
