@@ -23,6 +23,7 @@
 #include "base/err.h"
 #include "base/xmalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,7 @@ typedef struct xch {
 
 typedef struct dir {
 	bool started, syn, closed, fin;
+	bool finished;       /* closed and everything it held released */
 	uint32_t isn;
 	uint64_t next, fin_pos;
 	ooo_t *ooo;
@@ -949,14 +951,14 @@ static void skip_hole(cap_reasm_t *r, flow_t *f, int dir)
 static void dir_close(cap_reasm_t *r, flow_t *f, int dir, bool final)
 {
 	dir_t *d = &f->d[dir];
-	if (d->closed && (!final || d->st == ST_TUNNEL))
+	if (d->finished || (d->closed && !final))
 		return;
 	if (!final && dir == 1 && d->st == ST_HEAD && d->in.len &&
 	    !waiting(f) && !f->d[0].closed) {
-		d->closed = true;
+		d->closed = true; /* finished when the connection ends */
 		return;
 	}
-	d->closed = true;
+	d->closed = d->finished = true;
 	while (d->ooo) {
 		ooo_t *o = d->ooo;
 		d->ooo = o->next;
@@ -1063,7 +1065,41 @@ static void data_in(cap_reasm_t *r, flow_t *f, int dir, int64_t pos,
 		skip_hole(r, f, dir);
 }
 
+#ifdef REASM_CHECK_MEM
+/* Debug builds: what is really held, to check the accounting. */
+static uint64_t mem_actual(const cap_reasm_t *r)
+{
+	uint64_t n = 0;
+	for (const flow_t *f = r->lru_head; f; f = f->lnext) {
+		n += sizeof(*f);
+		for (int i = 0; i < 2; i++) {
+			n += f->d[i].in.len;
+			for (const ooo_t *o = f->d[i].ooo; o; o = o->next)
+				n += sizeof(*o) + o->len;
+		}
+		for (const xch_t *x = f->qh; x; x = x->next)
+			n += sizeof(*x) + x->req.len + x->resp.len;
+	}
+	return n;
+}
+#endif
+
+static void segment(cap_reasm_t *r, int64_t ts, const cap_seg_t *s);
+
 void cap_reasm_segment(cap_reasm_t *r, int64_t ts, const cap_seg_t *s)
+{
+	segment(r, ts, s);
+#ifdef REASM_CHECK_MEM
+	if (mem_actual(r) != r->st.mem) {
+		fprintf(stderr, "reasm: mem %llu, really %llu\n",
+			(unsigned long long)r->st.mem,
+			(unsigned long long)mem_actual(r));
+		abort();
+	}
+#endif
+}
+
+static void segment(cap_reasm_t *r, int64_t ts, const cap_seg_t *s)
 {
 	r->st.tcp_packets++;
 	r->st.payload_bytes += s->wire_len;
