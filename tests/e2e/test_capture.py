@@ -295,6 +295,47 @@ class TapRoundTripTest(TestCase):
         self.assertEqual(tap.detach()[0], 0)
 
 
+class RunTapTest(TestCase):
+    def test_umbra_run_offers_the_tap_named_by_its_config(self):
+        prod = RecordingServer(name="svc")
+        self.addCleanup(prod.stop)
+        port = free_port()
+        cfg = self.write("u.yaml", f"""service: runsvc
+listen:
+  address: 127.0.0.1:{port}
+production:
+  upstreams: [{prod.addr}]
+""")
+        logf = open(os.path.join(self.tmp, "run.log"), "w")
+        self.addCleanup(logf.close)
+        u = start([UMBRA, "run", cfg], stderr=logf, cwd=self.tmp)
+        wait_port(port, proc=u)
+        sock = os.path.join(self.tmp, "umbra-data", "capture.sock")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(os.stat(os.path.dirname(sock)).st_mode & 0o777,
+                         0o700)
+        out = os.path.join(self.tmp, "run.ucap")
+        capf = open(os.path.join(self.tmp, "cap.log"), "w")
+        self.addCleanup(capf.close)
+        cap = start([UMBRA, "capture", "--from-proxy", "--config", cfg,
+                     "-o", out, "--count", "3"], stderr=capf)
+        deadline = time.monotonic() + 10
+        while "capture client attached" not in open(logf.name).read():
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        for i in range(3):
+            http_exchange(port, b"GET /r/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
+        self.assertEqual(cap.wait(10), 0)
+        _, js = stats(out)
+        self.assertEqual(js["exchanges"], 3)
+        self.assertEqual(js["service"], "runsvc")
+        self.assertEqual(stop(u), 0)
+        self.assertFalse(os.path.exists(sock))
+
+
 # ---------------------------------------------------------------- pcap
 
 def pcap_bytes(packets):
