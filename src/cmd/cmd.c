@@ -25,6 +25,8 @@
 static const cmd_entry_t *const cmd_table[] = {
 	&cmd_run,
 	&cmd_proxy,
+	&cmd_capture,
+	&cmd_replay,
 	&cmd_analyze,
 	&cmd_drift,
 	&cmd_export,

@@ -68,15 +68,26 @@ int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
  * CMD_EXIT_USAGE (CMD_EXIT_FAIL when the file cannot be read). */
 int cmd_load_config(const char *file, config_t **out);
 
+/* The proxy's capture tap masks what it sends (capture.h): when the tap
+ * is on and mask.enabled, a real masker is made and given to px; *out
+ * (NULL when none) is freed with cap_masker_free after proxy_free. 0, or
+ * a negative error with err set (the key cannot be loaded). */
+struct proxy;
+struct cap_masker;
+int cmd_tap_masker(struct proxy *px, const config_t *cfg,
+		   struct cap_masker **out, buf_t *err);
+
 /* Entry point: argv as main() has it. Returns the process exit code. */
 int cmd_main(int argc, char **argv);
 
 extern const cmd_entry_t cmd_analyze;
+extern const cmd_entry_t cmd_capture;
 extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_export;
 extern const cmd_entry_t cmd_mask;
 extern const cmd_entry_t cmd_proxy;
+extern const cmd_entry_t cmd_replay;
 extern const cmd_entry_t cmd_run;
 extern const cmd_entry_t cmd_snapshots;
 extern const cmd_entry_t cmd_stress;

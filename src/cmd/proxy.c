@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/units.h"
 #include "base/xmalloc.h"
+#include "capture/capture.h"
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -37,6 +38,9 @@ static const cmd_opt_t opts[] = {
 	{"service", 0, "NAME", "service name when there is no config"},
 	{"stats-interval", 'i', "DURATION",
 	 "print counters this often (e.g. 5s); 0 = never"},
+	{"tap-socket", 0, "PATH",
+	 "capture tap socket (capture.tap_socket); without a config the tap "
+	 "is on only with this"},
 	{NULL},
 };
 
@@ -52,6 +56,7 @@ static const struct {
 	{"methods", "mirror.methods"},
 	{"amplification", "mirror.amplification"},
 	{"workers", "listen.workers"},
+	{"tap-socket", "capture.tap_socket"},
 };
 
 /* Loads the config (file or defaults) with the flags on top. Prints the
@@ -78,6 +83,11 @@ static config_t *build_config(cmd_args_t *a, int *rc)
 	}
 	if (cmd_opt(a, "baseline") &&
 	    config_set(cfg, "shadow.baseline.enabled", "true", &errs))
+		bad = 1;
+	/* capture tap: flags alone name no data directory, so the tap is
+	 * on there only when its socket is given */
+	if (!file && !cmd_opt(a, "tap-socket") &&
+	    config_set(cfg, "capture.tap", "false", &errs))
 		bad = 1;
 	if (!bad && !file && config_validate(cfg, &errs))
 		bad = 1;
@@ -162,8 +172,19 @@ static int exec(cmd_args_t *a)
 		config_free(cfg);
 		return cmd_fail(a->cmd, "cannot start: %s", err_str(err));
 	}
+	cap_masker_t *tap_masker = NULL;
+	buf_t merr = BUF_INIT;
+	if (cmd_tap_masker(px, cfg, &tap_masker, &merr) != 0) {
+		proxy_free(px);
+		config_free(cfg);
+		int ex = cmd_fail(a->cmd, "capture tap masking: %s", merr.data);
+		buf_free(&merr);
+		return ex;
+	}
+	buf_free(&merr);
 	if ((err = proxy_start(px)) != 0) {
 		proxy_free(px);
+		cap_masker_free(tap_masker);
 		config_free(cfg);
 		return cmd_fail(a->cmd, "cannot start workers: %s",
 				err_str(err));
@@ -232,6 +253,7 @@ static int exec(cmd_args_t *a)
 		print_stats(&cur, &last, 1);
 	log_info("proxy", "stopped", LF_U("requests", cur.requests));
 	proxy_free(px);
+	cap_masker_free(tap_masker);
 	free(recs);
 	config_free(cfg);
 	return CMD_EXIT_OK;

@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
+#include "capture/capture.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -211,6 +212,8 @@ static int setup(run_t *r, buf_t *err)
 		buf_printf(err, "cannot start the proxy: %s", err_str(rc));
 		return rc;
 	}
+	if ((rc = cmd_tap_masker(r->px, r->cfg, &r->tap_masker, err)) != 0)
+		return rc;
 	if ((rc = proxy_start(r->px)) != 0) {
 		buf_printf(err, "cannot start proxy workers: %s", err_str(rc));
 		return rc;
@@ -265,6 +268,7 @@ static void teardown(run_t *r)
 		proxy_free(r->px);
 		r->px = NULL;
 	}
+	cap_masker_free(r->tap_masker);
 	prov_drift_free(r->drift);
 	prov_free(r->prov);
 	struct event *evs[] = {r->ev_term, r->ev_int, r->ev_hup, r->ev_fatal};

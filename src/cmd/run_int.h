@@ -59,6 +59,7 @@ typedef struct run {
 	prov_t *prov;
 	prov_drift_t *drift;
 	proxy_t *px;
+	struct cap_masker *tap_masker; /* the capture tap's, NULL none */
 	bool px_drained; /* stopping: no more pool updates */
 	store_t *store;
 	metrics_agg_t *agg;

@@ -355,6 +355,18 @@ typedef struct config_metrics {
 	} prometheus;
 } config_metrics_t;
 
+typedef struct config_capture {
+	bool tap;            /* the proxy offers a capture tap */
+	char *tap_socket;
+	int64_t tap_queue;   /* exchanges per worker */
+	uint64_t tap_bytes;  /* per worker, queued and assembling */
+	uint64_t max_body;   /* kept per message */
+	bool compress;
+	int64_t max_connections;
+	uint64_t reorder_bytes, memory_limit;
+	int64_t flow_timeout;
+} config_capture_t;
+
 typedef struct config_store {
 	char *path;
 	int64_t flush_interval, raw_retention, rollup_retention;
@@ -382,6 +394,7 @@ typedef struct config {
 	config_drift_t drift;
 	config_mitigation_t mitigation;
 	config_metrics_t metrics;
+	config_capture_t capture;
 	config_store_t store;
 	config_api_t api;
 	/* Root fields the file (or a flag) set explicitly: one flag per

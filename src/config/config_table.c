@@ -69,6 +69,8 @@ const config_section_t config_sections[] = {
 	 true},
 	{"metrics", "where each side's metrics come from: local collectors "
 		    "or Prometheus", true},
+	{"capture", "recording traffic (proxy tap, pcap, live) and replaying "
+		    "it", true},
 	{"store", "the embedded SQLite store", true},
 	{"api", "admin API, dashboard and /metrics", true},
 };
@@ -632,6 +634,44 @@ static const config_field_t root_fields[] = {
 	 "{range} in the queries: the rate() window (at least 2 scrape "
 	 "intervals)"},
 	CONFIG_PROM_QUERIES(PROM_QUERY_FIELD)
+
+	/* capture */
+	{"capture.tap", CT_BOOL, OFF(capture.tap), "true", 0, 0, NULL, NULL,
+	 NULL, 0,
+	 "the proxy offers its exchanges to one local capture client "
+	 "(umbra capture --from-proxy); costs nothing while none is attached"},
+	{"capture.tap_socket", CT_PATH, OFF(capture.tap_socket),
+	 "umbra-data/capture.sock", 1, 0, NULL, NULL, NULL, 0,
+	 "Unix socket of the tap, mode 0600 (at most 107 bytes)"},
+	{"capture.tap_queue", CT_INT, OFF(capture.tap_queue), "4096", 16,
+	 1000000, NULL, NULL, NULL, 0,
+	 "exchanges queued per worker for the capture client; over it they "
+	 "are dropped and counted, never waited for"},
+	{"capture.tap_bytes", CT_SIZE, OFF(capture.tap_bytes), "64MiB",
+	 1 << 20, 16.0 * (1 << 30), "bytes", NULL, NULL, 0,
+	 "bytes per worker held for the capture client (queued and being "
+	 "assembled); over it exchanges are dropped and counted"},
+	{"capture.max_body", CT_SIZE, OFF(capture.max_body), "1MiB", 0,
+	 64 << 20, "bytes", NULL, NULL, 0,
+	 "body bytes kept per request and per response; longer bodies are "
+	 "cut and flagged"},
+	{"capture.compress", CT_BOOL, OFF(capture.compress), "false", 0, 0,
+	 NULL, NULL, NULL, 0, "zstd-compress capture files"},
+	{"capture.max_connections", CT_INT, OFF(capture.max_connections),
+	 "65536", 1, 10000000, NULL, NULL, NULL, 0,
+	 "TCP connections followed at once (pcap, live); the least recently "
+	 "active is finished first and what it loses is counted"},
+	{"capture.reorder_bytes", CT_SIZE, OFF(capture.reorder_bytes), "1MiB",
+	 4096, 1 << 30, "bytes", NULL, NULL, 0,
+	 "out-of-order bytes held per connection direction before a hole is "
+	 "declared a gap"},
+	{"capture.memory_limit", CT_SIZE, OFF(capture.memory_limit), "512MiB",
+	 16 << 20, 1024.0 * (1 << 30), "bytes", NULL, NULL, 0,
+	 "memory reassembly may hold; beyond it holes become gaps and bodies "
+	 "are cut (all counted)"},
+	{"capture.flow_timeout", CT_DURATION, OFF(capture.flow_timeout),
+	 "2m", 1, 86400, "s", NULL, NULL, 0,
+	 "a connection silent this long (capture time) is finished"},
 
 	/* store */
 	{"store.path", CT_PATH, OFF(store.path), "umbra-data/umbra.db", 0, 0,

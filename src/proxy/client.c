@@ -99,6 +99,8 @@ static void drop_upstream(cconn_t *c, bool reusable)
 static void reset_exchange(cconn_t *c)
 {
 	worker_t *w = c->w;
+	if (c->tap) /* capture tap: closed mid-exchange */
+		proxy__tap_abort(c);
 	if (c->mirroring)
 		proxy__mirror_abort(c, PROXY_DROP_CLIENT_ABORTED);
 	if (c->pair) {
@@ -307,6 +309,8 @@ static void end_exchange(cconn_t *c, bool upstream_reusable, uint8_t err)
 	if (err == REQREC_OK)
 		WC_INC(w, responses);
 	record_production(c, err);
+	if (c->tap) /* capture tap: the exchange is complete */
+		proxy__tap_end(c, err);
 	bool keep = c->keep_alive && c->resp_keep_alive && c->req_done &&
 		    !c->close_after && !w->draining && c->state != C_CLOSING;
 	reset_exchange(c);
@@ -378,6 +382,8 @@ static void start_exchange(cconn_t *c, http_request_t *req)
 				      req->method_len, req->target,
 				      req->target_len);
 	WC_INC(w, requests);
+	if (proxy__tap_on(w)) /* capture tap: a client is attached */
+		proxy__tap_begin(c, req);
 
 	/* The mirror copy is decided and begun before anything else, but
 	 * never waited for. */
@@ -439,6 +445,8 @@ static void forward_body(cconn_t *c)
 							: (size_t)c->req_remaining;
 			if (c->mirroring)
 				proxy__mirror_body(c, p, take);
+			if (c->tap) /* capture tap */
+				proxy__tap_req_body(c, p, take);
 			c->req_remaining -= take;
 			if (c->req_remaining == 0)
 				c->req_done = true;
@@ -464,6 +472,8 @@ static void forward_body(cconn_t *c)
 			take = (size_t)n;
 			if (dl && c->mirroring)
 				proxy__mirror_body(c, d, dl);
+			if (dl && c->tap) /* capture tap */
+				proxy__tap_req_body(c, d, dl);
 			if (c->req_chunk.done)
 				c->req_done = true;
 		}
@@ -686,6 +696,8 @@ static void emit_body(cconn_t *c, const char *p, size_t n, const char *data,
 		buf_append(&c->out.b, p, n);
 	}
 	c->resp_bytes += n;
+	if (dlen && c->tap) /* capture tap */
+		proxy__tap_resp_body(c, data, dlen);
 	if (dlen && c->pair && (c->pair->want[PROXY_SHADOW] ||
 				c->pair->want[PROXY_BASELINE]))
 		proxy__capture_body(c->w, &c->pair->side[PROXY_PRODUCTION], data,
@@ -779,6 +791,9 @@ static void process_response(cconn_t *c, uconn_t *u)
 			if (c->pair)
 				proxy__capture_head(
 					w, &c->pair->side[PROXY_PRODUCTION], &r);
+			if (c->tap) /* capture tap: the head as received */
+				proxy__tap_resp_head(c, u->in.data + u->in.start,
+						     (size_t)rc, &r);
 			c->resp_bytes = (uint64_t)rc;
 			u->in.start += (size_t)rc;
 			c->resp_head_done = true;

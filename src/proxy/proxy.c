@@ -287,6 +287,8 @@ proxy_t *proxy_new(const config_t *cfg, int *err)
 		}
 		proxy__worker_init(&px->workers[i], px, i, fd);
 	}
+	/* capture tap (tap.c): off unless capture.tap; never fatal */
+	proxy__tap_new(px, cfg);
 	*err = 0;
 	return px;
 }
@@ -490,8 +492,10 @@ void proxy_free(proxy_t *px)
 {
 	if (!px)
 		return;
+	proxy__tap_stop(px); /* capture tap: its thread first (tap.c) */
 	for (int i = 0; i < px->nworkers; i++)
 		proxy__worker_fini(&px->workers[i]);
+	proxy__tap_free(px); /* then what workers left in its queues */
 	free(px->workers);
 	for (int i = 0; i < 4; i++)
 		proxy__rt_free(px->old_rt[i]);

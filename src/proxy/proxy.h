@@ -127,4 +127,32 @@ const strtab_t *proxy_endpoints(const proxy_t *px);
 /* The bound listen address (useful when the config said port 0). */
 int proxy_listen_port(const proxy_t *px);
 
+/* The capture tap (capture.tap, src/proxy/tap.c): while a local client
+ * (`umbra capture --from-proxy`) is attached to its Unix socket, workers
+ * copy completed production exchanges into bounded per-worker queues
+ * (over the bound: dropped and counted, never waited for) and a tap
+ * thread streams them as capture records. */
+typedef struct proxy_tap_counters {
+	bool attached;
+	uint64_t clients;        /* attached so far */
+	uint64_t captured;       /* copied by the workers */
+	uint64_t sent;           /* streamed to clients */
+	uint64_t dropped_queue;  /* capture.tap_queue was full */
+	uint64_t dropped_bytes;  /* capture.tap_bytes was reached */
+	uint64_t client_aborts;  /* requests the client left unfinished */
+	uint64_t incomplete;     /* requests not read whole (502 before body) */
+	uint64_t mask_refused;   /* refused by the mask hook */
+} proxy_tap_counters_t;
+
+void proxy_tap_counters(const proxy_t *px, proxy_tap_counters_t *out);
+
+/* The mask hook the tap's records pass before they leave the proxy
+ * (capture.h's cap_masker_t; borrowed, must outlive the proxy). The
+ * default is the pass-through: the lead wires src/mask's masker here. */
+struct cap_masker;
+void proxy_tap_set_masker(proxy_t *px, const struct cap_masker *m);
+
+/* The tap's socket path, NULL when the tap is off. */
+const char *proxy_tap_socket(const proxy_t *px);
+
 #endif

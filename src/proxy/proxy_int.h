@@ -8,6 +8,7 @@
  *   mirror.c    sampling, mirror jobs, queue, token bucket, shadow side
  *   pair.c      pairs of responses, compared with src/compare
  *   endpoint.c  endpoint templates ("GET /users/:id")
+ *   tap.c       the capture tap (copies for `umbra capture --from-proxy`)
  *
  * Everything a worker touches is its own (connections, pools, queues,
  * counters) except the proxy-wide read-mostly state: the rt snapshot,
@@ -303,6 +304,10 @@ struct cconn {
 	uint64_t massembled;       /* body bytes counted in w->assembling */
 	bool mirroring;
 	pair_t *pair;
+	/* capture tap (tap.c): the exchange being copied, if any */
+	struct tap_ex *tap;
+	uint64_t tap_conn;         /* connection id in capture records */
+	uint32_t tap_nreq;
 };
 
 /* Per-worker counters: written by the worker only, read by the control
@@ -364,6 +369,7 @@ struct worker {
 	uint64_t capture_budget; /* capture bytes still allowed */
 	double tokens;
 	int64_t tokens_at;
+	struct tap_worker *tap;  /* capture tap queue (tap.c); NULL: off */
 	/* records */
 	ring_t *ring;
 	uint64_t pair_seq;
@@ -391,6 +397,8 @@ struct proxy {
 	char service[128];
 	pthread_mutex_t control;    /* serialises reload/set_upstreams */
 	bool started;
+	struct proxy_tap *tap;      /* capture tap (tap.c); NULL: off */
+	_Atomic bool tap_attached;  /* a capture client wants exchanges */
 };
 
 /* --------------------------------------------------------------- internal */
@@ -446,6 +454,24 @@ void proxy__pair_side_done(worker_t *w, pair_t *p, proxy_side_t side,
  * of the shadow, so not recorded as one. */
 void proxy__pair_unwant(worker_t *w, pair_t *p, proxy_side_t side);
 void proxy__record(worker_t *w, const reqrec_t *r);
+
+/* tap.c: the capture tap. Workers call the hooks only while
+ * proxy__tap_on(w) (one relaxed load) or c->tap is set. */
+static inline bool proxy__tap_on(const worker_t *w)
+{
+	return atomic_load_explicit(&w->px->tap_attached,
+				    memory_order_relaxed);
+}
+void proxy__tap_new(proxy_t *px, const config_t *cfg);
+void proxy__tap_stop(proxy_t *px);  /* joins the tap thread */
+void proxy__tap_free(proxy_t *px);  /* after the workers are finished */
+void proxy__tap_begin(cconn_t *c, const http_request_t *req);
+void proxy__tap_req_body(cconn_t *c, const char *d, size_t n);
+void proxy__tap_resp_head(cconn_t *c, const char *head, size_t len,
+			  const http_response_t *r);
+void proxy__tap_resp_body(cconn_t *c, const char *d, size_t n);
+void proxy__tap_end(cconn_t *c, uint8_t err);
+void proxy__tap_abort(cconn_t *c);
 
 /* endpoint.c */
 uint32_t proxy__endpoint(worker_t *w, http_method_t m, const char *method,

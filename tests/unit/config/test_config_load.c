@@ -224,7 +224,8 @@ Test(config_load, reference_lists_every_section)
 	config_reference(&b);
 	const char *sections[] = {"service", "listen", "production", "shadow",
 				  "mirror", "mask", "analysis", "events",
-				  "drift", "mitigation", "store", "api"};
+				  "drift", "mitigation", "capture", "store",
+				  "api"};
 	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections); i++) {
 		char h[64];
 		snprintf(h, sizeof(h), "\n## `%s`\n", sections[i]);
