@@ -84,6 +84,14 @@ int run__event(run_t *r, const store_event_t *ev)
 	return r->store ? store_event_add(r->store, ev, NULL) : 0;
 }
 
+static int replicas_up(const run_t *r, prov_side_t side)
+{
+	int n = 0;
+	for (int i = 0; i < PROV_MAX_REPLICAS; i++)
+		n += r->is_up[side][i] && r->pid[side][i] > 0;
+	return n;
+}
+
 /* The analysis' metric values from a side's sample. */
 static void fill_values(const metrics_sample_t *s, double *out)
 {
@@ -162,6 +170,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			continue;
 		metrics_recorder_sample(r->rec, rs, &r->sample[rs]);
 		fill_values(&r->sample[rs], t.value[side]);
+		/* Memory is a level each replica holds: compared per replica,
+		 * or production's total would grow with every replica the
+		 * scaler adds (the shadow runs ratio x as many). */
+		int up = replicas_up(r, side == 0 ? PROV_PRODUCTION
+						  : PROV_SHADOW);
+		if (up > 1)
+			t.value[side][AN_M_memory] /= up;
 		t.rps[side] = r->sample[rs].v[METRICS_RPS];
 		t.connect_s[side] = r->sample[rs].v[METRICS_CONNECT_TIME];
 		t.ttfb_s[side] = r->sample[rs].v[METRICS_TTFB_P50];

@@ -1217,6 +1217,21 @@ static an_metric_t primary_metric(const mit_t *m, uint32_t metrics)
 	return (an_metric_t)(best < 0 ? 0 : best);
 }
 
+/* Whether any of the metrics (a bit set) is over its threshold now; a
+ * rule without metrics (a constant condition) counts as outside. */
+static bool still_outside(const mit_t *m, uint32_t metrics)
+{
+	if (!metrics)
+		return true;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const an_metric_view_t *v = &m->view[k];
+		if ((metrics & (1u << k)) && v->valid &&
+		    v->deviation > v->threshold)
+			return true;
+	}
+	return false;
+}
+
 static void policy_tick(mit_t *m, int64_t now)
 {
 	mit_eval_ctx_t ctx;
@@ -1238,6 +1253,13 @@ static void policy_tick(mit_t *m, int64_t now)
 		const mit_rule_t *rule = &p->rule[r];
 		bool holds = mit_expr_eval(&rule->expr, &ctx);
 		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
+			continue;
+		/* A repeat (the condition held all along) acts again only
+		 * while a metric it names is still outside its threshold: a
+		 * finding the analysis keeps open after the deviation came
+		 * back (hysteresis, a rollback being verified) is being
+		 * handled, and scaling or alerting on it again would thrash. */
+		if (!m->gov.rule_edge[r] && !still_outside(m, rule->expr.metrics))
 			continue;
 		mit_gov_rule_fired(&m->gov, r, now);
 		an_metric_t pm = primary_metric(m, rule->expr.metrics);

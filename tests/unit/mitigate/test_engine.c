@@ -461,6 +461,22 @@ Test(engine, rule_cooldown_limits_decisions)
 	stop();
 }
 
+Test(engine, repeat_needs_the_deviation_still_outside)
+{
+	start("",
+	      "  policy:\n    - name: warn\n      when: cpu.deviating\n"
+	      "      then: [alert]\n      cooldown: 30s\n");
+	tick(1, 0.5, AN_FIND_DEVIATION, AN_PROD);
+	cr_assert(has_note("rule warn"));
+	/* the finding is still open (hysteresis) but the deviation is back
+	 * inside: being handled, no repeat */
+	tick(40, 0.05, 0, 0);
+	cr_assert_not(has_note("rule warn"), "inside its threshold");
+	tick(41, 0.5, 0, 0);
+	cr_assert(has_note("rule warn"), "outside again: the repeat fires");
+	stop();
+}
+
 Test(engine, shadow_mover_is_not_rolled_back)
 {
 	start("  reload:\n    signal: HUP\n", "");
