@@ -91,7 +91,7 @@ TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 UMBRA      := $(BUILD)/umbra
 
-.PHONY: all check unit e2e fuzz-replay fuzz bench docs docs-check clean distclean FORCE
+.PHONY: all check unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
 
 all: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
@@ -176,6 +176,12 @@ fuzz-replay: $(FUZZ_REPLAY)
 e2e: $(UMBRA) $(TOOL_BIN)
 	UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
 	    $(PYTHON) tests/e2e/run.py
+
+# The closed loop on embedded defaults (demo/demo.py, examples/demo.yaml):
+# a bad config ships to production, umbra rolls it back, alerts, and
+# scales ahead of the day's peak. Exit status 1 when the loop did not act.
+demo: all
+	$(PYTHON) demo/demo.py
 
 check: all unit fuzz-replay e2e docs-check
 

@@ -103,10 +103,10 @@ static void on_change(const prov_change_ev_t *ev, void *arg)
 {
 	run_t *r = arg;
 	char text[512];
-	snprintf(text, sizeof(text), "%s changed%s%s%s",
-		 ev->item->key, ev->item->file ? " (" : "",
-		 ev->item->file ? ev->item->file : "",
-		 ev->item->file ? ")" : "");
+	/* short: it becomes a root cause's subject (the drift finding
+	 * has the file's path and diff) */
+	snprintf(text, sizeof(text), "%s changed in %s", ev->item->key,
+		 prov_side_name(ev->side));
 	store_event_t se = {0, r->cfg->service, "config_change",
 			    prov_side_name(ev->side), text, "drift",
 			    ev->wall_ns, ev->wall_ns};

@@ -337,8 +337,31 @@ static char *resolve_path(load_ctx_t *lc, const char *s)
 	if (!*s || s[0] == '/' || !lc->basedir || !lc->basedir[0] ||
 	    strcmp(lc->basedir, ".") == 0)
 		return arena_strdup(&lc->cfg->arena, s);
-	const char *rel = strncmp(s, "./", 2) == 0 ? s + 2 : s;
-	return arena_printf(&lc->cfg->arena, "%s/%s", lc->basedir, rel);
+	/* Leading ./ and ../ are taken against the base directory, which is
+	 * a realpath (no symlinks): "/etc/app/../data" reads as "/etc/data",
+	 * exactly, in logs and messages. Later ones are left to the kernel. */
+	size_t blen = strlen(lc->basedir);
+	const char *rel = s;
+	for (;;) {
+		if (strncmp(rel, "./", 2) == 0) {
+			rel += 2;
+		} else if (strncmp(rel, "../", 3) == 0 || strcmp(rel, "..") == 0) {
+			while (blen > 1 && lc->basedir[blen - 1] != '/')
+				blen--;
+			if (blen > 1)
+				blen--; /* the slash */
+			rel += rel[2] ? 3 : 2;
+		} else {
+			break;
+		}
+	}
+	if (!*rel)
+		return arena_printf(&lc->cfg->arena, "%.*s", (int)blen,
+				    lc->basedir);
+	return arena_printf(&lc->cfg->arena, "%.*s%s%s", (int)blen,
+			    lc->basedir,
+			    blen == 1 && lc->basedir[0] == '/' ? "" : "/",
+			    rel);
 }
 
 /* Parses one scalar text for a scalar-typed field into dst. Returns 0, or

@@ -61,6 +61,8 @@ struct mit {
 	/* the analysis, as last seen */
 	open_finding_t open[AN_METRIC__COUNT];
 	an_metric_view_t view[AN_METRIC__COUNT];
+	int outside[AN_METRIC__COUNT]; /* consecutive ticks over threshold */
+	uint64_t rule_sig[MIT_MAX_RULES]; /* findings a rule last fired on */
 	/* snapshots */
 	int64_t snap_every, last_snap_check;
 	mit_snap_info_t cur;
@@ -475,6 +477,12 @@ void mit_config_changed(mit_t *m, int64_t now, const char *why)
 static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 {
 	memcpy(m->view, an->metric, sizeof(m->view));
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const an_metric_view_t *v = &m->view[k];
+		m->outside[k] = v->valid && v->deviation > v->threshold
+					? m->outside[k] + 1
+					: 0;
+	}
 	for (size_t i = 0; i < an->nfindings; i++) {
 		const an_finding_t *f = &an->finding[i];
 		if ((unsigned)f->metric >= AN_METRIC__COUNT)
@@ -1011,13 +1019,27 @@ static void scaler_tick(mit_t *m, int64_t now, double rps)
 	apply_scale(m, now, dec, d.desired, cond, cond);
 }
 
+/* A rule's scale: one replica more, unless the finding behind it is the
+ * shadow's (production's load did not change: more replicas would not
+ * help, as a rollback would not). */
 static void act_scale_rule(mit_t *m, int64_t now, uint64_t dec,
-			   const char *reason, const char *evidence)
+			   an_metric_t metric, const char *reason,
+			   const char *evidence)
 {
 	int cur = production_replicas(m, NULL);
 	int to = cur + 1;
 	if (to > m->cfg->mitigation.scale.max)
 		to = (int)m->cfg->mitigation.scale.max;
+	const open_finding_t *o = &m->open[metric];
+	if (o->open && o->f.mover == AN_SHADOW) {
+		char detail[80];
+		snprintf(detail, sizeof(detail),
+			 "production replicas %d -> %d", cur, to);
+		act_skip(m, now, dec, MIT_ACT_SCALE, detail, reason, evidence,
+			 "the shadow moved, not production: more replicas "
+			 "would not help");
+		return;
+	}
 	apply_scale(m, now, dec, to, reason, evidence);
 }
 
@@ -1217,19 +1239,45 @@ static an_metric_t primary_metric(const mit_t *m, uint32_t metrics)
 	return (an_metric_t)(best < 0 ? 0 : best);
 }
 
-/* Whether any of the metrics (a bit set) is over its threshold now; a
- * rule without metrics (a constant condition) counts as outside. */
+/* Whether any of the metrics (a bit set) has been over its threshold
+ * for MIT_VERIFY_TICKS ticks in a row (one noisy tick is not a relapse);
+ * a rule without metrics (a constant condition) counts as outside. */
 static bool still_outside(const mit_t *m, uint32_t metrics)
 {
 	if (!metrics)
 		return true;
-	for (int k = 0; k < AN_METRIC__COUNT; k++) {
-		const an_metric_view_t *v = &m->view[k];
-		if ((metrics & (1u << k)) && v->valid &&
-		    v->deviation > v->threshold)
+	for (int k = 0; k < AN_METRIC__COUNT; k++)
+		if ((metrics & (1u << k)) && m->outside[k] >= MIT_VERIFY_TICKS)
 			return true;
-	}
 	return false;
+}
+
+/* The open findings of the metrics (a bit set), as one number: 0 when
+ * none is open, else a mix of their ids (a new finding or an escalation
+ * has a new id). */
+static uint64_t findings_sig(const mit_t *m, uint32_t metrics)
+{
+	uint64_t sig = 0;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const open_finding_t *o = &m->open[k];
+		if ((metrics & (1u << k)) && o->open && !o->f.suppressed)
+			sig = (sig ^ o->id) * 0x100000001b3ull;
+	}
+	return sig;
+}
+
+/* Whether a rule that held all along (no new edge) acts again now that
+ * its cooldown has passed. On findings: only on new ones (an escalation
+ * included); the findings it acted on are being handled (a rollback
+ * verified, a replica added) even while the analysis keeps them open
+ * through its hysteresis, and acting on them again would scale or
+ * alert in a loop. On values alone: while a metric it names is still
+ * outside its threshold. */
+static bool rule_repeats(const mit_t *m, int r, uint32_t metrics, uint64_t sig)
+{
+	if (sig)
+		return sig != m->rule_sig[r];
+	return still_outside(m, metrics);
 }
 
 static void policy_tick(mit_t *m, int64_t now)
@@ -1254,13 +1302,11 @@ static void policy_tick(mit_t *m, int64_t now)
 		bool holds = mit_expr_eval(&rule->expr, &ctx);
 		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
 			continue;
-		/* A repeat (the condition held all along) acts again only
-		 * while a metric it names is still outside its threshold: a
-		 * finding the analysis keeps open after the deviation came
-		 * back (hysteresis, a rollback being verified) is being
-		 * handled, and scaling or alerting on it again would thrash. */
-		if (!m->gov.rule_edge[r] && !still_outside(m, rule->expr.metrics))
+		uint64_t sig = findings_sig(m, rule->expr.metrics);
+		if (!m->gov.rule_edge[r] &&
+		    !rule_repeats(m, r, rule->expr.metrics, sig))
 			continue;
+		m->rule_sig[r] = sig;
 		mit_gov_rule_fired(&m->gov, r, now);
 		an_metric_t pm = primary_metric(m, rule->expr.metrics);
 		char cond[MIT_EXPR_MAX_LEN * 2], acts[128] = "";
@@ -1290,7 +1336,7 @@ static void policy_tick(mit_t *m, int64_t now)
 				act_rollback(m, now, dec, pm, reason, ev);
 				break;
 			case MIT_ACT_SCALE:
-				act_scale_rule(m, now, dec, reason, ev);
+				act_scale_rule(m, now, dec, pm, reason, ev);
 				break;
 			case MIT_ACT_STRESS:
 				act_stress(m, now, dec, reason, ev);
@@ -1453,8 +1499,10 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 		m->last_rps = in->prod_rps;
 	if (in->an)
 		absorb(m, in->an, now);
-	else
+	else {
 		memset(m->view, 0, sizeof(m->view));
+		memset(m->outside, 0, sizeof(m->outside));
+	}
 	snapshots_tick(m, now);
 	rollback_tick(m, now);
 	hook_tick(m, now);

@@ -56,6 +56,22 @@ Test(config_load, minimal_defaults)
 	config_free(c);
 }
 
+Test(config_load, relative_paths_against_the_config_dir)
+{
+	config_t *c = load_ok(
+		"service: s\nproduction:\n  upstreams: [127.0.0.1:9000]\n"
+		"  config_dir: ../app/conf\n  cwd: ..\n"
+		"  data_dir: ./data\nstore:\n  path: ../../../db\n"
+		"api:\n  token_file: a/../t\n");
+	cr_assert_str_eq(c->production.config_dir, "/etc/app/conf");
+	cr_assert_str_eq(c->production.cwd, "/etc");
+	cr_assert_str_eq(c->production.data_dir, "/etc/umbra/data");
+	cr_assert_str_eq(c->store.path, "/db", "no higher than the root");
+	cr_assert_str_eq(c->api.token_file, "/etc/umbra/a/../t",
+			 "later ones are the kernel's (symlinks)");
+	config_free(c);
+}
+
 Test(config_load, types_and_forms)
 {
 	config_t *c = load_ok(

@@ -461,19 +461,41 @@ Test(engine, rule_cooldown_limits_decisions)
 	stop();
 }
 
-Test(engine, repeat_needs_the_deviation_still_outside)
+Test(engine, a_rule_repeats_on_new_findings_only)
 {
 	start("",
 	      "  policy:\n    - name: warn\n      when: cpu.deviating\n"
 	      "      then: [alert]\n      cooldown: 30s\n");
 	tick(1, 0.5, AN_FIND_DEVIATION, AN_PROD);
 	cr_assert(has_note("rule warn"));
-	/* the finding is still open (hysteresis) but the deviation is back
-	 * inside: being handled, no repeat */
+	/* the same finding, still open (hysteresis) and even outside again:
+	 * being handled, no repeat */
 	tick(40, 0.05, 0, 0);
 	cr_assert_not(has_note("rule warn"), "inside its threshold");
-	tick(41, 0.5, 0, 0);
-	cr_assert(has_note("rule warn"), "outside again: the repeat fires");
+	for (int t = 41; t < 45; t++) {
+		tick(t, 0.5, 0, 0);
+		cr_assert_not(has_note("rule warn"), "the same finding");
+	}
+	/* an escalation is a new finding: the rule acts on it */
+	tick(45, 0.9, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule warn"), "escalated: the repeat fires");
+	stop();
+}
+
+Test(engine, a_rule_on_values_repeats_while_outside)
+{
+	start("",
+	      "  policy:\n    - name: warn\n      when: cpu.deviation > 0.01\n"
+	      "      then: [alert]\n      cooldown: 30s\n");
+	tick(1, 0.5, 0, 0);
+	cr_assert(has_note("rule warn"));
+	tick(2, 0.3, 0, 0);
+	tick(31, 0.05, 0, 0); /* holds, but inside the threshold (0.1) */
+	tick(32, 0.3, 0, 0);
+	tick(33, 0.3, 0, 0);
+	cr_assert_not(has_note("rule warn"), "two ticks outside may be noise");
+	tick(34, 0.3, 0, 0);
+	cr_assert(has_note("rule warn"), "outside three ticks: it repeats");
 	stop();
 }
 
@@ -486,6 +508,9 @@ Test(engine, shadow_mover_is_not_rolled_back)
 	cr_assert_str_eq(read_conf(), BAD);
 	cr_assert(has_note("rollback skipped: the shadow moved, not production: "
 			   "rolling production back would not help"));
+	cr_assert(has_note("scale skipped: the shadow moved, not production: "
+			   "more replicas would not help"));
+	cr_assert_eq(fk.nset, 0);
 	cr_assert(has_note("alert sent: deviation/cpu critical"));
 	stop();
 }
