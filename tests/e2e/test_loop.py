@@ -1,0 +1,368 @@
+"""The closed loop in the real daemon: `umbra run` proxies the load of
+the demo's load generator (demo/loadgen) to testsvc replicas, measures
+both sides, finds the deviation, decides and acts through the supervisor,
+with no finding injected by the test (test_mitigate.py drives the engine
+with scripted findings; this file proves the daemon closes the loop).
+
+Paths: a bad config reaching production is rolled back, the file is the
+known-good one again and the recovery is verified; in dry run the same
+bad config is only a recommendation; a bad change the rollback cannot
+undo (it lives outside production.config_dir) fails its verification and
+holds automatic actions until a person releases them over the API; a
+compressed day's morning ramp gets a replica from the trusted load
+forecast before the measured load reaches what the replicas handle.
+
+Set LOOP_TIMINGS=1 to print what each path took (detection, rollback,
+verification, the scale-up's lead over the capacity crossing)."""
+import json
+import math
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from lib import TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port
+
+TESTSVC = os.path.join(TOOLS, "testsvc")
+LOADGEN = os.path.normpath(os.path.join(TOOLS, "..", "demo", "loadgen"))
+WAIT = 20.0  # seconds any one expected event may take on a loaded host
+GOOD = "latency_ms = 20\n"
+BAD = "latency_ms = 200\n"
+
+
+def timing(text):
+    if os.environ.get("LOOP_TIMINGS"):
+        print(f"\n  loop: {text}", file=sys.stderr, flush=True)
+
+
+def http(url, token=None, body=None, timeout=5.0):
+    """(status, parsed JSON or text) of a GET, or a POST with a JSON body."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            code, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        code, text = e.code, e.read().decode()
+    try:
+        return code, json.loads(text)
+    except ValueError:
+        return code, text
+
+
+class Daemon:
+    """`umbra run CONFIG --log-format json` with its records parsed as
+    they come (a thread tails the stderr file), the admin API, the store."""
+
+    def __init__(self, case, yaml):
+        self.case = case
+        self.lport, self.aport = free_port(), free_port()
+        self.db = os.path.join(case.tmp, "data", "umbra.db")
+        self.path = case.write("u.yaml", yaml.format(
+            lport=self.lport, aport=self.aport, db=self.db,
+            testsvc=TESTSVC, tmp=case.tmp, service=f"loop{self.lport}"))
+        self.log_path = os.path.join(case.tmp, "umbra.log")
+        self.errf = open(self.log_path, "w")
+        case.addCleanup(self.errf.close)
+        self.p = start([UMBRA, "run", self.path, "--log-format", "json"],
+                       stderr=self.errf, cwd=case.tmp)
+        self.records = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        case.addCleanup(self.done.set)
+        threading.Thread(target=self._tail, daemon=True).start()
+        wait_port(self.aport, timeout=15, proc=self.p)
+        wait_port(self.lport, timeout=15, proc=self.p)
+        with open(os.path.join(case.tmp, "umbra-data", "api.token")) as f:
+            self.token = f.read().strip()
+        self.api = f"http://127.0.0.1:{self.aport}"
+
+    def _tail(self):
+        with open(self.log_path) as f:
+            buf = ""
+            while not self.done.is_set():
+                chunk = f.readline()
+                if not chunk:
+                    time.sleep(0.02)
+                    continue
+                buf += chunk
+                if not buf.endswith("\n"):
+                    continue
+                line, buf = buf, ""
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                r["_t"] = time.monotonic()
+                with self.lock:
+                    self.records.append(r)
+
+    def find(self, mod, msg, **fields):
+        """The records so far with this module, message and fields (a
+        callable field value is a predicate)."""
+        out = []
+        with self.lock:
+            recs = list(self.records)
+        for r in recs:
+            if r.get("mod") != mod or r.get("msg") != msg:
+                continue
+            if all(v(r.get(k)) if callable(v) else r.get(k) == v
+                   for k, v in fields.items()):
+                out.append(r)
+        return out
+
+    def wait(self, mod, msg, timeout=WAIT, **fields):
+        """The first record matching (seen before or arriving)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.find(mod, msg, **fields)
+            if got:
+                return got[0]
+            if self.p.poll() is not None:
+                raise AssertionError(f"umbra exited with {self.p.returncode}"
+                                     f" waiting for {mod}/{msg}:\n"
+                                     + self.tail_text())
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {mod}/{msg} {fields} within "
+                                     f"{timeout}s:\n" + self.tail_text())
+            time.sleep(0.05)
+
+    def tail_text(self, n=40):
+        with self.lock:
+            recs = self.records[-n:]
+        return "\n".join(json.dumps({k: v for k, v in r.items()
+                                     if k != "_t"})[:400] for r in recs)
+
+    def get(self, path):
+        code, body = http(self.api + path, self.token)
+        self.case.assertEqual(code, 200, body)
+        return body
+
+    def post(self, path, body):
+        return http(self.api + path, self.token, body)
+
+    def status(self):
+        return self.get("/api/v1/status")
+
+    def wait_status(self, pred, what, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.status()
+            if pred(s):
+                return s
+            if time.monotonic() > deadline:
+                raise AssertionError(f"status never showed {what}: "
+                                     + json.dumps(s)[:3000])
+            time.sleep(0.2)
+
+    def timeline(self):
+        return [n["kind"] + " " + n["text"]
+                for n in self.get("/api/v1/timeline")["notes"]]
+
+    def query(self, sql, *args):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True,
+                              timeout=10)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def production_addrs(self):
+        """Each production replica's address, from the supervisor's log."""
+        return {r["replica"]: r["addr"] for r in
+                self.find("provision", "replica up", side="production")}
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        rc = self.p.wait(timeout=30)
+        time.sleep(0.2)  # the tail thread reads the last records
+        return rc
+
+
+def loadgen(case, port, base, peak, day=60.0):
+    """The demo's load generator against umbra's proxy (base == peak: a
+    constant rate)."""
+    case.assertTrue(os.access(LOADGEN, os.X_OK),
+                    f"{LOADGEN} is not built (make builds demo/*.c)")
+    p = start([LOADGEN, "--target", f"127.0.0.1:{port}", "--base",
+               str(base), "--peak", str(peak), "--day", str(day),
+               "--quiet"])
+    case.addCleanup(stop, p)
+    return p
+
+
+def knob(addr, name="latency_ms"):
+    """A testsvc replica's live knob (its /stats)."""
+    code, body = http(f"http://{addr}/stats")
+    assert code == 200, body
+    return body[name]
+
+
+ROLLBACK_YAML = """service: {service}
+listen:
+  address: 127.0.0.1:{lport}
+production:
+  command: [{testsvc}, --port, "{{port}}", --config, "{{config_dir}}/app.conf"]
+  config_dir: conf
+  replicas: 2
+  health: {{type: http, path: /healthz, interval: 200ms}}
+  reload: {{signal: HUP}}
+shadow:
+  ratio: 1
+  work_dir: shadow
+mirror:
+  compare:
+    ignore_headers: [Date, X-Side, X-Served-By]
+analysis:
+  interval: 250ms
+store:
+  path: {db}
+mitigation:
+  soak: 3s
+  verify: 10s
+  cooldown: 1s
+  max_actions_per_hour: 100
+  scale: {{enabled: false}}
+{extra}api:
+  listen: 127.0.0.1:{aport}
+"""
+
+
+class LoopTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.conf = os.path.join(self.tmp, "conf")
+        os.makedirs(self.conf)
+        self.put(os.path.join(self.conf, "app.conf"), GOOD)
+
+    def put(self, path, text):
+        """Replaces a file atomically, as a deploy tool would."""
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.replace(path + ".new", path)
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def daemon(self, extra=""):
+        d = Daemon(self, ROLLBACK_YAML.replace("{extra}", extra))
+        loadgen(self, d.lport, 40, 40)
+        return d
+
+    def warm(self, d):
+        """Known-good snapshot, the analysis compares latency, load flows
+        through both sides."""
+        d.wait("mitigate", "snapshot is known-good")
+        return d.wait_status(
+            lambda s: s["production"]["replicas_up"] == 2 and
+            s["shadow"]["replicas_up"] == 1 and
+            "latency_p50" in s.get("analysis", {}) and
+            s["proxy"]["mirror_answered"] > 100, "a warm loop")
+
+    def bad_deploy(self, d, files):
+        """New files, then SIGHUP to every production replica: a deploy.
+        Returns the pids signalled and the time."""
+        for path, text in files.items():
+            self.put(path, text)
+        pids = d.status()["production"]["pids"]
+        self.assertEqual(len(pids), 2)
+        for pid in pids:
+            os.kill(pid, signal.SIGHUP)
+        t = time.monotonic()
+        for addr in d.production_addrs().values():
+            deadline = time.monotonic() + WAIT
+            while knob(addr) != 200:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{addr} never reloaded the bad config")
+                time.sleep(0.05)
+        return pids, t
+
+    def test_rollback_restores_and_verifies(self):
+        d = self.daemon()
+        self.warm(d)
+        app = os.path.join(self.conf, "app.conf")
+        good = self.read(app)
+        pids, t_deploy = self.bad_deploy(d, {app: BAD})
+
+        # the analysis finds production's latency moved, after its change
+        f = d.wait("analysis", "finding", kind="critical",
+                   metric=lambda m: m.startswith("latency_"))
+        self.assertIn("app.conf", f["cause"])
+        self.assertEqual(f["action"], "rollback")
+        t_detect = f["_t"]
+        dec = d.wait("mitigate", "decision", metric=f["metric"])
+        self.assertEqual(dec["rule"], "default-" + f["metric"])
+        self.assertFalse(dec["dry_run"])
+        act = d.wait("mitigate", "action", action="rollback")
+        self.assertIn("restore known-good snapshot", act["detail"])
+        self.assertIn("then the reload signal", act["detail"])
+        d.wait("mitigate", "outcome", action="rollback", result="applied")
+        t_rollback = act["_t"]
+        diff = d.wait("mitigate", "rollback: what changed back")["diff"]
+        self.assertIn("-latency_ms = 200", diff)
+        self.assertIn("+latency_ms = 20", diff)
+        self.assertEqual(self.read(app), good, "the known-good file is back")
+        # both replicas reloaded it (the same processes: a reload)
+        for addr in d.production_addrs().values():
+            deadline = time.monotonic() + WAIT
+            while knob(addr) != 20:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{addr} still runs the bad config")
+                time.sleep(0.05)
+        ver = d.wait("mitigate", "outcome", action="rollback",
+                     result="verified")
+        self.assertRegex(ver["detail"], r"recovered after \d+ s: latency_"
+                         r"p\d+ deviation [0-9.]+ within threshold "
+                         r"[0-9.]+; 2/2 replicas up")
+        t_verified = ver["_t"]
+        self.assertEqual(d.find("mitigate", "outcome", action="rollback",
+                                result=lambda r: r in ("failed",
+                                                       "verify_failed")), [])
+
+        # the API shows it
+        s = d.status()
+        m = s["mitigation"]
+        self.assertFalse(m["held"])
+        self.assertFalse(m["verifying"])
+        self.assertFalse(m["dry_run"])
+        self.assertEqual(m["snapshot"], m["known_good"])
+        self.assertGreaterEqual(m["actions"], 1)
+        self.assertEqual(sorted(s["production"]["pids"]), sorted(pids),
+                         "reloaded, not restarted")
+        tl = d.timeline()
+        self.assertTrue(any(n.startswith("finding " + f["metric"] +
+                                         " critical") for n in tl), tl)
+        self.assertTrue(any(n.startswith("action rollback: restore "
+                                         "known-good") for n in tl), tl)
+        self.assertTrue(any(n.startswith("outcome rollback verified: "
+                                         "recovered") for n in tl), tl)
+
+        # the store (read after the daemon flushed it at exit) has the
+        # finding and the actions that follow from it
+        self.assertEqual(d.stop(), 0)
+        rows = d.query("SELECT id, severity, summary FROM findings WHERE "
+                       "metric = ?", f["metric"])
+        self.assertTrue(rows, "the finding is stored")
+        fid, sev, summary = rows[0]
+        self.assertEqual(sev, "critical")
+        self.assertIn("production moved", summary)
+        acts = d.query("SELECT kind, outcome, dry_run FROM actions WHERE "
+                       "finding = ? ORDER BY id", fid)
+        self.assertIn(("decision", "decided", 0), acts)
+        self.assertIn(("rollback", "started", 0), acts)
+        self.assertIn(("rollback", "applied", 0), acts)
+        self.assertIn(("rollback", "verified", 0), acts)
+        self.assertIn(("alert", "started", 0), acts)
+        timing(f"rollback: detection {t_detect - t_deploy:.1f} s after the "
+               f"deploy, rollback {t_rollback - t_detect:.2f} s after "
+               f"detection, verified {t_verified - t_rollback:.1f} s after "
+               f"the rollback")
