@@ -366,3 +366,121 @@ class LoopTest(TestCase):
                f"deploy, rollback {t_rollback - t_detect:.2f} s after "
                f"detection, verified {t_verified - t_rollback:.1f} s after "
                f"the rollback")
+
+    def test_dry_run_recommends_and_acts_on_nothing(self):
+        d = self.daemon("  dry_run: true\n")
+        self.warm(d)
+        app = os.path.join(self.conf, "app.conf")
+        pids, _ = self.bad_deploy(d, {app: BAD})
+        f = d.wait("analysis", "finding", kind="critical",
+                   metric=lambda m: m.startswith("latency_"))
+        rec = d.wait("mitigate", "recommendation (dry run: nothing done)",
+                     action="rollback")
+        self.assertIn("restore known-good snapshot", rec["detail"])
+        d.wait("mitigate", "recommendation (dry run: nothing done)",
+               action="alert")
+        dec = d.wait("mitigate", "decision", metric=f["metric"])
+        self.assertTrue(dec["dry_run"])
+        # several ticks and cooldowns pass: nothing may happen meanwhile
+        later = d.status()["ticks"] + 12
+        d.wait_status(lambda s: s["ticks"] >= later, "12 more ticks")
+        self.assertEqual(self.read(app), BAD.encode(), "the bad file stays")
+        for addr in d.production_addrs().values():
+            self.assertEqual(knob(addr), 200, "nothing reloaded")
+        s = d.status()
+        self.assertEqual(sorted(s["production"]["pids"]), sorted(pids),
+                         "nothing restarted")
+        m = s["mitigation"]
+        self.assertTrue(m["dry_run"])
+        self.assertFalse(m["verifying"])
+        self.assertFalse(m["held"])
+        self.assertEqual(m["actions"], 0)
+        self.assertNotEqual(m["snapshot"], m["known_good"])
+        for mod, msg in (("mitigate", "action"),
+                         ("mitigate", "rollback: what changed back"),
+                         ("provision", "signalled a replica"),
+                         ("provision", "replica started"),
+                         ("alert", "alert firing")):
+            got = d.find(mod, msg)
+            if msg == "replica started":  # the three of the start only
+                self.assertEqual(len(got), 3, got)
+            else:
+                self.assertEqual(got, [], f"{mod}/{msg} in a dry run")
+        tl = d.timeline()
+        self.assertTrue(any(n.startswith("action recommendation: rollback: "
+                                         "restore known-good") for n in tl),
+                        tl)
+        self.assertEqual(d.stop(), 0)
+        acts = d.query("SELECT kind, outcome, dry_run FROM actions")
+        self.assertIn(("rollback", "recommended", 1), acts)
+        self.assertIn(("rollback", "dry_run", 1), acts)
+        self.assertIn(("alert", "recommended", 1), acts)
+        self.assertNotIn("started", {a[1] for a in acts})
+        self.assertEqual({a[2] for a in acts if a[0] == "decision"}, {1})
+
+    def test_failed_verification_holds_until_released(self):
+        # The harm lives outside production.config_dir: the replicas read
+        # their knobs from run/app.conf, which snapshots do not cover;
+        # config_dir holds the release's manifest. The deploy changes
+        # both; the rollback restores the manifest and reloads, and the
+        # latency stays: verify_failed, hold, until a person releases it.
+        run = os.path.join(self.tmp, "run")
+        os.makedirs(run)
+        rt = os.path.join(run, "app.conf")
+        self.put(rt, GOOD)
+        os.remove(os.path.join(self.conf, "app.conf"))
+        manifest = os.path.join(self.conf, "release.conf")
+        self.put(manifest, "release = 1\n")
+        d = Daemon(self, ROLLBACK_YAML.replace(
+            '"{{config_dir}}/app.conf"', f'"{rt}"').replace(
+            "verify: 10s", "verify: 5s").replace("{extra}", ""))
+        loadgen(self, d.lport, 40, 40)
+        self.warm(d)
+        self.bad_deploy(d, {manifest: "release = 2\n", rt: BAD})
+        f = d.wait("analysis", "finding", kind="critical",
+                   metric=lambda m: m.startswith("latency_"))
+        self.assertIn("release.conf", f["cause"])
+        d.wait("mitigate", "outcome", action="rollback", result="applied")
+        self.assertEqual(self.read(manifest), b"release = 1\n")
+        self.assertEqual(self.read(rt), BAD.encode())
+        out = d.wait("mitigate", "outcome", action="rollback",
+                     result="verify_failed", timeout=WAIT + 5)
+        self.assertEqual(out["level"], "error")
+        self.assertRegex(out["detail"], r"not recovered within "
+                         r"mitigation.verify \(5 s\): latency_p\d+ "
+                         r"deviation [0-9.]+ over threshold")
+        d.wait("mitigate", "automatic actions held until a person releases "
+               "them", level="error")
+        al = d.wait("alert", "alert firing", alert="UmbraActionsHeld")
+        self.assertEqual(al["severity"], "critical")
+        s = d.wait_status(lambda s: s["mitigation"]["held"], "held")
+        self.assertIn("verify", s["mitigation"]["hold_reason"])
+
+        # another change to production's config while held: the rules
+        # still fire, the rollback is audited as held and not done
+        self.put(manifest, "release = 3\n")
+        d.wait("mitigate", "outcome", action="rollback", result="held")
+        self.assertEqual(self.read(manifest), b"release = 3\n")
+
+        # a person acts: fixes the file outside config_dir, releases
+        self.put(rt, GOOD)
+        for pid in d.status()["production"]["pids"]:
+            os.kill(pid, signal.SIGHUP)
+        code, body = d.post("/api/v1/release",
+                            {"who": "e2e", "note": "run/app.conf fixed"})
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body, {"status": "released"})
+        d.wait("mitigate", "hold released; automatic actions resume")
+        s = d.status()
+        self.assertFalse(s["mitigation"]["held"])
+        code, body = d.post("/api/v1/release", {"who": "e2e"})
+        self.assertEqual(code, 409, body)
+        tl = d.timeline()
+        self.assertTrue(any(n.startswith("outcome rollback verify_failed")
+                            for n in tl), tl)
+        self.assertTrue(any(n.startswith("outcome automatic actions held")
+                            for n in tl), tl)
+        self.assertEqual(d.stop(), 0)
+        acts = d.query("SELECT kind, outcome FROM actions")
+        self.assertIn(("rollback", "verify_failed"), acts)
+        self.assertIn(("rollback", "held"), acts)
