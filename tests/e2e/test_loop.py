@@ -569,6 +569,9 @@ class ScaleTest(TestCase):
                 + "\n".join(r["condition"] for r in d.find(
                     "mitigate", "decision", rule="scaler"))) from None
         t_up = time.monotonic()
+        # the third replica is up while the measured load is still below
+        # what two replicas handle
+        self.assertLess(s["production"]["metrics"]["rps"], handled, trace)
         dec = d.wait("mitigate", "decision", rule="scaler")
         self.assertTrue(dec["condition"].startswith("preemptive: forecast "),
                         dec)
