@@ -507,6 +507,9 @@ production:
 shadow:
   ratio: 1
   work_dir: shadow
+mirror:
+  compare:
+    ignore_headers: [Date, X-Side, X-Served-By]
 analysis:
   interval: 250ms
 store:
