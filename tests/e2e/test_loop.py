@@ -245,10 +245,12 @@ class LoopTest(TestCase):
         self.put(os.path.join(self.conf, "app.conf"), GOOD)
 
     def put(self, path, text):
-        """Replaces a file atomically, as a deploy tool would."""
-        with open(path + ".new", "w") as f:
+        """Replaces a file atomically, as a deploy tool would (staged
+        outside the config dir: no snapshot may see a temporary file)."""
+        staged = os.path.join(self.tmp, "staged-" + os.path.basename(path))
+        with open(staged, "w") as f:
             f.write(text)
-        os.replace(path + ".new", path)
+        os.replace(staged, path)
 
     def read(self, path):
         with open(path, "rb") as f:
