@@ -11,8 +11,9 @@
  *           [--body-bytes N] [--error-rate R] [--name NAME]
  *           [--exit-after-ms X] [--exit-code N]
  *
- * Endpoints: /healthz, /echo (the request as JSON), /work (costs the
- * knobs), /status/NNN, /users/ID, /chunked, /big?bytes=N, /stats,
+ * Endpoints: /healthz, /echo (the request as JSON), /work and every
+ * path under /api/ (cost the knobs: the demo's load generator asks for
+ * /api/products..., so it can drive this service too), /status/NNN, /users/ID, /chunked, /big?bytes=N, /stats,
  * /connect?to=IP:PORT (opens a TCP connection there, as a service calling
  * a payment provider or a database would: 200 "connected" or 502 with
  * the error; for network isolation tests). --exit-after-ms makes it exit
@@ -265,7 +266,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(out, ",\"side\":\"%s\"}\n",
 				    getenv("UMBRA_SIDE") ? getenv("UMBRA_SIDE")
 							 : "");
-	} else if (!strcmp(path, "/work")) {
+	} else if (!strcmp(path, "/work") || !strncmp(path, "/api/", 5)) {
 		burn(knobs.cpu_ms);
 		touch_memory(knobs.mem_kib, 0);
 		touch_memory(knobs.leak_kib, 1);
