@@ -173,7 +173,7 @@ fuzz-replay: $(FUZZ_REPLAY)
 	    n=$${f##*/}; $$f tests/fuzz/corpus/$$n || exit 1; \
 	 done
 
-e2e: $(UMBRA) $(TOOL_BIN)
+e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
 	UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
 	    $(PYTHON) tests/e2e/run.py
 

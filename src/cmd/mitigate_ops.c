@@ -6,6 +6,7 @@
 #include "cmd/mitigate_ops.h"
 
 #include "base/err.h"
+#include "base/log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -64,12 +65,29 @@ static int restart_status(void *arg, char *why, size_t n)
 	return l->restart_ok ? 0 : ERR_BADSTATE;
 }
 
+/* Production to n replicas, and the shadow's count with it, in the
+ * configured proportion (shadow.replicas : production.replicas, rounded
+ * up): the shadow takes its ratio of the traffic, and a shadow left at
+ * its first count while production grows saturates and deviates from
+ * production for no fault of the config under test. Its cgroup limits
+ * follow in prov_set_replicas. */
 static int set_replicas(void *arg, int n)
 {
 	cmd_mit_live_t *l = arg;
 	if (!l->prov || !prov_spec(l->prov, PROV_PRODUCTION)->run)
 		return ERR_UNSUPPORTED;
-	return prov_set_replicas(l->prov, PROV_PRODUCTION, n);
+	int rc = prov_set_replicas(l->prov, PROV_PRODUCTION, n);
+	const prov_spec_t *ps = prov_spec(l->prov, PROV_PRODUCTION);
+	const prov_spec_t *ss = prov_spec(l->prov, PROV_SHADOW);
+	if (rc || !ss->run || ps->replicas < 1)
+		return rc;
+	int sn = (n * ss->replicas + ps->replicas - 1) / ps->replicas;
+	sn = sn < 1 ? 1 : sn > PROV_MAX_REPLICAS ? PROV_MAX_REPLICAS : sn;
+	if (sn != prov_replica_count(l->prov, PROV_SHADOW) &&
+	    prov_set_replicas(l->prov, PROV_SHADOW, sn) == 0)
+		log_info("mitigate", "shadow follows production",
+			 LF_I("production", n), LF_I("shadow", sn));
+	return 0;
 }
 
 static int set_amplification(void *arg, unsigned k)
