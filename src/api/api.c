@@ -223,8 +223,17 @@ static int since_of(struct evhttp_request *req, int64_t *from)
 
 typedef struct {
 	json_t *arr;
-	size_t n;
 } list_t;
+
+/* Appends o (stolen). The store reads a window oldest first; past
+ * API_LIST_MAX rows the oldest goes, so a list answers the newest rows
+ * of its window. */
+static void list_push(list_t *l, json_t *o)
+{
+	json_array_append_new(l->arr, o);
+	if (json_array_size(l->arr) > API_LIST_MAX)
+		json_array_remove(l->arr, 0);
+}
 
 static json_t *time_json(int64_t ns)
 {
@@ -235,11 +244,9 @@ static json_t *time_json(int64_t ns)
 static int add_finding(void *arg, const store_finding_t *f)
 {
 	list_t *l = arg;
-	if (l->n++ >= API_LIST_MAX)
-		return 1;
 	json_t *ev = f->evidence ? json_loads(f->evidence, 0, NULL) : NULL;
-	json_array_append_new(
-		l->arr,
+	list_push(
+		l,
 		json_pack("{s:I,s:o,s:s,s:s,s:s,s:o}", "id", (json_int_t)f->id,
 			  "time", time_json(f->ts_ns), "metric",
 			  f->metric ? f->metric : "", "severity",
@@ -252,12 +259,10 @@ static int add_finding(void *arg, const store_finding_t *f)
 static int add_action(void *arg, const store_action_t *x)
 {
 	list_t *l = arg;
-	if (l->n++ >= API_LIST_MAX)
-		return 1;
 	/* the daemon's detail is a JSON object (run_audit.c) */
 	json_t *d = x->detail ? json_loads(x->detail, 0, NULL) : NULL;
-	json_array_append_new(
-		l->arr, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:I,s:b}", "id",
+	list_push(
+		l, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:I,s:b}", "id",
 				  (json_int_t)x->id, "time", time_json(x->ts_ns),
 				  "kind", x->kind ? x->kind : "", "reason",
 				  x->reason ? x->reason : "", "outcome",
@@ -271,10 +276,8 @@ static int add_action(void *arg, const store_action_t *x)
 static int add_event(void *arg, const store_event_t *e)
 {
 	list_t *l = arg;
-	if (l->n++ >= API_LIST_MAX)
-		return 1;
-	json_array_append_new(
-		l->arr,
+	list_push(
+		l,
 		json_pack("{s:I,s:s,s:s,s:s,s:o,s:o}", "id", (json_int_t)e->id,
 			  "type", e->kind ? e->kind : "", "side",
 			  e->side ? e->side : "", "text", e->text ? e->text : "",
@@ -286,8 +289,8 @@ static int add_event(void *arg, const store_event_t *e)
 static int add_snapshot(void *arg, const store_snapshot_t *s)
 {
 	list_t *l = arg;
-	if (l->n++ >= API_LIST_MAX)
-		return 1;
+	if (json_array_size(l->arr) >= API_LIST_MAX)
+		return 1; /* read newest first: the rest are older */
 	json_array_append_new(
 		l->arr, json_pack("{s:s,s:o,s:b,s:s}", "id", s->id, "created",
 				  time_json(s->created_ns), "known_good",
@@ -302,7 +305,7 @@ static void list_route(api_t *a, struct evhttp_request *req, const char *what)
 		reply_error(req, 400, "bad since (expected a duration such as 1h)");
 		return;
 	}
-	list_t l = {json_array(), 0};
+	list_t l = {json_array()};
 	int64_t to = clock_wall_ns() + NS_PER_S;
 	const char *svc = a->cfg->service;
 	int rc = 0;
@@ -320,6 +323,14 @@ static void list_route(api_t *a, struct evhttp_request *req, const char *what)
 		json_decref(l.arr);
 		reply_error(req, 503, "the store cannot be read");
 		return;
+	}
+	if (strcmp(what, "snapshots")) {
+		/* newest first, as documented (snapshots come so already) */
+		json_t *r = json_array();
+		for (size_t i = json_array_size(l.arr); i-- > 0;)
+			json_array_append(r, json_array_get(l.arr, i));
+		json_decref(l.arr);
+		l.arr = r;
 	}
 	reply_json(req, 200, l.arr);
 }
@@ -397,12 +408,20 @@ static void post_event(api_t *a, struct evhttp_request *req)
 			    text ? text : "", "api", start, end};
 	int rc = a->hooks.event ? a->hooks.event(a->hooks.arg, &ev)
 				: ERR_UNSUPPORTED;
-	json_decref(j);
 	if (rc) {
+		json_decref(j);
 		reply_error(req, 503, err_str(rc));
 		return;
 	}
-	reply_json(req, 201, json_pack("{s:s}", "status", "recorded"));
+	/* What was recorded, defaults filled in (umbra events add prints
+	 * it); ev's strings point into j, released after. */
+	reply_json(req, 201,
+		   json_pack("{s:s,s:{s:s,s:s,s:s,s:o,s:o}}", "status",
+			     "recorded", "event", "type", ev.kind, "side",
+			     ev.side, "text", ev.text, "start",
+			     time_json(ev.start_ns), "end",
+			     time_json(ev.end_ns)));
+	json_decref(j);
 }
 
 /* --------------------------------------------------------------- routing */

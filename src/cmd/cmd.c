@@ -24,6 +24,12 @@
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
 	&cmd_run,
+	&cmd_status,
+	&cmd_findings,
+	&cmd_actions,
+	&cmd_events,
+	&cmd_timeline,
+	&cmd_release,
 	&cmd_proxy,
 	&cmd_capture,
 	&cmd_replay,

@@ -17,6 +17,10 @@
 #define CMD_EXIT_OK 0
 #define CMD_EXIT_FAIL 1  /* the command ran and failed */
 #define CMD_EXIT_USAGE 2 /* bad usage, bad config: nothing was done */
+/* `umbra status`: the daemon answers but needs a person (actions held,
+ * or a critical finding open). Apart from 1 (could not ask) and 2
+ * (usage), so a script or a monitoring check tells them apart. */
+#define CMD_EXIT_ATTENTION 3
 
 #define CMD_MAX_OPTS 32 /* options one command may declare */
 #define CMD_MAX_VALUES 64 /* values of one repeatable option */
@@ -80,16 +84,22 @@ int cmd_tap_masker(struct proxy *px, const config_t *cfg,
 /* Entry point: argv as main() has it. Returns the process exit code. */
 int cmd_main(int argc, char **argv);
 
+extern const cmd_entry_t cmd_actions;
 extern const cmd_entry_t cmd_analyze;
 extern const cmd_entry_t cmd_capture;
 extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
+extern const cmd_entry_t cmd_events;
 extern const cmd_entry_t cmd_export;
+extern const cmd_entry_t cmd_findings;
 extern const cmd_entry_t cmd_mask;
 extern const cmd_entry_t cmd_proxy;
+extern const cmd_entry_t cmd_release;
 extern const cmd_entry_t cmd_replay;
 extern const cmd_entry_t cmd_run;
 extern const cmd_entry_t cmd_snapshots;
+extern const cmd_entry_t cmd_status;
 extern const cmd_entry_t cmd_stress;
+extern const cmd_entry_t cmd_timeline;
 
 #endif
