@@ -116,7 +116,7 @@ const char *mit_note_kind_name(mit_note_kind_t k)
 {
 	static const char *const n[] = {"finding", "decision", "action",
 					"outcome", "alert",    "snapshot",
-					"stress",  "scale"};
+					"stress",  "scale",    "proposal"};
 	return (unsigned)k < sizeof(n) / sizeof(*n) ? n[k] : "?";
 }
 

@@ -94,6 +94,7 @@ typedef enum mit_note_kind {
 	MIT_NOTE_SNAPSHOT,
 	MIT_NOTE_STRESS,
 	MIT_NOTE_SCALE,
+	MIT_NOTE_PROPOSAL,
 } mit_note_kind_t;
 
 const char *mit_note_kind_name(mit_note_kind_t k);
@@ -198,8 +199,8 @@ const mit_stress_t *mit_stress_last(const mit_t *m);
  * measured the candidate, not production's config). */
 void mit_shadow_test(mit_t *m, bool on);
 
-/* Promotes snapshot id of store from (borrowed; must stay open until
- * mit_promote_status says it ended) to production: audited as a
+/* Promotes snapshot id of store from (borrowed for the call) to
+ * production: audited as a
  * decision "proposal" with reason and evidence, then the files are
  * restored into production.config_dir (atomically, as a rollback does),
  * production's config is snapshotted, and the configured reload or
