@@ -24,6 +24,7 @@
 /* Listed in `umbra --help` order. */
 static const cmd_entry_t *const cmd_table[] = {
 	&cmd_run,
+	&cmd_propose,
 	&cmd_proxy,
 	&cmd_capture,
 	&cmd_replay,

@@ -86,6 +86,7 @@ extern const cmd_entry_t cmd_check_config;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_export;
 extern const cmd_entry_t cmd_mask;
+extern const cmd_entry_t cmd_propose;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_replay;
 extern const cmd_entry_t cmd_run;
