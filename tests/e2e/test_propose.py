@@ -117,7 +117,24 @@ mitigation:
         # production's file is the candidate's, and it behaves like it
         self.assertEqual(self.conf_text(), "latency_ms = 21\n")
         self.assertEqual(self.production_latency(), 21)
-        # the audit has the chain
+        # the store's actions table has the chain
+        with open(os.path.join(self.tmp, "umbra-data", "api.token")) as f:
+            token = f.read().strip()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.aport}/api/v1/actions",
+                headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                rows = {(a["kind"], a["outcome"]) for a in json.loads(r.read())}
+            if ("propose", "promoted") in rows:
+                break
+            time.sleep(0.2)
+        for row in [("decision", "decided"), ("propose", "started"),
+                    ("propose", "applied"), ("promote", "started"),
+                    ("promote", "applied"), ("promote", "verified"),
+                    ("propose", "promoted")]:
+            self.assertIn(row, rows)
         s = run("propose", self.cfg, "--status", cwd=self.tmp)
         self.assertEqual(s.returncode, 0, s.stderr)
         self.assertIn("promoted (done)", s.stdout)
