@@ -13,7 +13,10 @@
  *   stress    a stress test of the shadow (stress.h) that learns the
  *             capacity per replica the scaler uses;
  *   alert     Alertmanager, webhook, log (alert.h);
- *   hold      no automatic action until a person releases the service.
+ *   hold      no automatic action until a person releases the service;
+ *   promote   a proposal's candidate (propose.h) that passed on the
+ *             shadow: restored into production, applied and verified
+ *             like a rollback; a failed one rolls back to known-good.
  *
  * Every finding, decision, action and outcome goes to the audit
  * (audit.h) with its reason and the finding's evidence. In dry run every
