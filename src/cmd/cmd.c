@@ -30,6 +30,7 @@ static const cmd_entry_t *const cmd_table[] = {
 	&cmd_events,
 	&cmd_timeline,
 	&cmd_release,
+	&cmd_propose,
 	&cmd_proxy,
 	&cmd_capture,
 	&cmd_replay,

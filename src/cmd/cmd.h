@@ -93,6 +93,7 @@ extern const cmd_entry_t cmd_events;
 extern const cmd_entry_t cmd_export;
 extern const cmd_entry_t cmd_findings;
 extern const cmd_entry_t cmd_mask;
+extern const cmd_entry_t cmd_propose;
 extern const cmd_entry_t cmd_proxy;
 extern const cmd_entry_t cmd_release;
 extern const cmd_entry_t cmd_replay;

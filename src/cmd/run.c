@@ -230,6 +230,7 @@ static int setup(run_t *r, buf_t *err)
 		return rc;
 	if ((rc = run__mitigate_setup(r, err)) != 0)
 		return rc;
+	run__propose_setup(r);
 	prov_drift_hooks_t dh = {on_drift, on_change, r};
 	rc = prov_drift_new(r->prov, &dh, &r->drift, err);
 	if (rc)
@@ -260,7 +261,9 @@ static void teardown(run_t *r)
 	r->api = NULL;
 	if (r->px && !r->px_drained)
 		proxy_drain(r->px, 0);
-	/* the engine acts through the proxy, the provisioner and the store */
+	/* the engine acts through the proxy, the provisioner and the store;
+	 * a proposal acts through the engine */
+	run__propose_teardown(r);
 	run__mitigate_teardown(r);
 	/* the aggregator reads the proxy's rings: it goes first */
 	run__tick_teardown(r);

@@ -10,6 +10,7 @@
  *   POST /api/v1/release {"who","note"}  a person acted: actions resume
  *   POST /api/v1/stress {"why"}      a stress test of the shadow now
  *   GET  /api/v1/stress              the last one (curve, knee, capacity)
+ *   GET|POST /api/v1/proposals       proposals (run_propose.c)
  */
 #include "cmd/run_int.h"
 
@@ -292,6 +293,9 @@ static int route(void *arg, bool post, const char *path, const char *query,
 	run_t *r = arg;
 	if (!r->mit)
 		return 0;
+	int prc = run__propose_route(r, post, path, body, reply);
+	if (prc)
+		return prc;
 	int64_t now = clock_wall_ns();
 	if (!post && !strcmp(path, "timeline")) {
 		const char *p = strstr(query, "after=");

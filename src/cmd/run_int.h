@@ -7,6 +7,7 @@
  *   run_audit.c the mitigation engine's audit on the store
  *   run_api.c   what the admin API shows: status, /metrics, charts,
  *               posted events, hold release, stress on demand
+ *   run_propose.c  proposals: a candidate config on the shadow first
  *
  * Everything here runs on the control thread's event loop; the proxy's
  * workers are reached only through the proxy's API (rings, atomics).
@@ -24,6 +25,7 @@
 #include "metrics/series.h"
 #include "metrics/store.h"
 #include "mitigate/mitigate.h"
+#include "mitigate/propose.h"
 #include "provision/drift.h"
 #include "provision/provision.h"
 #include "proxy/proxy.h"
@@ -80,6 +82,12 @@ typedef struct run {
 	mit_report_t report;
 	run_note_t notes[RUN_NOTES]; /* a ring: seq - 1 mod RUN_NOTES */
 	uint64_t nnotes_total;
+	/* proposals (run_propose.c), and the shadow's restart for them */
+	mit_prop_t *prop;
+	struct {
+		bool rolling, ok;
+		char why[256];
+	} sroll;
 
 	/* replicas in the proxy's pools and measured, by side and index */
 	addr_t live[PROV_SIDES][PROV_MAX_REPLICAS];
@@ -113,5 +121,16 @@ void run_audit_free(run_audit_t *a);
 
 /* run_api.c */
 int run__api_setup(run_t *r, buf_t *err);
+
+/* run_propose.c: proposals, after the engine is set up; their tick
+ * after the engine's (r->out, r->report); the API's /proposals route
+ * (0: not that route); freed before the engine. */
+int run__propose_setup(run_t *r);
+void run__propose_tick(run_t *r, int64_t now);
+int run__propose_route(run_t *r, bool post, const char *path, json_t *body,
+		       json_t **reply);
+void run__propose_teardown(run_t *r);
+/* A proposal as the API shows it. New reference. */
+json_t *run__proposal_json(const mit_prop_info_t *i);
 
 #endif

@@ -226,6 +226,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 					  ? t.rps[0]
 					  : NAN};
 		mit_tick(r->mit, &in, &r->report);
+		run__propose_tick(r, now);
 		act_report(r, now);
 	}
 	r->ticks++;

@@ -84,7 +84,15 @@ struct mit {
 		bool applied;
 		mit_cmd_t cmd;
 		char health[96];
+		bool promote; /* a proposal's promotion, not a rollback */
 	} rb;
+	/* the last promotion (mit_promote): its result for the proposal */
+	struct {
+		bool started;
+		int result; /* ERR_AGAIN, 0 verified, ERR_BADSTATE failed */
+		char why[480];
+	} prom;
+	bool shadow_test; /* mit_shadow_test */
 	/* scaling */
 	int replicas_known; /* when umbra does not run production */
 	int last_desired;
@@ -110,7 +118,7 @@ const char *mit_note_kind_name(mit_note_kind_t k)
 {
 	static const char *const n[] = {"finding", "decision", "action",
 					"outcome", "alert",    "snapshot",
-					"stress",  "scale"};
+					"stress",  "scale",    "proposal"};
 	return (unsigned)k < sizeof(n) / sizeof(*n) ? n[k] : "?";
 }
 
@@ -178,14 +186,14 @@ static uint64_t audit_decision(mit_t *m, int64_t now, const char *rule,
 	return id;
 }
 
-static uint64_t audit_action(mit_t *m, int64_t now, uint64_t decision,
-			     mit_act_t act, const char *state,
-			     const char *detail, const char *reason,
-			     const char *evidence)
+static uint64_t audit_action_n(mit_t *m, int64_t now, uint64_t decision,
+			       const char *act, const char *state,
+			       const char *detail, const char *reason,
+			       const char *evidence)
 {
 	uint64_t id = m->next_id++;
 	mit_rec_action_t r = {id,     decision, now,	m->cfg->service,
-			      mit_act_name(act), state, detail, reason,
+			      act,    state,	detail, reason,
 			      evidence};
 	if (!strcmp(state, "started"))
 		m->nactions++;
@@ -194,24 +202,39 @@ static uint64_t audit_action(mit_t *m, int64_t now, uint64_t decision,
 	return id;
 }
 
-static void audit_outcome(mit_t *m, int64_t now, uint64_t action, mit_act_t act,
-			  const char *result, const char *detail)
+static uint64_t audit_action(mit_t *m, int64_t now, uint64_t decision,
+			     mit_act_t act, const char *state,
+			     const char *detail, const char *reason,
+			     const char *evidence)
+{
+	return audit_action_n(m, now, decision, mit_act_name(act), state,
+			      detail, reason, evidence);
+}
+
+static void audit_outcome_n(mit_t *m, int64_t now, uint64_t action,
+			    const char *act, const char *result,
+			    const char *detail)
 {
 	mit_rec_outcome_t r = {m->next_id++, action, now, m->cfg->service,
-			       mit_act_name(act), result, detail};
+			       act, result, detail};
 	bool bad = !strcmp(result, "failed") || !strcmp(result, "verify_failed");
 	if (bad)
-		log_error("mitigate", "outcome", LF_S("action", mit_act_name(act)),
+		log_error("mitigate", "outcome", LF_S("action", act),
 			  LF_S("result", result), LF_S("detail", detail),
 			  LF_U("action_id", action));
 	else
-		log_info("mitigate", "outcome", LF_S("action", mit_act_name(act)),
+		log_info("mitigate", "outcome", LF_S("action", act),
 			 LF_S("result", result), LF_S("detail", detail),
 			 LF_U("action_id", action));
 	if (m->audit->outcome)
 		audit_rc(m, m->audit->outcome(m->audit->ctx, &r), "outcome");
-	note(m, MIT_NOTE_OUTCOME, "%s %s: %s", mit_act_name(act), result,
-	     detail);
+	note(m, MIT_NOTE_OUTCOME, "%s %s: %s", act, result, detail);
+}
+
+static void audit_outcome(mit_t *m, int64_t now, uint64_t action, mit_act_t act,
+			  const char *result, const char *detail)
+{
+	audit_outcome_n(m, now, action, mit_act_name(act), result, detail);
 }
 
 /* ------------------------------------------------------------ evidence */
@@ -447,6 +470,9 @@ static void snapshots_tick(mit_t *m, int64_t now)
 		check_snapshot(m, now, "periodic check");
 	if (!m->have_cur || m->cur.good_ns)
 		return;
+	/* What is being verified is not known-good until it passed. */
+	if (m->rb.on)
+		return;
 	if (now - m->clean_since < m->cfg->mitigation.soak)
 		return;
 	int rc = mit_snaps_mark_good(m->snaps, m->cur.id, now);
@@ -629,21 +655,127 @@ static int production_replicas(mit_t *m, int *up)
 	return m->replicas_known;
 }
 
-/* A failed rollback: audited, alerted, and automatic actions held. */
+static void act_rollback(mit_t *m, int64_t now, uint64_t dec,
+			 an_metric_t metric, const char *reason,
+			 const char *evidence, bool forced);
+static an_metric_t primary_metric(const mit_t *m, uint32_t metrics);
+
+/* The name of what rb applies: a rollback or a proposal's promotion. */
+static const char *rb_name(const mit_t *m)
+{
+	return m->rb.promote ? "promote" : mit_act_name(MIT_ACT_ROLLBACK);
+}
+
+/* A failed promotion: production goes back to the latest known-good
+ * snapshot through the rollback path (held when that cannot start). */
+static void promotion_failed(mit_t *m, int64_t now, const char *why)
+{
+	char cond[600];
+	snprintf(cond, sizeof(cond),
+		 "the promotion of snapshot %.12s failed: %.480s", m->rb.to,
+		 why);
+	uint64_t dec = audit_decision(m, now, "verify", cond, 0, "",
+				      "rollback");
+	note(m, MIT_NOTE_DECISION, "verify: %s -> rollback", cond);
+	an_metric_t pm = primary_metric(m, (1u << AN_METRIC__COUNT) - 1);
+	act_rollback(m, now, dec, pm, cond, cond, true);
+	bool started = m->rb.on;
+	snprintf(m->prom.why, sizeof(m->prom.why), "%.400s; %s", why,
+		 started ? "rolling back to the latest known-good snapshot"
+		 : m->held ? "the rollback did not start: actions held"
+			   : "the rollback did not start");
+	m->prom.result = ERR_BADSTATE;
+	if (!started && !m->held)
+		hold(m, now, cond);
+}
+
+/* A failed rollback: audited, alerted, and automatic actions held. A
+ * failed promotion rolls back instead. */
 static void rollback_failed(mit_t *m, int64_t now, const char *why)
 {
-	audit_outcome(m, now, m->rb.action_id, MIT_ACT_ROLLBACK,
-		      m->rb.applied ? "verify_failed" : "failed", why);
+	audit_outcome_n(m, now, m->rb.action_id, rb_name(m),
+			m->rb.applied ? "verify_failed" : "failed", why);
 	m->rb.on = false;
 	mit__cmd_free(&m->rb.cmd);
+	if (m->rb.promote) {
+		m->rb.promote = false;
+		promotion_failed(m, now, why);
+		return;
+	}
 	char reason[320];
 	snprintf(reason, sizeof(reason), "rollback to snapshot %.12s: %s",
 		 m->rb.to, why);
 	hold(m, now, reason);
 }
 
+/* How restored files take effect (*how), or why they cannot (static
+ * text). */
+static const char *apply_choose(const mit_t *m, apply_how_t *how)
+{
+	const config_t *c = m->cfg;
+	*how = APPLY_RESTART;
+	bool reload = c->production.reload.command.n || c->production.reload.signal;
+	if (c->mitigation.rollback.mode == CONFIG_ROLLBACK_RELOAD ||
+	    (c->mitigation.rollback.mode == CONFIG_ROLLBACK_AUTO && reload))
+		*how = c->production.reload.command.n ? APPLY_COMMAND
+						      : APPLY_SIGNAL;
+	if (*how == APPLY_SIGNAL && !m->ops.signal_production)
+		return "production.reload.signal needs a production umbra runs "
+		       "or attaches to";
+	if (*how == APPLY_RESTART &&
+	    (!m->ops.rolling_restart || !c->production.command.n))
+		return "no way to apply restored files: production.reload is "
+		       "not set and umbra does not run production (no rolling "
+		       "restart)";
+	return NULL;
+}
+
+static const char *apply_name(apply_how_t how)
+{
+	return how == APPLY_COMMAND  ? "the reload command"
+	       : how == APPLY_SIGNAL ? "the reload signal"
+				     : "a rolling restart";
+}
+
+/* Starts applying production's restored files (m->rb set up): the
+ * reload signal, command, or a rolling restart. 0 or a negative error. */
+static int apply_start(mit_t *m)
+{
+	const config_t *c = m->cfg;
+	int rc = 0;
+	switch (m->rb.how) {
+	case APPLY_SIGNAL:
+		rc = m->ops.signal_production(m->ops.arg,
+					      c->production.reload.signal);
+		m->rb.applied = rc >= 0;
+		break;
+	case APPLY_COMMAND: {
+		const config_strv_t *cmd = &c->production.reload.command;
+		char **argv = xcalloc(cmd->n + 1, sizeof(char *));
+		prov_vars_t v = {c->service, "production",
+				 c->production.config_dir,
+				 c->production.data_dir, (int)c->production.port,
+				 0};
+		for (size_t i = 0; i < cmd->n; i++)
+			argv[i] = prov_render_str(cmd->v[i], &v);
+		char svc[128];
+		snprintf(svc, sizeof(svc), "UMBRA_SERVICE=%s", c->service);
+		char *env[] = {svc, NULL};
+		rc = mit__cmd_start(&m->rb.cmd, "reload", argv, env);
+		for (size_t i = 0; i < cmd->n; i++)
+			free(argv[i]);
+		free(argv);
+		break;
+	}
+	case APPLY_RESTART:
+		rc = m->ops.rolling_restart(m->ops.arg);
+		break;
+	}
+	return rc;
+}
+
 static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric,
-			 const char *reason, const char *evidence)
+			 const char *reason, const char *evidence, bool forced)
 {
 	const config_t *c = m->cfg;
 	const open_finding_t *o = &m->open[metric];
@@ -655,7 +787,7 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	 * yet): a snapshot of it, which also keeps it reversible. */
 	if (m->snaps && !m->rb.on)
 		check_snapshot(m, now, "before rollback");
-	if (o->open && o->f.mover != AN_PROD) {
+	if (!forced && o->open && o->f.mover != AN_PROD) {
 		skip = "the shadow moved, not production: rolling production "
 		       "back would not help";
 	} else if (!m->snaps) {
@@ -679,23 +811,11 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	}
 	buf_free(&err);
 	/* How the restored files take effect. */
-	apply_how_t how = APPLY_RESTART;
-	bool reload = c->production.reload.command.n || c->production.reload.signal;
-	if (c->mitigation.rollback.mode == CONFIG_ROLLBACK_RELOAD ||
-	    (c->mitigation.rollback.mode == CONFIG_ROLLBACK_AUTO && reload))
-		how = c->production.reload.command.n ? APPLY_COMMAND
-						     : APPLY_SIGNAL;
-	if (!skip && how == APPLY_SIGNAL && !m->ops.signal_production)
-		skip = "production.reload.signal needs a production umbra runs "
-		       "or attaches to";
-	if (!skip && how == APPLY_RESTART &&
-	    (!m->ops.rolling_restart || !c->production.command.n))
-		skip = "no way to apply restored files: production.reload is "
-		       "not set and umbra does not run production (no rolling "
-		       "restart)";
-	const char *how_s = how == APPLY_COMMAND  ? "the reload command"
-			    : how == APPLY_SIGNAL ? "the reload signal"
-						  : "a rolling restart";
+	apply_how_t how;
+	const char *no_apply = apply_choose(m, &how);
+	if (!skip)
+		skip = no_apply;
+	const char *how_s = apply_name(how);
 	if (skip) {
 		snprintf(detail, sizeof(detail), "restore the latest known-good "
 						 "config");
@@ -744,34 +864,7 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 		buf_free(&derr);
 	}
 	check_snapshot(m, now, "rollback");
-	switch (how) {
-	case APPLY_SIGNAL:
-		rc = m->ops.signal_production(m->ops.arg,
-					      c->production.reload.signal);
-		m->rb.applied = rc >= 0;
-		break;
-	case APPLY_COMMAND: {
-		const config_strv_t *cmd = &c->production.reload.command;
-		char **argv = xcalloc(cmd->n + 1, sizeof(char *));
-		prov_vars_t v = {c->service, "production",
-				 c->production.config_dir,
-				 c->production.data_dir, (int)c->production.port,
-				 0};
-		for (size_t i = 0; i < cmd->n; i++)
-			argv[i] = prov_render_str(cmd->v[i], &v);
-		char svc[128];
-		snprintf(svc, sizeof(svc), "UMBRA_SERVICE=%s", c->service);
-		char *env[] = {svc, NULL};
-		rc = mit__cmd_start(&m->rb.cmd, "reload", argv, env);
-		for (size_t i = 0; i < cmd->n; i++)
-			free(argv[i]);
-		free(argv);
-		break;
-	}
-	case APPLY_RESTART:
-		rc = m->ops.rolling_restart(m->ops.arg);
-		break;
-	}
+	rc = apply_start(m);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%s failed: %s%s%s", how_s,
 			 err_str(rc), m->rb.cmd.out.len ? ": " : "",
@@ -833,18 +926,38 @@ static void rollback_tick(mit_t *m, int64_t now)
 			 "%d/%d replicas up", up, wanted);
 	const an_metric_view_t *v = &m->view[m->rb.metric];
 	bool inside = v->valid && v->deviation <= v->threshold;
+	int critical = -1; /* a promotion: a metric with a critical finding */
+	if (m->rb.promote) {
+		for (int k = 0; k < AN_METRIC__COUNT && critical < 0; k++)
+			if (m->open[k].open && !m->open[k].f.suppressed &&
+			    m->open[k].f.kind == AN_FIND_CRITICAL)
+				critical = k;
+		inside = critical < 0;
+	}
 	m->rb.ok_ticks = m->rb.applied && healthy && inside ? m->rb.ok_ticks + 1
 							    : 0;
 	const char *mn = an_metric_name(m->rb.metric);
 	if (m->rb.ok_ticks >= MIT_VERIFY_TICKS) {
-		snprintf(why, sizeof(why),
-			 "recovered after %.0f s: %s deviation %.3g within "
-			 "threshold %.3g; %s",
-			 (double)(now - m->rb.started) / 1e9, mn, v->deviation,
-			 v->threshold, m->rb.health);
-		audit_outcome(m, now, m->rb.action_id, MIT_ACT_ROLLBACK,
-			      "verified", why);
+		if (m->rb.promote)
+			snprintf(why, sizeof(why),
+				 "verified after %.0f s: no critical finding; "
+				 "%s",
+				 (double)(now - m->rb.started) / 1e9,
+				 m->rb.health);
+		else
+			snprintf(why, sizeof(why),
+				 "recovered after %.0f s: %s deviation %.3g "
+				 "within threshold %.3g; %s",
+				 (double)(now - m->rb.started) / 1e9, mn,
+				 v->deviation, v->threshold, m->rb.health);
+		audit_outcome_n(m, now, m->rb.action_id, rb_name(m),
+				"verified", why);
+		if (m->rb.promote) {
+			m->prom.result = 0;
+			snprintf(m->prom.why, sizeof(m->prom.why), "%s", why);
+		}
 		m->rb.on = false;
+		m->rb.promote = false;
 		mit__cmd_free(&m->rb.cmd);
 		return;
 	}
@@ -860,7 +973,14 @@ static void rollback_tick(mit_t *m, int64_t now)
 	if (!healthy)
 		l += (size_t)snprintf(why + l, sizeof(why) - l, " %s;",
 				      m->rb.health);
-	if (!inside && l < sizeof(why)) {
+	if (!inside && l < sizeof(why) && critical >= 0) {
+		const an_finding_t *f = &m->open[critical].f;
+		snprintf(why + l, sizeof(why) - l,
+			 " a critical %s finding is open (deviation %.3g, "
+			 "threshold %.3g, %s moved)",
+			 an_metric_name((an_metric_t)critical), f->deviation,
+			 f->threshold, an_side_name(f->mover));
+	} else if (!inside && l < sizeof(why)) {
 		if (v->valid)
 			snprintf(why + l, sizeof(why) - l,
 				 " %s deviation %.3g over threshold %.3g", mn,
@@ -1074,7 +1194,7 @@ static void stress_apply(mit_t *m, int64_t now, const mit_stress_cmd_t *cmd)
 	const mit_stress_t *st = &m->stress;
 	bool ok = st->state == MIT_STRESS_DONE;
 	m->stress_end = now;
-	if (ok && !isnan(st->capacity) && st->capacity > 0) {
+	if (ok && !m->shadow_test && !isnan(st->capacity) && st->capacity > 0) {
 		mit_scaler_set_capacity(&m->scaler, st->capacity);
 	}
 	audit_outcome(m, now, m->stress_action, MIT_ACT_STRESS,
@@ -1288,7 +1408,8 @@ static void policy_tick(mit_t *m, int64_t now)
 	 * the shadow does is the test, not a finding to act on. */
 	bool stressing = m->stress.state == MIT_STRESS_RUNNING ||
 			 (m->stress_ever && now - m->stress_end <
-						m->cfg->mitigation.stress.step);
+						m->cfg->mitigation.stress.step) ||
+			 m->shadow_test; /* a proposal's candidate */
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const open_finding_t *o = &m->open[k];
 		if (stressing && o->open && o->f.mover == AN_SHADOW)
@@ -1333,7 +1454,8 @@ static void policy_tick(mit_t *m, int64_t now)
 		for (int i = 0; i < rule->nthen; i++) {
 			switch (rule->then[i]) {
 			case MIT_ACT_ROLLBACK:
-				act_rollback(m, now, dec, pm, reason, ev);
+				act_rollback(m, now, dec, pm, reason, ev,
+					     false);
 				break;
 			case MIT_ACT_SCALE:
 				act_scale_rule(m, now, dec, pm, reason, ev);
@@ -1572,4 +1694,162 @@ void mit_free(mit_t *m)
 	if (m->audit == &m->own_audit)
 		mit_audit_memory_free(&m->own_audit);
 	free(m);
+}
+
+/* ------------------------------------------------------------ proposals */
+
+void mit_shadow_test(mit_t *m, bool on)
+{
+	m->shadow_test = on;
+}
+
+uint64_t mit_next_id(mit_t *m)
+{
+	return m->next_id++;
+}
+
+uint64_t mit_finding_id(const mit_t *m, an_metric_t k)
+{
+	return (unsigned)k < AN_METRIC__COUNT && m->open[k].open ? m->open[k].id
+								 : 0;
+}
+
+bool mit_held(const mit_t *m)
+{
+	return m->held;
+}
+
+bool mit_dry_run(const mit_t *m)
+{
+	return m->dry_run;
+}
+
+static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
+		   const char *id, const char *reason, const char *evidence,
+		   buf_t *err);
+
+int mit_promote(mit_t *m, int64_t now, const mit_snaps_t *from, const char *id,
+		const char *reason, const char *evidence, mit_report_t *rep,
+		buf_t *err)
+{
+	m->rep = rep;
+	int rc = promote(m, now, from, id, reason, evidence, err);
+	m->rep = NULL;
+	return rc;
+}
+
+static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
+		   const char *id, const char *reason, const char *evidence,
+		   buf_t *err)
+{
+	const config_t *c = m->cfg;
+	apply_how_t how;
+	const char *no = NULL;
+	if (m->dry_run)
+		no = "mitigation.dry_run: nothing is promoted";
+	else if (m->held)
+		no = "automatic actions are held; release them first";
+	else if (m->rb.on)
+		no = m->rb.promote ? "a promotion is being verified"
+				   : "a rollback is being verified";
+	if (no) {
+		buf_puts(err, no);
+		return ERR_BADSTATE;
+	}
+	if (!m->snaps)
+		no = "production has no config_dir: nothing to promote into";
+	else
+		no = apply_choose(m, &how);
+	if (no) {
+		buf_puts(err, no);
+		return ERR_UNSUPPORTED;
+	}
+	/* What production runs now, so that it stays reversible. */
+	check_snapshot(m, now, "before promotion");
+	char detail[512];
+	snprintf(detail, sizeof(detail),
+		 "restore candidate snapshot %.12s over %.12s in %s, then %s",
+		 id, m->have_cur ? m->cur.id : "?", c->production.config_dir,
+		 apply_name(how));
+	uint64_t dec = audit_decision(m, now, "proposal", reason, 0, "",
+				      "promote");
+	note(m, MIT_NOTE_DECISION, "proposal: %s -> promote", reason);
+	size_t changed = 0;
+	buf_t rerr = BUF_INIT;
+	int rc = mit_snaps_restore(from, id, c->production.config_dir, &changed,
+				   &rerr);
+	if (rc && changed == 0) {
+		/* nothing written: production is as it was */
+		uint64_t a = audit_action_n(m, now, dec, "promote", "skipped",
+					    detail, reason, evidence);
+		buf_printf(err, "cannot write the candidate into %s: %s",
+			   c->production.config_dir,
+			   rerr.data ? rerr.data : err_str(rc));
+		audit_outcome_n(m, now, a, "promote", "failed",
+				err->data ? err->data : "");
+		buf_free(&rerr);
+		return rc;
+	}
+	uint64_t aid = audit_action_n(m, now, dec, "promote", "started",
+				      detail, reason, evidence);
+	m->nactions++;
+	log_warn("mitigate", "action", LF_S("action", "promote"),
+		 LF_S("detail", detail), LF_S("reason", reason),
+		 LF_U("id", aid));
+	note(m, MIT_NOTE_ACTION, "promote: %s", detail);
+	memset(&m->rb, 0, sizeof(m->rb));
+	m->rb.cmd.out_fd = -1;
+	m->rb.on = true;
+	m->rb.promote = true;
+	m->rb.action_id = aid;
+	m->rb.metric = primary_metric(m, (1u << AN_METRIC__COUNT) - 1);
+	m->rb.how = how;
+	m->rb.started = now;
+	m->rb.deadline = now + c->mitigation.verify;
+	snprintf(m->rb.to, sizeof(m->rb.to), "%s", id);
+	snprintf(m->rb.from, sizeof(m->rb.from), "%s",
+		 m->have_cur ? m->cur.id : "");
+	m->prom.started = true;
+	m->prom.result = ERR_AGAIN;
+	snprintf(m->prom.why, sizeof(m->prom.why), "applying");
+	char why[400];
+	if (rc) {
+		/* part of it written: production is neither; roll back */
+		snprintf(why, sizeof(why), "restore failed after %zu file%s: %s",
+			 changed, changed == 1 ? "" : "s",
+			 rerr.data ? rerr.data : err_str(rc));
+		buf_free(&rerr);
+		check_snapshot(m, now, "promotion failed");
+		rollback_failed(m, now, why);
+		return 0;
+	}
+	buf_free(&rerr);
+	check_snapshot(m, now, "proposal promoted");
+	rc = apply_start(m);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s failed: %s%s%.200s",
+			 apply_name(how), err_str(rc),
+			 m->rb.cmd.out.len ? ": " : "",
+			 m->rb.cmd.out.data ? m->rb.cmd.out.data : "");
+		rollback_failed(m, now, why);
+		return 0;
+	}
+	char ev[AN_TEXT_MAX];
+	snprintf(ev, sizeof(ev), "umbra promoted proposal snapshot %.12s", id);
+	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);
+	char res[256];
+	snprintf(res, sizeof(res),
+		 "%zu file%s written; %s; verifying within %.0f s", changed,
+		 changed == 1 ? "" : "s", apply_name(how),
+		 (double)c->mitigation.verify / 1e9);
+	audit_outcome_n(m, now, aid, "promote", "applied", res);
+	return 0;
+}
+
+int mit_promote_status(const mit_t *m, char *why, size_t n)
+{
+	if (!m->prom.started)
+		return ERR_NOTFOUND;
+	snprintf(why, n, "%s", m->prom.why);
+	return m->prom.result;
 }

@@ -13,7 +13,10 @@
  *   stress    a stress test of the shadow (stress.h) that learns the
  *             capacity per replica the scaler uses;
  *   alert     Alertmanager, webhook, log (alert.h);
- *   hold      no automatic action until a person releases the service.
+ *   hold      no automatic action until a person releases the service;
+ *   promote   a proposal's candidate (propose.h) that passed on the
+ *             shadow: restored into production, applied and verified
+ *             like a rollback; a failed one rolls back to known-good.
  *
  * Every finding, decision, action and outcome goes to the audit
  * (audit.h) with its reason and the finding's evidence. In dry run every
@@ -94,6 +97,7 @@ typedef enum mit_note_kind {
 	MIT_NOTE_SNAPSHOT,
 	MIT_NOTE_STRESS,
 	MIT_NOTE_SCALE,
+	MIT_NOTE_PROPOSAL,
 } mit_note_kind_t;
 
 const char *mit_note_kind_name(mit_note_kind_t k);
@@ -188,6 +192,49 @@ int mit_release(mit_t *m, int64_t now_ns, const char *who, const char *note);
 int mit_stress_start(mit_t *m, int64_t now_ns, const char *why, buf_t *err);
 /* The last stress run (state, points, results); NULL before the first. */
 const mit_stress_t *mit_stress_last(const mit_t *m);
+
+/* ------------------------------------------------------------ proposals */
+/* What a proposal (propose.h) needs of the engine. */
+
+/* While on, the shadow runs a candidate config under test: its findings
+ * (the shadow moved) are the proposal's evidence, so no rule fires on
+ * them, and a stress test's capacity is not given to the scaler (it
+ * measured the candidate, not production's config). */
+void mit_shadow_test(mit_t *m, bool on);
+
+/* Promotes snapshot id of store from (borrowed for the call) to
+ * production: audited as a
+ * decision "proposal" with reason and evidence, then the files are
+ * restored into production.config_dir (atomically, as a rollback does),
+ * production's config is snapshotted, and the configured reload or
+ * rolling restart applies it. It is verified as a rollback is: within
+ * mitigation.verify, MIT_VERIFY_TICKS ticks in a row with production
+ * healthy and no critical finding open. If it is not, the engine rolls
+ * back to the latest known-good snapshot (a "verify" decision, through
+ * the rollback path; held when that cannot start). 0 when started;
+ * ERR_BADSTATE (held, dry run, a rollback or promotion in progress),
+ * ERR_UNSUPPORTED (no config_dir, no way to apply), or the restore's
+ * error; err says why. Nothing is changed on error, except a failed
+ * apply after the files were written, which rolls back as above. Notes
+ * and events are appended to rep (NULL: none), as mit_tick's are. */
+int mit_promote(mit_t *m, int64_t now_ns, const mit_snaps_t *from,
+		const char *id, const char *reason, const char *evidence,
+		mit_report_t *rep, buf_t *err);
+
+/* The last promotion: ERR_AGAIN while applying or verifying, 0 verified,
+ * ERR_BADSTATE failed (why says how, and whether the rollback started),
+ * ERR_NOTFOUND when none was started. */
+int mit_promote_status(const mit_t *m, char *why, size_t n);
+
+/* A fresh audit record id (ids are the engine's: one sequence). */
+uint64_t mit_next_id(mit_t *m);
+
+/* The audit id of the finding open on metric k, 0 when none. */
+uint64_t mit_finding_id(const mit_t *m, an_metric_t k);
+
+/* Whether automatic actions are held, and whether this is a dry run. */
+bool mit_held(const mit_t *m);
+bool mit_dry_run(const mit_t *m);
 
 void mit_status(const mit_t *m, mit_status_t *out);
 /* The audit the engine writes to (the one given, or its own). */

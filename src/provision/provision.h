@@ -218,6 +218,14 @@ int prov_rolling_restart(prov_t *p, prov_side_t side, prov_restart_cb done,
 			 void *arg);
 bool prov_restart_rolling(const prov_t *p);
 
+/* Replaces the shadow's config copy with the files of directory src
+ * (NULL: its usual source, production's config_dir or shadow.config_dir),
+ * rendered as at start; the replicas read it when restarted
+ * (prov_rolling_restart on the shadow). Proposals use it. 0, or a
+ * negative error with err set (the shadow is not run with a config copy:
+ * ERR_BADSTATE; src cannot be read: nothing changed). */
+int prov_shadow_config(prov_t *p, const char *src, buf_t *err);
+
 /* Sends sig to the main process of every running replica of side (for
  * an attached production, the attached process): a reload signal. The
  * number of processes signalled, or ERR_BADSTATE when none runs. */

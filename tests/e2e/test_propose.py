@@ -1,0 +1,197 @@
+"""Proposals end to end (`umbra propose`): a real `umbra run` with
+tests/tools/testsvc as production and shadow behind its proxy, steady
+load through it, and the command as a person runs it. A good candidate
+(latency 21 ms against production's 20 ms) soaks clean on the shadow and
+is promoted: production's file becomes the candidate's and production's
+behaviour follows. A bad one (200 ms) raises a critical finding on the
+shadow and is rejected with that evidence; production's file and
+behaviour are unchanged and the shadow is back on production's config."""
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from lib import TOOLS, UMBRA, TestCase, free_port, run, start, stop, \
+    wait_port
+
+TESTSVC = os.path.join(TOOLS, "testsvc")
+
+
+class Load(threading.Thread):
+    """Steady requests through umbra until stopped."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{port}/work"
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    r.read()
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+            time.sleep(0.002)
+
+
+class ProposeTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.conf = os.path.join(self.tmp, "conf")
+        self.write("conf/app.conf", "latency_ms = 20\n")
+        self.lport, self.aport, self.pport = (free_port(), free_port(),
+                                              free_port())
+        self.cfg = self.write("u.yaml", f"""service: propose-{os.getpid()}
+listen:
+  address: 127.0.0.1:{self.lport}
+production:
+  command: [{TESTSVC}, --port, "{{port}}", --config, "{{config_dir}}/app.conf"]
+  config_dir: conf
+  port: {self.pport}
+  reload: {{signal: HUP}}
+  health: {{type: http, path: /healthz, interval: 200ms}}
+shadow:
+  ratio: 1
+  work_dir: {self.tmp}/shadow
+mirror:
+  compare:
+    ignore_headers: [Date, X-Side]
+analysis:
+  interval: 200ms
+  velocity_window: 2s
+api:
+  listen: 127.0.0.1:{self.aport}
+mitigation:
+  soak: 10m
+  verify: 3s
+  scale: {{enabled: false}}
+""")
+        self.log = open(os.path.join(self.tmp, "umbra.log"), "w")
+        self.addCleanup(self.log.close)
+        self.p = start([UMBRA, "run", self.cfg], stderr=self.log,
+                       cwd=self.tmp)
+        self.addCleanup(stop, self.p)
+        wait_port(self.aport, timeout=15, proc=self.p)
+        wait_port(self.lport, timeout=15, proc=self.p)
+        self.load = Load(self.lport)
+        self.load.start()
+        self.addCleanup(self.load.halt.set)
+
+    def candidate(self, name, latency):
+        return os.path.dirname(self.write(f"{name}/app.conf",
+                                          f"latency_ms = {latency}\n"))
+
+    def production_latency(self):
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.pport}/stats", timeout=5) as r:
+            return json.loads(r.read())["latency_ms"]
+
+    def conf_text(self):
+        with open(os.path.join(self.conf, "app.conf")) as f:
+            return f.read()
+
+    def propose(self, *args):
+        return run("propose", self.cfg, *args, timeout=60, cwd=self.tmp)
+
+    def umbra_log(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "umbra.log")) as f:
+            return f.read()[-4000:]
+
+    def test_good_candidate_is_promoted(self):
+        new = self.candidate("good", 21)
+        r = self.propose("--config-dir", new, "--soak", "3s", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr +
+                         self.umbra_log())
+        p = json.loads(r.stdout)
+        self.assertEqual(p["verdict"], "promoted")
+        self.assertEqual(p["state"], "done")
+        self.assertGreaterEqual(p["data_ticks"], 3)
+        self.assertIn("no critical finding", p["summary"])
+        self.assertIn("verified after", p["summary"])
+        kinds = [e["kind"] for e in p["evidence"]]
+        self.assertIn("metric", kinds)
+        # production's file is the candidate's, and it behaves like it
+        self.assertEqual(self.conf_text(), "latency_ms = 21\n")
+        self.assertEqual(self.production_latency(), 21)
+        # the store's actions table has the chain
+        with open(os.path.join(self.tmp, "umbra-data", "api.token")) as f:
+            token = f.read().strip()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.aport}/api/v1/actions",
+                headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                rows = {(a["kind"], a["outcome"]) for a in json.loads(r.read())}
+            if ("propose", "promoted") in rows:
+                break
+            time.sleep(0.2)
+        for row in [("decision", "decided"), ("propose", "started"),
+                    ("propose", "applied"), ("promote", "started"),
+                    ("promote", "applied"), ("promote", "verified"),
+                    ("propose", "promoted")]:
+            self.assertIn(row, rows)
+        s = run("propose", self.cfg, "--status", cwd=self.tmp)
+        self.assertEqual(s.returncode, 0, s.stderr)
+        self.assertIn("promoted (done)", s.stdout)
+
+    def test_bad_candidate_is_rejected_with_evidence(self):
+        new = self.candidate("bad", 200)
+        # a file production has and the candidate lacks: warned about
+        self.write("conf/extra.conf", "x = 1\n")
+        r = self.propose("--config-dir", new, "--soak", "20s", "--no-wait",
+                         "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("bad lacks extra.conf", r.stderr)
+        first = json.loads(r.stdout)
+        self.assertIn(first["state"], ("applying", "soaking"))
+        # one at a time
+        busy = self.propose("--config-dir", new, "--no-wait")
+        self.assertEqual(busy.returncode, 1, busy.stdout + busy.stderr)
+        self.assertIn("409", busy.stderr)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            s = self.propose("--status", "--json")
+            self.assertEqual(s.returncode, 0, s.stderr)
+            p = json.loads(s.stdout)
+            if p["state"] == "done":
+                break
+            time.sleep(0.25)
+        self.assertEqual(p["state"], "done", self.umbra_log())
+        self.assertEqual(p["verdict"], "rejected", p["summary"])
+        self.assertIn("critical finding during the soak", p["summary"])
+        found = [e for e in p["evidence"] if e["kind"] == "finding"]
+        self.assertTrue(found, p)
+        self.assertEqual(found[0]["side"], "shadow")
+        self.assertGreater(found[0]["value"], 1.0)
+        self.assertIn("finding_id", found[0])
+        self.assertTrue(found[0]["metric"].startswith("latency"), found[0])
+        # production untouched, in file and behaviour
+        self.assertEqual(self.conf_text(), "latency_ms = 20\n")
+        self.assertEqual(self.production_latency(), 20)
+        # the shadow is back on production's config
+        with open(os.path.join(self.tmp, "shadow", "config",
+                               "app.conf")) as f:
+            self.assertEqual(f.read(), "latency_ms = 20\n")
+        # human output and exit status of a rejection
+        s = self.propose("--status")
+        self.assertIn("rejected (done)", s.stdout)
+        self.assertIn("[finding, finding ", s.stdout)
+
+    def test_usage_errors(self):
+        r = self.propose()
+        self.assertEqual(r.returncode, 2)
+        r = self.propose("--config-dir", os.path.join(self.tmp, "nope"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nope", r.stderr)
+        os.makedirs(os.path.join(self.tmp, "empty"))
+        r = self.propose("--config-dir", os.path.join(self.tmp, "empty"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("holds no files", r.stderr)
+        r = self.propose("--config-dir", self.conf, "--soak", "0.1s")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("soak must be between", r.stderr)
