@@ -107,9 +107,13 @@ class TestCase(unittest.TestCase):
     cleanup."""
 
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
-        self.tmp = self._tmp.name
-        self.addCleanup(self._tmp.cleanup)
+        if os.environ.get("UMBRA_E2E_KEEP"):  # debugging: keep the files
+            self.tmp = tempfile.mkdtemp(prefix="umbra-e2e-")
+            self.addCleanup(print, f"\nkept {self.tmp}")
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
+            self.tmp = self._tmp.name
+            self.addCleanup(self._tmp.cleanup)
         self.addCleanup(_kill_all)
 
     def write(self, name, text, mode=0o644):
