@@ -111,6 +111,9 @@ struct mit {
 	double last_rps;
 	/* bookkeeping */
 	mit_report_t *rep;
+	/* notes and events made between ticks (a config change the drift
+	 * watcher reported, a release over the API): the next tick's */
+	mit_report_t pending;
 	uint64_t ndecisions, nactions, audit_errors;
 };
 
@@ -128,9 +131,7 @@ static void note(mit_t *m, mit_note_kind_t k, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void note(mit_t *m, mit_note_kind_t k, const char *fmt, ...)
 {
-	mit_report_t *r = m->rep;
-	if (!r)
-		return;
+	mit_report_t *r = m->rep ? m->rep : &m->pending;
 	if (r->nnotes >= MIT_MAX_NOTES) {
 		r->dropped++;
 		return;
@@ -146,8 +147,8 @@ static void note(mit_t *m, mit_note_kind_t k, const char *fmt, ...)
 static void event_out(mit_t *m, an_event_kind_t kind, an_side_t side,
 		      int64_t start, int64_t end, const char *text)
 {
-	mit_report_t *r = m->rep;
-	if (!r || r->nevents >= MIT_MAX_EVENTS)
+	mit_report_t *r = m->rep ? m->rep : &m->pending;
+	if (r->nevents >= MIT_MAX_EVENTS)
 		return;
 	mit_event_out_t *e = &r->event[r->nevents++];
 	e->kind = kind;
@@ -1614,7 +1615,8 @@ int mit_start(mit_t *m, int64_t now, buf_t *err)
 
 void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 {
-	memset(out, 0, sizeof(*out));
+	*out = m->pending;
+	memset(&m->pending, 0, sizeof(m->pending));
 	m->rep = out;
 	int64_t now = in->t_ns;
 	if (!isnan(in->prod_rps))

@@ -499,6 +499,18 @@ Test(engine, a_rule_on_values_repeats_while_outside)
 	stop();
 }
 
+Test(engine, notes_between_ticks_reach_the_next_report)
+{
+	start("", "");
+	bad_deploy(); /* mit_config_changed outside a tick */
+	tick(13, 0.01, 0, 0);
+	cr_assert(has_note("taken (test deploy)"),
+		  "the snapshot made between ticks is in the next report");
+	tick(14, 0.01, 0, 0);
+	cr_assert_not(has_note("taken (test deploy)"), "once");
+	stop();
+}
+
 Test(engine, shadow_mover_is_not_rolled_back)
 {
 	start("  reload:\n    signal: HUP\n", "");
