@@ -309,8 +309,8 @@ static int exec(cmd_args_t *a)
 const cmd_entry_t cmd_run = {
     .name = "run",
     .usage = "CONFIG",
-    .summary = "the daemon: production and shadow, the proxy between "
-	       "clients and them, drift",
+    .summary = "the daemon: production and shadow, the proxy, "
+	       "analysis, and the closed loop",
     .help = "Listens on listen.address and proxies to production, "
 	    "mirroring a share of\nthe traffic to the shadow (see umbra "
 	    "proxy). Starts production\n(production.command, or watches "
@@ -320,8 +320,17 @@ const cmd_entry_t cmd_run = {
 	    "own network\nnamespace), restarts replicas that crash (with "
 	    "backoff, up to a crash-loop\nlimit), and compares their "
 	    "fingerprints every drift.interval and on config\nfile "
-	    "changes. SIGTERM or SIGINT stops everything gracefully (stop "
-	    "signal,\ngrace, then SIGKILL, whole process groups); a second "
+	    "changes. Every analysis.interval it collects both sides' metrics "
+	    "(stored in\nstore.path), compares production with the shadow "
+	    "(docs/analysis.md) and\nacts on mitigation.policy: rollback to "
+	    "the known-good config snapshot and\nverification, scaling ahead "
+	    "of the forecast load, shadow stress tests,\nalerts; every "
+	    "finding, decision, action and outcome is audited in the "
+	    "store\n(docs/mitigation.md). The admin API on api.listen serves "
+	    "umbra status,\nfindings, actions, events, timeline, release "
+	    "and propose (docs/api.md).\nSIGHUP reloads the proxy's "
+	    "settings. SIGTERM or SIGINT stops everything\ngracefully (stop "
+	    "signal, grace, then SIGKILL, whole process groups); a second "
 	    "one kills at once.\nExit status: 0 after a clean stop, 1 when "
 	    "setup fails or every production\nreplica gave up, 2 for a "
 	    "bad config. Limits and isolation need root.",
