@@ -185,8 +185,8 @@ Test(spec, baseline_not_run_when_off_or_given)
 	static const char *const tails[] = {
 	    "",
 	    "shadow:\n  baseline:\n    enabled: false\n",
-	    "shadow:\n  baseline:\n    enabled: true\n"
-	    "    upstreams: [127.0.0.1:9300]\n",
+	    ("shadow:\n  baseline:\n    enabled: true\n"
+	     "    upstreams: [127.0.0.1:9300]\n"),
 	};
 	for (size_t i = 0; i < sizeof(tails) / sizeof(*tails); i++) {
 		char text[512];
