@@ -142,7 +142,7 @@ class DaemonClientTest(unittest.TestCase):
         j = self.umbra("status", self.cfg, "--json", ok=(0, 3))
         st = json.loads(j.stdout)
         self.assertEqual(st["service"], "clitest")
-        self.assertEqual(st["shadow"]["replicas_up"], 1)
+        self.assertGreaterEqual(st["shadow"]["replicas_up"], 1)
         self.assertGreaterEqual(st["production"]["replicas_up"], 1)
         self.assertIn(st["mitigation"]["stress"], ("idle", "running",
                                                    "done", "aborted"))
