@@ -37,7 +37,7 @@ static int exec(cmd_args_t *a)
 	int rc = cmd_load_config(a->pos[0], &cfg);
 	if (rc)
 		return rc;
-	prov_fp_t fps[PROV_SIDES];
+	prov_fp_t fps[PROV_DRIFT_SIDES];
 	prov_drift_report_t rep;
 	buf_t err = BUF_INIT, out = BUF_INIT;
 	rc = prov_drift_snapshot(cfg, fps, &rep, &err);
@@ -48,7 +48,7 @@ static int exec(cmd_args_t *a)
 		return rc == ERR_CONFIG ? CMD_EXIT_USAGE : CMD_EXIT_FAIL;
 	}
 	if (!cmd_flag(a, "diff-only")) {
-		for (int s = 0; s < PROV_SIDES; s++) {
+		for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 			print_side(&fps[s], &out);
 			buf_putc(&out, '\n');
 		}
@@ -63,7 +63,7 @@ static int exec(cmd_args_t *a)
 	}
 	fputs(out.data, stdout);
 	int code = rep.n ? CMD_EXIT_FAIL : CMD_EXIT_OK;
-	for (int s = 0; s < PROV_SIDES; s++)
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 		prov_fp_free(&fps[s]);
 	prov_drift_report_free(&rep);
 	buf_free(&out);

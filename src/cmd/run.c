@@ -1,8 +1,9 @@
 /*
  * run.c: `umbra run CONFIG`, the daemon. It provisions and supervises
- * production and shadow, puts the mirroring proxy between clients and
- * them (replicas join and leave its pools as they pass or fail their
- * health checks), and watches the two sides for drift, until SIGTERM or
+ * production and shadow (and, with shadow.baseline, a baseline: a copy
+ * of production that follows production's config files), puts the
+ * mirroring proxy between clients and them (replicas join and leave its
+ * pools as they pass or fail their health checks), and watches the two sides for drift, until SIGTERM or
  * SIGINT; then the proxy drains in-flight requests and everything stops
  * (stop signal, grace, SIGKILL; whole process groups and cgroups). A
  * second signal kills what is left at once. SIGHUP reloads the proxy's
@@ -42,9 +43,10 @@ static void publish_side(run_t *r, prov_side_t side)
 	for (int i = 0; i < PROV_MAX_REPLICAS; i++)
 		if (r->is_up[side][i])
 			list[n++] = r->live[side][i];
-	proxy_set_upstreams(r->px, side == PROV_PRODUCTION ? PROXY_PRODUCTION
-							    : PROXY_SHADOW,
-			    list, n);
+	proxy_side_t ps = side == PROV_PRODUCTION ? PROXY_PRODUCTION
+			  : side == PROV_BASELINE ? PROXY_BASELINE
+						  : PROXY_SHADOW;
+	proxy_set_upstreams(r->px, ps, list, n);
 }
 
 /* Every replica's life; the proxy's pools follow it (UP: in; DOWN,
@@ -114,6 +116,10 @@ static void on_change(const prov_change_ev_t *ev, void *arg)
 	/* a new snapshot of production's config, if its files changed */
 	if (ev->side == PROV_PRODUCTION && r->mit)
 		mit_config_changed(r->mit, ev->wall_ns, text);
+	/* the baseline follows production's files (a no-op unless they
+	 * changed; the tick checks too, for changes drift does not see) */
+	if (ev->side == PROV_PRODUCTION)
+		prov_baseline_sync(r->prov);
 }
 
 static void on_stopped(void *arg)
@@ -239,6 +245,7 @@ static int setup(run_t *r, buf_t *err)
 		return rc;
 	const prov_spec_t *p = prov_spec(r->prov, PROV_PRODUCTION);
 	const prov_spec_t *s = prov_spec(r->prov, PROV_SHADOW);
+	const prov_spec_t *b = prov_spec(r->prov, PROV_BASELINE);
 	char la[ADDR_TEXT_MAX];
 	addr_t bound = r->cfg->listen.address;
 	bound.port = (uint16_t)proxy_listen_port(r->px);
@@ -251,7 +258,10 @@ static int setup(run_t *r, buf_t *err)
 	    LF_I("production_replicas",
 		 prov_replica_count(r->prov, PROV_PRODUCTION)),
 	    LF_S("shadow", s->run ? "run by umbra" : "not run by umbra"),
-	    LF_I("shadow_replicas", prov_replica_count(r->prov, PROV_SHADOW)));
+	    LF_I("shadow_replicas", prov_replica_count(r->prov, PROV_SHADOW)),
+	    LF_S("baseline", b->run			  ? "run by umbra"
+			     : r->cfg->shadow.baseline.enabled ? "not run by umbra"
+							       : "off"));
 	return 0;
 }
 
@@ -317,7 +327,10 @@ const cmd_entry_t cmd_run = {
 	    "production.attach) and the\nshadow (the same command on its "
 	    "own port, a rendered copy of the config,\nratio x "
 	    "production's CPU and memory in cgroups, optionally in its "
-	    "own network\nnamespace), restarts replicas that crash (with "
+	    "own network\nnamespace) and, with shadow.baseline.enabled, a "
+	    "baseline (production's command and\nconfig in the shadow's "
+	    "conditions, restarted when production's config files\n"
+	    "change), restarts replicas that crash (with "
 	    "backoff, up to a crash-loop\nlimit), and compares their "
 	    "fingerprints every drift.interval and on config\nfile "
 	    "changes. Every analysis.interval it collects both sides' metrics "

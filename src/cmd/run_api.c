@@ -74,6 +74,10 @@ static void status(void *arg, json_t *o)
 	json_object_set_new(o, "drifting_files",
 			    json_integer((json_int_t)r->ndrift));
 	for (int side = 0; side < PROV_SIDES; side++) {
+		/* the baseline's object only when umbra runs one */
+		if (side == PROV_BASELINE &&
+		    (!r->prov || !prov_spec(r->prov, PROV_BASELINE)->run))
+			continue;
 		json_t *s = json_object();
 		int up = 0;
 		json_t *pids = json_array();
@@ -85,7 +89,8 @@ static void status(void *arg, json_t *o)
 		}
 		json_object_set_new(s, "replicas_up", json_integer(up));
 		json_object_set_new(s, "pids", pids);
-		int rs = side == PROV_PRODUCTION ? REQREC_PRODUCTION
+		int rs = side == PROV_PRODUCTION  ? REQREC_PRODUCTION
+			 : side == PROV_BASELINE ? REQREC_BASELINE
 						 : REQREC_SHADOW;
 		if (r->have_sample[rs]) {
 			json_t *m = json_object();

@@ -3,7 +3,7 @@
  * loop (DESIGN.md "the loop"): the proxy's request records are drained
  * into the aggregator (every RUN_DRAIN_EVERY_MS, so the rings never fill),
  * each side is sampled (process trees of its replicas, the proxy's
- * request metrics), the samples go to the store and the in-memory
+ * request metrics; the baseline too when there is one), the samples go to the store and the in-memory
  * windows, the analysis compares the sides and raises findings (logged),
  * and the mitigation engine decides and acts on them (mitigate.h): its
  * audit stores every finding, decision, action and outcome
@@ -60,9 +60,10 @@ void run__targets(run_t *r, prov_side_t side)
 			      spec && spec->isolate && n ? pids[0] : 0};
 	/* (an attached production is measured through its pid: its replica
 	 * event carries it like the others) */
-	metrics_src_local_target(r->src, side == PROV_PRODUCTION
-						 ? REQREC_PRODUCTION
-						 : REQREC_SHADOW,
+	metrics_src_local_target(r->src,
+				 side == PROV_PRODUCTION  ? REQREC_PRODUCTION
+				 : side == PROV_BASELINE ? REQREC_BASELINE
+							 : REQREC_SHADOW,
 				 &t);
 }
 
@@ -158,13 +159,28 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	run_t *r = arg;
 	int64_t now = clock_wall_ns();
+	/* the baseline follows production's config files even when drift
+	 * does not watch them (a shadow umbra does not run) */
+	if (r->prov)
+		prov_baseline_sync(r->prov);
 	drain(r);
 	metrics_agg_tick(r->agg, clock_mono_ns());
 	an_tick_t t;
 	an_tick_clear(&t, now);
-	for (int side = 0; side < 2; side++) {
-		int rs = side == 0 ? REQREC_PRODUCTION : REQREC_SHADOW;
+	/* Production, shadow and (when it runs) the baseline, whose values
+	 * let the analysis learn how far production's own copy strays (its
+	 * noise envelope). */
+	static const struct {
+		int rs;
+		an_side_t an;
+		prov_side_t prov;
+	} sides[] = {{REQREC_PRODUCTION, AN_PROD, PROV_PRODUCTION},
+		     {REQREC_SHADOW, AN_SHADOW, PROV_SHADOW},
+		     {REQREC_BASELINE, AN_BASELINE, PROV_BASELINE}};
+	for (size_t i = 0; i < sizeof(sides) / sizeof(*sides); i++) {
+		int rs = sides[i].rs, side = sides[i].an;
 		r->have_sample[rs] =
+			(side != AN_BASELINE || r->cfg->shadow.baseline.enabled) &&
 			metrics_src_sample(r->src, rs, now, &r->sample[rs]) == 0;
 		if (!r->have_sample[rs])
 			continue;
@@ -173,11 +189,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		/* Memory is a level each replica holds: compared per replica,
 		 * or production's total would grow with every replica the
 		 * scaler adds (the shadow runs ratio x as many). */
-		int up = replicas_up(r, side == 0 ? PROV_PRODUCTION
-						  : PROV_SHADOW);
+		int up = replicas_up(r, sides[i].prov);
 		if (up > 1)
 			t.value[side][AN_M_memory] /= up;
 		t.rps[side] = r->sample[rs].v[METRICS_RPS];
+		if (side == AN_BASELINE)
+			continue; /* connect and ttfb: production vs shadow */
 		t.connect_s[side] = r->sample[rs].v[METRICS_CONNECT_TIME];
 		t.ttfb_s[side] = r->sample[rs].v[METRICS_TTFB_P50];
 	}

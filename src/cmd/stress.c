@@ -202,9 +202,10 @@ static void publish(st_t *s, prov_side_t side)
 	for (int i = 0; i < PROV_MAX_REPLICAS; i++)
 		if (s->up[side][i])
 			list[n++] = s->addr[side][i];
-	proxy_set_upstreams(s->px, side == PROV_PRODUCTION ? PROXY_PRODUCTION
-							   : PROXY_SHADOW,
-			    list, n);
+	proxy_side_t ps = side == PROV_PRODUCTION ? PROXY_PRODUCTION
+			  : side == PROV_BASELINE ? PROXY_BASELINE
+						  : PROXY_SHADOW;
+	proxy_set_upstreams(s->px, ps, list, n);
 }
 
 static void on_replica(const prov_replica_ev_t *ev, void *arg)

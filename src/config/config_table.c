@@ -381,7 +381,9 @@ static const config_field_t root_fields[] = {
 	 OFF(shadow.baseline.upstreams), "", 0, 0, NULL, NULL, NULL, 0,
 	 "baseline addresses when umbra does not run it"},
 	{"shadow.baseline.port", CT_INT, OFF(shadow.baseline.port), "0", 0,
-	 65535, NULL, NULL, NULL, CF_PENDING, "baseline port; 0 = pick a free port"},
+	 65535, NULL, NULL, NULL, 0,
+	 "port of the baseline umbra runs (production's command and config); "
+	 "0 = pick a free port"},
 
 	/* mirror */
 	{"mirror.enabled", CT_BOOL, OFF(mirror.enabled), "true", 0, 0, NULL,

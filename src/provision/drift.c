@@ -209,7 +209,7 @@ struct prov_drift {
 	watch_t watches[2 * PROV_DRIFT_MAX_WATCHES];
 	int nwatch;
 	char pending[PATH_MAX]; /* the file that triggered the debounce */
-	prov_fp_t last[PROV_SIDES];
+	prov_fp_t last[PROV_DRIFT_SIDES];
 	bool have_last;
 	char *last_sig;
 };
@@ -239,11 +239,11 @@ static void log_item(const prov_drift_item_t *it, bool change, prov_side_t side)
 void prov_drift_check(prov_drift_t *d, const char *trigger)
 {
 	prov_t *p = d->p;
-	for (int s = 0; s < PROV_SIDES; s++)
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 		if (!p->spec[s].run && !p->spec[s].attached)
 			return; /* nothing to compare with */
-	prov_fp_t fp[PROV_SIDES];
-	for (int s = 0; s < PROV_SIDES; s++) {
+	prov_fp_t fp[PROV_DRIFT_SIDES];
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 		prov_fp_src_t src;
 		prov_cg_t cg;
 		live_src(p, (prov_side_t)s, &src, &cg);
@@ -251,7 +251,7 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 	}
 	int64_t now = clock_wall_ns();
 	/* Changes of each side against its previous fingerprint. */
-	for (int s = 0; d->have_last && s < PROV_SIDES; s++) {
+	for (int s = 0; d->have_last && s < PROV_DRIFT_SIDES; s++) {
 		prov_drift_report_t ch = {0};
 		prov_fp_changes(&d->last[s], &fp[s], &ch);
 		for (size_t i = 0; i < ch.n; i++) {
@@ -292,7 +292,7 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 	free(d->last_sig);
 	d->last_sig = sig;
 	prov_drift_report_free(&rep);
-	for (int s = 0; s < PROV_SIDES; s++) {
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 		if (d->have_last)
 			prov_fp_free(&d->last[s]);
 		d->last[s] = fp[s];
@@ -439,7 +439,7 @@ void prov_drift_free(prov_drift_t *d)
 	for (int i = 0; i < d->nwatch; i++)
 		free(d->watches[i].dir);
 	if (d->have_last)
-		for (int s = 0; s < PROV_SIDES; s++)
+		for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 			prov_fp_free(&d->last[s]);
 	free(d->last_sig);
 	free(d);
@@ -469,10 +469,10 @@ static bool is_replica(int pid, prov_side_t side, bool owned)
 	return ok;
 }
 
-int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
+int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_DRIFT_SIDES],
 			prov_drift_report_t *rep, buf_t *err)
 {
-	prov_spec_t spec[PROV_SIDES];
+	prov_spec_t spec[PROV_DRIFT_SIDES];
 	int rc = prov_spec_build(cfg, PROV_PRODUCTION, NULL, NULL,
 				 &spec[PROV_PRODUCTION], err);
 	if (rc)
@@ -488,9 +488,9 @@ int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
 				    PROV_SIDES * PROV_MAX_REPLICAS);
 	cgroup_sys_t sys;
 	bool have_cg = cgroup_discover(&sys, NULL) == 0;
-	prov_fp_src_t src[PROV_SIDES];
-	prov_cg_t cg[PROV_SIDES];
-	for (int s = 0; s < PROV_SIDES; s++) {
+	prov_fp_src_t src[PROV_DRIFT_SIDES];
+	prov_cg_t cg[PROV_DRIFT_SIDES];
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 		memset(&src[s], 0, sizeof(src[s]));
 		src[s].spec = &spec[s];
 		src[s].env_ignore = &cfg->drift.env_ignore;
@@ -526,7 +526,7 @@ int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
 	}
 	src[PROV_PRODUCTION].scale = cfg->shadow.ratio;
 	src[PROV_PRODUCTION].mem_min = cfg->shadow.memory_min;
-	for (int s = 0; s < PROV_SIDES; s++)
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 		prov_fp_collect(&src[s], &fps[s]);
 	memset(rep, 0, sizeof(*rep));
 	prov_fp_compare(&fps[PROV_PRODUCTION], &fps[PROV_SHADOW], rep);

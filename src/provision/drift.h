@@ -16,6 +16,11 @@
  * and passed to a callback for alerting), and each change of a side
  * against its own previous fingerprint is a configuration-change event
  * (for the analysis's context).
+ *
+ * Drift is between production and the shadow only: the baseline is
+ * production's copy by construction (provision.h) and follows
+ * production's config files (prov_baseline_sync), so it is neither
+ * fingerprinted nor compared.
  */
 #ifndef UMBRA_PROVISION_DRIFT_H
 #define UMBRA_PROVISION_DRIFT_H
@@ -26,6 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The sides drift compares: PROV_PRODUCTION and PROV_SHADOW. */
+#define PROV_DRIFT_SIDES 2
 
 /* ------------------------------------------------------------ fingerprints */
 typedef enum prov_fp_part {
@@ -192,9 +200,9 @@ void prov_drift_free(prov_drift_t *d);
 
 /* For `umbra drift`: fingerprints both sides of cfg from the spec and,
  * when `umbra run` is running them, from the live processes (found
- * through <work_dir>/state). Fills fps[PROV_SIDES] and rep. 0 or a
+ * through <work_dir>/state). Fills fps[PROV_DRIFT_SIDES] and rep. 0 or a
  * negative error with err set. */
-int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_SIDES],
+int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_DRIFT_SIDES],
 			prov_drift_report_t *rep, buf_t *err);
 
 #endif

@@ -433,6 +433,8 @@ int prov__state_read(const char *work_dir, prov_state_rec_t *r, size_t max)
 			x.side = PROV_PRODUCTION;
 		else if (!strcmp(side, "shadow"))
 			x.side = PROV_SHADOW;
+		else if (!strcmp(side, "baseline"))
+			x.side = PROV_BASELINE;
 		else
 			continue;
 		if (x.replica < 0 || x.replica >= PROV_MAX_REPLICAS ||

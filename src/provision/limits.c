@@ -69,6 +69,10 @@ void prov_limits_share(prov_limits_t pr, int pn, double ratio, uint64_t mem_min,
 	side[PROV_SHADOW] = s;
 	replica[PROV_SHADOW].cpu = s.cpu / sn;
 	replica[PROV_SHADOW].mem = s.mem / (uint64_t)sn;
+	/* The baseline runs in the shadow's conditions: the same total, in
+	 * its one replica. */
+	side[PROV_BASELINE] = s;
+	replica[PROV_BASELINE] = s;
 }
 
 int64_t prov_cpu_quota_us(double cores, int64_t period_us)

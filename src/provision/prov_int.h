@@ -60,6 +60,11 @@ char **prov__build_env(const prov_spec_t *s, const prov_vars_t *v);
  * {port} and its config dir {config_dir}. New string. */
 char *prov__attach_template(const char *word, int port, const char *cd);
 
+/* SHA-256 of the regular files under root (names and contents, in
+ * sorted order), as 64 hex digits: equal digests, equal trees. 0 or a
+ * negative error (root or a file cannot be read). */
+int prov__tree_sum(const char *root, char hex[65]);
+
 /* SHA-256 of data or of a file's content, as 64 hex digits. */
 void prov__sha256(const void *data, size_t len, char hex[65]);
 int prov__sha256_file(const char *path, char hex[65]);
@@ -230,7 +235,23 @@ struct prov {
 	/* The shadow's limits as shares of what the ratio gives it (stress
 	 * tests squeeze them; 1 = normal). */
 	double squeeze_cpu, squeeze_mem;
+	/* Digest (prov__tree_sum) of the production config files the
+	 * baseline's copy was made from; "" before the first copy. */
+	char baseline_sum[65];
 };
+
+/* Restarts replica r now, outside any rolling restart: stops it
+ * gracefully and starts it again (DOWN, then UP after its check); one
+ * waiting to start (backoff) or given up starts at once (with a fresh
+ * crash count). A replica stopped on purpose stays stopped. */
+void prov__replica_restart(prov_replica_t *r);
+
+/* Replaces side's config copy with the files of directory src (NULL: the
+ * side's config_src), rendered as at start; the running replicas read it
+ * when restarted. 0, or a negative error with err set (nothing changed
+ * when src cannot be read). */
+int prov__config_copy(prov_t *p, prov_side_t side, const char *src,
+		      buf_t *err);
 
 /* Health checks (health.c): one TCP connect or HTTP GET to r->sa, with
  * r's spec timeout; calls prov__health_done(r, ok, why) from the loop.

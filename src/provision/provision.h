@@ -28,10 +28,19 @@
 struct event_base;
 
 /* ------------------------------------------------------------ sides */
-typedef enum prov_side { PROV_PRODUCTION, PROV_SHADOW } prov_side_t;
-#define PROV_SIDES 2
+/* The baseline (shadow.baseline) is production's software and config run
+ * in the shadow's conditions, so that the proxy can tell a shadow's
+ * difference that production's own copy shows too (noise) from a change.
+ * The numbering matches REQREC_* and AN_* sides. */
+typedef enum prov_side {
+	PROV_PRODUCTION,
+	PROV_SHADOW,
+	PROV_BASELINE
+} prov_side_t;
+#define PROV_SIDES 3
 
-const char *prov_side_name(prov_side_t side); /* "production", "shadow" */
+/* "production", "shadow", "baseline" */
+const char *prov_side_name(prov_side_t side);
 
 /* ------------------------------------------------------------ placeholders */
 /* The values that {port} {config_dir} {data_dir} {replica} {side}
@@ -55,6 +64,12 @@ char *prov_port_rebase(const char *s, int from, const char *to);
 
 /* ------------------------------------------------------------ spec */
 #define PROV_MAX_REPLICAS 64 /* the config's bound on production.replicas */
+/* The baseline answers the same mirrored copies as the shadow only to
+ * classify them: one replica does; it is not scaled. */
+#define PROV_BASELINE_REPLICAS 1
+/* The baseline's files (source, config, data) live in this directory
+ * under shadow.work_dir. */
+#define PROV_BASELINE_DIR "baseline"
 
 /* Everything needed to run (or find) one side. Built by prov_spec_build;
  * owns its strings (prov_spec_free). */
@@ -73,9 +88,11 @@ typedef struct prov_spec {
 	char *config_src; /* the files this side's copy is made from; "" none */
 	char *config_dir; /* the directory the side runs with; "" none */
 	char *data_dir;	  /* "" none */
-	bool copy_config; /* shadow: config_dir is a rendered copy */
-	bool copy_data;	  /* shadow: data_dir is a copy of production's */
-	char *work_dir;	  /* shadow.work_dir */
+	bool copy_config; /* shadow, baseline: config_dir is a rendered copy */
+	bool copy_data;	  /* shadow, baseline: data_dir is a copy of
+			     production's */
+	char *work_dir;	  /* shadow.work_dir (baseline: its subdirectory
+			     PROV_BASELINE_DIR) */
 	char *host;	  /* where replicas listen, from umbra's side */
 	int port;	  /* replica 0's port; 0 = pick free ports */
 	int replicas;
@@ -91,9 +108,11 @@ typedef struct prov_spec {
 	bool isolate;
 } prov_spec_t;
 
-/* Builds the spec of side from cfg. The shadow's spec derives from
- * production's (prod, built first), as the issue's "same software, same
- * configuration, same environment" asks. Attach mode reads argv, cwd and
+/* Builds the spec of side from cfg. The shadow's and the baseline's specs
+ * derive from production's (prod, built first), as the issue's "same
+ * software, same configuration, same environment" asks; the baseline
+ * takes production's command, environment and config files, never the
+ * shadow's own (shadow.command, shadow.env, shadow.config_dir). Attach mode reads argv, cwd and
  * environ of the attached process from /proc (proc_root: NULL for
  * "/proc"; tests pass fixtures). 0, or a negative error with err set to a
  * sentence naming the field. On error *out is left empty. */
@@ -117,7 +136,8 @@ typedef struct prov_limits {
  * count, the shadow's ratio, its memory floor and replica count, the
  * totals of each side (side[]) and each side's per-replica limits
  * (replica[]). Shadow total = ratio x production total (memory at least
- * mem_min); per replica = total / replicas. None stays none. */
+ * mem_min); per replica = total / replicas. The baseline gets the
+ * shadow's total in its one replica. None stays none. */
 void prov_limits_share(prov_limits_t prod_replica, int prod_replicas,
 		       double ratio, uint64_t mem_min, int shadow_replicas,
 		       prov_limits_t side[PROV_SIDES],
@@ -195,7 +215,8 @@ int prov_start(prov_t *p, buf_t *err);
 
 /* Scales side to n replicas (1..PROV_MAX_REPLICAS): new ones start, the
  * highest-numbered ones stop gracefully. Production's count also moves
- * the shadow's limits (ratio x production). 0 or ERR_RANGE/ERR_BADSTATE. */
+ * the shadow's and baseline's limits (ratio x production). 0 or
+ * ERR_RANGE/ERR_BADSTATE (also for the baseline, which is not scaled). */
 int prov_set_replicas(prov_t *p, prov_side_t side, int n);
 
 /* Sets production's per-replica limits (0 = none) and the shadow's that
@@ -225,6 +246,16 @@ bool prov_restart_rolling(const prov_t *p);
  * negative error with err set (the shadow is not run with a config copy:
  * ERR_BADSTATE; src cannot be read: nothing changed). */
 int prov_shadow_config(prov_t *p, const char *src, buf_t *err);
+
+/* Keeps the baseline on production's config: when the files of
+ * production's config dir differ from those the baseline's copy was made
+ * from (a config edit, a rollback or promotion that restored production's
+ * files), makes a new rendered copy and restarts the baseline's replicas
+ * (stop signal, then start; the proxy's baseline pool is empty for that
+ * while). 1 when it restarted the baseline, 0 when nothing changed or
+ * umbra does not run a baseline, or a negative error (the copy failed:
+ * the baseline keeps running on the old one; logged). */
+int prov_baseline_sync(prov_t *p);
 
 /* Sends sig to the main process of every running replica of side (for
  * an attached production, the attached process): a reload signal. The

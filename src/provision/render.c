@@ -13,7 +13,9 @@
 
 const char *prov_side_name(prov_side_t side)
 {
-	return side == PROV_SHADOW ? "shadow" : "production";
+	return side == PROV_SHADOW     ? "shadow"
+	       : side == PROV_BASELINE ? "baseline"
+				       : "production";
 }
 
 const char *prov_ev_name(prov_ev_kind_t k)

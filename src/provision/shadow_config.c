@@ -5,7 +5,9 @@
  * config dir, exactly as prov_start prepares it; later the shadow's usual
  * source (production's config_dir) is put back the same way. The running
  * replicas keep what they read: a rolling restart of the shadow makes
- * them read the new files. Production is never touched.
+ * them read the new files. Production is never touched. The baseline's
+ * copy is refreshed the same way (prov__config_copy), from production's
+ * files only (baseline.c).
  */
 #include "provision/prov_int.h"
 
@@ -20,11 +22,18 @@
 
 int prov_shadow_config(prov_t *p, const char *src, buf_t *err)
 {
-	const prov_spec_t *s = &p->spec[PROV_SHADOW];
+	return prov__config_copy(p, PROV_SHADOW, src, err);
+}
+
+int prov__config_copy(prov_t *p, prov_side_t side, const char *src,
+		      buf_t *err)
+{
+	const prov_spec_t *s = &p->spec[side];
 	if (!p->started || p->stopping || !s->run || !s->copy_config) {
-		buf_puts(err, "umbra does not run the shadow with a copy of "
-			      "the config (shadow not run, or no "
-			      "production.config_dir)");
+		buf_printf(err,
+			   "umbra does not run the %s with a copy of the "
+			   "config (%s not run, or no production.config_dir)",
+			   prov_side_name(side), prov_side_name(side));
 		return ERR_BADSTATE;
 	}
 	if (!src)
@@ -51,12 +60,12 @@ int prov_shadow_config(prov_t *p, const char *src, buf_t *err)
 	}
 	prov__rmtree(s->config_dir);
 	prov_vars_t v = prov_spec_vars(
-	    s, 0,
-	    p->rep[PROV_SHADOW][0] ? p->rep[PROV_SHADOW][0]->port : s->port);
+	    s, 0, p->rep[side][0] ? p->rep[side][0]->port : s->port);
 	rc = prov__copytree(tmpl, s->config_dir, &v, err);
 	if (!rc)
-		log_info("provision", "the shadow's config replaced",
-			 LF_S("from", src), LF_S("config_dir", s->config_dir));
+		log_info("provision", "config copy replaced",
+			 LF_S("side", prov_side_name(side)), LF_S("from", src),
+			 LF_S("config_dir", s->config_dir));
 out:
 	free(fresh);
 	free(tmpl);

@@ -5,7 +5,12 @@
  * copy: the same command (or shadow.command), the same environment plus
  * shadow.env and UMBRA_SIDE=shadow, a rendered copy of the config files,
  * its own port, its own data directory, and (when isolated) an address
- * inside its own network namespace.
+ * inside its own network namespace. The baseline (shadow.baseline) is a
+ * second copy of production that differs from it in nothing but place:
+ * production's command and environment (never shadow.command or
+ * shadow.env) plus UMBRA_SIDE=baseline, a rendered copy of production's
+ * config files (never shadow.config_dir), its own port, work dir and data
+ * dir, and the shadow's network placement.
  */
 #include "provision/prov_int.h"
 
@@ -372,6 +377,49 @@ static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
 	return 0;
 }
 
+/* The baseline: production's software and config in the shadow's
+ * conditions (its network placement; its limits come from limits.c). Run
+ * by umbra when shadow.baseline.enabled, no shadow.baseline.upstreams
+ * and umbra runs production's command (validate.c demands the command). */
+static int build_baseline(const config_t *cfg, const prov_spec_t *prod,
+			  prov_spec_t *s, buf_t *err)
+{
+	const config_shadow_t *sh = &cfg->shadow;
+	s->side = PROV_BASELINE;
+	common(cfg, s);
+	free(s->work_dir);
+	s->work_dir = xasprintf("%s/" PROV_BASELINE_DIR, sh->work_dir);
+	s->port = (int)sh->baseline.port;
+	s->replicas = PROV_BASELINE_REPLICAS;
+	s->isolate = sh->isolate_network;
+	if (prod->run) {
+		s->argv = strv_dup(prod->argv, prod->argc);
+		s->argc = prod->argc;
+	}
+	s->run = sh->baseline.enabled && s->argc > 0 &&
+		 sh->baseline.upstreams.n == 0;
+	s->cwd = xstrdup(prod->cwd ? prod->cwd : "");
+	for (size_t i = 0; i < prod->nenv; i++)
+		env_set(s, prod->env_keys[i], prod->env_vals[i]);
+	env_set(s, "UMBRA_SIDE", "baseline");
+	s->config_src = xstrdup(prod->config_src);
+	s->copy_config = prod->config_src[0] != '\0';
+	s->config_dir = s->copy_config
+			    ? xasprintf("%s/config", s->work_dir)
+			    : xstrdup("");
+	s->copy_data = sh->copy_data && prod->data_dir[0];
+	s->data_dir = prod->data_dir[0] ? xasprintf("%s/data", s->work_dir)
+					: xstrdup("");
+	char host[INET_ADDRSTRLEN];
+	if (s->isolate && netns_host(sh->netns_subnet, host)) {
+		buf_printf(err, "shadow.netns_subnet: bad subnet \"%s\"",
+			   sh->netns_subnet);
+		return ERR_CONFIG;
+	}
+	s->host = xstrdup(s->isolate ? host : PROV_SHADOW_HOST_LOOPBACK);
+	return 0;
+}
+
 int prov_spec_build(const config_t *cfg, prov_side_t side,
 		    const prov_spec_t *prod, const char *proc_root,
 		    prov_spec_t *out, buf_t *err)
@@ -380,7 +428,8 @@ int prov_spec_build(const config_t *cfg, prov_side_t side,
 	int rc = side == PROV_PRODUCTION
 		     ? build_production(cfg, proc_root ? proc_root : "/proc",
 					out, err)
-		     : build_shadow(cfg, prod, out, err);
+		 : side == PROV_BASELINE ? build_baseline(cfg, prod, out, err)
+					 : build_shadow(cfg, prod, out, err);
 	if (!out->cwd)
 		out->cwd = xstrdup("");
 	if (rc)

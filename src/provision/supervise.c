@@ -340,11 +340,11 @@ static void replica_spawn(prov_replica_t *r)
 				  &err))
 		snprintf(why, sizeof(why), "%s", err.data);
 	buf_free(&err);
-	if (r->side == PROV_SHADOW && p->net.on) {
+	if (r->side != PROV_PRODUCTION && s->isolate && p->net.on) {
 		c.ns_fd = p->net.ns_fd;
 		c.drop_net_caps = true;
 	}
-	c.pdeathsig = r->side == PROV_SHADOW;
+	c.pdeathsig = r->side != PROV_PRODUCTION;
 	int op[2] = {-1, -1}, ep[2] = {-1, -1}, rp[2] = {-1, -1};
 	pid_t pid = -1;
 	if (!why[0] && (pipe2(op, O_CLOEXEC) || pipe2(ep, O_CLOEXEC) ||
@@ -517,6 +517,14 @@ static void on_exit_cb(evutil_socket_t fd, short what, void *arg)
 	replica_gone(r, why);
 }
 
+/* True when r's restart belongs to the rolling restart in progress (a
+ * baseline restarted by prov_baseline_sync is not part of a roll). */
+static bool in_roll(const prov_replica_t *r)
+{
+	return r->p->roll.on && r->p->roll.side == r->side &&
+	       r->p->roll.current == r->index;
+}
+
 static void give_up(prov_replica_t *r, const char *why)
 {
 	prov_t *p = r->p;
@@ -524,7 +532,12 @@ static void give_up(prov_replica_t *r, const char *why)
 	snprintf(r->last_exit, sizeof(r->last_exit), "%s", why);
 	emit(r, PROV_EV_FAILED, why);
 	if (r->restarting) {
+		bool roll = in_roll(r);
 		r->restarting = false;
+		if (!roll) {
+			check_all_stopped(p);
+			return;
+		}
 		char msg[300];
 		snprintf(msg, sizeof(msg), "replica %d did not come back: %.200s",
 			 r->index, why);
@@ -615,8 +628,10 @@ void prov__health_done(prov_replica_t *r, bool ok, const char *why)
 		emit(r, PROV_EV_UP, "passed its health check");
 		schedule_check(r, s->health_interval);
 		if (r->restarting) {
+			bool roll = in_roll(r);
 			r->restarting = false;
-			roll_next(r->p);
+			if (roll)
+				roll_next(r->p);
 		}
 		return;
 	}
@@ -883,8 +898,13 @@ int prov_new(const config_t *cfg, struct event_base *base,
 		rc =
 		    prov_spec_build(cfg, PROV_SHADOW, &p->spec[PROV_PRODUCTION],
 				    NULL, &p->spec[PROV_SHADOW], err);
+	if (!rc)
+		rc = prov_spec_build(cfg, PROV_BASELINE,
+				     &p->spec[PROV_PRODUCTION], NULL,
+				     &p->spec[PROV_BASELINE], err);
 	if (rc) {
 		prov_spec_free(&p->spec[PROV_PRODUCTION]);
+		prov_spec_free(&p->spec[PROV_SHADOW]);
 		free(p);
 		*out = NULL;
 		return rc;
@@ -916,11 +936,13 @@ static void kill_stale(prov_t *p, prov_side_t side)
 	wait_empty(&p->cg[side], -1, PROV_DRAIN_WAIT_NS);
 }
 
-/* Makes the shadow's work dir, config copy (rendered) with its template
- * snapshot, and data dir (a copy, or empty). */
-static int prepare_shadow_files(prov_t *p, buf_t *err)
+/* Makes the work dir of side (shadow or baseline), its config copy
+ * (rendered) with its template snapshot, and data dir (a copy, or
+ * empty). For the baseline, remembers the digest of the files it was
+ * copied from (prov_baseline_sync compares production's with it). */
+static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 {
-	const prov_spec_t *s = &p->spec[PROV_SHADOW];
+	const prov_spec_t *s = &p->spec[side];
 	const prov_spec_t *pr = &p->spec[PROV_PRODUCTION];
 	int rc = prov__mkdirs(s->work_dir);
 	if (rc) {
@@ -933,12 +955,15 @@ static int prepare_shadow_files(prov_t *p, buf_t *err)
 		prov__rmtree(src);
 		prov__rmtree(s->config_dir);
 		prov_vars_t v = prov_spec_vars(
-		    s, 0,
-		    p->rep[PROV_SHADOW][0] ? p->rep[PROV_SHADOW][0]->port
-					   : s->port);
+		    s, 0, p->rep[side][0] ? p->rep[side][0]->port : s->port);
 		rc = prov__copytree(s->config_src, src, NULL, err);
 		if (!rc)
 			rc = prov__copytree(src, s->config_dir, &v, err);
+		if (!rc && side == PROV_BASELINE)
+			rc = prov__tree_sum(src, p->baseline_sum);
+		if (rc && !err->len)
+			buf_printf(err, "cannot read %s: %s", src,
+				   err_str(rc));
 		free(src);
 		if (rc)
 			return rc;
@@ -1068,7 +1093,11 @@ int prov_start(prov_t *p, buf_t *err)
 			  p->cfg->shadow.ratio, p->cfg->shadow.memory_min,
 			  p->nrep[PROV_SHADOW], p->side_lim, p->rep_lim);
 	squeeze(p);
-	if (p->spec[PROV_SHADOW].run && (rc = prepare_shadow_files(p, err)))
+	if (p->spec[PROV_SHADOW].run &&
+	    (rc = prepare_files(p, PROV_SHADOW, err)))
+		goto fail;
+	if (p->spec[PROV_BASELINE].run &&
+	    (rc = prepare_files(p, PROV_BASELINE, err)))
 		goto fail;
 	for (int s = 0; s < PROV_SIDES; s++) {
 		if (!p->spec[s].run)
@@ -1096,7 +1125,12 @@ int prov_start(prov_t *p, buf_t *err)
 	}
 	if ((rc = apply_limits(p, err)))
 		goto fail;
-	if (p->spec[PROV_SHADOW].run && p->spec[PROV_SHADOW].isolate) {
+	/* The baseline shares the shadow's namespace (its own port). */
+	bool isolate = (p->spec[PROV_SHADOW].run &&
+			p->spec[PROV_SHADOW].isolate) ||
+		       (p->spec[PROV_BASELINE].run &&
+			p->spec[PROV_BASELINE].isolate);
+	if (isolate) {
 		rc = prov__net_plan(&p->net, p->spec[PROV_SHADOW].service,
 				    p->cfg->shadow.netns_subnet, err);
 		snprintf(p->net.fwd_mark, sizeof(p->net.fwd_mark),
@@ -1149,7 +1183,8 @@ int prov_set_replicas(prov_t *p, prov_side_t side, int n)
 {
 	if (n < 1 || n > PROV_MAX_REPLICAS)
 		return ERR_RANGE;
-	if (!p->started || p->stopping || !p->spec[side].run)
+	if (!p->started || p->stopping || !p->spec[side].run ||
+	    side == PROV_BASELINE)
 		return ERR_BADSTATE;
 	int cur = p->nrep[side];
 	for (int i = cur; i < n; i++)
@@ -1213,6 +1248,33 @@ int prov_squeeze_shadow(prov_t *p, double cpu_share, double mem_share)
 }
 
 /* ------------------------------------------------------------ restarts */
+
+void prov__replica_restart(prov_replica_t *r)
+{
+	switch (r->state) {
+	case PROV_R_STARTING:
+	case PROV_R_UP:
+		r->restarting = true;
+		replica_stop(r);
+		return;
+	case PROV_R_STOPPING:
+		/* on its way down already: start it again when it is */
+		if (!r->removing)
+			r->restarting = true;
+		return;
+	case PROV_R_FAILED:
+		/* a new config may cure a crash loop: a fresh count */
+		r->ncrash = 0;
+		/* fall through */
+	case PROV_R_IDLE:
+	case PROV_R_BACKOFF:
+		event_del(r->ev_timer);
+		replica_spawn(r);
+		return;
+	case PROV_R_STOPPED:
+		return;
+	}
+}
 
 static void on_roll_done(evutil_socket_t fd, short what, void *arg)
 {

@@ -128,7 +128,7 @@ class DaemonClientTest(unittest.TestCase):
     def test_status_shows_sides_and_the_engine(self):
         # (the shadow follows production's count if the policy scales it)
         r = poll(lambda: (lambda r: r if re.search(
-            r"shadow      \d+ replicas? up", r.stdout) else None)(
+            r"shadow      [1-9]\d* replicas? up", r.stdout) else None)(
             self.umbra("status", self.cfg, ok=(0, 3))))
         self.assertIsNotNone(r, "the shadow never came up")
         self.assertRegex(r.stdout, r"^clitest: (OK|ATTENTION)")
@@ -142,7 +142,7 @@ class DaemonClientTest(unittest.TestCase):
         j = self.umbra("status", self.cfg, "--json", ok=(0, 3))
         st = json.loads(j.stdout)
         self.assertEqual(st["service"], "clitest")
-        self.assertEqual(st["shadow"]["replicas_up"], 1)
+        self.assertGreaterEqual(st["shadow"]["replicas_up"], 1)
         self.assertGreaterEqual(st["production"]["replicas_up"], 1)
         self.assertIn(st["mitigation"]["stress"], ("idle", "running",
                                                    "done", "aborted"))

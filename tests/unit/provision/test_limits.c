@@ -26,7 +26,7 @@ static const char *fixture(const char *name)
 
 Test(share, ratio_of_production_total)
 {
-	prov_limits_t side[2], rep[2];
+	prov_limits_t side[PROV_SIDES], rep[PROV_SIDES];
 	prov_limits_share((prov_limits_t){2.0, 1024 * MiB}, 3, 0.1, 0, 1, side,
 			  rep);
 	cr_assert_float_eq(side[PROV_PRODUCTION].cpu, 6.0, 1e-9);
@@ -39,7 +39,7 @@ Test(share, ratio_of_production_total)
 
 Test(share, follows_production_replicas_and_splits_over_shadow_replicas)
 {
-	prov_limits_t side[2], rep[2];
+	prov_limits_t side[PROV_SIDES], rep[PROV_SIDES];
 	prov_limits_share((prov_limits_t){1.0, 512 * MiB}, 4, 0.5, 0, 2, side,
 			  rep);
 	cr_assert_float_eq(side[PROV_SHADOW].cpu, 2.0, 1e-9);
@@ -48,11 +48,15 @@ Test(share, follows_production_replicas_and_splits_over_shadow_replicas)
 	prov_limits_share((prov_limits_t){1.0, 512 * MiB}, 8, 0.5, 0, 2, side,
 			  rep);
 	cr_assert_float_eq(side[PROV_SHADOW].cpu, 4.0, 1e-9);
+	/* the baseline: the shadow's total, in its one replica */
+	cr_assert_float_eq(side[PROV_BASELINE].cpu, 4.0, 1e-9);
+	cr_assert_float_eq(rep[PROV_BASELINE].cpu, 4.0, 1e-9);
+	cr_assert_eq(rep[PROV_BASELINE].mem, side[PROV_SHADOW].mem);
 }
 
 Test(share, none_stays_none_and_floors_apply)
 {
-	prov_limits_t side[2], rep[2];
+	prov_limits_t side[PROV_SIDES], rep[PROV_SIDES];
 	prov_limits_share((prov_limits_t){0, 0}, 2, 0.1, 64 * MiB, 1, side,
 			  rep);
 	cr_assert_eq(side[PROV_SHADOW].cpu, 0);

@@ -25,7 +25,7 @@
 
 #define S 1000000000LL
 
-static int ups[2];
+static int ups[PROV_SIDES];
 static bool roll_done, roll_ok;
 static char roll_why[256];
 

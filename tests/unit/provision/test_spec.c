@@ -1,8 +1,9 @@
 /*
  * test_spec.c: building production's and the shadow's specs from
  * configs: command mode, shadow.command, environment and UMBRA_SIDE,
- * config and data copies, isolation address, upstreams mode, and attach
- * mode from a fixture /proc (tests/data/provision/proc).
+ * config and data copies, isolation address, upstreams mode, attach
+ * mode from a fixture /proc (tests/data/provision/proc), and the
+ * baseline (production's command, env and config in the shadow's place).
  */
 #include "base/err.h"
 #include "config/config.h"
@@ -128,6 +129,84 @@ Test(spec, shadow_command_candidate_and_isolation)
 	prov_spec_free(&sp[0]);
 	prov_spec_free(&sp[1]);
 	config_free(cfg);
+}
+
+/* The baseline: production's software and config, never the shadow's
+ * candidate (shadow.command, shadow.env, shadow.config_dir). */
+Test(spec, baseline_is_production_in_the_shadows_place)
+{
+	config_t *cfg = load(
+	    "service: api\nproduction:\n"
+	    "  command: [/usr/bin/api, --port, '{port}']\n"
+	    "  config_dir: conf\n  data_dir: /var/lib/api\n  replicas: 4\n"
+	    "  env: {LOG: info}\n  cwd: /srv\n"
+	    "shadow:\n  command: /opt/new/api {port}\n  config_dir: cand\n"
+	    "  env: {LOG: debug, PAYMENTS: sandbox}\n  replicas: 2\n"
+	    "  copy_data: true\n"
+	    "  isolate_network: true\n  netns_subnet: 10.9.8.4/30\n"
+	    "  baseline:\n    enabled: true\n    port: 9200\n");
+	prov_spec_t sp[2], b;
+	build(cfg, sp);
+	buf_t err = BUF_INIT;
+	cr_assert_eq(prov_spec_build(cfg, PROV_BASELINE, &sp[0], NULL, &b,
+				     &err),
+		     0, "%s", err.data);
+	buf_free(&err);
+	cr_assert_eq(b.side, PROV_BASELINE);
+	cr_assert(b.run);
+	cr_assert_eq(b.argc, 3);
+	cr_assert_str_eq(b.argv[0], "/usr/bin/api");
+	cr_assert_str_eq(b.argv[2], "{port}");
+	cr_assert_eq(b.port, 9200);
+	cr_assert_eq(b.replicas, PROV_BASELINE_REPLICAS);
+	cr_assert_str_eq(b.cwd, "/srv");
+	cr_assert_str_eq(env_of(&b, "UMBRA_SIDE"), "baseline");
+	cr_assert_str_eq(env_of(&b, "LOG"), "info");
+	cr_assert_null(env_of(&b, "PAYMENTS"));
+	cr_assert(b.copy_config);
+	cr_assert_str_eq(b.config_src, "/etc/umbra/conf");
+	cr_assert_str_eq(b.work_dir, "/etc/umbra/umbra-data/shadow/baseline");
+	cr_assert_str_eq(b.config_dir,
+			 "/etc/umbra/umbra-data/shadow/baseline/config");
+	cr_assert(b.copy_data);
+	cr_assert_str_eq(b.data_dir,
+			 "/etc/umbra/umbra-data/shadow/baseline/data");
+	cr_assert(b.isolate);
+	cr_assert_str_eq(b.host, sp[1].host); /* the shadow's namespace */
+	cr_assert_str_eq(prov_side_name(b.side), "baseline");
+	prov_spec_free(&b);
+	prov_spec_free(&sp[0]);
+	prov_spec_free(&sp[1]);
+	config_free(cfg);
+}
+
+Test(spec, baseline_not_run_when_off_or_given)
+{
+	static const char *const tails[] = {
+	    "",
+	    "shadow:\n  baseline:\n    enabled: false\n",
+	    ("shadow:\n  baseline:\n    enabled: true\n"
+	     "    upstreams: [127.0.0.1:9300]\n"),
+	};
+	for (size_t i = 0; i < sizeof(tails) / sizeof(*tails); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "service: api\nproduction:\n  command: /bin/api\n%s",
+			 tails[i]);
+		config_t *cfg = load(text);
+		prov_spec_t sp[2], b;
+		build(cfg, sp);
+		buf_t err = BUF_INIT;
+		cr_assert_eq(prov_spec_build(cfg, PROV_BASELINE, &sp[0], NULL,
+					     &b, &err),
+			     0);
+		buf_free(&err);
+		cr_assert(!b.run, "case %zu", i);
+		prov_spec_free(&b);
+		prov_spec_free(&sp[0]);
+		prov_spec_free(&sp[1]);
+		config_free(cfg);
+	}
 }
 
 Test(spec, upstreams_mode_runs_nothing)

@@ -22,7 +22,8 @@
 
 typedef struct seen {
 	char log[8192];
-	int up[2], down[2], removed[2], failed[2];
+	int up[PROV_SIDES], down[PROV_SIDES], removed[PROV_SIDES],
+	    failed[PROV_SIDES];
 	bool done;
 } seen_t;
 
