@@ -1387,18 +1387,19 @@ static uint64_t findings_sig(const mit_t *m, uint32_t metrics)
 	return sig;
 }
 
-/* Whether a rule that held all along (no new edge) acts again now that
- * its cooldown has passed. On findings: only on new ones (an escalation
- * included); the findings it acted on are being handled (a rollback
- * verified, a replica added) even while the analysis keeps them open
- * through its hysteresis, and acting on them again would scale or
- * alert in a loop. On values alone: while a metric it names is still
- * outside its threshold. */
-static bool rule_repeats(const mit_t *m, int r, uint32_t metrics, uint64_t sig)
+/* Whether a rule whose condition holds (its cooldown passed) acts now.
+ * On findings: only on new ones (an escalation included), whether the
+ * condition held all along or came back (a velocity hovering at its
+ * threshold makes new edges): the findings it acted on are being
+ * handled (a rollback verified, a replica added) even while the analysis
+ * keeps them open through its hysteresis, and acting on them again would
+ * scale or alert in a loop. On values alone: on a new edge, or while a
+ * metric it names is still outside its threshold. */
+static bool rule_acts(const mit_t *m, int r, uint32_t metrics, uint64_t sig)
 {
 	if (sig)
 		return sig != m->rule_sig[r];
-	return still_outside(m, metrics);
+	return m->gov.rule_edge[r] || still_outside(m, metrics);
 }
 
 static void policy_tick(mit_t *m, int64_t now)
@@ -1425,8 +1426,7 @@ static void policy_tick(mit_t *m, int64_t now)
 		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
 			continue;
 		uint64_t sig = findings_sig(m, rule->expr.metrics);
-		if (!m->gov.rule_edge[r] &&
-		    !rule_repeats(m, r, rule->expr.metrics, sig))
+		if (!rule_acts(m, r, rule->expr.metrics, sig))
 			continue;
 		m->rule_sig[r] = sig;
 		mit_gov_rule_fired(&m->gov, r, now);

@@ -464,20 +464,22 @@ Test(engine, rule_cooldown_limits_decisions)
 Test(engine, a_rule_repeats_on_new_findings_only)
 {
 	start("",
-	      "  policy:\n    - name: warn\n      when: cpu.deviating\n"
-	      "      then: [alert]\n      cooldown: 30s\n");
+	      "  policy:\n    - name: warn\n      when: cpu.deviating and "
+	      "cpu.deviation > 0.3\n      then: [alert]\n      cooldown: 30s\n");
 	tick(1, 0.5, AN_FIND_DEVIATION, AN_PROD);
 	cr_assert(has_note("rule warn"));
-	/* the same finding, still open (hysteresis) and even outside again:
-	 * being handled, no repeat */
-	tick(40, 0.05, 0, 0);
-	cr_assert_not(has_note("rule warn"), "inside its threshold");
+	tick(40, 0.05, 0, 0); /* the condition breaks, the finding stays open */
+	cr_assert_not(has_note("rule warn"));
+	/* ... and holds again, outside the threshold: a new edge, but on the
+	 * same finding (being handled): no repeat */
 	for (int t = 41; t < 45; t++) {
 		tick(t, 0.5, 0, 0);
 		cr_assert_not(has_note("rule warn"), "the same finding");
 	}
+	tick(70, 0.5, 0, 0);
+	cr_assert_not(has_note("rule warn"), "the same finding, later");
 	/* an escalation is a new finding: the rule acts on it */
-	tick(45, 0.9, AN_FIND_CRITICAL, AN_PROD);
+	tick(75, 0.9, AN_FIND_CRITICAL, AN_PROD);
 	cr_assert(has_note("rule warn"), "escalated: the repeat fires");
 	stop();
 }
