@@ -334,8 +334,4 @@ int cap_parse_req(const cap_rec_t *rec, http_request_t *req,
 /* The recorded response's status, 0 when none or unparseable. */
 int cap_resp_status(const cap_rec_t *rec);
 
-/* The path of a target with ids collapsed ("/users/:id"), into out. */
-size_t cap_endpoint_template(const char *target, size_t tlen, char *out,
-			     size_t cap);
-
 #endif

@@ -213,8 +213,8 @@ static bool match_one(const one_t *o, const cap_rec_t *rec,
 	case FK_ENDPOINT:
 		if (!parsed)
 			return false;
-		cap_endpoint_template(req->target, req->target_len, buf,
-				      sizeof(buf));
+		http_target_template(req->target, req->target_len, buf,
+				     sizeof(buf));
 		s = buf;
 		break;
 	case FK_STATUS: {
@@ -356,8 +356,8 @@ int cap_summarize(const char *path, const cap_filter_t *f, cap_summary_t *s,
 					 (int)req.method_len, req.method);
 			if (n < 0 || (size_t)n >= sizeof(name))
 				n = 0;
-			cap_endpoint_template(req.target, req.target_len,
-					      name + n, sizeof(name) - (size_t)n);
+			http_target_template(req.target, req.target_len,
+					     name + n, sizeof(name) - (size_t)n);
 		} else {
 			s->unparseable++;
 			snprintf(name, sizeof(name), "(unparseable)");

@@ -240,4 +240,15 @@ void http_write_simple_response(buf_t *out, int status, const char *text,
 
 const char *http_status_reason(int status);
 
+/* --------------------------------------------------------------- targets */
+
+/* The endpoint template of a request target, into out (cap bytes, NUL
+ * ended, cut to fit): the path without query or fragment, scheme and
+ * authority dropped from an absolute-form target, each path segment that
+ * is an identifier (number, UUID, hex id, long mixed token) written
+ * ":id" ("/users/42/orders?x=1" -> "/users/:id/orders"; an empty path
+ * is "/"). Returns the length written. */
+size_t http_target_template(const char *target, size_t tlen, char *out,
+			    size_t cap);
+
 #endif

@@ -476,8 +476,5 @@ void proxy__tap_abort(cconn_t *c);
 /* endpoint.c */
 uint32_t proxy__endpoint(worker_t *w, http_method_t m, const char *method,
 			 size_t mlen, const char *target, size_t tlen);
-/* Writes the template of a path into out (for tests and logs). */
-size_t proxy__template(const char *target, size_t tlen, char *out,
-		       size_t cap);
 
 #endif
