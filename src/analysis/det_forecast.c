@@ -46,13 +46,7 @@ typedef struct det_forecast {
 	double top1, top2;
 	uint64_t nz;
 	an_suppress_t sup;
-	union {
-		an_holt_t holt;
-		an_hw_t hw;
-		an_prophet_t prophet;
-		an_lstm_t lstm;
-		an_fcens_t ens;
-	} m;
+	an_forecaster_t fc; /* once ready */
 } det_forecast_t;
 
 _Static_assert(sizeof(det_forecast_t) <= AN_DET_MAX_STATE,
@@ -62,43 +56,6 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
-}
-
-static void model_update(det_forecast_t *d, double x)
-{
-	switch (d->kind) {
-	case AN_FC_HOLT:
-		an_holt_update(&d->m.holt, x);
-		break;
-	case AN_FC_HOLT_WINTERS:
-		an_hw_update(&d->m.hw, x);
-		break;
-	case AN_FC_PROPHET:
-		an_prophet_update(&d->m.prophet, x);
-		break;
-	case AN_FC_LSTM:
-		an_lstm_update(&d->m.lstm, x);
-		break;
-	default:
-		an_fcens_update(&d->m.ens, x);
-		break;
-	}
-}
-
-static int model_predict(const det_forecast_t *d, an_forecast_t *f)
-{
-	switch (d->kind) {
-	case AN_FC_HOLT:
-		return an_holt_predict(&d->m.holt, 1, f);
-	case AN_FC_HOLT_WINTERS:
-		return an_hw_predict(&d->m.hw, 1, f);
-	case AN_FC_PROPHET:
-		return an_prophet_predict(&d->m.prophet, 1, f);
-	case AN_FC_LSTM:
-		return an_lstm_predict(&d->m.lstm, 1, f);
-	default:
-		return an_fcens_predict(&d->m.ens, 1, f);
-	}
 }
 
 /* Initialises the model with the median sampling interval of the
@@ -114,26 +71,10 @@ static void model_start(det_forecast_t *d)
 		qsort(dt, k, sizeof(double), cmp_double);
 		p.dt = dt[k / 2] > 0 ? dt[k / 2] : 0;
 	}
-	switch (d->kind) {
-	case AN_FC_HOLT:
-		an_holt_init(&d->m.holt, 0, 0, 0, 0);
-		break;
-	case AN_FC_HOLT_WINTERS:
-		an_hw_init(&d->m.hw, &p);
-		break;
-	case AN_FC_PROPHET:
-		an_prophet_init(&d->m.prophet, &p);
-		break;
-	case AN_FC_LSTM:
-		an_lstm_init(&d->m.lstm, &p);
-		break;
-	default:
-		an_fcens_init(&d->m.ens, &p);
-		break;
-	}
+	an_forecaster_init(&d->fc, d->kind, &p);
 	d->ready = true;
 	for (unsigned i = 0; i < d->nbuf; i++)
-		model_update(d, d->x[i]);
+		an_forecaster_update(&d->fc, d->x[i]);
 }
 
 static void forecast_init(det_forecast_t *d, an_fc_kind_t kind)
@@ -156,7 +97,7 @@ static double forecast_update(void *st, double t, double x)
 	}
 	double z = 0;
 	an_forecast_t f;
-	if (model_predict(d, &f) == 0) {
+	if (an_forecaster_predict(&d->fc, 1, &f) == 0) {
 		/* The interval is mean +- 1.96 sd. */
 		double sd = (f.hi - f.lo) / (2 * 1.959964);
 		double floor = 1e-9 * (fabs(f.mean) + 1);
@@ -164,7 +105,7 @@ static double forecast_update(void *st, double t, double x)
 		if (!isfinite(z))
 			z = 0;
 	}
-	model_update(d, x);
+	an_forecaster_update(&d->fc, x);
 	double raw = 0;
 	if (i >= DF_QUIET && d->nz >= DF_WARM) {
 		double ref = d->top2 > 0 ? d->top2 : d->top1;

@@ -167,4 +167,24 @@ void an_fcens_init(an_fcens_t *e, const an_fc_params_t *p);
 void an_fcens_update(an_fcens_t *e, double x);
 int an_fcens_predict(const an_fcens_t *e, int steps, an_forecast_t *out);
 
+/* ------------------------------------------------------------ by kind */
+
+/* One of the models above, chosen at run time (forecast.h's interface).
+ * Visible here so a detector can hold one in its fixed-size state. */
+struct an_forecaster {
+	an_fc_kind_t kind;
+	union {
+		an_holt_t holt;
+		an_hw_t hw;
+		an_prophet_t prophet;
+		an_lstm_t lstm;
+		an_fcens_t ens;
+	} u;
+};
+
+/* an_forecaster_new in place: f (the caller's) becomes a fresh model of
+ * kind; params NULL: defaults. */
+void an_forecaster_init(an_forecaster_t *f, an_fc_kind_t kind,
+			const an_fc_params_t *params);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Defaults for Holt: alpha 0.3 and beta 0.1 follow the middle of the
  * ranges Hyndman et al. report for level and trend on monitoring-like
@@ -82,17 +83,6 @@ int an_holt_predict(const an_holt_t *h, int steps, an_forecast_t *out)
 
 /* ------------------------------------------------------------ interface */
 
-struct an_forecaster {
-	an_fc_kind_t kind;
-	union {
-		an_holt_t holt;
-		an_hw_t hw;
-		an_prophet_t prophet;
-		an_lstm_t lstm;
-		an_fcens_t ens;
-	} u;
-};
-
 static const char *const kind_names[AN_FC__COUNT] = {
 	"holt", "holt_winters", "prophet", "lstm", "ensemble"};
 
@@ -101,14 +91,11 @@ const char *an_fc_kind_name(an_fc_kind_t kind)
 	return kind < AN_FC__COUNT ? kind_names[kind] : "?";
 }
 
-an_forecaster_t *an_forecaster_new(an_fc_kind_t kind,
-				   const an_fc_params_t *params)
+void an_forecaster_init(an_forecaster_t *f, an_fc_kind_t kind,
+			const an_fc_params_t *params)
 {
 	an_fc_params_t p = params ? *params : (an_fc_params_t){0};
-	an_forecaster_t *f;
-	if (kind >= AN_FC__COUNT)
-		return NULL;
-	f = xcalloc(1, sizeof(*f));
+	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	switch (kind) {
 	case AN_FC_HOLT:
@@ -128,6 +115,15 @@ an_forecaster_t *an_forecaster_new(an_fc_kind_t kind,
 		an_fcens_init(&f->u.ens, &p);
 		break;
 	}
+}
+
+an_forecaster_t *an_forecaster_new(an_fc_kind_t kind,
+				   const an_fc_params_t *params)
+{
+	if (kind >= AN_FC__COUNT)
+		return NULL;
+	an_forecaster_t *f = xmalloc(sizeof(*f));
+	an_forecaster_init(f, kind, params);
 	return f;
 }
 
