@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "api/api_int.h"
 
+#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -39,24 +40,6 @@ struct api {
 
 /* --------------------------------------------------------------- token */
 
-static int mkdirs_for(const char *path)
-{
-	char *d = xstrdup(path);
-	for (char *p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0700) != 0 && errno != EEXIST) {
-			int e = -errno;
-			free(d);
-			return e;
-		}
-		*p = '/';
-	}
-	free(d);
-	return 0;
-}
-
 int api_token_load(const char *path, bool create,
 		   char out[2 * API_TOKEN_BYTES + 1], buf_t *err)
 {
@@ -69,7 +52,7 @@ int api_token_load(const char *path, bool create,
 		}
 		for (int i = 0; i < API_TOKEN_BYTES; i++)
 			snprintf(out + 2 * i, 3, "%02x", raw[i]);
-		int rc = mkdirs_for(path);
+		int rc = fs_mkdirs_for(path, 0700);
 		if (rc) {
 			buf_printf(err, "%s: cannot make its directory: %s", path,
 				   err_str(rc));

@@ -11,6 +11,7 @@
  */
 #include "analysis/anomaly.h"
 #include "analysis/nab.h"
+#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/xmalloc.h"
@@ -27,26 +28,6 @@
 /* The detector run when --detector is not given: the best on NAB. */
 #define NAB_DEFAULT_DETECTOR "ensemble2"
 
-/* mkdir -p for a path we built ourselves (no "..", bounded depth). */
-static int mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-	for (char *s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != 0)
-			continue;
-		char c = *s;
-		*s = 0;
-		if (mkdir(p, 0755) && errno != EEXIST)
-			rc = -errno;
-		*s = c;
-		if (!c)
-			break;
-	}
-	free(p);
-	return rc;
-}
-
 static int write_result(const char *out, const char *det,
 			const cmd_nab_entry_t *e, const double *score,
 			char **msg)
@@ -55,7 +36,7 @@ static int write_result(const char *out, const char *det,
 	char *cat = xstrndup(e->path, (size_t)(slash - e->path));
 	char *dir = xasprintf("%s/%s/%s", out, det, cat);
 	char *path = xasprintf("%s/%s_%s", dir, det, slash + 1);
-	int rc = mkdirs(dir);
+	int rc = fs_mkdirs(dir, 0755);
 	FILE *f = rc ? NULL : fopen(path, "w");
 	if (!rc && !f)
 		rc = -errno;

@@ -9,6 +9,7 @@
  */
 #include "mask/mask.h"
 
+#include "base/fs.h"
 #include "base/err.h"
 #include "base/log.h"
 
@@ -36,31 +37,6 @@ static int key_err(buf_t *err, int code, const char *fmt, ...)
 	return code;
 }
 
-/* mkdir -p of path's parent directories, mode 0700 for the ones made. */
-static int make_parents(const char *path)
-{
-	char dir[4096];
-	size_t n = strlen(path);
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, n + 1);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Writes a new key to path unless a file is there already (then 0: the
  * other one wins and is read next). */
 static int create_key(const char *path, buf_t *err)
@@ -81,7 +57,7 @@ static int create_key(const char *path, buf_t *err)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	hex[sizeof(hex) - 1] = '\n';
 
-	int rc = make_parents(path);
+	int rc = fs_mkdirs_for(path, 0700);
 	if (rc)
 		return key_err(err, rc, "%s: cannot create its directory: %s",
 			       path, strerror(-rc));

@@ -16,6 +16,7 @@
  */
 #include "metrics/store.h"
 
+#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fault.h"
@@ -193,29 +194,6 @@ static int exec(sqlite3 *db, const char *sql)
 
 /* ------------------------------------------------------------ opening */
 
-/* mkdir -p of path's directory (0700: the store holds the service's
- * behaviour). */
-static int make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *s;
@@ -300,7 +278,8 @@ static int open_db(const char *path, bool readonly, sqlite3 **out)
 	if (f)
 		return f;
 	if (!readonly) {
-		int rc = make_parent(path);
+		/* 0700: the store holds the service's behaviour */
+		int rc = fs_mkdirs_for(path, 0700);
 		if (rc)
 			return rc;
 	}

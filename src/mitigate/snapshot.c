@@ -5,6 +5,7 @@
  */
 #include "mitigate/snapshot.h"
 
+#include "base/fs.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -61,27 +62,6 @@ static int read_file(const char *path, size_t max, buf_t *out)
 		total += (size_t)r;
 	}
 	close(fd);
-	return rc;
-}
-
-static int mkdirs(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-	for (char *q = p + 1;; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, mode) && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*q = c;
-		if (!c)
-			break;
-	}
-	free(p);
 	return rc;
 }
 
@@ -590,7 +570,7 @@ int mit_snaps_open(const char *dir, const char *source, int keep, bool create,
 			buf_printf(err, "no snapshot store at %s", dir);
 			return ERR_NOTFOUND;
 		}
-		int rc = mkdirs(dir, 0700);
+		int rc = fs_mkdirs(dir, 0700);
 		if (rc) {
 			buf_printf(err, "cannot create %s: %s", dir,
 				   err_str(rc));
@@ -604,9 +584,9 @@ int mit_snaps_open(const char *dir, const char *source, int keep, bool create,
 	if (create) {
 		char *o = path_of(s, "objects", NULL),
 		     *m = path_of(s, "manifests", NULL);
-		int rc = mkdirs(o, 0700);
+		int rc = fs_mkdirs(o, 0700);
 		if (!rc)
-			rc = mkdirs(m, 0700);
+			rc = fs_mkdirs(m, 0700);
 		if (rc)
 			buf_printf(err, "cannot create %s: %s", o, err_str(rc));
 		free(o);
@@ -791,7 +771,7 @@ static int put_object(mit_snaps_t *s, const char *sha, const buf_t *content,
 	int rc = 0;
 	if (stat(p, &st) != 0) {
 		char *d = xasprintf("%s/objects/%.2s", s->dir, sha);
-		rc = mkdirs(d, 0700);
+		rc = fs_mkdirs(d, 0700);
 		free(d);
 		if (!rc)
 			rc = write_atomic(p, content->data ? content->data : "",
@@ -1064,7 +1044,7 @@ int mit_snaps_restore(const mit_snaps_t *s, const char *id, const char *dst,
 		if (!same_as(full, &l.f[i], &l.data[i])) {
 			char *dir = xstrdup(full);
 			*strrchr(dir, '/') = '\0';
-			rc = mkdirs(dir, 0755);
+			rc = fs_mkdirs(dir, 0755);
 			struct stat st;
 			if (!rc && lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
 				rc = ERR_EXISTS;

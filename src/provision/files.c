@@ -7,6 +7,7 @@
  */
 #include "provision/prov_int.h"
 
+#include "base/fs.h"
 #include "base/err.h"
 #include "base/xmalloc.h"
 
@@ -87,24 +88,6 @@ int prov__write_file(const char *path, const void *data, size_t len)
 		unlink(tmp);
 	free(tmp);
 	return rc;
-}
-
-int prov__mkdirs(const char *path)
-{
-	char p[PATH_MAX];
-	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* ------------------------------------------------------------ trees */

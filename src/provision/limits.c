@@ -17,6 +17,7 @@
  */
 #include "provision/prov_int.h"
 
+#include "base/fs.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -337,7 +338,7 @@ int prov__cg_setup(prov_cg_t *cg, const cgroup_sys_t *sys, const char *parent,
 			rc = side_dir(mount_of(sys, ver, c), own, parent,
 				      service, side, cg->side[c]);
 		if (!rc && create)
-			rc = prov__mkdirs(cg->side[c]);
+			rc = fs_mkdirs(cg->side[c], 0755);
 		if (!rc && !create && access(cg->side[c], F_OK))
 			rc = -errno;
 		if (!rc && create && ver == 2)
@@ -369,7 +370,7 @@ int prov__cg_setup(prov_cg_t *cg, const cgroup_sys_t *sys, const char *parent,
 	char own[CGROUP_PATH_MAX];
 	if (sys->v2[0] && cgroup_v2_dir_of(sys, getpid(), NULL, own) == 0 &&
 	    side_dir(sys->v2, own, parent, service, side, cg->track) == 0 &&
-	    (create ? prov__mkdirs(cg->track) : access(cg->track, F_OK)) == 0) {
+	    (create ? fs_mkdirs(cg->track, 0755) : access(cg->track, F_OK)) == 0) {
 		cg->on = true;
 		return 0;
 	}

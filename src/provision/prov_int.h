@@ -25,8 +25,6 @@
 int prov__read_file(const char *path, size_t max, buf_t *out);
 /* Writes data to path atomically (temp file + rename), mode 0644. */
 int prov__write_file(const char *path, const void *data, size_t len);
-/* mkdir -p with mode 0755. 0 or a negative errno. */
-int prov__mkdirs(const char *path);
 /* rm -rf path (does not follow symlinks out of the tree). 0 or -errno. */
 int prov__rmtree(const char *path);
 /* Copies the tree src to dst (dst must not exist). When vars is not NULL,

@@ -20,6 +20,7 @@
  */
 #include "provision/prov_int.h"
 
+#include "base/fs.h"
 #include "base/addr.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -944,7 +945,7 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 {
 	const prov_spec_t *s = &p->spec[side];
 	const prov_spec_t *pr = &p->spec[PROV_PRODUCTION];
-	int rc = prov__mkdirs(s->work_dir);
+	int rc = fs_mkdirs(s->work_dir, 0755);
 	if (rc) {
 		buf_printf(err, "shadow.work_dir: cannot create %s: %s",
 			   s->work_dir, err_str(rc));
@@ -972,7 +973,7 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 		prov__rmtree(s->data_dir);
 		rc = s->copy_data
 			 ? prov__copytree(pr->data_dir, s->data_dir, NULL, err)
-			 : prov__mkdirs(s->data_dir);
+			 : fs_mkdirs(s->data_dir, 0755);
 		if (rc && !err->len)
 			buf_printf(err, "cannot create %s: %s", s->data_dir,
 				   err_str(rc));
@@ -1008,7 +1009,7 @@ static void teardown(prov_t *p)
 static int take_lock(prov_t *p, buf_t *err)
 {
 	const char *wd = p->spec[PROV_SHADOW].work_dir;
-	int rc = prov__mkdirs(wd);
+	int rc = fs_mkdirs(wd, 0755);
 	if (rc) {
 		buf_printf(err, "shadow.work_dir: cannot create %s: %s", wd,
 			   err_str(rc));

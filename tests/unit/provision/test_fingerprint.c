@@ -6,6 +6,7 @@
  * allow-list; only parts both sides collected are compared. Also the
  * tree copy, the walk, the state file and /proc vector parsing.
  */
+#include "base/fs.h"
 #include "base/err.h"
 #include "config/config.h"
 #include "provision/prov_int.h"
@@ -37,7 +38,7 @@ static void put(const char *rel, const char *text)
 	char d[256];
 	snprintf(d, sizeof(d), "%s", p);
 	*strrchr(d, '/') = '\0';
-	prov__mkdirs(d);
+	fs_mkdirs(d, 0755);
 	FILE *f = fopen(p, "w");
 	cr_assert_not_null(f, "%s", p);
 	fputs(text, f);
@@ -80,7 +81,7 @@ static void provision(const config_t *cfg, prov_spec_t sp[2], int port)
 	    prov_spec_build(cfg, PROV_SHADOW, &sp[0], NULL, &sp[1], &err), 0);
 	char src[256];
 	snprintf(src, sizeof(src), "%s/source", sp[1].work_dir);
-	prov__mkdirs(sp[1].work_dir);
+	fs_mkdirs(sp[1].work_dir, 0755);
 	prov_vars_t v = prov_spec_vars(&sp[1], 0, port);
 	cr_assert_eq(prov__copytree(sp[1].config_src, src, NULL, &err), 0, "%s",
 		     err.data);
