@@ -6,9 +6,9 @@
 #include "api/api.h"
 #include "api/api_int.h"
 
-#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "base/xmalloc.h"

@@ -11,9 +11,9 @@
  */
 #include "analysis/anomaly.h"
 #include "analysis/nab.h"
-#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/xmalloc.h"
 #include "cmd/analyze.h"
 #include "cmd/nab_io.h"

@@ -9,8 +9,8 @@
  */
 #include "mask/mask.h"
 
-#include "base/fs.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 
 #include <errno.h>

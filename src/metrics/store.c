@@ -16,10 +16,10 @@
  */
 #include "metrics/store.h"
 
-#include "base/fs.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fault.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
 

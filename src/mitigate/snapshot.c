@@ -5,8 +5,8 @@
  */
 #include "mitigate/snapshot.h"
 
-#include "base/fs.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
 #include "mitigate/mit_int.h"

@@ -7,8 +7,8 @@
  */
 #include "provision/prov_int.h"
 
-#include "base/fs.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/xmalloc.h"
 
 #include <dirent.h>

@@ -17,8 +17,8 @@
  */
 #include "provision/prov_int.h"
 
-#include "base/fs.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
 

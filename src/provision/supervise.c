@@ -20,10 +20,10 @@
  */
 #include "provision/prov_int.h"
 
-#include "base/fs.h"
 #include "base/addr.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "base/xmalloc.h"

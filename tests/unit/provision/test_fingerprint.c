@@ -6,8 +6,8 @@
  * allow-list; only parts both sides collected are compared. Also the
  * tree copy, the walk, the state file and /proc vector parsing.
  */
-#include "base/fs.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "config/config.h"
 #include "provision/prov_int.h"
 
