@@ -40,17 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 == 0) print "nan"; else printf "%.3f", a/b}'; }
+. "$HERE/common.bash"
 jget() { python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d$2'))"; }
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "capture.sh: nothing on :$1" >&2
-	exit 1
-}
 
 # --------------------------------------------------------------- nginx
 cat >"$OUT/nginx.conf" <<EOF
