@@ -10,11 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void buf_reserve(buf_t *b, size_t extra)
+void buf__grow(buf_t *b, size_t need)
 {
-	if (extra > SIZE_MAX - b->len - 1)
+	if (need == SIZE_MAX)
 		xmalloc_oom("buf_reserve: size overflow");
-	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
 	size_t cap = b->cap ? b->cap : 64;
@@ -24,23 +23,9 @@ void buf_reserve(buf_t *b, size_t extra)
 	b->cap = cap;
 }
 
-void buf_append(buf_t *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
 void buf_puts(buf_t *b, const char *s)
 {
 	buf_append(b, s, strlen(s));
-}
-
-void buf_putc(buf_t *b, char c)
-{
-	buf_append(b, &c, 1);
 }
 
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap)

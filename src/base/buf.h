@@ -9,6 +9,8 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct buf {
 	char *data; /* NULL until the first append */
@@ -18,10 +20,38 @@ typedef struct buf {
 
 #define BUF_INIT {NULL, 0, 0}
 
-void buf_reserve(buf_t *b, size_t extra);
-void buf_append(buf_t *b, const void *p, size_t n);
+/* Grows b to hold need bytes (need > cap); the slow half of the
+ * inline functions below, which every walker and writer calls per
+ * token. */
+void buf__grow(buf_t *b, size_t need);
+
+/* Room for extra more bytes plus the terminating NUL. */
+static inline void buf_reserve(buf_t *b, size_t extra)
+{
+	if (__builtin_expect(extra >= b->cap - b->len, 0)) {
+		if (extra > SIZE_MAX - b->len - 1)
+			buf__grow(b, SIZE_MAX); /* aborts: overflow */
+		buf__grow(b, b->len + extra + 1);
+	}
+}
+
+static inline void buf_append(buf_t *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static inline void buf_putc(buf_t *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
 void buf_puts(buf_t *b, const char *s);
-void buf_putc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap)
