@@ -499,6 +499,7 @@ void mask_ctx_free(mask_ctx_t *c)
 	free(c->bd);
 	free(c->jwalk);
 	free(c->jstate);
+	mask__memo_free(c);
 	free(c->counts);
 	free(c->hits);
 	free(c);
@@ -554,58 +555,61 @@ typedef enum hkind {
 	H_PROTO, /* protocol data, copied */
 } hkind_t;
 
+#define HK(name, kind) {name, sizeof(name) - 1, kind}
 static const struct {
 	const char *name;
+	size_t len;
 	hkind_t kind;
 } header_kinds[] = {
-    {"transfer-encoding", H_FRAMING},
-    {"content-length", H_FRAMING},
-    {"trailer", H_FRAMING},
-    {"content-md5", H_DIGEST},
-    {"digest", H_DIGEST},
-    {"content-digest", H_DIGEST},
-    {"repr-digest", H_DIGEST},
-    {"authorization", H_AUTH},
-    {"proxy-authorization", H_AUTH},
-    {"x-api-key", H_APIKEY},
-    {"cookie", H_COOKIE},
-    {"set-cookie", H_SETCOOKIE},
-    {"host", H_PROTO},
-    {"content-type", H_PROTO},
-    {"content-encoding", H_PROTO},
-    {"content-language", H_PROTO},
-    {"accept", H_PROTO},
-    {"accept-encoding", H_PROTO},
-    {"accept-language", H_PROTO},
-    {"accept-charset", H_PROTO},
-    {"accept-ranges", H_PROTO},
-    {"connection", H_PROTO},
-    {"keep-alive", H_PROTO},
-    {"date", H_PROTO},
-    {"expires", H_PROTO},
-    {"last-modified", H_PROTO},
-    {"if-modified-since", H_PROTO},
-    {"if-unmodified-since", H_PROTO},
-    {"if-range", H_PROTO},
-    {"cache-control", H_PROTO},
-    {"pragma", H_PROTO},
-    {"etag", H_PROTO},
-    {"if-match", H_PROTO},
-    {"if-none-match", H_PROTO},
-    {"range", H_PROTO},
-    {"content-range", H_PROTO},
-    {"vary", H_PROTO},
-    {"upgrade", H_PROTO},
-    {"te", H_PROTO},
-    {"expect", H_PROTO},
-    {"age", H_PROTO},
+    HK("transfer-encoding", H_FRAMING),
+    HK("content-length", H_FRAMING),
+    HK("trailer", H_FRAMING),
+    HK("content-md5", H_DIGEST),
+    HK("digest", H_DIGEST),
+    HK("content-digest", H_DIGEST),
+    HK("repr-digest", H_DIGEST),
+    HK("authorization", H_AUTH),
+    HK("proxy-authorization", H_AUTH),
+    HK("x-api-key", H_APIKEY),
+    HK("cookie", H_COOKIE),
+    HK("set-cookie", H_SETCOOKIE),
+    HK("host", H_PROTO),
+    HK("content-type", H_PROTO),
+    HK("content-encoding", H_PROTO),
+    HK("content-language", H_PROTO),
+    HK("accept", H_PROTO),
+    HK("accept-encoding", H_PROTO),
+    HK("accept-language", H_PROTO),
+    HK("accept-charset", H_PROTO),
+    HK("accept-ranges", H_PROTO),
+    HK("connection", H_PROTO),
+    HK("keep-alive", H_PROTO),
+    HK("date", H_PROTO),
+    HK("expires", H_PROTO),
+    HK("last-modified", H_PROTO),
+    HK("if-modified-since", H_PROTO),
+    HK("if-unmodified-since", H_PROTO),
+    HK("if-range", H_PROTO),
+    HK("cache-control", H_PROTO),
+    HK("pragma", H_PROTO),
+    HK("etag", H_PROTO),
+    HK("if-match", H_PROTO),
+    HK("if-none-match", H_PROTO),
+    HK("range", H_PROTO),
+    HK("content-range", H_PROTO),
+    HK("vary", H_PROTO),
+    HK("upgrade", H_PROTO),
+    HK("te", H_PROTO),
+    HK("expect", H_PROTO),
+    HK("age", H_PROTO),
 };
+#undef HK
 
 static hkind_t header_kind(const char *n, size_t len)
 {
 	for (size_t i = 0; i < sizeof(header_kinds) / sizeof(*header_kinds);
 	     i++)
-		if (strlen(header_kinds[i].name) == len &&
+		if (header_kinds[i].len == len &&
 		    strncasecmp(header_kinds[i].name, n, len) == 0)
 			return header_kinds[i].kind;
 	return H_OTHER;

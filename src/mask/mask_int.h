@@ -51,6 +51,14 @@
 #define MASK_EMAIL_DOMAIN_MAX 253
 /* Markers and replacements go into headers: bounded, no CR/LF/NUL. */
 #define MASK_MARKER_MAX 256
+/* The value memo (memo.c): slots per context (a power of two), the
+ * longest value it keeps, bytes per slot for a value and its
+ * replacement, and hits per value it can replay. 1024 slots of 256
+ * bytes: 256 KiB per worker. */
+#define MASK_MEMO_SLOTS	    1024
+#define MASK_MEMO_VALUE_MAX 96
+#define MASK_MEMO_BYTES	    224
+#define MASK_MEMO_SOURCES   6
 
 /* ----------------------------------------------------------- kinds */
 
@@ -142,6 +150,8 @@ typedef struct mpos {
 	const struct jwalk *jw; /* JSON: the walker, for its path */
 } mpos_t;
 
+typedef struct mmemo_slot mmemo_slot_t;
+
 struct mask_ctx {
 	const mask_t *m;
 	pcre2_match_data *md;
@@ -184,6 +194,12 @@ struct mask_ctx {
 	buf_t rnd[2];	  /* a value after each round */
 	uint64_t *jstate; /* JSON rule states per depth */
 	size_t jstate_cap;
+	/* Value memo (memo.c); the scan being memoised records its
+	 * sources here. */
+	mmemo_slot_t *memo;
+	bool memo_rec;
+	unsigned memo_nsrc;
+	uint16_t memo_src[MASK_MEMO_SOURCES];
 	/* Report. */
 	uint32_t *counts;
 	mask_hit_t *hits;
@@ -224,6 +240,21 @@ long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n);
  * c's value scratch buffers (view, repl, tmp). */
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		buf_t *out);
+
+/* The value memo (memo.c). tag: MASK_MEMO_TEXT for mask__text's
+ * result, MASK_MEMO_PSEUDO + kind for a pseudonym. mask__memo_get: when
+ * s[0..n) was memoised under tag, replays its counts, appends its result
+ * (if changed) to out, sets *changed and returns true. Otherwise false,
+ * with *key what to hand mask__memo_put with the computed result
+ * o[0..on) and the sources it hit (stored when they fit); *key is 0 when
+ * s is not memoised at all (too long, or detail mode). */
+enum { MASK_MEMO_TEXT = 0, MASK_MEMO_PSEUDO = 1 };
+bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
+		    buf_t *out, bool *changed, uint64_t *key);
+void mask__memo_put(mask_ctx_t *c, uint64_t key, uint8_t tag, const char *s,
+		    size_t n, const char *o, size_t on, bool changed,
+		    const uint16_t *src, unsigned nsrc);
+void mask__memo_free(mask_ctx_t *c); /* wipes and frees */
 
 /* The replacement of a whole value owned by a rule or detector src with
  * action redact or hash (kind guides the pseudonym's shape); records the

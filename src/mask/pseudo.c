@@ -513,8 +513,8 @@ static mask_kind_t classify(const char *s, size_t n)
 	return MK_TOKEN;
 }
 
-void mask__pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
-		  buf_t *out)
+static void pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
+		   buf_t *out)
 {
 	if (kind == MK_GENERIC)
 		kind = classify(s, n);
@@ -556,6 +556,20 @@ void mask__pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
 		return;
 	}
 	}
+}
+
+void mask__pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
+		  buf_t *out)
+{
+	bool changed;
+	uint64_t key;
+	uint8_t tag = (uint8_t)(MASK_MEMO_PSEUDO + kind);
+	if (mask__memo_get(c, tag, s, n, out, &changed, &key))
+		return;
+	size_t mark = out->len;
+	pseudo(c, kind, s, n, out);
+	mask__memo_put(c, key, tag, s, n, out->data ? out->data + mark : NULL,
+		       out->len - mark, true, NULL, 0);
 }
 
 void mask__pseudo_auth(mask_ctx_t *c, const char *s, size_t n, buf_t *out)

@@ -47,6 +47,11 @@ void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action, size_t at)
 {
 	c->counts[src]++;
 	c->rep.total++;
+	if (c->memo_rec) {
+		if (c->memo_nsrc < MASK_MEMO_SOURCES)
+			c->memo_src[c->memo_nsrc] = (uint16_t)src;
+		c->memo_nsrc++;
+	}
 	if (!c->detail)
 		return;
 	if (c->nhits == c->hits_cap) {
@@ -670,11 +675,9 @@ static bool hard_sep(unsigned char ch)
 	return ch && strchr("\n\r\t\"'<>,;{}[]|&?!#$*^`~", ch) != NULL;
 }
 
-bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
-		buf_t *out)
+static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
+		      const mpos_t *pos, buf_t *out)
 {
-	if (n == 0)
-		return false;
 	const char *cur = s;
 	size_t curn = n, nb = 0;
 	bool changed = false;
@@ -747,6 +750,26 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 	}
 	if (changed)
 		buf_append(out, cur, curn);
+	return changed;
+}
+
+bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
+		buf_t *out)
+{
+	if (n == 0)
+		return false;
+	bool changed;
+	uint64_t key;
+	if (mask__memo_get(c, MASK_MEMO_TEXT, s, n, out, &changed, &key))
+		return changed;
+	size_t mark = out->len;
+	c->memo_nsrc = 0;
+	c->memo_rec = key != 0;
+	changed = scan_text(c, s, n, pos, out);
+	c->memo_rec = false;
+	mask__memo_put(c, key, MASK_MEMO_TEXT, s, n,
+		       out->data ? out->data + mark : NULL, out->len - mark,
+		       changed, c->memo_src, c->memo_nsrc);
 	return changed;
 }
 

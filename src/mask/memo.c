@@ -1,0 +1,117 @@
+/*
+ * memo.c: a per-context memo of masked values. Traffic repeats its values
+ * far more than it invents new ones: the same users' addresses, the same
+ * SKUs, statuses and notes, the same tokens for a session. Masking a
+ * value is a pure function of its bytes for one masker (rules, detectors
+ * and key are fixed when the masker is built), so a value seen before is
+ * answered from here: its replacement (or "unchanged") and the sources
+ * that hit it, which are replayed into the counters exactly as a scan
+ * would have counted them.
+ *
+ * Pseudonyms are memoised the same way, tagged by kind: the pseudonym
+ * of a value is a pure function of its bytes and kind too.
+ *
+ * Direct-mapped, MASK_MEMO_SLOTS slots of fixed size, allocated with the
+ * context on first use: no allocation per value, bounded memory, and a
+ * colliding value simply replaces the slot's. Values longer than
+ * MASK_MEMO_VALUE_MAX, results that do not fit a slot and scans with
+ * detail on (`umbra mask` wants every hit's location) bypass it. The
+ * slots hold clear-text values, as the worker's buffers do while a
+ * message is masked; they are wiped when the context is freed.
+ */
+#include "mask/mask_int.h"
+
+#include "base/xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mmemo_slot {
+	uint64_t hash; /* 0: empty */
+	uint16_t in_len, out_len;
+	uint8_t tag; /* what was memoised: mask__memo_get */
+	uint8_t changed;
+	uint8_t nsrc;
+	uint16_t src[MASK_MEMO_SOURCES];
+	char bytes[MASK_MEMO_BYTES]; /* the value, then its replacement */
+};
+
+/* Eight bytes at a time, multiply-xorshift: a memo index, not a defence
+ * (a value colliding on purpose only evicts another). Never 0. */
+static uint64_t memo_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, s + i, 8);
+		h = (h ^ v) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (i < n) { /* the last 8 bytes again, or the few there are */
+		uint64_t v = 0;
+		if (n >= 8)
+			memcpy(&v, s + n - 8, 8);
+		else
+			for (; i < n; i++)
+				v = v << 8 | (unsigned char)s[i];
+		h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return h | 1;
+}
+
+bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
+		    buf_t *out, bool *changed, uint64_t *key)
+{
+	*key = 0;
+	if (c->detail || n > MASK_MEMO_VALUE_MAX)
+		return false;
+	if (!c->memo)
+		c->memo = xcalloc(MASK_MEMO_SLOTS, sizeof(*c->memo));
+	uint64_t h = memo_hash(s, n) ^ ((uint64_t)tag << 56);
+	h |= 1;
+	mmemo_slot_t *e = &c->memo[h & (MASK_MEMO_SLOTS - 1)];
+	*key = h;
+	if (e->hash != h || e->tag != tag || e->in_len != n ||
+	    memcmp(e->bytes, s, n) != 0)
+		return false;
+	for (unsigned i = 0; i < e->nsrc; i++)
+		c->counts[e->src[i]]++;
+	c->rep.total += e->nsrc;
+	if (e->changed)
+		buf_append(out, e->bytes + n, e->out_len);
+	*changed = e->changed;
+	return true;
+}
+
+void mask__memo_put(mask_ctx_t *c, uint64_t h, uint8_t tag, const char *s,
+		    size_t n, const char *o, size_t on, bool changed,
+		    const uint16_t *src, unsigned nsrc)
+{
+	if (!h || nsrc > MASK_MEMO_SOURCES || n + on > MASK_MEMO_BYTES)
+		return;
+	mmemo_slot_t *e = &c->memo[h & (MASK_MEMO_SLOTS - 1)];
+	e->hash = h;
+	e->tag = tag;
+	e->in_len = (uint16_t)n;
+	e->out_len = (uint16_t)on;
+	e->changed = changed;
+	e->nsrc = (uint8_t)nsrc;
+	if (nsrc)
+		memcpy(e->src, src, nsrc * sizeof(*src));
+	memcpy(e->bytes, s, n);
+	if (on)
+		memcpy(e->bytes + n, o, on);
+}
+
+void mask__memo_free(mask_ctx_t *c)
+{
+	if (!c->memo)
+		return;
+	explicit_bzero(c->memo, MASK_MEMO_SLOTS * sizeof(*c->memo));
+	free(c->memo);
+	c->memo = NULL;
+}
