@@ -123,30 +123,50 @@ static bool mask_production(worker_t *w, pair_t *p, cmp_capture_t *out)
 	return true;
 }
 
+/* Diffs side s against production's capture pc into *out, unless s is
+ * not to be compared (not wanted, not in, or either side failed). */
+static bool diff_side(worker_t *w, pair_t *p, cmp_capture_t *pc,
+		      proxy_side_t s, cmp_result_t *out)
+{
+	capture_t *c = &p->side[s];
+	if (!p->want[s] || !c->done || c->failed ||
+	    p->side[PROXY_PRODUCTION].failed)
+		return false;
+	cmp_diff(pc, &c->c, &w->rt->rules, out);
+	return true;
+}
+
+/* Production's response is compared as it is first: a side that answers
+ * the same (most pairs of a healthy shadow) costs no masking, and a
+ * value both return unchanged (a support address in a footer) is no
+ * difference. Only a side that differs is compared again with
+ * production's masked response (mask_production), so that pseudonyms the
+ * shadow echoes back are no difference either. */
 static void compare_pair(worker_t *w, pair_t *p)
 {
-	const cmp_rules_t *rules = &w->rt->rules;
 	p->compared = true;
 	capture_t *prod = &p->side[PROXY_PRODUCTION];
+	cmp_result_t ds = {0}, db = {0};
+	bool have_sh = diff_side(w, p, &prod->c, PROXY_SHADOW, &ds);
+	bool have_base = diff_side(w, p, &prod->c, PROXY_BASELINE, &db);
 	cmp_capture_t masked;
-	bool use_masked = !prod->failed && mask_production(w, p, &masked);
-	cmp_capture_t *pc = use_masked ? &masked : &prod->c;
-	cmp_result_t ds, db = {0};
-	bool have_base = false;
-	if (p->want[PROXY_BASELINE] && p->side[PROXY_BASELINE].done &&
-	    !p->side[PROXY_BASELINE].failed && !prod->failed) {
-		cmp_diff(pc, &p->side[PROXY_BASELINE].c, rules, &db);
-		have_base = true;
+	bool use_masked = ((have_sh && ds.mask) || (have_base && db.mask)) &&
+			  mask_production(w, p, &masked);
+	if (use_masked) {
+		if (have_sh && ds.mask)
+			diff_side(w, p, &masked, PROXY_SHADOW, &ds);
+		if (have_base && db.mask)
+			diff_side(w, p, &masked, PROXY_BASELINE, &db);
+		cmp_capture_free(&masked);
 	}
 	if (p->want[PROXY_SHADOW] && p->side[PROXY_SHADOW].done) {
 		capture_t *sh = &p->side[PROXY_SHADOW];
 		uint8_t cls, diff = 0;
-		if (prod->failed || sh->failed) {
+		if (!have_sh) {
 			cls = REQREC_UNCOMPARED;
 			if (prod->failed != sh->failed)
 				diff = REQREC_DIFF_ERROR;
 		} else {
-			cmp_diff(pc, &sh->c, rules, &ds);
 			diff = ds.mask;
 			WC_INC(w, compared);
 			if (!diff) {
@@ -170,8 +190,6 @@ static void compare_pair(worker_t *w, pair_t *p)
 						      : REQREC_MATCH)
 					   : REQREC_UNCOMPARED,
 				 db.mask);
-	if (use_masked)
-		cmp_capture_free(&masked);
 }
 
 /* Compares once every wanted side is in. */

@@ -299,3 +299,38 @@ mirror:
                         leaks.append((r["id"], v))
         self.assertEqual(leaks, [])
         self.assertEqual(c["prod_errors"], "0")
+
+    def _pair_counts(self, body, targets):
+        from lib import Proxy, RecordingServer, http_exchange
+        servers = [RecordingServer(name="svc", body=body) for _ in range(2)]
+        for s in servers:
+            self.addCleanup(s.stop)
+        cfg = self.write("u.yaml", f"""service: t
+production:
+  upstreams: [{servers[0].addr}]
+shadow:
+  upstreams: [{servers[1].addr}]
+  ratio: 1
+""")
+        px = Proxy(self, "--config", cfg, "--workers", "1")
+        for t in targets:
+            http_exchange(px.port, f"GET {t} HTTP/1.1\r\nHost: x\r\n"
+                          "Connection: close\r\n\r\n".encode())
+        return px.wait_counter("mirror_done", len(targets))
+
+    def test_echoed_values_compare_as_pseudonyms(self):
+        """Production echoes the real values, the shadow the pseudonyms
+        it was sent: production's response is masked for the comparison,
+        so the pair matches."""
+        targets = [f"/u/user{i}@example.com/orders?email=bob{i}%40example.org"
+                   for i in range(5)]
+        c = self._pair_counts(None, targets)
+        self.assertEqual((c["matched"], c["differed"]), ("5", "0"), c)
+
+    def test_a_value_both_return_unmasked_is_no_difference(self):
+        """A sensitive value in both responses as it is (a support
+        address in every page) is no difference: the responses are
+        compared as they are before production's is masked."""
+        c = self._pair_counts(b'{"help":"help@example.com"}',
+                              ["/a", "/b", "/c"])
+        self.assertEqual((c["matched"], c["differed"]), ("3", "0"), c)
