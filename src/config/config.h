@@ -222,6 +222,7 @@ typedef struct config_mask {
 	config_strv_t sensitive_keys;
 	uint64_t max_scan;
 	char *redact_marker;
+	int64_t memo; /* value memo slots per thread (0: none) */
 	int actions[CONFIG_MASK_DET__COUNT]; /* config_mask_action_t */
 	CONFIG_VEC(config_mask_rule_t) rules;
 } config_mask_t;

@@ -453,6 +453,11 @@ static const config_field_t root_fields[] = {
 	 "larger bodies are not mirrored (masking fails closed)"},
 	{"mask.redact_marker", CT_STRING, OFF(mask.redact_marker),
 	 "[REDACTED]", 0, 0, NULL, NULL, NULL, 0, "text that replaces a value"},
+	{"mask.memo", CT_INT, OFF(mask.memo), "1024", 0, 65536, NULL, NULL,
+	 NULL, 0,
+	 "values (up to 96 bytes) whose masked form each worker remembers, "
+	 "256 bytes each, rounded down to a power of two; 0: none "
+	 "(docs/masking.md)"},
 #define DETECTOR_ACTION(name, act)                                         \
 	{"mask.actions." #name, CT_ENUM,                                   \
 	 OFF(mask.actions[CONFIG_MASK_DET_##name]), act, 0, 0, NULL,       \

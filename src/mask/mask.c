@@ -386,6 +386,9 @@ int mask_new_with_key(const config_mask_t *cfg, const uint8_t *key,
 	m->marker = xstrdup(mk);
 	m->marker_len = strlen(mk);
 	m->max_scan = cfg->max_scan;
+	for (m->memo_slots = cfg->memo > 0 ? 1 : 0;
+	     m->memo_slots && m->memo_slots * 2 <= (size_t)cfg->memo;)
+		m->memo_slots *= 2;
 	m->max_pairs = 1;
 	m->nrules = cfg->rules.n;
 	m->rules = xcalloc(m->nrules + 1, sizeof(*m->rules));

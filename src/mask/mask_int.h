@@ -51,11 +51,10 @@
 #define MASK_EMAIL_DOMAIN_MAX 253
 /* Markers and replacements go into headers: bounded, no CR/LF/NUL. */
 #define MASK_MARKER_MAX 256
-/* The value memo (memo.c): slots per context (a power of two), the
- * longest value it keeps, bytes per slot for a value and its
- * replacement, and hits per value it can replay. 1024 slots of 256
- * bytes: 256 KiB per worker. */
-#define MASK_MEMO_SLOTS	    1024
+/* The value memo (memo.c): the longest value it keeps, bytes per slot
+ * for a value and its replacement, and hits per value it can replay.
+ * Slots are 256 bytes; how many is mask.memo (1024 by default: 256 KiB
+ * per worker). */
 #define MASK_MEMO_VALUE_MAX 96
 #define MASK_MEMO_BYTES	    224
 #define MASK_MEMO_SOURCES   6
@@ -125,6 +124,7 @@ struct mask {
 	size_t *by_where[5];
 	size_t nby_where[5];
 	uint32_t max_pairs; /* largest capture count + 1, for match data */
+	size_t memo_slots;  /* per context, a power of two; 0: no memo */
 	char **src_names;
 	size_t nsrc;
 };

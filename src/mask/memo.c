@@ -11,7 +11,7 @@
  * Pseudonyms are memoised the same way, tagged by kind: the pseudonym
  * of a value is a pure function of its bytes and kind too.
  *
- * Direct-mapped, MASK_MEMO_SLOTS slots of fixed size, allocated with the
+ * Direct-mapped, mask.memo slots of fixed size, allocated with the
  * context on first use: no allocation per value, bounded memory, and a
  * colliding value simply replaces the slot's. Values longer than
  * MASK_MEMO_VALUE_MAX, results that do not fit a slot and scans with
@@ -67,13 +67,14 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 		    buf_t *out, bool *changed, uint64_t *key)
 {
 	*key = 0;
-	if (c->detail || n > MASK_MEMO_VALUE_MAX)
+	size_t slots = c->m->memo_slots;
+	if (c->detail || n > MASK_MEMO_VALUE_MAX || slots == 0)
 		return false;
 	if (!c->memo)
-		c->memo = xcalloc(MASK_MEMO_SLOTS, sizeof(*c->memo));
+		c->memo = xcalloc(slots, sizeof(*c->memo));
 	uint64_t h = memo_hash(s, n) ^ ((uint64_t)tag << 56);
 	h |= 1;
-	mmemo_slot_t *e = &c->memo[h & (MASK_MEMO_SLOTS - 1)];
+	mmemo_slot_t *e = &c->memo[h & (slots - 1)];
 	*key = h;
 	if (e->hash != h || e->tag != tag || e->in_len != n ||
 	    memcmp(e->bytes, s, n) != 0)
@@ -93,7 +94,7 @@ void mask__memo_put(mask_ctx_t *c, uint64_t h, uint8_t tag, const char *s,
 {
 	if (!h || nsrc > MASK_MEMO_SOURCES || n + on > MASK_MEMO_BYTES)
 		return;
-	mmemo_slot_t *e = &c->memo[h & (MASK_MEMO_SLOTS - 1)];
+	mmemo_slot_t *e = &c->memo[h & (c->m->memo_slots - 1)];
 	e->hash = h;
 	e->tag = tag;
 	e->in_len = (uint16_t)n;
@@ -111,7 +112,7 @@ void mask__memo_free(mask_ctx_t *c)
 {
 	if (!c->memo)
 		return;
-	explicit_bzero(c->memo, MASK_MEMO_SLOTS * sizeof(*c->memo));
+	explicit_bzero(c->memo, c->m->memo_slots * sizeof(*c->memo));
 	free(c->memo);
 	c->memo = NULL;
 }
