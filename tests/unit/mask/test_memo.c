@@ -154,3 +154,26 @@ Test(memo, per_masker)
 	tm_free(on);
 	tm_free(off);
 }
+
+/* mask.memo: 0 switches it off; a small memo (2 slots) is all
+ * collisions: both answer as the reference does. */
+Test(memo, sizes)
+{
+	tmask_t *ref = tm_new("");
+	mask_ctx_detail(ref->c, true);
+	tmask_t *ts[] = {tm_new("  memo: 0\n"), tm_new("  memo: 3\n")};
+	result_t a = {0}, b = {0};
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < NMSGS; i++) {
+			run(ref, &msgs[i], &a);
+			for (size_t k = 0; k < 2; k++) {
+				run(ts[k], &msgs[i], &b);
+				same(&a, &b, msgs[i].target);
+			}
+		}
+	buf_free(&a.out);
+	buf_free(&b.out);
+	tm_free(ref);
+	tm_free(ts[0]);
+	tm_free(ts[1]);
+}
