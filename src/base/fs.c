@@ -1,15 +1,19 @@
 /*
- * fs.c: mkdir -p (see fs.h). Each prefix that ends at a slash is made in
- * turn, then the whole path; EEXIST is success at every step.
+ * fs.c: mkdir -p and atomic file replacement (see fs.h). mkdir -p makes
+ * each prefix that ends at a slash in turn, then the whole path; EEXIST
+ * is success at every step.
  */
 #include "base/fs.h"
 
 #include "base/xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* p (owned, modifiable) up to its first len bytes. */
 static int mkdirs_n(char *p, size_t len, mode_t mode)
@@ -45,5 +49,42 @@ int fs_mkdirs_for(const char *file, mode_t mode)
 	char *p = xstrdup(file);
 	int rc = mkdirs_n(p, (size_t)(slash - file), mode);
 	free(p);
+	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    mode_t mode, bool sync)
+{
+	char *tmp = xasprintf("%s.umbra-tmp.%d", path, (int)getpid());
+	unlink(tmp);
+	int rc = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (fd < 0) {
+		rc = -errno;
+		free(tmp);
+		return rc;
+	}
+	const char *p = data;
+	while (len && !rc) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = -errno;
+		else
+			p += w, len -= (size_t)w;
+	}
+	/* open() applied the umask: set the mode itself. */
+	if (!rc && fchmod(fd, mode & 07777))
+		rc = -errno;
+	if (!rc && sync && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	free(tmp);
 	return rc;
 }

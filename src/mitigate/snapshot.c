@@ -75,45 +75,18 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Writes data to path atomically: a temp file beside it, fsync, rename.
- * With link, path becomes a symlink to data instead. */
+/* Writes data to path atomically (fsync'd, then renamed over it). With
+ * link, path becomes a symlink to data instead, swapped in by rename too. */
 static int write_atomic(const char *path, const void *data, size_t len,
 			unsigned mode, bool link)
 {
+	if (!link)
+		return fs_write_atomic(path, data, len, (mode_t)mode, true);
 	char *tmp = xasprintf("%s.umbra-tmp.%d", path, (int)getpid());
 	unlink(tmp);
-	int rc = 0;
-	if (link) {
-		char *target = xstrndup(data, len);
-		if (symlink(target, tmp))
-			rc = -errno;
-		free(target);
-	} else {
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			      mode & 07777);
-		if (fd < 0) {
-			rc = -errno;
-		} else {
-			const char *p = data;
-			size_t left = len;
-			while (left && !rc) {
-				ssize_t w = write(fd, p, left);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0)
-					rc = -errno;
-				else
-					p += w, left -= (size_t)w;
-			}
-			/* open() applied the umask: set the mode itself. */
-			if (!rc && fchmod(fd, mode & 07777))
-				rc = -errno;
-			if (!rc && fsync(fd))
-				rc = -errno;
-			if (close(fd) && !rc)
-				rc = -errno;
-		}
-	}
+	char *target = xstrndup(data, len);
+	int rc = symlink(target, tmp) ? -errno : 0;
+	free(target);
 	if (!rc && rename(tmp, path))
 		rc = -errno;
 	if (rc)

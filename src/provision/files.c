@@ -58,38 +58,6 @@ int prov__read_file(const char *path, size_t max, buf_t *out)
 	return rc;
 }
 
-int prov__write_file(const char *path, const void *data, size_t len)
-{
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int e = -errno;
-		free(tmp);
-		return e;
-	}
-	const char *p = data;
-	int rc = 0;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 /* ------------------------------------------------------------ trees */
 
 static int cmp_names(const void *a, const void *b)
@@ -384,7 +352,7 @@ int prov__state_write(const char *work_dir, const prov_state_rec_t *r, size_t n)
 		buf_printf(&b, "%s %d %d %d %s\n", prov_side_name(r[i].side),
 			   r[i].replica, r[i].pid, r[i].port, r[i].addr);
 	char *path = xasprintf("%s/state", work_dir);
-	int rc = prov__write_file(path, b.data, b.len);
+	int rc = fs_write_atomic(path, b.data, b.len, 0644, false);
 	free(path);
 	buf_free(&b);
 	return rc;

@@ -27,6 +27,7 @@
 
 #include "base/cidr.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
 
@@ -373,7 +374,7 @@ int prov__net_setup(prov_net_t *n, const config_strv_t *allow, buf_t *err)
 		buf_reset(&nsr);
 		prov__net_rules(n, allow, true, &host, &nsr, err);
 		if (n->fwd_mark[0])
-			prov__write_file(n->fwd_mark, "0\n", 2);
+			fs_write_atomic(n->fwd_mark, "0\n", 2, 0644, false);
 		if ((rc = write_forward(1))) {
 			buf_printf(err,
 				   "shadow.allow_outbound: cannot enable "

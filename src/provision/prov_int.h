@@ -21,10 +21,9 @@
 
 /* ------------------------------------------------------------ files */
 /* Reads a whole file of at most max bytes into out (appended). 0, a
- * negative errno, or ERR_TOOBIG (out then holds the first max bytes). */
+ * negative errno, or ERR_TOOBIG (out then holds the first max bytes).
+ * (Writes go through fs_write_atomic, base/fs.h.) */
 int prov__read_file(const char *path, size_t max, buf_t *out);
-/* Writes data to path atomically (temp file + rename), mode 0644. */
-int prov__write_file(const char *path, const void *data, size_t len);
 /* rm -rf path (does not follow symlinks out of the tree). 0 or -errno. */
 int prov__rmtree(const char *path);
 /* Copies the tree src to dst (dst must not exist). When vars is not NULL,
