@@ -5,10 +5,12 @@
  * queue is bounded in requests and bytes and fed through a token bucket;
  * over any bound the copy is dropped and counted by reason, never waited
  * for. A per-worker pool of shadow connections (at most shadow.pool_size
- * per replica) drains the queue; a shadow that refuses connections trips a
- * circuit breaker so a dead shadow costs one connect per period, not one
- * per request. Responses are read to the end (so connections are reused)
- * and captured for the comparison.
+ * per replica) drains the queue once per pass of the event loop, several
+ * copies pipelined on a connection in one write (see "sending" below); a
+ * shadow that refuses connections trips a circuit breaker so a dead
+ * shadow costs one connect per period, not one per request. Responses
+ * are read to the end (so connections are reused) and captured for the
+ * comparison.
  *
  * Sampling: random (per-worker xorshift), or consistent on a header,
  * cookie or query parameter: hash(value) < ratio, so one user is mirrored
