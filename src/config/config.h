@@ -159,6 +159,7 @@ typedef struct config_shadow {
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
 	int64_t connect_timeout, response_timeout, pool_size;
+	int64_t pipeline; /* copies written per shadow connection at once */
 	struct {
 		bool enabled;
 		config_addrv_t upstreams;

@@ -373,6 +373,11 @@ static const config_field_t root_fields[] = {
 	{"shadow.pool_size", CT_INT, OFF(shadow.pool_size), "64", 1, 100000,
 	 NULL, NULL, NULL, 0,
 	 "connections to the shadow per worker (idle and busy)"},
+	{"shadow.pipeline", CT_INT, OFF(shadow.pipeline), "8", 1, 64,
+	 "requests", NULL, NULL, 0,
+	 "copies pipelined on one shadow connection (HTTP/1.1), written "
+	 "together once per event-loop pass; 1 = one copy per connection "
+	 "at a time"},
 	{"shadow.baseline.enabled", CT_BOOL, OFF(shadow.baseline.enabled),
 	 "false", 0, 0, NULL, NULL, NULL, 0,
 	 "run a second shadow with production's exact config, to tell "

@@ -5,10 +5,12 @@
  * queue is bounded in requests and bytes and fed through a token bucket;
  * over any bound the copy is dropped and counted by reason, never waited
  * for. A per-worker pool of shadow connections (at most shadow.pool_size
- * per replica) drains the queue; a shadow that refuses connections trips a
- * circuit breaker so a dead shadow costs one connect per period, not one
- * per request. Responses are read to the end (so connections are reused)
- * and captured for the comparison.
+ * per replica) drains the queue once per pass of the event loop, several
+ * copies pipelined on a connection in one write (see "sending" below); a
+ * shadow that refuses connections trips a circuit breaker so a dead
+ * shadow costs one connect per period, not one per request. Responses
+ * are read to the end (so connections are reused) and captured for the
+ * comparison.
  *
  * Sampling: random (per-worker xorshift), or consistent on a header,
  * cookie or query parameter: hash(value) < ratio, so one user is mirrored
@@ -463,7 +465,7 @@ void proxy__mirror_finish(cconn_t *c)
 		free(refs);
 	}
 	assembled_done(c);
-	proxy__mirror_dispatch(w);
+	proxy__mirror_later(w);
 	return;
 refused:
 	assembled_done(c);
@@ -473,21 +475,33 @@ refused:
 	}
 }
 
+/* Detaches and returns a connection's in-flight copies (oldest first). */
+static mjob_t *mconn_take_jobs(uconn_t *u)
+{
+	mjob_t *j = u->job;
+	u->job = u->jtail = NULL;
+	u->njobs = 0;
+	return j;
+}
+
 void proxy__mirror_drop_all(worker_t *w, proxy_drop_t why)
 {
 	/* Copies on the wire are abandoned: the shadow's answer no longer
 	 * matters once the worker stops. */
 	while (w->mconns) {
 		uconn_t *u = w->mconns;
-		mjob_t *aj = u->job;
 		mconn_unlink(w, u);
-		u->job = NULL;
 		if (u->rep)
 			u->rep->nbusy--;
-		WC_DROP(w, why);
-		if (aj->pair)
-			proxy__pair_unwant(w, aj->pair, aj->side);
-		job_free(aj);
+		mjob_t *aj = mconn_take_jobs(u);
+		while (aj) {
+			mjob_t *next = aj->next;
+			WC_DROP(w, why);
+			if (aj->pair)
+				proxy__pair_unwant(w, aj->pair, aj->side);
+			job_free(aj);
+			aj = next;
+		}
 		proxy__uconn_release(u, false);
 	}
 	mjob_t *j;
@@ -499,10 +513,35 @@ void proxy__mirror_drop_all(worker_t *w, proxy_drop_t why)
 	}
 }
 
-/* --------------------------------------------------------------- sending */
+/* --------------------------------------------------------------- sending
+ *
+ * Batching. proxy__mirror_finish only queues; the queue is dispatched
+ * once per pass of the event loop (proxy__mirror_later), so the copies of
+ * every request that arrived in one pass leave together. Each shadow
+ * connection taken from the pool (or opened) in a dispatch carries up to
+ * shadow.pipeline copies, written with one write(2): HTTP/1.1
+ * pipelining. Responses come back in order and are parsed one after the
+ * other from the connection's read buffer (several may arrive in one
+ * read). A connection gets copies only while it is being filled in one
+ * dispatch, never while copies it carries are unanswered: a shadow that
+ * stalls holds at most shadow.pipeline copies per connection, and the
+ * queue, not the connection, is where copies wait.
+ *
+ * Failures: a connection that fails (connect, reset, timeout, garbage)
+ * fails every copy it carries, each counted once as a shadow error or
+ * timeout; the breaker hears of it once. A response that closes the
+ * connection (Connection: close, HTTP/1.0) with copies behind it: the
+ * server has not processed them (RFC 9112 9.6), so they go back to the
+ * head of the queue, once, and that replica gets one copy per connection
+ * from then on (in this worker); a re-sent copy lost again is an error.
+ */
 
-static void job_record(worker_t *w, mjob_t *j, uconn_t *u, int status,
-		       uint8_t err)
+static unsigned pipeline_depth(const worker_t *w, const replica_t *rep)
+{
+	return rep && rep->no_pipeline ? 1 : w->rt->shadow_pipeline;
+}
+
+static void job_record(worker_t *w, mjob_t *j, int status, uint8_t err)
 {
 	int64_t now = proxy__now();
 	uint32_t lat = (uint32_t)((now - j->sent_ns) / 1000);
@@ -530,104 +569,193 @@ static void job_record(worker_t *w, mjob_t *j, uconn_t *u, int status,
 	r.method = (uint8_t)j->method;
 	r.worker = (uint8_t)w->id;
 	proxy__record(w, &r);
-	(void)u;
 }
 
-/* Ends a job: records, releases the connection, frees the job. */
-static void job_done(uconn_t *u, bool ok, uint8_t err, bool reusable)
+/* Ends one copy: counts it (answered, or failed with err), records it
+ * and frees it. Takes j. */
+static void job_end(worker_t *w, mjob_t *j, bool ok, uint8_t err)
 {
-	mjob_t *j = u->job;
-	worker_t *w = u->w;
-	replica_t *rep = u->rep;
-	u->job = NULL;
-	mconn_unlink(w, u);
-	if (ok) {
+	if (ok)
 		WC_INC(w, mirror_done);
-	} else if (err == REQREC_ERR_TIMEOUT) {
+	else if (err == REQREC_ERR_TIMEOUT)
 		WC_INC(w, shadow_timeouts);
-	} else {
+	else
 		WC_INC(w, shadow_errors);
-	}
-	if (rep) {
-		rep->nbusy--;
-		/* Only transport failures feed the breaker. */
-		proxy__replica_result(rep, ok || err == REQREC_ERR_PROTOCOL);
-	}
-	job_record(w, j, u, j->status, ok ? REQREC_OK : err);
+	job_record(w, j, j->status, ok ? REQREC_OK : err);
 	job_free(j);
-	proxy__uconn_release(u, ok && reusable);
-	proxy__mirror_dispatch(w);
+}
+
+/* Ends a list of copies (linked by next) that all failed with err. */
+static void jobs_fail(worker_t *w, mjob_t *j, uint8_t err)
+{
+	while (j) {
+		mjob_t *next = j->next;
+		job_end(w, j, false, err);
+		j = next;
+	}
+}
+
+/* The connection carries no copy any more: it leaves the mirror's list
+ * and goes back to the pool (reusable) or is closed. Queued copies may
+ * use its slot, at the end of this pass. */
+static void mconn_end(uconn_t *u, bool reusable)
+{
+	worker_t *w = u->w;
+	mconn_unlink(w, u);
+	if (u->rep)
+		u->rep->nbusy--;
+	mconn_take_jobs(u);
+	proxy__uconn_release(u, reusable);
+	proxy__mirror_later(w);
+}
+
+/* The connection failed with copies in flight: each is counted once
+ * (err), the breaker hears of one failure (protocol errors are not
+ * transport failures), the connection is closed. */
+static void mconn_fail(uconn_t *u, uint8_t err)
+{
+	worker_t *w = u->w;
+	proxy__replica_result(u->rep, err == REQREC_ERR_PROTOCOL);
+	mjob_t *j = mconn_take_jobs(u);
+	mconn_end(u, false);
+	jobs_fail(w, j, err);
+}
+
+/* Puts copies (a list, oldest first) back at the head of the queue, in
+ * order: the shadow closed the connection before answering them. Each
+ * goes back once; one already re-sent fails as a reset. */
+static void requeue_front(worker_t *w, mjob_t *j)
+{
+	mjob_t *first = NULL, *last = NULL;
+	while (j) {
+		mjob_t *next = j->next;
+		if (j->resent) {
+			job_end(w, j, false, REQREC_ERR_RESET);
+		} else {
+			j->resent = true;
+			j->next = NULL;
+			if (last)
+				last->next = j;
+			else
+				first = j;
+			last = j;
+			w->qlen++;
+			w->qbytes += j->wire->len;
+			WC_INC(w, queue_requests);
+			WC_ADD(w, queue_bytes, j->wire->len);
+		}
+		j = next;
+	}
+	if (!first)
+		return;
+	last->next = w->qhead;
+	w->qhead = first;
+	if (!w->qtail)
+		w->qtail = last;
+	proxy__mirror_later(w);
+}
+
+/* Writes a filled connection's batch (or, while it connects, arms the
+ * connect timeout: the write follows the connect). On a write error the
+ * copies are counted and the connection is gone. */
+static void mconn_start(uconn_t *u)
+{
+	worker_t *w = u->w;
+	if (u->state == U_CONNECTING) {
+		proxy__uconn_arm(u, w->rt->shadow_connect_timeout);
+		return;
+	}
+	proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+	int rc = obuf_flush(&u->out, u->fd, NULL);
+	if (rc == ERR_AGAIN)
+		event_add(u->wev, NULL);
+	else if (rc < 0)
+		/* a stale pooled connection: the copies are lost (never
+		 * retried blindly: best effort) */
+		mconn_fail(u, REQREC_ERR_RESET);
+}
+
+static void drop_queued(worker_t *w, mjob_t *j)
+{
+	dequeue(w);
+	WC_DROP(w, PROXY_DROP_SHADOW_DOWN);
+	if (j->pair)
+		proxy__pair_unwant(w, j->pair, j->side);
+	job_free(j);
 }
 
 void proxy__mirror_dispatch(worker_t *w)
 {
 	const proxy_rt_t *rt = w->rt;
+	/* per side, the connection being filled in this dispatch */
+	uconn_t *open[PROXY_SIDE__COUNT] = {0};
 	while (w->qhead) {
 		mjob_t *j = w->qhead;
-		if (w->nside[j->side] == 0) {
-			dequeue(w);
-			WC_DROP(w, PROXY_DROP_SHADOW_DOWN);
-			if (j->pair)
-				proxy__pair_unwant(w, j->pair, j->side);
-			job_free(j);
-			continue;
+		proxy_side_t s = j->side;
+		uconn_t *u = open[s];
+		if (u && u->njobs >= pipeline_depth(w, u->rep)) {
+			open[s] = NULL;
+			mconn_start(u);
+			u = NULL;
 		}
-		replica_t *rep = proxy__replica_pick(w, j->side);
-		if (!rep) {
-			/* breaker open on every replica of that side */
-			dequeue(w);
-			WC_DROP(w, PROXY_DROP_SHADOW_DOWN);
-			if (j->pair)
-				proxy__pair_unwant(w, j->pair, j->side);
-			job_free(j);
-			continue;
-		}
-		if (!rep->idle && rep->nbusy >= rt->shadow_pool)
-			return; /* all connections busy: the queue waits */
-		bool reused;
-		int err = 0;
-		uconn_t *u = proxy__uconn_get(rep, true, &reused, &err);
 		if (!u) {
-			proxy__replica_result(rep, false);
-			dequeue(w);
-			WC_INC(w, shadow_errors);
-			if (j->pair)
-				proxy__pair_side_done(w, j->pair, j->side, true,
-						      REQREC_ERR_CONNECT, 0);
-			job_free(j);
-			continue;
+			if (w->nside[s] == 0) {
+				drop_queued(w, j);
+				continue;
+			}
+			replica_t *rep = proxy__replica_pick(w, s);
+			if (!rep) {
+				/* breaker open on every replica of that side */
+				drop_queued(w, j);
+				continue;
+			}
+			if (!rep->idle && rep->nbusy >= rt->shadow_pool)
+				break; /* all connections busy: the queue waits */
+			bool reused;
+			int err = 0;
+			u = proxy__uconn_get(rep, true, &reused, &err);
+			if (!u) {
+				proxy__replica_result(rep, false);
+				dequeue(w);
+				WC_INC(w, shadow_errors);
+				if (j->pair)
+					proxy__pair_side_done(w, j->pair,
+							      j->side, true,
+							      REQREC_ERR_CONNECT,
+							      0);
+				job_free(j);
+				continue;
+			}
+			rep->nbusy++;
+			mconn_link(w, u);
+			open[s] = u;
 		}
 		dequeue(w);
-		rep->nbusy++;
-		u->job = j;
-		mconn_link(w, u);
+		if (u->jtail)
+			u->jtail->next = j;
+		else
+			u->job = j;
+		u->jtail = j;
+		u->njobs++;
 		j->sent_ns = proxy__now();
 		j->head_done = false;
 		j->scanned = 0;
 		j->status = 0;
+		j->ttfb_us = 0;
+		j->connect_us = 0;
 		j->resp_bytes = 0;
 		buf_append(&u->out.b, j->wire->data, j->wire->len);
-		WC_INC(w, mirror_sent);
+		if (!j->resent)
+			WC_INC(w, mirror_sent);
 		WC_ADD(w, bytes_shadow_out, j->wire->len);
-		if (u->state == U_CONNECTING) {
-			proxy__uconn_arm(u, rt->shadow_connect_timeout);
-		} else {
-			j->connect_us = 0;
-			proxy__uconn_arm(u, rt->shadow_response_timeout);
-			int rc = obuf_flush(&u->out, u->fd, NULL);
-			if (rc == ERR_AGAIN) {
-				event_add(u->wev, NULL);
-			} else if (rc < 0) {
-				/* a stale pooled connection: count it, the
-				 * copy is lost (never retried: best effort) */
-				job_done(u, false, REQREC_ERR_RESET, false);
-				return; /* job_done dispatches again */
-			}
-		}
 	}
+	for (int s = 0; s < PROXY_SIDE__COUNT; s++)
+		if (open[s])
+			mconn_start(open[s]);
 }
 
-/* Parses and consumes the shadow's response; true when complete. */
+/* Parses and consumes the response to the connection's oldest copy: 1
+ * when it is complete, 0 when more bytes are needed, ERR_PARSE. */
 static int read_response(uconn_t *u)
 {
 	mjob_t *j = u->job;
@@ -705,15 +833,76 @@ static int read_response(uconn_t *u)
 	return 0;
 }
 
+/* The oldest copy on u was answered in full: pops, counts and frees it.
+ * Returns whether the shadow keeps the connection open. */
+static bool pop_answered(uconn_t *u)
+{
+	mjob_t *j = u->job;
+	u->job = j->next;
+	if (!u->job)
+		u->jtail = NULL;
+	u->njobs--;
+	j->next = NULL;
+	bool keep = j->keep_alive;
+	proxy__replica_result(u->rep, true);
+	job_end(u->w, j, true, REQREC_OK);
+	return keep;
+}
+
+/* The shadow ended the connection after an answer (Connection: close,
+ * HTTP/1.0, or a body delimited by the close) with copies still on it:
+ * it has not processed them, so they are queued again, and the replica
+ * gets one copy per connection from now on. */
+static void closed_with_pending(uconn_t *u)
+{
+	worker_t *w = u->w;
+	if (u->rep && !u->rep->no_pipeline) {
+		u->rep->no_pipeline = true;
+		log_info("proxy",
+			 "shadow closes pipelined connections: one copy per "
+			 "connection from now on",
+			 LF_S("addr", u->rep->name), LF_I("worker", w->id));
+	}
+	mjob_t *rest = mconn_take_jobs(u);
+	mconn_end(u, false);
+	requeue_front(w, rest);
+}
+
+/* Parses every complete response in u's buffer. Returns false when the
+ * connection is gone (all copies answered, a failure, or a close). */
+static bool parse_responses(uconn_t *u)
+{
+	worker_t *w = u->w;
+	for (;;) {
+		int rc = read_response(u);
+		if (rc < 0) {
+			mconn_fail(u, REQREC_ERR_PROTOCOL);
+			return false;
+		}
+		if (rc == 0)
+			return true;
+		bool keep = pop_answered(u);
+		if (!u->job) {
+			bool reusable = keep && iobuf_len(&u->in) == 0;
+			u->in.start = u->in.end = 0;
+			mconn_end(u, reusable);
+			return false;
+		}
+		if (!keep) {
+			closed_with_pending(u);
+			return false;
+		}
+		/* progress: the next copy gets a full response timeout */
+		proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+	}
+}
+
 void proxy__mirror_uconn_event(uconn_t *u, short what)
 {
 	worker_t *w = u->w;
-	mjob_t *j = u->job;
 	if (what & EV_TIMEOUT) {
-		job_done(u, false,
-			 u->state == U_CONNECTING ? REQREC_ERR_CONNECT
-						  : REQREC_ERR_TIMEOUT,
-			 false);
+		mconn_fail(u, u->state == U_CONNECTING ? REQREC_ERR_CONNECT
+						       : REQREC_ERR_TIMEOUT);
 		return;
 	}
 	if (what & EV_WRITE) {
@@ -722,19 +911,21 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 			socklen_t sl = sizeof(so);
 			getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &so, &sl);
 			if (so) {
-				job_done(u, false, REQREC_ERR_CONNECT, false);
+				mconn_fail(u, REQREC_ERR_CONNECT);
 				return;
 			}
 			u->state = U_BUSY;
-			j->connect_us = (uint32_t)((proxy__now() - u->t_connect) /
-						   1000);
+			uint32_t cus = (uint32_t)((proxy__now() - u->t_connect) /
+						  1000);
+			for (mjob_t *j = u->job; j; j = j->next)
+				j->connect_us = cus;
 			proxy__uconn_arm(u, w->rt->shadow_response_timeout);
 		}
 		int rc = obuf_flush(&u->out, u->fd, NULL);
 		if (rc == ERR_AGAIN) {
 			event_add(u->wev, NULL);
 		} else if (rc < 0) {
-			job_done(u, false, REQREC_ERR_RESET, false);
+			mconn_fail(u, REQREC_ERR_RESET);
 			return;
 		} else {
 			event_del(u->wev);
@@ -742,6 +933,7 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 	}
 	if (!(what & EV_READ) || u->state == U_CONNECTING)
 		return;
+	bool eof = false;
 	for (;;) {
 		iobuf_reserve(&u->in, PROXY_READ_CHUNK);
 		size_t want = u->in.cap - u->in.end;
@@ -751,25 +943,28 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			bool done = j->head_done &&
-				    j->body == HTTP_BODY_UNTIL_CLOSE;
-			job_done(u, done, done ? REQREC_OK : REQREC_ERR_RESET,
-				 false);
-			return;
+			eof = true;
+			break;
 		}
 		u->in.end += (size_t)n;
 		WC_ADD(w, bytes_shadow_in, (uint64_t)n);
 		if ((size_t)n < want)
 			break;
 	}
-	int rc = read_response(u);
-	if (rc < 0) {
-		job_done(u, false, REQREC_ERR_PROTOCOL, false);
+	/* responses that arrived before the close count */
+	if (!parse_responses(u))
+		return;
+	if (!eof)
+		return;
+	mjob_t *j = u->job;
+	if (j->head_done && j->body == HTTP_BODY_UNTIL_CLOSE) {
+		pop_answered(u);
+		if (u->job)
+			closed_with_pending(u);
+		else
+			mconn_end(u, false);
 		return;
 	}
-	if (rc == 1) {
-		bool reusable = j->keep_alive && iobuf_len(&u->in) == 0;
-		u->in.start = u->in.end = 0;
-		job_done(u, true, REQREC_OK, reusable);
-	}
+	/* closed or reset with copies unanswered */
+	mconn_fail(u, REQREC_ERR_RESET);
 }

@@ -161,6 +161,7 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 	rt->shadow_connect_timeout = cfg->shadow.connect_timeout;
 	rt->shadow_response_timeout = cfg->shadow.response_timeout;
 	rt->shadow_pool = (size_t)cfg->shadow.pool_size;
+	rt->shadow_pipeline = (unsigned)cfg->shadow.pipeline;
 	rt->ignore_headers = strv_dup(&cfg->mirror.compare.ignore_headers,
 				      &rt->nignore_headers);
 	rt->ignore_json = strv_dup(&cfg->mirror.compare.ignore_json_paths,

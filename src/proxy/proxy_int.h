@@ -100,6 +100,7 @@ typedef struct proxy_rt {
 	char *mark_header;    /* "Name: value\r\n" or "" */
 	int64_t shadow_connect_timeout, shadow_response_timeout;
 	size_t shadow_pool;
+	unsigned shadow_pipeline; /* copies in flight per shadow connection */
 	proxy_mask_t *mask;   /* NULL: masking off */
 	/* compare: the rules borrow the lists below */
 	char **ignore_headers;
@@ -167,6 +168,8 @@ struct replica {
 	unsigned fails;     /* consecutive failures */
 	int64_t down_until; /* ejected (production) / breaker open (shadow) */
 	int64_t down_for;   /* current breaker period (shadow) */
+	bool no_pipeline;   /* shadow: closed a connection with pipelined
+			       copies unanswered, so one copy at a time */
 	replica_t *next;    /* all replicas of the worker */
 };
 
@@ -191,7 +194,10 @@ struct uconn {
 	uint32_t served;
 	/* the user of a busy connection: one of the two */
 	cconn_t *client;    /* production */
-	mjob_t *job;        /* shadow/baseline */
+	mjob_t *job;        /* shadow/baseline: the copies in flight, in the
+			       order written (job answers first) */
+	mjob_t *jtail;
+	unsigned njobs;
 	uconn_t *next;      /* idle list */
 	uconn_t *mprev, *mnext; /* worker's busy shadow connections */
 };
@@ -239,7 +245,8 @@ struct mjob {
 	int status;
 	uint32_t ttfb_us, connect_us;
 	uint64_t resp_bytes;
-	mjob_t *next;
+	bool resent;         /* re-queued once after a Connection: close */
+	mjob_t *next;        /* queue, then the connection's in-flight list */
 };
 
 typedef enum cconn_state {
@@ -366,6 +373,7 @@ struct worker {
 	uint64_t qbytes;
 	uint64_t assembling;   /* bytes of copies being assembled */
 	uconn_t *mconns;       /* shadow connections with a copy on them */
+	struct event *ev_mirror; /* dispatches the queue once per loop pass */
 	uint64_t capture_budget; /* capture bytes still allowed */
 	double tokens;
 	int64_t tokens_at;
@@ -408,6 +416,7 @@ int64_t proxy__now(void); /* monotonic ns */
 /* worker.c */
 void proxy__worker_notify(worker_t *w);
 void proxy__reap_later(worker_t *w);
+void proxy__mirror_later(worker_t *w);
 void proxy__worker_apply_rt(worker_t *w);
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns);
 

@@ -33,6 +33,25 @@ void proxy__reap_later(worker_t *w)
 	event_active(w->ev_reap, 0, 0);
 }
 
+/* Copies queued during this pass of the loop go out together at its end:
+ * ev_mirror has the only priority there is, so event_active appends it to
+ * the tail of the active queue that libevent is running, after every I/O
+ * callback of the pass (and libevent polls again only once that queue is
+ * empty). A lower priority would cost an extra epoll_wait per pass and
+ * could starve the shadow under load; a zero timeout would wait for the
+ * next pass. Activating an already active event does nothing, so a pass
+ * dispatches once however many copies it queues. */
+void proxy__mirror_later(worker_t *w)
+{
+	if (w->qhead)
+		event_active(w->ev_mirror, EV_TIMEOUT, 0);
+}
+
+static void on_mirror(evutil_socket_t fd, short what, void *arg)
+{
+	proxy__mirror_dispatch(arg);
+}
+
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns)
 {
 	struct timeval tv = {(time_t)(ns / 1000000000),
@@ -182,6 +201,7 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 				 on_accept, w);
 	event_add(w->ev_listen, NULL);
 	w->ev_reap = event_new(w->base, -1, 0, on_reap, w);
+	w->ev_mirror = event_new(w->base, -1, 0, on_mirror, w);
 	w->ring = ring_new(sizeof(reqrec_t), PROXY_RING_RECORDS);
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
 		 (uint64_t)proxy__now();
@@ -244,6 +264,7 @@ void proxy__worker_fini(worker_t *w)
 		close(w->listen_fd);
 	event_free(w->ev_notify);
 	event_free(w->ev_reap);
+	event_free(w->ev_mirror);
 	close(w->notify_fd);
 	event_base_free(w->base);
 	ring_free(w->ring);

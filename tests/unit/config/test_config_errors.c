@@ -301,6 +301,20 @@ Test(config_errors, int_out_of_range)
 	       "an integer from 0 to 256)");
 }
 
+Test(config_errors, shadow_pipeline_zero)
+{
+	expect(HEAD "shadow:\n  pipeline: 0\n",
+	       "t.yaml:5:13: shadow.pipeline: out of range: \"0\" (expected "
+	       "an integer from 1 to 64)");
+}
+
+Test(config_errors, shadow_pipeline_too_deep)
+{
+	expect(HEAD "shadow:\n  pipeline: 65\n",
+	       "t.yaml:5:13: shadow.pipeline: out of range: \"65\" (expected "
+	       "an integer from 1 to 64)");
+}
+
 Test(config_errors, int_not_integer)
 {
 	expect(HEAD "listen:\n  workers: 2.5\n",

@@ -40,6 +40,7 @@ Test(config_load, minimal_defaults)
 	cr_assert_float_eq(c->shadow.ratio, 0.1, 1e-12);
 	cr_assert_eq(c->listen.header_timeout, 10 * NS_PER_S);
 	cr_assert_eq(c->mirror.max_body, 8u << 20);
+	cr_assert_eq(c->shadow.pipeline, 8);
 	cr_assert_eq(c->mirror.methods.n, 3);
 	cr_assert_str_eq(c->mirror.methods.v[0], "GET");
 	cr_assert(c->mask.enabled);
