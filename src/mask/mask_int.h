@@ -151,6 +151,7 @@ typedef struct mpos {
 } mpos_t;
 
 typedef struct mmemo_slot mmemo_slot_t;
+typedef struct mmemo_tags mmemo_tags_t;
 
 struct mask_ctx {
 	const mask_t *m;
@@ -197,6 +198,7 @@ struct mask_ctx {
 	/* Value memo (memo.c); the scan being memoised records its
 	 * sources here. */
 	mmemo_slot_t *memo;
+	mmemo_tags_t *memo_tags;
 	bool memo_rec;
 	unsigned memo_nsrc;
 	uint16_t memo_src[MASK_MEMO_SOURCES];
@@ -247,7 +249,8 @@ bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
  * (if changed) to out, sets *changed and returns true. Otherwise false,
  * with *key what to hand mask__memo_put with the computed result
  * o[0..on) and the sources it hit (stored when they fit); *key is 0 when
- * s is not memoised at all (too long, or detail mode). */
+ * s is not to be memoised (too long, detail mode, or seen for the first
+ * time). */
 enum { MASK_MEMO_TEXT = 0, MASK_MEMO_PSEUDO = 1 };
 bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 		    buf_t *out, bool *changed, uint64_t *key);

@@ -11,6 +11,10 @@
  * Pseudonyms are memoised the same way, tagged by kind: the pseudonym
  * of a value is a pure function of its bytes and kind too.
  *
+ * A value is stored the second time it is missed in its slot, not the
+ * first: a stream of values seen once (a high-cardinality field) then
+ * costs a lookup in a small tag array, no slot write, and evicts nothing.
+ *
  * Direct-mapped, mask.memo slots of fixed size, allocated with the
  * context on first use: no allocation per value, bounded memory, and a
  * colliding value simply replaces the slot's. Values longer than
@@ -34,6 +38,13 @@ struct mmemo_slot {
 	uint8_t nsrc;
 	uint16_t src[MASK_MEMO_SOURCES];
 	char bytes[MASK_MEMO_BYTES]; /* the value, then its replacement */
+};
+
+/* Per slot, 32 bits of the hash of the value held there and of the value
+ * last missed there: a lookup reads these (8 KiB for 1024 slots, which
+ * stay in cache) and touches a slot only when it may hold the value. */
+struct mmemo_tags {
+	uint32_t held, seen;
 };
 
 /* Eight bytes at a time, multiply-xorshift: a memo index, not a defence
@@ -70,17 +81,26 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 	size_t slots = c->m->memo_slots;
 	if (c->detail || n > MASK_MEMO_VALUE_MAX || slots == 0)
 		return false;
-	if (!c->memo)
+	if (!c->memo) {
 		c->memo = xcalloc(slots, sizeof(*c->memo));
+		c->memo_tags = xcalloc(slots, sizeof(*c->memo_tags));
+	}
 	uint64_t h = memo_hash(s, n) ^ ((uint64_t)tag << 56);
 	h |= 1;
-	mmemo_slot_t *e = &c->memo[h & (slots - 1)];
-	*key = h;
-	if (e->hash != h || e->tag != tag || e->in_len != n ||
-	    memcmp(e->bytes, s, n) != 0)
+	size_t i = h & (slots - 1);
+	mmemo_tags_t *t = &c->memo_tags[i];
+	uint32_t th = (uint32_t)(h >> 32) | 1;
+	mmemo_slot_t *e = &c->memo[i];
+	if (t->held != th || e->hash != h || e->tag != tag || e->in_len != n ||
+	    memcmp(e->bytes, s, n) != 0) {
+		if (t->seen == th)
+			*key = h; /* second sight: worth a slot */
+		else
+			t->seen = th;
 		return false;
-	for (unsigned i = 0; i < e->nsrc; i++)
-		c->counts[e->src[i]]++;
+	}
+	for (unsigned k = 0; k < e->nsrc; k++)
+		c->counts[e->src[k]]++;
 	c->rep.total += e->nsrc;
 	if (e->changed)
 		buf_append(out, e->bytes + n, e->out_len);
@@ -94,7 +114,9 @@ void mask__memo_put(mask_ctx_t *c, uint64_t h, uint8_t tag, const char *s,
 {
 	if (!h || nsrc > MASK_MEMO_SOURCES || n + on > MASK_MEMO_BYTES)
 		return;
-	mmemo_slot_t *e = &c->memo[h & (c->m->memo_slots - 1)];
+	size_t i = h & (c->m->memo_slots - 1);
+	c->memo_tags[i].held = (uint32_t)(h >> 32) | 1;
+	mmemo_slot_t *e = &c->memo[i];
 	e->hash = h;
 	e->tag = tag;
 	e->in_len = (uint16_t)n;
@@ -114,5 +136,7 @@ void mask__memo_free(mask_ctx_t *c)
 		return;
 	explicit_bzero(c->memo, c->m->memo_slots * sizeof(*c->memo));
 	free(c->memo);
+	free(c->memo_tags);
 	c->memo = NULL;
+	c->memo_tags = NULL;
 }
