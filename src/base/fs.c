@@ -1,7 +1,7 @@
 /*
- * fs.c: mkdir -p and atomic file replacement (see fs.h). mkdir -p makes
- * each prefix that ends at a slash in turn, then the whole path; EEXIST
- * is success at every step.
+ * fs.c: mkdir -p and atomic file and symlink replacement (see fs.h).
+ * mkdir -p makes each prefix that ends at a slash in turn, then the
+ * whole path; EEXIST is success at every step.
  */
 #include "base/fs.h"
 
@@ -52,18 +52,37 @@ int fs_mkdirs_for(const char *file, mode_t mode)
 	return rc;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len,
-		    mode_t mode, bool sync)
+/* The temporary name beside path that an atomic write fills. */
+static char *tmp_beside(const char *path)
 {
 	char *tmp = xasprintf("%s.umbra-tmp.%d", path, (int)getpid());
 	unlink(tmp);
-	int rc = 0;
+	return tmp;
+}
+
+/* Renames the filled tmp over path when rc is 0; removes tmp otherwise
+ * (or when the rename fails). Frees tmp; returns the outcome. */
+static int swap_in(char *tmp, const char *path, int rc)
+{
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    mode_t mode, bool sync)
+{
+	char *tmp = tmp_beside(path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
 	if (fd < 0) {
-		rc = -errno;
+		int rc = -errno;
 		free(tmp);
 		return rc;
 	}
+	int rc = 0;
 	const char *p = data;
 	while (len && !rc) {
 		ssize_t w = write(fd, p, len);
@@ -81,10 +100,14 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 		rc = -errno;
 	if (close(fd) && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return swap_in(tmp, path, rc);
+}
+
+int fs_symlink_atomic(const char *path, const char *target, size_t len)
+{
+	char *tmp = tmp_beside(path);
+	char *t = xstrndup(target, len);
+	int rc = symlink(t, tmp) ? -errno : 0;
+	free(t);
+	return swap_in(tmp, path, rc);
 }

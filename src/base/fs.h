@@ -2,7 +2,7 @@
  * fs.h: file-system steps the modules share: directory creation (`mkdir
  * -p`; missing directories are made with the caller's mode, the umask
  * applies; existing ones are left as they are, whatever their mode) and
- * replacing a file's content atomically.
+ * replacing a file (or a symlink) atomically.
  */
 #ifndef UMBRA_BASE_FS_H
 #define UMBRA_BASE_FS_H
@@ -26,5 +26,9 @@ int fs_mkdirs_for(const char *file, mode_t mode);
  * the directory.) */
 int fs_write_atomic(const char *path, const void *data, size_t len,
 		    mode_t mode, bool sync);
+
+/* Makes path a symlink to target[0..len) the same way: a symlink beside
+ * it, renamed over it. 0 or -errno. */
+int fs_symlink_atomic(const char *path, const char *target, size_t len);
 
 #endif

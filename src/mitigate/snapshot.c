@@ -75,26 +75,6 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Writes data to path atomically (fsync'd, then renamed over it). With
- * link, path becomes a symlink to data instead, swapped in by rename too. */
-static int write_atomic(const char *path, const void *data, size_t len,
-			unsigned mode, bool link)
-{
-	if (!link)
-		return fs_write_atomic(path, data, len, (mode_t)mode, true);
-	char *tmp = xasprintf("%s.umbra-tmp.%d", path, (int)getpid());
-	unlink(tmp);
-	char *target = xstrndup(data, len);
-	int rc = symlink(target, tmp) ? -errno : 0;
-	free(target);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 static bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -527,7 +507,7 @@ static int write_index(mit_snaps_t *s)
 			   (unsigned long long)e->bytes, e->reason);
 	}
 	char *p = path_of(s, "index", NULL);
-	int rc = write_atomic(p, b.data, b.len, 0600, false);
+	int rc = fs_write_atomic(p, b.data, b.len, 0600, true);
 	free(p);
 	buf_free(&b);
 	return rc;
@@ -747,8 +727,9 @@ static int put_object(mit_snaps_t *s, const char *sha, const buf_t *content,
 		rc = fs_mkdirs(d, 0700);
 		free(d);
 		if (!rc)
-			rc = write_atomic(p, content->data ? content->data : "",
-					  content->len, 0600, false);
+			rc = fs_write_atomic(p,
+					     content->data ? content->data : "",
+					     content->len, 0600, true);
 		if (rc)
 			buf_printf(err, "cannot write %s: %s", p, err_str(rc));
 	}
@@ -888,7 +869,7 @@ int mit_snaps_take(mit_snaps_t *s, int64_t now_ns, const char *reason,
 		char *p = path_of(s, "manifests", id);
 		struct stat st;
 		if (stat(p, &st) != 0) {
-			rc = write_atomic(p, man.data, man.len, 0600, false);
+			rc = fs_write_atomic(p, man.data, man.len, 0600, true);
 			if (rc)
 				buf_printf(err, "cannot write %s: %s", p,
 					   err_str(rc));
@@ -1021,12 +1002,14 @@ int mit_snaps_restore(const mit_snaps_t *s, const char *id, const char *dst,
 			struct stat st;
 			if (!rc && lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
 				rc = ERR_EXISTS;
+			const char *d = l.data[i].data ? l.data[i].data : "";
 			if (!rc)
-				rc = write_atomic(full,
-						  l.data[i].data ? l.data[i].data
-								 : "",
-						  l.data[i].len, l.f[i].mode,
-						  l.f[i].link);
+				rc = l.f[i].link
+					 ? fs_symlink_atomic(full, d,
+							     l.data[i].len)
+					 : fs_write_atomic(full, d,
+							   l.data[i].len,
+							   l.f[i].mode, true);
 			if (!rc)
 				fsync_dir(dir);
 			if (rc)
@@ -1217,7 +1200,7 @@ int mit_snaps_hold_set(mit_snaps_t *s, const char *reason)
 {
 	char *p = path_of(s, "hold", NULL);
 	char *t = xasprintf("%s\n", reason);
-	int rc = write_atomic(p, t, strlen(t), 0600, false);
+	int rc = fs_write_atomic(p, t, strlen(t), 0600, true);
 	free(t);
 	free(p);
 	return rc;
