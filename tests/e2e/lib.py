@@ -102,6 +102,17 @@ def wait_port(port, timeout=10.0, proc=None):
     raise AssertionError(f"nothing listens on :{port} after {timeout}s")
 
 
+def testsvc(tc):
+    """The HTTP test service (tests/tools/testsvc.c) as production on a
+    free port, stopped when tc ends. Returns the port."""
+    port = free_port()
+    p = start([os.path.join(TOOLS, "testsvc"), "--port", str(port),
+               "--name", "prod"])
+    wait_port(port, proc=p)
+    tc.addCleanup(stop, p)
+    return port
+
+
 class TestCase(unittest.TestCase):
     """A test case with a private temporary directory and process
     cleanup."""

@@ -16,18 +16,9 @@ import time
 
 from lib import (TOOLS, UMBRA, RecordingServer, TestCase, dead_port,
                  free_port, http_exchange, read_http_message, run, start,
-                 stop, wait_port)
+                 stop, testsvc, wait_port)
 
 SEP = b"\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n"
-
-
-def testsvc(tc):
-    port = free_port()
-    p = start([os.path.join(TOOLS, "testsvc"), "--port", str(port),
-               "--name", "prod"])
-    wait_port(port, proc=p)
-    tc.addCleanup(stop, p)
-    return port
 
 
 def stats(path, *extra):

@@ -9,23 +9,12 @@ The schedule is made deterministic by a shadow pool of one connection:
 the first copy is held by the shadow until the test has sent the other
 requests, so those copies queue and leave as one batch."""
 import json
-import os
 import socket
 import struct
 import threading
 import time
 
-from lib import TOOLS, Proxy, TestCase, http_exchange, start, stop, \
-    free_port, wait_port
-
-
-def testsvc(tc):
-    port = free_port()
-    p = start([os.path.join(TOOLS, "testsvc"), "--port", str(port),
-               "--name", "prod"])
-    wait_port(port, proc=p)
-    tc.addCleanup(stop, p)
-    return port
+from lib import Proxy, TestCase, http_exchange, testsvc
 
 
 class BatchShadow:
@@ -35,8 +24,8 @@ class BatchShadow:
     close, then close) or "reset" (RST without answering). Records the
     number of requests in each recv, and the paths answered."""
 
-    def __init__(self, policy=lambda conn, n: "answer"):
-        self.policy = policy
+    def __init__(self, policy=None):
+        self.policy = policy or (lambda conn, n: "answer")
         self.hold = threading.Event()
         self.lock = threading.Lock()
         self.batches = []    # requests per recv
@@ -134,10 +123,16 @@ shadow:
 class PipelineTest(TestCase):
     N = 9  # one held copy, then a batch of 8 (the default depth)
 
-    def run_requests(self, prod, px, sh):
-        """Sends N requests; the first copy is held at the shadow until
-        all N production answers are back. Checks production's bytes
-        against a direct request."""
+    def run_requests(self, policy=None, pipeline=None):
+        """Starts production, a BatchShadow (with policy) and the proxy
+        (with shadow.pipeline), and sends N requests; the first copy is
+        held at the shadow until all N production answers are back.
+        Checks production's bytes against a direct request. Returns the
+        proxy and the shadow."""
+        prod = testsvc(self)
+        sh = BatchShadow(policy)
+        self.addCleanup(sh.stop)
+        px = Proxy(self, "--config", config(self, prod, sh, pipeline))
         for i in range(self.N):
             raw = b"GET /users/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i
             got = http_exchange(px.port, raw)
@@ -148,13 +143,10 @@ class PipelineTest(TestCase):
             self.assertEqual(json.loads(got[0][1])["id"], str(i))
         px.wait_counter("requests", self.N)
         sh.hold.set()
+        return px, sh
 
     def test_batch_paired_and_counted(self):
-        prod = testsvc(self)
-        sh = BatchShadow()
-        self.addCleanup(sh.stop)
-        px = Proxy(self, "--config", config(self, prod, sh))
-        self.run_requests(prod, px, sh)
+        px, sh = self.run_requests()
         c = px.wait_counter("mirror_done", self.N)
         self.assertEqual(c["mirrored"], str(self.N))
         self.assertEqual(c["shadow_errors"], "0")
@@ -170,40 +162,27 @@ class PipelineTest(TestCase):
         self.assertEqual(px.stop(), 0)
 
     def test_depth_one_is_one_copy_per_write(self):
-        prod = testsvc(self)
-        sh = BatchShadow()
-        self.addCleanup(sh.stop)
-        px = Proxy(self, "--config", config(self, prod, sh, pipeline=1))
-        self.run_requests(prod, px, sh)
+        px, sh = self.run_requests(pipeline=1)
         c = px.wait_counter("mirror_done", self.N)
         self.assertEqual(c["shadow_errors"], "0")
         self.assertEqual(sh.batches, [1] * self.N)
         self.assertEqual(px.stop(), 0)
 
     def test_depth_caps_the_batch(self):
-        prod = testsvc(self)
-        sh = BatchShadow()
-        self.addCleanup(sh.stop)
-        px = Proxy(self, "--config", config(self, prod, sh, pipeline=3))
-        self.run_requests(prod, px, sh)
+        px, sh = self.run_requests(pipeline=3)
         c = px.wait_counter("mirror_done", self.N)
         self.assertEqual(c["shadow_errors"], "0")
         self.assertEqual(sh.batches, [1, 3, 3, 2])
         self.assertEqual(px.stop(), 0)
 
     def test_reset_mid_batch_counts_each_lost_copy_once(self):
-        prod = testsvc(self)
-
         def policy(conn, served):
             # connection 1: the held copy and 3 of the batch answered
             if conn == 1 and served == 4:
                 time.sleep(0.5)  # umbra reads the 3 answers first
                 return "reset"
             return "answer"
-        sh = BatchShadow(policy)
-        self.addCleanup(sh.stop)
-        px = Proxy(self, "--config", config(self, prod, sh))
-        self.run_requests(prod, px, sh)
+        px, sh = self.run_requests(policy)
         # the held copy and 3 of the batch answered; 5 lost to the reset
         c = px.wait_counter("shadow_errors", 5)
         c = px.wait_counter("mirror_done", 4)
@@ -222,11 +201,7 @@ class PipelineTest(TestCase):
         self.assertEqual(px.stop(), 0)
 
     def test_shadow_closing_after_each_response_loses_nothing(self):
-        prod = testsvc(self)
-        sh = BatchShadow(lambda conn, served: "close")
-        self.addCleanup(sh.stop)
-        px = Proxy(self, "--config", config(self, prod, sh))
-        self.run_requests(prod, px, sh)
+        px, sh = self.run_requests(lambda conn, served: "close")
         c = px.wait_counter("mirror_done", self.N)
         self.assertEqual(c["mirrored"], str(self.N))
         self.assertEqual(c["shadow_errors"], "0")
