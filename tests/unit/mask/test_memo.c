@@ -71,54 +71,71 @@ static void same(const result_t *a, const result_t *b, const char *what)
 		     "%s: counts differ", what);
 }
 
-Test(memo, answers_as_a_scan_would)
+/* A masker's context with the memo (t) beside a detail-mode context of
+ * the same masker config (ref), which never answers from it. */
+typedef struct twin {
+	tmask_t *ref, *t;
+	result_t a, b; /* ref's and t's answer to the last message */
+} twin_t;
+
+static twin_t twin_new(const char *mask_yaml)
 {
-	tmask_t *ref = tm_new(""), *t = tm_new("");
-	mask_ctx_detail(ref->c, true); /* detail: no memo */
-	result_t a = {0}, b = {0};
-	for (int round = 0; round < 3; round++)
-		for (size_t i = 0; i < NMSGS; i++) {
-			run(ref, &msgs[i], &a);
-			run(t, &msgs[i], &b);
-			cr_assert_gt(a.total, 0, "message %zu masks", i);
-			same(&a, &b, msgs[i].target);
-		}
-	buf_free(&a.out);
-	buf_free(&b.out);
-	tm_free(ref);
-	tm_free(t);
+	twin_t w = {.ref = tm_new(mask_yaml), .t = tm_new(mask_yaml)};
+	mask_ctx_detail(w.ref->c, true);
+	return w;
 }
 
-/* More distinct values than slots, then the first ones again: evicted or
- * colliding slots never answer for another value. */
+/* Masks m through both and asserts the same bytes and counts. */
+static void twin_check(twin_t *w, const msg_t *m, const char *what)
+{
+	run(w->ref, m, &w->a);
+	run(w->t, m, &w->b);
+	same(&w->a, &w->b, what);
+}
+
+static void twin_free(twin_t *w)
+{
+	buf_free(&w->a.out);
+	buf_free(&w->b.out);
+	tm_free(w->ref);
+	tm_free(w->t);
+}
+
+Test(memo, answers_as_a_scan_would)
+{
+	twin_t w = twin_new("");
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < NMSGS; i++) {
+			twin_check(&w, &msgs[i], msgs[i].target);
+			cr_assert_gt(w.a.total, 0, "message %zu masks", i);
+		}
+	twin_free(&w);
+}
+
+/* More distinct values than slots, then some of them three times more (a
+ * value is stored the second time it misses in a row in its slot, and
+ * answered after that): evicted or colliding slots never answer for
+ * another value. */
 Test(memo, eviction_keeps_answers_right)
 {
-	tmask_t *ref = tm_new(""), *t = tm_new("");
-	mask_ctx_detail(ref->c, true);
-	result_t a = {0}, b = {0};
+	twin_t w = twin_new("");
 	char body[256];
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 4; pass++)
 		for (int u = 0; u < 3000; u += pass ? 7 : 1) {
 			snprintf(body, sizeof(body),
 				 "{\"email\":\"user%d@example.com\","
 				 "\"n\":\"order %d\",\"p\":\"+1 415 555 %04d\"}",
 				 u, u, u % 10000);
 			msg_t m = {"POST", "/", "application/json", body};
-			run(ref, &m, &a);
-			run(t, &m, &b);
-			same(&a, &b, body);
+			twin_check(&w, &m, body);
 		}
-	buf_free(&a.out);
-	buf_free(&b.out);
-	tm_free(ref);
-	tm_free(t);
+	twin_free(&w);
 }
 
 /* A value longer than the memo keeps is scanned every time, right. */
 Test(memo, long_values_bypass_it)
 {
-	tmask_t *ref = tm_new(""), *t = tm_new("");
-	mask_ctx_detail(ref->c, true);
+	twin_t w = twin_new("");
 	char body[1024];
 	int k = snprintf(body, sizeof(body), "{\"note\":\"");
 	for (int i = 0; i < 10; i++)
@@ -126,17 +143,10 @@ Test(memo, long_values_bypass_it)
 			      "write to ada%d@example.com ", i);
 	snprintf(body + k, sizeof(body) - (size_t)k, "\"}");
 	msg_t m = {"POST", "/", "application/json", body};
-	result_t a = {0}, b = {0};
-	for (int i = 0; i < 2; i++) {
-		run(ref, &m, &a);
-		run(t, &m, &b);
-		same(&a, &b, "long note");
-	}
-	cr_assert_eq(a.total, 10);
-	buf_free(&a.out);
-	buf_free(&b.out);
-	tm_free(ref);
-	tm_free(t);
+	for (int i = 0; i < 2; i++)
+		twin_check(&w, &m, "long note");
+	cr_assert_eq(w.a.total, 10);
+	twin_free(&w);
 }
 
 /* Rules and detectors switched off change the answers; the memo of one
@@ -159,21 +169,11 @@ Test(memo, per_masker)
  * collisions: both answer as the reference does. */
 Test(memo, sizes)
 {
-	tmask_t *ref = tm_new("");
-	mask_ctx_detail(ref->c, true);
-	tmask_t *ts[] = {tm_new("  memo: 0\n"), tm_new("  memo: 3\n")};
-	result_t a = {0}, b = {0};
-	for (int round = 0; round < 2; round++)
-		for (size_t i = 0; i < NMSGS; i++) {
-			run(ref, &msgs[i], &a);
-			for (size_t k = 0; k < 2; k++) {
-				run(ts[k], &msgs[i], &b);
-				same(&a, &b, msgs[i].target);
-			}
-		}
-	buf_free(&a.out);
-	buf_free(&b.out);
-	tm_free(ref);
-	tm_free(ts[0]);
-	tm_free(ts[1]);
+	twin_t ws[] = {twin_new("  memo: 0\n"), twin_new("  memo: 3\n")};
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < NMSGS; i++)
+			for (size_t k = 0; k < 2; k++)
+				twin_check(&ws[k], &msgs[i], msgs[i].target);
+	twin_free(&ws[0]);
+	twin_free(&ws[1]);
 }
