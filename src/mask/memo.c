@@ -47,11 +47,13 @@ struct mmemo_tags {
 	uint32_t held, seen;
 };
 
-/* Eight bytes at a time, multiply-xorshift: a memo index, not a defence
- * (a value colliding on purpose only evicts another). Never 0. */
-static uint64_t memo_hash(const char *s, size_t n)
+/* Eight bytes at a time, multiply-xorshift, the tag mixed in from the
+ * start so that a value and its pseudonym (same bytes, other tag) land in
+ * unrelated slots: a memo index, not a defence (a value colliding on
+ * purpose only evicts another). Never 0. */
+static uint64_t memo_hash(uint8_t tag, const char *s, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	uint64_t h = (0x9e3779b97f4a7c15ULL ^ n) * (2 * (uint64_t)tag + 1);
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t v;
@@ -85,8 +87,7 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 		c->memo = xcalloc(slots, sizeof(*c->memo));
 		c->memo_tags = xcalloc(slots, sizeof(*c->memo_tags));
 	}
-	uint64_t h = memo_hash(s, n) ^ ((uint64_t)tag << 56);
-	h |= 1;
+	uint64_t h = memo_hash(tag, s, n);
 	size_t i = h & (slots - 1);
 	mmemo_tags_t *t = &c->memo_tags[i];
 	uint32_t th = (uint32_t)(h >> 32) | 1;

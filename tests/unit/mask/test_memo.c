@@ -5,8 +5,10 @@
  * memo) is the reference. Covered: values seen again in the same message
  * and in later ones, pseudonyms of one value under two kinds, values too
  * long for the memo, and more distinct values than it has slots
- * (eviction).
+ * (eviction). One test looks inside (mask_int.h): a value and its
+ * pseudonym are both kept.
  */
+#include "mask/mask_int.h"
 #include "unit/mask/mask_test.h"
 
 /* Messages with sensitive values in every position the walkers reach,
@@ -176,4 +178,30 @@ Test(memo, sizes)
 				twin_check(&ws[k], &msgs[i], msgs[i].target);
 	twin_free(&ws[0]);
 	twin_free(&ws[1]);
+}
+
+/* A value met three times is answered from the memo, and so is its
+ * pseudonym: the two are memoised under different tags and must not
+ * keep evicting each other (they did once, when the tag only changed
+ * the hash's top byte and so shared the slot). */
+Test(memo, a_value_and_its_pseudonym_are_both_kept)
+{
+	tmask_t *t = tm_new("");
+	const char *v = "ada@example.com";
+	for (int i = 0; i < 3; i++)
+		tm_text(t, v);
+	buf_t out = BUF_INIT;
+	bool changed = false;
+	uint64_t key;
+	cr_assert(mask__memo_get(t->c, MASK_MEMO_TEXT, v, strlen(v), &out,
+				 &changed, &key),
+		  "the value is memoised");
+	cr_assert(changed);
+	buf_reset(&out);
+	cr_assert(mask__memo_get(t->c, MASK_MEMO_PSEUDO + MK_EMAIL, v,
+				 strlen(v), &out, &changed, &key),
+		  "its pseudonym is memoised");
+	cr_assert_str_eq(out.data, tm_text(t, v));
+	buf_free(&out);
+	tm_free(t);
 }
