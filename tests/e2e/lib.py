@@ -102,12 +102,13 @@ def wait_port(port, timeout=10.0, proc=None):
     raise AssertionError(f"nothing listens on :{port} after {timeout}s")
 
 
-def testsvc(tc):
-    """The HTTP test service (tests/tools/testsvc.c) as production on a
-    free port, stopped when tc ends. Returns the port."""
+def testsvc(tc, name="prod", *args):
+    """The HTTP test service (tests/tools/testsvc.c) named name, with
+    extra flags args, on a free port, stopped when tc ends. Returns the
+    port."""
     port = free_port()
     p = start([os.path.join(TOOLS, "testsvc"), "--port", str(port),
-               "--name", "prod"])
+               "--name", name, *args])
     wait_port(port, proc=p)
     tc.addCleanup(stop, p)
     return port

@@ -12,16 +12,7 @@ import time
 
 from lib import (TOOLS, Proxy, RecordingServer, TestCase, dead_port,
                  free_port, http_exchange, read_http_message, start, stop,
-                 wait_port)
-
-
-def testsvc(tc, name="prod", *args):
-    port = free_port()
-    p = start([os.path.join(TOOLS, "testsvc"), "--port", str(port),
-               "--name", name, *args])
-    wait_port(port, proc=p)
-    tc.addCleanup(stop, p)
-    return port, p
+                 testsvc, wait_port)
 
 
 def normalise(head, body, http10=False):
@@ -72,7 +63,7 @@ class ProductionBytesTest(TestCase):
     """Production answers through umbra exactly as it does directly."""
 
     def check_all(self, shadow_addr):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         args = ["--prod", f"127.0.0.1:{prod}", "--ratio", "1",
                 "--methods", "GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE"]
         if shadow_addr:
@@ -164,7 +155,7 @@ class SmugglingTest(TestCase):
     ]
 
     def test_rejections(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         px = Proxy(self, "--prod", f"127.0.0.1:{prod}")
         for raw, status in self.CASES:
             s = socket.create_connection(("127.0.0.1", px.port), 10)
@@ -184,7 +175,7 @@ class SmugglingTest(TestCase):
         px.wait_counter("bad_requests", len(self.CASES))
 
     def test_slow_client_header_timeout(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         cfg = self.write("u.yaml", f"service: t\nproduction:\n  upstreams: "
                          f"[127.0.0.1:{prod}]\nlisten:\n  header_timeout: 300ms\n")
         px = Proxy(self, "--config", cfg)
@@ -197,7 +188,7 @@ class SmugglingTest(TestCase):
 
 class MirrorTest(TestCase):
     def test_copy_is_marked_and_keeps_host(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         px = Proxy(self, "--prod", f"127.0.0.1:{prod}", "--shadow", sh.addr,
@@ -216,7 +207,7 @@ class MirrorTest(TestCase):
         self.assertEqual(body, b"abc")
 
     def test_methods_and_ratio(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         px = Proxy(self, "--prod", f"127.0.0.1:{prod}", "--shadow", sh.addr,
@@ -235,7 +226,7 @@ class MirrorTest(TestCase):
         self.assertTrue(all(r[0].startswith(b"GET") for r in sh.requests))
 
     def test_consistent_sampling_by_header(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         cfg = self.write("u.yaml", f"""service: t
@@ -266,7 +257,7 @@ mirror:
         self.assertTrue(5 <= len(seen) <= 35, len(seen))
 
     def test_body_too_large_counted(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         cfg = self.write("u.yaml", f"""service: t
@@ -292,7 +283,7 @@ mirror:
         self.assertEqual(sh.count(), 1)
 
     def test_blackhole_drops_counted_exactly(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer("blackhole")
         self.addCleanup(sh.stop)
         cfg = self.write("u.yaml", f"""service: t
@@ -326,7 +317,7 @@ mirror:
         self.assertIn("draining=7", c["dropped"])
 
     def test_amplification(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         px = Proxy(self, "--prod", f"127.0.0.1:{prod}", "--shadow", sh.addr,
@@ -393,8 +384,8 @@ shadow:
 
 class UpstreamTest(TestCase):
     def test_round_robin_and_dead_replica(self):
-        a, _ = testsvc(self, "a")
-        b, _ = testsvc(self, "b")
+        a = testsvc(self, "a")
+        b = testsvc(self, "b")
         dead = dead_port()
         px = Proxy(self, "--prod",
                    f"127.0.0.1:{a},127.0.0.1:{dead},127.0.0.1:{b}",
@@ -452,7 +443,7 @@ class TunnelTest(TestCase):
 
 class LifecycleTest(TestCase):
     def test_sighup_reload_keeps_connections(self):
-        prod, _ = testsvc(self)
+        prod = testsvc(self)
         sh = RecordingServer()
         self.addCleanup(sh.stop)
         cfg = self.write("u.yaml", f"service: t\nproduction:\n  upstreams: "
@@ -478,7 +469,7 @@ class LifecycleTest(TestCase):
         px.wait_counter("mirror_done", 5)
 
     def test_sigterm_drains_in_flight(self):
-        prod, _ = testsvc(self, "prod", "--latency-ms", "800")
+        prod = testsvc(self, "prod", "--latency-ms", "800")
         px = Proxy(self, "--prod", f"127.0.0.1:{prod}")
         s = socket.create_connection(("127.0.0.1", px.port), 10)
         s.sendall(b"GET /work HTTP/1.1\r\nHost: h\r\n\r\n")
