@@ -78,7 +78,7 @@ static void splice(jwalk_t *w, size_t a, size_t b, const char *r, size_t rn)
 	w->copied = b;
 }
 
-static void skip_ws(jwalk_t *w)
+static inline void skip_ws(jwalk_t *w)
 {
 	while (w->p < w->n) {
 		char ch = w->s[w->p];
@@ -182,9 +182,7 @@ static int scan_string(jwalk_t *w, size_t *a, size_t *b, bool *esc)
 	*a = p;
 	*esc = false;
 	for (;;) {
-		while (p < w->n && s[p] != '"' && s[p] != '\\' &&
-		       (unsigned char)s[p] >= 0x20)
-			p++;
+		p += mask__json_plain(s + p, w->n - p);
 		if (p >= w->n) {
 			w->p = p;
 			return jfail(w, "unterminated string");
@@ -423,9 +421,10 @@ static int literal(jwalk_t *w, const char *lit, size_t k)
 static int value(jwalk_t *w, int act, int src, bool *drop);
 
 /* What the child entered at depth d gets: its own rule, or what the
- * parent passes down, or its key's sensitivity. */
+ * parent passes down, or its key's sensitivity (sens: known from
+ * mask__key, or -1). */
 static void child_action(jwalk_t *w, int d, const char *key, size_t kn,
-			 int *act, int *src)
+			 int sens, int *act, int *src)
 {
 	const jlevel_t *l = &w->lv[d - 1];
 	const mask_t *m = w->c->m;
@@ -440,7 +439,8 @@ static void child_action(jwalk_t *w, int d, const char *key, size_t kn,
 	}
 	*act = l->act;
 	*src = l->src;
-	if (*act == ACT_NONE && key && mask__key_sensitive(m, key, kn)) {
+	if (*act == ACT_NONE && key &&
+	    (sens >= 0 ? sens : mask__key_sensitive(m, key, kn))) {
 		*act = m->det_action[CONFIG_MASK_DET_keys];
 		*src = CONFIG_MASK_DET_keys;
 	}
@@ -514,6 +514,7 @@ static int object(jwalk_t *w, int act, int src)
 		}
 		l->key_len = c->keys.len - l->key_off;
 		l->key_masked = false;
+		int sens = -1;
 		/* Keys are scanned too (maps keyed by e-mail), also under
 		 * a key or rule that owns the values: it does not own the
 		 * keys. Only keep leaves them. */
@@ -521,8 +522,10 @@ static int object(jwalk_t *w, int act, int src)
 			mpos_t pos = jpos(w);
 			buf_reset(&c->vout);
 			w->depth--; /* report the key at its parent's path */
-			bool ch = mask__text(c, c->keys.data + l->key_off,
-					     l->key_len, &pos, &c->vout);
+			bool ks;
+			bool ch = mask__key(c, c->keys.data + l->key_off,
+					    l->key_len, &pos, &c->vout, &ks);
+			sens = ks;
 			w->depth++;
 			if (ch) {
 				l->key_masked = true;
@@ -540,8 +543,8 @@ static int object(jwalk_t *w, int act, int src)
 		w->p++;
 		skip_ws(w);
 		int cact, csrc;
-		child_action(w, d, c->keys.data + l->key_off, l->key_len, &cact,
-			     &csrc);
+		child_action(w, d, c->keys.data + l->key_off, l->key_len, sens,
+			     &cact, &csrc);
 		rc = child(w, d, cact, csrc, start);
 		if (rc < 0)
 			return rc;
@@ -583,7 +586,7 @@ static int array(jwalk_t *w, int act, int src)
 		skip_ws(w);
 		size_t start = w->p;
 		int cact, csrc;
-		child_action(w, d, NULL, 0, &cact, &csrc);
+		child_action(w, d, NULL, 0, -1, &cact, &csrc);
 		int rc = child(w, d, cact, csrc, start);
 		if (rc < 0)
 			return rc;

@@ -215,6 +215,40 @@ struct mask_ctx {
 
 /* ----------------------------------------------------------- helpers */
 
+/* The length of the run at s[0..n) free of bytes a JSON string must
+ * escape ('"', '\\', controls): the walker's string scan and escaper
+ * skip such runs eight bytes at a time. Per 64-bit word, a byte's top
+ * bit is set in t when it is under 0x20 or equal to one of the two (the
+ * classic "has zero byte" test on x - 0x20.. and on x xor the byte);
+ * borrows only run upward from a real hit, so the lowest set bit is the
+ * first such byte (the first in memory: the lowest after a byte swap on
+ * big-endian hosts). Bytes >= 0x80 never hit. */
+static inline size_t mask__json_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		x = __builtin_bswap64(x); /* first byte lowest, as below */
+#endif
+		uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+		uint64_t t = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+			     ((b - ones) & ~b);
+		t &= high;
+		if (t)
+			return i + (size_t)__builtin_ctzll(t) / 8;
+	}
+	for (; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == '"' || ch == '\\')
+			break;
+	}
+	return i;
+}
+
+
 /* Sets the failure reason and detail; returns code. */
 int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
@@ -243,19 +277,27 @@ long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n);
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		buf_t *out);
 
+/* mask__text for a JSON member's key, which also tells whether the key
+ * is a sensitive name (mask__key_sensitive): keys repeat in every
+ * message, and one memo lookup answers both. */
+bool mask__key(mask_ctx_t *c, const char *k, size_t n, const mpos_t *pos,
+	       buf_t *out, bool *sensitive);
+
 /* The value memo (memo.c). tag: MASK_MEMO_TEXT for mask__text's
- * result, MASK_MEMO_PSEUDO + kind for a pseudonym. mask__memo_get: when
- * s[0..n) was memoised under tag, replays its counts, appends its result
- * (if changed) to out, sets *changed and returns true. Otherwise false,
- * with *key what to hand mask__memo_put with the computed result
- * o[0..on) and the sources it hit (stored when they fit); *key is 0 when
- * s is not to be memoised (too long, detail mode, or seen for the first
- * time). */
-enum { MASK_MEMO_TEXT = 0, MASK_MEMO_PSEUDO = 1 };
+ * result, MASK_MEMO_KEY for mask__key's, MASK_MEMO_PSEUDO + kind for a
+ * pseudonym. mask__memo_get: when s[0..n) was memoised under tag,
+ * replays its counts, appends its result (if changed) to out, sets
+ * *flags (MASK_MEMO_CHANGED, MASK_MEMO_SENSITIVE) and returns true.
+ * Otherwise false, with *key what to hand mask__memo_put with the
+ * computed result o[0..on), its flags and the sources it hit (stored
+ * when they fit); *key is 0 when s is not to be memoised (too long,
+ * detail mode, or seen for the first time). */
+enum { MASK_MEMO_TEXT = 0, MASK_MEMO_KEY = 1, MASK_MEMO_PSEUDO = 2 };
+enum { MASK_MEMO_CHANGED = 1, MASK_MEMO_SENSITIVE = 2 };
 bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
-		    buf_t *out, bool *changed, uint64_t *key);
+		    buf_t *out, uint8_t *flags, uint64_t *key);
 void mask__memo_put(mask_ctx_t *c, uint64_t key, uint8_t tag, const char *s,
-		    size_t n, const char *o, size_t on, bool changed,
+		    size_t n, const char *o, size_t on, uint8_t flags,
 		    const uint16_t *src, unsigned nsrc);
 void mask__memo_free(mask_ctx_t *c); /* wipes and frees */
 

@@ -34,7 +34,7 @@ struct mmemo_slot {
 	uint64_t hash; /* 0: empty */
 	uint16_t in_len, out_len;
 	uint8_t tag; /* what was memoised: mask__memo_get */
-	uint8_t changed;
+	uint8_t flags; /* MASK_MEMO_CHANGED, MASK_MEMO_SENSITIVE */
 	uint8_t nsrc;
 	uint16_t src[MASK_MEMO_SOURCES];
 	char bytes[MASK_MEMO_BYTES]; /* the value, then its replacement */
@@ -77,7 +77,7 @@ static uint64_t memo_hash(uint8_t tag, const char *s, size_t n)
 }
 
 bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
-		    buf_t *out, bool *changed, uint64_t *key)
+		    buf_t *out, uint8_t *flags, uint64_t *key)
 {
 	*key = 0;
 	size_t slots = c->m->memo_slots;
@@ -103,14 +103,14 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 	for (unsigned k = 0; k < e->nsrc; k++)
 		c->counts[e->src[k]]++;
 	c->rep.total += e->nsrc;
-	if (e->changed)
+	if (e->flags & MASK_MEMO_CHANGED)
 		buf_append(out, e->bytes + n, e->out_len);
-	*changed = e->changed;
+	*flags = e->flags;
 	return true;
 }
 
 void mask__memo_put(mask_ctx_t *c, uint64_t h, uint8_t tag, const char *s,
-		    size_t n, const char *o, size_t on, bool changed,
+		    size_t n, const char *o, size_t on, uint8_t flags,
 		    const uint16_t *src, unsigned nsrc)
 {
 	if (!h || nsrc > MASK_MEMO_SOURCES || n + on > MASK_MEMO_BYTES)
@@ -122,7 +122,7 @@ void mask__memo_put(mask_ctx_t *c, uint64_t h, uint8_t tag, const char *s,
 	e->tag = tag;
 	e->in_len = (uint16_t)n;
 	e->out_len = (uint16_t)on;
-	e->changed = changed;
+	e->flags = flags;
 	e->nsrc = (uint8_t)nsrc;
 	if (nsrc)
 		memcpy(e->src, src, nsrc * sizeof(*src));

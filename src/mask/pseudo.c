@@ -561,15 +561,15 @@ static void pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
 void mask__pseudo(mask_ctx_t *c, mask_kind_t kind, const char *s, size_t n,
 		  buf_t *out)
 {
-	bool changed;
+	uint8_t flags;
 	uint64_t key;
 	uint8_t tag = (uint8_t)(MASK_MEMO_PSEUDO + kind);
-	if (mask__memo_get(c, tag, s, n, out, &changed, &key))
+	if (mask__memo_get(c, tag, s, n, out, &flags, &key))
 		return;
 	size_t mark = out->len;
 	pseudo(c, kind, s, n, out);
 	mask__memo_put(c, key, tag, s, n, out->data ? out->data + mark : NULL,
-		       out->len - mark, true, NULL, 0);
+		       out->len - mark, MASK_MEMO_CHANGED, NULL, 0);
 }
 
 void mask__pseudo_auth(mask_ctx_t *c, const char *s, size_t n, buf_t *out)

@@ -169,10 +169,11 @@ void mask__json_escape(buf_t *out, const char *s, size_t n)
 {
 	size_t run = 0;
 	buf_reserve(out, n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0;; i++) {
+		i += mask__json_plain(s + i, n - i);
+		if (i >= n)
+			break;
 		unsigned char ch = (unsigned char)s[i];
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
 		buf_append(out, s + run, i - run);
 		run = i + 1;
 		switch (ch) {
@@ -753,24 +754,45 @@ static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
 	return changed;
 }
 
-bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
-		buf_t *out)
+/* mask__text, and with sens (a key) mask__key. */
+static bool text_memo(mask_ctx_t *c, const char *s, size_t n,
+		      const mpos_t *pos, buf_t *out, bool *sens)
 {
-	if (n == 0)
-		return false;
-	bool changed;
+	uint8_t tag = sens ? MASK_MEMO_KEY : MASK_MEMO_TEXT, flags;
 	uint64_t key;
-	if (mask__memo_get(c, MASK_MEMO_TEXT, s, n, out, &changed, &key))
-		return changed;
+	if (n && mask__memo_get(c, tag, s, n, out, &flags, &key)) {
+		if (sens)
+			*sens = flags & MASK_MEMO_SENSITIVE;
+		return flags & MASK_MEMO_CHANGED;
+	}
+	if (n == 0) {
+		if (sens)
+			*sens = false;
+		return false;
+	}
 	size_t mark = out->len;
 	c->memo_nsrc = 0;
 	c->memo_rec = key != 0;
-	changed = scan_text(c, s, n, pos, out);
+	bool changed = scan_text(c, s, n, pos, out);
 	c->memo_rec = false;
-	mask__memo_put(c, key, MASK_MEMO_TEXT, s, n,
-		       out->data ? out->data + mark : NULL, out->len - mark,
-		       changed, c->memo_src, c->memo_nsrc);
+	flags = changed ? MASK_MEMO_CHANGED : 0;
+	if (sens && (*sens = mask__key_sensitive(c->m, s, n)))
+		flags |= MASK_MEMO_SENSITIVE;
+	mask__memo_put(c, key, tag, s, n, out->data ? out->data + mark : NULL,
+		       out->len - mark, flags, c->memo_src, c->memo_nsrc);
 	return changed;
+}
+
+bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
+		buf_t *out)
+{
+	return text_memo(c, s, n, pos, out, NULL);
+}
+
+bool mask__key(mask_ctx_t *c, const char *k, size_t n, const mpos_t *pos,
+	       buf_t *out, bool *sensitive)
+{
+	return text_memo(c, k, n, pos, out, sensitive);
 }
 
 void mask__whole(mask_ctx_t *c, int src, int action, mask_kind_t kind,
