@@ -62,10 +62,11 @@
 #define AN_REF_HALF_LIFE_S 300.0
 /* A deviation is pre-existing, and no side moved into it, when the
  * deviation between the two baselines has its sign and at least this
- * share of its size. Half, because baselines learn only while the metric
- * is quiet (D < T/2) and a finding needs D > T: after a quiet period the
- * baselines' deviation stays under half of any finding's, so only
- * baselines that held the deviation from the first tick pass. */
+ * share of the larger of its size and the threshold. Half, because the
+ * baselines learn only while the metric is quiet (D < T/2): baselines
+ * learned in a quiet period stay under T/2 apart, so only baselines that
+ * held the deviation from the first tick pass, and then only while the
+ * current deviation is less than twice theirs (more is a new move). */
 #define AN_MOVER_PREEXISTING 0.5
 /* Below this many requests per second a per-request cost is the noise of
  * a handful of requests: load-driven metrics are not compared. */
@@ -271,10 +272,13 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
  * from its baseline, always reported).
  *   1. A deviation already present between the two baselines (their
  *      deviation, by the same formula, has the current one's sign and
- *      at least AN_MOVER_PREEXISTING of its size) is pre-existing:
- *      neither side moved into it, e.g. a shadow whose config differed
- *      from the first tick. Production wandering afterwards (load) must
- *      not make it the mover.
+ *      at least AN_MOVER_PREEXISTING of the larger of its size and the
+ *      threshold) is pre-existing: neither side moved into it, e.g. a
+ *      shadow whose config differed from the first tick. Production
+ *      wandering afterwards (load) must not make it the mover. The
+ *      threshold term keeps out an offset under T/2 that both baselines
+ *      learned while quiet: a drift on top of it is a move (else a
+ *      prediction would wait until the drift doubled the offset).
  *   2. Otherwise the side whose relative change is larger moved; a
  *      change under a quarter of the deviation is noise.
  * When no side moved (pre-existing, noise, or no baselines yet), the
@@ -294,8 +298,9 @@ static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 	double dref = s->ref_ok ? deviation(s->ref[AN_PROD], s->ref[AN_SHADOW],
 					    s->scale, fl)
 				: 0;
-	bool preexisting = dref * s->ewma > 0 &&
-			   fabs(dref) >= AN_MOVER_PREEXISTING * s->dev;
+	bool preexisting =
+		dref * s->ewma > 0 &&
+		fabs(dref) >= AN_MOVER_PREEXISTING * fmax(s->dev, s->thr_eff);
 	/* a move smaller than a quarter of the deviation is noise */
 	if (!s->ref_ok || preexisting || fmax(cp, cs) < s->dev / 4) {
 		s->mover = AN_SHADOW;

@@ -335,6 +335,41 @@ Test(analysis, production_regressing_after_a_stable_baseline_is_the_mover)
 	free(out);
 }
 
+/* Production's memory steps up 7% (under half the 15% threshold: quiet,
+ * so both baselines learn it within half an hour), then grows 0.02% a
+ * second. The baselines' deviation (about 0.07) is more than half the
+ * current one until the current one doubles it; the prediction must not
+ * wait for that: a learned offset is not a pre-existing deviation. */
+Test(analysis, a_prediction_over_a_learned_offset_is_productions)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	an_finding_t f;
+	bool got = false;
+	for (int64_t k = 0; k < 3600 && !got; k++) {
+		double g = k < 600 ? 1 : 1.07;
+		if (k >= 2400)
+			g += 0.0002 * (double)(k - 2400);
+		one(&t, k, AN_M_memory, 1e8 * g * noise(0.002),
+		    1e8 * noise(0.002));
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_memory) {
+				f = out->finding[i];
+				got = true;
+			}
+	}
+	cr_assert(got);
+	cr_assert_eq(f.kind, AN_FIND_PREDICTED);
+	cr_assert_eq(f.mover, AN_PROD, "mover %s", an_side_name(f.mover));
+	cr_assert_lt(f.deviation, 0.125, "waited for %.3f", f.deviation);
+	free(out);
+	an_analyzer_free(a);
+}
+
 /* ------------------------------------------------------------ envelope */
 
 static size_t noisy_aa(an_analyzer_t *a, int64_t from, int64_t to,
