@@ -60,6 +60,14 @@
 /* Each side's own baseline (to tell which side moved) forgets with this
  * half-life while the metric is quiet, and is frozen otherwise. */
 #define AN_REF_HALF_LIFE_S 300.0
+/* A deviation is pre-existing, and no side moved into it, when the
+ * deviation between the two baselines has its sign and at least this
+ * share of the larger of its size and the threshold. Half, because the
+ * baselines learn only while the metric is quiet (D < T/2): baselines
+ * learned in a quiet period stay under T/2 apart, so only baselines that
+ * held the deviation from the first tick pass, and then only while the
+ * current deviation is less than twice theirs (more is a new move). */
+#define AN_MOVER_PREEXISTING 0.5
 /* Below this many requests per second a per-request cost is the noise of
  * a handful of requests: load-driven metrics are not compared. */
 #define AN_RPS_FLOOR 0.5
@@ -260,12 +268,26 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
 }
 
 /* Which side moved from its own baseline, and which way: sets
- * s->mover, s->mover_dir and s->change. When neither moved (e.g. both
- * baselines are new), the shadow is taken as the side under test, as
- * Kayenta takes the canary, and the direction is the deviation's sign. */
+ * s->mover, s->mover_dir and s->change (each side's relative change
+ * from its baseline, always reported).
+ *   1. A deviation already present between the two baselines (their
+ *      deviation, by the same formula, has the current one's sign and
+ *      at least AN_MOVER_PREEXISTING of the larger of its size and the
+ *      threshold) is pre-existing: neither side moved into it, e.g. a
+ *      shadow whose config differed from the first tick. Production
+ *      wandering afterwards (load) must not make it the mover. The
+ *      threshold term keeps out an offset under T/2 that both baselines
+ *      learned while quiet: a drift on top of it is a move (else a
+ *      prediction would wait until the drift doubled the offset).
+ *   2. Otherwise the side whose relative change is larger moved; a
+ *      change under a quarter of the deviation is noise.
+ * When no side moved (pre-existing, noise, or no baselines yet), the
+ * shadow is taken as the side under test, as Kayenta takes the canary,
+ * and the direction is the deviation's sign. */
 static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 {
-	double floor_u = a->p.metric[m].floor / (s->scale > 0 ? s->scale : 1);
+	double fl = a->p.metric[m].floor;
+	double floor_u = fl / (s->scale > 0 ? s->scale : 1);
 	for (int i = 0; i < 2; i++) {
 		double r = s->ref[i];
 		s->change[i] = s->ref_ok ? (s->u[i] - r) /
@@ -273,8 +295,14 @@ static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 					 : 0;
 	}
 	double cp = fabs(s->change[AN_PROD]), cs = fabs(s->change[AN_SHADOW]);
+	double dref = s->ref_ok ? deviation(s->ref[AN_PROD], s->ref[AN_SHADOW],
+					    s->scale, fl)
+				: 0;
+	bool preexisting =
+		dref * s->ewma > 0 &&
+		fabs(dref) >= AN_MOVER_PREEXISTING * fmax(s->dev, s->thr_eff);
 	/* a move smaller than a quarter of the deviation is noise */
-	if (fmax(cp, cs) < s->dev / 4 || !s->ref_ok) {
+	if (!s->ref_ok || preexisting || fmax(cp, cs) < s->dev / 4) {
 		s->mover = AN_SHADOW;
 		s->mover_dir = s->ewma >= 0 ? 1 : -1;
 		return;

@@ -249,6 +249,127 @@ Test(analysis, finding_closes_after_the_deviation_goes)
 	an_analyzer_free(a);
 }
 
+/* ------------------------------------------------------------ mover */
+
+/* CPU per request, production at 100 req/s and the shadow at its default
+ * share (0.1): cost(k, side) in seconds of CPU per request. Returns the
+ * first CPU finding in *first (true if there was one within n ticks). */
+typedef double (*cost_fn)(int64_t k, int side);
+static bool feed_cpu(an_analyzer_t *a, int64_t n, cost_fn cost,
+		     an_finding_t *first, an_out_t *out)
+{
+	an_tick_t t;
+	for (int64_t k = 0; k < n; k++) {
+		an_tick_clear(&t, S(k));
+		t.rps[AN_PROD] = 100;
+		t.rps[AN_SHADOW] = 10;
+		for (int side = 0; side < 2; side++)
+			t.value[side][AN_M_cpu] =
+				t.rps[side] * cost(k, side) * noise(0.01);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_cpu) {
+				*first = out->finding[i];
+				return true;
+			}
+	}
+	return false;
+}
+
+/* The shadow costs 8x production from the first tick; from tick 2
+ * production's cost triples (load, a slow build) and the shadow's grows
+ * 2.7x: the ratio stays about 7x. */
+static double cost_8x_ratio_kept(int64_t k, int side)
+{
+	double c = side == AN_PROD ? 0.005 : 0.040;
+	return k < 2 ? c : c * (side == AN_PROD ? 3 : 2.7);
+}
+/* The same, but both sides gain the same 10 ms per request. */
+static double cost_8x_same_overhead(int64_t k, int side)
+{
+	double c = side == AN_PROD ? 0.005 : 0.040;
+	return k < 2 ? c : c + 0.010;
+}
+
+Test(analysis, a_deviation_from_the_first_tick_is_the_shadows)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	const cost_fn cases[] = {cost_8x_ratio_kept, cost_8x_same_overhead};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		an_analyzer_t *a = make(&p);
+		an_finding_t f;
+		cr_assert(feed_cpu(a, 60, cases[c], &f, out), "case %zu", c);
+		/* production moved more from its first value, but the
+		 * deviation was there before it moved */
+		cr_assert_gt(f.change[AN_PROD], f.change[AN_SHADOW],
+			     "case %zu", c);
+		cr_assert_eq(f.mover, AN_SHADOW, "case %zu: mover %s", c,
+			     an_side_name(f.mover));
+		cr_assert_gt(f.deviation, 1.0, "case %zu", c);
+		an_analyzer_free(a);
+	}
+	free(out);
+}
+
+/* Equal costs for ten minutes, then production's doubles. */
+static double cost_prod_doubles_at_600(int64_t k, int side)
+{
+	return k >= 600 && side == AN_PROD ? 0.010 : 0.005;
+}
+
+Test(analysis, production_regressing_after_a_stable_baseline_is_the_mover)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_finding_t f;
+	cr_assert(feed_cpu(a, 700, cost_prod_doubles_at_600, &f, out));
+	cr_assert_geq(f.onset_ns, S(600));
+	cr_assert_eq(f.mover, AN_PROD, "mover %s", an_side_name(f.mover));
+	cr_assert_gt(f.change[AN_PROD], 0.5);
+	cr_assert_lt(fabs(f.change[AN_SHADOW]), 0.1);
+	an_analyzer_free(a);
+	free(out);
+}
+
+/* Production's memory steps up 7% (under half the 15% threshold: quiet,
+ * so both baselines learn it within half an hour), then grows 0.02% a
+ * second. The baselines' deviation (about 0.07) is more than half the
+ * current one until the current one doubles it; the prediction must not
+ * wait for that: a learned offset is not a pre-existing deviation. */
+Test(analysis, a_prediction_over_a_learned_offset_is_productions)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	an_finding_t f;
+	bool got = false;
+	for (int64_t k = 0; k < 3600 && !got; k++) {
+		double g = k < 600 ? 1 : 1.07;
+		if (k >= 2400)
+			g += 0.0002 * (double)(k - 2400);
+		one(&t, k, AN_M_memory, 1e8 * g * noise(0.002),
+		    1e8 * noise(0.002));
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++)
+			if (out->finding[i].metric == AN_M_memory) {
+				f = out->finding[i];
+				got = true;
+			}
+	}
+	cr_assert(got);
+	cr_assert_eq(f.kind, AN_FIND_PREDICTED);
+	cr_assert_eq(f.mover, AN_PROD, "mover %s", an_side_name(f.mover));
+	cr_assert_lt(f.deviation, 0.125, "waited for %.3f", f.deviation);
+	free(out);
+	an_analyzer_free(a);
+}
+
 /* ------------------------------------------------------------ envelope */
 
 static size_t noisy_aa(an_analyzer_t *a, int64_t from, int64_t to,
