@@ -28,6 +28,17 @@ void buf_puts(buf_t *b, const char *s)
 	buf_append(b, s, strlen(s));
 }
 
+void buf_put_u64(buf_t *b, uint64_t v)
+{
+	char d[20]; /* UINT64_MAX has 20 digits */
+	size_t k = sizeof(d);
+	do {
+		d[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(b, d + k, sizeof(d) - k);
+}
+
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -64,8 +64,9 @@ static void put_framing(buf_t *out, http_body_t body, uint64_t cl,
 			const http_header_t *h, size_t n)
 {
 	if (body == HTTP_BODY_LENGTH) {
-		buf_printf(out, "Content-Length: %llu\r\n",
-			   (unsigned long long)cl);
+		buf_puts(out, "Content-Length: ");
+		buf_put_u64(out, cl);
+		buf_append(out, "\r\n", 2);
 	} else if (body == HTTP_BODY_CHUNKED && h) {
 		buf_puts(out, "Transfer-Encoding: ");
 		bool first = true;

@@ -613,6 +613,7 @@ static hkind_t header_kind(const char *n, size_t len)
 	for (size_t i = 0; i < sizeof(header_kinds) / sizeof(*header_kinds);
 	     i++)
 		if (header_kinds[i].len == len &&
+		    header_kinds[i].name[0] == (n[0] | 0x20) &&
 		    strncasecmp(header_kinds[i].name, n, len) == 0)
 			return header_kinds[i].kind;
 	return H_OTHER;
@@ -909,8 +910,11 @@ static void finish(mask_ctx_t *c, const mask_header_t *hs, size_t nh,
 			continue; /* it would be wrong now */
 		mask_header(c, h, k, out);
 	}
-	if (!keep_cl && (blen > 0 || framed || force_cl))
-		buf_printf(out, "Content-Length: %zu\r\n", blen);
+	if (!keep_cl && (blen > 0 || framed || force_cl)) {
+		buf_append(out, "Content-Length: ", 16);
+		buf_put_u64(out, blen);
+		buf_append(out, "\r\n", 2);
+	}
 	buf_append(out, "\r\n", 2);
 	c->rep.head_len = out->len - mark;
 	buf_append(out, body, blen);

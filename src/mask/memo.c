@@ -76,6 +76,36 @@ static uint64_t memo_hash(uint8_t tag, const char *s, size_t n)
 	return h | 1;
 }
 
+/* a[0..n) == b[0..n), for the memo's short values: word compares, the
+ * last word overlapping, instead of a call to memcmp per lookup. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		uint32_t u, v, s, t;
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		memcpy(&s, a + n - 4, 4);
+		memcpy(&t, b + n - 4, 4);
+		return u == v && s == t;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 		    buf_t *out, uint8_t *flags, uint64_t *key)
 {
@@ -93,7 +123,7 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 	uint32_t th = (uint32_t)(h >> 32) | 1;
 	mmemo_slot_t *e = &c->memo[i];
 	if (t->held != th || e->hash != h || e->tag != tag || e->in_len != n ||
-	    memcmp(e->bytes, s, n) != 0) {
+	    !same_bytes(e->bytes, s, n)) {
 		if (t->seen == th)
 			*key = h; /* second sight: worth a slot */
 		else

@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 Test(addr, parse_and_format)
@@ -88,6 +89,24 @@ Test(buf, append_printf_consume)
 	cr_assert_eq(strlen(s), 999);
 	free(s);
 	cr_assert_null(b.data);
+}
+
+Test(buf, put_u64_is_printf_u)
+{
+	static const uint64_t v[] = {0, 7, 10, 99, 1000, 4294967296ULL,
+				     UINT64_MAX};
+	buf_t b = BUF_INIT;
+	char want[32];
+	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++) {
+		buf_reset(&b);
+		buf_puts(&b, "n=");
+		buf_put_u64(&b, v[i]);
+		snprintf(want, sizeof(want), "n=%llu",
+			 (unsigned long long)v[i]);
+		cr_assert_str_eq(b.data, want);
+		cr_assert_eq(b.len, strlen(want));
+	}
+	buf_free(&b);
 }
 
 Test(arena, alloc_align_big)
