@@ -1,7 +1,8 @@
 /*
  * test_detect.c: the built-in detectors one by one: what each takes,
  * what it leaves (boundaries, validation), and the validators behind
- * them (Luhn, issuer prefixes, IBAN mod 97).
+ * them (Luhn, issuer prefixes, IBAN mod 97); and the JSON walker's
+ * word-at-a-time scan for bytes a string escapes.
  */
 #include "mask/mask_int.h"
 
@@ -249,4 +250,43 @@ Test(detect, disabled_detectors_find_nothing)
 	const char *s = "ann@example.org 4111111111111111";
 	cr_assert(mask__detect_next(on, s, strlen(s), 0, &pos, &h));
 	cr_expect_eq(h.det, CONFIG_MASK_DET_card);
+}
+
+/* The eight-bytes-at-a-time scan for bytes a JSON string escapes agrees
+ * with a byte loop at every offset and length, for every byte value in
+ * every lane (and the escaper built on it with a byte-by-byte escape). */
+Test(json_scan, plain_run_scan_matches_a_byte_loop)
+{
+	char s[40];
+	for (int b = 0; b < 256; b++) {
+		for (size_t at = 0; at < 24; at++) {
+			memset(s, 'a', sizeof(s));
+			s[at] = (char)b;
+			s[at + 9] = (char)(255 - b); /* a second byte behind */
+			for (size_t off = 0; off < 8; off++) {
+				for (size_t n = 0; off + n <= sizeof(s); n++) {
+					size_t want = 0;
+					while (want < n) {
+						unsigned char ch =
+						    (unsigned char)s[off + want];
+						if (ch < 0x20 || ch == '"' ||
+						    ch == '\\')
+							break;
+						want++;
+					}
+					cr_assert_eq(mask__json_plain(s + off, n),
+						     want,
+						     "byte %d at %zu, offset %zu, "
+						     "length %zu",
+						     b, at, off, n);
+				}
+			}
+		}
+	}
+	buf_t out = BUF_INIT;
+	const char in[] = "a\"b\\c\n\x01\x1f\x7f\xc3\xa9 plain text run";
+	mask__json_escape(&out, in, sizeof(in) - 1);
+	cr_assert_str_eq(out.data,
+			 "a\\\"b\\\\c\\n\\u0001\\u001F\x7f\xc3\xa9 plain text run");
+	buf_free(&out);
 }
