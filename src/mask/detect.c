@@ -713,6 +713,18 @@ static bool letter_start(const bool *on, const char *d, size_t n, size_t i,
 	return false;
 }
 
+bool mask__detect_inert(const char *s, size_t n)
+{
+	static const bool trig[256] = {
+	    ['0' ... '9'] = true, ['@'] = true,	 [':'] = true,
+	    ['%'] = true,	  ['\\'] = true, ['J'] = true,
+	};
+	for (size_t i = 0; i < n; i++)
+		if (trig[(unsigned char)s[i]])
+			return false;
+	return true;
+}
+
 bool mask__detect_next(const bool *on, const char *d0, size_t n0, size_t lo,
 		       size_t *pos, mdet_t *hit)
 {

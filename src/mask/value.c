@@ -670,7 +670,10 @@ static void run_detectors(mask_ctx_t *c, int view, const char *d, size_t dn,
 /* No detector reads across these bytes or looks at what follows them:
  * a replacement between two of them (or at the value's edges) changes
  * no other match, and another round would find nothing. Space is not
- * one: card, phone and IBAN groups join across it. */
+ * one: card, phone and IBAN groups join across it. A replacement next
+ * to another byte is settled too when the text between it and the
+ * neighbouring match (or the edge) is inert (mask__detect_inert): no
+ * context makes a match there ("call ann@example.org" is one round). */
 static bool hard_sep(unsigned char ch)
 {
 	return ch && strchr("\n\r\t\"'<>,;{}[]|&?!#$*^`~", ch) != NULL;
@@ -682,6 +685,8 @@ static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
 	const char *cur = s;
 	size_t curn = n, nb = 0;
 	bool changed = false;
+	/* pattern rules match anything: their neighbours never settle */
+	bool inert = c->m->nby_where[CONFIG_MASK_PATTERN] == 0;
 	for (int round = 0; round < MASK_ROUNDS_MAX; round++) {
 		c->nmt = 0;
 		buf_reset(&c->repl);
@@ -716,14 +721,20 @@ static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
 		size_t at = 0;
 		bool settled = true;
 		nb = 0;
-		for (size_t i = 0; i < c->nmt; i++) {
+		for (size_t i = 0; i < c->nmt && settled; i++) {
 			const mmatch_t *q = &c->mt[i];
-			if (!q->protect &&
-			    ((q->start > 0 &&
-			      !hard_sep((unsigned char)cur[q->start - 1])) ||
-			     (q->end < curn &&
-			      !hard_sep((unsigned char)cur[q->end]))))
-				settled = false;
+			if (q->protect)
+				continue;
+			size_t g0 = i > 0 ? c->mt[i - 1].end : 0;
+			size_t g1 = i + 1 < c->nmt ? c->mt[i + 1].start : curn;
+			if (q->start > 0 &&
+			    !hard_sep((unsigned char)cur[q->start - 1]))
+				settled = inert && mask__detect_inert(
+						       cur + g0, q->start - g0);
+			if (settled && q->end < curn &&
+			    !hard_sep((unsigned char)cur[q->end]))
+				settled = inert && mask__detect_inert(
+						       cur + q->end, g1 - q->end);
 		}
 		for (size_t i = 0; i < c->nmt; i++) {
 			const mmatch_t *mm = &c->mt[i];

@@ -7,6 +7,7 @@
  * per-detector actions, and the report.
  */
 #include "base/err.h"
+#include "mask/mask_int.h"
 #include "unit/mask/mask_test.h"
 
 #define HDR_JSON "Content-Type: application/json"
@@ -406,6 +407,30 @@ Test(text, plain_and_decoded_views)
 			 "card=4181%207662%204280%203988!");
 	cr_expect_str_eq(tm_text(t, "nothing 100% here \\o/"),
 			 "nothing 100% here \\o/");
+	tm_free(t);
+}
+
+/* A replacement changes its neighbours' context: another round runs
+ * unless the text beside it can hold no match (mask__detect_inert). */
+Test(text, rounds_settle_only_beside_inert_text)
+{
+	tmask_t *t = tm_new("");
+	/* the phone after the (percent-encoded) e-mail is found in the
+	 * second round, once the e-mail is a boundary */
+	cr_expect_str_eq(tm_text(t, "ann%40example.org+396090950)"),
+			 "6a1384febc96%40example.com+396409438)");
+	cr_expect_str_eq(tm_text(t, "4111 1111 1111 1111 2345@example.com"),
+			 "4181 7662 4280 3988 bd19a079c7dd@example.com");
+	/* nothing to find beside it: one round, same answer */
+	cr_expect_str_eq(tm_text(t, "gift wrap, call ann@example.org"),
+			 "gift wrap, call " ANN);
+	cr_expect_str_eq(tm_text(t, "call 555 0100 ann@example.org"),
+			 "call 555 0100 " ANN);
+	cr_expect(mask__detect_inert("gift wrap, call ", 16));
+	cr_expect_not(mask__detect_inert("call 555 ", 9));
+	cr_expect_not(mask__detect_inert("x\\u0040y", 8));
+	cr_expect_not(mask__detect_inert("x%40y", 5));
+	cr_expect_not(mask__detect_inert("eyJ", 3));
 	tm_free(t);
 }
 
