@@ -177,9 +177,15 @@ for pool in $POOLS; do
 	r=$(ratio "$on" "$off")
 	coff=$(median <"$OUT/cpu.off")
 	con=$(median <"$OUT/cpu.on")
+	# Each run's on and off ran back to back: the median of their
+	# ratios is steadier than the ratio of medians when the host's
+	# speed drifts between runs (it does here, by 20% and more).
+	pr=$(paste "$OUT/rps.on" "$OUT/rps.off" | awk '{printf "%.3f\n", $1 / $2}' | median)
+	pc=$(paste "$OUT/cpu.off" "$OUT/cpu.on" | awk '{printf "%.3f\n", $1 / $2}' | median)
 	printf 'users in the pool: %d; production req/s through umbra proxy (1 worker, every request mirrored, %d runs, medians):\n' "$pool" "$RUNS"
 	printf '  masking off %10.1f req/s %7.2f CPU us/req  (runs: %s)\n' "$off" "$coff" "$(tr '\n' ' ' <"$OUT/rps.off")"
 	printf '  masking on  %10.1f req/s %7.2f CPU us/req  (runs: %s)\n' "$on" "$con" "$(tr '\n' ' ' <"$OUT/rps.on")"
 	printf '  on / off: %s (target >= 0.9): %s; CPU per request off / on: %s\n' "$r" \
 		"$(awk -v r="$r" 'BEGIN {print (r >= 0.9 ? "met" : "MISSED")}')" "$(ratio "$coff" "$con")"
+	printf '  median of the runs'"'"' own ratios: on / off %s, CPU per request off / on %s\n' "$pr" "$pc"
 done
