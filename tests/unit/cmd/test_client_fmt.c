@@ -229,9 +229,11 @@ Test(rows, newest_first_limit_keep)
 			     want[i]);
 	json_t *two = cmd_list_select(arr, "time", 2, NULL, NULL);
 	cr_assert_eq(json_array_size(two), 2);
-	json_t *none = cmd_list_select(json_array(), "time", 5, NULL, NULL);
+	json_t *empty = json_array();
+	json_t *none = cmd_list_select(empty, "time", 5, NULL, NULL);
 	cr_assert_eq(json_array_size(none), 0);
 	json_decref(none);
+	json_decref(empty);
 	json_decref(two);
 	json_decref(all);
 	json_decref(arr);
