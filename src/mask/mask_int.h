@@ -248,7 +248,6 @@ static inline size_t mask__json_plain(const char *s, size_t n)
 	return i;
 }
 
-
 /* Sets the failure reason and detail; returns code. */
 int mask__fail(mask_ctx_t *c, mask_reason_t reason, int code, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
