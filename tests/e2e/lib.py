@@ -185,7 +185,9 @@ class RecordingServer:
     (answers after `delay` s), blackhole (reads, never answers), reset
     (closes at once with RST), garbage (answers bytes that are not HTTP),
     upgrade (101 then echoes bytes back). Runs in threads; stop() on
-    cleanup."""
+    cleanup. A subclass serves differently by overriding
+    _serve(conn, conn_no) (conn_no counts connections from 1), setting
+    its own state before calling __init__, which starts accepting."""
 
     def __init__(self, mode="ok", delay=0.0, name="shadow", body=None):
         self.mode, self.delay, self.name, self.body = mode, delay, name, body
@@ -211,11 +213,13 @@ class RecordingServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,),
+            with self.lock:
+                self.conns.append(c)
+                n = len(self.conns)
+            threading.Thread(target=self._serve, args=(c, n),
                              daemon=True).start()
 
-    def _serve(self, c):
+    def _serve(self, c, conn_no):
         import struct
         f = c.makefile("rb")
         try:

@@ -14,10 +14,10 @@ import struct
 import threading
 import time
 
-from lib import Proxy, TestCase, http_exchange, testsvc
+from lib import Proxy, RecordingServer, TestCase, http_exchange, testsvc
 
 
-class BatchShadow:
+class BatchShadow(RecordingServer):
     """Answers GET requests (no bodies) in order. `hold` is an Event the
     first request's answer waits for. Per connection, `policy(conn_no,
     answered_before)` returns "answer", "close" (answer with Connection:
@@ -27,31 +27,10 @@ class BatchShadow:
     def __init__(self, policy=None):
         self.policy = policy or (lambda conn, n: "answer")
         self.hold = threading.Event()
-        self.lock = threading.Lock()
         self.batches = []    # requests per recv
         self.answered = []   # paths
-        self.conns = 0
         self.first = True
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.stopped = False
-        self.open = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.conns += 1
-                n = self.conns
-            self.open.append(c)
-            threading.Thread(target=self._serve, args=(c, n),
-                             daemon=True).start()
+        super().__init__()
 
     def _serve(self, c, conn_no):
         buf = b""
@@ -95,14 +74,8 @@ class BatchShadow:
             return
 
     def stop(self):
-        self.stopped = True
         self.hold.set()
-        self.sock.close()
-        for c in self.open:
-            try:
-                c.close()
-            except OSError:
-                pass
+        super().stop()
 
 
 def config(tc, prod, shadow, pipeline=None):
@@ -158,7 +131,7 @@ class PipelineTest(TestCase):
                          sorted(b"/users/%d" % i for i in range(self.N)))
         # the 8 queued copies arrived together, on the one connection
         self.assertEqual(sh.batches, [1, 8])
-        self.assertEqual(sh.conns, 1)
+        self.assertEqual(len(sh.conns), 1)
         self.assertEqual(px.stop(), 0)
 
     def test_depth_one_is_one_copy_per_write(self):
