@@ -295,6 +295,24 @@ static bool take_token(worker_t *w)
 	return true;
 }
 
+/* The queue's length and bytes, and their gauges, as j joins it (in)
+ * or leaves it. */
+static void queue_account(worker_t *w, const mjob_t *j, bool in)
+{
+	uint64_t len = j->wire->len;
+	if (in) {
+		w->qlen++;
+		w->qbytes += len;
+		WC_INC(w, queue_requests);
+		WC_ADD(w, queue_bytes, len);
+	} else {
+		w->qlen--;
+		w->qbytes -= len;
+		WC_ADD(w, queue_requests, (uint64_t)-1); /* unsigned: minus 1 */
+		WC_ADD(w, queue_bytes, -len);
+	}
+}
+
 static void enqueue(worker_t *w, mjob_t *j)
 {
 	j->enqueued_ns = proxy__now();
@@ -304,10 +322,7 @@ static void enqueue(worker_t *w, mjob_t *j)
 	else
 		w->qhead = j;
 	w->qtail = j;
-	w->qlen++;
-	w->qbytes += j->wire->len;
-	WC_INC(w, queue_requests);
-	WC_ADD(w, queue_bytes, j->wire->len);
+	queue_account(w, j, true);
 }
 
 static mjob_t *dequeue(worker_t *w)
@@ -318,18 +333,7 @@ static mjob_t *dequeue(worker_t *w)
 	w->qhead = j->next;
 	if (!w->qhead)
 		w->qtail = NULL;
-	w->qlen--;
-	w->qbytes -= j->wire->len;
-	atomic_store_explicit(&WC(w, queue_requests),
-			      atomic_load_explicit(&WC(w, queue_requests),
-						   memory_order_relaxed) -
-				      1,
-			      memory_order_relaxed);
-	atomic_store_explicit(&WC(w, queue_bytes),
-			      atomic_load_explicit(&WC(w, queue_bytes),
-						   memory_order_relaxed) -
-				      j->wire->len,
-			      memory_order_relaxed);
+	queue_account(w, j, false);
 	j->next = NULL;
 	return j;
 }
@@ -639,10 +643,7 @@ static void requeue_front(worker_t *w, mjob_t *j)
 			else
 				first = j;
 			last = j;
-			w->qlen++;
-			w->qbytes += j->wire->len;
-			WC_INC(w, queue_requests);
-			WC_ADD(w, queue_bytes, j->wire->len);
+			queue_account(w, j, true);
 		}
 		j = next;
 	}
