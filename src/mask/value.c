@@ -769,17 +769,17 @@ static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
 static bool text_memo(mask_ctx_t *c, const char *s, size_t n,
 		      const mpos_t *pos, buf_t *out, bool *sens)
 {
-	uint8_t tag = sens ? MASK_MEMO_KEY : MASK_MEMO_TEXT, flags;
-	uint64_t key;
-	if (n && mask__memo_get(c, tag, s, n, out, &flags, &key)) {
-		if (sens)
-			*sens = flags & MASK_MEMO_SENSITIVE;
-		return flags & MASK_MEMO_CHANGED;
-	}
 	if (n == 0) {
 		if (sens)
 			*sens = false;
 		return false;
+	}
+	uint8_t tag = sens ? MASK_MEMO_KEY : MASK_MEMO_TEXT, flags;
+	uint64_t key;
+	if (mask__memo_get(c, tag, s, n, out, &flags, &key)) {
+		if (sens)
+			*sens = flags & MASK_MEMO_SENSITIVE;
+		return flags & MASK_MEMO_CHANGED;
 	}
 	size_t mark = out->len;
 	c->memo_nsrc = 0;
