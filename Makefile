@@ -90,6 +90,11 @@ DEMO_BIN   := $(DEMO_SRC:demo/%.c=$(BUILD)/demo/%)
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 UMBRA      := $(BUILD)/umbra
+# The programs' own objects; kept (not intermediate) so that a library
+# change relinks them without compiling them again.
+PROG_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRC) $(DEMO_SRC) \
+              $(BENCH_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/driver.c)
+.SECONDARY: $(PROG_OBJ)
 
 .PHONY: all check unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
@@ -120,21 +125,31 @@ $(UMBRA): $(BUILD)/src/cmd/main.o $(BUILD)/libumbra.a
 	@[ "$(V)" = 0 ] && echo "  LD      $@" || true
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-# Small helper programs for the end-to-end tests and benchmarks.
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libumbra.a
+# Programs beside the library (tools, demo, benchmarks, tests): each
+# source is compiled to its own object, whose dependency file is included
+# below, so touching a header rebuilds exactly the objects that include it,
+# and a library change only relinks them.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+	@[ "$(V)" = 0 ] && echo "  CC      $<" || true
+	$(Q)$(CC) $(ALL_CFLAGS) $(if $(filter tests/%,$<),$(TEST_CFLAGS) -Itests) \
+	    -c $< -o $@
+
+# Small helper programs for the end-to-end tests and benchmarks.
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libumbra.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The demo's programs (demo/*.c): its service and load generator.
-$(BUILD)/demo/%: demo/%.c $(BUILD)/libumbra.a
+$(BUILD)/demo/%: $(BUILD)/obj/demo/%.o $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Benchmark programs (bench/*.c); `make bench` runs every bench/*.sh in
 # name order, each printing its own table. Long: not part of check.
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libumbra.a
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libumbra.a $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 bench: all $(BENCH_BIN)
 	@for s in bench/*.sh; do \
@@ -146,19 +161,22 @@ bench: all $(BENCH_BIN)
 # --------------------------------------------------------------- tests
 # One Criterion binary per test file; Criterion runs every test in its own
 # process.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libumbra.a
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
-	@[ "$(V)" = 0 ] && echo "  TEST    $<" || true
-	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< \
-	    $(BUILD)/libumbra.a $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
+	@[ "$(V)" = 0 ] && echo "  TEST    $@" || true
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 # Tools first: some unit tests run tests/tools programs (testsvc).
 # Criterion reports a test's leaks (LeakSanitizer, in the forked test)
-# but still exits 0: the log is searched for them.
+# but still exits 0: the log is searched for them. Each binary also writes
+# a TAP report with every test's time, for `make check`'s slowest list.
+TIMES      := $(BUILD)/times
 unit: $(UNIT_BIN) $(TOOL_BIN)
+	@mkdir -p $(TIMES)/unit; rm -f $(TIMES)/unit/*.tap
 	@fail=0; log=$(BUILD)/unit.log; for t in $(UNIT_BIN); do \
+	    tap=$(TIMES)/unit/$$(echo $${t#$(BUILD)/tests/unit/} | tr / -).tap; \
 	    UMBRA_TEST_DATA=$(CURDIR)/tests/data $$t --jobs=2 --short-filename \
-	        >$$log 2>&1; st=$$?; cat $$log; \
+	        --output=tap:$$tap >$$log 2>&1; st=$$?; cat $$log; \
 	    if [ $$st != 0 ]; then echo "FAILED: $$t"; fail=1; \
 	    elif grep -q 'ERROR: LeakSanitizer' $$log; then \
 	        echo "FAILED: $$t leaks (LeakSanitizer, above)"; fail=1; fi; \
@@ -167,11 +185,11 @@ unit: $(UNIT_BIN) $(TOOL_BIN)
 # Every fuzz target is also built with a plain main() (tests/fuzz/driver.c)
 # and replayed over its seed corpus, so the invariants it asserts are
 # checked by every `make check`, with any compiler.
-$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libumbra.a
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o \
+		$(BUILD)/obj/tests/fuzz/driver.o $(BUILD)/libumbra.a
 	@mkdir -p $(@D)
-	@[ "$(V)" = 0 ] && echo "  FUZZ    $<" || true
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libumbra.a \
-	    $(ALL_LDFLAGS) $(LIBS)
+	@[ "$(V)" = 0 ] && echo "  FUZZ    $@" || true
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 fuzz-replay: $(FUZZ_REPLAY)
 	@for f in $(FUZZ_REPLAY); do \
@@ -179,8 +197,9 @@ fuzz-replay: $(FUZZ_REPLAY)
 	 done
 
 e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
+	@mkdir -p $(TIMES)
 	UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
-	    $(PYTHON) tests/e2e/run.py
+	    $(PYTHON) tests/e2e/run.py --times $(TIMES)/e2e.tsv
 
 # The closed loop on embedded defaults (demo/demo.py, examples/demo.yaml):
 # a bad config ships to production, umbra rolls it back, alerts, and
@@ -188,7 +207,10 @@ e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
 demo: all
 	$(PYTHON) demo/demo.py
 
+# The suite, then where its time went: the ten slowest tests, unit and
+# end-to-end, and one closing count.
 check: all unit fuzz-replay e2e docs-check
+	@$(PYTHON) tests/slowest.py $(TIMES)
 
 # libFuzzer needs clang; the library is rebuilt with clang's sanitizers.
 FUZZ_BUILD := build/fuzz
@@ -228,5 +250,8 @@ clean:
 distclean: clean
 	rm -f compile_commands.json
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d $(FUZZ_OBJ:.o=.d)
+# Every object's dependency file: the library's, the programs' (tools,
+# demo, benchmarks, unit tests, fuzz replays) and libFuzzer's.
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d $(FUZZ_OBJ:.o=.d) \
+         $(PROG_OBJ:.o=.d)
 FORCE:

@@ -15,29 +15,50 @@ libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev"
 # pair and filter rules with these (shadow.isolate_network); util-linux
 # gives the tests setpriv (a root without capabilities).
 RUN="iproute2 nftables util-linux"
-# Tests: Criterion, real peers and tools the end-to-end tests start.
+# Tests: Criterion, real peers and tools the end-to-end tests start;
+# stress-ng loads the machine for `make check-loaded`.
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
-prometheus prometheus-alertmanager"
+prometheus prometheus-alertmanager stress-ng"
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"
 
+# check WHAT PACKAGES...: appends those of PACKAGES not installed to
+# $missing and says, per group, what is missing and what for.
 missing=""
-for p in $BUILD $RUN $TEST $BENCH; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	case "$st" in
-	*"install ok installed"*) ;;
-	*) missing="$missing $p" ;;
-	esac
-done
+report=""
+check() {
+	what=$1
+	shift
+	m=""
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		case "$st" in
+		*"install ok installed"*) ;;
+		*) m="$m $p" ;;
+		esac
+	done
+	[ -z "$m" ] && return 0
+	missing="$missing$m"
+	report="$report  for $what:$m
+"
+}
+# shellcheck disable=SC2086
+check "the build" $BUILD
+# shellcheck disable=SC2086
+check "umbra run (namespaces, filters)" $RUN
+# shellcheck disable=SC2086
+check "the tests" $TEST
+# shellcheck disable=SC2086
+check "the benchmarks" $BENCH
 [ -z "$missing" ] && exit 0
 
 if [ "${1:-}" = "--check" ]; then
-	echo "deps.sh: missing Debian packages:$missing" >&2
+	printf 'deps.sh: missing Debian packages:\n%s' "$report" >&2
 	exit 1
 fi
 
-echo "deps.sh: installing:$missing" >&2
+printf 'deps.sh: installing Debian packages:\n%s' "$report" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 || {
@@ -50,10 +71,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# Debian starts nginx and prometheus as services on install where an init
-# system runs; the tests and benchmarks start their own instances on free
-# ports, so stop the system ones if they came up.
-for s in nginx prometheus prometheus-alertmanager haproxy; do
-	$SUDO service "$s" stop >/dev/null 2>&1 || true
-done
+# Debian may start nginx, HAProxy, Prometheus and Alertmanager as system
+# services on install where an init system runs. They are left as the
+# package left them: the tests and benchmarks start their own instances
+# on free loopback ports and never touch system services.
 exit 0
