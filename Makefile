@@ -5,6 +5,8 @@
 #                             end-to-end tests (real processes on loopback)
 #   make SANITIZE=address,undefined check
 #                             the same under ASan/UBSan/LSan, in its own tree
+#   make check-loaded         make check 5 times (RUNS=N) from fresh clones
+#                             while stress-ng loads the machine; not in CI
 #   make bench                benchmarks (bench/*.sh; long, not in check)
 #   make fuzz                 libFuzzer (clang) on every tests/fuzz target,
 #                             FUZZ_SECONDS each (default 60)
@@ -96,7 +98,7 @@ PROG_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRC) $(DEMO_SRC) \
               $(BENCH_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/driver.c)
 .SECONDARY: $(PROG_OBJ)
 
-.PHONY: all check unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
+.PHONY: all check check-loaded unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
 
 all: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
@@ -211,6 +213,11 @@ demo: all
 # end-to-end, and one closing count.
 check: all unit fuzz-replay e2e docs-check
 	@$(PYTHON) tests/slowest.py $(TIMES)
+
+# The same, RUNS times (5) from fresh clones while stress-ng loads the
+# machine (scripts/check-loaded.sh); SANITIZE passes through. Not in CI.
+check-loaded:
+	RUNS=$(or $(RUNS),5) SANITIZE=$(SANITIZE) scripts/check-loaded.sh
 
 # libFuzzer needs clang; the library is rebuilt with clang's sanitizers.
 FUZZ_BUILD := build/fuzz
