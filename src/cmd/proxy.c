@@ -137,6 +137,7 @@ static void print_stats(const proxy_counters_t *now,
 		 LF_S("dropped", o ? drops : "0"),
 		 LF_U("shadow_errors", now->shadow_errors),
 		 LF_U("shadow_timeouts", now->shadow_timeouts),
+		 LF_U("compared", now->compared),
 		 LF_U("matched", now->matched), LF_U("differed", now->differed),
 		 LF_U("noise", now->noise), LF_U("queue", now->queue_requests),
 		 LF_U("records_dropped", now->records_dropped));

@@ -88,6 +88,23 @@ def free_port():
             return port
 
 
+def wait_until(cond, timeout=10.0, what=None, interval=0.05):
+    """Polls cond() until it returns a true value and returns that value;
+    after timeout seconds fails the test, naming what was waited for and
+    cond's last value. The one way a test waits: no outcome is decided by
+    a fixed sleep, and a slow machine only makes the wait longer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout} s for "
+                                 f"{what or getattr(cond, '__name__', cond)}"
+                                 f"; last value: {v!r}")
+        time.sleep(interval)
+
+
 def wait_port(port, timeout=10.0, proc=None):
     """Waits until something accepts on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout
