@@ -345,14 +345,16 @@ class Proxy:
         return stats[-1] if stats else {}
 
     def wait_counter(self, key, value, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The last stats record, once its key equals value."""
+        def reached():
             c = self.counters()
-            if key in c and c[key] == str(value):
-                return c
-            time.sleep(0.1)
-        raise AssertionError(f"{key} never reached {value}: "
-                             f"{self.counters()}")
+            return c if c.get(key) == str(value) else None
+        try:
+            return wait_until(reached, timeout, f"{key} = {value} in the "
+                              f"proxy's stats", interval=0.1)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last stats: {self.counters()}") \
+                from None
 
     def stop(self, sig=signal.SIGTERM):
         rc = stop(self.p, sig=sig, grace=15)
