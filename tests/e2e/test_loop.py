@@ -26,7 +26,8 @@ import time
 import urllib.error
 import urllib.request
 
-from lib import TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port
+from lib import (TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port,
+                 wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 LOADGEN = os.path.normpath(os.path.join(TOOLS, "..", "demo", "loadgen"))
@@ -76,6 +77,7 @@ class Daemon:
         self.p = start([UMBRA, "run", self.path, "--log-format", "json"],
                        stderr=self.errf, cwd=case.tmp)
         self.records = []
+        self.read_bytes = 0  # of the log, by the tail thread
         self.lock = threading.Lock()
         self.done = threading.Event()
         case.addCleanup(self.done.set)
@@ -87,24 +89,27 @@ class Daemon:
         self.api = f"http://127.0.0.1:{self.aport}"
 
     def _tail(self):
-        with open(self.log_path) as f:
-            buf = ""
+        with open(self.log_path, "rb") as f:
+            buf = b""
             while not self.done.is_set():
                 chunk = f.readline()
                 if not chunk:
+                    # the reader's own pace: it decides no outcome
                     time.sleep(0.02)
                     continue
                 buf += chunk
-                if not buf.endswith("\n"):
-                    continue
-                line, buf = buf, ""
-                try:
-                    r = json.loads(line)
-                except ValueError:
-                    continue
-                r["_t"] = time.monotonic()
+                if buf.endswith(b"\n"):
+                    line, buf = buf, b""
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        r = None
+                    if r is not None:
+                        r["_t"] = time.monotonic()
+                        with self.lock:
+                            self.records.append(r)
                 with self.lock:
-                    self.records.append(r)
+                    self.read_bytes += len(chunk)
 
     def find(self, mod, msg, **fields):
         """The records so far with this module, message and fields (a
@@ -122,19 +127,17 @@ class Daemon:
 
     def wait(self, mod, msg, timeout=WAIT, **fields):
         """The first record matching (seen before or arriving)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def found():
             got = self.find(mod, msg, **fields)
-            if got:
-                return got[0]
-            if self.p.poll() is not None:
+            if not got and self.p.poll() is not None:
                 raise AssertionError(f"umbra exited with {self.p.returncode}"
                                      f" waiting for {mod}/{msg}:\n"
                                      + self.tail_text())
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {mod}/{msg} {fields} within "
-                                     f"{timeout}s:\n" + self.tail_text())
-            time.sleep(0.05)
+            return got
+        try:
+            return wait_until(found, timeout, f"{mod}/{msg} {fields}")[0]
+        except AssertionError as e:
+            raise AssertionError(f"{e}:\n" + self.tail_text()) from None
 
     def tail_text(self, n=40):
         with self.lock:
@@ -154,15 +157,17 @@ class Daemon:
         return self.get("/api/v1/status")
 
     def wait_status(self, pred, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.status()
-            if pred(s):
-                return s
-            if time.monotonic() > deadline:
-                raise AssertionError(f"status never showed {what}: "
-                                     + json.dumps(s)[:3000])
-            time.sleep(0.2)
+        last = {}
+
+        def shows():
+            last["s"] = self.status()
+            return last["s"] if pred(last["s"]) else None
+        try:
+            return wait_until(shows, timeout, f"status showing {what}",
+                              interval=0.2)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: " + json.dumps(last["s"])[:3000]) \
+                from None
 
     def timeline(self):
         return [n["kind"] + " " + n["text"]
@@ -184,7 +189,10 @@ class Daemon:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         rc = self.p.wait(timeout=30)
-        time.sleep(0.2)  # the tail thread reads the last records
+        # the tail thread has read the log to its end: the last records
+        size = os.path.getsize(self.log_path)
+        wait_until(lambda: self.read_bytes >= size,
+                   what=f"the tail thread at the log's end ({size} bytes)")
         return rc
 
 
@@ -282,11 +290,8 @@ class LoopTest(TestCase):
             os.kill(pid, signal.SIGHUP)
         t = time.monotonic()
         for addr in d.production_addrs().values():
-            deadline = time.monotonic() + WAIT
-            while knob(addr) != 200:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{addr} never reloaded the bad config")
-                time.sleep(0.05)
+            wait_until(lambda: knob(addr) == 200, WAIT,
+                       f"{addr} reloading the bad config")
         return pids, t
 
     def test_rollback_restores_and_verifies(self):
@@ -316,11 +321,8 @@ class LoopTest(TestCase):
         self.assertEqual(self.read(app), good, "the known-good file is back")
         # both replicas reloaded it (the same processes: a reload)
         for addr in d.production_addrs().values():
-            deadline = time.monotonic() + WAIT
-            while knob(addr) != 20:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{addr} still runs the bad config")
-                time.sleep(0.05)
+            wait_until(lambda: knob(addr) == 20, WAIT,
+                       f"{addr} reloading the known-good config")
         ver = d.wait("mitigate", "outcome", action="rollback",
                      result="verified")
         self.assertRegex(ver["detail"], r"recovered after \d+ s: latency_"
@@ -473,7 +475,8 @@ class LoopTest(TestCase):
         # acted on; a new one would be audited as held: test_mitigate)
         self.put(manifest, "release = 3\n")
         d.wait("mitigate", "config snapshot taken", timeout=WAIT)
-        time.sleep(2.0)  # eight ticks
+        later = d.status()["ticks"] + 8
+        d.wait_status(lambda s: s["ticks"] >= later, "8 more ticks")
         self.assertEqual(self.read(manifest), b"release = 3\n")
         self.assertEqual(len(d.find("mitigate", "outcome", action="rollback",
                                     result="applied")), 1,
