@@ -20,7 +20,8 @@ import time
 import urllib.request
 
 import lib
-from lib import TOOLS, UMBRA, RecordingServer, TestCase, free_port, run, stop
+from lib import (TOOLS, UMBRA, RecordingServer, TestCase, free_port, run,
+                 stop, wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 MITDRIVE = os.path.join(TOOLS, "mitdrive")
@@ -164,10 +165,8 @@ class MitigateTest(TestCase):
         self.set_conf(f"latency_ms = {latency}\n")
         d.send("changed", "signal HUP")
         d.wait(r"^signalled 1")
-        deadline = time.monotonic() + WAIT
-        while self.latency_knob(port) != latency:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        wait_until(lambda: self.latency_knob(port) == latency, WAIT,
+                   f"production reloading latency_ms = {latency}")
 
     def test_rollback_restores_file_and_behaviour(self):
         cfg, port = base_config(self, self.conf,
@@ -185,11 +184,8 @@ class MitigateTest(TestCase):
         d.wait(r"^note outcome rollback applied: 1 file restored; the "
                r"reload signal")
         self.assertEqual(self.conf_text(), "latency_ms = 0\n")
-        deadline = time.monotonic() + WAIT
-        while self.latency_knob(port) != 0:
-            self.assertLess(time.monotonic(), deadline,
-                            "production fast again")
-            time.sleep(0.05)
+        wait_until(lambda: self.latency_knob(port) == 0, WAIT,
+                   "production fast again")
         d.send("view latency_p99 0.02 0.25")
         d.wait(r"^note outcome rollback verified: recovered after .*1/1 "
                r"replicas up")
@@ -260,10 +256,8 @@ class MitigateTest(TestCase):
     def bad_deploy_again(self, d, port):
         self.set_conf("latency_ms = 400\n")
         d.send("changed", "signal HUP")
-        deadline = time.monotonic() + WAIT
-        while self.latency_knob(port) != 400:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        wait_until(lambda: self.latency_knob(port) == 400, WAIT,
+                   "production reloading latency_ms = 400")
 
     def test_dry_run_acts_on_nothing(self):
         rx = RecordingServer()
@@ -278,7 +272,10 @@ class MitigateTest(TestCase):
         d.wait(r"^note action recommendation: rollback: restore known-good")
         d.wait(r"^note action recommendation: alert: critical alert "
                r"deviation/cpu")
-        time.sleep(1.0)  # several ticks: nothing may happen meanwhile
+        # several ticks: nothing may happen meanwhile
+        later = d.status()["ticks"] + 5
+        wait_until(lambda: d.status()["ticks"] >= later, WAIT,
+                   "5 more ticks of the engine")
         self.assertEqual(self.conf_text(), "latency_ms = 250\n")
         self.assertEqual(self.latency_knob(port), 250)
         self.assertEqual(rx.count(), 0, "no alert left umbra")
@@ -321,18 +318,17 @@ class AlertmanagerTest(TestCase):
              "--cluster.listen-address=", "--log.level=warn"],
             stderr=self.am_log)
         self.addCleanup(stop, self.am)
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                if get(f"127.0.0.1:{self.am_port}", "/-/ready",
-                       timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if self.am.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("Alertmanager did not start: " +
+
+        def ready():
+            if self.am.poll() is not None:
+                raise AssertionError("Alertmanager exited: " +
                                      open(self.am_log.name).read())
-            time.sleep(0.1)
+            try:
+                return get(f"127.0.0.1:{self.am_port}", "/-/ready",
+                           timeout=1)[0] == 200
+            except OSError:
+                return False
+        wait_until(ready, WAIT, "Alertmanager ready", interval=0.1)
 
     def am_alerts(self, service):
         st, body = get(f"127.0.0.1:{self.am_port}",
@@ -349,13 +345,7 @@ class AlertmanagerTest(TestCase):
         return out
 
     def wait_for(self, fn, what):
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.1)
-        raise AssertionError(f"waited for {what}")
+        return wait_until(fn, WAIT, what, interval=0.1)
 
     def test_alert_received_and_resolved(self):
         conf = os.path.join(self.tmp, "conf")

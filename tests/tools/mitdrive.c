@@ -18,7 +18,9 @@
  *
  * It ticks every analysis.interval and prints, one per line on stdout:
  * "ready" once production is up and the start snapshot taken, "note
- * KIND TEXT" for every note of the engine's report, "status JSON",
+ * KIND TEXT" for every note of the engine's report, "status JSON" (the
+ * engine's status and "ticks", the engine ticks run so far: a test
+ * waits for more of them to know that time passed with nothing done),
  * "audit KIND SUBJECT STATE TEXT", "error TEXT".
  *
  *   mitdrive CONFIG
@@ -50,6 +52,7 @@ typedef struct drive {
 	mit_t *eng;
 	mit_audit_t audit;
 	bool ready, quitting;
+	uint64_t ticks; /* mit_tick calls */
 	an_metric_view_t view[AN_METRIC__COUNT];
 	an_out_t out; /* the next tick's analysis */
 	char in[4096];
@@ -98,13 +101,14 @@ static void status(drive_t *d)
 	mit_status_t st;
 	mit_status(d->eng, &st);
 	json_t *j = json_pack(
-	    "{s:b, s:b, s:s, s:b, s:s, s:s, s:i, s:f, s:I, s:I, s:I}",
+	    "{s:b, s:b, s:s, s:b, s:s, s:s, s:i, s:f, s:I, s:I, s:I, s:I}",
 	    "dry_run", st.dry_run, "held", st.held, "hold_reason",
 	    st.hold_reason, "verifying", st.verifying, "current", st.current,
 	    "known_good", st.known_good, "replicas_desired",
 	    st.replicas_desired, "capacity", st.capacity, "decisions",
 	    (json_int_t)st.decisions, "actions", (json_int_t)st.actions,
-	    "alerts_firing", (json_int_t)st.alerts_firing);
+	    "alerts_firing", (json_int_t)st.alerts_firing, "ticks",
+	    (json_int_t)d->ticks);
 	char *t = json_dumps(j, JSON_COMPACT);
 	say("status %s", t);
 	free(t);
@@ -235,6 +239,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	mit_input_t in = {now, &d->out, NAN};
 	mit_report_t rep;
 	mit_tick(d->eng, &in, &rep);
+	d->ticks++;
 	memset(&d->out, 0, sizeof(d->out));
 	for (size_t i = 0; i < rep.nnotes; i++)
 		say("note %s %s", mit_note_kind_name(rep.note[i].kind),
