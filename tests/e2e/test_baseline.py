@@ -7,10 +7,10 @@ production's config files and stops with umbra."""
 import json
 import os
 import signal
-import time
 import urllib.request
 
-from lib import TOOLS, UMBRA, TestCase, free_port, run, start, wait_port
+from lib import (TOOLS, UMBRA, TestCase, free_port, run, start, wait_port,
+                 wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -82,22 +82,19 @@ api:
         return json.loads(get(self.api + "/api/v1/status", self.token)[1])
 
     def wait_status(self, pred, timeout=30):
-        deadline = time.monotonic() + timeout
-        s = {}
-        while time.monotonic() < deadline:
-            s = self.status()
-            if pred(s):
-                return s
-            time.sleep(0.1)
-        self.fail(f"status never matched: {json.dumps(s)[:2000]}")
+        last = {}
+
+        def matched():
+            last["s"] = self.status()
+            return last["s"] if pred(last["s"]) else None
+        try:
+            return wait_until(matched, timeout, "the status to match",
+                              interval=0.1)
+        except AssertionError as e:
+            self.fail(f"{e}: {json.dumps(last['s'])[:2000]}")
 
     def wait_for(self, pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return
-            time.sleep(0.1)
-        self.fail(what)
+        return wait_until(pred, timeout, what, interval=0.1)
 
     def requests(self, path, n):
         for _ in range(n):
@@ -153,7 +150,8 @@ api:
         # SIGTERM: the baseline stops with everything else
         os.kill(self.p.pid, signal.SIGTERM)
         self.assertEqual(self.p.wait(timeout=20), 0)
-        self.wait_for(lambda: not alive(bpid), "the baseline outlived umbra")
+        self.wait_for(lambda: not alive(bpid),
+                      "the baseline stopping with umbra")
         with open(self.log_path) as f:
             log = f.read()
         self.assertIn("restarting the baseline", log)

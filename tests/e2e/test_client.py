@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 
 from lib import (TOOLS, UMBRA, TestCase, free_port, run, start, stop,
-                 wait_port)
+                 wait_port, wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -64,19 +64,11 @@ class Load(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     r.read()
             except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-            time.sleep(0.005)
+                time.sleep(0.05)  # back off; the load's pace decides nothing
+            time.sleep(0.005)  # pacing: a steady load, not a flood
 
 
-def poll(fn, timeout=30, step=0.25):
-    """fn() until it returns something true; that value, or None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+WAIT = 30.0  # seconds the daemon may take to show what a test waits for
 
 
 class DaemonClientTest(unittest.TestCase):
@@ -127,10 +119,10 @@ class DaemonClientTest(unittest.TestCase):
 
     def test_status_shows_sides_and_the_engine(self):
         # (the shadow follows production's count if the policy scales it)
-        r = poll(lambda: (lambda r: r if re.search(
+        r = wait_until(lambda: (lambda r: r if re.search(
             r"shadow      [1-9]\d* replicas? up", r.stdout) else None)(
-            self.umbra("status", self.cfg, ok=(0, 3))))
-        self.assertIsNotNone(r, "the shadow never came up")
+            self.umbra("status", self.cfg, ok=(0, 3))), WAIT, "the shadow up",
+            interval=0.25)
         self.assertRegex(r.stdout, r"^clitest: (OK|ATTENTION)")
         self.assertRegex(r.stdout,
                          r"production  \d+ replicas? up, \d+ desired")
@@ -161,10 +153,11 @@ class DaemonClientTest(unittest.TestCase):
         self.assertEqual(rec["event"]["type"], "note")
         self.assertEqual(rec["event"]["side"], "both")
         # the store writes in batches: the list shows them shortly
-        listed = poll(lambda: (lambda r: r if "canary out" in r.stdout
-                               and "looked at it" in r.stdout else None)(
-            self.umbra("events", "list", self.cfg)), timeout=15)
-        self.assertIsNotNone(listed, "added events never listed")
+        listed = wait_until(lambda: (lambda r: r if "canary out" in r.stdout
+                                     and "looked at it" in r.stdout
+                                     else None)(
+            self.umbra("events", "list", self.cfg)), 15,
+            "the added events listed", interval=0.25)
         lines = listed.stdout.splitlines()
         self.assertRegex(lines[0], r"^START \(UTC\)\s+END\s+TYPE\s+SIDE\s+"
                          r"TEXT$")
@@ -193,8 +186,8 @@ class DaemonClientTest(unittest.TestCase):
             r = self.umbra("findings", self.cfg)
             return r if re.search(r"\scpu\s+(critical|high)\s", r.stdout) \
                 else None
-        r = poll(cpu_finding)
-        self.assertIsNotNone(r, "no cpu finding listed")
+        r = wait_until(cpu_finding, WAIT, "a cpu finding listed",
+                       interval=0.25)
         lines = r.stdout.splitlines()
         self.assertRegex(lines[0], r"^TIME \(UTC\)\s+METRIC\s+SEVERITY\s+"
                          r"SUMMARY$")
@@ -229,8 +222,8 @@ class DaemonClientTest(unittest.TestCase):
             r = self.umbra("actions", self.cfg)
             return r if re.search(r"decision\s+rule default-", r.stdout) \
                 and re.search(r"\n\s+action\s+\S", r.stdout) else None
-        a = poll(chain)
-        self.assertIsNotNone(a, "no decision and action listed")
+        a = wait_until(chain, WAIT, "a decision and an action listed",
+                       interval=0.25)
         self.assertRegex(a.stdout.splitlines()[0],
                          r"^TIME \(UTC\)\s+RECORD\s+WHAT")
         self.assertRegex(a.stdout, r"\n\s+outcome\s+\S")
@@ -261,8 +254,8 @@ class DaemonClientTest(unittest.TestCase):
                 t = f.read()
             return t if re.search(r"\n\s*\d+  \S+ \S+Z  finding ", t) \
                 else None
-        text = poll(followed)
-        self.assertIsNotNone(text, "the follower printed no finding")
+        wait_until(followed, WAIT, "a finding printed by the follower",
+                   interval=0.25)
         os.killpg(self.follower.pid, signal.SIGINT)
         self.assertEqual(self.follower.wait(timeout=10), 0)
         lines = open(path).read().splitlines()

@@ -11,7 +11,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port
+from lib import (TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port,
+                 wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -42,8 +43,8 @@ class Load(threading.Thread):
                     r.read()
                     self.ok += 1
             except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-            time.sleep(0.005)
+                time.sleep(0.05)  # back off; the load's pace decides nothing
+            time.sleep(0.005)  # pacing: a steady load, not a flood
 
 
 class DaemonTest(TestCase):
@@ -88,13 +89,16 @@ api:
         return json.loads(get(self.api + "/api/v1/status", self.token)[1])
 
     def wait_status(self, pred, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            s = self.status()
-            if pred(s):
-                return s
-            time.sleep(0.25)
-        self.fail(f"status never matched: {json.dumps(s)[:2000]}")
+        last = {}
+
+        def matched():
+            last["s"] = self.status()
+            return last["s"] if pred(last["s"]) else None
+        try:
+            return wait_until(matched, timeout, "the status to match",
+                              interval=0.25)
+        except AssertionError as e:
+            self.fail(f"{e}: {json.dumps(last['s'])[:2000]}")
 
     def test_api_metrics_events_dashboard(self):
         self.start_umbra()
@@ -132,14 +136,10 @@ api:
             get(self.api + "/api/v1/events", self.token,
                 data=b'{"type": "party"}')
         self.assertEqual(e.exception.code, 400)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            evs = json.loads(get(self.api + "/api/v1/events", self.token)[1])
-            if any(e["text"] == "v2.3.1 rolled out" for e in evs):
-                break
-            time.sleep(0.2)
-        else:
-            self.fail(f"posted event not listed: {evs}")
+        wait_until(lambda: any(
+            e["text"] == "v2.3.1 rolled out" for e in json.loads(
+                get(self.api + "/api/v1/events", self.token)[1])),
+            what="the posted event listed", interval=0.2)
 
         # the dashboard (token in the query, for a browser)
         code, html = get(self.api + "/?token=" + self.token)
@@ -154,14 +154,9 @@ api:
     def test_a_regressed_shadow_is_a_finding_with_its_cause(self):
         # the shadow's config costs 8x the CPU per request
         self.start_umbra(shadow_cpu_ms="2.4")
-        deadline = time.monotonic() + 60
-        found = []
-        while time.monotonic() < deadline and not found:
-            found = [f for f in json.loads(get(
-                self.api + "/api/v1/findings", self.token)[1])
-                if f["metric"] == "cpu"]
-            time.sleep(0.5)
-        self.assertTrue(found, "no cpu finding")
+        found = wait_until(lambda: [f for f in json.loads(get(
+            self.api + "/api/v1/findings", self.token)[1])
+            if f["metric"] == "cpu"], 60, "a cpu finding", interval=0.5)
         ev = found[0]["evidence"]
         self.assertEqual(ev["mover"], "shadow")
         self.assertGreater(ev["deviation"], 1.0)
@@ -196,18 +191,15 @@ scrape_configs:
         wait_port(pport, timeout=20, proc=prom)
         url = f"http://127.0.0.1:{pport}/api/v1/query?" + urllib.parse.urlencode(
             {"query": 'umbra_proxy_requests_total{service="daemon"}'})
-        deadline = time.monotonic() + 30
-        value = None
-        while time.monotonic() < deadline:
+
+        def scraped():
             try:
                 res = json.loads(get(url)[1])["data"]["result"]
-                if res and float(res[0]["value"][1]) > 0:
-                    value = float(res[0]["value"][1])
-                    break
             except urllib.error.HTTPError as e:
-                self.assertEqual(e.code, 503)
-            time.sleep(0.25)
-        self.assertIsNotNone(value, "Prometheus never scraped umbra")
+                self.assertEqual(e.code, 503, "only 'not ready yet' is ok")
+                return None
+            return res and float(res[0]["value"][1]) > 0
+        wait_until(scraped, 30, "Prometheus scraping umbra", interval=0.25)
         self.load.halt.set()
         self.p.send_signal(15)
         self.assertEqual(self.p.wait(timeout=30), 0)

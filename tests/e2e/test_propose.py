@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 from lib import TOOLS, UMBRA, TestCase, free_port, run, start, stop, \
-    wait_port
+    wait_port, wait_until
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -33,8 +33,8 @@ class Load(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     r.read()
             except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-            time.sleep(0.002)
+                time.sleep(0.05)  # back off; the load's pace decides nothing
+            time.sleep(0.002)  # pacing: a steady load, not a flood
 
 
 class ProposeTest(TestCase):
@@ -120,16 +120,16 @@ mitigation:
         # the store's actions table has the chain
         with open(os.path.join(self.tmp, "umbra-data", "api.token")) as f:
             token = f.read().strip()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def actions():
             req = urllib.request.Request(
                 f"http://127.0.0.1:{self.aport}/api/v1/actions",
                 headers={"Authorization": "Bearer " + token})
             with urllib.request.urlopen(req, timeout=5) as r:
                 rows = {(a["kind"], a["outcome"]) for a in json.loads(r.read())}
-            if ("propose", "promoted") in rows:
-                break
-            time.sleep(0.2)
+            return rows if ("propose", "promoted") in rows else None
+        rows = wait_until(actions, 10, "propose/promoted in the actions",
+                          interval=0.2)
         for row in [("decision", "decided"), ("propose", "started"),
                     ("propose", "applied"), ("promote", "started"),
                     ("promote", "applied"), ("promote", "verified"),
@@ -153,15 +153,16 @@ mitigation:
         busy = self.propose("--config-dir", new, "--no-wait")
         self.assertEqual(busy.returncode, 1, busy.stdout + busy.stderr)
         self.assertIn("409", busy.stderr)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
+
+        def done():
             s = self.propose("--status", "--json")
             self.assertEqual(s.returncode, 0, s.stderr)
             p = json.loads(s.stdout)
-            if p["state"] == "done":
-                break
-            time.sleep(0.25)
-        self.assertEqual(p["state"], "done", self.umbra_log())
+            return p if p["state"] == "done" else None
+        try:
+            p = wait_until(done, 40, "the proposal done", interval=0.25)
+        except AssertionError as e:
+            self.fail(f"{e}\n{self.umbra_log()}")
         self.assertEqual(p["verdict"], "rejected", p["summary"])
         self.assertIn("critical finding during the soak", p["summary"])
         found = [e for e in p["evidence"] if e["kind"] == "finding"]
