@@ -106,17 +106,17 @@ def wait_until(cond, timeout=10.0, what=None, interval=0.05):
 
 
 def wait_port(port, timeout=10.0, proc=None):
-    """Waits until something accepts on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Waits until something accepts on 127.0.0.1:port (fails at once
+    if proc, the process that should listen, exits)."""
+    def accepts():
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"process exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on :{port} after {timeout}s")
+            return False
+    wait_until(accepts, timeout, f"something listening on :{port}")
 
 
 def testsvc(tc, name="prod", *args):
@@ -258,6 +258,7 @@ class RecordingServer:
                     c.close()
                     return
                 if self.mode == "slow":
+                    # the scenario's slow server: decides no outcome
                     time.sleep(self.delay)
                 if self.mode == "upgrade":
                     c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"

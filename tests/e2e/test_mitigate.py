@@ -54,7 +54,8 @@ class Driver:
         lib._live.append(self.p)
         self.lines = queue.Queue()
         self.seen = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         case.addCleanup(self.close)
 
     def _read(self):
@@ -69,23 +70,25 @@ class Driver:
     def wait(self, pattern, timeout=WAIT):
         """The first line (seen before or arriving) matching pattern."""
         rx = re.compile(pattern)
-        for line in self.seen:
-            if rx.search(line):
-                return line
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.p.poll() is not None:
-                    break
-                continue
-            self.seen.append(line)
-            if rx.search(line):
-                return line
-        raise AssertionError(
-            f"no line matching {pattern!r} within {timeout}s; got:\n"
-            + "\n".join(self.seen[-30:]) + "\nlog:\n" + self.log_text()[-3000:])
+
+        def matched():
+            ended = not self.reader.is_alive()  # before the last lines
+            while not self.lines.empty():
+                self.seen.append(self.lines.get())
+            for line in self.seen:
+                if rx.search(line):
+                    return line
+            if ended:
+                raise AssertionError(f"mitdrive ended (exit "
+                                     f"{self.p.poll()}) before a line "
+                                     f"matching {pattern!r}")
+            return None
+        try:
+            return wait_until(matched, timeout, f"a line matching {pattern!r}")
+        except AssertionError as e:
+            raise AssertionError(
+                f"{e}; got:\n" + "\n".join(self.seen[-30:]) + "\nlog:\n"
+                + self.log_text()[-3000:]) from None
 
     def forget(self):
         """Later waits match only lines that arrive from now on."""
