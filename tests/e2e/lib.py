@@ -345,14 +345,28 @@ class Proxy:
         return stats[-1] if stats else {}
 
     def wait_counter(self, key, value, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Waits until the stats record's key reads value; returns the
+        record."""
+        return self.wait_counters(timeout=timeout, **{key: value})
+
+    def wait_counters(self, timeout=10.0, **want):
+        """Waits until every key of want reads its value in one stats
+        record; returns that record."""
+        want = {k: str(v) for k, v in want.items()}
+
+        def reached():
             c = self.counters()
-            if key in c and c[key] == str(value):
-                return c
-            time.sleep(0.1)
-        raise AssertionError(f"{key} never reached {value}: "
-                             f"{self.counters()}")
+            return c if all(c.get(k) == v for k, v in want.items()) else None
+        return wait_until(reached, timeout, f"proxy counters {want}")
+
+    def wait_copies_answered(self, timeout=10.0):
+        """Waits until no copy is queued and every copy sent was answered
+        (a healthy shadow); returns that stats record."""
+        def answered():
+            c = self.counters()
+            return c if (c and c["queue"] == "0" and
+                         c["mirrored"] == c["mirror_done"]) else None
+        return wait_until(answered, timeout, "every copy answered")
 
     def stop(self, sig=signal.SIGTERM):
         rc = stop(self.p, sig=sig, grace=15)

@@ -12,7 +12,7 @@ import time
 
 from lib import (TOOLS, Proxy, RecordingServer, TestCase, dead_port,
                  free_port, http_exchange, read_http_message, start, stop,
-                 testsvc, wait_port)
+                 testsvc, wait_port, wait_until)
 
 
 def normalise(head, body, http10=False):
@@ -196,9 +196,7 @@ class MirrorTest(TestCase):
         http_exchange(px.port, b"POST /echo HTTP/1.1\r\nHost: app.example\r\n"
                       b"Transfer-Encoding: chunked\r\nExpect: 100-continue"
                       b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-        deadline = time.monotonic() + 5
-        while sh.count() < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: sh.count() >= 1, what="the copy at the shadow")
         head, body = sh.requests[0]
         self.assertIn(b"Host: app.example\r\n", head)
         self.assertIn(b"X-Umbra-Shadow: 1\r\n", head)
@@ -247,7 +245,8 @@ mirror:
                 http_exchange(px.port, b"GET /a HTTP/1.1\r\nHost: h\r\n"
                               b"X-User: %s\r\n\r\n" % u.encode())
         px.wait_counter("requests", 200)
-        time.sleep(0.5)
+        c = px.wait_copies_answered()
+        self.assertEqual(sh.count(), int(c["mirrored"]))
         seen = {}
         for head, _ in sh.requests:
             u = re.search(rb"X-User: (\w+)", head).group(1).decode()
@@ -278,8 +277,7 @@ mirror:
         chunked = b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " \
                   b"chunked\r\n\r\n800\r\n" + b"y" * 2048 + b"\r\n0\r\n\r\n"
         self.assertIn(b"200 OK", http_exchange(px.port, chunked)[0][0])
-        c = px.wait_counter("mirror_done", 1)
-        self.assertIn("body_too_large=3", c["dropped"])
+        c = px.wait_counters(mirror_done=1, dropped="body_too_large=3")
         self.assertEqual(sh.count(), 1)
 
     def test_blackhole_drops_counted_exactly(self):
@@ -304,9 +302,8 @@ mirror:
             r = http_exchange(px.port, b"GET /users/%d HTTP/1.1\r\nHost: h"
                               b"\r\n\r\n" % i)
             self.assertIn(b"200 OK", r[0][0])
-        c = px.wait_counter("requests", 20)
-        time.sleep(0.3)
-        c = px.counters()
+        px.wait_counter("requests", 20)
+        c = px.wait_counters(queue=5, dropped="queue_full=13")
         # 2 on the wire, 5 waiting, 13 refused
         self.assertEqual(c["mirrored"], "2")
         self.assertEqual(c["queue"], "5")
@@ -352,8 +349,7 @@ shadow:
         for i in range(10):
             http_exchange(px.port, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
         px.wait_counter("mirror_done", 20 if baseline is not None else 10)
-        time.sleep(0.4)
-        return px.counters()
+        return px.wait_counter("compared", 10)
 
     def test_identical_match(self):
         c = self.run_pair(b'{"a":1}', b'{"a":1}')
@@ -458,9 +454,7 @@ class LifecycleTest(TestCase):
                    f"[127.0.0.1:{prod}]\nshadow:\n  upstreams: [{sh.addr}]\n"
                    f"  ratio: 1\n")
         os.kill(px.p.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while "reloaded" not in px.text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: "reloaded" in px.text(), what="the reload")
         for i in range(5):
             s.sendall(b"GET /users/2 HTTP/1.1\r\nHost: h\r\n\r\n")
             self.assertIn(b"200 OK", read_http_message(f)[0],
@@ -469,11 +463,13 @@ class LifecycleTest(TestCase):
         px.wait_counter("mirror_done", 5)
 
     def test_sigterm_drains_in_flight(self):
-        prod = testsvc(self, "prod", "--latency-ms", "800")
-        px = Proxy(self, "--prod", f"127.0.0.1:{prod}")
+        prod = RecordingServer(mode="slow", delay=0.8, name="prod")
+        self.addCleanup(prod.stop)
+        px = Proxy(self, "--prod", prod.addr)
         s = socket.create_connection(("127.0.0.1", px.port), 10)
         s.sendall(b"GET /work HTTP/1.1\r\nHost: h\r\n\r\n")
-        time.sleep(0.2)
+        # in flight: production has the request and answers in 0.8 s
+        wait_until(lambda: prod.count() >= 1, what="the request at production")
         os.kill(px.p.pid, signal.SIGTERM)
         h, b = read_http_message(s.makefile("rb"))
         self.assertIn(b"200 OK", h, "in-flight request completed")
