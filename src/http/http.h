@@ -55,7 +55,14 @@
 	X(BAD_STATUS, 502, "invalid status code")                         \
 	X(BAD_CHUNK_SIZE, 400, "invalid chunk size")                      \
 	X(CHUNK_TOO_LARGE, 400, "chunk size too large")                   \
+	X(CHUNK_SIZE_TOO_LONG, 400, "chunk size with too many digits")    \
+	X(CHUNK_LINE_WS, 400, "whitespace at the end of a chunk line")    \
+	X(CHUNK_BARE_LF, 400, "chunk framing line ends in LF without CR") \
 	X(BAD_CHUNK_EXT, 400, "invalid chunk extension")                  \
+	X(CHUNK_EXT_NO_NAME, 400, "chunk extension without a name")       \
+	X(CHUNK_EXT_NO_VALUE, 400, "chunk extension without a value")     \
+	X(CHUNK_EXT_UNCLOSED, 400, "unterminated quoted chunk extension") \
+	X(CHUNK_EXT_TOO_LONG, 400, "chunk extension too long")            \
 	X(BAD_CHUNK_END, 400, "chunk data not followed by CRLF")          \
 	X(TRAILER_TOO_LARGE, 431, "trailer section too large")            \
 	X(BAD_TRAILER, 400, "invalid trailer field")
@@ -173,7 +180,20 @@ bool http_value_has_token(const char *v, size_t len, const char *token);
 /* --------------------------------------------------------------- chunked */
 
 /* Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes as they
- * come; each step consumes framing and at most one span of data. */
+ * come; each step consumes framing and at most one span of data.
+ *
+ * Two grammars. Strict (http_chunked_init_strict), for request bodies from
+ * clients, which the proxy re-frames: RFC 9112 7.1 exactly. Every framing
+ * line ends in CRLF (a bare LF is CHUNK_BARE_LF); whitespace is allowed
+ * only as the BWS of chunk-ext, before ';' and around '=' (so "5 \r\n" and
+ * "5;a \r\n" are CHUNK_LINE_WS); an extension has a token name and, after
+ * '=', a token or a closed quoted-string. Tolerant (http_chunked_init), for
+ * responses and recorded traffic, which are relayed or observed as they
+ * are: the same, except that a bare LF ends a line and whitespace may end
+ * a size or extension line (HAProxy's and nginx's leniency towards
+ * servers, RFC 9112 2.2). Both bound the size (HTTP_CHUNK_SIZE_MAX and
+ * HTTP_CHUNK_SIZE_DIGITS_MAX), the extension (HTTP_CHUNK_EXT_MAX) and the
+ * trailer section (max_trailer). */
 typedef struct http_chunked {
 	int state;
 	uint64_t remaining;   /* data bytes left in the current chunk */
@@ -182,20 +202,42 @@ typedef struct http_chunked {
 	size_t trailer_len;   /* bytes of trailer section so far */
 	size_t line_len;      /* bytes of the current trailer line */
 	bool in_value;        /* past the colon of the current trailer */
+	bool strict;          /* RFC 9112 7.1 exactly (see above) */
 	size_t max_trailer;   /* limit for the trailer section */
 	bool done;
 } http_chunked_t;
 
 #define HTTP_CHUNK_EXT_MAX 4096 /* chunk extensions are unused in practice */
+/* 2^63 - 1: a larger size overflows the signed 64-bit offsets that
+ * servers keep sizes in (nginx's off_t), the classic chunk-size smuggle. */
+#define HTTP_CHUNK_SIZE_MAX INT64_MAX
+/* 16 hex digits hold every size up to HTTP_CHUNK_SIZE_MAX; more are
+ * leading zeros, which no sender needs and which would let a client send
+ * framing without end. */
+#define HTTP_CHUNK_SIZE_DIGITS_MAX 16
 
+/* Tolerant decoder (see above). */
 void http_chunked_init(http_chunked_t *c, size_t max_trailer);
+/* Strict decoder (see above): request bodies from clients. */
+void http_chunked_init_strict(http_chunked_t *c, size_t max_trailer);
 
 /* Consumes bytes from buf[0..len): returns how many (0 only when len is
  * 0 or the body is done), or ERR_PARSE with *err. When the consumed bytes
  * include chunk data, *data and *dlen give that span (inside buf), else dlen
- * is 0. c->done is set once the last chunk and the trailers are in. */
+ * is 0. c->done is set once the last chunk and the trailers are in.
+ * Trailer fields are checked and consumed, not returned. */
 ssize_t http_chunked_step(http_chunked_t *c, const char *buf, size_t len,
 			  const char **data, size_t *dlen, http_err_t *err);
+
+/* Re-framing: the proxy never relays a client's chunk lines. Each span of
+ * decoded data goes out as one chunk in umbra's canonical form: the size
+ * in lowercase hex without leading zeros, CRLF, the data, CRLF; no
+ * extensions. http_write_chunk appends nothing when len is 0 (a zero size
+ * would end the body). http_write_last_chunk appends "0\r\n\r\n": the
+ * client's trailer fields are dropped (RFC 9110 6.5.1 lets a recipient
+ * that removes the chunked coding discard them). */
+void http_write_chunk(buf_t *out, const char *data, size_t len);
+void http_write_last_chunk(buf_t *out);
 
 /* --------------------------------------------------------------- writing */
 
