@@ -58,6 +58,15 @@ REQUESTS = [
     b"GET /users/9 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 ]
 
+# Chunked bodies reach production re-framed in umbra's canonical chunks
+# (issue 17): what a direct client would send to get the same answer.
+# The test service (libevent's evhttp) answers 413 to the extension in
+# the original, the kind of different reading re-framing protects from.
+CANONICAL = {
+    REQUESTS[4]: b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                 b"chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n",
+}
+
 
 class ProductionBytesTest(TestCase):
     """Production answers through umbra exactly as it does directly."""
@@ -71,7 +80,8 @@ class ProductionBytesTest(TestCase):
         px = Proxy(self, *args)
         for raw in REQUESTS:
             head_only = raw.startswith(b"HEAD")
-            d = http_exchange(prod, raw, head_only=head_only)
+            d = http_exchange(prod, CANONICAL.get(raw, raw),
+                              head_only=head_only)
             p = http_exchange(px.port, raw, head_only=head_only)
             self.assertEqual(len(d), 1)
             self.assertEqual(len(p), 1, raw)
