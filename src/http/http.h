@@ -35,6 +35,9 @@
 	X(TOO_MANY_HEADERS, 431, "too many header fields")                \
 	X(BAD_METHOD, 400, "invalid method")                              \
 	X(BAD_TARGET, 400, "invalid request target")                      \
+	X(TARGET_FRAGMENT, 400, "fragment in request target")             \
+	X(TARGET_USERINFO, 400, "userinfo in request target")             \
+	X(BAD_AUTHORITY, 400, "invalid authority in request target")      \
 	X(BAD_VERSION, 400, "invalid HTTP version")                       \
 	X(VERSION_NOT_SUPPORTED, 505, "HTTP version not supported")       \
 	X(BAD_REQUEST_LINE, 400, "malformed request line")                \
@@ -51,6 +54,7 @@
 	X(TE_IN_HTTP10, 400, "Transfer-Encoding in an HTTP/1.0 message")  \
 	X(NO_HOST, 400, "missing Host")                                   \
 	X(MULTIPLE_HOST, 400, "more than one Host")                       \
+	X(BAD_HOST, 400, "invalid Host")                                  \
 	X(BAD_STATUS_LINE, 502, "malformed status line")                  \
 	X(BAD_STATUS, 502, "invalid status code")                         \
 	X(BAD_CHUNK_SIZE, 400, "invalid chunk size")                      \
@@ -122,11 +126,28 @@ typedef struct http_limits {
  * large_client_header_buffers), 100 fields. */
 #define HTTP_LIMITS_DEFAULT {8192, 65536, 100}
 
+/* The four forms of request-target (RFC 9112 3.2). */
+typedef enum http_target_form {
+	HTTP_TARGET_ORIGIN,    /* "/path?query" */
+	HTTP_TARGET_ABSOLUTE,  /* "http://authority/path?query" */
+	HTTP_TARGET_AUTHORITY, /* "host:port", CONNECT only */
+	HTTP_TARGET_ASTERISK,  /* "*", OPTIONS only */
+} http_target_form_t;
+
 typedef struct http_request {
 	const char *method;
 	size_t method_len;
 	const char *target;
 	size_t target_len;
+	http_target_form_t target_form;
+	/* absolute-form: the authority (uri-host [":" port], no userinfo)
+	 * and the rest, path and query, which the proxy forwards in
+	 * origin-form ("" and "?q" become "/" and "/?q"); for the other
+	 * forms authority is NULL and origin is the target. */
+	const char *authority;
+	size_t authority_len;
+	const char *origin;
+	size_t origin_len;
 	int version;             /* 10 or 11 */
 	http_header_t *headers;  /* caller's array */
 	size_t nheaders;
@@ -263,7 +284,9 @@ typedef struct http_fwd {
 /* Appends the request head to out: "METHOD TARGET HTTP/1.1", the fields
  * in their order minus hop-by-hop ones, the framing field where the
  * original one was (or last), the forwarding fields, then the extra lines
- * and a blank line. */
+ * and a blank line. An absolute-form target goes out in origin-form with
+ * Host set from its authority, in place of the client's Host or added
+ * (RFC 9112 3.2.2), so production never sees two readings of the host. */
 void http_write_request_head(buf_t *out, const http_request_t *req,
 			     const http_fwd_t *fwd);
 
@@ -283,6 +306,26 @@ void http_write_simple_response(buf_t *out, int status, const char *text,
 const char *http_status_reason(int status);
 
 /* --------------------------------------------------------------- targets */
+
+/* Checks a request target and splits it (RFC 9112 3.2). origin-form and
+ * absolute-form ("http" or "https" scheme, any case) for every method but
+ * CONNECT, which takes authority-form ("host:port") only; "*" for
+ * OPTIONS. Refused: a '#' anywhere (TARGET_FRAGMENT: a fragment is never
+ * sent, RFC 9110 7.1), userinfo in an authority (TARGET_USERINFO: RFC
+ * 9110 4.2.4 calls it an error, used to obscure the host), an authority
+ * that is not a valid uri-host[:port], or an empty host in an http(s)
+ * URI (BAD_AUTHORITY, RFC 9110 4.2.1), any other shape (BAD_TARGET).
+ * Bytes were checked by the caller (visible ASCII and obs-text). Sets
+ * req->target_form, authority and origin from req->target. */
+http_err_t http_target_parse(http_request_t *req);
+
+/* True when v[0..len) is a valid Host field value: uri-host [":" port]
+ * (RFC 9112 3.2, RFC 3986 3.2.2): an IP-literal in brackets, or a
+ * reg-name or IPv4 address of unreserved, pct-encoded and sub-delims
+ * bytes; the port at most 65535. An empty value is valid (a target with
+ * no authority, RFC 9112 3.2). need_port: the port must be there (the
+ * authority-form of CONNECT). */
+bool http_host_valid(const char *v, size_t len, bool need_port);
 
 /* The endpoint template of a request target, into out (cap bytes, NUL
  * ended, cut to fit): the path without query or fragment, scheme and

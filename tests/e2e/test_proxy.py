@@ -643,3 +643,50 @@ class FramingTest(TestCase):
             self.assertNotIn(b" \r\n", raw)
             self.assertNotIn(b";", raw)
         self.px.wait_counter("bad_requests", len(self.BAD))
+
+
+class TargetTest(TestCase):
+    """Issue 17 point 5: an absolute-form target reaches production in
+    origin-form with Host from its authority (RFC 9112 3.2.2); a fragment,
+    userinfo or an invalid Host gets 400 and never reaches production."""
+
+    def test_absolute_form_rewritten(self):
+        prod = RawProduction(name="prod")
+        self.addCleanup(prod.stop)
+        px = Proxy(self, "--prod", prod.addr)
+        r = http_exchange(px.port, b"GET http://app.example:8080/a?x=1 "
+                          b"HTTP/1.1\r\nHost: other\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        r = http_exchange(px.port, b"GET HTTP://b.example HTTP/1.0\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        heads = [h for h, _ in prod.requests]
+        self.assertTrue(heads[0].startswith(b"GET /a?x=1 HTTP/1.1\r\n"),
+                        heads[0])
+        self.assertIn(b"\r\nHost: app.example:8080\r\n", heads[0])
+        self.assertNotIn(b"other", heads[0])
+        self.assertTrue(heads[1].startswith(b"GET / HTTP/1.1\r\n"), heads[1])
+        self.assertIn(b"\r\nHost: b.example\r\n", heads[1])
+
+    def test_refused(self):
+        prod = RawProduction(name="prod")
+        self.addCleanup(prod.stop)
+        px = Proxy(self, "--prod", prod.addr)
+        cases = [
+            b"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET http://user:pw@h/a HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h/x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h:port\r\n\r\n",
+        ]
+        for raw in cases:
+            s = socket.create_connection(("127.0.0.1", px.port), 10)
+            s.sendall(raw + b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n")
+            f = s.makefile("rb")
+            h, _ = read_http_message(f)
+            self.assertTrue(h.startswith(b"HTTP/1.1 400 "), (raw, h))
+            self.assertEqual(f.read(), b"", "connection closed after")
+            s.close()
+        r = http_exchange(px.port, b"GET /marker HTTP/1.1\r\nHost: h\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        self.assertEqual(prod.paths(), [b"/marker"])
+        px.wait_counter("bad_requests", len(cases))
