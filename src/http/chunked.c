@@ -12,8 +12,10 @@
  *
  * A byte-at-a-time state machine for the framing (sizes, extensions,
  * trailers are short) and a bulk span for the data, so a large chunk costs
- * one step. The strict and tolerant grammars (http.h) differ only in the
- * line ends they take: line_end() is the one place that decides.
+ * one step. The strict and tolerant grammars (http.h) differ in the line
+ * ends they take (line_end() is the one place that decides) and in the
+ * extensions: the tolerant one takes any bytes but controls up to the end
+ * of the line (CS_EXT_ANY), as this decoder always did for responses.
  */
 #include "http/http.h"
 #include "http/http_int.h"
@@ -32,6 +34,7 @@ enum {
 	CS_EXT_QPAIR,     /* after a backslash in a quoted-string */
 	CS_EXT_END,       /* just after a value: ';', BWS or CRLF */
 	CS_EXT_WS,        /* whitespace after a value: ';' must follow */
+	CS_EXT_ANY,       /* tolerant: any extension bytes up to the EOL */
 	CS_SIZE_LF,       /* CR seen at the end of the size line */
 	CS_DATA,          /* chunk data */
 	CS_DATA_CR,       /* expect CR after data */
@@ -122,7 +125,7 @@ static http_err_t size_line_byte(http_chunked_t *c, unsigned char ch,
 		if (eol)
 			return line_end(c, ch, false);
 		if (ch == ';') {
-			c->state = CS_EXT_PRE_NAME;
+			c->state = c->strict ? CS_EXT_PRE_NAME : CS_EXT_ANY;
 			return HTTP_E_NONE;
 		}
 		if (is_ws(ch)) {
@@ -135,7 +138,7 @@ static http_err_t size_line_byte(http_chunked_t *c, unsigned char ch,
 		if (is_ws(ch))
 			return HTTP_E_NONE;
 		if (ch == ';') {
-			c->state = CS_EXT_PRE_NAME;
+			c->state = c->strict ? CS_EXT_PRE_NAME : CS_EXT_ANY;
 			return HTTP_E_NONE;
 		}
 		if (eol)
@@ -213,6 +216,13 @@ static http_err_t size_line_byte(http_chunked_t *c, unsigned char ch,
 		if (eol)
 			return HTTP_E_CHUNK_EXT_UNCLOSED;
 		return is_qdtext(ch) ? HTTP_E_NONE : HTTP_E_BAD_CHUNK_EXT;
+	case CS_EXT_ANY:
+		/* what servers send is relayed as sent: only its bytes */
+		if (eol)
+			return line_end(c, ch, false);
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return HTTP_E_BAD_CHUNK_EXT;
+		return HTTP_E_NONE;
 	case CS_EXT_QPAIR:
 		/* quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
 		if (eol)

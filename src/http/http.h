@@ -210,9 +210,11 @@ bool http_value_has_token(const char *v, size_t len, const char *token);
  * "5;a \r\n" are CHUNK_LINE_WS); an extension has a token name and, after
  * '=', a token or a closed quoted-string. Tolerant (http_chunked_init), for
  * responses and recorded traffic, which are relayed or observed as they
- * are: the same, except that a bare LF ends a line and whitespace may end
- * a size or extension line (HAProxy's and nginx's leniency towards
- * servers, RFC 9112 2.2). Both bound the size (HTTP_CHUNK_SIZE_MAX and
+ * are: a bare LF ends a line, whitespace may end a size line, and an
+ * extension is any bytes but controls up to the end of the line
+ * (HAProxy's and nginx's leniency towards servers, RFC 9112 2.2; a
+ * response umbra relays must not fail where the client would have read
+ * it). Both bound the size (HTTP_CHUNK_SIZE_MAX and
  * HTTP_CHUNK_SIZE_DIGITS_MAX), the extension (HTTP_CHUNK_EXT_MAX) and the
  * trailer section (max_trailer). */
 typedef struct http_chunked {
