@@ -10,10 +10,13 @@
  * Strictness (request smuggling, RFC 9112 section 11.2): a request with
  * both Content-Length and Transfer-Encoding, differing Content-Lengths, a
  * transfer coding other than a final "chunked", obs-fold, a bare CR, bad
- * bytes in names, values or the target, or a missing or repeated Host on
- * HTTP/1.1 is rejected with its own reason. Lines may end in CRLF or LF
- * (RFC 9112 2.2 allows a recipient to accept LF); the proxy rewrites every
- * head it forwards, so what goes upstream always uses CRLF.
+ * bytes in names, values or the target, a missing or repeated Host on
+ * HTTP/1.1, an invalid Host value, and a target with a fragment or
+ * userinfo are rejected, each with its own reason. Head lines may end in
+ * CRLF or LF (RFC 9112 2.2 allows a recipient to accept LF); the proxy
+ * rewrites every head it forwards, so what goes upstream always uses CRLF.
+ * Chunked request bodies are held to RFC 9112 7.1 exactly and re-framed
+ * (http_chunked_init_strict, http_write_chunk).
  */
 #ifndef UMBRA_HTTP_HTTP_H
 #define UMBRA_HTTP_HTTP_H
