@@ -93,9 +93,14 @@ void http_write_request_head(buf_t *out, const http_request_t *req,
 	buf_reserve(out, req->head_len + 128);
 	buf_append(out, req->method, req->method_len);
 	buf_putc(out, ' ');
-	/* absolute-form goes out in origin-form, Host from the authority */
+	/* absolute-form goes out in origin-form, Host from the authority;
+	 * OPTIONS to an empty path and no query asks about the server: "*"
+	 * (RFC 9112 3.2.4) */
 	bool absolute = req->target_form == HTTP_TARGET_ABSOLUTE;
-	if (absolute) {
+	if (absolute && req->origin_len == 0 &&
+	    req->method_id == HTTP_M_OPTIONS) {
+		buf_putc(out, '*');
+	} else if (absolute) {
 		if (req->origin_len == 0 || req->origin[0] != '/')
 			buf_putc(out, '/');
 		buf_append(out, req->origin, req->origin_len);

@@ -99,7 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					     &e3);
 		/* the target production gets */
 		buf_t want = BUF_INIT;
-		if (r.target_form == HTTP_TARGET_ABSOLUTE) {
+		if (r.target_form == HTTP_TARGET_ABSOLUTE && !r.origin_len &&
+		    r.method_id == HTTP_M_OPTIONS) {
+			buf_putc(&want, '*');
+		} else if (r.target_form == HTTP_TARGET_ABSOLUTE) {
 			if (r.origin_len == 0 || r.origin[0] != '/')
 				buf_putc(&want, '/');
 			buf_append(&want, r.origin, r.origin_len);

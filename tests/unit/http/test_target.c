@@ -65,6 +65,11 @@ Test(absolute, rewritten_to_origin_form)
 		 "GET /?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
 	rewrites("GET http://[::1]:80/a HTTP/1.1\r\nHost: h\r\n\r\n",
 		 "GET /a HTTP/1.1\r\nHost: [::1]:80\r\n\r\n");
+	/* OPTIONS to an empty path is about the server (RFC 9112 3.2.4) */
+	rewrites("OPTIONS http://h:8080 HTTP/1.1\r\nHost: h\r\n\r\n",
+		 "OPTIONS * HTTP/1.1\r\nHost: h:8080\r\n\r\n");
+	rewrites("OPTIONS http://h?x HTTP/1.1\r\nHost: h\r\n\r\n",
+		 "OPTIONS /?x HTTP/1.1\r\nHost: h\r\n\r\n");
 }
 
 Test(absolute, http10_without_host_gets_the_authority)
