@@ -376,8 +376,8 @@ static void start_exchange(cconn_t *c, http_request_t *req)
 	c->req_body = req->body;
 	c->req_remaining = req->content_length;
 	c->req_done = req->body == HTTP_BODY_NONE;
-	if (req->body == HTTP_BODY_CHUNKED)
-		http_chunked_init(&c->req_chunk, rt->limits.max_head);
+	if (req->body == HTTP_BODY_CHUNKED) /* re-framed: see forward_body */
+		http_chunked_init_strict(&c->req_chunk, rt->limits.max_head);
 	c->endpoint = proxy__endpoint(w, req->method_id, req->method,
 				      req->method_len, req->target,
 				      req->target_len);
@@ -432,7 +432,10 @@ static void start_exchange(cconn_t *c, http_request_t *req)
 	flush_upstream(c);
 }
 
-/* Moves request body bytes from c->in toward the upstream. */
+/* Moves request body bytes from c->in toward the upstream. A chunked body
+ * is decoded strictly and re-framed: production gets umbra's own chunk
+ * lines around the data (http_write_chunk), never the client's, so a
+ * framing that production might read differently cannot reach it. */
 static void forward_body(cconn_t *c)
 {
 	worker_t *w = c->w;
@@ -440,6 +443,7 @@ static void forward_body(cconn_t *c)
 	while (!c->req_done && iobuf_len(&c->in)) {
 		const char *p = c->in.data + c->in.start;
 		size_t avail = iobuf_len(&c->in), take;
+		size_t queued = u ? u->out.b.len : 0;
 		if (c->req_body == HTTP_BODY_LENGTH) {
 			take = avail < c->req_remaining ? avail
 							: (size_t)c->req_remaining;
@@ -450,6 +454,8 @@ static void forward_body(cconn_t *c)
 			c->req_remaining -= take;
 			if (c->req_remaining == 0)
 				c->req_done = true;
+			if (u)
+				buf_append(&u->out.b, p, take);
 		} else {
 			const char *d;
 			size_t dl;
@@ -476,17 +482,24 @@ static void forward_body(cconn_t *c)
 				proxy__tap_req_body(c, d, dl);
 			if (c->req_chunk.done)
 				c->req_done = true;
+			if (u) {
+				http_write_chunk(&u->out.b, d, dl);
+				if (c->req_done)
+					http_write_last_chunk(&u->out.b);
+			}
 		}
 		if (u) {
-			buf_append(&u->out.b, p, take);
+			/* what this pass queued upstream, kept for a replay */
+			size_t sent = u->out.b.len - queued;
 			if (c->replayable) {
-				if (c->replay.len + take <= PROXY_REPLAY_MAX)
-					buf_append(&c->replay, p, take);
+				if (c->replay.len + sent <= PROXY_REPLAY_MAX)
+					buf_append(&c->replay,
+						   u->out.b.data + queued, sent);
 				else
 					c->replayable = false;
 			}
+			c->req_bytes += sent;
 		}
-		c->req_bytes += take;
 		c->in.start += take;
 	}
 	if (c->req_done) {

@@ -346,16 +346,28 @@ class Proxy:
         return stats[-1] if stats else {}
 
     def wait_counter(self, key, value, timeout=10.0):
-        """The last stats record, once its key equals value."""
+        """Waits until the stats record's key reads value; returns the
+        record."""
+        return self.wait_counters(timeout=timeout, **{key: value})
+
+    def wait_counters(self, timeout=10.0, **want):
+        """Waits until every key of want reads its value in one stats
+        record; returns that record."""
+        want = {k: str(v) for k, v in want.items()}
+
         def reached():
             c = self.counters()
-            return c if c.get(key) == str(value) else None
-        try:
-            return wait_until(reached, timeout, f"{key} = {value} in the "
-                              f"proxy's stats", interval=0.1)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; last stats: {self.counters()}") \
-                from None
+            return c if all(c.get(k) == v for k, v in want.items()) else None
+        return wait_until(reached, timeout, f"proxy counters {want}")
+
+    def wait_copies_answered(self, timeout=10.0):
+        """Waits until no copy is queued and every copy sent was answered
+        (a healthy shadow); returns that stats record."""
+        def answered():
+            c = self.counters()
+            return c if (c and c["queue"] == "0" and
+                         c["mirrored"] == c["mirror_done"]) else None
+        return wait_until(answered, timeout, "every copy answered")
 
     def stop(self, sig=signal.SIGTERM):
         rc = stop(self.p, sig=sig, grace=15)

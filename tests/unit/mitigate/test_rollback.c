@@ -266,6 +266,11 @@ static bool both_fast(void)
 	return latency_of(0) == 0 && latency_of(1) == 0;
 }
 
+static bool both_slow(void)
+{
+	return latency_of(0) == 300 && latency_of(1) == 300;
+}
+
 static bool deployed;
 static void deploy_done(bool ok, const char *why, void *arg)
 {
@@ -289,7 +294,7 @@ static void bad_deploy(bool reload)
 	mit_config_changed(w.eng, T0 + 12 * S, "deploy");
 	if (reload) {
 		cr_assert_eq(prov_signal(w.prov, PROV_PRODUCTION, SIGHUP), 2);
-		loop_for(S / 5);
+		loop_until(both_slow, 10 * S, "both replicas reloaded");
 	} else {
 		/* a deploy that restarts the replicas */
 		deployed = false;

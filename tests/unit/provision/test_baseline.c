@@ -50,6 +50,14 @@ static void loop_until(struct event_base *b, bool (*cond)(void), int64_t ns)
 	}
 }
 
+/* The shadow's shell has set its trap (it says so with a file). */
+static bool shadow_trapped(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/shadow-trapped", dir);
+	return access(path, F_OK) == 0;
+}
+
 static bool all_up(void)
 {
 	return ups[PROV_PRODUCTION] >= 1 && ups[PROV_SHADOW] >= 1 &&
@@ -101,10 +109,11 @@ Test(baseline, copies_production_and_follows_its_files)
 		 /* a shadow slow to stop (it ignores the stop signal until
 		  * SIGKILL): the baseline is back long before it */
 		 "shadow:\n  config_dir: cand\n"
-		 "  command: [/bin/sh, -c, 'trap \"\" TERM; while :; do "
-		 "sleep 0.05; done', '{port}']\n"
+		 "  command: [/bin/sh, -c, 'trap \"\" TERM; touch "
+		 "%s/shadow-trapped; while :; do sleep 0.05; done', "
+		 "'{port}']\n"
 		 "  baseline: {enabled: true, port: 0}\n",
-		 (int)getpid());
+		 (int)getpid(), dir);
 	config_t *cfg;
 	config_errors_t errs = {0};
 	cr_assert_eq(config_load_string("t.yaml", text, strlen(text), dir,
@@ -141,7 +150,8 @@ Test(baseline, copies_production_and_follows_its_files)
 
 	/* changed while the shadow rolls: the baseline restarts on the new
 	 * copy, and the roll ends when the shadow's replica is back */
-	usleep(100000); /* the shadow's shell has set its trap */
+	loop_until(base, shadow_trapped, 10 * S);
+	cr_assert(shadow_trapped(), "the shadow's shell has set its trap");
 	cr_assert_eq(prov_rolling_restart(p, PROV_SHADOW, on_roll, NULL), 0);
 	snprintf(path, sizeof(path), "%s/conf/app.conf", dir);
 	write_file(path, "port = {port}\nv = 3\n");

@@ -51,6 +51,15 @@ static void loop_until(struct event_base *b, bool (*cond)(void), int64_t ns)
 	}
 }
 
+/* Waits (polling, 10 s at most) until path exists. */
+static void wait_file(const char *path)
+{
+	int64_t until = clock_mono_ns() + 10 * S;
+	while (access(path, F_OK) && clock_mono_ns() < until)
+		usleep(10000);
+	cr_assert_eq(access(path, F_OK), 0, "waited 10 s for %s", path);
+}
+
 static bool all_up(void)
 {
 	return ups[PROV_PRODUCTION] >= 2 && ups[PROV_SHADOW] >= 1;
@@ -102,10 +111,11 @@ static prov_t *start(struct event_base *base, config_t **cfg, bool cg,
 			 dir, svc, svc);
 	} else {
 		snprintf(cmd, sizeof(cmd),
-			 "[/bin/sh, -c, 'trap \"touch %s/sig-$0\" USR1; while "
-			 ":; do sleep 0.05; done', '{port}']\n"
+			 "[/bin/sh, -c, 'trap \"touch %s/sig-$0\" USR1; "
+			 "touch %s/ready-$0; while :; do sleep 0.05; done', "
+			 "'{port}']\n"
 			 "  health: {type: none}",
-			 dir);
+			 dir, dir);
 	}
 	char text[4 * PATH_MAX];
 	snprintf(text, sizeof(text),
@@ -148,16 +158,18 @@ Test(restart, signal_reaches_every_replica)
 	config_t *cfg;
 	prov_t *p = start(base, &cfg, false, false);
 	cr_assert_eq(prov_replica_up_count(p, PROV_PRODUCTION), 2);
-	usleep(200000); /* the shell has set its trap */
+	for (int i = 0; i < 2; i++) { /* each shell has set its trap */
+		char f[128];
+		snprintf(f, sizeof(f), "%s/ready-%d", dir,
+			 p->rep[PROV_PRODUCTION][i]->port);
+		wait_file(f);
+	}
 	cr_assert_eq(prov_signal(p, PROV_PRODUCTION, SIGUSR1), 2);
 	for (int i = 0; i < 2; i++) {
 		char f[128];
 		snprintf(f, sizeof(f), "%s/sig-%d", dir,
 			 p->rep[PROV_PRODUCTION][i]->port);
-		int64_t until = clock_mono_ns() + 5 * S;
-		while (access(f, F_OK) && clock_mono_ns() < until)
-			usleep(10000);
-		cr_assert_eq(access(f, F_OK), 0, "%s", f);
+		wait_file(f);
 	}
 	finish(base, p, cfg);
 }
