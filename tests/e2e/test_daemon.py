@@ -199,7 +199,13 @@ scrape_configs:
                 self.assertEqual(e.code, 503, "only 'not ready yet' is ok")
                 return None
             return res and float(res[0]["value"][1]) > 0
-        wait_until(scraped, 30, "Prometheus scraping umbra", interval=0.25)
+        try:
+            wait_until(scraped, 30, "Prometheus scraping umbra",
+                       interval=0.25)
+        except AssertionError as e:
+            targets = get(f"http://127.0.0.1:{pport}/api/v1/targets")[1]
+            raise AssertionError(f"{e}; targets: {targets[:2000]}") \
+                from None
         self.load.halt.set()
         self.p.send_signal(15)
         self.assertEqual(self.p.wait(timeout=30), 0)

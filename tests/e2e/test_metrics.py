@@ -334,8 +334,13 @@ class PrometheusTest(TestCase):
                 self.assertEqual(e.code, 503, "only 'not ready yet' is ok")
                 return False
             return n is not None and n >= 7
-        wait_until(scrapes, 30, "7 scrapes of exposrv by Prometheus",
-                   interval=0.25)
+        try:
+            wait_until(scrapes, 30, "7 scrapes of exposrv by Prometheus",
+                       interval=0.25)
+        except AssertionError as e:
+            targets = http_get(url + "/api/v1/targets")
+            raise AssertionError(f"{e}; targets: {targets[:2000]}") \
+                from None
         cfg = self.write("umbra.yaml", f"""service: web
 production:
   upstreams: [127.0.0.1:9]
