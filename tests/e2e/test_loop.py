@@ -131,8 +131,7 @@ class Daemon:
             got = self.find(mod, msg, **fields)
             if not got and self.p.poll() is not None:
                 raise AssertionError(f"umbra exited with {self.p.returncode}"
-                                     f" waiting for {mod}/{msg}:\n"
-                                     + self.tail_text())
+                                     f" waiting for {mod}/{msg}")
             return got
         try:
             return wait_until(found, timeout, f"{mod}/{msg} {fields}")[0]
