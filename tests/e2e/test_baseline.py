@@ -48,7 +48,10 @@ class BaselineTest(TestCase):
         # the shadow's real change: longer /work bodies
         self.write("sconf/svc.conf", "cpu_ms = 0\nbody_bytes = 65\n")
         self.lport, self.aport = free_port(), free_port()
-        self.cfg = self.write("u.yaml", f"""service: base
+        # named for this test process: the replicas' cgroups and network
+        # namespace are named after the service (umbra-SERVICE), and
+        # another run of these tests on the host must not share them
+        self.cfg = self.write("u.yaml", f"""service: base-{os.getpid()}
 listen:
   address: 127.0.0.1:{self.lport}
 production:

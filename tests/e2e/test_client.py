@@ -21,6 +21,11 @@ from lib import (TOOLS, UMBRA, TestCase, free_port, run, start, stop,
                  wait_port, wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
+# named for this test process: the replicas' cgroups and network
+# namespace are named after the service (umbra-SERVICE), and another
+# run of these tests on the host (another checkout's make check) must
+# not share them: its umbra, stopping, would kill our replicas
+SERVICE = f"clitest-{os.getpid()}"
 
 
 def config(tmp, lport, aport, token_file="umbra-data/api.token",
@@ -28,7 +33,7 @@ def config(tmp, lport, aport, token_file="umbra-data/api.token",
     """Writes a daemon's config into tmp; returns its path."""
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
-        f.write(f"""service: clitest
+        f.write(f"""service: {SERVICE}
 listen:
   address: 127.0.0.1:{lport}
 production:
@@ -123,7 +128,7 @@ class DaemonClientTest(unittest.TestCase):
             r"shadow      [1-9]\d* replicas? up", r.stdout) else None)(
             self.umbra("status", self.cfg, ok=(0, 3))), WAIT, "the shadow up",
             interval=0.25)
-        self.assertRegex(r.stdout, r"^clitest: (OK|ATTENTION)")
+        self.assertRegex(r.stdout, "^" + SERVICE + r": (OK|ATTENTION)")
         self.assertRegex(r.stdout,
                          r"production  \d+ replicas? up, \d+ desired")
         self.assertRegex(r.stdout, r"uptime      \S+ \(\d+ analysis ticks")
@@ -133,7 +138,7 @@ class DaemonClientTest(unittest.TestCase):
         self.assertEqual(r.returncode == 3, "ATTENTION" in r.stdout)
         j = self.umbra("status", self.cfg, "--json", ok=(0, 3))
         st = json.loads(j.stdout)
-        self.assertEqual(st["service"], "clitest")
+        self.assertEqual(st["service"], SERVICE)
         self.assertGreaterEqual(st["shadow"]["replicas_up"], 1)
         self.assertGreaterEqual(st["production"]["replicas_up"], 1)
         self.assertIn(st["mitigation"]["stress"], ("idle", "running",

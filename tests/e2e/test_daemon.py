@@ -15,6 +15,11 @@ from lib import (TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port,
                  wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
+# named for this test process: the replicas' cgroups and network
+# namespace are named after the service (umbra-SERVICE), and another
+# run of these tests on the host (another checkout's make check) must
+# not share them: its umbra, stopping, would kill our replicas
+SERVICE = f"daemon-{os.getpid()}"
 
 
 def get(url, token=None, data=None, timeout=10):
@@ -53,7 +58,7 @@ class DaemonTest(TestCase):
         self.write("sconf/svc.conf", f"cpu_ms = {shadow_cpu_ms}\n"
                    "body_bytes = 64\n")
         self.lport, self.aport = free_port(), free_port()
-        cfg = self.write("u.yaml", f"""service: daemon
+        cfg = self.write("u.yaml", f"""service: {SERVICE}
 listen:
   address: 127.0.0.1:{self.lport}
 production:
@@ -119,7 +124,8 @@ api:
         # the exposition passes promtool
         code, text = get(self.api + "/metrics", self.token)
         self.assertEqual(code, 200)
-        for name in ('umbra_cpu_cores{service="daemon",side="production"}',
+        for name in (f'umbra_cpu_cores{{service="{SERVICE}",'
+                     'side="production"}',
                      "umbra_proxy_requests_total", "umbra_mirror_dropped_"
                      "total", "umbra_deviation_ratio", "umbra_requests_total"):
             self.assertIn(name, text)
@@ -190,7 +196,7 @@ scrape_configs:
         self.addCleanup(stop, prom)
         wait_port(pport, timeout=20, proc=prom)
         url = f"http://127.0.0.1:{pport}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": 'umbra_proxy_requests_total{service="daemon"}'})
+            {"query": f'umbra_proxy_requests_total{{service="{SERVICE}"}}'})
 
         def scraped():
             try:
