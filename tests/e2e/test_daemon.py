@@ -165,7 +165,9 @@ api:
             if f["metric"] == "cpu"], 60, "a cpu finding", interval=0.5)
         ev = found[0]["evidence"]
         self.assertEqual(ev["mover"], "shadow")
-        self.assertGreater(ev["deviation"], 1.0)
+        # over its threshold when it opened (how far over depends on what
+        # each request costs besides the burn: parsing, a sanitizer)
+        self.assertGreater(ev["deviation"], ev["threshold"])
         # the differing config file is named as a cause
         causes = " ".join(c["subject"] for c in ev["root_cause"])
         self.assertIn("svc.conf", causes)
