@@ -43,7 +43,7 @@ struct api {
 int api_token_load(const char *path, bool create,
 		   char out[2 * API_TOKEN_BYTES + 1], buf_t *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
 		unsigned char raw[API_TOKEN_BYTES];
 		if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
@@ -83,13 +83,16 @@ int api_token_load(const char *path, bool create,
 		return -errno;
 	}
 	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+	if (fstat(fd, &st) != 0) {
+		int e = -errno;
 		close(fd);
-		buf_printf(err,
-			   "%s is accessible by group or others (mode %04o); "
-			   "a secret must be private: chmod 600 it",
-			   path, (unsigned)(st.st_mode & 07777));
-		return ERR_INSECURE;
+		buf_printf(err, "%s: %s", path, strerror(-e));
+		return e;
+	}
+	int insecure = fs_check_private(&st, path, err);
+	if (insecure) {
+		close(fd);
+		return insecure;
 	}
 	char b[256];
 	ssize_t n = read(fd, b, sizeof(b) - 1);

@@ -7,6 +7,7 @@
 
 #include "base/cidr.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/xmalloc.h"
 #include "mitigate/policy.h"
 
@@ -59,24 +60,15 @@ static bool is_set(const config_t *cfg, const char *path)
 
 static void check_secret(vctx_t *v, const char *path, const char *file)
 {
-	struct stat st;
 	if (!file || !*file)
 		return;
-	if (stat(file, &st) != 0) {
-		if (errno != ENOENT)
-			verr(v, path, "cannot stat \"%s\": %s", file,
-			     strerror(errno));
-		return; /* a missing secret is made at first start */
-	}
-	if (!S_ISREG(st.st_mode)) {
-		verr(v, path, "\"%s\" is not a regular file", file);
-		return;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		verr(v, path,
-		     "\"%s\" is accessible by group or others (mode %04o); "
-		     "a secret must be private: chmod 600 it",
-		     file, (unsigned)(st.st_mode & 07777));
+	buf_t why = BUF_INIT;
+	int rc = fs_check_private_path(file, &why);
+	/* a missing secret is made at first start */
+	if (rc && rc != -ENOENT)
+		verr(v, path, "%s", rc == ERR_INSECURE ? why.data
+						     : err_str(rc));
+	buf_free(&why);
 }
 
 static void check_service(vctx_t *v)
