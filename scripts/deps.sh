@@ -18,6 +18,10 @@ RUN="iproute2 nftables util-linux"
 # Tests: Criterion, real peers and tools the end-to-end tests start.
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
 prometheus prometheus-alertmanager"
+# The system user `umbra run` (as root) runs the shadow as when
+# shadow.user is not set: a user of its own, not nobody, which other
+# daemons share (docs/security.md).
+SHADOW_USER=umbra-shadow
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"
@@ -30,22 +34,33 @@ for p in $BUILD $RUN $TEST $BENCH; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+have_user=1
+getent passwd "$SHADOW_USER" >/dev/null 2>&1 || have_user=0
+[ -z "$missing" ] && [ "$have_user" = 1 ] && exit 0
 
 if [ "${1:-}" = "--check" ]; then
-	echo "deps.sh: missing Debian packages:$missing" >&2
+	[ -n "$missing" ] && echo "deps.sh: missing Debian packages:$missing" >&2
+	[ "$have_user" = 0 ] && echo "deps.sh: missing system user $SHADOW_USER" >&2
 	exit 1
 fi
 
-echo "deps.sh: installing:$missing" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 || {
-		echo "deps.sh: not root and no sudo; install as root:$missing" >&2
+		echo "deps.sh: not root and no sudo; as root install:$missing" \
+		     "and make the user $SHADOW_USER" >&2
 		exit 1
 	}
 	SUDO=sudo
 fi
+if [ "$have_user" = 0 ]; then
+	echo "deps.sh: making the system user $SHADOW_USER" >&2
+	$SUDO useradd --system --user-group --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin "$SHADOW_USER"
+fi
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086

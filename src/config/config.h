@@ -143,6 +143,8 @@ typedef struct config_production {
 		char *cgroup, *url;
 	} attach;
 	char *cgroup_parent; /* "" = below umbra's own group */
+	char *user, *group;  /* "" = umbra's own */
+	config_strv_t capabilities; /* kept in the bounding set */
 	int64_t connect_timeout, response_timeout, pool_size, pool_idle;
 } config_production_t;
 
@@ -158,6 +160,8 @@ typedef struct config_shadow {
 	char *netns_subnet;
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
+	char *user, *group; /* "" = umbra-shadow (nobody) as root */
+	config_strv_t capabilities;
 	int64_t connect_timeout, response_timeout, pool_size;
 	int64_t pipeline; /* copies written per shadow connection at once */
 	struct {

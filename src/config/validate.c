@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/xmalloc.h"
 #include "mitigate/policy.h"
+#include "provision/provision.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -87,6 +88,16 @@ static void check_service(vctx_t *v)
 		     s, SERVICE_NAME_MAX);
 }
 
+static void check_caps(vctx_t *v, const char *path, const config_strv_t *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (prov_cap_parse(c->v[i]) < 0)
+			verr(v, path,
+			     "unknown capability \"%.60s\" (expected a name "
+			     "such as CAP_NET_BIND_SERVICE)",
+			     c->v[i]);
+}
+
 static void check_production(vctx_t *v)
 {
 	const config_production_t *p = &v->cfg->production;
@@ -118,10 +129,58 @@ static void check_production(vctx_t *v)
 	if (p->restart.backoff > p->restart.backoff_max)
 		verr(v, "production.restart.backoff",
 		     "longer than restart.backoff_max");
+	check_caps(v, "production.capabilities", &p->capabilities);
 	if (p->health.type == CONFIG_HEALTH_HTTP && p->health.path[0] != '/')
 		verr(v, "production.health.path",
 		     "must start with '/' (expected a request path such as "
 		     "/healthz)");
+}
+
+/* Whether path is dir or lies below it (both absolute, as loaded). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The shadow's files must hold no path to umbra's secrets: its work
+ * dir may not lie in a directory that holds one (the shadow's user
+ * would need to reach it, and ".." would lead to the secret), nor hold
+ * one. */
+static void check_work_dir(vctx_t *v)
+{
+	const config_t *c = v->cfg;
+	const char *wd = c->shadow.work_dir;
+	const struct {
+		const char *field, *file;
+	} sec[] = {
+	    {"mask.key_file", c->mask.key_file},
+	    {"api.token_file", c->api.token_file},
+	    {"store.path", c->store.path},
+	    {"mitigation.snapshots.dir", c->mitigation.snapshots.dir},
+	};
+	if (!wd || !wd[0])
+		return;
+	for (size_t i = 0; i < sizeof(sec) / sizeof(*sec); i++) {
+		const char *f = sec[i].file;
+		if (!f || !f[0])
+			continue;
+		char *dir = xstrdup(f);
+		char *slash = strrchr(dir, '/');
+		/* the snapshots dir is a directory of secrets itself */
+		if (slash && i < 3)
+			*slash = '\0';
+		if (dir[0] && (path_within(wd, dir) || path_within(f, wd)))
+			verr(v, "shadow.work_dir",
+			     "\"%s\" and %s (\"%s\") share a directory: the "
+			     "shadow's files must hold no path to umbra's "
+			     "secrets (put the work dir beside umbra's, e.g. "
+			     "umbra-shadow)",
+			     wd, sec[i].field, f);
+		free(dir);
+	}
 }
 
 static void check_shadow(vctx_t *v)
@@ -153,6 +212,8 @@ static void check_shadow(vctx_t *v)
 			     "169.254.213.0/30)",
 			     s->netns_subnet, why);
 	}
+	check_caps(v, "shadow.capabilities", &s->capabilities);
+	check_work_dir(v);
 	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
 	    v->cfg->production.command.n == 0)
 		verr(v, "shadow.baseline.enabled",

@@ -66,6 +66,36 @@ int prov__tree_sum(const char *root, char hex[65]);
 void prov__sha256(const void *data, size_t len, char hex[65]);
 int prov__sha256_file(const char *path, char hex[65]);
 
+/* ------------------------------------------------------------ creds */
+/* Resolves the user, group and capabilities of one side (field:
+ * "production" or "shadow", for messages). shadow_default: when umbra
+ * is root and user is "", run as PROV_SHADOW_USER (or the fallback).
+ * With user "" otherwise the side runs as umbra's own user. 0, or
+ * ERR_CONFIG with err naming the field (unknown user, group or
+ * capability; a user other than umbra's own without root). */
+int prov__creds_build(const char *field, const char *user, const char *group,
+		      const config_strv_t *caps, bool shadow_default,
+		      prov_creds_t *out, buf_t *err);
+void prov__creds_free(prov_creds_t *c);
+/* In the forked child, before exec (async-signal-safe): empties the
+ * capability bounding set of all but caps, switches groups and ids,
+ * keeps caps as ambient capabilities for a non-root user, sets
+ * PR_SET_NO_NEW_PRIVS. 0 or an errno value. */
+int prov__creds_apply(const prov_creds_t *c, uint64_t caps);
+/* Gives the tree dir to the side's user (lchown, never following a
+ * symlink) and makes dir 0700. No-op when the side keeps umbra's user.
+ * 0 or a negative error with err set. */
+int prov__creds_give(const prov_creds_t *c, const char *dir, buf_t *err);
+
+/* The variables a service process keeps from umbra's environment (the
+ * rest, UMBRA_* and any secret, never reach it); LC_* too. HOME, USER
+ * and LOGNAME are the service user's when it has its own. */
+#define PROV_ENV_ALLOW                                                     \
+	"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "USER",       \
+	    "LOGNAME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
+/* Whether the "KEY=value" string kv may pass to a service. */
+bool prov__env_allowed(const char *kv);
+
 /* ------------------------------------------------------------ commands */
 #define PROV_CMD_TIMEOUT_MS 10000 /* ip and nft answer in milliseconds */
 /* Runs argv (PATH searched) with input on stdin, waits up to
