@@ -312,6 +312,9 @@ typedef struct config_mitigation {
 		char *dir; /* "" = <dir of store.path>/snapshots */
 		int64_t keep;
 	} snapshots;
+	struct {
+		config_strv_t roots; /* absolute dirs candidates may lie in */
+	} propose;
 } config_mitigation_t;
 
 /* Metric queries of the Prometheus source, by metric name: the compared

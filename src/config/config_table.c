@@ -648,6 +648,10 @@ static const config_field_t root_fields[] = {
 	{"mitigation.snapshots.keep", CT_INT, OFF(mitigation.snapshots.keep),
 	 "100", 2, 100000, NULL, NULL, NULL, 0,
 	 "snapshots kept; older ones that are not known-good go first"},
+	{"mitigation.propose.roots", CT_STR_LIST,
+	 OFF(mitigation.propose.roots), "", 0, 0, NULL, NULL, NULL, 0,
+	 "absolute directories a proposal's candidate config_dir must lie "
+	 "in; none = proposals are refused"},
 
 	/* metrics */
 	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,

@@ -336,6 +336,11 @@ static void check_policy(vctx_t *v)
 
 static void check_mitigation(vctx_t *v)
 {
+	const config_strv_t *roots = &v->cfg->mitigation.propose.roots;
+	for (size_t i = 0; i < roots->n; i++)
+		if (roots->v[i][0] != '/')
+			verr(v, "mitigation.propose.roots",
+			     "\"%.80s\" is not an absolute path", roots->v[i]);
 	const config_mitigation_t *m = &v->cfg->mitigation;
 	const config_production_t *p = &v->cfg->production;
 	if (m->scale.min > m->scale.max)
