@@ -655,3 +655,68 @@ Test(config_errors, errors_beyond_the_limit_are_counted)
 	buf_free(&b);
 	config_errors_free(&errs);
 }
+
+/* ------------------------------------------------------------ issue 19 */
+
+/* A FIFO named as the config is refused at once, checked on the open
+ * descriptor (opened non-blocking: no writer is waited for). The
+ * timeout only turns a hang into a failure. */
+Test(config_errors, fifo_is_refused_without_blocking, .timeout = 10)
+{
+	char dir[] = "/tmp/umbra-cfgfifo-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/umbra.yaml", dir);
+	cr_assert_eq(mkfifo(path, 0644), 0);
+	config_t *cfg = NULL;
+	config_errors_t errs = {0};
+	cr_assert_eq(config_load_file(path, &cfg, &errs), ERR_CONFIG);
+	cr_assert_null(cfg);
+	buf_t b = BUF_INIT;
+	config_errors_format(&errs, &b);
+	cr_assert(strstr(b.data, path) && strstr(b.data, "not a regular file"),
+		  "%s", b.data);
+	buf_free(&b);
+	config_errors_free(&errs);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* 70,000 keys in a file under 1 MiB: every one reported or counted,
+ * duplicates found by a hash set, not by comparing each key with every
+ * earlier one (which took a minute). Linear time is what is tested: the
+ * quadratic loader needs over 15 s here, the linear one a fifth of a
+ * second, so the timeout below (a hang guard, not a benchmark) fails
+ * only the former. */
+#define MANY_KEYS 70000
+Test(config_errors, seventy_thousand_keys_are_linear, .timeout = 5)
+{
+	buf_t t = BUF_INIT;
+	buf_puts(&t, "service: x\n");
+	for (int i = 0; i < MANY_KEYS; i++)
+		buf_printf(&t, "k%d: 1\n", i);
+	cr_assert_lt(t.len, 1 << 20);
+	config_t *cfg = NULL;
+	config_errors_t errs = {0};
+	cr_assert_eq(config_load_string("t.yaml", t.data, t.len, "/", &cfg,
+					&errs),
+		     ERR_CONFIG);
+	cr_assert_eq(errs.n + errs.dropped, MANY_KEYS, "%zu + %zu", errs.n,
+		     errs.dropped);
+	config_errors_free(&errs);
+
+	/* the same key 70,000 times: one first, the rest duplicates */
+	buf_reset(&t);
+	buf_puts(&t, "service: x\n");
+	for (int i = 0; i < MANY_KEYS; i++)
+		buf_puts(&t, "service: y\n");
+	memset(&errs, 0, sizeof(errs));
+	cr_assert_eq(config_load_string("t.yaml", t.data, t.len, "/", &cfg,
+					&errs),
+		     ERR_CONFIG);
+	cr_assert_eq(errs.n + errs.dropped, MANY_KEYS);
+	cr_assert(strstr(errs.v[0].msg, "duplicate key (first at line 1)"),
+		  "%s", errs.v[0].msg);
+	config_errors_free(&errs);
+	buf_free(&t);
+}
