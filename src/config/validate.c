@@ -146,9 +146,9 @@ static bool path_within(const char *path, const char *dir)
 }
 
 /* The shadow's files must hold no path to umbra's secrets: its work
- * dir may not lie in a directory that holds one (the shadow's user
- * would need to reach it, and ".." would lead to the secret), nor hold
- * one. */
+ * dir is given to the shadow's user, so it may not hold the key, token,
+ * store or snapshots. (A work dir below a 0700 directory of secrets is
+ * caught at start: the shadow's user cannot reach it.) */
 static void check_work_dir(vctx_t *v)
 {
 	const config_t *c = v->cfg;
@@ -165,21 +165,12 @@ static void check_work_dir(vctx_t *v)
 		return;
 	for (size_t i = 0; i < sizeof(sec) / sizeof(*sec); i++) {
 		const char *f = sec[i].file;
-		if (!f || !f[0])
-			continue;
-		char *dir = xstrdup(f);
-		char *slash = strrchr(dir, '/');
-		/* the snapshots dir is a directory of secrets itself */
-		if (slash && i < 3)
-			*slash = '\0';
-		if (dir[0] && (path_within(wd, dir) || path_within(f, wd)))
+		if (f && f[0] && path_within(f, wd))
 			verr(v, "shadow.work_dir",
-			     "\"%s\" and %s (\"%s\") share a directory: the "
-			     "shadow's files must hold no path to umbra's "
-			     "secrets (put the work dir beside umbra's, e.g. "
-			     "umbra-shadow)",
+			     "\"%s\" holds %s (\"%s\"): the shadow's files "
+			     "are given to the shadow's user and must hold "
+			     "none of umbra's secrets",
 			     wd, sec[i].field, f);
-		free(dir);
 	}
 }
 

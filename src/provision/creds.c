@@ -319,3 +319,50 @@ int prov__creds_give(const prov_creds_t *c, const char *dir, buf_t *err)
 			   err_str(give_rc));
 	return give_rc;
 }
+
+/* Whether the user of c may search directory st (owner, group, others
+ * bits, as the kernel decides without ACLs). */
+static bool may_search(const prov_creds_t *c, const struct stat *st)
+{
+	if (st->st_uid == c->uid)
+		return st->st_mode & S_IXUSR;
+	bool member = st->st_gid == c->gid;
+	for (int i = 0; i < c->ngroups && !member; i++)
+		member = c->groups[i] == st->st_gid;
+	return st->st_mode & (member ? S_IXGRP : S_IXOTH);
+}
+
+int prov__creds_reach(const prov_creds_t *c, const char *dir, buf_t *err)
+{
+	if (!c->set || c->uid == 0 || dir[0] != '/')
+		return 0;
+	char *p = xstrdup(dir);
+	int rc = 0;
+	for (char *s = p + 1;; s++) {
+		bool end = *s == '\0';
+		if (*s != '/' && !end)
+			continue;
+		char keep = *s;
+		*s = '\0';
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    !may_search(c, &st)) {
+			buf_printf(err,
+				   "the shadow's user %s cannot reach %s: %s "
+				   "(mode %04o, uid %u, gid %u) is not "
+				   "searchable by it; make it so (chmod o+x) "
+				   "or move shadow.work_dir (never into the "
+				   "directory of umbra's secrets)",
+				   c->user, dir, p,
+				   (unsigned)(st.st_mode & 07777),
+				   (unsigned)st.st_uid, (unsigned)st.st_gid);
+			rc = -EACCES;
+			break;
+		}
+		*s = keep;
+		if (end)
+			break;
+	}
+	free(p);
+	return rc;
+}

@@ -86,6 +86,10 @@ int prov__creds_apply(const prov_creds_t *c, uint64_t caps);
  * symlink) and makes dir 0700. No-op when the side keeps umbra's user.
  * 0 or a negative error with err set. */
 int prov__creds_give(const prov_creds_t *c, const char *dir, buf_t *err);
+/* Whether the side's user may reach dir (every directory on the way
+ * searchable by it): 0, or -EACCES with err naming the directory that
+ * stops it. No-op when the side keeps umbra's user. */
+int prov__creds_reach(const prov_creds_t *c, const char *dir, buf_t *err);
 
 /* The variables a service process keeps from umbra's environment (the
  * rest, UMBRA_* and any secret, never reach it); LC_* too. HOME, USER

@@ -996,6 +996,9 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 			   s->work_dir, err_str(rc));
 		return rc;
 	}
+	rc = prov__creds_reach(&s->creds, s->work_dir, err);
+	if (rc)
+		return rc;
 	if (s->copy_config) {
 		char *src = xasprintf("%s/source", s->work_dir);
 		prov__rmtree(src);
