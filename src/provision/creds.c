@@ -310,7 +310,11 @@ int prov__creds_give(const prov_creds_t *c, const char *dir, buf_t *err)
 	give_uid = c->uid;
 	give_gid = c->gid;
 	give_rc = 0;
-	if (nftw(dir, give_one, 16, FTW_PHYS | FTW_MOUNT) && !give_rc)
+	/* FTW_DEPTH: a directory is given away only after everything in
+	 * it, so the shadow's user never owns a directory whose entries
+	 * umbra still walks by path (it could swap one for a symlink). */
+	if (nftw(dir, give_one, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH) &&
+	    !give_rc)
 		give_rc = -errno;
 	if (!give_rc && chmod(dir, 0700))
 		give_rc = -errno;

@@ -24,7 +24,10 @@
  * negative errno, or ERR_TOOBIG (out then holds the first max bytes).
  * (Writes go through fs_write_atomic, base/fs.h.) */
 int prov__read_file(const char *path, size_t max, buf_t *out);
-/* rm -rf path (does not follow symlinks out of the tree). 0 or -errno. */
+/* rm -rf path, never following a symlink (each level is opened
+ * relative to the one above with O_NOFOLLOW). 0 or -errno. */
+#define PROV_RMTREE_MAX_DEPTH 64 /* deeper trees (a hostile shadow's data
+				    dir) are left, with ELOOP */
 int prov__rmtree(const char *path);
 /* Copies the tree src to dst (dst must not exist). When vars is not NULL,
  * text files (no NUL in their first 8 KiB) are rendered. Modes and
