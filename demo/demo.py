@@ -158,7 +158,7 @@ class Demo:
         # secrets, 0700): see examples/demo.yaml and docs/security.md
         shutil.rmtree(os.path.join(ROOT, "build", "demo-shadow"),
                       ignore_errors=True)
-        os.makedirs(RUN)
+        os.makedirs(RUN, mode=0o700)  # umbra's secrets, store and log
         shutil.copytree(os.path.join(ROOT, "demo", "conf"), CONF_DIR)
 
     def start_umbra(self):
