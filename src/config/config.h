@@ -107,6 +107,7 @@ typedef struct config_listen {
 	uint64_t max_request_line, max_header_bytes;
 	int64_t max_headers;
 	int forwarded; /* config_forwarded_t */
+	bool sandbox;  /* seccomp filter on the proxy's worker threads */
 } config_listen_t;
 
 typedef struct config_health {

@@ -231,6 +231,11 @@ static const config_field_t root_fields[] = {
 	{"listen.forwarded", CT_ENUM, OFF(listen.forwarded), "both", 0, 0,
 	 NULL, forwarded_names, NULL, 0,
 	 "client address headers added upstream"},
+	{"listen.sandbox", CT_BOOL, OFF(listen.sandbox), "true", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "proxy worker threads run under a seccomp filter: no exec, fork, "
+	 "ptrace, id or capability change, mount, module, BPF, or file "
+	 "creation or change (docs/security.md)"},
 
 	/* production */
 	{"production.upstreams", CT_ADDR_LIST, OFF(production.upstreams), "",

@@ -175,6 +175,18 @@ class LeastPrivilegeTest(TestCase):
             self.assertEqual(s.st_uid, shadow_uid, d)
             self.assertEqual(stat.S_IMODE(s.st_mode), 0o700, d)
 
+        # The proxy's worker threads run under the seccomp filter
+        # (listen.sandbox); the control thread, which forks, does not.
+        filtered = {}
+        for tid in os.listdir(f"/proc/{u.proc.pid}/task"):
+            try:
+                ts = status(f"{u.proc.pid}/task/{tid}")
+            except OSError:
+                continue
+            filtered[tid] = ts.get("Seccomp")
+        self.assertEqual(filtered.get(str(u.proc.pid)), "0", filtered)
+        self.assertIn("2", filtered.values(), filtered)
+
         # An API time out of int64's range is refused, naming the field.
         with open(os.path.join(ud, "api.token")) as f:
             token = f.read().strip()
