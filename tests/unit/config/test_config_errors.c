@@ -128,7 +128,8 @@ Test(config_errors, directory_not_file)
 	cr_assert_eq(rc, ERR_CONFIG);
 	buf_t b = BUF_INIT;
 	config_error_format(&errs.v[0], &b);
-	cr_assert_str_eq(b.data, "/tmp: not a regular file");
+	cr_assert_str_eq(b.data, "/tmp: not a regular file (a config is a file, "
+				 "not a FIFO, device or directory)");
 	buf_free(&b);
 	config_errors_free(&errs);
 }
