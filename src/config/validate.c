@@ -130,6 +130,8 @@ static void check_production(vctx_t *v)
 		verr(v, "production.restart.backoff",
 		     "longer than restart.backoff_max");
 	check_caps(v, "production.capabilities", &p->capabilities);
+	if (p->group[0] && !p->user[0])
+		verr(v, "production.group", "set production.user too");
 	if (p->health.type == CONFIG_HEALTH_HTTP && p->health.path[0] != '/')
 		verr(v, "production.health.path",
 		     "must start with '/' (expected a request path such as "
@@ -204,6 +206,8 @@ static void check_shadow(vctx_t *v)
 			     s->netns_subnet, why);
 	}
 	check_caps(v, "shadow.capabilities", &s->capabilities);
+	if (s->group[0] && !s->user[0])
+		verr(v, "shadow.group", "set shadow.user too");
 	check_work_dir(v);
 	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
 	    v->cfg->production.command.n == 0)

@@ -721,3 +721,18 @@ Test(config_errors, seventy_thousand_keys_are_linear, .timeout = 5)
 	config_errors_free(&errs);
 	buf_free(&t);
 }
+
+Test(config_errors, users_groups_and_capabilities)
+{
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "  capabilities: [CAP_NET_BIND_SERVICE, CAP_FLY]\n",
+	       "t.yaml:4:17: production.capabilities: unknown capability "
+	       "\"CAP_FLY\" (expected a name such as CAP_NET_BIND_SERVICE)");
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "shadow:\n  group: nogroup\n",
+	       "t.yaml:5:10: shadow.group: set shadow.user too");
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "mitigation:\n  propose:\n    roots: [relative/dir]\n",
+	       "t.yaml:6:12: mitigation.propose.roots: \"relative/dir\" is not "
+	       "an absolute path");
+}
