@@ -27,9 +27,17 @@
 
 int prov__read_file(const char *path, size_t max, buf_t *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK, then the descriptor must be a regular file: a FIFO
+	 * put in the shadow's copy (its user owns it) must not block the
+	 * control thread that fingerprints it */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return ERR_INVAL;
+	}
 	size_t got = 0;
 	int rc = 0;
 	for (;;) {

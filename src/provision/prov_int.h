@@ -21,7 +21,9 @@
 
 /* ------------------------------------------------------------ files */
 /* Reads a whole file of at most max bytes into out (appended). 0, a
- * negative errno, or ERR_TOOBIG (out then holds the first max bytes).
+ * negative errno, ERR_INVAL when it is not a regular file (checked on
+ * the descriptor, opened non-blocking: a FIFO never blocks), or
+ * ERR_TOOBIG (out then holds the first max bytes).
  * (Writes go through fs_write_atomic, base/fs.h.) */
 int prov__read_file(const char *path, size_t max, buf_t *out);
 /* rm -rf path, never following a symlink (each level is opened
