@@ -7,6 +7,10 @@
 #   scripts/deps.sh --check   exit 1 and list what is missing, install nothing
 set -eu
 
+# The system user `umbra run` (as root) runs the shadow as, made first
+# (scripts/shadow-user.sh: silent when it exists; --check only reports).
+"$(dirname "$0")/shadow-user.sh" "$@"
+
 # Build: compiler, pkg-config and every linked library (DESIGN.md).
 BUILD="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libfyaml-dev libssl-dev libpcre2-dev libsqlite3-dev libpcap-dev
@@ -19,10 +23,6 @@ RUN="iproute2 nftables util-linux"
 # Tests: Criterion, real peers and tools the end-to-end tests start.
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
 prometheus prometheus-alertmanager"
-# The system user `umbra run` (as root) runs the shadow as when
-# shadow.user is not set: a user of its own, not nobody, which other
-# daemons share (docs/security.md).
-SHADOW_USER=umbra-shadow
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"
@@ -35,33 +35,22 @@ for p in $BUILD $RUN $TEST $BENCH; do
 	*) missing="$missing $p" ;;
 	esac
 done
-have_user=1
-getent passwd "$SHADOW_USER" >/dev/null 2>&1 || have_user=0
-[ -z "$missing" ] && [ "$have_user" = 1 ] && exit 0
+[ -z "$missing" ] && exit 0
 
 if [ "${1:-}" = "--check" ]; then
-	[ -n "$missing" ] && echo "deps.sh: missing Debian packages:$missing" >&2
-	[ "$have_user" = 0 ] && echo "deps.sh: missing system user $SHADOW_USER" >&2
+	echo "deps.sh: missing Debian packages:$missing" >&2
 	exit 1
 fi
 
+echo "deps.sh: installing:$missing" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 || {
-		echo "deps.sh: not root and no sudo; as root install:$missing" \
-		     "and make the user $SHADOW_USER" >&2
+		echo "deps.sh: not root and no sudo; install as root:$missing" >&2
 		exit 1
 	}
 	SUDO=sudo
 fi
-if [ "$have_user" = 0 ]; then
-	echo "deps.sh: making the system user $SHADOW_USER" >&2
-	$SUDO useradd --system --user-group --no-create-home \
-		--home-dir /nonexistent --shell /usr/sbin/nologin "$SHADOW_USER"
-fi
-[ -z "$missing" ] && exit 0
-
-echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
