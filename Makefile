@@ -19,7 +19,7 @@
 
 VERSION    := 0.1.0
 PKGS       := libevent libevent_pthreads libfyaml libcrypto libpcre2-8 sqlite3 \
-              libpcap libcurl jansson gsl zlib libzstd
+              libpcap libcurl jansson gsl zlib libzstd libseccomp
 TEST_PKGS  := criterion
 
 CC         ?= cc

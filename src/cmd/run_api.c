@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/units.h"
 #include "metrics/expo.h"
 
 #include <math.h>
@@ -304,8 +305,25 @@ static int route(void *arg, bool post, const char *path, const char *query,
 	int64_t now = clock_wall_ns();
 	if (!post && !strcmp(path, "timeline")) {
 		const char *p = strstr(query, "after=");
-		uint64_t after = p ? strtoull(p + 6, NULL, 10) : 0;
-		*reply = timeline(r, after);
+		int64_t after = 0;
+		if (p) {
+			char num[32];
+			size_t n = strcspn(p + 6, "&");
+			snprintf(num, sizeof(num), "%.*s",
+				 (int)(n < sizeof(num) ? n : sizeof(num) - 1),
+				 p + 6);
+			const char *why = NULL;
+			if (n >= sizeof(num) ||
+			    units_parse_i64(num, 0, INT64_MAX, &after, &why)) {
+				*reply = json_pack(
+				    "{s:s}", "error",
+				    "after: expected a whole number 0.."
+				    "9223372036854775807 (the last entry "
+				    "seen)");
+				return 400;
+			}
+		}
+		*reply = timeline(r, (uint64_t)after);
 		return 200;
 	}
 	if (post && !strcmp(path, "release")) {

@@ -166,10 +166,10 @@ int run__propose_route(run_t *r, bool post, const char *path, json_t *body,
 			return bad(reply, 400,
 				   "soak: expected a duration such as 30s");
 	} else if (json_is_number(soak)) {
-		double s = json_number_value(soak);
-		if (!(s > 0 && s <= 86400))
-			return bad(reply, 400, "soak: seconds out of range");
-		rq.soak_ns = (int64_t)(s * 1e9);
+		if (units_secs_to_ns(json_number_value(soak), 1e-9, 86400,
+				     &rq.soak_ns, NULL))
+			return bad(reply, 400,
+				   "soak: seconds out of range (0..86400)");
 	} else if (soak && !json_is_null(soak)) {
 		return bad(reply, 400, "soak: a duration or seconds");
 	}

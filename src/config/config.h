@@ -107,6 +107,7 @@ typedef struct config_listen {
 	uint64_t max_request_line, max_header_bytes;
 	int64_t max_headers;
 	int forwarded; /* config_forwarded_t */
+	bool sandbox;  /* seccomp filter on the proxy's worker threads */
 } config_listen_t;
 
 typedef struct config_health {
@@ -143,6 +144,8 @@ typedef struct config_production {
 		char *cgroup, *url;
 	} attach;
 	char *cgroup_parent; /* "" = below umbra's own group */
+	char *user, *group;  /* "" = umbra's own */
+	config_strv_t capabilities; /* kept in the bounding set */
 	int64_t connect_timeout, response_timeout, pool_size, pool_idle;
 } config_production_t;
 
@@ -158,6 +161,8 @@ typedef struct config_shadow {
 	char *netns_subnet;
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
+	char *user, *group; /* "" = umbra-shadow (nobody) as root */
+	config_strv_t capabilities;
 	int64_t connect_timeout, response_timeout, pool_size;
 	int64_t pipeline; /* copies written per shadow connection at once */
 	struct {
@@ -308,6 +313,9 @@ typedef struct config_mitigation {
 		char *dir; /* "" = <dir of store.path>/snapshots */
 		int64_t keep;
 	} snapshots;
+	struct {
+		config_strv_t roots; /* absolute dirs candidates may lie in */
+	} propose;
 } config_mitigation_t;
 
 /* Metric queries of the Prometheus source, by metric name: the compared

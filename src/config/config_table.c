@@ -231,6 +231,11 @@ static const config_field_t root_fields[] = {
 	{"listen.forwarded", CT_ENUM, OFF(listen.forwarded), "both", 0, 0,
 	 NULL, forwarded_names, NULL, 0,
 	 "client address headers added upstream"},
+	{"listen.sandbox", CT_BOOL, OFF(listen.sandbox), "true", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "proxy worker threads run under a seccomp filter: no exec, fork, "
+	 "ptrace, id or capability change, mount, module, BPF, or file "
+	 "creation or change (docs/security.md)"},
 
 	/* production */
 	{"production.upstreams", CT_ADDR_LIST, OFF(production.upstreams), "",
@@ -307,6 +312,18 @@ static const config_field_t root_fields[] = {
 	 "", 0, 0, NULL, NULL, NULL, 0,
 	 "where umbra makes its cgroups: \"\" = below its own group in each "
 	 "hierarchy, or a path from the hierarchy root such as /umbra"},
+	{"production.user", CT_STRING, OFF(production.user), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "user (name or uid) production's replicas run as; \"\" = umbra's "
+	 "own (needs umbra to run as root to differ; see docs/security.md)"},
+	{"production.group", CT_STRING, OFF(production.group), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "group (name or gid) production runs as; \"\" = the user's primary "
+	 "group"},
+	{"production.capabilities", CT_STR_LIST,
+	 OFF(production.capabilities), "", 0, 0, NULL, NULL, NULL, 0,
+	 "capabilities production keeps (e.g. CAP_NET_BIND_SERVICE for port "
+	 "80); every other is dropped from its bounding set"},
 	{"production.attach.pid", CT_INT, OFF(production.attach.pid), "0", 0,
 	 4194304, NULL, NULL, NULL, 0,
 	 "attach to a running production umbra does not own: its pid"},
@@ -350,7 +367,7 @@ static const config_field_t root_fields[] = {
 	 "bytes", NULL, NULL, 0,
 	 "the shadow's memory limit is never set below this (a base "
 	 "footprint does not shrink with traffic)"},
-	{"shadow.work_dir", CT_PATH, OFF(shadow.work_dir), "umbra-data/shadow",
+	{"shadow.work_dir", CT_PATH, OFF(shadow.work_dir), "umbra-shadow",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "where the shadow's config copy, data copy and run state live"},
 	{"shadow.copy_data", CT_BOOL, OFF(shadow.copy_data), "false", 0, 0,
@@ -365,6 +382,18 @@ static const config_field_t root_fields[] = {
 	{"shadow.allow_outbound", CT_STR_LIST, OFF(shadow.allow_outbound), "",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "addresses (host:port or CIDR) an isolated shadow may reach"},
+	{"shadow.user", CT_STRING, OFF(shadow.user), "", 0, 0, NULL, NULL,
+	 NULL, 0,
+	 "user (name or uid) the shadow and baseline run as; \"\" = "
+	 "umbra-shadow (made by scripts/deps.sh, else nobody) when umbra "
+	 "runs as root, umbra's own user otherwise"},
+	{"shadow.group", CT_STRING, OFF(shadow.group), "", 0, 0, NULL, NULL,
+	 NULL, 0,
+	 "group (name or gid) of the shadow; \"\" = the user's primary group"},
+	{"shadow.capabilities", CT_STR_LIST, OFF(shadow.capabilities), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "capabilities the shadow keeps (ambient for a non-root user); none "
+	 "by default"},
 	{"shadow.connect_timeout", CT_DURATION, OFF(shadow.connect_timeout),
 	 "1s", 0.001, 600, "s", NULL, NULL, 0, "connecting to the shadow"},
 	{"shadow.response_timeout", CT_DURATION, OFF(shadow.response_timeout),
@@ -529,7 +558,8 @@ static const config_field_t root_fields[] = {
 	{"drift.watch", CT_BOOL, OFF(drift.watch), "true", 0, 0, NULL, NULL,
 	 NULL, 0, "also compare at once on inotify events in config dirs"},
 	{"drift.env_ignore", CT_STR_LIST, OFF(drift.env_ignore),
-	 "UMBRA_SIDE,PORT,HOSTNAME,PWD,OLDPWD,SHLVL,_,INVOCATION_ID,"
+	 "UMBRA_SIDE,PORT,HOSTNAME,PWD,OLDPWD,SHLVL,_,INVOCATION_ID,HOME,USER,"
+	 "LOGNAME,"
 	 "JOURNAL_STREAM",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "environment variables expected to differ between the sides"},
@@ -623,6 +653,10 @@ static const config_field_t root_fields[] = {
 	{"mitigation.snapshots.keep", CT_INT, OFF(mitigation.snapshots.keep),
 	 "100", 2, 100000, NULL, NULL, NULL, 0,
 	 "snapshots kept; older ones that are not known-good go first"},
+	{"mitigation.propose.roots", CT_STR_LIST,
+	 OFF(mitigation.propose.roots), "", 0, 0, NULL, NULL, NULL, 0,
+	 "absolute directories a proposal's candidate config_dir must lie "
+	 "in; none = proposals are refused"},
 
 	/* metrics */
 	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,

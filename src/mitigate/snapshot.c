@@ -360,12 +360,15 @@ int mit_snap_index_parse(const char *text, size_t len, mit_snap_info_t **out,
 
 typedef struct entry {
 	char *rel, *full;
+	const char *root; /* the walked tree (borrowed); NULL: full alone */
 	bool link;
 	unsigned mode;
 	uint64_t size;
 } entry_t;
 
 typedef struct walk {
+	const char *root;
+	int root_fd;
 	entry_t *v;
 	size_t n, cap;
 	buf_t *err;
@@ -381,40 +384,94 @@ static void walk_free(walk_t *w)
 	free(w->v);
 }
 
-static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
+static int name_cmp(const void *a, const void *b)
 {
+	return strcoll(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the directory rel beneath the walk's root, sorted as
+ * scandir's alphasort would; opened without following a symlink (an
+ * intermediate directory swapped for a link to elsewhere fails, never
+ * leads out of the tree). New vector of new strings in *out. */
+static int read_names(walk_t *w, const char *rel, int *dfd, char ***out,
+		      size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int fd = fs_open_beneath(w->root_fd, rel[0] ? rel : ".",
+				 O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	int keep = dup(fd);
+	DIR *d = keep >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int e = -errno;
+		close(fd);
+		if (keep >= 0)
+			close(keep);
+		return e;
+	}
+	size_t cap = 0;
+	char **v = NULL;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), name_cmp);
+	*out = v;
+	*dfd = keep;
+	return 0;
+}
+
+static int walk_dir(walk_t *w, const char *rel, int depth)
+{
+	const char *root = w->root;
 	if (depth > MIT_SNAP_MAX_DEPTH) {
 		buf_printf(w->err, "%s/%s: nested deeper than %d directories",
 			   root, rel, MIT_SNAP_MAX_DEPTH);
 		return ERR_TOOBIG;
 	}
-	char *dir = rel[0] ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-	struct dirent **names = NULL;
-	int k = scandir(dir, &names, NULL, alphasort);
-	if (k < 0) {
-		int e = -errno;
-		buf_printf(w->err, "cannot read %s: %s", dir, strerror(errno));
-		free(dir);
-		return e;
+	char **names = NULL;
+	size_t k = 0;
+	int dfd = -1;
+	int rc = read_names(w, rel, &dfd, &names, &k);
+	if (rc) {
+		buf_printf(w->err, "cannot read %s%s%s: %s", root,
+			   rel[0] ? "/" : "", rel,
+			   rc == -ELOOP || rc == -EXDEV
+			       ? "a symlink on the way leads out of the tree"
+			       : err_str(rc));
+		return rc;
 	}
-	int rc = 0;
-	for (int i = 0; i < k; i++) {
-		const char *nm = names[i]->d_name;
-		if (rc || !strcmp(nm, ".") || !strcmp(nm, "..") ||
-		    strstr(nm, ".umbra-tmp.")) {
+	for (size_t i = 0; i < k; i++) {
+		const char *nm = names[i];
+		if (rc || strstr(nm, ".umbra-tmp.")) {
 			free(names[i]);
 			continue;
 		}
 		char *r = rel[0] ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
 		char *full = xasprintf("%s/%s", root, r);
 		struct stat st;
-		if (lstat(full, &st)) {
+		if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
 			/* gone between readdir and lstat: not part of it */
 		} else if (S_ISDIR(st.st_mode)) {
-			rc = walk_dir(w, root, r, depth + 1);
+			rc = walk_dir(w, r, depth + 1);
 		} else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-			log_warn("snapshot", "not a file or symlink; left out",
-				 LF_S("path", full));
+			/* a FIFO would block a reader, a device is not
+			 * config: refused, not silently left out */
+			buf_printf(w->err,
+				   "%s is not a regular file, directory or "
+				   "symlink (a FIFO, socket or device): refused",
+				   full);
+			rc = ERR_INVAL;
 		} else if (!mit_snap_path_ok(r, strlen(r))) {
 			log_warn("snapshot",
 				 "path with control characters; left out",
@@ -432,6 +489,7 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 			w->v[w->n++] = (entry_t){
 			    .rel = r,
 			    .full = full,
+			    .root = root,
 			    .link = S_ISLNK(st.st_mode),
 			    .mode = (unsigned)(st.st_mode & 07777),
 			    .size = (uint64_t)st.st_size,
@@ -443,15 +501,26 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 		free(names[i]);
 	}
 	free(names);
-	free(dir);
+	close(dfd);
 	return rc;
 }
 
-/* Every regular file and symlink under root, sorted by relative path. */
+/* Every regular file and symlink under root, sorted by relative path.
+ * Nothing is followed out of root: a symlink is recorded as a link;
+ * FIFOs, sockets and devices are refused with their path. */
 static int walk_tree(const char *root, walk_t *w, buf_t *err)
 {
-	*w = (walk_t){.err = err};
-	int rc = walk_dir(w, root, "", 0);
+	*w = (walk_t){.err = err, .root = root};
+	w->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->root_fd < 0) {
+		int e = -errno;
+		buf_printf(err, "cannot read %s: %s", root, strerror(errno));
+		*w = (walk_t){0};
+		return e;
+	}
+	int rc = walk_dir(w, "", 0);
+	close(w->root_fd);
+	w->root_fd = -1;
 	if (rc) {
 		walk_free(w);
 		*w = (walk_t){0};
@@ -459,12 +528,67 @@ static int walk_tree(const char *root, walk_t *w, buf_t *err)
 	return rc;
 }
 
-/* The content of a walked entry: file bytes or the link's target. */
+/* Reads the regular file open on fd (at most max bytes). */
+static int read_fd(int fd, size_t max, buf_t *out)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return ERR_INVAL;
+	char tmp[16384];
+	size_t total = 0;
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return 0;
+		if (total + (size_t)r > max)
+			return ERR_TOOBIG;
+		buf_append(out, tmp, (size_t)r);
+		total += (size_t)r;
+	}
+}
+
+/* The content of a walked entry: file bytes or the link's target, read
+ * beneath its tree's root without following a symlink (a file swapped
+ * for a link, or a FIFO, since the walk is refused). */
 static int entry_content(const entry_t *e, buf_t *out, buf_t *err)
 {
+	int rootfd = -1, rc = 0;
+	if (e->root) {
+		rootfd = open(e->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			rc = -errno;
+			buf_printf(err, "cannot read %s: %s", e->root,
+				   err_str(rc));
+			return rc;
+		}
+	}
 	if (e->link) {
 		char t[MIT_SNAP_MAX_PATH * 4];
-		ssize_t n = readlink(e->full, t, sizeof(t));
+		ssize_t n;
+		if (rootfd >= 0) {
+			const char *slash = strrchr(e->rel, '/');
+			char *dir = slash ? xstrndup(e->rel,
+						     (size_t)(slash - e->rel))
+					  : xstrdup(".");
+			int pfd = fs_open_beneath(rootfd, dir,
+						  O_PATH | O_DIRECTORY, 0);
+			free(dir);
+			errno = pfd < 0 ? -pfd : 0;
+			n = pfd < 0 ? -1
+				    : readlinkat(pfd, slash ? slash + 1 : e->rel,
+						 t, sizeof(t));
+			if (pfd >= 0)
+				close(pfd);
+			close(rootfd);
+		} else {
+			n = readlink(e->full, t, sizeof(t));
+		}
 		if (n < 0 || (size_t)n >= sizeof(t)) {
 			buf_printf(err, "cannot read link %s: %s", e->full,
 				   n < 0 ? strerror(errno) : "target too long");
@@ -473,9 +597,25 @@ static int entry_content(const entry_t *e, buf_t *out, buf_t *err)
 		buf_append(out, t, (size_t)n);
 		return 0;
 	}
-	int rc = read_file(e->full, MIT_SNAP_MAX_FILE, out);
+	/* O_NONBLOCK: a FIFO swapped in opens at once and is refused */
+	int fd = rootfd >= 0 ? fs_open_beneath(rootfd, e->rel,
+					       O_RDONLY | O_NONBLOCK, 0)
+			     : open(e->full, O_RDONLY | O_NONBLOCK |
+						 O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = rootfd >= 0 ? fd : -errno;
+	if (rootfd >= 0)
+		close(rootfd);
+	if (!rc) {
+		rc = read_fd(fd, MIT_SNAP_MAX_FILE, out);
+		close(fd);
+	}
 	if (rc)
-		buf_printf(err, "cannot read %s: %s%s", e->full, err_str(rc),
+		buf_printf(err, "cannot read %s: %s%s", e->full,
+			   rc == ERR_INVAL ? "not a regular file"
+			   : rc == -ELOOP || rc == -EXDEV
+			       ? "a symlink leads out of the tree"
+			       : err_str(rc),
 			   rc == ERR_TOOBIG ? " (over 16 MiB: not a config "
 					      "file)"
 					    : "");

@@ -242,6 +242,7 @@ proxy_t *proxy_new(const config_t *cfg, int *err)
 		nworkers = PROXY_MAX_WORKERS;
 	proxy_t *px = xcalloc(1, sizeof(*px));
 	px->nworkers = nworkers;
+	px->sandbox = cfg->listen.sandbox;
 	pthread_mutex_init(&px->control, NULL);
 	atomic_store(&px->amplification,
 		     (unsigned)cfg->mirror.amplification);

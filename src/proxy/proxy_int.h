@@ -407,7 +407,12 @@ struct proxy {
 	bool started;
 	struct proxy_tap *tap;      /* capture tap (tap.c); NULL: off */
 	_Atomic bool tap_attached;  /* a capture client wants exchanges */
+	bool sandbox;               /* listen.sandbox: workers seccomp'd */
 };
+
+/* Installs the worker's seccomp filter on the calling thread
+ * (sandbox.c). 0 or a negative error (the thread runs unfiltered). */
+int proxy__sandbox_enter(void);
 
 /* --------------------------------------------------------------- internal */
 

@@ -215,6 +215,15 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 static void *worker_main(void *arg)
 {
 	worker_t *w = arg;
+	if (w->px->sandbox) {
+		/* never fatal: the production path runs on, unfiltered */
+		int rc = proxy__sandbox_enter();
+		if (rc)
+			log_error("proxy",
+				  "cannot install the worker's seccomp filter; "
+				  "it runs without",
+				  LF_I("worker", w->id), LF_ERR("err", rc));
+	}
 	event_base_dispatch(w->base);
 	return NULL;
 }

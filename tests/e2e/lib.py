@@ -143,6 +143,10 @@ class TestCase(unittest.TestCase):
             self._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
             self.tmp = self._tmp.name
             self.addCleanup(self._tmp.cleanup)
+        # mkdtemp makes 0700: the shadow, which umbra run as root starts
+        # as the unprivileged umbra-shadow, must pass through to its work
+        # dir and the test's files (not list them).
+        os.chmod(self.tmp, 0o711)
         self.addCleanup(_kill_all)
 
     def write(self, name, text, mode=0o644):

@@ -122,7 +122,7 @@ api:
         self.assertIn("UMBRA_SIDE=baseline", proc_strings(bpid, "environ"))
         path, text = self.baseline_config(bpid)
         self.assertEqual(text, self.PROD_CONF)  # production's, not sconf
-        self.assertIn("/shadow/baseline/config/", path)
+        self.assertIn("/umbra-shadow/baseline/config/", path)
 
         # the shadow's config change: differ (the baseline matches)
         self.requests("/work", 10)

@@ -81,6 +81,7 @@ class DaemonClientTest(unittest.TestCase):
     def setUpClass(cls):
         cls._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
         cls.tmp = tmp = cls._tmp.name
+        os.chmod(tmp, 0o711)  # the shadow's user passes through (lib.py)
         for d, cpu in (("conf", "0.3"), ("sconf", "2.4")):
             os.makedirs(os.path.join(tmp, d))
             with open(os.path.join(tmp, d, "svc.conf"), "w") as f:

@@ -8,6 +8,7 @@ shadow and is rejected with that evidence; production's file and
 behaviour are unchanged and the shadow is back on production's config."""
 import json
 import os
+import stat
 import threading
 import time
 import urllib.error
@@ -68,6 +69,7 @@ mitigation:
   soak: 10m
   verify: 3s
   scale: {{enabled: false}}
+  propose: {{roots: [{self.tmp}/proposals]}}
 """)
         self.log = open(os.path.join(self.tmp, "umbra.log"), "w")
         self.addCleanup(self.log.close)
@@ -81,7 +83,7 @@ mitigation:
         self.addCleanup(self.load.halt.set)
 
     def candidate(self, name, latency):
-        return os.path.dirname(self.write(f"{name}/app.conf",
+        return os.path.dirname(self.write(f"proposals/{name}/app.conf",
                                           f"latency_ms = {latency}\n"))
 
     def production_latency(self):
@@ -189,10 +191,48 @@ mitigation:
         r = self.propose("--config-dir", os.path.join(self.tmp, "nope"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("nope", r.stderr)
-        os.makedirs(os.path.join(self.tmp, "empty"))
-        r = self.propose("--config-dir", os.path.join(self.tmp, "empty"))
+        os.makedirs(os.path.join(self.tmp, "proposals", "empty"))
+        r = self.propose("--config-dir",
+                         os.path.join(self.tmp, "proposals", "empty"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("holds no files", r.stderr)
-        r = self.propose("--config-dir", self.conf, "--soak", "0.1s")
+        r = self.propose("--config-dir", self.candidate("soak", 20),
+                         "--soak", "0.1s")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("soak must be between", r.stderr)
+
+    def shadow_conf_text(self):
+        with open(os.path.join(self.tmp, "shadow", "config",
+                               "app.conf")) as f:
+            return f.read()
+
+    def test_candidates_outside_roots_or_not_plain_are_refused(self):
+        """Issue 19: a candidate outside mitigation.propose.roots, one
+        that holds a symlink leading out, a FIFO or a device is refused
+        with its path, and neither production's files nor the shadow's
+        copy change."""
+        before, shadow_before = self.conf_text(), self.shadow_conf_text()
+        outside = os.path.dirname(self.write("elsewhere/app.conf",
+                                             "latency_ms = 1\n"))
+        cases = [(outside, outside, "outside mitigation.propose.roots")]
+        link = self.candidate("link", 20)
+        os.symlink("/etc/shadow", os.path.join(link, "leak.conf"))
+        cases.append((link, os.path.join(link, "leak.conf"),
+                      "is a symlink"))
+        fifo = self.candidate("fifo", 20)
+        os.mkfifo(os.path.join(fifo, "pipe.conf"))
+        cases.append((fifo, os.path.join(fifo, "pipe.conf"), "is a FIFO"))
+        if os.geteuid() == 0:
+            dev = self.candidate("dev", 20)
+            os.mknod(os.path.join(dev, "null.conf"),
+                     0o644 | stat.S_IFCHR, os.makedev(1, 3))
+            cases.append((dev, os.path.join(dev, "null.conf"),
+                          "is a device"))
+        for d, path, why in cases:
+            r = self.propose("--config-dir", d, "--soak", "10m")
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn(path, r.stderr)
+            self.assertIn(why, r.stderr)
+        self.assertEqual(self.conf_text(), before)
+        self.assertEqual(self.shadow_conf_text(), shadow_before)
+        self.assertNotIn("config copy replaced", self.umbra_log())

@@ -221,7 +221,7 @@ class RunTest(TestCase):
             self.assertIn(f'"side":"{side}"', body)
         # the shadow runs a copy of the config, placeholders rendered
         port = s0.rsplit(":", 1)[1]
-        with open(os.path.join(self.tmp, "umbra-data/shadow/config/"
+        with open(os.path.join(self.tmp, "umbra-shadow/config/"
                                "svc.conf")) as f:
             self.assertIn(f"# served on {port}\n", f.read())
         # child output reaches the log with its prefix
@@ -379,7 +379,7 @@ class RunTest(TestCase):
         self.assertIn('msg="everything stopped"', log)
         self.assertEqual(len(re.findall(r'msg="replica removed"', log)), 3)
         self.assertFalse(os.path.exists(
-            os.path.join(self.tmp, "umbra-data/shadow/state")))
+            os.path.join(self.tmp, "umbra-shadow/state")))
 
     def test_second_umbra_for_same_service_is_refused(self):
         u = Umbra(self, conf())
@@ -392,7 +392,7 @@ class RunTest(TestCase):
         # the first one's replicas and state are untouched
         self.assertTrue(alive(ppid) and alive(spid))
         self.assertTrue(os.path.exists(
-            os.path.join(self.tmp, "umbra-data/shadow/state")))
+            os.path.join(self.tmp, "umbra-shadow/state")))
         self.assertEqual(u.stop(), 0)
 
     def test_second_signal_kills_at_once(self):
@@ -441,8 +441,8 @@ class AttachTest(TestCase):
             argv = f.read().split(b"\0")
         sport = saddr.rsplit(":", 1)[1].encode()
         self.assertEqual(argv[1:5], [b"--port", sport, b"--config",
-                                     os.path.join(self.tmp, "umbra-data/"
-                                                  "shadow/config/svc.conf")
+                                     os.path.join(self.tmp, "umbra-shadow/"
+                                                  "config/svc.conf")
                                      .encode()])
         with open(f"/proc/{spid}/environ", "rb") as f:
             env = f.read().split(b"\0")
