@@ -120,6 +120,7 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 					     : (size_t)vp;
 	a->clear_ticks = (int64_t)ceil(AN_CLEAR_S / a->interval_s);
 	a->stale_ticks = (int64_t)ceil(AN_STALE_S / a->interval_s);
+	a->warmup_ticks = (uint64_t)ceil((double)p->warmup_ns / iv);
 	if (a->clear_ticks < AN_CONFIRM_TICKS)
 		a->clear_ticks = AN_CONFIRM_TICKS;
 	double h = round((double)p->horizon_ns / iv);
@@ -201,12 +202,21 @@ int an_analyzer_event(an_analyzer_t *a, const an_event_t *ev)
 /* Per-unit values of production and side x (shadow or baseline) for
  * metric m: per request for load-driven metrics when both rates are
  * known, otherwise the shadow divided by its traffic ratio; *scale is the
- * factor back to production's load. False when a value is missing or the
+ * factor back to production's load; *res the resolution of the
+ * difference between the two on production's scale (the tick's
+ * resolutions, see deviation()). False when a value is missing or the
  * load too low to divide by. */
 static bool normalise(const an_analyzer_t *a, an_metric_t m,
 		      const an_tick_t *t, int x, double *up, double *ux,
-		      double *scale)
+		      double *scale, double *res)
 {
+	/* the resolution of the difference x - p on production's scale:
+	 * the sum of the sides', each brought to production's load as its
+	 * value is (below) */
+	double res_p = t->resolution[AN_PROD][m], res_x = t->resolution[x][m];
+	res_p = res_p > 0 && isfinite(res_p) ? res_p : 0;
+	res_x = res_x > 0 && isfinite(res_x) ? res_x : 0;
+	*res = res_p + res_x;
 	double p = t->value[AN_PROD][m], v = t->value[x][m];
 	an_norm_t n = an_metric_norm(m);
 	if (n == AN_NORM_SHARE && !isfinite(p))
@@ -222,10 +232,12 @@ static bool normalise(const an_analyzer_t *a, an_metric_t m,
 			*up = p / rp;
 			*ux = v / rx;
 			*scale = rp;
+			*res = res_p + res_x * rp / rx;
 			return true;
 		}
 		*up = p;
 		*ux = v / a->p.ratio;
+		*res = res_p + res_x / a->p.ratio;
 		return true;
 	}
 	*up = p;
@@ -240,13 +252,23 @@ static bool normalise(const an_analyzer_t *a, an_metric_t m,
  * production is, its mirror image (the seed's would be bounded by 1, and
  * a critical level over 1 could never catch a production regression,
  * which is what rollbacks are for). On production's scale:
- * (ux - up) * scale / max(min(|up|, |ux|) * scale, floor). */
+ * (ux - up) * scale / max(min(|up|, |ux|) * scale, floor).
+ *
+ * Significance floor: the difference is first shrunk towards zero by res,
+ * the resolution of the difference (soft thresholding, Donoho and
+ * Johnstone 1994): a difference the counters cannot resolve (a CPU tick
+ * more on one side) is 0, and a larger one counts only by what the
+ * measurement can vouch for, so quantisation never makes a finding. */
 static inline double deviation(double up, double ux, double scale,
-			       double floor)
+			       double floor, double res)
 {
 	double small = fabs(up) < fabs(ux) ? fabs(up) : fabs(ux);
 	double d = small * scale;
-	return (ux - up) * scale / (d > floor ? d : floor);
+	double diff = (ux - up) * scale;
+	double mag = fabs(diff) - res;
+	if (!(mag > 0))
+		return 0;
+	return (diff < 0 ? -mag : mag) / (d > floor ? d : floor);
 }
 
 /* ------------------------------------------------------------ findings */
@@ -296,7 +318,7 @@ static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 	}
 	double cp = fabs(s->change[AN_PROD]), cs = fabs(s->change[AN_SHADOW]);
 	double dref = s->ref_ok ? deviation(s->ref[AN_PROD], s->ref[AN_SHADOW],
-					    s->scale, fl)
+					    s->scale, fl, 0)
 				: 0;
 	bool preexisting =
 		dref * s->ewma > 0 &&
@@ -658,6 +680,19 @@ static void velocity_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 	s->vel = s->ewma >= 0 ? slope : -slope;
 }
 
+/* The warm-up part of metric s's view; a metric that has had data and
+ * is still warming makes the whole output warming. */
+static void warmup_view(const an_analyzer_t *a, const an_mstate_t *s,
+			an_metric_view_t *v, an_out_t *out)
+{
+	v->warming = s->nlearned < a->warmup_ticks;
+	v->warmup_left_s = v->warming ? (double)(a->warmup_ticks - s->nlearned) *
+						a->interval_s
+				      : 0;
+	if (v->warming && s->nlearned > 0)
+		out->warming = true;
+}
+
 /* One metric's tick: deviation, smoothing, velocity, thresholds,
  * envelope, baselines, forecast, verdict blocks, then the finding's
  * life. Writes the metric's view and any finding into out. */
@@ -668,10 +703,10 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	const an_metric_params_t *mp = &a->p.metric[m];
 	const an_tick_t *t = a->cur;
 	an_metric_view_t *v = &out->metric[m];
-	double up, us, scale, r;
+	double up, us, scale, res, r;
 	size_t hi = (size_t)a->tick % a->hist_len;
 
-	s->valid = normalise(a, m, t, AN_SHADOW, &up, &us, &scale);
+	s->valid = normalise(a, m, t, AN_SHADOW, &up, &us, &scale, &res);
 	if (!s->valid) {
 		s->hist[hi] = NAN;
 		*v = (an_metric_view_t){.valid = false,
@@ -681,9 +716,11 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 					.threshold = s->thr_eff,
 					.envelope = s->env_q,
 					.open = s->open};
+		warmup_view(a, s, v, out);
 		return;
 	}
-	double raw = deviation(up, us, scale, mp->floor);
+	s->nlearned++;
+	double raw = deviation(up, us, scale, mp->floor, res);
 	if (s->nupd && a->tick - s->last_tick > a->stale_ticks) {
 		s->nupd = 0;
 		s->started = false;
@@ -712,9 +749,9 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	s->hist[hi] = s->ewma;
 
 	bool baseline = false;
-	double ub, upb, sb;
-	if (normalise(a, m, t, AN_BASELINE, &upb, &ub, &sb)) {
-		double rb = deviation(upb, ub, sb, mp->floor);
+	double ub, upb, sb, resb;
+	if (normalise(a, m, t, AN_BASELINE, &upb, &ub, &sb, &resb)) {
+		double rb = deviation(upb, ub, sb, mp->floor, resb);
 		s->ewma_b = s->started_b
 				    ? s->ewma_b + a->p.smoothing * (rb - s->ewma_b)
 				    : rb;
@@ -764,7 +801,10 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	find_mover(a, m, s);
 	forecast_tick(a, s, r);
 	an__block_add(a, s);
-	bool warm = s->nupd >= a->vel_pts;
+	/* Judged only after the warm-up (and once velocity has its points):
+	 * until then the metric only teaches the envelope, the baselines and
+	 * the forecaster what normal looks like. */
+	bool warm = s->nupd >= a->vel_pts && s->nlearned >= a->warmup_ticks;
 	an_find_kind_t kind = AN_FIND_NONE;
 	if (warm && direction_bad(mp->direction, s->mover_dir)) {
 		if (s->pred_streak >= AN_PRED_CONFIRM)
@@ -816,6 +856,7 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 				.threshold = s->thr_eff,
 				.envelope = s->env_q,
 				.open = s->open};
+	warmup_view(a, s, v, out);
 }
 
 /* ------------------------------------------------------------ the tick */
@@ -849,6 +890,7 @@ int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
 	a->cur = t;
 	out->nfindings = 0;
 	out->resolved = 0;
+	out->warming = false;
 
 	for (int m = 0; m < AN_METRIC__COUNT; m++)
 		an_decayhist_advance(&a->m[m].env, a->tick);

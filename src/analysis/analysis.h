@@ -135,6 +135,8 @@ typedef struct an_sched {
  * the same defaults as the config table. */
 typedef struct an_params {
 	int64_t interval_ns;     /* the tick */
+	int64_t warmup_ns;       /* a metric is judged only after this much
+				    of its data (docs/analysis.md) */
 	int64_t history_ns;      /* deviation history kept for root cause */
 	double smoothing;        /* EWMA weight of the newest deviation */
 	int64_t velocity_window_ns;
@@ -187,6 +189,12 @@ typedef struct an_drift_in {
 typedef struct an_tick {
 	int64_t t_ns; /* wall-clock time of the tick, increasing */
 	double value[AN_SIDES][AN_METRIC__COUNT];
+	/* The resolution of each value, in its unit (metrics_sample_t.res):
+	 * the largest error the counters' quantum may put in it. A difference
+	 * between the sides within the sum of their resolutions is no
+	 * difference (docs/analysis.md, "Significance floor"). 0: exact or
+	 * unknown (an_tick_clear). */
+	double resolution[AN_SIDES][AN_METRIC__COUNT];
 	double rps[AN_SIDES];   /* requests per second: normalises load */
 	double connect_s[2];    /* mean upstream connect time, seconds */
 	double ttfb_s[2];       /* mean time to first byte, seconds */
@@ -197,7 +205,8 @@ typedef struct an_tick {
 	size_t ndrift;
 } an_tick_t;
 
-/* Sets t_ns and every value to NaN, every pointer to NULL. */
+/* Sets t_ns, every value to NaN, every resolution to 0, every pointer to
+ * NULL. */
 void an_tick_clear(an_tick_t *t, int64_t t_ns);
 
 /* An event: deploy, config change, scheduled task run, or note. */
@@ -347,6 +356,9 @@ typedef struct an_metric_view {
 	double threshold;  /* effective */
 	double envelope;   /* learned A/A quantile, 0 until warm */
 	an_find_kind_t open; /* kind of the open finding, or NONE */
+	bool warming;      /* in its warm-up: learned from, not judged */
+	double warmup_left_s; /* seconds of data still to learn, 0 once
+				 judged */
 } an_metric_view_t;
 
 /* What an_analyzer_update returns. Findings are emitted when they open
@@ -354,6 +366,10 @@ typedef struct an_metric_view {
  * at most one per metric per tick. */
 typedef struct an_out {
 	an_metric_view_t metric[AN_METRIC__COUNT];
+	/* Some metric that has had data is still in its warm-up (metrics
+	 * that never had any, say error_rate without traffic, do not
+	 * count): what status and the dashboard show as "warming up". */
+	bool warming;
 	double load_forecast; /* production rps at the horizon, or NaN */
 	uint32_t resolved;    /* bit m: metric m's finding closed this tick */
 	an_finding_t finding[AN_METRIC__COUNT];

@@ -55,6 +55,7 @@ typedef struct an_mstate {
 	double dev;    /* |ewma| */
 	bool valid;    /* this tick had values on both sides */
 	uint64_t nupd; /* ticks with values since the last restart */
+	uint64_t nlearned; /* ticks with values ever: the warm-up's count */
 	int64_t last_tick; /* the last tick with values */
 	double u[2];   /* this tick's per-unit values (per request for load) */
 	double scale;  /* this tick's production load scale (rps, or 1) */
@@ -119,6 +120,7 @@ struct an_analyzer {
 	double interval_s;
 	size_t vel_pts;
 	int64_t clear_ticks, stale_ticks;
+	uint64_t warmup_ticks; /* ticks of data before a metric is judged */
 	uint32_t fc_step_ticks, fc_steps_h;
 	uint32_t vb_ticks;     /* ticks per verdict block */
 	size_t hist_len;

@@ -134,13 +134,17 @@ static void status(void *arg, json_t *o)
 			continue;
 		json_object_set_new(
 			dev, an_metric_name((an_metric_t)m),
-			json_pack("{s:o,s:o,s:o,s:o,s:s}", "deviation",
+			json_pack("{s:o,s:o,s:o,s:o,s:s,s:b,s:o}", "deviation",
 				  jnum(v->deviation), "velocity", jnum(v->velocity),
 				  "threshold", jnum(v->threshold), "envelope",
 				  jnum(v->envelope), "open",
-				  an_find_kind_name(v->open)));
+				  an_find_kind_name(v->open), "warming",
+				  v->warming, "warmup_left_s",
+				  jnum(v->warmup_left_s)));
 	}
 	json_object_set_new(o, "analysis", dev);
+	json_object_set_new(o, "analysis_warming",
+			    json_boolean(r->out && r->out->warming));
 	if (r->mit)
 		json_object_set_new(o, "mitigation", mitigation_status(r));
 }

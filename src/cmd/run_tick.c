@@ -93,12 +93,14 @@ static int replicas_up(const run_t *r, prov_side_t side)
 	return n;
 }
 
-/* The analysis' metric values from a side's sample. */
-static void fill_values(const metrics_sample_t *s, double *out)
+/* The analysis' metric values and their resolutions from a side's
+ * sample. */
+static void fill_values(const metrics_sample_t *s, double *out, double *res)
 {
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		int id = metrics_by_name(an_metric_name((an_metric_t)m));
 		out[m] = id >= 0 ? s->v[id] : NAN;
+		res[m] = id >= 0 ? s->res[id] : 0;
 	}
 }
 
@@ -185,7 +187,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (!r->have_sample[rs])
 			continue;
 		metrics_recorder_sample(r->rec, rs, &r->sample[rs]);
-		fill_values(&r->sample[rs], t.value[side]);
+		fill_values(&r->sample[rs], t.value[side], t.resolution[side]);
 		/* Memory is a level each replica holds: compared per replica,
 		 * or production's total would grow with every replica the
 		 * scaler adds (the shadow runs ratio x as many). */

@@ -237,6 +237,7 @@ typedef struct config_metric {
 
 typedef struct config_analysis {
 	int64_t interval, window;
+	int64_t warmup; /* a metric is judged only after this much data */
 	double smoothing;
 	int64_t velocity_window;
 	double velocity_threshold;

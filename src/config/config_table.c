@@ -478,6 +478,11 @@ static const config_field_t root_fields[] = {
 	 3600, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
 	 "uses the files' own spacing)"},
+	{"analysis.warmup", CT_DURATION, OFF(analysis.warmup), "5m", 0,
+	 86400, "s", NULL, NULL, 0,
+	 "a metric is judged only after this much of its data: until then it "
+	 "teaches the noise envelope, the baselines and the forecaster (the "
+	 "default is the envelope's 300 ticks at 1 s; docs/analysis.md)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
 	 86400, "s", NULL, NULL, 0, "points kept in memory per series"},
 	{"analysis.smoothing", CT_REAL, OFF(analysis.smoothing), "0.3", 0.01,

@@ -206,6 +206,7 @@ static void slot_close(slot_t *s, double interval_s)
 	static const double qs[3] = {0.5, 0.9, 0.99};
 	for (int i = 0; i < 3; i++) {
 		o->latency[i] = metrics_hist_quantile(&s->lat, qs[i]);
+		o->latency_res[i] = metrics_hist_quantile_res(&s->lat, qs[i]);
 		o->ttfb[i] = metrics_hist_quantile(&s->ttfb, qs[i]);
 	}
 	o->connect_s = s->new_conns ? s->connect_sum_s / (double)s->new_conns
@@ -284,6 +285,14 @@ void metrics_agg_fill(const metrics_agg_t *a, int side, bool net,
 	s->v[METRICS_LATENCY_P50] = st->latency[0];
 	s->v[METRICS_LATENCY_P90] = st->latency[1];
 	s->v[METRICS_LATENCY_P99] = st->latency[2];
+	/* a quantile of a few requests is as good as its neighbours */
+	static const metrics_id_t lat[3] = {METRICS_LATENCY_P50,
+					    METRICS_LATENCY_P90,
+					    METRICS_LATENCY_P99};
+	for (int i = 0; i < 3; i++)
+		s->res[lat[i]] = isfinite(st->latency_res[i])
+					 ? st->latency_res[i]
+					 : 0;
 	s->v[METRICS_TTFB_P50] = st->ttfb[0];
 	s->v[METRICS_TTFB_P90] = st->ttfb[1];
 	s->v[METRICS_TTFB_P99] = st->ttfb[2];

@@ -51,6 +51,8 @@ typedef struct metrics_req_stats {
 	uint64_t req_bytes, resp_bytes;
 	double rps, error_rate, diff_rate; /* NaN when nothing to divide */
 	double latency[3], ttfb[3];        /* p50 p90 p99, s; NaN when none */
+	double latency_res[3];             /* their resolutions, s
+					      (metrics_hist_quantile_res) */
 	double connect_s;                  /* mean; NaN when no new conns */
 	double req_bytes_per_s, resp_bytes_per_s;
 } metrics_req_stats_t;

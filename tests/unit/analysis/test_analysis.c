@@ -300,7 +300,13 @@ Test(analysis, a_deviation_from_the_first_tick_is_the_shadows)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		an_analyzer_t *a = make(&p);
 		an_finding_t f;
-		cr_assert(feed_cpu(a, 60, cases[c], &f, out), "case %zu", c);
+		/* present from the start: found once the warm-up (300
+		 * ticks at the defaults) is over, not before */
+		cr_assert(feed_cpu(a, 360, cases[c], &f, out), "case %zu", c);
+		cr_assert_geq(f.t_ns, S(299), "case %zu: t %lld", c,
+			      (long long)f.t_ns);
+		cr_assert_leq(f.t_ns, S(305), "case %zu: t %lld", c,
+			      (long long)f.t_ns);
 		/* production moved more from its first value, but the
 		 * deviation was there before it moved */
 		cr_assert_gt(f.change[AN_PROD], f.change[AN_SHADOW],
@@ -667,5 +673,107 @@ Test(analysis, events_and_endpoints_are_bounded)
 	}
 	free(eps);
 	free(out);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ resolution */
+
+/* CPU read in 10 ms clock ticks: the cumulative time truncated to a tick,
+ * per 1-s interval, the way /proc/PID/stat gives it (one member per side,
+ * so the collector's resolution is two ticks: 0.02 cores). */
+typedef struct ticker {
+	double used; /* true CPU seconds so far */
+} ticker_t;
+
+/* The next 1-s reading of a side using cores on average (5% jitter in
+ * what it really uses): the tick count's growth, in cores. */
+static double ticked(ticker_t *tk, double cores)
+{
+	double before = floor(tk->used * 100);
+	tk->used += cores * noise(0.05);
+	return (floor(tk->used * 100) - before) / 100;
+}
+
+Test(analysis, sub_resolution_cpu_noise_is_never_a_finding)
+{
+	/* Production 0.053 cores at 100 req/s, the shadow 0.0265 at 50
+	 * (ratio 0.5): the same cost per request. Read in ticks, production
+	 * reads 0.05 or 0.06 and the shadow 0.02 or 0.03; per request on
+	 * production's scale the difference swings between -0.02 and +0.01
+	 * cores, up to 0.4 of the 0.053-core side: without the significance
+	 * floor that is noise over the 0.10 threshold (the control below,
+	 * with no envelope to learn it). The difference's resolution is
+	 * 0.02 + 0.02 * 100 / 50 = 0.06 cores, more than any swing: the
+	 * deviation is exactly 0 on every tick. */
+	an_params_t p;
+	an_params_default(&p);
+	p.ratio = 0.5;
+	p.warmup_ns = 0;
+	p.envelope = false;
+	for (int pass = 0; pass < 2; pass++) {
+		bool floored = pass == 0;
+		an_analyzer_t *a = make(&p);
+		an_out_t out;
+		size_t findings = 0;
+		double maxdev = 0;
+		ticker_t tp = {0}, ts = {0};
+		for (int64_t k = 0; k < 900; k++) {
+			an_tick_t t;
+			one(&t, k, AN_M_cpu, ticked(&tp, 0.053),
+			    ticked(&ts, 0.0265));
+			t.rps[AN_PROD] = 100;
+			t.rps[AN_SHADOW] = 50;
+			if (floored) {
+				t.resolution[AN_PROD][AN_M_cpu] = 0.02;
+				t.resolution[AN_SHADOW][AN_M_cpu] = 0.02;
+			}
+			cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+			findings += out.nfindings;
+			if (out.metric[AN_M_cpu].deviation > maxdev)
+				maxdev = out.metric[AN_M_cpu].deviation;
+		}
+		if (floored) {
+			cr_assert_eq(findings, 0, "%zu findings", findings);
+			cr_assert_eq(maxdev, 0, "deviation %g", maxdev);
+		} else {
+			cr_assert_gt(findings, 0, "the control: ticks are noise "
+				     "(max deviation %g)", maxdev);
+			cr_assert_gt(maxdev, 0.1, "control deviation %g", maxdev);
+		}
+		an_analyzer_free(a);
+	}
+}
+
+Test(analysis, the_resolution_is_taken_out_of_the_difference)
+{
+	/* Production 0.10 cores at 100 req/s, the shadow 0.08 at 50: on
+	 * production's scale the shadow costs 0.16, 0.06 more. Resolutions
+	 * 0.01 each: the difference's is 0.01 + 0.01 * 100 / 50 = 0.03, so
+	 * 0.03 is vouched for, over the smaller side 0.10: deviation 0.3. */
+	an_params_t p;
+	an_params_default(&p);
+	p.ratio = 0.5;
+	p.warmup_ns = 0;
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	an_out_t out;
+	one(&t, 0, AN_M_cpu, 0.10, 0.08);
+	t.rps[AN_PROD] = 100;
+	t.rps[AN_SHADOW] = 50;
+	t.resolution[AN_PROD][AN_M_cpu] = 0.01;
+	t.resolution[AN_SHADOW][AN_M_cpu] = 0.01;
+	cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+	cr_assert_float_eq(out.metric[AN_M_cpu].signed_dev, 0.3, 1e-12,
+			   "%g", out.metric[AN_M_cpu].signed_dev);
+	/* a resolution of NaN or below 0 is none */
+	one(&t, 1, AN_M_cpu, 0.10, 0.08);
+	t.rps[AN_PROD] = 100;
+	t.rps[AN_SHADOW] = 50;
+	t.resolution[AN_PROD][AN_M_cpu] = NAN;
+	t.resolution[AN_SHADOW][AN_M_cpu] = -1;
+	cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+	/* raw 0.6; the EWMA (0.3) from 0.3: 0.39 */
+	cr_assert_float_eq(out.metric[AN_M_cpu].signed_dev, 0.39, 1e-12,
+			   "%g", out.metric[AN_M_cpu].signed_dev);
 	an_analyzer_free(a);
 }
