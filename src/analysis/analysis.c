@@ -68,6 +68,17 @@
  * held the deviation from the first tick pass, and then only while the
  * current deviation is less than twice theirs (more is a new move). */
 #define AN_MOVER_PREEXISTING 0.5
+/* A side moved from its own baseline when its relative change is over
+ * this many times its mean |change| while quiet: for normal noise the
+ * mean |x| is 0.8 sigma, so 4 is about 3.2 sigma, which noise passes on
+ * one tick in a thousand. */
+#define AN_MOVER_NOISE_K 4.0
+/* An event that loads both sides is judged on the sides' raw difference
+ * in windows of this length: the scheduled-job case of issue 22 never
+ * left 10 % over 10-s windows while single ticks did; ten ticks at 1 s
+ * average the per-tick noise down by three, and a one-sided effect the
+ * size of the threshold still shows in full. */
+#define AN_ALIKE_WINDOW_S 10.0
 /* Below this many requests per second a per-request cost is the noise of
  * a handful of requests: load-driven metrics are not compared. */
 #define AN_RPS_FLOOR 0.5
@@ -147,8 +158,9 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 		}
 		an_decayhist_init(&s->env, (double)p->envelope_half_life_ns / iv);
 		s->hist = xreallocarray(NULL, a->hist_len, sizeof(double));
+		s->rawh = xreallocarray(NULL, a->hist_len, sizeof(double));
 		for (size_t i = 0; i < a->hist_len; i++)
-			s->hist[i] = NAN;
+			s->hist[i] = s->rawh[i] = NAN;
 		s->vhigh_tick = INT64_MIN / 2;
 		s->fc_step = -1;
 		s->vb_idx = -1;
@@ -170,6 +182,7 @@ void an_analyzer_free(an_analyzer_t *a)
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		an_forecaster_free(a->m[m].fc);
 		free(a->m[m].hist);
+		free(a->m[m].rawh);
 	}
 	an_forecaster_free(a->load_fc);
 	free(a->ep);
@@ -292,7 +305,19 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
 /* Which side moved from its own baseline, and which way: sets
  * s->mover, s->mover_dir and s->change (each side's relative change
  * from its baseline, always reported).
- *   1. A deviation already present between the two baselines (their
+ *
+ * Each side's move is judged against its own noise: it moved when its
+ * change is over sig = max(AN_MOVER_NOISE_K x its mean |change| while
+ * quiet, a quarter of the deviation). Then, in order:
+ *   1. A deploy or config change on one side only, within after_change
+ *      (events.after_change), weighs towards that side: it is the mover
+ *      when it moved, or when the other side did not (nothing else can
+ *      explain the deviation), or for a share (diff_rate: the share of
+ *      pairs that differ belongs to the pair, and production's own value
+ *      is 0). A side that did not change cannot be moved by the other's
+ *      config; only when the changed side stayed within its noise and
+ *      the other did not is the other the mover.
+ *   2. A deviation already present between the two baselines (their
  *      deviation, by the same formula, has the current one's sign and
  *      at least AN_MOVER_PREEXISTING of the larger of its size and the
  *      threshold) is pre-existing: neither side moved into it, e.g. a
@@ -301,36 +326,96 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
  *      threshold term keeps out an offset under T/2 that both baselines
  *      learned while quiet: a drift on top of it is a move (else a
  *      prediction would wait until the drift doubled the offset).
- *   2. Otherwise the side whose relative change is larger moved; a
- *      change under a quarter of the deviation is noise.
+ *   3. Otherwise the side that moved; when both did, the one further
+ *      over its own noise (change / sig).
  * When no side moved (pre-existing, noise, or no baselines yet), the
- * shadow is taken as the side under test, as Kayenta takes the canary,
- * and the direction is the deviation's sign. */
+ * shadow is taken as the side under test, as Kayenta takes the canary.
+ * The direction is the mover's own change when it moved, else the
+ * deviation's, seen from the mover (production above the shadow is
+ * production increasing; a share is bad as it grows). */
 static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 {
 	double fl = a->p.metric[m].floor;
 	double floor_u = fl / (s->scale > 0 ? s->scale : 1);
+	bool moved[2];
+	double z[2];
 	for (int i = 0; i < 2; i++) {
 		double r = s->ref[i];
 		s->change[i] = s->ref_ok ? (s->u[i] - r) /
 						   fmax(fabs(r), floor_u)
 					 : 0;
+		double sig = fmax(AN_MOVER_NOISE_K * s->ref_noise[i], s->dev / 4);
+		double c = fabs(s->change[i]);
+		moved[i] = s->ref_ok && c > sig;
+		z[i] = sig > 0 ? c / sig : c > 0 ? INFINITY : 0;
 	}
-	double cp = fabs(s->change[AN_PROD]), cs = fabs(s->change[AN_SHADOW]);
+	bool share = an_metric_norm(m) == AN_NORM_SHARE;
 	double dref = s->ref_ok ? deviation(s->ref[AN_PROD], s->ref[AN_SHADOW],
 					    s->scale, fl, 0)
 				: 0;
 	bool preexisting =
 		dref * s->ewma > 0 &&
 		fabs(dref) >= AN_MOVER_PREEXISTING * fmax(s->dev, s->thr_eff);
-	/* a move smaller than a quarter of the deviation is noise */
-	if (!s->ref_ok || preexisting || fmax(cp, cs) < s->dev / 4) {
-		s->mover = AN_SHADOW;
-		s->mover_dir = s->ewma >= 0 ? 1 : -1;
-		return;
+	unsigned ev = an__recent_change_sides(a, a->cur->t_ns);
+	int side = -1;
+	if (ev == 1u << AN_PROD || ev == 1u << AN_SHADOW) {
+		int e = ev == 1u << AN_PROD ? AN_PROD : AN_SHADOW;
+		if (share || moved[e] || (!moved[1 - e] && !preexisting))
+			side = e;
+		else if (moved[1 - e])
+			side = 1 - e;
 	}
-	s->mover = cs >= cp ? AN_SHADOW : AN_PROD;
-	s->mover_dir = s->change[s->mover] >= 0 ? 1 : -1;
+	if (side < 0 && !preexisting && s->ref_ok) {
+		if (moved[AN_PROD] && moved[AN_SHADOW])
+			side = z[AN_SHADOW] >= z[AN_PROD] ? AN_SHADOW : AN_PROD;
+		else if (moved[AN_PROD] || moved[AN_SHADOW])
+			side = moved[AN_PROD] ? AN_PROD : AN_SHADOW;
+	}
+	if (side < 0)
+		side = AN_SHADOW;
+	s->mover = (an_side_t)side;
+	int dev_dir = s->ewma >= 0 ? 1 : -1; /* the shadow's view */
+	if (!share && moved[side])
+		s->mover_dir = s->change[side] >= 0 ? 1 : -1;
+	else
+		s->mover_dir = share || side == AN_SHADOW ? dev_dir : -dev_dir;
+}
+
+/* ------------------------------------------------------------ alike */
+
+bool an__alike_over(const an_analyzer_t *a, an_metric_t m, int64_t start_ns,
+		    bool *judged)
+{
+	const an_mstate_t *s = &a->m[m];
+	*judged = false;
+	int64_t w = (int64_t)ceil(AN_ALIKE_WINDOW_S / a->interval_s);
+	if (w < 1)
+		w = 1;
+	double k0 = ceil((double)(start_ns - a->t0_ns) /
+			 (double)a->p.interval_ns);
+	int64_t first = k0 < 0 ? 0 : (int64_t)k0;
+	if (first < a->tick - (int64_t)a->hist_len + 1)
+		first = a->tick - (int64_t)a->hist_len + 1;
+	/* windows end at this tick and go back to the task's start; the
+	 * oldest, if cut short by the start, counts with half a window */
+	for (int64_t end = a->tick; end >= first; end -= w) {
+		int64_t lo = end - w + 1 < first ? first : end - w + 1;
+		double sum = 0;
+		int64_t n = 0;
+		for (int64_t k = lo; k <= end; k++) {
+			double r = s->rawh[(size_t)k % a->hist_len];
+			if (isfinite(r)) {
+				sum += r;
+				n++;
+			}
+		}
+		if (n == 0 || (n < (w + 1) / 2 && lo == first))
+			continue;
+		*judged = true;
+		if (fabs(sum / (double)n) > s->thr_eff)
+			return false;
+	}
+	return true;
 }
 
 static bool direction_bad(an_direction_t d, int dir)
@@ -708,7 +793,7 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 
 	s->valid = normalise(a, m, t, AN_SHADOW, &up, &us, &scale, &res);
 	if (!s->valid) {
-		s->hist[hi] = NAN;
+		s->hist[hi] = s->rawh[hi] = NAN;
 		*v = (an_metric_view_t){.valid = false,
 					.deviation = s->dev,
 					.signed_dev = s->ewma,
@@ -747,6 +832,7 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	s->started = true;
 	s->dev = fabs(s->ewma);
 	s->hist[hi] = s->ewma;
+	s->rawh[hi] = r;
 
 	bool baseline = false;
 	double ub, upb, sb, resb;
@@ -774,6 +860,18 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 		s->ref[1] = us;
 		s->ref_ok = true;
 	} else if (quiet_now) {
+		/* each side's noise: how far it strays from its own baseline
+		 * while nothing is wrong (a running mean until the baseline's
+		 * rate is the slower) */
+		double floor_u = mp->floor / (scale > 0 ? scale : 1);
+		double w = fmax(a->ref_alpha, 1.0 / (double)(s->ref_nq + 1));
+		const double u[2] = {up, us};
+		for (int i = 0; i < 2; i++) {
+			double c = (u[i] - s->ref[i]) /
+				   fmax(fabs(s->ref[i]), floor_u);
+			s->ref_noise[i] += w * (fabs(c) - s->ref_noise[i]);
+		}
+		s->ref_nq++;
 		s->ref[0] += a->ref_alpha * (up - s->ref[0]);
 		s->ref[1] += a->ref_alpha * (us - s->ref[1]);
 	}
@@ -881,9 +979,10 @@ int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
 		if (gap > (int64_t)a->hist_len)
 			gap = (int64_t)a->hist_len;
 		for (int64_t g = 1; g <= gap; g++)
-			for (int m = 0; m < AN_METRIC__COUNT; m++)
-				a->m[m].hist[(size_t)(a->tick + g) %
-					     a->hist_len] = NAN;
+			for (int m = 0; m < AN_METRIC__COUNT; m++) {
+				size_t i = (size_t)(a->tick + g) % a->hist_len;
+				a->m[m].hist[i] = a->m[m].rawh[i] = NAN;
+			}
 		a->tick = next;
 	}
 	a->last_ns = t->t_ns;

@@ -777,3 +777,142 @@ Test(analysis, the_resolution_is_taken_out_of_the_difference)
 			   "%g", out.metric[AN_M_cpu].signed_dev);
 	an_analyzer_free(a);
 }
+
+/* ------------------------------------------------------------ the mover */
+
+/* A bad production config at tick 1800: production's CPU per request
+ * 1.6x, every endpoint 1.5x slower, its responses 40 % smaller (error
+ * pages), and 30 % of the pairs differ. With the config change posted
+ * (production's side), every finding it causes names production as the
+ * mover: the side that changed is the one that moved, and a share of
+ * differing pairs is the pair's, not the shadow's. Without the event,
+ * the diff_rate finding names the shadow (its value is the only one
+ * that moved): the event is what decides it. */
+static size_t bad_prod_config(bool posted, an_metric_t *metrics,
+			      an_side_t *movers, size_t cap)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.metric[AN_M_net_tx].direction = AN_DIR_EITHER;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 11, 1.0);
+	size_t n = 0;
+	for (int64_t k = 0; k < 2100; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		if (k >= 1800) {
+			m.cost[AN_PROD] = 1.6;
+			for (int e = 0; e < SIM_NEP; e++)
+				m.ep_lat[e][AN_PROD] = 1.5;
+		}
+		an_tick_t *t = (an_tick_t *)sim_step(&s, k, &m);
+		if (k >= 1800) {
+			t->value[AN_PROD][AN_M_net_tx] *= 0.6;
+			t->value[AN_SHADOW][AN_M_diff_rate] = 0.3;
+		}
+		if (k == 1800 && posted) {
+			an_event_t ev = {S(k), S(k), AN_EV_CONFIG_CHANGE,
+					 AN_PROD, "app.yaml: cache off"};
+			cr_assert_eq(an_analyzer_event(a, &ev), 0);
+		}
+		cr_assert_eq(an_analyzer_update(a, t, out), 0);
+		for (size_t i = 0; i < out->nfindings && n < cap; i++) {
+			const an_finding_t *f = &out->finding[i];
+			cr_assert_geq(f->t_ns, S(1800), "%s before the change",
+				      an_metric_name(f->metric));
+			metrics[n] = f->metric;
+			movers[n++] = f->mover;
+		}
+	}
+	free(out);
+	an_analyzer_free(a);
+	return n;
+}
+
+Test(analysis, a_bad_production_config_names_production_in_every_finding)
+{
+	an_metric_t metric[64];
+	an_side_t mover[64];
+	size_t n = bad_prod_config(true, metric, mover, 64);
+	bool seen[AN_METRIC__COUNT] = {0};
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(mover[i], AN_PROD, "%s: %s moved",
+			     an_metric_name(metric[i]), an_side_name(mover[i]));
+		seen[metric[i]] = true;
+	}
+	cr_assert(seen[AN_M_cpu] && seen[AN_M_latency_p90] &&
+		  seen[AN_M_net_tx] && seen[AN_M_diff_rate],
+		  "cpu %d p90 %d net_tx %d diff_rate %d", seen[AN_M_cpu],
+		  seen[AN_M_latency_p90], seen[AN_M_net_tx],
+		  seen[AN_M_diff_rate]);
+	/* the control: unposted, the differing pairs are the shadow's */
+	n = bad_prod_config(false, metric, mover, 64);
+	bool shadow_diff = false;
+	for (size_t i = 0; i < n; i++)
+		shadow_diff |= metric[i] == AN_M_diff_rate &&
+			       mover[i] == AN_SHADOW;
+	cr_assert(shadow_diff, "without the event diff_rate is the shadow's");
+}
+
+/* The scheduled job of issue 22: both sides carry it (+15 % from tick
+ * 600 for ten minutes), and the shadow answers it unevenly: in every 10 s
+ * it runs 10 % under production for 4 ticks, then 20 % over for 6. At
+ * the findings the sides' moves from their own baselines are about
+ * production +15 % and the shadow +38 %: "the smaller at least half the
+ * larger" does not hold, which made it an alert. The raw difference
+ * between the sides never passes the 10 % threshold over a 10-s window
+ * ((6 x 20 % - 4 x 10 %) / 10 = 8 %, and less in any shorter start of
+ * the job): alike, so every finding is suppressed, and none is an
+ * alert. */
+Test(analysis, a_job_on_both_sides_alike_over_its_run_is_no_alert)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.warmup_ns = 0;
+	p.ratio = 1;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_event_t job = {S(600), S(1200), AN_EV_SCHEDULED, AN_BOTH,
+			  "nightly-reindex"};
+	size_t findings = 0, not_alike_by_baselines = 0;
+	for (int64_t k = 0; k < 1300; k++) {
+		double base = 1.0 * noise(0.005), load = 1;
+		double burst = 1;
+		if (k >= 600 && k < 1200) {
+			load = 1.15;
+			burst = (k - 600) % 10 < 4 ? 0.9 : 1.2;
+		}
+		an_tick_t t;
+		one(&t, k, AN_M_cpu, base * load,
+		    base * load * burst * noise(0.005));
+		t.rps[AN_PROD] = t.rps[AN_SHADOW] = 100;
+		if (k == 600)
+			cr_assert_eq(an_analyzer_event(a, &job), 0);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++) {
+			const an_finding_t *f = &out->finding[i];
+			findings++;
+			cr_log_info("t=%lld %s dev %.3f p %+.3f s %+.3f",
+				    (long long)(f->t_ns / 1000000000LL - SIM_T0),
+				    an_find_kind_name(f->kind), f->deviation,
+				    f->change[AN_PROD], f->change[AN_SHADOW]);
+			cr_assert_geq(f->t_ns, S(600));
+			cr_assert(f->suppressed, "%s at %lld not suppressed: %s",
+				  an_find_kind_name(f->kind),
+				  (long long)(f->t_ns / 1000000000LL - SIM_T0),
+				  f->reason);
+			cr_assert_eq(f->action, AN_ACT_NONE, "%s", f->reason);
+			double cp = fabs(f->change[AN_PROD]);
+			double cs = fabs(f->change[AN_SHADOW]);
+			if (fmin(cp, cs) < 0.5 * fmax(cp, cs))
+				not_alike_by_baselines++;
+		}
+	}
+	cr_assert_gt(findings, 0, "the bursts raise findings");
+	cr_assert_gt(not_alike_by_baselines, 0,
+		     "the baselines' moves alone would not call it alike");
+	free(out);
+	an_analyzer_free(a);
+}
