@@ -346,7 +346,10 @@ static int exec(cmd_args_t *a)
 				m->compare.ignore_json_paths.n,
 				m->compare.unordered_arrays.v,
 				m->compare.unordered_arrays.n,
-				m->compare.max_body};
+				m->compare.max_body,
+				m->compare.identity_headers.v,
+				m->compare.identity_headers.n,
+				NULL};
 	cap_filter_t *filter = NULL;
 	size_t nf;
 	const char *const *fs = cmd_opt_all(a, "filter", &nf);

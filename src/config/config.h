@@ -182,6 +182,7 @@ typedef struct config_mirror {
 	char *mark_header; /* "Name: value", "" = none */
 	struct {
 		config_strv_t ignore_headers, ignore_json_paths, unordered_arrays;
+		config_strv_t identity_headers; /* pinned identity fields */
 		uint64_t max_body;
 	} compare;
 	int64_t max_endpoints;

@@ -425,6 +425,11 @@ static const config_field_t root_fields[] = {
 	 "Date,Server,Age,Expires,Last-Modified,ETag,Set-Cookie,X-Request-Id,"
 	 "X-Correlation-Id,X-Trace-Id,Traceparent,Via",
 	 0, 0, NULL, NULL, NULL, 0, "response headers left out of comparison"},
+	{"mirror.compare.identity_headers", CT_STR_LIST,
+	 OFF(mirror.compare.identity_headers), "", 0, 0, NULL, NULL, NULL, 0,
+	 "headers that name the instance (X-Side, a pod name): left out of the "
+	 "pair's comparison; others like them are learned in the warm-up "
+	 "(docs/proxy.md)"},
 	{"mirror.compare.ignore_json_paths", CT_STR_LIST,
 	 OFF(mirror.compare.ignore_json_paths), "", 0, 0, NULL, NULL, NULL, 0,
 	 "JSON paths left out of body comparison ($.meta.time)"},

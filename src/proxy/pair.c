@@ -132,8 +132,26 @@ static bool diff_side(worker_t *w, pair_t *p, cmp_capture_t *pc,
 	if (!p->want[s] || !c->done || c->failed ||
 	    p->side[PROXY_PRODUCTION].failed)
 		return false;
-	cmp_diff(pc, &c->c, &w->rt->rules, out);
+	/* the rules with this worker's identity fields (compare.h) */
+	cmp_rules_t r = w->rt->rules;
+	r.ident = &w->ident;
+	cmp_diff(pc, &c->c, &r, out);
 	return true;
+}
+
+/* Identity fields are learned from production against the shadow (the
+ * baseline names itself too, and is left out by the same values only if
+ * it shows the shadow's: it rarely does, so its pairs do not teach). */
+static void learn_identity(worker_t *w, pair_t *p)
+{
+	capture_t *prod = &p->side[PROXY_PRODUCTION], *sh = &p->side[PROXY_SHADOW];
+	if (w->ident.done || !p->want[PROXY_SHADOW] || !sh->done || sh->failed ||
+	    prod->failed)
+		return;
+	cmp_ident_observe(&w->ident, &prod->c, &sh->c, p->start_ns);
+	if (w->ident.done)
+		atomic_store_explicit(&w->ident_done, true,
+				      memory_order_release);
 }
 
 /* Production's response is compared as it is first: a side that answers
@@ -147,6 +165,7 @@ static void compare_pair(worker_t *w, pair_t *p)
 	p->compared = true;
 	capture_t *prod = &p->side[PROXY_PRODUCTION];
 	cmp_result_t ds = {0}, db = {0};
+	learn_identity(w, p);
 	bool have_sh = diff_side(w, p, &prod->c, PROXY_SHADOW, &ds);
 	bool have_base = diff_side(w, p, &prod->c, PROXY_BASELINE, &db);
 	cmp_capture_t masked;
