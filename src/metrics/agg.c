@@ -18,6 +18,7 @@
 typedef struct slot {
 	/* current interval */
 	uint64_t requests, errors, compared, differ, noise, new_conns;
+	uint64_t client_aborts;
 	uint64_t req_bytes, resp_bytes;
 	double connect_sum_s;
 	metrics_hist_t lat, ttfb;
@@ -123,6 +124,10 @@ static void slot_add(slot_t *s, const reqrec_t *r, bool err, double lat_s,
 		s->errors++;
 		s->tot.errors++;
 	}
+	if (r->error == REQREC_ERR_CLIENT) {
+		s->client_aborts++;
+		s->tot.client_aborts++;
+	}
 	if (r->side != REQREC_PRODUCTION && r->cls != REQREC_UNCOMPARED &&
 	    r->cls <= REQREC_NOISE) {
 		s->compared++;
@@ -168,7 +173,10 @@ void metrics_agg_add(metrics_agg_t *a, const reqrec_t *r)
 		*ps = xmalloc(sizeof(slot_t));
 		slot_init(*ps);
 	}
-	bool err = r->error != REQREC_OK || r->status >= 500;
+	/* A client that leaves (wrk stopping, a user closing the tab) is
+	 * not production failing: its own counter, not an error. */
+	bool err = r->error != REQREC_ERR_CLIENT &&
+		   (r->error != REQREC_OK || r->status >= 500);
 	double lat_s = r->latency_us * 1e-6;
 	int b = 0;
 	while (b < METRICS_AGG_NPROM && lat_s > prom_bounds[b])
@@ -190,6 +198,7 @@ static void slot_close(slot_t *s, double interval_s)
 	o->interval_s = interval_s;
 	o->requests = s->requests;
 	o->errors = s->errors;
+	o->client_aborts = s->client_aborts;
 	o->compared = s->compared;
 	o->differ = s->differ;
 	o->noise = s->noise;
@@ -212,6 +221,7 @@ static void slot_close(slot_t *s, double interval_s)
 	o->connect_s = s->new_conns ? s->connect_sum_s / (double)s->new_conns
 				    : NAN;
 	s->requests = s->errors = s->compared = s->differ = s->noise = 0;
+	s->client_aborts = 0;
 	s->new_conns = s->req_bytes = s->resp_bytes = 0;
 	s->connect_sum_s = 0;
 	metrics_hist_reset(&s->lat);
