@@ -477,7 +477,13 @@ static void decide(const an_analyzer_t *a, an_finding_t *f)
 			drift = c;
 	}
 	f->severity = severity(a, f, attr != NULL, task != NULL);
-	if (f->suppressed) {
+	if (f->suppressed && task && task->kind == AN_EV_REPLAY) {
+		f->action = AN_ACT_NONE;
+		an__textf(f->reason, sizeof(f->reason),
+			 "explained by traffic replayed into %s ('%s'): its "
+			 "load is not production's; not acted on",
+			 an_side_name(task->side), task->name);
+	} else if (f->suppressed) {
 		f->action = AN_ACT_NONE;
 		an__textf(f->reason, sizeof(f->reason),
 			 "explained by scheduled task '%s' loading both sides "

@@ -102,10 +102,14 @@ typedef enum an_event_kind {
 	AN_EV_CONFIG_CHANGE,
 	AN_EV_SCHEDULED,
 	AN_EV_NOTE,
+	AN_EV_REPLAY, /* recorded traffic replayed into a side (umbra replay
+			 --announce): load the proxy does not see */
 	AN_EV__COUNT
 } an_event_kind_t;
 
 const char *an_event_kind_name(an_event_kind_t k);
+/* The kind called name ("deploy", "config_change", ...), or -1. */
+int an_event_kind_by_name(const char *name);
 
 /* ------------------------------------------------------------ parameters */
 
@@ -285,6 +289,7 @@ typedef enum an_cause_kind {
 	AN_CAUSE_COMOVING,    /* metrics that move with it */
 	AN_CAUSE_NOTE,        /* an operator's note */
 	AN_CAUSE_SIDE,        /* the side that moved from its own baseline */
+	AN_CAUSE_REPLAY,      /* traffic replayed into the side that moved */
 	AN_CAUSE__COUNT
 } an_cause_kind_t;
 
@@ -309,7 +314,8 @@ typedef struct an_context {
 } an_context_t;
 
 typedef enum an_action {
-	AN_ACT_NONE = 0, /* explained (scheduled task on both sides) */
+	AN_ACT_NONE = 0, /* explained (scheduled task on both sides, a
+			    replay into the side that moved) */
 	AN_ACT_OBSERVE,  /* record; below the alerting severity */
 	AN_ACT_ALERT,
 	AN_ACT_ROLLBACK, /* production moved after its own change or drift */

@@ -171,7 +171,8 @@ void an__metric_verdict(const an_analyzer_t *a, an_metric_t m,
 /* explain.c */
 void an__endpoints_update(an_analyzer_t *a, const an_tick_t *t);
 void an__network_update(an_analyzer_t *a, const an_tick_t *t);
-/* A one-sided deploy or config change within after_change before t. */
+/* A one-sided deploy or config change within after_change before t, or
+ * a replay going on at t: the sides are not A/A. */
 bool an__recent_change(const an_analyzer_t *a, int64_t t_ns);
 /* The sides with a deploy or config change within after_change before
  * t: bit 1 << AN_PROD, bit 1 << AN_SHADOW (an AN_BOTH event sets

@@ -158,6 +158,9 @@ bool an__recent_change(const an_analyzer_t *a, int64_t t_ns)
 {
 	for (size_t i = 0; i < a->ev_count; i++) {
 		const an_ev_t *e = event_at(a, i);
+		if (e->kind == AN_EV_REPLAY && e->start_ns <= t_ns &&
+		    e->end_ns >= t_ns)
+			return true;
 		if ((e->kind == AN_EV_DEPLOY || e->kind == AN_EV_CONFIG_CHANGE) &&
 		    e->side != AN_BOTH && e->start_ns <= t_ns &&
 		    t_ns - e->start_ns <= a->p.after_change_ns)
@@ -287,6 +290,34 @@ static void task_covers(an_analyzer_t *a, an_finding_t *f, const char *name,
 	(void)a;
 }
 
+/* A replay into side (umbra replay --announce) going on while f's
+ * deviation grew: the replayed requests load that side without passing
+ * the proxy, so its per-request costs, its latency and its memory say
+ * what the replay costs, not what production's traffic does. A finding
+ * on such a metric whose mover is the replayed side is explained by it:
+ * suppressed, annotated, not acted on. Correctness (error_rate,
+ * diff_rate, from the mirrored pairs alone) is judged as usual, with the
+ * replay in its context. */
+static void replay_covers(an_finding_t *f, const an_ev_t *e, const char *name)
+{
+	bool on_mover = e->side == f->mover || e->side == AN_BOTH;
+	bool load = f->metric != AN_M_error_rate && f->metric != AN_M_diff_rate;
+	bool explains = on_mover && load;
+	an_context_t *c = add_context(f, AN_EV_REPLAY, e->side, e->start_ns,
+				      e->end_ns, name, e->text);
+	if (c)
+		c->explains = explains;
+	if (explains && c)
+		f->suppressed = true;
+	char ev[AN_TEXT_MAX];
+	an__textf(ev, sizeof(ev),
+		 "traffic replayed into %s since %.0f s before the onset%s",
+		 an_side_name(e->side),
+		 (double)(f->onset_ns - e->start_ns) / NS,
+		 explains ? ": the side's load is not production's" : "");
+	add_cause(f, AN_CAUSE_REPLAY, explains ? 0.8 : 0.3, name, ev);
+}
+
 /* Events and scheduled tasks around f's onset: context, causes,
  * attribution and suppression. */
 static void explain_events(an_analyzer_t *a, an_finding_t *f)
@@ -303,6 +334,11 @@ static void explain_events(an_analyzer_t *a, an_finding_t *f)
 			if (e->start_ns <= onset + slack && e->end_ns >= onset)
 				task_covers(a, f, name, e->side, e->start_ns,
 					    e->end_ns);
+			continue;
+		}
+		if (e->kind == AN_EV_REPLAY) {
+			if (e->start_ns <= f->t_ns && e->end_ns >= onset)
+				replay_covers(f, e, name);
 			continue;
 		}
 		if (e->start_ns > onset + slack || e->start_ns < onset - win)

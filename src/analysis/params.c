@@ -67,8 +67,16 @@ const char *an_side_name(an_side_t s)
 const char *an_event_kind_name(an_event_kind_t k)
 {
 	static const char *const n[] = {"deploy", "config_change",
-					"scheduled", "note"};
+					"scheduled", "note", "replay"};
 	return NAME_OF(n, k);
+}
+
+int an_event_kind_by_name(const char *name)
+{
+	for (int k = 0; k < AN_EV__COUNT; k++)
+		if (strcmp(an_event_kind_name((an_event_kind_t)k), name) == 0)
+			return k;
+	return -1;
 }
 
 const char *an_find_kind_name(an_find_kind_t k)
@@ -83,7 +91,7 @@ const char *an_cause_kind_name(an_cause_kind_t k)
 	static const char *const n[] = {
 		"change",       "scheduled", "drift",    "endpoint",
 		"network",      "application", "leading_metric",
-		"comoving_metrics", "note", "side"};
+		"comoving_metrics", "note", "side", "replay"};
 	return NAME_OF(n, k);
 }
 

@@ -352,7 +352,7 @@ static void post_event(api_t *a, struct evhttp_request *req)
 		return;
 	}
 	static const char *const types[] = {"deploy", "note", "config_change",
-					    "scheduled", NULL};
+					    "scheduled", "replay", NULL};
 	static const char *const sides[] = {"production", "shadow", "both",
 					    NULL};
 	const char *type = json_string_value(json_object_get(j, "type"));
@@ -371,7 +371,7 @@ static void post_event(api_t *a, struct evhttp_request *req)
 	if (re == ERR_NOTFOUND)
 		end = start;
 	const char *why = !type_ok ? "type: expected deploy, note, "
-				     "config_change or scheduled"
+				     "config_change, scheduled or replay"
 			  : !side_ok ? "side: expected production, shadow or "
 				       "both"
 			  : (rs && rs != ERR_NOTFOUND) ||

@@ -244,6 +244,7 @@ const char *cmd_event_kind(const char *kind)
 		{"deploy", "deploy"},	    {"config", "config_change"},
 		{"config_change", "config_change"},
 		{"note", "note"},	    {"scheduled", "scheduled"},
+		{"replay", "replay"},
 	};
 	for (size_t i = 0; kind && i < sizeof(map) / sizeof(*map); i++)
 		if (!strcmp(kind, map[i][0]))

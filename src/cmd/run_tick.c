@@ -69,11 +69,8 @@ void run__targets(run_t *r, prov_side_t side)
 
 int run__event(run_t *r, const store_event_t *ev)
 {
-	an_event_kind_t kind = !strcmp(ev->kind, "deploy") ? AN_EV_DEPLOY
-			       : !strcmp(ev->kind, "config_change")
-				       ? AN_EV_CONFIG_CHANGE
-			       : !strcmp(ev->kind, "scheduled") ? AN_EV_SCHEDULED
-								: AN_EV_NOTE;
+	int k = an_event_kind_by_name(ev->kind);
+	an_event_kind_t kind = k >= 0 ? (an_event_kind_t)k : AN_EV_NOTE;
 	an_side_t side = !strcmp(ev->side, "production") ? AN_PROD
 			 : !strcmp(ev->side, "shadow")	   ? AN_SHADOW
 							   : AN_BOTH;

@@ -916,3 +916,73 @@ Test(analysis, a_job_on_both_sides_alike_over_its_run_is_no_alert)
 	free(out);
 	an_analyzer_free(a);
 }
+
+/* ------------------------------------------------------------ replay */
+
+/* A capture replayed into the shadow from tick 1800 for five minutes
+ * (umbra replay --announce shadow): the replayed requests load the
+ * shadow without passing the proxy, so its CPU per request doubles. That
+ * is the replay's, not a regression: the cpu finding is suppressed and
+ * not acted on, with the replay in its context. Its errors are still the
+ * shadow's own: an error_rate finding during the replay is judged as
+ * usual. Control: unannounced, the same cpu data is an alert. */
+static void replay_run(bool announced, an_finding_t *cpu, an_finding_t *err)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 5, 1.0);
+	memset(cpu, 0, sizeof(*cpu));
+	memset(err, 0, sizeof(*err));
+	for (int64_t k = 0; k < 2100; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		if (k >= 1800)
+			m.cost[AN_SHADOW] = 2.0;
+		an_tick_t *t = (an_tick_t *)sim_step(&s, k, &m);
+		if (k >= 1900) {
+			t->value[AN_PROD][AN_M_error_rate] = 0.01;
+			t->value[AN_SHADOW][AN_M_error_rate] = 0.2;
+		}
+		if (k == 1800 && announced) {
+			an_event_t ev = {S(k), S(k + 300), AN_EV_REPLAY,
+					 AN_SHADOW, "umbra replay day.ucap"};
+			cr_assert_eq(an_analyzer_event(a, &ev), 0);
+		}
+		cr_assert_eq(an_analyzer_update(a, t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++) {
+			const an_finding_t *f = &out->finding[i];
+			if (f->metric == AN_M_cpu && !cpu->t_ns)
+				*cpu = *f;
+			if (f->metric == AN_M_error_rate && !err->t_ns)
+				*err = *f;
+		}
+	}
+	free(out);
+	an_analyzer_free(a);
+}
+
+Test(analysis, a_replay_into_the_shadow_is_judged_as_such)
+{
+	an_finding_t cpu, err;
+	replay_run(true, &cpu, &err);
+	cr_assert(cpu.t_ns, "the cpu deviation is reported");
+	cr_assert_eq(cpu.mover, AN_SHADOW);
+	cr_assert(cpu.suppressed && cpu.action == AN_ACT_NONE, "%s",
+		  cpu.reason);
+	cr_assert(strstr(cpu.reason, "replayed"), "%s", cpu.reason);
+	bool ctx = false;
+	for (size_t i = 0; i < cpu.ncontext; i++)
+		ctx |= cpu.context[i].kind == AN_EV_REPLAY &&
+		       cpu.context[i].explains;
+	cr_assert(ctx, "the replay is the context that explains it");
+	cr_assert(err.t_ns, "the shadow's errors are found");
+	cr_assert(!err.suppressed && err.action != AN_ACT_NONE, "%s",
+		  err.reason);
+	replay_run(false, &cpu, &err);
+	cr_assert(cpu.t_ns && !cpu.suppressed &&
+			  cpu.action >= AN_ACT_ALERT,
+		  "unannounced: %s", cpu.reason);
+}
