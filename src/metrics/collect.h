@@ -103,11 +103,11 @@ typedef struct metrics_proc_stat {
 	uint32_t procs;
 	uint64_t threads, fds, rss_bytes;
 	double cpu_user_s, cpu_system_s;
-	/* The resolution of this tick's CPU time: the most the quantum of
+	/* The resolution of this tick's CPU time: how much the quantum of
 	 * the counters read may have put into or kept out of the time used
-	 * since the previous tick, in seconds (two clock ticks per member
-	 * read from /proc/PID/stat, a nanosecond per member read from its
-	 * CPU clock; see proc.c). */
+	 * since the previous tick, in seconds (2 sqrt(n) clock ticks for n
+	 * members read from /proc/PID/stat, a nanosecond per member read
+	 * from its CPU clock; see proc.c). */
 	double cpu_res_s;
 	double read_bytes, write_bytes, ctx_switches;
 	uint32_t unreadable; /* members whose io or fd we may not read */
