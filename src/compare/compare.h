@@ -141,8 +141,9 @@ const char *cmp_mask_text(uint8_t mask, char *out, size_t cap);
 /* Starts learning; learn_ns: the warm-up (at least CMP_IDENT_MIN_PAIRS
  * pairs are needed too). */
 void cmp_ident_init(cmp_ident_t *id, int64_t learn_ns);
-/* Learns from one compared pair (production a, shadow b) at t_ns; does
- * nothing once learning is over. Call before cmp_diff of the pair. */
+/* Learns from one compared pair (production a, a copy b: the shadow or
+ * the baseline, whose values make one set) at t_ns; does nothing once
+ * learning is over. Call before cmp_diff of the pair. */
 void cmp_ident_observe(cmp_ident_t *id, const cmp_capture_t *a,
 		       const cmp_capture_t *b, int64_t t_ns);
 /* Whether side's (0 production, 1 the compared side) header name=value

@@ -139,16 +139,22 @@ static bool diff_side(worker_t *w, pair_t *p, cmp_capture_t *pc,
 	return true;
 }
 
-/* Identity fields are learned from production against the shadow (the
- * baseline names itself too, and is left out by the same values only if
- * it shows the shadow's: it rarely does, so its pairs do not teach). */
+/* Identity fields are learned from production against each copy: the
+ * copies' names (the shadow's, the baseline's) make one set, apart from
+ * production's, so that the baseline's pairs do not differ by its name
+ * either (its differences are the noise envelope). */
 static void learn_identity(worker_t *w, pair_t *p)
 {
-	capture_t *prod = &p->side[PROXY_PRODUCTION], *sh = &p->side[PROXY_SHADOW];
-	if (w->ident.done || !p->want[PROXY_SHADOW] || !sh->done || sh->failed ||
-	    prod->failed)
+	capture_t *prod = &p->side[PROXY_PRODUCTION];
+	if (w->ident.done || prod->failed)
 		return;
-	cmp_ident_observe(&w->ident, &prod->c, &sh->c, p->start_ns);
+	static const proxy_side_t copies[] = {PROXY_SHADOW, PROXY_BASELINE};
+	for (size_t i = 0; i < sizeof(copies) / sizeof(*copies); i++) {
+		capture_t *c = &p->side[copies[i]];
+		if (p->want[copies[i]] && c->done && !c->failed)
+			cmp_ident_observe(&w->ident, &prod->c, &c->c,
+					  p->start_ns);
+	}
 	if (w->ident.done)
 		atomic_store_explicit(&w->ident_done, true,
 				      memory_order_release);

@@ -178,3 +178,25 @@ Test(ident, pinned_fields_are_left_out_whatever_their_values)
 	cmp_capture_free(&a);
 	cmp_capture_free(&b);
 }
+
+/* The baseline names itself too: learned from production against both
+ * copies, its name joins the shadow's in the copies' set, so neither
+ * copy differs by its name. */
+Test(ident, the_copies_share_one_set)
+{
+	cmp_rules_t r = {.max_body = 1024};
+	cmp_ident_t id;
+	cmp_ident_init(&id, 0);
+	char p[256], s[256], b[256];
+	snprintf(p, sizeof(p), "%s", resp("production", ""));
+	snprintf(s, sizeof(s), "%s", resp("shadow", ""));
+	snprintf(b, sizeof(b), "%s", resp("baseline", ""));
+	for (int k = 0; k < 15; k++) {
+		cr_assert_eq(pair(&id, &r, S(k), p, s), 0);
+		cr_assert_eq(pair(&id, &r, S(k), p, b), 0);
+	}
+	const char *names[4];
+	cr_assert_eq(cmp_ident_learned(&id, names, 4), 1);
+	cr_assert_eq(pair(&id, &r, S(40), p, b), 0);
+	cr_assert_eq(pair(&id, &r, S(40), p, s), 0);
+}
