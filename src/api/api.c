@@ -364,7 +364,7 @@ static void post_event(api_t *a, struct evhttp_request *req)
 		return;
 	}
 	static const char *const types[] = {"deploy", "note", "config_change",
-					    "scheduled", NULL};
+					    "scheduled", "replay", NULL};
 	static const char *const sides[] = {"production", "shadow", "both",
 					    NULL};
 	const char *type = json_string_value(json_object_get(j, "type"));
@@ -393,7 +393,7 @@ static void post_event(api_t *a, struct evhttp_request *req)
 			 API_TIME_MAX_S);
 	}
 	const char *why = !type_ok ? "type: expected deploy, note, "
-				     "config_change or scheduled"
+				     "config_change, scheduled or replay"
 			  : !side_ok ? "side: expected production, shadow or "
 				       "both"
 			  : bad_time[0]	 ? bad_time

@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/units.h"
+#include "compare/compare.h"
 #include "metrics/expo.h"
 
 #include <math.h>
@@ -60,6 +61,39 @@ static json_t *mitigation_status(run_t *r)
 			    json_string((unsigned)st.stress < 4 ? sn[st.stress]
 								 : "?"));
 	return o;
+}
+
+/* The identity fields (compare.h): "identity_fields", learned and
+ * pinned, as a list, and "identity" as a line the dashboard shows. */
+static void identity_status(run_t *r, json_t *o)
+{
+	const char *learned[CMP_IDENT_FIELDS];
+	bool learning;
+	size_t n = proxy_identity_fields(r->px, learned, CMP_IDENT_FIELDS,
+					 &learning);
+	const config_strv_t *pin = &r->cfg->mirror.compare.identity_headers;
+	json_t *list = json_array();
+	buf_t line = BUF_INIT;
+	for (size_t i = 0; i < pin->n; i++) {
+		json_array_append_new(
+			list, json_pack("{s:s,s:s}", "name", pin->v[i], "how",
+					"pinned"));
+		buf_printf(&line, "%s%s (pinned)", line.len ? ", " : "",
+			   pin->v[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list,
+				      json_pack("{s:s,s:s}", "name", learned[i],
+						"how", "learned"));
+		buf_printf(&line, "%s%s (learned)", line.len ? ", " : "",
+			   learned[i]);
+	}
+	if (learning)
+		buf_printf(&line, "%slearning", line.len ? "; " : "");
+	json_object_set_new(o, "identity_fields", list);
+	json_object_set_new(o, "identity",
+			    json_string(line.len ? line.data : "none"));
+	buf_free(&line);
 }
 
 static void status(void *arg, json_t *o)
@@ -135,13 +169,18 @@ static void status(void *arg, json_t *o)
 			continue;
 		json_object_set_new(
 			dev, an_metric_name((an_metric_t)m),
-			json_pack("{s:o,s:o,s:o,s:o,s:s}", "deviation",
+			json_pack("{s:o,s:o,s:o,s:o,s:s,s:b,s:o}", "deviation",
 				  jnum(v->deviation), "velocity", jnum(v->velocity),
 				  "threshold", jnum(v->threshold), "envelope",
 				  jnum(v->envelope), "open",
-				  an_find_kind_name(v->open)));
+				  an_find_kind_name(v->open), "warming",
+				  v->warming, "warmup_left_s",
+				  jnum(v->warmup_left_s)));
 	}
 	json_object_set_new(o, "analysis", dev);
+	json_object_set_new(o, "analysis_warming",
+			    json_boolean(r->out && r->out->warming));
+	identity_status(r, o);
 	if (r->mit)
 		json_object_set_new(o, "mitigation", mitigation_status(r));
 }

@@ -69,11 +69,8 @@ void run__targets(run_t *r, prov_side_t side)
 
 int run__event(run_t *r, const store_event_t *ev)
 {
-	an_event_kind_t kind = !strcmp(ev->kind, "deploy") ? AN_EV_DEPLOY
-			       : !strcmp(ev->kind, "config_change")
-				       ? AN_EV_CONFIG_CHANGE
-			       : !strcmp(ev->kind, "scheduled") ? AN_EV_SCHEDULED
-								: AN_EV_NOTE;
+	int k = an_event_kind_by_name(ev->kind);
+	an_event_kind_t kind = k >= 0 ? (an_event_kind_t)k : AN_EV_NOTE;
 	an_side_t side = !strcmp(ev->side, "production") ? AN_PROD
 			 : !strcmp(ev->side, "shadow")	   ? AN_SHADOW
 							   : AN_BOTH;
@@ -93,12 +90,14 @@ static int replicas_up(const run_t *r, prov_side_t side)
 	return n;
 }
 
-/* The analysis' metric values from a side's sample. */
-static void fill_values(const metrics_sample_t *s, double *out)
+/* The analysis' metric values and their resolutions from a side's
+ * sample. */
+static void fill_values(const metrics_sample_t *s, double *out, double *res)
 {
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		int id = metrics_by_name(an_metric_name((an_metric_t)m));
 		out[m] = id >= 0 ? s->v[id] : NAN;
+		res[m] = id >= 0 ? s->res[id] : 0;
 	}
 }
 
@@ -185,7 +184,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (!r->have_sample[rs])
 			continue;
 		metrics_recorder_sample(r->rec, rs, &r->sample[rs]);
-		fill_values(&r->sample[rs], t.value[side]);
+		fill_values(&r->sample[rs], t.value[side], t.resolution[side]);
 		/* Memory is a level each replica holds: compared per replica,
 		 * or production's total would grow with every replica the
 		 * scaler adds (the shadow runs ratio x as many). */

@@ -187,6 +187,7 @@ typedef struct config_mirror {
 	char *mark_header; /* "Name: value", "" = none */
 	struct {
 		config_strv_t ignore_headers, ignore_json_paths, unordered_arrays;
+		config_strv_t identity_headers; /* pinned identity fields */
 		uint64_t max_body;
 	} compare;
 	int64_t max_endpoints;
@@ -242,6 +243,7 @@ typedef struct config_metric {
 
 typedef struct config_analysis {
 	int64_t interval, window;
+	int64_t warmup; /* a metric is judged only after this much data */
 	double smoothing;
 	int64_t velocity_window;
 	double velocity_threshold;

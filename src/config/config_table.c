@@ -454,6 +454,11 @@ static const config_field_t root_fields[] = {
 	 "Date,Server,Age,Expires,Last-Modified,ETag,Set-Cookie,X-Request-Id,"
 	 "X-Correlation-Id,X-Trace-Id,Traceparent,Via",
 	 0, 0, NULL, NULL, NULL, 0, "response headers left out of comparison"},
+	{"mirror.compare.identity_headers", CT_STR_LIST,
+	 OFF(mirror.compare.identity_headers), "", 0, 0, NULL, NULL, NULL, 0,
+	 "headers that name the instance (X-Side, a pod name): left out of the "
+	 "pair's comparison; others like them are learned in the warm-up "
+	 "(docs/proxy.md)"},
 	{"mirror.compare.ignore_json_paths", CT_STR_LIST,
 	 OFF(mirror.compare.ignore_json_paths), "", 0, 0, NULL, NULL, NULL, 0,
 	 "JSON paths left out of body comparison ($.meta.time)"},
@@ -507,6 +512,11 @@ static const config_field_t root_fields[] = {
 	 3600, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
 	 "uses the files' own spacing)"},
+	{"analysis.warmup", CT_DURATION, OFF(analysis.warmup), "5m", 0,
+	 86400, "s", NULL, NULL, 0,
+	 "a metric is judged only after this much of its data: until then it "
+	 "teaches the noise envelope, the baselines and the forecaster (the "
+	 "default is the envelope's 300 ticks at 1 s; docs/analysis.md)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
 	 86400, "s", NULL, NULL, 0, "points kept in memory per series"},
 	{"analysis.smoothing", CT_REAL, OFF(analysis.smoothing), "0.3", 0.01,

@@ -78,6 +78,7 @@ void proxy__rt_free(proxy_rt_t *rt)
 	strv_free(rt->ignore_headers, rt->nignore_headers);
 	strv_free(rt->ignore_json, rt->nignore_json);
 	strv_free(rt->unordered, rt->nunordered);
+	strv_free(rt->identity, rt->nidentity);
 	free(rt->sample_key);
 	free(rt->mark_header);
 	free(rt);
@@ -97,7 +98,8 @@ static void rt_rules(proxy_rt_t *rt, uint64_t max_body)
 	rt->rules = (cmp_rules_t){rt->ignore_headers, rt->nignore_headers,
 				  rt->ignore_json,    rt->nignore_json,
 				  rt->unordered,      rt->nunordered,
-				  max_body};
+				  max_body,           rt->identity,
+				  rt->nidentity,      NULL};
 }
 
 /* Builds the snapshot of cfg; NULL (reason logged) when the masker
@@ -168,6 +170,9 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 				   &rt->nignore_json);
 	rt->unordered = strv_dup(&cfg->mirror.compare.unordered_arrays,
 				 &rt->nunordered);
+	rt->identity = strv_dup(&cfg->mirror.compare.identity_headers,
+				&rt->nidentity);
+	rt->ident_learn_ns = cfg->analysis.warmup;
 	rt_rules(rt, cfg->mirror.compare.max_body);
 	return rt;
 }
@@ -405,6 +410,9 @@ int proxy_set_upstreams(proxy_t *px, proxy_side_t side, const addr_t *addrs,
 	rt->ignore_json = strv_dup(&tmp, &rt->nignore_json);
 	tmp = (config_strv_t){cur->unordered, cur->nunordered};
 	rt->unordered = strv_dup(&tmp, &rt->nunordered);
+	tmp = (config_strv_t){cur->identity, cur->nidentity};
+	rt->identity = strv_dup(&tmp, &rt->nidentity);
+	rt->ident_learn_ns = cur->ident_learn_ns;
 	rt->sample_key = xstrdup(cur->sample_key);
 	rt->mark_header = xstrdup(cur->mark_header);
 	rt_rules(rt, cur->rules.max_body);
@@ -446,6 +454,32 @@ void proxy_counters(const proxy_t *px, proxy_counters_t *out)
 		for (size_t k = 0; k < n; k++)
 			dst[k] += atomic_load_explicit(&px->workers[i].cnt.v[k],
 						       memory_order_relaxed);
+}
+
+size_t proxy_identity_fields(const proxy_t *px, const char **names,
+			     size_t cap, bool *learning)
+{
+	size_t n = 0;
+	*learning = true;
+	for (int i = 0; i < px->nworkers; i++) {
+		const worker_t *w = &px->workers[i];
+		/* acquire: the worker's learned state is complete and
+		 * frozen once it says so */
+		if (!atomic_load_explicit(&((worker_t *)w)->ident_done,
+					  memory_order_acquire))
+			continue;
+		*learning = false;
+		const char *mine[CMP_IDENT_FIELDS];
+		size_t k = cmp_ident_learned(&w->ident, mine, CMP_IDENT_FIELDS);
+		for (size_t j = 0; j < k && n < cap; j++) {
+			bool dup = false;
+			for (size_t d = 0; d < n && !dup; d++)
+				dup = strcmp(names[d], mine[j]) == 0;
+			if (!dup)
+				names[n++] = mine[j];
+		}
+	}
+	return n;
 }
 
 size_t proxy_take_records(proxy_t *px, reqrec_t *out, size_t max)

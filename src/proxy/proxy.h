@@ -112,6 +112,14 @@ unsigned proxy_amplification(const proxy_t *px);
 
 void proxy_counters(const proxy_t *px, proxy_counters_t *out);
 
+/* The identity fields the workers learned (compare.h: headers naming the
+ * instance, left out of the comparison), without duplicates, into names
+ * (borrowed: they live until proxy_free), at most cap; pinned ones
+ * (mirror.compare.identity_headers) are not listed here. Returns how
+ * many; *learning is true while no worker has finished learning. */
+size_t proxy_identity_fields(const proxy_t *px, const char **names,
+			     size_t cap, bool *learning);
+
 /* The workers' record rings, for a consumer that drains them itself
  * (the metrics aggregator). The proxy keeps owning them; they live until
  * proxy_free(). */

@@ -109,6 +109,10 @@ typedef struct proxy_rt {
 	size_t nignore_json;
 	char **unordered;
 	size_t nunordered;
+	char **identity;      /* pinned identity headers */
+	size_t nidentity;
+	int64_t ident_learn_ns; /* identity fields are learned this long
+				   (analysis.warmup) */
 	cmp_rules_t rules;
 } proxy_rt_t;
 
@@ -381,6 +385,10 @@ struct worker {
 	/* records */
 	ring_t *ring;
 	uint64_t pair_seq;
+	/* identity fields this worker learns (pair.c); published once
+	 * learned (ident_done, release): immutable afterwards */
+	cmp_ident_t ident;
+	_Atomic bool ident_done;
 	uint64_t rng;
 	wcounters_t cnt;
 	buf_t scratch;

@@ -209,6 +209,7 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 	w->tokens = w->rt->burst;
 	w->tokens_at = proxy__now();
 	w->capture_budget = PROXY_CAPTURE_BUDGET;
+	cmp_ident_init(&w->ident, w->rt->ident_learn_ns);
 	return 0;
 }
 

@@ -68,6 +68,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 api:
   listen: 127.0.0.1:{self.aport}
 """)

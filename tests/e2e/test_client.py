@@ -48,6 +48,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 api:
   listen: 127.0.0.1:{aport}
   token_file: {token_file}
@@ -144,6 +145,40 @@ class DaemonClientTest(unittest.TestCase):
         self.assertGreaterEqual(st["production"]["replicas_up"], 1)
         self.assertIn(st["mitigation"]["stress"], ("idle", "running",
                                                    "done", "aborted"))
+
+    def test_replay_announced_into_the_shadow_is_an_event(self):
+        """`umbra replay --announce shadow` tells the daemon of --config
+        before the first request: a replay event on the shadow spanning
+        --duration, which the analysis judges as such (unit tests)."""
+        sep = b"\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n"
+        gid = b"c" * 24
+        g = os.path.join(self.tmp, "r.gor")
+        with open(g, "wb") as f:
+            f.write(b"1 %s 1700000000000000000 -1\n" % gid +
+                    b"GET /work HTTP/1.1\r\nHost: x\r\n\r\n" + sep)
+            f.write(b"2 %s 1700000000000005000 5000\n" % gid +
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" +
+                    sep)
+        plain = os.path.join(self.tmp, "plain.yaml")
+        with open(plain, "w") as f:
+            f.write("service: plain\nproduction:\n  upstreams: "
+                    "[127.0.0.1:1]\nmask: {enabled: false}\n")
+        ucap = os.path.join(self.tmp, "r.ucap")
+        self.umbra("capture", "--gor", g, "-o", ucap, "--config", plain)
+        target = f"127.0.0.1:{self.lport}"
+        r = self.umbra("replay", ucap, "--target", target, "--config",
+                       self.cfg, "--announce", "shadow", ok=(2,))
+        self.assertIn("--announce needs --config", r.stderr)
+        self.umbra("replay", ucap, "--target", target, "--config", self.cfg,
+                   "--announce", "shadow", "--duration", "90s")
+        evs = poll(lambda: json.loads(self.umbra(
+            "events", "list", self.cfg, "--kind", "replay",
+            "--json").stdout), timeout=15)
+        self.assertTrue(evs, "the replay event was never listed")
+        e = evs[0]
+        self.assertEqual((e["type"], e["side"]), ("replay", "shadow"))
+        self.assertIn("umbra replay", e["text"])
+        self.assertIn("r.ucap", e["text"])
 
     def test_events_add_then_list(self):
         r = self.umbra("events", "add", self.cfg, "--kind", "deploy",

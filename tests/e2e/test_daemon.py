@@ -53,7 +53,8 @@ class Load(threading.Thread):
 
 
 class DaemonTest(TestCase):
-    def start_umbra(self, shadow_cpu_ms="0.3", extra=""):
+    def start_umbra(self, shadow_cpu_ms="0.3", extra="",
+                    ignore="[Date, X-Side]"):
         self.write("conf/svc.conf", "cpu_ms = 0.3\nbody_bytes = 64\n")
         self.write("sconf/svc.conf", f"cpu_ms = {shadow_cpu_ms}\n"
                    "body_bytes = 64\n")
@@ -70,9 +71,10 @@ shadow:
   config_dir: sconf
 mirror:
   compare:
-    ignore_headers: [Date, X-Side]
+    ignore_headers: {ignore}
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 api:
   listen: 127.0.0.1:{self.aport}
 {extra}""")
@@ -174,6 +176,20 @@ api:
         self.load.halt.set()
         self.p.send_signal(15)
         self.assertEqual(self.p.wait(timeout=30), 0)
+
+    def test_instance_names_are_learned_not_differences(self):
+        """testsvc names its side in X-Side (production / shadow): left
+        out of the comparison from the first pair while it keeps to that,
+        and learned as an identity field by the warm-up's end (2 s and
+        20 pairs), so no pair differs."""
+        self.start_umbra(ignore="[Date]")
+        s = self.wait_status(
+            lambda s: {"name": "x-side", "how": "learned"} in
+            s.get("identity_fields", []) and s["proxy"]["matched"] >= 50)
+        self.assertIn("x-side (learned)", s["identity"])
+        self.assertEqual(s["proxy"]["differed"], 0, json.dumps(s["proxy"]))
+        # X-Served-By is "testsvc" on both sides: compared, not learned
+        self.assertNotIn("x-served-by", json.dumps(s["identity_fields"]))
 
     def test_prometheus_scrapes_the_daemon(self):
         self.start_umbra()

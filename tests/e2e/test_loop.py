@@ -231,6 +231,7 @@ mirror:
     ignore_headers: [Date, X-Side, X-Served-By]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 store:
   path: {db}
 mitigation:
@@ -522,6 +523,7 @@ mirror:
     ignore_headers: [Date, X-Side, X-Served-By]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 store:
   path: {db}
 mitigation:

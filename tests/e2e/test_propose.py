@@ -62,6 +62,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 200ms
+  warmup: 2s                 # the test's changes come within seconds
   velocity_window: 2s
 api:
   listen: 127.0.0.1:{self.aport}
