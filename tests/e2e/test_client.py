@@ -171,10 +171,9 @@ class DaemonClientTest(unittest.TestCase):
         self.assertIn("--announce needs --config", r.stderr)
         self.umbra("replay", ucap, "--target", target, "--config", self.cfg,
                    "--announce", "shadow", "--duration", "90s")
-        evs = poll(lambda: json.loads(self.umbra(
+        evs = wait_until(lambda: json.loads(self.umbra(
             "events", "list", self.cfg, "--kind", "replay",
-            "--json").stdout), timeout=15)
-        self.assertTrue(evs, "the replay event was never listed")
+            "--json").stdout), 15, "the replay event listed")
         e = evs[0]
         self.assertEqual((e["type"], e["side"]), ("replay", "shadow"))
         self.assertIn("umbra replay", e["text"])
