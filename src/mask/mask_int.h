@@ -182,6 +182,8 @@ struct mask_ctx {
 	buf_t tmp3;    /* pseudonym scratch: decoded Basic credentials */
 	buf_t keys;    /* JSON: decoded keys of the open levels */
 	buf_t hdr;     /* a masked header value */
+	buf_t hname;   /* a masked header name */
+	buf_t cname;   /* a masked cookie name */
 	uint32_t *map; /* view byte -> value offset */
 	size_t map_cap;
 	mmatch_t *mt;
@@ -260,6 +262,18 @@ void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
 /* True when the key name matches one of mask.sensitive_keys (substring,
  * case-insensitive, '-' and '_' ignored). */
 bool mask__key_sensitive(const mask_t *m, const char *k, size_t n);
+
+/* What a key name says about a number under it (JSON numbers carry no
+ * punctuation to tell a phone number from a count): a phone key (phone,
+ * mobile, msisdn, fax, tel, cell) or an account-number key
+ * (account_number, acct_no, bank_account, iban, routing_number); not when
+ * the name ends in a word about the value (_at, _time, _id, _count ...). */
+typedef enum mask_key_hint {
+	MASK_HINT_NONE,
+	MASK_HINT_PHONE,
+	MASK_HINT_ACCOUNT
+} mask_key_hint_t;
+mask_key_hint_t mask__key_hint(const char *k, size_t n);
 
 /* Index of the first custom rule of kind where whose name is k, or -1.
  * Header names compare case-insensitively, the others exactly. */

@@ -147,6 +147,49 @@ bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 	return false;
 }
 
+/* Words that make a key name a phone or account-number key, and
+ * endings that make it something about one (a time, a count, an id of a
+ * record): "phone_verified_at" holds a timestamp, "phone" a number. */
+static const char *const hint_phone[] = {"phone", "mobile", "msisdn",
+					 "fax", NULL};
+static const char *const hint_account[] = {
+    "accountnumber", "accountno", "acctnumber", "acctno", "bankaccount",
+    "iban", "routingnumber", NULL};
+static const char *const hint_not[] = {"at",	"time",	 "ts",	    "date",
+				       "count", "id",	 "version", "type",
+				       "code",	"status", NULL};
+
+mask_key_hint_t mask__key_hint(const char *k, size_t n)
+{
+	enum { KEY_HINT_MAX = 64 }; /* longer names are not such keys */
+	char nk[KEY_HINT_MAX];
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ch = norm_char((unsigned char)k[i]);
+		if (ch < 0)
+			continue;
+		if (nn == sizeof(nk))
+			return MASK_HINT_NONE;
+		nk[nn++] = (char)ch;
+	}
+	for (const char *const *e = hint_not; *e; e++) {
+		size_t el = strlen(*e);
+		if (nn > el && memcmp(nk + nn - el, *e, el) == 0 &&
+		    !(nn >= 7 && memcmp(nk + nn - 7, "account", 7) == 0))
+			return MASK_HINT_NONE;
+	}
+	if ((nn == 3 && memcmp(nk, "tel", 3) == 0) ||
+	    (nn == 4 && memcmp(nk, "cell", 4) == 0))
+		return MASK_HINT_PHONE;
+	for (const char *const *w = hint_phone; *w; w++)
+		if (memmem(nk, nn, *w, strlen(*w)))
+			return MASK_HINT_PHONE;
+	for (const char *const *w = hint_account; *w; w++)
+		if (memmem(nk, nn, *w, strlen(*w)))
+			return MASK_HINT_ACCOUNT;
+	return MASK_HINT_NONE;
+}
+
 long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n)
 {
 	for (size_t j = 0; j < m->nby_where[where]; j++) {
