@@ -474,6 +474,15 @@ static int from_pcap(ctx_t *x, bool live)
 	if (st->orphan_responses)
 		fprintf(stderr, "  responses to requests not seen: %llu\n",
 			(unsigned long long)st->orphan_responses);
+	if (st->flows_joined)
+		fprintf(stderr, "  connections joined mid-stream (no SYN "
+				"seen): %llu\n",
+			(unsigned long long)st->flows_joined);
+	if (st->stray_responses)
+		fprintf(stderr, "  responses skipped as answers to requests "
+				"sent before the capture joined (or hidden "
+				"by a gap): %llu\n",
+			(unsigned long long)st->stray_responses);
 	if (st->skipped[CAP_PKT_FRAGMENT])
 		fprintf(stderr, "  IP fragments skipped: %llu\n",
 			(unsigned long long)st->skipped[CAP_PKT_FRAGMENT]);
