@@ -67,6 +67,10 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 		return 0;
 	size_t mark = out->len;
 	int rc = 0;
+	/* compressed files and other charsets: decoded one layer down */
+	if (mask__typed_special(c, ctype, ctype_len, s, n, tpos, out, changed,
+				&rc))
+		return rc;
 	btype_t t = body_type(ctype, ctype_len);
 	if (t == BT_MULTIPART && c->in_multipart)
 		t = BT_TEXT;

@@ -729,6 +729,7 @@ bool mask__detect_inert(const char *s, size_t n)
 	static const bool trig[256] = {
 	    ['0' ... '9'] = true, ['@'] = true,	 [':'] = true,
 	    ['%'] = true,	  ['\\'] = true, ['J'] = true,
+	    ['&'] = true, /* an HTML character reference (value.c) */
 	};
 	for (size_t i = 0; i < n; i++)
 		if (trig[(unsigned char)s[i]])

@@ -487,6 +487,7 @@ void mask_ctx_free(mask_ctx_t *c)
 {
 	if (!c)
 		return;
+	mask_ctx_free(c->child);
 	pcre2_match_data_free(c->md);
 	if (c->zin_ok)
 		inflateEnd(&c->zin);
@@ -498,7 +499,7 @@ void mask_ctx_free(mask_ctx_t *c)
 			 &c->fdec2,  &c->vout,	 &c->view,     &c->repl,
 			 &c->vtmp,   &c->tmp,	 &c->tmp2,     &c->tmp3,
 			 &c->keys,   &c->hdr,	 &c->hit_text, &c->rnd[0],
-			 &c->rnd[1], &c->hname,	 &c->cname};
+			 &c->rnd[1], &c->hname,	 &c->cname,    &c->b64};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
 		buf_free(bufs[i]);
 	free(c->map);
@@ -540,7 +541,22 @@ static void report_reset(mask_ctx_t *c)
 	buf_reset(&c->hit_text);
 	c->reason = MASK_R_NONE;
 	c->err[0] = '\0';
+	c->too_deep = false;
 	c->rep = (mask_report_t){.counts = c->counts};
+}
+
+/* A layer past MASK_NEST_MAX was met somewhere in the message (nested.c):
+ * what it hid was not masked, so nothing of the message goes out. */
+static int check_depth(mask_ctx_t *c, buf_t *out, size_t mark)
+{
+	if (!c->too_deep)
+		return 0;
+	out->len = mark;
+	if (out->data)
+		out->data[mark] = '\0';
+	return mask__fail(c, MASK_R_TOO_DEEP, ERR_TOOBIG,
+			  "encodings nested more than %d deep",
+			  MASK_NEST_MAX);
 }
 
 static void report_finish(mask_ctx_t *c)
@@ -1044,7 +1060,7 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 	finish(c, req->headers, req->nheaders, body, blen, false, false,
 	       req->decoded, mark, out);
 	body_last(c, body_hits);
-	return 0;
+	return check_depth(c, out, mark);
 }
 
 int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
@@ -1077,7 +1093,7 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	finish(c, resp->headers, resp->nheaders, body, blen, resp->no_body,
 	       !resp->no_body, resp->decoded, mark, out);
 	body_last(c, body_hits);
-	return 0;
+	return check_depth(c, out, mark);
 }
 
 void mask_report_format(const mask_t *m, const mask_report_t *r, buf_t *out)

@@ -103,7 +103,10 @@ typedef struct mask_response {
 	X(BAD_GZIP, "bad_gzip")                                                \
 	X(BAD_DEFLATE, "bad_deflate")                                          \
 	X(BAD_ENCODING, "unsupported_encoding")                                \
-	X(BAD_MESSAGE, "bad_message") /* status, method, header bytes */
+	X(BAD_MESSAGE, "bad_message") /* status, method, header bytes */  \
+	X(TOO_DEEP, "too_deep") /* encodings nested past MASK_NEST_MAX */  \
+	X(BAD_ZSTD, "bad_zstd")                                                \
+	X(BAD_CHARSET, "bad_charset") /* UTF-16 that does not decode */
 
 typedef enum mask_reason {
 #define MASK__REASON_ENUM(id, name) MASK_R_##id,
