@@ -229,6 +229,7 @@ static int close_output(ctx_t *x, int64_t t0, uint64_t src_seen)
 		(unsigned long long)seen, (unsigned long long)ws.records,
 		(unsigned long long)ws.filtered, (unsigned long long)lost);
 	print_losses(ws.loss, "  ");
+	cap_masker_report(x->masker, stderr, "  ");
 	if (src_seen != UINT64_MAX && src_seen > seen)
 		fprintf(stderr, "  the source counted %llu requests, %llu "
 				"more than accounted for above (stopped by "

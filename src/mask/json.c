@@ -51,6 +51,7 @@ typedef struct jwalk {
 	size_t copied; /* s[copied..] is not in out yet */
 	int depth;
 	int suppress;  /* inside a dropped value: write nothing */
+	size_t safe;   /* input before it is whole and masked (c->prefix) */
 	size_t nrules; /* JSON-path rules */
 	uint64_t *st;  /* st[depth * nrules + r] */
 	jlevel_t lv[MASK_JSON_MAX_DEPTH + 1];
@@ -494,6 +495,8 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 			p++;
 	}
 	w->p = p;
+	if (p == w->n && w->c->prefix)
+		return jfail(w, "number cut by the end of a cut body");
 	if (w->suppress || act == CONFIG_ACT_KEEP)
 		return 0;
 	mask_ctx_t *c = w->c;
@@ -738,7 +741,19 @@ static int array(jwalk_t *w, int act, int src)
 	return 0;
 }
 
+static int value_at(jwalk_t *w, int act, int src, bool *drop);
+
+/* A value; in a cut body, what precedes its end is whole and masked
+ * (unless inside a dropped value, whose bytes must not come out). */
 static int value(jwalk_t *w, int act, int src, bool *drop)
+{
+	int rc = value_at(w, act, src, drop);
+	if (!rc && !w->suppress)
+		w->safe = w->p;
+	return rc;
+}
+
+static int value_at(jwalk_t *w, int act, int src, bool *drop)
 {
 	if (w->p >= w->n)
 		return jfail(w, "expected a value");
@@ -779,6 +794,7 @@ int mask__json(mask_ctx_t *c, const char *s, size_t n, bool seq, buf_t *out)
 	w->copied = 0;
 	w->depth = 0;
 	w->suppress = 0;
+	w->safe = 0;
 	w->nrules = m->nby_where[CONFIG_MASK_JSON];
 	w->st = c->jstate;
 	buf_reset(&c->keys);
@@ -807,6 +823,12 @@ int mask__json(mask_ctx_t *c, const char *s, size_t n, bool seq, buf_t *out)
 		int rc = value(w, drop ? CONFIG_ACT_KEEP : act, src, &drop);
 		if (act == CONFIG_ACT_DROP)
 			w->suppress--;
+		if (rc && c->prefix) {
+			/* cut short: what is whole is masked, the rest goes */
+			if (w->copied < w->safe)
+				flush(w, w->safe);
+			return 0;
+		}
 		if (rc)
 			return rc;
 		if (drop)

@@ -534,8 +534,31 @@ const char *mask_ctx_error(const mask_ctx_t *c)
 	return c->err;
 }
 
+/* Frees scratch that one large body grew past MASK_SCRATCH_KEEP (the
+ * next one grows it again): what a worker keeps is bounded by ordinary
+ * traffic, not by the largest body it ever masked. */
+static void scratch_trim(mask_ctx_t *c)
+{
+	for (; c; c = c->child) {
+		buf_t *bufs[] = {&c->dec[0], &c->dec[1], &c->body, &c->enc[0],
+				 &c->enc[1], &c->part,	 &c->jdec, &c->fdec,
+				 &c->fdec2,  &c->vout,	 &c->view, &c->repl,
+				 &c->vtmp,   &c->rnd[0], &c->rnd[1], &c->b64,
+				 &c->hit_text};
+		for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
+			if (bufs[i]->cap > MASK_SCRATCH_KEEP)
+				buf_free(bufs[i]);
+		if (c->map_cap * sizeof(*c->map) > MASK_SCRATCH_KEEP) {
+			free(c->map);
+			c->map = NULL;
+			c->map_cap = 0;
+		}
+	}
+}
+
 static void report_reset(mask_ctx_t *c)
 {
+	scratch_trim(c);
 	memset(c->counts, 0, c->m->nsrc * sizeof(*c->counts));
 	c->nhits = 0;
 	buf_reset(&c->hit_text);
@@ -1048,8 +1071,10 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 		return rc;
 	const char *body;
 	size_t blen;
+	c->prefix = req->truncated;
 	rc = mask_body(c, req->headers, req->nheaders, req->body, req->body_len,
 		       req->decoded, &body, &blen);
+	c->prefix = false;
 	if (rc)
 		return rc;
 	size_t body_hits = c->nhits;
@@ -1057,8 +1082,8 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 	buf_putc(out, ' ');
 	mask__target(c, req->target, req->target_len, out);
 	buf_append(out, " HTTP/1.1\r\n", 11);
-	finish(c, req->headers, req->nheaders, body, blen, false, false,
-	       req->decoded, mark, out);
+	finish(c, req->headers, req->nheaders, body, blen, req->truncated,
+	       false, req->decoded, mark, out);
 	body_last(c, body_hits);
 	return check_depth(c, out, mark);
 }
@@ -1081,8 +1106,10 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	const char *body = "";
 	size_t blen = 0;
 	if (!resp->no_body) {
+		c->prefix = resp->truncated;
 		rc = mask_body(c, resp->headers, resp->nheaders, resp->body,
 			       resp->body_len, resp->decoded, &body, &blen);
+		c->prefix = false;
 		if (rc)
 			return rc;
 	}
@@ -1090,8 +1117,9 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	buf_printf(out, "HTTP/1.1 %03d ", resp->status);
 	buf_append(out, resp->reason, resp->reason_len);
 	buf_append(out, "\r\n", 2);
-	finish(c, resp->headers, resp->nheaders, body, blen, resp->no_body,
-	       !resp->no_body, resp->decoded, mark, out);
+	finish(c, resp->headers, resp->nheaders, body, blen,
+	       resp->no_body || resp->truncated, !resp->no_body, resp->decoded,
+	       mark, out);
 	body_last(c, body_hits);
 	return check_depth(c, out, mark);
 }

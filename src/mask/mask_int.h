@@ -55,6 +55,16 @@
 /* Shortest value tried as base64 (12 characters hold 9 bytes: "a@b.co"
  * and its neighbours); shorter ones are scanned as they are. */
 #define MASK_B64_MIN 12
+/* A body cut short (mask_request_t.truncated), as text: its last bytes
+ * may hold the start of a value the detectors cannot recognise cut (an
+ * e-mail address without its top-level domain). The longest value a
+ * detector takes is an e-mail address, 64 + 1 + 253 bytes (RFC 5321
+ * 4.5.3.1): that much is left out, then back to a separator. */
+#define MASK_PREFIX_TAIL 320
+/* Scratch kept between messages: a buffer that grew past this for one
+ * large body is freed after it, so that a worker's memory after a 20 MB
+ * body returns to what ordinary traffic needs. */
+#define MASK_SCRATCH_KEEP (1024 * 1024)
 /* Local part and domain lengths of an e-mail address (RFC 5321 4.5.3.1). */
 #define MASK_EMAIL_LOCAL_MAX  64
 #define MASK_EMAIL_DOMAIN_MAX 253
@@ -221,6 +231,7 @@ struct mask_ctx {
 	int depth;
 	bool too_deep;
 	bool charset_done; /* the body was converted to UTF-8 already */
+	bool prefix;	   /* the body is cut short (mask_request_t) */
 	bool no_memo;	   /* children: values are seldom repeated there */
 	/* Report. */
 	uint32_t *counts;

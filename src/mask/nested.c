@@ -60,6 +60,7 @@ static mask_ctx_t *child_of(mask_ctx_t *c)
 	k->in_multipart = c->in_multipart;
 	k->too_deep = false;
 	k->charset_done = false;
+	k->prefix = false; /* a value in a cut body is whole */
 	return k;
 }
 
@@ -772,6 +773,7 @@ int mask__typed_special(mask_ctx_t *c, const char *ct, size_t ctl,
 		return 1;
 	}
 	k->charset_done = true;
+	k->prefix = c->prefix; /* the same text, converted */
 	buf_reset(&k->body);
 	int r = mask__typed_body(k, ct, ctl, k->dec[0].data ? k->dec[0].data : "",
 				 k->dec[0].len, tpos, &k->body, &ch);
