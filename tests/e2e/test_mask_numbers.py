@@ -98,17 +98,21 @@ mask:
         wait_until(lambda: sh.count() >= len(sent), 20,
                    "every copy at the shadow")
         self.assertEqual(len(prod.requests), len(sent))
-        leaks = []
-        for (r, forbidden), (head, body) in zip(CASES, sh.requests):
-            for f in forbidden:
-                if f in head + body:
-                    leaks.append((r, f))
+        # copies may reach the shadow in any order (several connections)
+        leaks = [(f, head + body) for _, forbidden in CASES
+                 for f in forbidden for head, body in sh.requests
+                 if f in head + body]
         self.assertEqual(leaks, [])
         # production got them as sent
         for (r, forbidden), (head, body) in zip(CASES, prod.requests):
             self.assertIn(forbidden[0], head + body)
-        altered = sum(body != b for b, (_, body) in
-                      zip(looks, sh.requests[len(CASES):]))
+        got = [body for _, body in sh.requests]
+        altered = 0
+        for b in looks:
+            if b in got:
+                got.remove(b)
+            else:
+                altered += 1
         self.assertLessEqual(altered * 100, len(looks),
                              f"{altered} of {len(looks)} altered")
 
