@@ -504,7 +504,11 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 	mpos_t pos = jpos(w);
 	size_t len = p - q;
 	char dg[JNUM_DIGITS_MAX];
-	size_t nd = jnum_digits(s + q, len, dg);
+	/* Fewer than 6 characters spell no number a detector takes (an
+	 * account number's shortest; a card or phone number in exponent
+	 * form has more): most numbers (counts, small ids, prices) stop
+	 * here. */
+	size_t nd = len >= 6 ? jnum_digits(s + q, len, dg) : 0;
 	mask_kind_t kind = MK_NUMBER;
 	buf_reset(&c->vout);
 	if (act == ACT_NONE) {

@@ -263,6 +263,25 @@ bool mask__b64_value(mask_ctx_t *c, const char *s, size_t n,
 	}
 	if ((std && url) || (pad && n % 4) || (!pad && e % 4 == 1))
 		return false;
+	/* Most values in this alphabet are identifiers (UUIDs, order
+	 * numbers, hex digests) whose first three decoded bytes already
+	 * are no text: a control byte, a UTF-8 continuation byte first, or
+	 * a lead byte not followed by one. Decided before decoding. */
+	unsigned char q[3];
+	int v0 = b64_val((unsigned char)s[0]), v1 = b64_val((unsigned char)s[1]),
+	    v2 = b64_val((unsigned char)s[2]), v3 = b64_val((unsigned char)s[3]);
+	q[0] = (unsigned char)(v0 << 2 | v1 >> 4);
+	q[1] = (unsigned char)((v1 & 15) << 4 | v2 >> 2);
+	q[2] = (unsigned char)((v2 & 3) << 6 | v3);
+	for (int i = 0; i < 3; i++) {
+		bool cont = (q[i] & 0xc0) == 0x80;
+		if ((q[i] < 0x20 && q[i] != '\t' && q[i] != '\r' &&
+		     q[i] != '\n') ||
+		    q[i] == 0x7f || (i == 0 && cont) ||
+		    (i > 0 && q[i - 1] >= 0xc0 && !cont) ||
+		    (i > 0 && q[i - 1] < 0x80 && cont))
+			return false;
+	}
 	if (!b64_decode(s, n, false, &c->b64) ||
 	    !is_text((const unsigned char *)c->b64.data, c->b64.len) ||
 	    c->b64.len == 0)
