@@ -131,6 +131,8 @@ class LargeBodiesCaptureTest(TestCase):
         self.assertEqual(js["lost"]["mask"], 0)
         self.assertLess(px_mb, bound, f"proxy VmHWM {px_mb:.0f} MB")
         self.assertLess(cap_mb, bound, f"capture VmHWM {cap_mb:.0f} MB")
+        print(f"\n  sizes {sizes} MB: VmHWM proxy {px_mb:.0f} MB, capture "
+              f"{cap_mb:.0f} MB (bound {bound} MB)")
         return js
 
     def test_defaults_cut_bodies_are_masked_not_refused(self):
