@@ -3,11 +3,14 @@
  * masking module: a record's request and response heads are parsed
  * again (http/), masked with the same detectors, rules and keyed
  * pseudonyms as mirrored copies (mask/), and the record's slices are
- * pointed at the masked messages. Fails closed: a head that does not
- * parse, a body masking cannot read (bad JSON, too big, a body cut at
- * capture.max_body that no longer parses) refuses the record, which the
- * writer or the tap counts as lost (CAP_LOSS_MASK). Bodies keep their
- * Content-Encoding, so a replay sends what production received.
+ * pointed at the masked messages. A body cut at capture.max_body is
+ * masked as the prefix it is (mask_request_t.truncated). Fails closed: a
+ * head that does not parse, a body masking cannot read (bad JSON, too
+ * big, a cut multipart or compressed body) refuses the record, which the
+ * writer or the tap counts as lost (CAP_LOSS_MASK); the refusal is named
+ * by request and setting (the caller's why, a rate-limited log line, and
+ * cap_masker_report). Bodies keep their Content-Encoding, so a replay
+ * sends what production received.
  *
  * Threads: one masker is used by one thread at a time (it holds one
  * mask_ctx_t): the tap's thread, or a command's.
