@@ -204,6 +204,30 @@ static void summary_text(const cap_replay_opts_t *o,
 	if (r->file_error[0])
 		printf("damaged    %s (replayed the records before it)\n",
 		       r->file_error);
+	/* What the capture itself lost: seen by the source, never in the
+	 * file, so never replayed. */
+	uint64_t lost = 0;
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (i != CAP_LOSS_RESPONSE_LOST)
+			lost += r->capture_lost[i];
+	uint64_t recorded = r->read / (r->loops + 1);
+	printf("capture    %llu requests seen = %llu recorded + %llu lost "
+	       "when captured",
+	       (unsigned long long)(recorded + lost),
+	       (unsigned long long)recorded, (unsigned long long)lost);
+	const char *sep2 = " (";
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (r->capture_lost[i] && i != CAP_LOSS_RESPONSE_LOST) {
+			printf("%s%s %llu", sep2, cap_loss_name(i),
+			       (unsigned long long)r->capture_lost[i]);
+			sep2 = ", ";
+		}
+	printf("%s", lost ? ")" : "");
+	if (r->capture_lost[CAP_LOSS_RESPONSE_LOST])
+		printf("; %llu recorded without their response",
+		       (unsigned long long)
+			   r->capture_lost[CAP_LOSS_RESPONSE_LOST]);
+	printf("\n");
 }
 
 static json_t *quantiles(const cap_hist_t *h)
@@ -232,6 +256,11 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_object_set_new(j, "read", JI(r->read));
 	json_object_set_new(j, "filtered", JI(r->filtered));
 	json_object_set_new(j, "unusable", JI(r->skipped));
+	json_t *cl = json_object();
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		json_object_set_new(cl, cap_loss_name(i),
+				    JI(r->capture_lost[i]));
+	json_object_set_new(j, "capture_lost", cl);
 	json_object_set_new(j, "sent", JI(r->sent));
 	json_object_set_new(j, "responses", JI(r->responses));
 	json_object_set_new(j, "cancelled", JI(r->cancelled));

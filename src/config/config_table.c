@@ -487,9 +487,16 @@ static const config_field_t root_fields[] = {
 	 "JSON, form, query and multipart keys (and header names) whose "
 	 "values are always masked (substring; case, '-', '_' and '.' "
 	 "ignored)"},
-	{"mask.max_scan", CT_SIZE, OFF(mask.max_scan), "1MiB", 1024, 1 << 30,
+	/* 8 MiB: mirror.max_body's default, so that a body the proxy
+	 * mirrors is one masking reads; list and export endpoints return
+	 * several MiB of JSON, which 1 MiB refused. Masking holds the
+	 * body, its masked copy and scratch no larger than the largest
+	 * value, and frees what one large body grew (MASK_SCRATCH_KEEP). */
+	{"mask.max_scan", CT_SIZE, OFF(mask.max_scan), "8MiB", 1024, 1 << 30,
 	 "bytes", NULL, NULL, 0,
-	 "larger bodies are not mirrored (masking fails closed)"},
+	 "larger bodies (before or after decoding) are not mirrored or "
+	 "captured (masking fails closed; the refusal names the request); "
+	 "8MiB matches mirror.max_body"},
 	{"mask.redact_marker", CT_STRING, OFF(mask.redact_marker),
 	 "[REDACTED]", 0, 0, NULL, NULL, NULL, 0, "text that replaces a value"},
 	{"mask.memo", CT_INT, OFF(mask.memo), "1024", 0, 65536, NULL, NULL,
