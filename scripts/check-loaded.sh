@@ -24,8 +24,8 @@ work=$(mktemp -d /tmp/umbra-check-loaded.XXXXXX)
 stress_pid=""
 run_pid=""
 cleanup() {
-	[ -n "$run_pid" ] && kill -TERM -- "-$run_pid" 2>/dev/null
-	[ -n "$stress_pid" ] && kill -TERM -- "-$stress_pid" 2>/dev/null
+	[ -n "$run_pid" ] && kill -TERM "-$run_pid" 2>/dev/null
+	[ -n "$stress_pid" ] && kill -TERM "-$stress_pid" 2>/dev/null
 	[ -n "$stress_pid" ] && wait "$stress_pid" 2>/dev/null
 	rm -rf "$work"
 }
