@@ -9,8 +9,12 @@
  * copies pipelined on a connection in one write (see "sending" below); a
  * shadow that refuses connections trips a circuit breaker so a dead
  * shadow costs one connect per period, not one per request. Responses
- * are read to the end (so connections are reused) and captured for the
- * comparison.
+ * are read to the end (so connections are reused) and streamed through
+ * the comparison as they arrive (never buffered whole: past the
+ * capture budget it keeps a digest). Reads are bounded per callback, and
+ * a response that runs past mirror.max_body or shadow.response_deadline
+ * closes its connection (counted): a shadow that sends without end
+ * costs neither memory nor the worker.
  *
  * Sampling: random (per-worker xorshift), or consistent on a header,
  * cookie or query parameter: hash(value) < ratio, so one user is mirrored
@@ -656,6 +660,22 @@ static void requeue_front(worker_t *w, mjob_t *j)
 	proxy__mirror_later(w);
 }
 
+/* Arms a busy connection's timer: shadow.response_timeout of silence,
+ * or what is left of the oldest copy's shadow.response_deadline if that
+ * comes first. */
+static void mconn_arm(uconn_t *u)
+{
+	const proxy_rt_t *rt = u->w->rt;
+	int64_t ns = rt->shadow_response_timeout;
+	if (u->job) {
+		int64_t left = u->job->sent_ns + rt->shadow_response_deadline -
+			       proxy__now();
+		if (left < ns)
+			ns = left > 0 ? left : 1;
+	}
+	proxy__uconn_arm(u, ns);
+}
+
 /* Writes a filled connection's batch (or, while it connects, arms the
  * connect timeout: the write follows the connect). On a write error the
  * copies are counted and the connection is gone. */
@@ -666,7 +686,7 @@ static void mconn_start(uconn_t *u)
 		proxy__uconn_arm(u, w->rt->shadow_connect_timeout);
 		return;
 	}
-	proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+	mconn_arm(u);
 	int rc = obuf_flush(&u->out, u->fd, NULL);
 	if (rc == ERR_AGAIN)
 		event_add(u->wev, NULL);
@@ -745,6 +765,7 @@ void proxy__mirror_dispatch(worker_t *w)
 		j->ttfb_us = 0;
 		j->connect_us = 0;
 		j->resp_bytes = 0;
+		j->body_bytes = 0;
 		buf_append(&u->out.b, j->wire->data, j->wire->len);
 		if (!j->resent)
 			WC_INC(w, mirror_sent);
@@ -756,7 +777,8 @@ void proxy__mirror_dispatch(worker_t *w)
 }
 
 /* Parses and consumes the response to the connection's oldest copy: 1
- * when it is complete, 0 when more bytes are needed, ERR_PARSE. */
+ * when it is complete, 0 when more bytes are needed, ERR_PARSE, or
+ * ERR_TOOBIG past mirror.max_body. */
 static int read_response(uconn_t *u)
 {
 	mjob_t *j = u->job;
@@ -800,9 +822,12 @@ static int read_response(uconn_t *u)
 				return 1;
 			continue;
 		}
+		if (j->body_bytes > w->rt->max_body)
+			return ERR_TOOBIG;
 		if (j->body == HTTP_BODY_LENGTH) {
 			size_t take = avail < j->remaining ? avail
 							   : (size_t)j->remaining;
+			j->body_bytes += take;
 			if (cap)
 				proxy__capture_body(w, cap, p, take);
 			u->in.start += take;
@@ -818,6 +843,7 @@ static int read_response(uconn_t *u)
 						      &dl, &e);
 			if (n < 0)
 				return ERR_PARSE;
+			j->body_bytes += dl;
 			if (dl && cap)
 				proxy__capture_body(w, cap, d, dl);
 			u->in.start += (size_t)n;
@@ -825,6 +851,7 @@ static int read_response(uconn_t *u)
 			if (j->chunk.done)
 				return 1;
 		} else { /* until close */
+			j->body_bytes += avail;
 			if (cap)
 				proxy__capture_body(w, cap, p, avail);
 			u->in.start += avail;
@@ -876,6 +903,16 @@ static bool parse_responses(uconn_t *u)
 	worker_t *w = u->w;
 	for (;;) {
 		int rc = read_response(u);
+		if (rc == ERR_TOOBIG) {
+			WC_INC(w, shadow_too_large);
+			log_info_limited("proxy",
+					 "shadow response past mirror.max_body: "
+					 "connection closed",
+					 LF_S("addr", u->rep ? u->rep->name
+							     : "?"));
+			mconn_fail(u, REQREC_ERR_PROTOCOL);
+			return false;
+		}
 		if (rc < 0) {
 			mconn_fail(u, REQREC_ERR_PROTOCOL);
 			return false;
@@ -893,8 +930,8 @@ static bool parse_responses(uconn_t *u)
 			closed_with_pending(u);
 			return false;
 		}
-		/* progress: the next copy gets a full response timeout */
-		proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+		/* progress: the next copy gets its own timers */
+		mconn_arm(u);
 	}
 }
 
@@ -902,6 +939,10 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 {
 	worker_t *w = u->w;
 	if (what & EV_TIMEOUT) {
+		if (u->state != U_CONNECTING && u->job &&
+		    proxy__now() - u->job->sent_ns >=
+			    w->rt->shadow_response_deadline)
+			WC_INC(w, shadow_deadlines);
 		mconn_fail(u, u->state == U_CONNECTING ? REQREC_ERR_CONNECT
 						       : REQREC_ERR_TIMEOUT);
 		return;
@@ -920,7 +961,7 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 						  1000);
 			for (mjob_t *j = u->job; j; j = j->next)
 				j->connect_us = cus;
-			proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+			mconn_arm(u);
 		}
 		int rc = obuf_flush(&u->out, u->fd, NULL);
 		if (rc == ERR_AGAIN) {
@@ -934,10 +975,15 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 	}
 	if (!(what & EV_READ) || u->state == U_CONNECTING)
 		return;
-	bool eof = false;
+	/* One bounded read, then parse: the buffer never holds more than a
+	 * read and a partial head, and a shadow that sends without end gets
+	 * its turn like every other connection, no more. */
+	bool eof = false, got = false;
 	for (;;) {
 		iobuf_reserve(&u->in, PROXY_READ_CHUNK);
 		size_t want = u->in.cap - u->in.end;
+		if (want > PROXY_READ_BUDGET)
+			want = PROXY_READ_BUDGET;
 		ssize_t n = read(u->fd, u->in.data + u->in.end, want);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -949,12 +995,14 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 		}
 		u->in.end += (size_t)n;
 		WC_ADD(w, bytes_shadow_in, (uint64_t)n);
-		if ((size_t)n < want)
-			break;
+		got = true;
+		break;
 	}
 	/* responses that arrived before the close count */
 	if (!parse_responses(u))
 		return;
+	if (got)
+		mconn_arm(u); /* not silent: the deadline still runs */
 	if (!eof)
 		return;
 	mjob_t *j = u->job;
