@@ -491,10 +491,13 @@ static void arm_body_timer(cconn_t *c)
 {
 	worker_t *w = c->w;
 	int64_t left = c->t_body + w->rt->body_deadline - proxy__now();
-	int64_t ns = w->rt->body_timeout;
-	if (left < ns)
-		ns = left > 0 ? left : 1;
-	event_add(c->tev, proxy__timeout(w, ns));
+	c->body_late = left < w->rt->body_timeout;
+	if (!c->body_late) {
+		event_add(c->tev, proxy__timeout(w, w->rt->body_timeout));
+		return;
+	}
+	struct timeval tv = proxy__tv(left > 0 ? left : 1);
+	event_add(c->tev, &tv);
 }
 
 /* The request (body) is refused mid-way: status and reason to the client
@@ -1090,10 +1093,9 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 			count_timeout(w, PROXY_TIMEOUT_HEADER);
 			close_with_error(c, 408, "request header timeout");
 		} else if (c->state == C_BODY) {
-			bool late = proxy__now() - c->t_body >=
-				    w->rt->body_deadline;
-			count_timeout(w, late ? PROXY_TIMEOUT_BODY_DEADLINE
-					      : PROXY_TIMEOUT_BODY_GAP);
+			count_timeout(w, c->body_late
+						 ? PROXY_TIMEOUT_BODY_DEADLINE
+						 : PROXY_TIMEOUT_BODY_GAP);
 			refuse_body(c, 408, "request body timeout");
 		} else {
 			count_timeout(w, PROXY_TIMEOUT_IDLE);

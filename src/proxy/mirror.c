@@ -666,14 +666,17 @@ static void requeue_front(worker_t *w, mjob_t *j)
 static void mconn_arm(uconn_t *u)
 {
 	const proxy_rt_t *rt = u->w->rt;
-	int64_t ns = rt->shadow_response_timeout;
-	if (u->job) {
-		int64_t left = u->job->sent_ns + rt->shadow_response_deadline -
-			       proxy__now();
-		if (left < ns)
-			ns = left > 0 ? left : 1;
+	int64_t left = u->job ? u->job->sent_ns +
+					rt->shadow_response_deadline -
+					proxy__now()
+			      : INT64_MAX;
+	u->late = left < rt->shadow_response_timeout;
+	if (!u->late) {
+		proxy__uconn_arm(u, rt->shadow_response_timeout);
+		return;
 	}
-	proxy__uconn_arm(u, ns);
+	struct timeval tv = proxy__tv(left > 0 ? left : 1);
+	event_add(u->tev, &tv);
 }
 
 /* Writes a filled connection's batch (or, while it connects, arms the
@@ -939,9 +942,7 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 {
 	worker_t *w = u->w;
 	if (what & EV_TIMEOUT) {
-		if (u->state != U_CONNECTING && u->job &&
-		    proxy__now() - u->job->sent_ns >=
-			    w->rt->shadow_response_deadline)
+		if (u->state != U_CONNECTING && u->late)
 			WC_INC(w, shadow_deadlines);
 		mconn_fail(u, u->state == U_CONNECTING ? REQREC_ERR_CONNECT
 						       : REQREC_ERR_TIMEOUT);

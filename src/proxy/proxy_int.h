@@ -201,6 +201,8 @@ struct uconn {
 	iobuf_t in;
 	obuf_t out;
 	bool reused;        /* came from the pool */
+	bool late;          /* shadow: the timer is armed for the oldest
+			       copy's shadow.response_deadline */
 	int64_t t_connect;  /* when connect() started */
 	int64_t t_idle;     /* when it went idle */
 	uint32_t served;
@@ -308,6 +310,8 @@ struct cconn {
 				      reading was paused by backpressure) */
 	uint64_t body_wire;        /* body bytes received (rate) */
 	uint64_t body_data;        /* of them, data (listen.max_body) */
+	bool body_late;            /* the body timer is armed for the end
+				      of listen.body_deadline */
 	bool req_done;             /* the whole request is upstream-bound */
 	buf_t replay;              /* what was sent, if <= PROXY_REPLAY_MAX */
 	bool replayable;
@@ -454,6 +458,9 @@ void proxy__worker_apply_rt(worker_t *w);
 /* A client connection of w closed: accepting may resume. */
 void proxy__accept_resume(worker_t *w);
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns);
+/* ns as a timeval, for a one-off duration (what is left of a deadline):
+ * such durations must not take the few common-timeout slots. */
+struct timeval proxy__tv(int64_t ns);
 
 /* client.c */
 void proxy__client_accept(worker_t *w, int fd, const struct sockaddr *sa);

@@ -60,6 +60,12 @@ static void on_mirror(evutil_socket_t fd, short what, void *arg)
 	proxy__mirror_dispatch(arg);
 }
 
+struct timeval proxy__tv(int64_t ns)
+{
+	return (struct timeval){(time_t)(ns / 1000000000),
+				(suseconds_t)(ns % 1000000000 / 1000)};
+}
+
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns)
 {
 	struct timeval tv = {(time_t)(ns / 1000000000),
@@ -95,8 +101,7 @@ static void accept_pause(worker_t *w, int64_t ns)
 		event_del(w->ev_listen);
 		w->accept_paused = true;
 	}
-	struct timeval tv = {(time_t)(ns / 1000000000),
-			     (suseconds_t)(ns % 1000000000 / 1000)};
+	struct timeval tv = proxy__tv(ns);
 	event_add(w->ev_resume, &tv);
 }
 
