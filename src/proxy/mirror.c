@@ -629,6 +629,19 @@ static void mconn_fail(uconn_t *u, uint8_t err)
 	jobs_fail(w, j, err);
 }
 
+/* The shadow sent a response past mirror.max_body: its copies fail as
+ * protocol errors, but unlike other protocol errors this one counts
+ * toward the breaker, so that a shadow that floods every connection is
+ * given copies as rarely as a dead one. */
+static void mconn_fail_flood(uconn_t *u)
+{
+	worker_t *w = u->w;
+	proxy__replica_result(u->rep, false);
+	mjob_t *j = mconn_take_jobs(u);
+	mconn_end(u, false);
+	jobs_fail(w, j, REQREC_ERR_PROTOCOL);
+}
+
 /* Puts copies (a list, oldest first) back at the head of the queue, in
  * order: the shadow closed the connection before answering them. Each
  * goes back once; one already re-sent fails as a reset. */
@@ -779,6 +792,23 @@ void proxy__mirror_dispatch(worker_t *w)
 			mconn_start(open[s]);
 }
 
+/* Passes a piece of a copy's response body to the comparison. Once the
+ * body is longer than production's complete one, the pair differs in
+ * size whatever follows (cmp_diff compares lengths before any digest),
+ * so the rest is only counted: a shadow that streams megabytes costs
+ * no hashing. */
+static void capture_body(worker_t *w, mjob_t *j, capture_t *cap,
+			 const char *d, size_t n)
+{
+	const capture_t *prod = &j->pair->side[PROXY_PRODUCTION];
+	if (prod->done && !prod->failed && cap->c.body_len > prod->c.body_len) {
+		cap->c.body_len += n;
+		cap->c.body_truncated = true; /* kept bytes are a prefix */
+		return;
+	}
+	proxy__capture_body(w, cap, d, n);
+}
+
 /* Parses and consumes the response to the connection's oldest copy: 1
  * when it is complete, 0 when more bytes are needed, ERR_PARSE, or
  * ERR_TOOBIG past mirror.max_body. */
@@ -832,7 +862,7 @@ static int read_response(uconn_t *u)
 							   : (size_t)j->remaining;
 			j->body_bytes += take;
 			if (cap)
-				proxy__capture_body(w, cap, p, take);
+				capture_body(w, j, cap, p, take);
 			u->in.start += take;
 			j->remaining -= take;
 			j->resp_bytes += take;
@@ -848,7 +878,7 @@ static int read_response(uconn_t *u)
 				return ERR_PARSE;
 			j->body_bytes += dl;
 			if (dl && cap)
-				proxy__capture_body(w, cap, d, dl);
+				capture_body(w, j, cap, d, dl);
 			u->in.start += (size_t)n;
 			j->resp_bytes += (uint64_t)n;
 			if (j->chunk.done)
@@ -856,7 +886,7 @@ static int read_response(uconn_t *u)
 		} else { /* until close */
 			j->body_bytes += avail;
 			if (cap)
-				proxy__capture_body(w, cap, p, avail);
+				capture_body(w, j, cap, p, avail);
 			u->in.start += avail;
 			j->resp_bytes += avail;
 		}
@@ -913,7 +943,7 @@ static bool parse_responses(uconn_t *u)
 					 "connection closed",
 					 LF_S("addr", u->rep ? u->rep->name
 							     : "?"));
-			mconn_fail(u, REQREC_ERR_PROTOCOL);
+			mconn_fail_flood(u);
 			return false;
 		}
 		if (rc < 0) {
@@ -936,6 +966,13 @@ static bool parse_responses(uconn_t *u)
 		/* progress: the next copy gets its own timers */
 		mconn_arm(u);
 	}
+}
+
+/* The end of a pass that used up the shadow budget: the budget is back
+ * for the next pass. */
+void proxy__mirror_refill(worker_t *w)
+{
+	w->shadow_budget = PROXY_SHADOW_PASS_BUDGET;
 }
 
 void proxy__mirror_uconn_event(uconn_t *u, short what)
@@ -977,14 +1014,20 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 	if (!(what & EV_READ) || u->state == U_CONNECTING)
 		return;
 	/* One bounded read, then parse: the buffer never holds more than a
-	 * read and a partial head, and a shadow that sends without end gets
-	 * its turn like every other connection, no more. */
+	 * read and a partial head. All shadow connections together read at
+	 * most PROXY_SHADOW_PASS_BUDGET per pass of the loop; past it they
+	 * wait for the next pass, so a shadow that sends without end gets a
+	 * bounded share of the worker, and its own sockets fill up. They
+	 * stay readable (level-triggered): no epoll_ctl churn, the next
+	 * poll reports them again. */
+	if (w->shadow_budget == 0)
+		return;
 	bool eof = false, got = false;
 	for (;;) {
 		iobuf_reserve(&u->in, PROXY_READ_CHUNK);
 		size_t want = u->in.cap - u->in.end;
-		if (want > PROXY_READ_BUDGET)
-			want = PROXY_READ_BUDGET;
+		if (want > w->shadow_budget)
+			want = w->shadow_budget;
 		ssize_t n = read(u->fd, u->in.data + u->in.end, want);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -996,6 +1039,9 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 		}
 		u->in.end += (size_t)n;
 		WC_ADD(w, bytes_shadow_in, (uint64_t)n);
+		w->shadow_budget -= (size_t)n;
+		if (w->shadow_budget == 0) /* runs after this pass's events */
+			event_active(w->ev_refill, EV_TIMEOUT, 0);
 		got = true;
 		break;
 	}

@@ -39,6 +39,16 @@
 					    before it yields to the other
 					    connections of the loop (nginx
 					    reads one buffer per event) */
+#define PROXY_SHADOW_PASS_BUDGET (16 * 1024) /* shadow response bytes a
+					    worker reads per pass of its
+					    loop, all shadow connections
+					    together: a shadow that streams
+					    on every connection gets this
+					    much of the worker, not one
+					    client's share per connection
+					    (a healthy shadow's answers to
+					    a pass's copies are far
+					    smaller) */
 #define PROXY_BODY_RATE_GRACE_NS (5LL * 1000000000) /* listen.body_min_rate
 					    applies after a body's first
 					    5 s (Kestrel's grace period) */
@@ -408,6 +418,8 @@ struct worker {
 	uint64_t qbytes;
 	uint64_t assembling;   /* bytes of copies being assembled */
 	uconn_t *mconns;       /* shadow connections with a copy on them */
+	size_t shadow_budget;  /* shadow bytes still allowed in this pass */
+	struct event *ev_refill; /* at the end of the pass: budget back */
 	struct event *ev_mirror; /* dispatches the queue once per loop pass */
 	uint64_t capture_budget; /* capture bytes still allowed */
 	double tokens;
@@ -489,6 +501,7 @@ void proxy__mirror_abort(cconn_t *c, proxy_drop_t why);
 void proxy__mirror_dispatch(worker_t *w);
 void proxy__mirror_uconn_event(uconn_t *u, short what);
 void proxy__mirror_drop_all(worker_t *w, proxy_drop_t why);
+void proxy__mirror_refill(worker_t *w);
 
 /* compare.c */
 pair_t *proxy__pair_new(worker_t *w, uint32_t endpoint, http_method_t m,

@@ -60,6 +60,11 @@ static void on_mirror(evutil_socket_t fd, short what, void *arg)
 	proxy__mirror_dispatch(arg);
 }
 
+static void on_refill(evutil_socket_t fd, short what, void *arg)
+{
+	proxy__mirror_refill(arg);
+}
+
 struct timeval proxy__tv(int64_t ns)
 {
 	return (struct timeval){(time_t)(ns / 1000000000),
@@ -294,6 +299,8 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->ev_reap = event_new(w->base, -1, 0, on_reap, w);
 	w->ev_mirror = event_new(w->base, -1, 0, on_mirror, w);
+	w->ev_refill = event_new(w->base, -1, 0, on_refill, w);
+	w->shadow_budget = PROXY_SHADOW_PASS_BUDGET;
 	w->ring = ring_new(sizeof(reqrec_t), PROXY_RING_RECORDS);
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
 		 (uint64_t)proxy__now();
@@ -360,6 +367,7 @@ void proxy__worker_fini(worker_t *w)
 		close(w->reserve_fd);
 	event_free(w->ev_reap);
 	event_free(w->ev_mirror);
+	event_free(w->ev_refill);
 	close(w->notify_fd);
 	event_base_free(w->base);
 	ring_free(w->ring);
