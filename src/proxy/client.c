@@ -1016,8 +1016,14 @@ static void process_response(cconn_t *c, uconn_t *u)
 		}
 		return;
 	}
-	if (c->fd >= 0 && c->state == C_TUNNEL)
-		flush_client(c);
+	if (c->fd >= 0 && c->state == C_TUNNEL && flush_client(c) &&
+	    c->up == u && obuf_pending(&c->out) > PROXY_OUT_HIGH &&
+	    !c->up_paused) {
+		/* a tunnelled client that reads slowly: as for bodies */
+		event_del(u->rev);
+		proxy__uconn_arm(u, 0);
+		c->up_paused = true;
+	}
 }
 
 /* --------------------------------------------------------------- client io */
@@ -1112,7 +1118,9 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 			uconn_t *u = c->up;
 			c->up_paused = false;
 			event_add(u->rev, NULL);
-			proxy__uconn_arm(u, w->rt->response_timeout);
+			proxy__uconn_arm(u, c->state == C_TUNNEL
+						    ? w->rt->idle_timeout
+						    : w->rt->response_timeout);
 			process_response(c, u);
 		}
 		if (c->fd >= 0 && c->state == C_HEAD && !c->busy &&
