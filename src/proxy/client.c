@@ -766,6 +766,10 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 			return;
 		if (c->read_paused && obuf_pending(&u->out) < PROXY_OUT_HIGH / 2 &&
 		    (c->state == C_BODY || c->state == C_TUNNEL)) {
+			/* production took the body: its timer (armed when
+			 * it did not) stops until the request is whole */
+			if (c->state == C_BODY)
+				proxy__uconn_arm(u, 0);
 			resume_read(c);
 			process(c);
 		}
