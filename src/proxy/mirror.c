@@ -427,8 +427,8 @@ void proxy__mirror_finish(cconn_t *c)
 	if (w->mctx && mask_copy(w, wire) != 0) {
 		/* Masking fails closed: nothing unmasked leaves. */
 		WC_DROP(w, PROXY_DROP_MASK_FAILED);
-		log_debug("proxy", "copy not masked: dropped",
-			  LF_S("reason", mask_ctx_error(w->mctx)));
+		log_debug_limited("proxy", "copy not masked: dropped",
+				  LF_S("reason", mask_ctx_error(w->mctx)));
 		buf_free(wire);
 		free(wire);
 		free(refs);
