@@ -217,7 +217,8 @@ static const config_field_t root_fields[] = {
 	 "longest pause while a client sends a body (408)"},
 	{"listen.body_deadline", CT_DURATION, OFF(listen.body_deadline),
 	 "600s", 0.001, 86400, "s", NULL, NULL, 0,
-	 "a request body must be received whole within this (408)"},
+	 "a request body must be received whole within this of its first "
+	 "byte (408)"},
 	{"listen.body_min_rate", CT_SIZE, OFF(listen.body_min_rate), "256", 0,
 	 1 << 30, "bytes/s", NULL, NULL, 0,
 	 "a body arriving slower than this on average, after its first 5s, "

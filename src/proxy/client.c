@@ -593,6 +593,10 @@ static void forward_body(cconn_t *c)
 			}
 		}
 		c->req_bytes += take;
+		/* The body's clock starts at its first byte: a client that
+		 * waited for production's 100 Continue was not slow. */
+		if (c->body_wire == 0 && take)
+			c->t_body = proxy__now();
 		c->body_wire += take;
 		c->in.start += take;
 	}

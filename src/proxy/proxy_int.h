@@ -316,8 +316,9 @@ struct cconn {
 	http_body_t req_body;
 	uint64_t req_remaining;
 	http_chunked_t req_chunk;
-	int64_t t_body;            /* body began (moved on by the time
-				      reading was paused by backpressure) */
+	int64_t t_body;            /* the head, then the body's first byte
+				      arrived (moved on by the time reading
+				      was paused by backpressure) */
 	uint64_t body_wire;        /* body bytes received (rate) */
 	uint64_t body_data;        /* of them, data (listen.max_body) */
 	bool body_late;            /* the body timer is armed for the end
