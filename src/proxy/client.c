@@ -4,8 +4,15 @@
  * parsed, rewritten and sent to a production replica at once, its body is
  * streamed as it arrives (never buffered whole), and the response is
  * streamed back. Pipelined requests wait in the input buffer, in order.
- * Output on either side pauses reading on the other past PROXY_OUT_HIGH
- * (backpressure), so a slow peer costs bounded memory.
+ * Each read callback takes at most PROXY_READ_BUDGET and passes it on
+ * before reading more; output on either side pauses reading on the other
+ * past PROXY_OUT_HIGH (backpressure: client bodies to production,
+ * responses to a slow client, the next pipelined request of a client
+ * that does not read), so a slow or greedy peer costs bounded memory and
+ * a bounded share of the worker. Every wait has a timer, counted by
+ * reason (docs/proxy.md "Limits and timeouts"): header, body gap, body
+ * deadline and rate, send (a client that does not read), idle. A client
+ * that half-closes after its requests gets their responses.
  *
  * Nothing here waits for the mirror: the copy is assembled on the side
  * (mirror.c) and handed off once the request is complete; the response

@@ -1,6 +1,8 @@
 /*
  * worker.c: a proxy worker thread: its event loop, its listener
- * (SO_REUSEPORT, so the kernel spreads connections), the eventfd through
+ * (SO_REUSEPORT, so the kernel spreads connections; paused at
+ * listen.max_connections and, with a back-off, when out of descriptors),
+ * the eventfd through
  * which the control side wakes it (new settings, drain, stop), and the
  * deferred freeing of objects closed inside their own callbacks.
  */
