@@ -188,6 +188,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		w->at_limit = false;
 		w->accept_backoff = 0;
+		if (w->reserve_fd < 0) /* lost to a race when last shed */
+			w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		WC_INC(w, accepted);
