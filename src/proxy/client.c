@@ -826,6 +826,8 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 		}
 		u->in.end += (size_t)n;
 		got += (size_t)n;
+		if (c->pair) /* the shadow may read what production sent */
+			proxy__mirror_credit(w, (size_t)n);
 		if ((size_t)n < want)
 			break;
 	}

@@ -975,6 +975,13 @@ void proxy__mirror_refill(worker_t *w)
 	w->shadow_budget = PROXY_SHADOW_PASS_BUDGET;
 }
 
+void proxy__mirror_credit(worker_t *w, size_t n)
+{
+	w->shadow_budget += n;
+	if (w->shadow_budget > PROXY_SHADOW_BUDGET_MAX)
+		w->shadow_budget = PROXY_SHADOW_BUDGET_MAX;
+}
+
 void proxy__mirror_uconn_event(uconn_t *u, short what)
 {
 	worker_t *w = u->w;
@@ -1046,9 +1053,10 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 		break;
 	}
 	/* responses that arrived before the close count */
+	unsigned before = u->njobs;
 	if (!parse_responses(u))
 		return;
-	if (got)
+	if (got && u->njobs == before) /* answers re-armed it already */
 		mconn_arm(u); /* not silent: the deadline still runs */
 	if (!eof)
 		return;

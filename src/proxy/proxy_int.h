@@ -42,13 +42,15 @@
 #define PROXY_SHADOW_PASS_BUDGET (16 * 1024) /* shadow response bytes a
 					    worker reads per pass of its
 					    loop, all shadow connections
-					    together: a shadow that streams
+					    together, plus what production
+					    sent for mirrored requests
+					    (a healthy shadow answers about
+					    as much): a shadow that streams
 					    on every connection gets this
 					    much of the worker, not one
-					    client's share per connection
-					    (a healthy shadow's answers to
-					    a pass's copies are far
-					    smaller) */
+					    client's share per connection */
+#define PROXY_SHADOW_BUDGET_MAX (256 * 1024) /* production's credit to
+					    the shadow budget stops here */
 #define PROXY_BODY_RATE_GRACE_NS (5LL * 1000000000) /* listen.body_min_rate
 					    applies after a body's first
 					    5 s (Kestrel's grace period) */
@@ -503,6 +505,9 @@ void proxy__mirror_dispatch(worker_t *w);
 void proxy__mirror_uconn_event(uconn_t *u, short what);
 void proxy__mirror_drop_all(worker_t *w, proxy_drop_t why);
 void proxy__mirror_refill(worker_t *w);
+/* Production sent n bytes of a mirrored response: the shadow may read
+ * as much more in this pass. */
+void proxy__mirror_credit(worker_t *w, size_t n);
 
 /* compare.c */
 pair_t *proxy__pair_new(worker_t *w, uint32_t endpoint, http_method_t m,
