@@ -220,6 +220,19 @@ static void expose_proxy(metrics_expo_t *e, const char *service,
 		   "differences the baseline shows too"),
 		PF("umbra_records_dropped_total", records_dropped,
 		   "request records lost to full rings"),
+		PF("umbra_proxy_too_large_total", too_large,
+		   "requests refused with 413 (listen.max_body)"),
+		PF("umbra_proxy_conn_limit_total", conn_limit,
+		   "times accepting paused at listen.max_connections"),
+		PF("umbra_proxy_fd_exhausted_total", fd_exhausted,
+		   "accepts that failed for want of descriptors"),
+		PF("umbra_proxy_conns_shed_total", conns_shed,
+		   "connections accepted and closed at once, out of "
+		   "descriptors"),
+		PF("umbra_shadow_too_large_total", shadow_too_large,
+		   "shadow responses cut at mirror.max_body"),
+		PF("umbra_shadow_deadlines_total", shadow_deadlines,
+		   "shadow responses cut at shadow.response_deadline"),
 #undef PF
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++) {
@@ -236,6 +249,15 @@ static void expose_proxy(metrics_expo_t *e, const char *service,
 					{"reason", proxy_drop_name(
 							   (proxy_drop_t)d)}};
 		metrics_expo_sample(e, "", l, 2, (double)c->dropped[d]);
+	}
+	metrics_expo_family(e, "umbra_proxy_timeouts_total",
+			    METRICS_EXPO_COUNTER,
+			    "client exchanges ended on a timer, by reason");
+	for (int t = 0; t < PROXY_TIMEOUT__COUNT; t++) {
+		metrics_label_t l[2] = {{"service", service},
+					{"reason", proxy_timeout_name(
+							   (proxy_timeout_t)t)}};
+		metrics_expo_sample(e, "", l, 2, (double)c->timeouts[t]);
 	}
 	metrics_expo_family(e, "umbra_mirror_queue_requests",
 			    METRICS_EXPO_GAUGE,

@@ -104,6 +104,9 @@ typedef struct config_listen {
 	addr_t address;
 	int64_t workers, backlog, max_connections;
 	int64_t header_timeout, body_timeout, idle_timeout, drain_timeout;
+	int64_t send_timeout, body_deadline;
+	uint64_t body_min_rate; /* bytes/s; 0 = off */
+	uint64_t max_body;      /* request body bytes; more gets 413 */
 	uint64_t max_request_line, max_header_bytes;
 	int64_t max_headers;
 	int forwarded; /* config_forwarded_t */
@@ -164,6 +167,7 @@ typedef struct config_shadow {
 	char *user, *group; /* "" = umbra-shadow (nobody) as root */
 	config_strv_t capabilities;
 	int64_t connect_timeout, response_timeout, pool_size;
+	int64_t response_deadline; /* a copy's whole response, from sending */
 	int64_t pipeline; /* copies written per shadow connection at once */
 	struct {
 		bool enabled;

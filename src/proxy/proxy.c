@@ -34,6 +34,17 @@ const char *proxy_drop_name(proxy_drop_t d)
 	return d < PROXY_DROP__COUNT ? drop_names[d] : "?";
 }
 
+static const char *const timeout_names[] = {
+#define PROXY__TIMEOUT_NAME(n, s) s,
+	PROXY_TIMEOUT_MAP(PROXY__TIMEOUT_NAME)
+#undef PROXY__TIMEOUT_NAME
+};
+
+const char *proxy_timeout_name(proxy_timeout_t t)
+{
+	return t < PROXY_TIMEOUT__COUNT ? timeout_names[t] : "?";
+}
+
 int64_t proxy__now(void)
 {
 	struct timespec ts;
@@ -135,6 +146,11 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 	rt->header_timeout = cfg->listen.header_timeout;
 	rt->body_timeout = cfg->listen.body_timeout;
 	rt->idle_timeout = cfg->listen.idle_timeout;
+	rt->send_timeout = cfg->listen.send_timeout;
+	rt->body_deadline = cfg->listen.body_deadline;
+	rt->body_min_rate = cfg->listen.body_min_rate;
+	rt->max_req_body = cfg->listen.max_body;
+	rt->max_conns = cfg->listen.max_connections;
 	rt->forwarded = cfg->listen.forwarded;
 	rt->connect_timeout = cfg->production.connect_timeout;
 	rt->response_timeout = cfg->production.response_timeout;
@@ -162,6 +178,7 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 				  : xstrdup("");
 	rt->shadow_connect_timeout = cfg->shadow.connect_timeout;
 	rt->shadow_response_timeout = cfg->shadow.response_timeout;
+	rt->shadow_response_deadline = cfg->shadow.response_deadline;
 	rt->shadow_pool = (size_t)cfg->shadow.pool_size;
 	rt->shadow_pipeline = (unsigned)cfg->shadow.pipeline;
 	rt->ignore_headers = strv_dup(&cfg->mirror.compare.ignore_headers,

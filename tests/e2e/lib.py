@@ -35,15 +35,22 @@ def run(*args, timeout=DEFAULT_TIMEOUT, input=None, env=None, cwd=None):
                           timeout=timeout, input=input, env=e, cwd=cwd)
 
 
-def start(argv, env=None, cwd=None, stdout=None, stderr=None):
+def start(argv, env=None, cwd=None, stdout=None, stderr=None, nofile=None):
     """Starts argv in its own process group; stop() or the test's end
-    kills the whole group."""
+    kills the whole group. nofile: its RLIMIT_NOFILE."""
     e = dict(os.environ)
     if env:
         e.update(env)
+    pre = None
+    if nofile:
+        import resource
+
+        def pre():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     p = subprocess.Popen(argv, env=e, cwd=cwd, start_new_session=True,
                          stdout=stdout or subprocess.DEVNULL,
-                         stderr=stderr or subprocess.DEVNULL)
+                         stderr=stderr or subprocess.DEVNULL,
+                         preexec_fn=pre)
     _live.append(p)
     return p
 
@@ -334,14 +341,14 @@ class Proxy:
     """`umbra proxy` under test, with its stderr in a file; counters()
     reads the last stats record."""
 
-    def __init__(self, tc, *args, env=None):
+    def __init__(self, tc, *args, env=None, nofile=None):
         self.port = free_port()
         self.log = os.path.join(tc.tmp, f"proxy-{self.port}.log")
         self.errf = open(self.log, "w")
         tc.addCleanup(self.errf.close)
         argv = [UMBRA, "proxy", "--listen", f"127.0.0.1:{self.port}",
                 "--stats-interval", "200ms", *args]
-        self.p = start(argv, stderr=self.errf, env=env)
+        self.p = start(argv, stderr=self.errf, env=env, nofile=nofile)
         wait_port(self.port, proc=self.p)
 
     def counters(self):
@@ -372,6 +379,34 @@ class Proxy:
             return c if (c and c["queue"] == "0" and
                          c["mirrored"] == c["mirror_done"]) else None
         return wait_until(answered, timeout, "every copy answered")
+
+    def status(self, key):
+        """A field of /proc/PID/status in KiB (VmRSS, VmHWM...)."""
+        with open(f"/proc/{self.p.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise KeyError(key)
+
+    def fds(self):
+        """Descriptors the proxy holds now."""
+        return len(os.listdir(f"/proc/{self.p.pid}/fd"))
+
+    def cpu_seconds(self):
+        """User + system CPU time the proxy used so far."""
+        with open(f"/proc/{self.p.pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_for(self, pred, what, timeout=10.0):
+        """Polls pred(counters) until true; returns the counters."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            c = self.counters()
+            if c and pred(c):
+                return c
+            time.sleep(0.1)
+        raise AssertionError(f"never {what}: {self.counters()}")
 
     def stop(self, sig=signal.SIGTERM):
         rc = stop(self.p, sig=sig, grace=15)
