@@ -226,6 +226,10 @@ static int setup(run_t *r, buf_t *err)
 	}
 	if ((rc = run__tick_setup(r, err)) != 0)
 		return rc;
+	/* production's files whole (before or target of an interrupted
+	 * rollback) before production starts on them */
+	if ((rc = run__recover(r, err)) != 0)
+		return rc;
 
 	prov_hooks_t hooks = {on_replica, r};
 	rc = prov_new(r->cfg, r->base, &hooks, &r->prov, err);

@@ -110,6 +110,9 @@ void run__targets(run_t *r, prov_side_t side);
 /* An event for the store and the analysis (drift, API, deploys). */
 int run__event(run_t *r, const store_event_t *ev);
 
+/* run_tick.c: before production starts (the store open): finishes or
+ * undoes a restore a crash interrupted (mit_recover), audited. */
+int run__recover(run_t *r, buf_t *err);
 /* run_tick.c: the mitigation engine, once production is provisioned. */
 int run__mitigate_setup(run_t *r, buf_t *err);
 void run__mitigate_teardown(run_t *r);

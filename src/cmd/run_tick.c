@@ -332,11 +332,19 @@ void run__tick_teardown(run_t *r)
 	r->ndrift = 0;
 }
 
+int run__recover(run_t *r, buf_t *err)
+{
+	if (!r->audit)
+		r->audit = run_audit_new(r->store, &r->audit_if);
+	return mit_recover(r->cfg, &r->audit_if, err);
+}
+
 int run__mitigate_setup(run_t *r, buf_t *err)
 {
 	r->mlive = (cmd_mit_live_t){.prov = r->prov, .px = r->px};
 	mit_ops_t ops = cmd_mit_ops(&r->mlive);
-	r->audit = run_audit_new(r->store, &r->audit_if);
+	if (!r->audit)
+		r->audit = run_audit_new(r->store, &r->audit_if);
 	int rc = mit_new(r->cfg, &ops, &r->audit_if, &r->mit, err);
 	if (rc)
 		return rc;

@@ -21,6 +21,7 @@
 #include "mitigate/alert.h"
 #include "mitigate/mit_int.h"
 #include "mitigate/scale.h"
+#include "mitigate/txn.h"
 #include "provision/provision.h"
 
 #include <math.h>
@@ -85,6 +86,8 @@ struct mit {
 		mit_cmd_t cmd;
 		char health[96];
 		bool promote; /* a proposal's promotion, not a rollback */
+		mit_txn_t txn; /* the restore (txn.h); open until verified */
+		bool txn_open;
 	} rb;
 	/* the last promotion (mit_promote): its result for the proposal */
 	struct {
@@ -476,6 +479,12 @@ static void snapshots_tick(mit_t *m, int64_t now)
 		return;
 	if (now - m->clean_since < m->cfg->mitigation.soak)
 		return;
+	/* Known-good only what production's files are at this moment:
+	 * hashed again now (a change not reported yet starts a new soak). */
+	check_snapshot(m, now, "before marking known-good");
+	if (!m->have_cur || m->cur.good_ns || m->snap_err[0] ||
+	    now - m->clean_since < m->cfg->mitigation.soak)
+		return;
 	int rc = mit_snaps_mark_good(m->snaps, m->cur.id, now);
 	if (rc) {
 		log_error("mitigate", "cannot mark the snapshot known-good",
@@ -661,6 +670,73 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec,
 			 const char *evidence, bool forced);
 static an_metric_t primary_metric(const mit_t *m, uint32_t metrics);
 
+/* ------------------------------------------------------------ restore */
+
+/* Each journaled step of a restore transaction is an outcome record of
+ * its action in the audit (intent, staged, switched, reloaded). */
+static void txn_step(void *arg, const mit_txn_t *t)
+{
+	mit_t *m = arg;
+	char d[512];
+	snprintf(d, sizeof(d), "transaction %s of %.12s over %.12s in %s (%s%s%s)",
+		 mit_txn_state_name(t->state), t->to, t->from, t->live,
+		 mit_txn_method_name(t->method), t->why[0] ? ": " : "",
+		 t->why);
+	audit_outcome_n(m, clock_wall_ns(), t->id, t->kind,
+			mit_txn_state_name(t->state), d);
+}
+
+/* Restores snapshot to (in src) over production's config dir as a
+ * transaction whose undo is the current snapshot; m->rb.txn stays open
+ * (switched) until txn_end. 0, or an error with err set and production's
+ * files as they were. */
+static int txn_restore(mit_t *m, int64_t now, const char *kind, uint64_t aid,
+		       const mit_snaps_t *src, const char *to, size_t *changed,
+		       buf_t *err)
+{
+	*changed = 0;
+	if (!m->have_cur) {
+		buf_printf(err, "no snapshot of production's files now (%s): "
+				"the restore could not be undone",
+			   m->snap_err[0] ? m->snap_err : "none taken");
+		return ERR_BADSTATE;
+	}
+	int rc = mit_txn_begin(m->snaps, kind, aid, m->cur.id, to, now, false,
+			       txn_step, m, &m->rb.txn, err);
+	if (rc)
+		return rc;
+	rc = mit_txn_apply(m->snaps, &m->rb.txn, src, changed, err);
+	if (rc) {
+		mit_txn_free(&m->rb.txn);
+		return rc;
+	}
+	m->rb.txn_open = true;
+	return 0;
+}
+
+/* Journals that the restored files took effect. */
+static void txn_reloaded(mit_t *m)
+{
+	if (m->rb.txn_open && m->rb.txn.state == MIT_TXN_SWITCHED &&
+	    mit_txn_mark(m->snaps, &m->rb.txn, MIT_TXN_RELOADED))
+		log_error("mitigate", "cannot journal the reload",
+			  LF_U("txn", m->rb.txn.id));
+}
+
+/* Closes the open restore transaction: verified, or finished (the files
+ * stay; its verification failed). The engine audits that itself. */
+static void txn_end(mit_t *m, mit_txn_state_t final)
+{
+	if (!m->rb.txn_open)
+		return;
+	m->rb.txn.on_step = NULL;
+	int rc = mit_txn_close(m->snaps, &m->rb.txn, final);
+	if (rc)
+		log_error("mitigate", "cannot remove the transaction journal",
+			  LF_ERR("err", rc));
+	m->rb.txn_open = false;
+}
+
 /* The name of what rb applies: a rollback or a proposal's promotion. */
 static const char *rb_name(const mit_t *m)
 {
@@ -697,6 +773,7 @@ static void rollback_failed(mit_t *m, int64_t now, const char *why)
 	audit_outcome_n(m, now, m->rb.action_id, rb_name(m),
 			m->rb.applied ? "verify_failed" : "failed", why);
 	m->rb.on = false;
+	txn_end(m, MIT_TXN_FINISHED);
 	mit__cmd_free(&m->rb.cmd);
 	if (m->rb.promote) {
 		m->rb.promote = false;
@@ -844,8 +921,8 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	snprintf(m->rb.from, sizeof(m->rb.from), "%s",
 		 m->have_cur ? m->cur.id : "");
 	size_t changed = 0;
-	int rc = mit_snaps_restore(m->snaps, good.id, c->production.config_dir,
-				   &changed, &err);
+	int rc = txn_restore(m, now, "rollback", aid, m->snaps, good.id,
+			     &changed, &err);
 	if (rc) {
 		snprintf(why, sizeof(why), "restore failed: %s",
 			 err.data ? err.data : err_str(rc));
@@ -873,6 +950,8 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 		rollback_failed(m, now, why);
 		return;
 	}
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char ev[AN_TEXT_MAX];
 	snprintf(ev, sizeof(ev), "umbra rollback to snapshot %.12s", good.id);
 	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);
@@ -888,6 +967,8 @@ static void rollback_tick(mit_t *m, int64_t now)
 {
 	if (!m->rb.on)
 		return;
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char why[400];
 	if (!m->rb.applied && m->rb.how == APPLY_COMMAND &&
 	    mit__cmd_poll(&m->rb.cmd, clock_mono_ns())) {
@@ -959,6 +1040,8 @@ static void rollback_tick(mit_t *m, int64_t now)
 		}
 		m->rb.on = false;
 		m->rb.promote = false;
+		txn_reloaded(m);
+		txn_end(m, MIT_TXN_VERIFIED);
 		mit__cmd_free(&m->rb.cmd);
 		return;
 	}
@@ -1577,6 +1660,54 @@ int mit_new(const config_t *cfg, const mit_ops_t *ops, const mit_audit_t *audit,
 	return 0;
 }
 
+int mit_recover(const config_t *c, const mit_audit_t *audit, buf_t *err)
+{
+	if (!c->production.config_dir || !c->production.config_dir[0])
+		return 0;
+	char *dir = mit_snapshot_dir(c);
+	mit_snaps_t *s;
+	int rc = mit_snaps_open(dir, c->production.config_dir,
+				(int)c->mitigation.snapshots.keep, true, &s, err);
+	free(dir);
+	if (rc)
+		return rc;
+	mit_txn_t t;
+	rc = mit_txn_recover(s, &t, err);
+	if (rc == 1) {
+		char d[512];
+		snprintf(d, sizeof(d),
+			 "at start: transaction %llu (%s, %.12s over %.12s in "
+			 "%s) was interrupted %s: %s",
+			 (unsigned long long)t.id, mit_txn_method_name(t.method),
+			 t.to, t.from, t.live, mit_txn_state_name(t.was), t.why);
+		log_warn("mitigate", "interrupted restore recovered",
+			 LF_S("action", t.kind), LF_U("txn", t.id),
+			 LF_S("result", mit_txn_state_name(t.state)),
+			 LF_S("detail", d));
+		mit_rec_outcome_t r = {(uint64_t)(clock_wall_ns() / 1000), t.id,
+				       clock_wall_ns(), c->service, t.kind,
+				       mit_txn_state_name(t.state), d};
+		int arc = audit && audit->outcome
+			      ? audit->outcome(audit->ctx, &r)
+			      : 0;
+		if (!arc && audit && audit->flush)
+			arc = audit->flush(audit->ctx);
+		if (arc)
+			log_error("mitigate", "the audit refused the recovery's "
+					      "outcome; the journal stays",
+				  LF_ERR("err", arc));
+		/* the journal goes once its outcome is durable (or not
+		 * kept): a crash before then audits it again */
+		if (arc)
+			mit_txn_free(&t);
+		else
+			mit_txn_close(s, &t, t.state);
+		rc = 0;
+	}
+	mit_snaps_close(s);
+	return rc;
+}
+
 int mit_start(mit_t *m, int64_t now, buf_t *err)
 {
 	const config_t *c = m->cfg;
@@ -1687,6 +1818,9 @@ void mit_free(mit_t *m)
 		mit_stress_cancel(&m->stress, "umbra is stopping", &cmd);
 		stress_apply(m, clock_wall_ns(), &cmd);
 	}
+	/* an open restore's journal stays: the next start finishes it */
+	if (m->rb.txn_open)
+		mit_txn_free(&m->rb.txn);
 	mit__cmd_free(&m->rb.cmd);
 	mit__cmd_free(&m->hook);
 	mit_alerter_free(m->alerter);
@@ -1776,22 +1910,6 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	uint64_t dec = audit_decision(m, now, "proposal", reason, 0, "",
 				      "promote");
 	note(m, MIT_NOTE_DECISION, "proposal: %s -> promote", reason);
-	size_t changed = 0;
-	buf_t rerr = BUF_INIT;
-	int rc = mit_snaps_restore(from, id, c->production.config_dir, &changed,
-				   &rerr);
-	if (rc && changed == 0) {
-		/* nothing written: production is as it was */
-		uint64_t a = audit_action_n(m, now, dec, "promote", "skipped",
-					    detail, reason, evidence);
-		buf_printf(err, "cannot write the candidate into %s: %s",
-			   c->production.config_dir,
-			   rerr.data ? rerr.data : err_str(rc));
-		audit_outcome_n(m, now, a, "promote", "failed",
-				err->data ? err->data : "");
-		buf_free(&rerr);
-		return rc;
-	}
 	uint64_t aid = audit_action_n(m, now, dec, "promote", "started",
 				      detail, reason, evidence);
 	m->nactions++;
@@ -1801,6 +1919,19 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	note(m, MIT_NOTE_ACTION, "promote: %s", detail);
 	memset(&m->rb, 0, sizeof(m->rb));
 	m->rb.cmd.out_fd = -1;
+	size_t changed = 0;
+	buf_t rerr = BUF_INIT;
+	int rc = txn_restore(m, now, "promote", aid, from, id, &changed, &rerr);
+	if (rc) {
+		/* undone: production's files are as they were */
+		buf_printf(err, "cannot write the candidate into %s: %s",
+			   c->production.config_dir,
+			   rerr.data ? rerr.data : err_str(rc));
+		audit_outcome_n(m, now, aid, "promote", "failed",
+				err->data ? err->data : "");
+		buf_free(&rerr);
+		return rc;
+	}
 	m->rb.on = true;
 	m->rb.promote = true;
 	m->rb.action_id = aid;
@@ -1815,16 +1946,6 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	m->prom.result = ERR_AGAIN;
 	snprintf(m->prom.why, sizeof(m->prom.why), "applying");
 	char why[400];
-	if (rc) {
-		/* part of it written: production is neither; roll back */
-		snprintf(why, sizeof(why), "restore failed after %zu file%s: %s",
-			 changed, changed == 1 ? "" : "s",
-			 rerr.data ? rerr.data : err_str(rc));
-		buf_free(&rerr);
-		check_snapshot(m, now, "promotion failed");
-		rollback_failed(m, now, why);
-		return 0;
-	}
 	buf_free(&rerr);
 	check_snapshot(m, now, "proposal promoted");
 	rc = apply_start(m);
@@ -1836,6 +1957,8 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 		rollback_failed(m, now, why);
 		return 0;
 	}
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char ev[AN_TEXT_MAX];
 	snprintf(ev, sizeof(ev), "umbra promoted proposal snapshot %.12s", id);
 	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);

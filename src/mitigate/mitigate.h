@@ -161,6 +161,14 @@ typedef struct mit mit_t;
 int mit_new(const config_t *cfg, const mit_ops_t *ops, const mit_audit_t *audit,
 	    mit_t **out, buf_t *err);
 
+/* At start, before production starts or anything reads its files:
+ * finishes or undoes a restore transaction (rollback, promotion) that a
+ * crash interrupted (mitigate/txn.h), audits which (an outcome of its
+ * action: "finished" or "undone"; audit may be NULL) and removes umbra's
+ * leftover staging files. 0 (also when there was nothing), or an error
+ * with err set (an unreadable journal: a person decides). */
+int mit_recover(const config_t *cfg, const mit_audit_t *audit, buf_t *err);
+
 /* Opens the snapshot store (mitigation.snapshots.dir), takes the start
  * snapshot of production's config_dir, and reads a hold left by an
  * earlier run. Call once, after production is provisioned. 0 or a

@@ -28,6 +28,7 @@
 struct mit_snaps {
 	char *dir, *source;
 	int keep;
+	char pin[MIT_SNAP_ID_LEN + 1]; /* an open transaction's undo: kept */
 	mit_snap_info_t *v; /* oldest current first; v[n-1] is current */
 	size_t n;
 };
@@ -35,6 +36,15 @@ struct mit_snaps {
 /* ------------------------------------------------------------ helpers */
 
 #define sha256_hex mit__sha256_hex
+#define walk_tree mit__walk_tree
+#define walk_free mit__walk_free
+#define entry_content mit__entry_content
+#define load_snapshot mit__snaps_load
+#define loaded_free mit__loaded_free
+#define same_as mit__same_as
+typedef mit__entry_t entry_t;
+typedef mit__walk_t walk_t;
+typedef mit__loaded_t loaded_t;
 
 static int read_file(const char *path, size_t max, buf_t *out)
 {
@@ -358,21 +368,7 @@ int mit_snap_index_parse(const char *text, size_t len, mit_snap_info_t **out,
 
 /* ------------------------------------------------------------ walking */
 
-typedef struct entry {
-	char *rel, *full;
-	bool link;
-	unsigned mode;
-	uint64_t size;
-} entry_t;
-
-typedef struct walk {
-	entry_t *v;
-	size_t n, cap;
-	buf_t *err;
-	int rc;
-} walk_t;
-
-static void walk_free(walk_t *w)
+void walk_free(walk_t *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->v[i].rel);
@@ -401,7 +397,7 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 	for (int i = 0; i < k; i++) {
 		const char *nm = names[i]->d_name;
 		if (rc || !strcmp(nm, ".") || !strcmp(nm, "..") ||
-		    strstr(nm, ".umbra-tmp.")) {
+		    strstr(nm, ".umbra-tmp.") || strstr(nm, ".umbra-stage.")) {
 			free(names[i]);
 			continue;
 		}
@@ -411,8 +407,11 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 		if (lstat(full, &st)) {
 			/* gone between readdir and lstat: not part of it */
 		} else if (S_ISDIR(st.st_mode)) {
+			if (st.st_dev != w->dev)
+				w->nmounts++;
 			rc = walk_dir(w, root, r, depth + 1);
 		} else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+			w->nother++;
 			log_warn("snapshot", "not a file or symlink; left out",
 				 LF_S("path", full));
 		} else if (!mit_snap_path_ok(r, strlen(r))) {
@@ -448,9 +447,12 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 }
 
 /* Every regular file and symlink under root, sorted by relative path. */
-static int walk_tree(const char *root, walk_t *w, buf_t *err)
+int walk_tree(const char *root, walk_t *w, buf_t *err)
 {
 	*w = (walk_t){.err = err};
+	struct stat st;
+	if (stat(root, &st) == 0)
+		w->dev = st.st_dev;
 	int rc = walk_dir(w, root, "", 0);
 	if (rc) {
 		walk_free(w);
@@ -460,7 +462,7 @@ static int walk_tree(const char *root, walk_t *w, buf_t *err)
 }
 
 /* The content of a walked entry: file bytes or the link's target. */
-static int entry_content(const entry_t *e, buf_t *out, buf_t *err)
+int entry_content(const entry_t *e, buf_t *out, buf_t *err)
 {
 	if (e->link) {
 		char t[MIT_SNAP_MAX_PATH * 4];
@@ -603,6 +605,11 @@ const char *mit_snaps_dir(const mit_snaps_t *s)
 const char *mit_snaps_source(const mit_snaps_t *s)
 {
 	return s->source;
+}
+
+void mit__snaps_pin(mit_snaps_t *s, const char *id)
+{
+	snprintf(s->pin, sizeof(s->pin), "%s", id ? id : "");
 }
 
 static ssize_t index_of(const mit_snaps_t *s, const char *id)
@@ -749,6 +756,7 @@ static void collect_garbage(mit_snaps_t *s)
 	for (int pass = 0; pass < 2 && drop; pass++)
 		for (size_t i = 0; i + 1 < s->n && drop; i++) {
 			if (gone[i] || (ssize_t)i == good ||
+			    !strcmp(s->v[i].id, s->pin) ||
 			    (pass == 0 && s->v[i].good_ns))
 				continue;
 			gone[i] = true;
@@ -926,13 +934,7 @@ int mit_snaps_mark_good(mit_snaps_t *s, const char *id, int64_t now_ns)
 
 /* ------------------------------------------------------------ restore */
 
-typedef struct loaded {
-	mit_snap_file_t *f;
-	size_t n;
-	buf_t *data; /* per file */
-} loaded_t;
-
-static void loaded_free(loaded_t *l)
+void loaded_free(loaded_t *l)
 {
 	for (size_t i = 0; i < l->n && l->data; i++)
 		buf_free(&l->data[i]);
@@ -941,7 +943,7 @@ static void loaded_free(loaded_t *l)
 }
 
 /* Reads the manifest and every object of id, verified. */
-static int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
+int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
 			 buf_t *err)
 {
 	*l = (loaded_t){0};
@@ -963,7 +965,7 @@ static int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
 }
 
 /* Whether the path already holds exactly this entry. */
-static bool same_as(const char *full, const mit_snap_file_t *f,
+bool same_as(const char *full, const mit_snap_file_t *f,
 		    const buf_t *data)
 {
 	struct stat st;

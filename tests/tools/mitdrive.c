@@ -25,6 +25,7 @@
  */
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "cmd/mitigate_ops.h"
 #include "config/config.h"
@@ -265,6 +266,19 @@ int main(int argc, char **argv)
 	config_errors_free(&errs);
 	d.base = event_base_new();
 	buf_t err = BUF_INIT;
+	if (fault_arm_from_env())
+		return 2;
+	d.audit = mit_audit_memory_new(0);
+	/* as umbra run: an interrupted restore first, before production */
+	if (mit_recover(d.cfg, &d.audit, &err)) {
+		fprintf(stderr, "mitdrive: %s\n", err.data);
+		return 1;
+	}
+	mit_audit_entry_t rec[8];
+	size_t nrec = mit_audit_memory_all(&d.audit, rec, 8);
+	for (size_t i = 0; i < nrec; i++)
+		say("recovered %s %llu %s %s", rec[i].subject,
+		    (unsigned long long)rec[i].ref, rec[i].state, rec[i].text);
 	if (prov_new(d.cfg, d.base, NULL, &d.prov, &err) ||
 	    prov_start(d.prov, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
@@ -272,7 +286,6 @@ int main(int argc, char **argv)
 	}
 	d.live.prov = d.prov;
 	mit_ops_t ops = cmd_mit_ops(&d.live);
-	d.audit = mit_audit_memory_new(0);
 	if (mit_new(d.cfg, &ops, &d.audit, &d.eng, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
 		return 1;
