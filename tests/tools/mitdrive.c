@@ -14,6 +14,9 @@
  *   changed                         production's config may have changed
  *   signal SIG                      signal production (a deploy's reload)
  *   release WHO                     a person lifts a hold
+ *   promote SNAP                    promote snapshot SNAP of the store
+ *                                   (read through a second handle, as
+ *                                   a proposal's store is)
  *   status | audit | quit
  *
  * It ticks every analysis.interval and prints, one per line on stdout:
@@ -30,6 +33,7 @@
 #include "cmd/mitigate_ops.h"
 #include "config/config.h"
 #include "mitigate/mitigate.h"
+#include "mitigate/snapshot.h"
 #include "provision/provision.h"
 
 #include <event2/event.h>
@@ -174,6 +178,30 @@ static void command(drive_t *d, char *line)
 		int rc = mit_release(d->eng, now, n > 1 ? w[1] : "test",
 				     "released by the test");
 		say("released %s", rc ? err_str(rc) : "ok");
+	} else if (!strcmp(w[0], "promote") && n >= 2) {
+		char *dir = mit_snapshot_dir(d->cfg);
+		mit_snaps_t *s;
+		buf_t err = BUF_INIT;
+		mit_snap_info_t info;
+		int rc = mit_snaps_open(dir, d->cfg->production.config_dir, 100,
+					false, &s, &err);
+		free(dir);
+		if (!rc) {
+			rc = mit_snaps_find(s, w[1], &info, &err);
+			mit_report_t rep = {0};
+			if (!rc)
+				rc = mit_promote(d->eng, now, s, info.id,
+						 "test promotion", "", &rep,
+						 &err);
+			for (size_t i = 0; i < rep.nnotes; i++)
+				say("note %s %s",
+				    mit_note_kind_name(rep.note[i].kind),
+				    rep.note[i].text);
+			mit_snaps_close(s);
+		}
+		say("promoted %s %s", rc ? err_str(rc) : "ok",
+		    err.data ? err.data : "");
+		buf_free(&err);
 	} else if (!strcmp(w[0], "status")) {
 		status(d);
 	} else if (!strcmp(w[0], "audit")) {
