@@ -55,7 +55,8 @@ typedef struct mit__entry {
 	char *rel, *full;
 	bool link;
 	unsigned mode;
-	uint64_t size;
+	uint64_t size, ino;
+	int64_t mtime_ns, ctime_ns; /* what says it may have changed */
 } mit__entry_t;
 
 typedef struct mit__walk {

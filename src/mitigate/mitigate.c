@@ -70,6 +70,8 @@ struct mit {
 	bool have_cur;
 	int64_t clean_since;
 	char snap_err[256]; /* the last error, logged once */
+	char snap_why[128]; /* a change reported since the last tick: one
+			       snapshot for a burst ("" none) */
 	/* hold */
 	bool held;
 	char hold_reason[256];
@@ -470,8 +472,14 @@ static void snapshots_tick(mit_t *m, int64_t now)
 {
 	if (!m->snaps)
 		return;
-	if (now - m->last_snap_check >= m->snap_every)
+	if (m->snap_why[0]) {
+		char why[sizeof(m->snap_why)];
+		memcpy(why, m->snap_why, sizeof(why));
+		m->snap_why[0] = '\0';
+		check_snapshot(m, now, why);
+	} else if (now - m->last_snap_check >= m->snap_every) {
 		check_snapshot(m, now, "periodic check");
+	}
 	if (!m->have_cur || m->cur.good_ns)
 		return;
 	/* What is being verified is not known-good until it passed. */
@@ -505,7 +513,12 @@ static void snapshots_tick(mit_t *m, int64_t now)
 
 void mit_config_changed(mit_t *m, int64_t now, const char *why)
 {
-	check_snapshot(m, now, why && why[0] ? why : "config change");
+	(void)now;
+	/* A change of n files is reported n times: one snapshot at the
+	 * next tick covers them all. */
+	if (!m->snap_why[0])
+		snprintf(m->snap_why, sizeof(m->snap_why), "%s",
+			 why && why[0] ? why : "config change");
 }
 
 /* ------------------------------------------------------------ findings */

@@ -187,8 +187,10 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out);
 void mit_observe(mit_t *m, const reqrec_t *recs, size_t n);
 
 /* Production's config files may have changed (the drift watcher's
- * on_change for production, a deploy marker): snapshot them now if they
- * did. The engine also checks every drift.interval on its own. */
+ * on_change for production, a deploy marker): snapshotted at the next
+ * tick if they did, once for every report since the last tick (a change
+ * of n files is n reports). The engine also checks every
+ * drift.interval on its own. */
 void mit_config_changed(mit_t *m, int64_t now_ns, const char *why);
 
 /* A person acted: automatic actions resume. who and note go to the

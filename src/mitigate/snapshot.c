@@ -19,16 +19,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SNAP_INDEX_MAGIC "umbra-snapshots 1"
 #define SNAP_MANIFEST_MAGIC "umbra-snapshot 1"
 #define SNAP_BINARY_PROBE 8192 /* a NUL in this much marks a binary file */
+/* A file's hash is reused while its size, inode, mtime and ctime stay
+ * as they were, once its ctime is this much older than when it was
+ * hashed: a later write cannot then leave the (coarse) timestamps as
+ * they were (git's "racily clean" entries, re-hashed once more). */
+#define SNAP_RACY_NS 1000000000LL
+
+/* One file as the last snapshot hashed it. */
+typedef struct snap_seen {
+	char *rel;
+	bool link;
+	unsigned mode;
+	uint64_t size, ino;
+	int64_t mtime_ns, ctime_ns, hashed_ns;
+	char sha[65];
+} snap_seen_t;
 
 struct mit_snaps {
 	char *dir, *source;
 	int keep;
 	char pin[MIT_SNAP_ID_LEN + 1]; /* an open transaction's undo: kept */
+	snap_seen_t *seen; /* the last take's files, sorted by path */
+	size_t nseen;
 	mit_snap_info_t *v; /* oldest current first; v[n-1] is current */
 	size_t n;
 };
@@ -434,6 +452,11 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 			    .link = S_ISLNK(st.st_mode),
 			    .mode = (unsigned)(st.st_mode & 07777),
 			    .size = (uint64_t)st.st_size,
+			    .ino = (uint64_t)st.st_ino,
+			    .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL +
+					st.st_mtim.tv_nsec,
+			    .ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL +
+					st.st_ctim.tv_nsec,
 			};
 			r = full = NULL;
 		}
@@ -582,6 +605,9 @@ void mit_snaps_close(mit_snaps_t *s)
 	if (!s)
 		return;
 	free(s->v);
+	for (size_t i = 0; i < s->nseen; i++)
+		free(s->seen[i].rel);
+	free(s->seen);
 	free(s->dir);
 	free(s->source);
 	free(s);
@@ -736,7 +762,7 @@ static int put_object(mit_snaps_t *s, const char *sha, const buf_t *content,
 		if (!rc)
 			rc = fs_write_atomic(p,
 					     content->data ? content->data : "",
-					     content->len, 0600, true);
+					     content->len, 0600, false);
 		if (rc)
 			buf_printf(err, "cannot write %s: %s", p, err_str(rc));
 	}
@@ -846,31 +872,94 @@ int mit_snaps_take(mit_snaps_t *s, int64_t now_ns, const char *reason,
 	int rc = walk_tree(s->source, &w, err);
 	if (rc)
 		return rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t hashed_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	snap_seen_t *seen = xcalloc(w.n + 1, sizeof(*seen));
 	buf_t man = BUF_INIT, content = BUF_INIT;
 	buf_printf(&man, "%s\nsource %s\n", SNAP_MANIFEST_MAGIC, s->source);
 	uint64_t total = 0;
+	size_t j = 0, written = 0;
 	for (size_t i = 0; i < w.n && !rc; i++) {
-		buf_reset(&content);
-		rc = entry_content(&w.v[i], &content, err);
-		if (rc)
-			break;
-		total += content.len;
+		const entry_t *e = &w.v[i];
+		/* the last take's entry for this path (both sorted) */
+		while (j < s->nseen && strcmp(s->seen[j].rel, e->rel) < 0)
+			j++;
+		const snap_seen_t *o =
+		    j < s->nseen && !strcmp(s->seen[j].rel, e->rel) ? &s->seen[j]
+								   : NULL;
+		snap_seen_t *n = &seen[i];
+		*n = (snap_seen_t){.rel = xstrdup(e->rel), .link = e->link,
+				   .mode = e->mode, .size = e->size,
+				   .ino = e->ino, .mtime_ns = e->mtime_ns,
+				   .ctime_ns = e->ctime_ns,
+				   .hashed_ns = hashed_ns};
+		bool same = o && o->link == e->link && o->mode == e->mode &&
+			    o->size == e->size && o->ino == e->ino &&
+			    o->mtime_ns == e->mtime_ns &&
+			    o->ctime_ns == e->ctime_ns &&
+			    e->ctime_ns < o->hashed_ns - SNAP_RACY_NS;
+		struct stat st;
+		if (same) {
+			char *op = object_path(s, o->sha);
+			same = stat(op, &st) == 0;
+			free(op);
+		}
+		uint64_t len;
+		if (same) {
+			memcpy(n->sha, o->sha, sizeof(n->sha));
+			n->hashed_ns = o->hashed_ns;
+			len = o->size;
+		} else {
+			buf_reset(&content);
+			rc = entry_content(e, &content, err);
+			if (rc)
+				break;
+			sha256_hex(content.data ? content.data : "", content.len,
+				   n->sha);
+			rc = put_object(s, n->sha, &content, err);
+			len = content.len;
+			n->size = len;
+			written++;
+		}
+		total += len;
 		if (total > MIT_SNAP_MAX_TOTAL) {
 			buf_printf(err, "%s: more than 256 MiB of files",
 				   s->source);
 			rc = ERR_TOOBIG;
 			break;
 		}
-		char sha[65];
-		sha256_hex(content.data ? content.data : "", content.len, sha);
-		rc = put_object(s, sha, &content, err);
-		buf_printf(&man, "%c %s %04o %zu %s\n", w.v[i].link ? 'l' : 'f',
-			   sha, w.v[i].link ? 0777 : w.v[i].mode, content.len,
-			   w.v[i].rel);
+		buf_printf(&man, "%c %s %04o %llu %s\n", e->link ? 'l' : 'f',
+			   n->sha, e->link ? 0777 : e->mode,
+			   (unsigned long long)len, e->rel);
 	}
 	buf_free(&content);
 	size_t nfiles = w.n;
 	walk_free(&w);
+	/* objects durable in one go, before a manifest names them */
+	if (!rc && written) {
+		char *od = path_of(s, "objects", NULL);
+		int fd = open(od, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (syncfs(fd))
+				rc = -errno;
+			close(fd);
+		}
+		if (rc)
+			buf_printf(err, "cannot flush %s: %s", od, err_str(rc));
+		free(od);
+	}
+	if (rc) {
+		for (size_t i = 0; i < nfiles; i++)
+			free(seen[i].rel);
+		free(seen);
+	} else {
+		for (size_t i = 0; i < s->nseen; i++)
+			free(s->seen[i].rel);
+		free(s->seen);
+		s->seen = seen;
+		s->nseen = nfiles;
+	}
 	char id[65];
 	if (!rc) {
 		sha256_hex(man.data, man.len, id);
