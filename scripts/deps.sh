@@ -15,9 +15,10 @@ libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev"
 # pair and filter rules with these (shadow.isolate_network); util-linux
 # gives the tests setpriv (a root without capabilities).
 RUN="iproute2 nftables util-linux"
-# Tests: Criterion, real peers and tools the end-to-end tests start.
+# Tests: Criterion, real peers and tools the end-to-end tests start;
+# libfaketime steps the daemon's wall clock (tests/e2e/test_loop.py).
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
-prometheus prometheus-alertmanager"
+prometheus prometheus-alertmanager libfaketime"
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"

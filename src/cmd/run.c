@@ -299,7 +299,8 @@ static void teardown(run_t *r)
 static int exec(cmd_args_t *a)
 {
 	run_t r = {.cmd = a->cmd, .exit_code = CMD_EXIT_OK,
-		   .started_ns = clock_wall_ns()};
+		   .started_ns = clock_wall_ns(), .clk_mono0 = clock_mono_ns()};
+	r.clk_wall0 = r.started_ns;
 	int rc = cmd_load_config(a->pos[0], &r.cfg);
 	if (rc)
 		return rc;

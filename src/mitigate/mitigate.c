@@ -59,6 +59,8 @@ struct mit {
 	mit_snaps_t *snaps;
 	bool dry_run;
 	uint64_t next_id;
+	int64_t rec_off; /* wall clock - decision clock, for records */
+	int64_t last_now; /* the last tick's decision time */
 	/* the analysis, as last seen */
 	open_finding_t open[AN_METRIC__COUNT];
 	an_metric_view_t view[AN_METRIC__COUNT];
@@ -179,7 +181,7 @@ static uint64_t audit_decision(mit_t *m, int64_t now, const char *rule,
 			       const char *metric, const char *actions)
 {
 	uint64_t id = m->next_id++;
-	mit_rec_decision_t r = {id,	 now,	 m->cfg->service, rule,
+	mit_rec_decision_t r = {id,	 now + m->rec_off, m->cfg->service, rule,
 				cond,	 finding_id, metric, actions,
 				m->dry_run};
 	m->ndecisions++;
@@ -198,7 +200,7 @@ static uint64_t audit_action_n(mit_t *m, int64_t now, uint64_t decision,
 			       const char *evidence)
 {
 	uint64_t id = m->next_id++;
-	mit_rec_action_t r = {id,     decision, now,	m->cfg->service,
+	mit_rec_action_t r = {id,     decision, now + m->rec_off, m->cfg->service,
 			      act,    state,	detail, reason,
 			      evidence};
 	if (!strcmp(state, "started"))
@@ -221,7 +223,8 @@ static void audit_outcome_n(mit_t *m, int64_t now, uint64_t action,
 			    const char *act, const char *result,
 			    const char *detail)
 {
-	mit_rec_outcome_t r = {m->next_id++, action, now, m->cfg->service,
+	mit_rec_outcome_t r = {m->next_id++, action, now + m->rec_off,
+			       m->cfg->service,
 			       act, result, detail};
 	bool bad = !strcmp(result, "failed") || !strcmp(result, "verify_failed");
 	if (bad)
@@ -421,7 +424,7 @@ static void audit_snapshot(mit_t *m, int64_t now, const mit_snap_info_t *i)
 		return;
 	char *man = xasprintf("%s/manifests/%s", mit_snaps_dir(m->snaps),
 			      i->id);
-	mit_rec_snapshot_t r = {now,	   m->cfg->service, i->id,
+	mit_rec_snapshot_t r = {now + m->rec_off, m->cfg->service, i->id,
 				i->reason, man,		    i->nfiles,
 				i->bytes,  i->taken_ns,	    i->good_ns};
 	audit_rc(m, m->audit->snapshot(m->audit->ctx, &r), "snapshot");
@@ -542,7 +545,8 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 		o->id = m->next_id++;
 		char ev[AN_TEXT_MAX * 4];
 		mit_finding_evidence(f, ev, sizeof(ev));
-		mit_rec_finding_t r = {o->id, now, m->cfg->service, f, ev};
+		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
+				       f, ev};
 		if (m->audit->finding)
 			audit_rc(m, m->audit->finding(m->audit->ctx, &r),
 				 "finding");
@@ -695,7 +699,7 @@ static void txn_step(void *arg, const mit_txn_t *t)
 		 mit_txn_state_name(t->state), t->to, t->from, t->live,
 		 mit_txn_method_name(t->method), t->why[0] ? ": " : "",
 		 t->why);
-	audit_outcome_n(m, clock_wall_ns(), t->id, t->kind,
+	audit_outcome_n(m, m->last_now, t->id, t->kind,
 			mit_txn_state_name(t->state), d);
 }
 
@@ -1763,6 +1767,8 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 	memset(&m->pending, 0, sizeof(m->pending));
 	m->rep = out;
 	int64_t now = in->t_ns;
+	m->last_now = now;
+	m->rec_off = in->wall_ns ? in->wall_ns - in->t_ns : 0;
 	if (!isnan(in->prod_rps))
 		m->last_rps = in->prod_rps;
 	if (in->an)
@@ -1808,7 +1814,7 @@ void mit_status(const mit_t *m, mit_status_t *out)
 	out->forecast_trusted = mit_scaler_trusted(&m->scaler);
 	out->capacity = m->scaler.p.capacity;
 	out->stress = m->stress.state;
-	out->actions_last_hour = mit_gov_hour_count(&m->gov, clock_wall_ns());
+	out->actions_last_hour = mit_gov_hour_count(&m->gov, m->last_now);
 	out->decisions = m->ndecisions;
 	out->actions = m->nactions;
 	out->audit_errors = m->audit_errors;
@@ -1829,7 +1835,7 @@ void mit_free(mit_t *m)
 	if (m->stress.state == MIT_STRESS_RUNNING) {
 		mit_stress_cmd_t cmd;
 		mit_stress_cancel(&m->stress, "umbra is stopping", &cmd);
-		stress_apply(m, clock_wall_ns(), &cmd);
+		stress_apply(m, m->last_now, &cmd);
 	}
 	/* an open restore's journal stays: the next start finishes it */
 	if (m->rb.txn_open)

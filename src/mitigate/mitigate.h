@@ -82,9 +82,15 @@ typedef struct mit_ops {
 /* ------------------------------------------------------------ the tick */
 
 typedef struct mit_input {
-	int64_t t_ns;	    /* the tick's wall time (an_tick_t.t_ns) */
+	/* The tick's time on the decision clock (an_tick_t.t_ns): it never
+	 * goes back (the daemon's is monotonic, anchored to the wall clock
+	 * at start). Cooldowns, soaks, deadlines, repeats use it. */
+	int64_t t_ns;
 	const an_out_t *an; /* this tick's analysis; NULL when none */
 	double prod_rps;    /* production's requests/s now; NaN unknown */
+	/* The wall clock now, for the times of audit records; 0: t_ns.
+	 * A step of the wall clock moves records, never decisions. */
+	int64_t wall_ns;
 } mit_input_t;
 
 /* What happened this tick, for a timeline (`make demo`) and the API. */
