@@ -141,7 +141,10 @@ def main():
         except subprocess.TimeoutExpired:
             p.kill()
         log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

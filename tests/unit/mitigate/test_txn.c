@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -203,6 +205,35 @@ Test(txn, files_method_and_other_tools_entries)
 	cr_assert(S_ISFIFO(st.st_mode));
 	cr_assert_eq(leftovers(root), 0);
 	mit_snaps_close(s);
+}
+
+/* config_dir a mount point (a ConfigMap, a bind mount): the files
+ * method. The mount lives in this test process's own mount namespace
+ * and goes with it. */
+Test(txn, mount_point_uses_files)
+{
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		cr_skip_test("no mount namespace here: %s", strerror(errno));
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/*", src);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(mount("tmpfs", src, "tmpfs", 0, "mode=0750"), 0, "%s",
+		     strerror(errno));
+	char d[160];
+	snprintf(d, sizeof(d), "%s/conf.d", src);
+	mkdir(d, 0755);
+	put("app.conf", "workers = 4\n", 0640);
+	put("conf.d/extra.conf", "cache = on\n", 0644);
+	put("keep.conf", "same = yes\n", 0644);
+	mit_snaps_t *s = open_store();
+	mit_snap_info_t a, b;
+	two_trees(s, &a, &b);
+	restore(s, b.id, a.id, false, MIT_TXN_FILES);
+	cr_assert_str_eq(take(s).id, a.id);
+	cr_assert_eq(leftovers(root), 0);
+	mit_snaps_close(s);
+	umount(src);
 }
 
 Test(txn, one_at_a_time)
