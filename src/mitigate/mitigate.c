@@ -22,6 +22,7 @@
 #include "mitigate/mit_int.h"
 #include "mitigate/scale.h"
 #include "mitigate/txn.h"
+#include "mitigate/worker.h"
 #include "provision/provision.h"
 
 #include <math.h>
@@ -39,6 +40,19 @@
 typedef enum gate { GATE_GO, GATE_STOP } gate_t;
 
 typedef enum apply_how { APPLY_SIGNAL, APPLY_COMMAND, APPLY_RESTART } apply_how_t;
+
+/* A routine snapshot on the worker; its fields are the worker's while
+ * busy and job.done is not set. */
+typedef struct snap_job {
+	mit_job_t job;
+	mit_snaps_t *snaps;
+	int64_t now;
+	char why[128];
+	mit_snap_info_t info;
+	bool is_new, busy;
+	int rc;
+	buf_t err;
+} snap_job_t;
 
 typedef struct open_finding {
 	bool open;
@@ -74,6 +88,10 @@ struct mit {
 	char snap_err[256]; /* the last error, logged once */
 	char snap_why[128]; /* a change reported since the last tick: one
 			       snapshot for a burst ("" none) */
+	mit_worker_t *worker; /* disk work off the loop (worker.h) */
+	snap_job_t sj;	      /* the routine snapshot, one in flight */
+	char good_id[MIT_SNAP_ID_LEN + 1]; /* the latest known-good, for
+					      status without the store */
 	/* hold */
 	bool held;
 	char hold_reason[256];
@@ -431,62 +449,141 @@ static void audit_snapshot(mit_t *m, int64_t now, const mit_snap_info_t *i)
 	free(man);
 }
 
+/* What a snapshot of production's files found (on the loop). */
+static void snapshot_taken(mit_t *m, int64_t now, const char *why, int rc,
+			   const mit_snap_info_t *info, bool is_new,
+			   const buf_t *err)
+{
+	if (rc) {
+		if (strcmp(m->snap_err, err->data ? err->data : "")) {
+			snprintf(m->snap_err, sizeof(m->snap_err), "%s",
+				 err->data ? err->data : err_str(rc));
+			log_error("mitigate", "cannot snapshot production's config",
+				  LF_S("why", m->snap_err));
+		}
+		return;
+	}
+	m->snap_err[0] = '\0';
+	if (m->have_cur && !strcmp(m->cur.id, info->id)) {
+		m->cur = *info;
+		return;
+	}
+	m->cur = *info;
+	m->have_cur = true;
+	if (is_new)
+		audit_snapshot(m, now, info);
+	/* A new current config soaks from now. */
+	m->clean_since = now;
+	log_info("mitigate",
+		 is_new ? "config snapshot taken" : "config is a known snapshot",
+		 LF_S("id", info->id), LF_U("files", info->nfiles),
+		 LF_B("known_good", info->good_ns != 0), LF_S("why", why));
+	note(m, MIT_NOTE_SNAPSHOT, "snapshot %.12s %s (%s)%s", info->id,
+	     is_new ? "taken" : "current again", why,
+	     info->good_ns ? ", known-good" : "");
+}
+
+/* On the worker thread: the routine snapshot. */
+static void snap_job_run(void *arg)
+{
+	snap_job_t *j = arg;
+	buf_reset(&j->err);
+	j->rc = mit_snaps_take(j->snaps, j->now, j->why, &j->info, &j->is_new,
+			       &j->err);
+}
+
+static void snap_job_apply(mit_t *m)
+{
+	snap_job_t *j = &m->sj;
+	j->busy = false;
+	snapshot_taken(m, j->now, j->why, j->rc, &j->info, j->is_new, &j->err);
+}
+
+/* The store is the loop's again: the routine snapshot in flight (if
+ * any) is waited for and its result applied. Every use of m->snaps on
+ * the loop comes after this. */
+static void snaps_quiet(mit_t *m)
+{
+	if (!m->sj.busy)
+		return;
+	mit_worker_wait(m->worker, &m->sj.job);
+	snap_job_apply(m);
+}
+
+/* A routine snapshot (a reported change, the periodic check) on the
+ * worker; its result is applied at a later tick. */
+static void check_snapshot_async(mit_t *m, int64_t now, const char *why)
+{
+	if (!m->snaps || m->sj.busy)
+		return;
+	m->last_snap_check = now;
+	snap_job_t *j = &m->sj;
+	j->snaps = m->snaps;
+	j->now = now;
+	snprintf(j->why, sizeof(j->why), "%s", why);
+	j->job.fn = snap_job_run;
+	j->job.arg = j;
+	j->busy = true;
+	if (!m->worker || !mit_worker_submit(m->worker, &j->job)) {
+		snap_job_run(j); /* no worker: on the loop */
+		snap_job_apply(m);
+	}
+}
+
+/* A snapshot now, on the loop (before a rollback or a promotion, and to
+ * confirm a known-good mark): what production's files are at this
+ * moment. */
 static void check_snapshot(mit_t *m, int64_t now, const char *why)
 {
 	if (!m->snaps)
 		return;
+	snaps_quiet(m);
 	m->last_snap_check = now;
 	mit_snap_info_t info;
 	bool is_new;
 	buf_t err = BUF_INIT;
 	int rc = mit_snaps_take(m->snaps, now, why, &info, &is_new, &err);
-	if (rc) {
-		if (strcmp(m->snap_err, err.data ? err.data : "")) {
-			snprintf(m->snap_err, sizeof(m->snap_err), "%s",
-				 err.data ? err.data : err_str(rc));
-			log_error("mitigate", "cannot snapshot production's config",
-				  LF_S("why", m->snap_err));
-		}
-		buf_free(&err);
-		return;
-	}
+	snapshot_taken(m, now, why, rc, &info, is_new, &err);
 	buf_free(&err);
-	m->snap_err[0] = '\0';
-	if (m->have_cur && !strcmp(m->cur.id, info.id)) {
-		m->cur = info;
+}
+
+/* At the end of a tick: a reported change or the periodic check goes
+ * to the worker (one at a time; a change reported meanwhile waits). */
+static void snapshots_submit(mit_t *m, int64_t now)
+{
+	/* (while a restore is open its journal and pin are the loop's: the
+	 * change waits until it closes) */
+	if (!m->snaps || m->sj.busy || m->rb.txn_open)
 		return;
+	if (m->snap_why[0]) {
+		char why[sizeof(m->snap_why)];
+		memcpy(why, m->snap_why, sizeof(why));
+		m->snap_why[0] = '\0';
+		check_snapshot_async(m, now, why);
+	} else if (now - m->last_snap_check >= m->snap_every) {
+		check_snapshot_async(m, now, "periodic check");
 	}
-	m->cur = info;
-	m->have_cur = true;
-	if (is_new)
-		audit_snapshot(m, now, &info);
-	/* A new current config soaks from now. */
-	m->clean_since = now;
-	log_info("mitigate",
-		 is_new ? "config snapshot taken" : "config is a known snapshot",
-		 LF_S("id", info.id), LF_U("files", info.nfiles),
-		 LF_B("known_good", info.good_ns != 0), LF_S("why", why));
-	note(m, MIT_NOTE_SNAPSHOT, "snapshot %.12s %s (%s)%s", info.id,
-	     is_new ? "taken" : "current again", why,
-	     info.good_ns ? ", known-good" : "");
 }
 
 static void snapshots_tick(mit_t *m, int64_t now)
 {
 	if (!m->snaps)
 		return;
-	if (m->snap_why[0]) {
-		char why[sizeof(m->snap_why)];
-		memcpy(why, m->snap_why, sizeof(why));
-		m->snap_why[0] = '\0';
-		check_snapshot(m, now, why);
-	} else if (now - m->last_snap_check >= m->snap_every) {
-		check_snapshot(m, now, "periodic check");
+	if (m->sj.busy && atomic_load_explicit(&m->sj.job.done,
+					       memory_order_acquire))
+		snap_job_apply(m);
+	if (!m->sj.busy) {
+		mit_snap_info_t g;
+		buf_t e = BUF_INIT;
+		if (mit_snaps_find(m->snaps, "good", &g, &e) == 0)
+			memcpy(m->good_id, g.id, sizeof(m->good_id));
+		buf_free(&e);
 	}
 	if (!m->have_cur || m->cur.good_ns)
 		return;
-	/* What is being verified is not known-good until it passed. */
-	if (m->rb.on)
+	/* What is being verified is not known-good until it passed; a
+	 * snapshot on its way may change what is current. */
+	if (m->rb.on || m->sj.busy)
 		return;
 	if (now - m->clean_since < m->cfg->mitigation.soak)
 		return;
@@ -503,6 +600,7 @@ static void snapshots_tick(mit_t *m, int64_t now)
 		return;
 	}
 	m->cur.good_ns = now;
+	memcpy(m->good_id, m->cur.id, sizeof(m->good_id));
 	audit_snapshot(m, now, &m->cur);
 	char d[32];
 	snprintf(d, sizeof(d), "%.0f s",
@@ -1753,6 +1851,16 @@ int mit_start(mit_t *m, int64_t now, buf_t *err)
 	}
 	buf_free(&h);
 	check_snapshot(m, now, "start");
+	mit_snap_info_t g;
+	buf_t ge = BUF_INIT;
+	if (mit_snaps_find(m->snaps, "good", &g, &ge) == 0)
+		memcpy(m->good_id, g.id, sizeof(m->good_id));
+	buf_free(&ge);
+	rc = mit_worker_new(&m->worker);
+	if (rc)
+		log_error("mitigate", "no disk worker thread: snapshots are "
+				      "taken on the control loop",
+			  LF_ERR("err", rc));
 	if (!m->have_cur) {
 		buf_printf(err, "cannot snapshot production's config: %s",
 			   m->snap_err);
@@ -1785,7 +1893,13 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 	scaler_tick(m, now, in->prod_rps);
 	stress_schedule(m, now);
 	mit_alert_tick(m->alerter, now);
+	snapshots_submit(m, now);
 	m->rep = NULL;
+}
+
+void mit_settle(mit_t *m)
+{
+	snaps_quiet(m);
 }
 
 void mit_status(const mit_t *m, mit_status_t *out)
@@ -1804,11 +1918,7 @@ void mit_status(const mit_t *m, mit_status_t *out)
 	out->snapshots = m->snaps != NULL;
 	if (m->have_cur)
 		snprintf(out->current, sizeof(out->current), "%s", m->cur.id);
-	mit_snap_info_t g;
-	buf_t e = BUF_INIT;
-	if (m->snaps && mit_snaps_find(m->snaps, "good", &g, &e) == 0)
-		snprintf(out->known_good, sizeof(out->known_good), "%s", g.id);
-	buf_free(&e);
+	snprintf(out->known_good, sizeof(out->known_good), "%s", m->good_id);
 	out->clean_since_ns = m->clean_since;
 	out->replicas_desired = m->last_desired;
 	out->forecast_trusted = mit_scaler_trusted(&m->scaler);
@@ -1844,6 +1954,10 @@ void mit_free(mit_t *m)
 	mit__cmd_free(&m->hook);
 	mit_alerter_free(m->alerter);
 	mit_scaler_free(&m->scaler);
+	if (m->sj.busy)
+		mit_worker_wait(m->worker, &m->sj.job);
+	mit_worker_free(m->worker);
+	buf_free(&m->sj.err);
 	mit_snaps_close(m->snaps);
 	free(m->policy);
 	if (m->audit == &m->own_audit)

@@ -199,6 +199,13 @@ void mit_observe(mit_t *m, const reqrec_t *recs, size_t n);
  * drift.interval on its own. */
 void mit_config_changed(mit_t *m, int64_t now_ns, const char *why);
 
+/* Routine snapshots (a reported change, the periodic check) are taken
+ * on the engine's worker thread, queued at the end of a tick and their
+ * result taken in at a later one. This waits for the one in flight and
+ * takes its result in now (its notes go to the next report): for
+ * tests, which step time instead of waiting. */
+void mit_settle(mit_t *m);
+
 /* A person acted: automatic actions resume. who and note go to the
  * audit. 0, or ERR_BADSTATE when nothing was held. */
 int mit_release(mit_t *m, int64_t now_ns, const char *who, const char *note);
