@@ -186,6 +186,31 @@ Test(txn, exchange_switches_the_whole_tree)
 	mit_snaps_close(s);
 }
 
+/* config_dir a symlink (a deploy tool's release link): the directory it
+ * points to is exchanged; the link stays a link to the same path. */
+Test(txn, symlinked_config_dir_keeps_its_link)
+{
+	char real[120], link[120];
+	snprintf(real, sizeof(real), "%s/release-1", root);
+	snprintf(link, sizeof(link), "%s/current", root);
+	cr_assert_eq(rename(src, real), 0);
+	cr_assert_eq(symlink("release-1", link), 0);
+	snprintf(src, sizeof(src), "%s", link);
+	mit_snaps_t *s = open_store();
+	mit_snap_info_t a, b;
+	two_trees(s, &a, &b);
+	restore(s, b.id, a.id, false, MIT_TXN_EXCHANGE);
+	cr_assert_str_eq(take(s).id, a.id);
+	struct stat st;
+	cr_assert_eq(lstat(link, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode), "still a link");
+	char t[64] = "";
+	cr_assert_gt(readlink(link, t, sizeof(t) - 1), 0);
+	cr_assert_str_eq(t, "release-1");
+	cr_assert_eq(leftovers(root), 0);
+	mit_snaps_close(s);
+}
+
 Test(txn, files_method_and_other_tools_entries)
 {
 	mit_snaps_t *s = open_store();
