@@ -21,9 +21,10 @@ libseccomp-dev"
 # gives the tests setpriv (a root without capabilities).
 RUN="iproute2 nftables util-linux"
 # Tests: Criterion, real peers and tools the end-to-end tests start;
-# stress-ng loads the machine for `make check-loaded`.
+# stress-ng loads the machine for `make check-loaded`; libfaketime steps
+# the daemon's wall clock (tests/e2e/test_loop.py).
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
-prometheus prometheus-alertmanager stress-ng"
+prometheus prometheus-alertmanager stress-ng libfaketime"
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"

@@ -363,7 +363,7 @@ static int route(void *arg, bool post, const char *path, const char *query,
 	int prc = run__propose_route(r, post, path, body, reply);
 	if (prc)
 		return prc;
-	int64_t now = clock_wall_ns();
+	int64_t now = run__now(r);
 	if (!post && !strcmp(path, "timeline")) {
 		const char *p = strstr(query, "after=");
 		int64_t after = 0;

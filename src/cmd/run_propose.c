@@ -83,7 +83,7 @@ void run__propose_tick(run_t *r, int64_t now)
 
 void run__propose_teardown(run_t *r)
 {
-	mit_prop_free(r->prop, clock_wall_ns());
+	mit_prop_free(r->prop, run__now(r));
 	r->prop = NULL;
 }
 
@@ -181,7 +181,7 @@ int run__propose_route(run_t *r, bool post, const char *path, json_t *body,
 	if (!rq.who)
 		rq.who = "api";
 	buf_t err = BUF_INIT;
-	int rc = mit_prop_start(r->prop, clock_wall_ns(), &rq, &err);
+	int rc = mit_prop_start(r->prop, run__now(r), &rq, &err);
 	if (rc) {
 		int status = rc == ERR_BADSTATE ? 409 : 400;
 		bad(reply, status, err.data ? err.data : err_str(rc));

@@ -64,7 +64,7 @@ class Daemon:
     """`umbra run CONFIG --log-format json` with its records parsed as
     they come (a thread tails the stderr file), the admin API, the store."""
 
-    def __init__(self, case, yaml):
+    def __init__(self, case, yaml, env=None):
         self.case = case
         self.lport, self.aport = free_port(), free_port()
         self.db = os.path.join(case.tmp, "data", "umbra.db")
@@ -75,7 +75,7 @@ class Daemon:
         self.errf = open(self.log_path, "w")
         case.addCleanup(self.errf.close)
         self.p = start([UMBRA, "run", self.path, "--log-format", "json"],
-                       stderr=self.errf, cwd=case.tmp)
+                       stderr=self.errf, cwd=case.tmp, env=env)
         self.records = []
         self.read_bytes = 0  # of the log, by the tail thread
         self.lock = threading.Lock()
@@ -264,8 +264,8 @@ class LoopTest(TestCase):
         with open(path, "rb") as f:
             return f.read()
 
-    def daemon(self, extra=""):
-        d = Daemon(self, ROLLBACK_YAML.replace("{extra}", extra))
+    def daemon(self, extra="", env=None):
+        d = Daemon(self, ROLLBACK_YAML.replace("{extra}", extra), env=env)
         loadgen(self, d.lport, 40, 40)
         return d
 
@@ -426,6 +426,52 @@ class LoopTest(TestCase):
         self.assertIn(("alert", "recommended", 1), acts)
         self.assertNotIn("started", {a[1] for a in acts})
         self.assertEqual({a[2] for a in acts if a[0] == "decision"}, {1})
+
+    def test_wall_clock_steps_change_nothing(self):
+        """The wall clock steps back 10 min, then forward 20 min, while
+        a finding is open (dry run): no finding, decision or audit
+        record is made again, no tick is refused. libfaketime moves
+        umbra's CLOCK_REALTIME only (monotonic stays real)."""
+        lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("libfaketime is not installed (scripts/deps.sh)")
+        stamp = os.path.join(self.tmp, "faketime")
+        with open(stamp, "w") as f:
+            f.write("+0\n")
+        env = {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": stamp,
+               "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        d = self.daemon("  dry_run: true\n", env=env)
+        self.warm(d)
+        app = os.path.join(self.conf, "app.conf")
+        self.bad_deploy(d, {app: BAD})
+        f = d.wait("analysis", "finding", kind="critical",
+                   metric=lambda m: m.startswith("latency_"))
+        # at once, while the tick's analysis holds the new finding
+        for step in ("-600", "+1200"):
+            with open(stamp, "w") as fh:
+                fh.write(step + "\n")
+            later = d.status()["ticks"] + 12
+            d.wait_status(lambda s: s["ticks"] >= later, "12 more ticks")
+        d.wait("mitigate", "recommendation (dry run: nothing done)",
+               action="rollback")
+        same = d.find("analysis", "finding", kind="critical",
+                      metric=f["metric"])
+        self.assertEqual(len(same), 1, "the finding logged again")
+        self.assertEqual(d.find("analysis", "the analysis refused the tick; "
+                                "this tick decides nothing"), [])
+        decs = [(x["rule"], x["metric"]) for x in
+                d.find("mitigate", "decision")]
+        self.assertEqual(len(decs), len(set(decs)), decs)
+        self.assertEqual(d.find("alert", "alert firing"), [])
+        self.assertEqual(d.stop(), 0)
+        rows = d.query("SELECT metric, severity FROM findings")
+        crit = [r for r in rows if r[0] == f["metric"] and
+                r[1] == "critical"]
+        self.assertEqual(len(crit), 1, rows)
+        # each decision and action once (outcomes name only theirs)
+        acts = d.query("SELECT kind, outcome, reason FROM actions "
+                       "WHERE reason != ''")
+        self.assertEqual(len(acts), len(set(acts)), acts)
 
     def test_failed_verification_holds_until_released(self):
         # The harm lives outside production.config_dir: the replicas read

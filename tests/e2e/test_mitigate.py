@@ -41,7 +41,7 @@ def get(addr, path, timeout=5.0):
 class Driver:
     """tests/tools/mitdrive on a config: commands in, notes out."""
 
-    def __init__(self, case, config):
+    def __init__(self, case, config, env=None):
         self.case = case
         self.path = case.write("m.yaml", config)
         self.log_path = os.path.join(case.tmp, "mitdrive.log")
@@ -50,7 +50,7 @@ class Driver:
         self.p = subprocess.Popen(
             [MITDRIVE, self.path], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, text=True,
-            start_new_session=True, cwd=case.tmp)
+            start_new_session=True, cwd=case.tmp, env=env)
         lib._live.append(self.p)
         self.lines = queue.Queue()
         self.seen = []

@@ -281,32 +281,60 @@ class RunTest(TestCase):
         u = Umbra(self, conf(extra="drift:\n  interval: 1h\n"))
         u.up("production")
         u.up("shadow")
-        start_at = len(u.log())
-        with open(os.path.join(self.tmp, "conf/svc.conf"), "w") as f:
-            f.write(SVC_CONF.replace("latency_ms = 0", "latency_ms = 250"))
         conf_path = os.path.join(self.tmp, "conf/svc.conf")
-        # the issue's bound: a finding within 2 s of the edit
-        m = u.wait(r'level=warn mod=drift msg="production and shadow '
-                   r'differ" key=config:svc.conf file=(\S+) line=(\d+) '
-                   r'.*diff="([^"]*)"', timeout=2.0, after=start_at)
-        self.assertEqual(m.group(1), conf_path)
-        self.assertEqual(m.group(2), "2")
-        self.assertIn(r"-latency_ms = 250\n+latency_ms = 0", m.group(3))
-        u.wait(r'msg="drift finding: production and shadow are no longer '
-               r'twins" service=e2e trigger=inotify:' + re.escape(conf_path),
-               after=start_at)
-        u.wait(r'msg="configuration changed" side=production '
-               r'key=config:svc.conf', after=start_at)
-        r = subprocess.run([UMBRA, "drift", "--diff-only", u.path],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("1 difference:", r.stdout)
-        self.assertIn(f"file:       {conf_path}:2", r.stdout)
-        self.assertIn("-latency_ms = 250\n+latency_ms = 0\n", r.stdout)
-        # undoing the edit resolves the finding
-        with open(conf_path, "w") as f:
-            f.write(SVC_CONF)
-        u.wait(r'msg="drift resolved', after=start_at)
+        bad = SVC_CONF.replace("latency_ms = 0", "latency_ms = 250")
+        differ = (r'level=warn mod=drift msg="production and shadow '
+                  r'differ" key=config:svc.conf file=(\S+) line=(\d+) '
+                  r'.*diff="([^"]*)"')
+
+        def in_place():
+            # as an editor writing in place: truncate, then (a moment
+            # later, the file still open and empty) the new text
+            # and its swap file comes and goes meanwhile (another
+            # event in the directory while svc.conf is empty)
+            swap = os.path.join(self.tmp, "conf/.svc.conf.swp")
+            with open(conf_path, "w") as f:
+                f.flush()
+                with open(swap, "w") as sf:
+                    sf.write("swap")
+                os.unlink(swap)
+                time.sleep(0.5)  # holds the half-written state
+                f.write(bad)
+
+        def temp_and_rename():
+            # as an editor saving through a temporary file
+            tmp = os.path.join(self.tmp, "conf/.svc.conf.swp")
+            with open(tmp, "w") as f:
+                f.write(bad)
+            os.rename(tmp, conf_path)
+
+        for edit in (in_place, temp_and_rename):
+            start_at = len(u.log())
+            edit()
+            # the issue's bound: a finding within 2 s of the edit
+            m = u.wait(differ, timeout=2.0, after=start_at)
+            self.assertEqual(m.group(1), conf_path, edit.__name__)
+            self.assertEqual(m.group(2), "2", edit.__name__)
+            self.assertIn(r"-latency_ms = 250\n+latency_ms = 0", m.group(3))
+            u.wait(r'msg="drift finding: production and shadow are no '
+                   r'longer twins" service=e2e trigger=inotify:' +
+                   re.escape(conf_path), after=start_at)
+            u.wait(r'msg="configuration changed" side=production '
+                   r'key=config:svc.conf', after=start_at)
+            r = subprocess.run([UMBRA, "drift", "--diff-only", u.path],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("1 difference:", r.stdout)
+            self.assertIn(f"file:       {conf_path}:2", r.stdout)
+            self.assertIn("-latency_ms = 250\n+latency_ms = 0\n", r.stdout)
+            # undoing the edit resolves the finding
+            with open(conf_path, "w") as f:
+                f.write(SVC_CONF)
+            u.wait(r'msg="drift resolved', after=start_at)
+            # never a half-written file: every report names line 2
+            lines = re.findall(differ, u.log()[start_at:])
+            self.assertEqual({l[1] for l in lines}, {"2"}, edit.__name__)
+            self.assertNotIn("svc.conf.swp", u.log()[start_at:])
         self.assertEqual(u.stop(), 0)
 
     def test_shadow_limits_are_ratio_of_production(self):

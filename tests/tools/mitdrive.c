@@ -14,6 +14,9 @@
  *   changed                         production's config may have changed
  *   signal SIG                      signal production (a deploy's reload)
  *   release WHO                     a person lifts a hold
+ *   promote SNAP                    promote snapshot SNAP of the store
+ *                                   (read through a second handle, as
+ *                                   a proposal's store is)
  *   status | audit | quit
  *
  * It ticks every analysis.interval and prints, one per line on stdout:
@@ -27,10 +30,12 @@
  */
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "cmd/mitigate_ops.h"
 #include "config/config.h"
 #include "mitigate/mitigate.h"
+#include "mitigate/snapshot.h"
 #include "provision/provision.h"
 
 #include <event2/event.h>
@@ -177,6 +182,30 @@ static void command(drive_t *d, char *line)
 		int rc = mit_release(d->eng, now, n > 1 ? w[1] : "test",
 				     "released by the test");
 		say("released %s", rc ? err_str(rc) : "ok");
+	} else if (!strcmp(w[0], "promote") && n >= 2) {
+		char *dir = mit_snapshot_dir(d->cfg);
+		mit_snaps_t *s;
+		buf_t err = BUF_INIT;
+		mit_snap_info_t info;
+		int rc = mit_snaps_open(dir, d->cfg->production.config_dir, 100,
+					false, &s, &err);
+		free(dir);
+		if (!rc) {
+			rc = mit_snaps_find(s, w[1], &info, &err);
+			mit_report_t rep = {0};
+			if (!rc)
+				rc = mit_promote(d->eng, now, s, info.id,
+						 "test promotion", "", &rep,
+						 &err);
+			for (size_t i = 0; i < rep.nnotes; i++)
+				say("note %s %s",
+				    mit_note_kind_name(rep.note[i].kind),
+				    rep.note[i].text);
+			mit_snaps_close(s);
+		}
+		say("promoted %s %s", rc ? err_str(rc) : "ok",
+		    err.data ? err.data : "");
+		buf_free(&err);
 	} else if (!strcmp(w[0], "status")) {
 		status(d);
 	} else if (!strcmp(w[0], "audit")) {
@@ -270,6 +299,19 @@ int main(int argc, char **argv)
 	config_errors_free(&errs);
 	d.base = event_base_new();
 	buf_t err = BUF_INIT;
+	if (fault_arm_from_env())
+		return 2;
+	d.audit = mit_audit_memory_new(0);
+	/* as umbra run: an interrupted restore first, before production */
+	if (mit_recover(d.cfg, &d.audit, &err)) {
+		fprintf(stderr, "mitdrive: %s\n", err.data);
+		return 1;
+	}
+	mit_audit_entry_t rec[8];
+	size_t nrec = mit_audit_memory_all(&d.audit, rec, 8);
+	for (size_t i = 0; i < nrec; i++)
+		say("recovered %s %llu %s %s", rec[i].subject,
+		    (unsigned long long)rec[i].ref, rec[i].state, rec[i].text);
 	if (prov_new(d.cfg, d.base, NULL, &d.prov, &err) ||
 	    prov_start(d.prov, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
@@ -277,7 +319,6 @@ int main(int argc, char **argv)
 	}
 	d.live.prov = d.prov;
 	mit_ops_t ops = cmd_mit_ops(&d.live);
-	d.audit = mit_audit_memory_new(0);
 	if (mit_new(d.cfg, &ops, &d.audit, &d.eng, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
 		return 1;

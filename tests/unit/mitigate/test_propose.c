@@ -315,6 +315,10 @@ Test(propose, clean_soak_is_promoted_and_verified)
 				  "outcome propose applied\n"
 				  "decision proposal \n"
 				  "action promote started\n"
+				  "outcome promote intent\n"
+				  "outcome promote staged\n"
+				  "outcome promote switched\n"
+				  "outcome promote reloaded\n"
 				  "outcome promote applied\n"
 				  "outcome propose promoting\n"
 				  "outcome promote verified\n"
@@ -540,6 +544,10 @@ Test(propose, failed_verification_rolls_back_to_known_good)
 	cr_assert(strstr(trail(), "outcome promote verify_failed\n"
 				  "decision verify \n"
 				  "action rollback started\n"
+				  "outcome rollback intent\n"
+				  "outcome rollback staged\n"
+				  "outcome rollback switched\n"
+				  "outcome rollback reloaded\n"
 				  "outcome rollback applied\n"),
 		  "%s", trail());
 	cr_assert_eq(info()->state, MIT_PROP_RESTORING, "%s",

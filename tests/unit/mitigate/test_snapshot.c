@@ -600,10 +600,13 @@ Test(index, unterminated)
 		  "last line not terminated (truncated file?)");
 }
 
-/* Issue 19: a FIFO, socket or device in the tree is refused with its
- * path (a reader would block on a FIFO; a device is not config), and a
- * symlink is recorded as a link, never followed out of the tree. */
-Test(snapshot, refuses_fifos_and_never_follows_links_out)
+/* Issue 19: a FIFO, socket or device in the tree is never opened (a
+ * reader would block on a FIFO; a device is not config): it is left out
+ * of the snapshot, and left where it is by a restore (issue 18: a socket
+ * another tool keeps in the config dir); proposals refuse such
+ * candidates up front (run_propose.c). A symlink is recorded as a link,
+ * never followed out of the tree. */
+Test(snapshot, leaves_fifos_out_and_never_follows_links_out)
 {
 	mit_snaps_t *s = open_store(10);
 	char p[256];
@@ -612,9 +615,14 @@ Test(snapshot, refuses_fifos_and_never_follows_links_out)
 	mit_snap_info_t info;
 	bool n;
 	buf_t err = BUF_INIT;
-	cr_assert_neq(mit_snaps_take(s, 1000, "t", &info, &n, &err), 0,
-		      "a FIFO in the tree");
-	cr_assert(strstr(err.data, p), "the path is named: %s", err.data);
+	cr_assert_eq(mit_snaps_take(s, 1000, "t", &info, &n, &err), 0,
+		     "a FIFO in the tree: %s", err.data);
+	mit_snap_file_t *f = NULL;
+	size_t nf = 0;
+	cr_assert_eq(mit_snaps_files(s, info.id, &f, &nf, &err), 0);
+	for (size_t i = 0; i < nf; i++)
+		cr_assert(strcmp(f[i].rel, "conf.d/pipe"), "the FIFO was taken");
+	mit_snap_files_free(f, nf);
 	cr_assert_eq(unlink(p), 0);
 	/* a directory symlinked to outside: recorded as a link only */
 	snprintf(p, sizeof(p), "%s/outside", src);
@@ -622,8 +630,6 @@ Test(snapshot, refuses_fifos_and_never_follows_links_out)
 	buf_reset(&err);
 	cr_assert_eq(mit_snaps_take(s, 2000, "t", &info, &n, &err), 0, "%s",
 		     err.data);
-	mit_snap_file_t *f = NULL;
-	size_t nf = 0;
 	cr_assert_eq(mit_snaps_files(s, info.id, &f, &nf, &err), 0);
 	bool link = false;
 	for (size_t i = 0; i < nf; i++) {
