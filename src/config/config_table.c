@@ -131,7 +131,8 @@ static const config_field_t policy_fields[] = {
 	 NULL, 0, "actions, in order"},
 	{"cooldown", CT_DURATION, POFF(cooldown), "10m", 0, 7 * 86400, "s",
 	 NULL, NULL, 0,
-	 "minimum time between two firings of this rule; while its condition "
+	 "minimum time between two firings of this rule on the same findings "
+	 "(a new finding is decided at once); while its condition "
 	 "holds it fires again each cooldown (0: once per episode)"},
 };
 #undef POFF
@@ -613,11 +614,12 @@ static const config_field_t root_fields[] = {
 	 86400, "s", NULL, NULL, 0,
 	 "after a rollback the deviation must recover within this"},
 	{"mitigation.cooldown", CT_DURATION, OFF(mitigation.cooldown), "10m",
-	 0, 7 * 86400, "s", NULL, NULL, 0, "default time between two actions "
-					   "of one kind"},
+	 0, 7 * 86400, "s", NULL, NULL, 0, "time between two actions "
+					   "of one kind for one finding"},
 	{"mitigation.max_actions_per_hour", CT_INT,
 	 OFF(mitigation.max_actions_per_hour), "6", 0, 1000, NULL, NULL, NULL,
-	 0, "automatic actions allowed per hour, all kinds"},
+	 0, "automatic actions allowed per hour for one finding, all "
+	    "kinds"},
 	{"mitigation.policy", CT_LIST, OFF(mitigation.policy), "", 0, 0, NULL,
 	 NULL, &policy_table, 0,
 	 "rules; empty = the default policy (critical deviation with high "

@@ -57,7 +57,9 @@ typedef struct snap_job {
 typedef struct open_finding {
 	bool open;
 	an_finding_t f;
-	uint64_t id;
+	uint64_t id;	  /* this finding's record (new on escalation) */
+	uint64_t episode; /* its first record: the same until it closes;
+			     what cooldowns and the cap count per */
 } open_finding_t;
 
 struct mit {
@@ -80,6 +82,11 @@ struct mit {
 	an_metric_view_t view[AN_METRIC__COUNT];
 	int outside[AN_METRIC__COUNT]; /* consecutive ticks over threshold */
 	uint64_t rule_sig[MIT_MAX_RULES]; /* findings a rule last fired on */
+	/* per rule and metric: the finding (record id) it last fired on */
+	uint64_t rule_seen[MIT_MAX_RULES][AN_METRIC__COUNT];
+	uint64_t deciding; /* while a rule's actions run: the episode of the
+			      finding they are for (0 none), the governor's
+			      key */
 	/* snapshots */
 	int64_t snap_every, last_snap_check;
 	mit_snap_info_t cur;
@@ -408,11 +415,12 @@ static gate_t act_gate(mit_t *m, int64_t now, uint64_t dec, mit_act_t act,
 		audit_outcome(m, now, a, act, "held", why);
 		return GATE_STOP;
 	}
-	if (!mit_gov_act_ready(&m->gov, act, now, why, sizeof(why))) {
+	if (!mit_gov_act_ready(&m->gov, act, m->deciding, now, why,
+			       sizeof(why))) {
 		act_skip(m, now, dec, act, detail, reason, evidence, why);
 		return GATE_STOP;
 	}
-	mit_gov_act_taken(&m->gov, act, now);
+	mit_gov_act_taken(&m->gov, act, m->deciding, now);
 	if (m->dry_run) {
 		uint64_t a = audit_action(m, now, dec, act, "recommended",
 					  detail, reason, evidence);
@@ -638,9 +646,11 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 		if ((unsigned)f->metric >= AN_METRIC__COUNT)
 			continue;
 		open_finding_t *o = &m->open[f->metric];
+		o->id = m->next_id++;
+		if (!o->open)
+			o->episode = o->id;
 		o->open = true;
 		o->f = *f;
-		o->id = m->next_id++;
 		char ev[AN_TEXT_MAX * 4];
 		mit_finding_evidence(f, ev, sizeof(ev));
 		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
@@ -1322,7 +1332,7 @@ static void scaler_tick(mit_t *m, int64_t now, double rps)
 		return;
 	}
 	char why[256];
-	if (m->held || !mit_gov_act_ready(&m->gov, MIT_ACT_SCALE, now, why,
+	if (m->held || !mit_gov_act_ready(&m->gov, MIT_ACT_SCALE, 0, now, why,
 					  sizeof(why))) {
 		/* Audited once per wanted count, not every tick. */
 		if (m->skip_desired == d.desired)
@@ -1537,6 +1547,20 @@ static void stress_schedule(mit_t *m, int64_t now)
 /* The metric a rule is about: of the metrics it names, the one with the
  * most severe open finding, else the one furthest over its threshold,
  * else the first. */
+/* The metrics (a bit set, of metrics) whose open finding rule r has not
+ * fired on yet. */
+static uint32_t unseen_metrics(const mit_t *m, int r, uint32_t metrics)
+{
+	uint32_t out = 0;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const open_finding_t *o = &m->open[k];
+		if ((metrics & (1u << k)) && o->open && !o->f.suppressed &&
+		    o->id != m->rule_seen[r][k])
+			out |= 1u << k;
+	}
+	return out;
+}
+
 static an_metric_t primary_metric(const mit_t *m, uint32_t metrics)
 {
 	int best = -1;
@@ -1621,14 +1645,24 @@ static void policy_tick(mit_t *m, int64_t now)
 	for (int r = 0; r < p->n; r++) {
 		const mit_rule_t *rule = &p->rule[r];
 		bool holds = mit_expr_eval(&rule->expr, &ctx);
-		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, now))
-			continue;
+		/* Findings the rule has not fired on are decided on their
+		 * own merits: its cooldown paces repeats on the same ones. */
 		uint64_t sig = findings_sig(m, rule->expr.metrics);
+		bool fresh = sig && sig != m->rule_sig[r];
+		if (!mit_gov_rule_check(&m->gov, p->rule, r, holds, fresh, now))
+			continue;
 		if (!rule_acts(m, r, rule->expr.metrics, sig))
 			continue;
 		m->rule_sig[r] = sig;
 		mit_gov_rule_fired(&m->gov, r, now);
-		an_metric_t pm = primary_metric(m, rule->expr.metrics);
+		/* The finding the rule acts for: a new one first (an older
+		 * one is being handled already). */
+		uint32_t unseen = unseen_metrics(m, r, rule->expr.metrics);
+		an_metric_t pm = primary_metric(
+		    m, unseen ? unseen : rule->expr.metrics);
+		for (int k = 0; k < AN_METRIC__COUNT; k++)
+			m->rule_seen[r][k] = m->open[k].open ? m->open[k].id
+							     : 0;
 		char cond[MIT_EXPR_MAX_LEN * 2], acts[128] = "";
 		mit_expr_explain(&rule->expr, &ctx, cond, sizeof(cond));
 		for (int i = 0; i < rule->nthen; i++) {
@@ -1638,6 +1672,7 @@ static void policy_tick(mit_t *m, int64_t now)
 		}
 		const open_finding_t *o = &m->open[pm];
 		bool has = o->open && !o->f.suppressed;
+		m->deciding = has ? o->episode : 0;
 		uint64_t dec = audit_decision(m, now, rule->name, cond,
 					      has ? o->id : 0, an_metric_name(pm),
 					      acts);
@@ -1680,6 +1715,7 @@ static void policy_tick(mit_t *m, int64_t now)
 				break;
 			}
 		}
+		m->deciding = 0;
 	}
 }
 

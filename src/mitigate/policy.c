@@ -952,13 +952,15 @@ void mit_gov_init(mit_gov_t *g, int64_t act_cooldown_ns, int max_per_hour)
 }
 
 bool mit_gov_rule_check(mit_gov_t *g, const mit_rule_t *rules, int r,
-			bool cond, int64_t now)
+			bool cond, bool fresh, int64_t now)
 {
 	if (cond && !g->rule_was[r])
 		g->rule_edge[r] = true;
 	g->rule_was[r] = cond;
 	if (!cond)
 		return false;
+	if (fresh)
+		return true;
 	if (g->rule_last[r] && now - g->rule_last[r] < rules[r].cooldown_ns)
 		return false;
 	return rules[r].cooldown_ns > 0 || g->rule_edge[r];
@@ -979,44 +981,83 @@ int mit_gov_hour_count(const mit_gov_t *g, int64_t now)
 	return n;
 }
 
-bool mit_gov_act_ready(const mit_gov_t *g, mit_act_t a, int64_t now,
-		       char *why, size_t size)
+/* Actions counted for finding key in the hour before now. */
+static int gov_hour_count_key(const mit_gov_t *g, uint64_t key, int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < g->nhour; i++)
+		if (g->hour_key[i] == key && now - g->hour[i] < MIT_HOUR_NS)
+			n++;
+	return n;
+}
+
+/* The slot of the last action of kind a for key, or -1. */
+static int gov_last(const mit_gov_t *g, mit_act_t a, uint64_t key)
+{
+	for (int i = 0; i < MIT_GOV_KEYS; i++)
+		if (g->act_last[a][i].t && g->act_last[a][i].key == key)
+			return i;
+	return -1;
+}
+
+bool mit_gov_act_ready(const mit_gov_t *g, mit_act_t a, uint64_t key,
+		       int64_t now, char *why, size_t size)
 {
 	if (a == MIT_ACT_ALERT || a == MIT_ACT_HOLD)
 		return true;
-	if (g->act_last[a] && now - g->act_last[a] < g->act_cooldown_ns) {
+	int li = gov_last(g, a, key);
+	const mit_gov_last_t *l = li < 0 ? NULL : &g->act_last[a][li];
+	if (l && now - l->t < g->act_cooldown_ns) {
 		snprintf(why, size,
-			 "%s cooldown: the last one was %.0f s ago "
+			 "%s cooldown: the last one %s was %.0f s ago "
 			 "(mitigation.cooldown %.0f s)",
-			 mit_act_name(a), (double)(now - g->act_last[a]) / 1e9,
+			 mit_act_name(a),
+			 key ? "for this finding" : "not on a finding",
+			 (double)(now - l->t) / 1e9,
 			 (double)g->act_cooldown_ns / 1e9);
 		return false;
 	}
-	int n = mit_gov_hour_count(g, now);
+	int n = gov_hour_count_key(g, key, now);
 	if (n >= g->max_per_hour) {
 		snprintf(why, size,
-			 "hourly cap: %d automatic actions in the last hour "
-			 "(mitigation.max_actions_per_hour %d)",
-			 n, g->max_per_hour);
+			 "hourly cap: %d automatic actions %s in the last "
+			 "hour (mitigation.max_actions_per_hour %d)",
+			 n, key ? "for this finding" : "not on a finding",
+			 g->max_per_hour);
 		return false;
 	}
 	return true;
 }
 
-void mit_gov_act_taken(mit_gov_t *g, mit_act_t a, int64_t now)
+void mit_gov_act_taken(mit_gov_t *g, mit_act_t a, uint64_t key, int64_t now)
 {
-	g->act_last[a] = now;
+	/* The slot of key, else a free one, else the oldest. */
+	int li = gov_last(g, a, key);
+	mit_gov_last_t *slot = li < 0 ? NULL : &g->act_last[a][li];
+	for (int i = 0; !slot && i < MIT_GOV_KEYS; i++)
+		if (!g->act_last[a][i].t)
+			slot = &g->act_last[a][i];
+	if (!slot) {
+		slot = &g->act_last[a][0];
+		for (int i = 1; i < MIT_GOV_KEYS; i++)
+			if (g->act_last[a][i].t < slot->t)
+				slot = &g->act_last[a][i];
+	}
+	slot->key = key;
+	slot->t = now ? now : 1;
 	if (a == MIT_ACT_ALERT || a == MIT_ACT_HOLD)
 		return;
-	/* Reuse the slot of an entry older than an hour, else append; the
-	 * ring cannot overflow because the cap is at most its size. */
+	/* Reuse the slot of an entry older than an hour, else append; when
+	 * full (the cap is per finding, so findings together may pass its
+	 * size), the oldest goes, which only forgets the longest-ago. */
 	for (int i = 0; i < g->nhour; i++)
 		if (now - g->hour[i] >= MIT_HOUR_NS) {
 			g->hour[i] = now;
+			g->hour_key[i] = key;
 			return;
 		}
-	if (g->nhour < MIT_GOV_MAX_HOUR)
-		g->hour[g->nhour++] = now;
-	else
-		g->hour[g->head++ % MIT_GOV_MAX_HOUR] = now;
+	int i = g->nhour < MIT_GOV_MAX_HOUR ? g->nhour++
+					     : g->head++ % MIT_GOV_MAX_HOUR;
+	g->hour[i] = now;
+	g->hour_key[i] = key;
 }

@@ -19,6 +19,10 @@
  *
  * The second half is the governor: per-rule and per-action cooldowns and
  * the hourly cap on automatic actions, as a small pure state struct.
+ * Cooldowns and the cap apply per finding: an action taken for one
+ * finding does not delay one for another (a different metric, or the
+ * same metric after its finding closed), so that noise acted on once
+ * never swallows a real regression's decision.
  */
 #ifndef UMBRA_MITIGATE_POLICY_H
 #define UMBRA_MITIGATE_POLICY_H
@@ -196,13 +200,28 @@ int mit_policy_add(mit_policy_t *p, const char *name, const char *when,
 #define MIT_HOUR_NS (3600LL * 1000000000LL)
 #define MIT_GOV_MAX_HOUR 1000 /* the config's bound on max_actions_per_hour */
 
-/* Cooldowns and the hourly cap. Times are the tick's wall time (ns). */
+/* Cooldowns and the hourly cap, per finding. A finding is named by a
+ * key (the engine's id of its episode: it stays through escalations and
+ * changes when the metric's finding closed and a new one opened); key 0
+ * is everything not on a finding (the scaler's forecast, a rule on raw
+ * values), which shares one cooldown per kind and one cap. Times are the
+ * decision clock (ns). */
+#define MIT_GOV_KEYS 32 /* findings remembered per kind: more than can be
+			   open at once (one per metric) with room for the
+			   recently closed ones whose cooldown still runs */
+
+typedef struct mit_gov_last {
+	uint64_t key;
+	int64_t t; /* 0: free */
+} mit_gov_last_t;
+
 typedef struct mit_gov {
 	int64_t rule_last[MIT_MAX_RULES]; /* 0 = never fired */
 	bool rule_was[MIT_MAX_RULES];	  /* the condition last tick */
 	bool rule_edge[MIT_MAX_RULES];	  /* it became true since firing */
-	int64_t act_last[MIT_ACT__COUNT];
+	mit_gov_last_t act_last[MIT_ACT__COUNT][MIT_GOV_KEYS];
 	int64_t hour[MIT_GOV_MAX_HOUR]; /* ring of action times */
+	uint64_t hour_key[MIT_GOV_MAX_HOUR]; /* the finding of each */
 	int nhour, head;
 	int64_t act_cooldown_ns; /* between two actions of one kind */
 	int max_per_hour;	 /* 0: no automatic actions at all */
@@ -215,21 +234,26 @@ void mit_gov_init(mit_gov_t *g, int64_t act_cooldown_ns, int max_per_hour);
  * cooldown since the last firing has passed, and either the cooldown is
  * positive (while the condition holds, the rule fires again each
  * cooldown) or the condition became true since the rule last fired
- * (cooldown 0: once per episode, not every tick). */
+ * (cooldown 0: once per episode, not every tick). fresh: the condition
+ * holds on findings the rule has not fired on (a new finding, an
+ * escalation): it fires whatever its cooldown, which only paces
+ * repeats on the same findings. */
 bool mit_gov_rule_check(mit_gov_t *g, const mit_rule_t *rules, int r,
-			bool cond, int64_t now);
+			bool cond, bool fresh, int64_t now);
 void mit_gov_rule_fired(mit_gov_t *g, int r, int64_t now);
 
-/* Whether an automatic action of kind a may run at now: its cooldown has
- * passed and fewer than max_per_hour ran in the last hour. Alerts are
- * never limited here (they are deduplicated and repeated by the alert
- * sink; a cap that silenced them would hide what it protects against).
- * *why is a sentence into why_buf when not. */
-bool mit_gov_act_ready(const mit_gov_t *g, mit_act_t a, int64_t now,
-		       char *why_buf, size_t why_size);
-/* Counts an action taken at now (toward its cooldown and the cap). */
-void mit_gov_act_taken(mit_gov_t *g, mit_act_t a, int64_t now);
-/* Actions counted in the hour before now. */
+/* Whether an automatic action of kind a may run at now for finding key:
+ * the cooldown since the last one of that kind for that finding has
+ * passed and fewer than max_per_hour ran for it in the last hour.
+ * Alerts are never limited here (they are deduplicated and repeated by
+ * the alert sink; a cap that silenced them would hide what it protects
+ * against). *why is a sentence into why_buf when not. */
+bool mit_gov_act_ready(const mit_gov_t *g, mit_act_t a, uint64_t key,
+		       int64_t now, char *why_buf, size_t why_size);
+/* Counts an action taken at now for finding key (toward its cooldown
+ * and the cap). */
+void mit_gov_act_taken(mit_gov_t *g, mit_act_t a, uint64_t key, int64_t now);
+/* Actions counted in the hour before now, all findings together. */
 int mit_gov_hour_count(const mit_gov_t *g, int64_t now);
 
 #endif

@@ -179,15 +179,15 @@ static void stop(void)
 
 static an_out_t out;
 
-/* A tick at T0 + secs: cpu's view at dev (NaN: no data); with kind != 0
- * a cpu finding of that kind moved by mover. */
-static void tick(double secs, double dev, an_find_kind_t kind,
-		 an_side_t mover)
+/* A tick at T0 + secs: metric k's view at dev (NaN: no data); with
+ * kind != 0 a finding of that kind on k moved by mover. */
+static void tick_on(double secs, an_metric_t k, double dev,
+		    an_find_kind_t kind, an_side_t mover)
 {
 	memset(&out, 0, sizeof(out));
 	out.load_forecast = NAN;
 	if (!isnan(dev)) {
-		an_metric_view_t *v = &out.metric[AN_M_cpu];
+		an_metric_view_t *v = &out.metric[k];
 		v->valid = true;
 		v->deviation = dev;
 		v->signed_dev = -dev;
@@ -197,7 +197,7 @@ static void tick(double secs, double dev, an_find_kind_t kind,
 	if (kind) {
 		an_finding_t *f = &out.finding[out.nfindings++];
 		f->t_ns = T0 + (int64_t)(secs * S);
-		f->metric = AN_M_cpu;
+		f->metric = k;
 		f->kind = kind;
 		f->deviation = dev;
 		f->velocity = 0.2;
@@ -217,15 +217,28 @@ static void tick(double secs, double dev, an_find_kind_t kind,
 	mit_tick(eng, &in, &rep);
 }
 
-static void resolve_tick(double secs)
+/* A tick at T0 + secs: cpu's view at dev (NaN: no data); with kind != 0
+ * a cpu finding of that kind moved by mover. */
+static void tick(double secs, double dev, an_find_kind_t kind,
+		 an_side_t mover)
+{
+	tick_on(secs, AN_M_cpu, dev, kind, mover);
+}
+
+static void resolve_tick_on(double secs, an_metric_t k)
 {
 	memset(&out, 0, sizeof(out));
-	out.resolved = 1u << AN_M_cpu;
-	out.metric[AN_M_cpu] = (an_metric_view_t){.valid = true,
+	out.resolved = 1u << k;
+	out.metric[k] = (an_metric_view_t){.valid = true,
 						  .deviation = 0.01,
 						  .threshold = 0.1};
 	mit_input_t in = {T0 + (int64_t)(secs * S), &out, NAN};
 	mit_tick(eng, &in, &rep);
+}
+
+static void resolve_tick(double secs)
+{
+	resolve_tick_on(secs, AN_M_cpu);
 }
 
 /* The audit, oldest first, as "kind subject state" lines. */
@@ -432,7 +445,8 @@ Test(engine, cooldown_and_hourly_cap)
 	tick(1.7, 0.0, 0, 0);
 	tick(2, 0.5, 0, 0); /* mitigation.cooldown 60 s */
 	cr_assert_eq(fk.nset, 1);
-	cr_assert(has_note("scale skipped: scale cooldown: the last one was "
+	cr_assert(has_note("scale skipped: scale cooldown: the last one not on "
+			   "a finding was "
 			   "1 s ago (mitigation.cooldown 60 s)"),
 		  "%s", rep.nnotes ? rep.note[rep.nnotes - 1].text : "");
 	tick(60, 0.0, 0, 0);
@@ -441,9 +455,9 @@ Test(engine, cooldown_and_hourly_cap)
 	tick(121, 0.0, 0, 0);
 	tick(122, 0.5, 0, 0); /* two in the last hour already */
 	cr_assert_eq(fk.nset, 2);
-	cr_assert(has_note("scale skipped: hourly cap: 2 automatic actions in "
-			   "the last hour (mitigation.max_actions_per_hour "
-			   "2)"));
+	cr_assert(has_note("scale skipped: hourly cap: 2 automatic actions not "
+			   "on a finding in the last hour "
+			   "(mitigation.max_actions_per_hour 2)"));
 	tick(3601, 0.0, 0, 0);
 	tick(3602, 0.5, 0, 0); /* the first left the hour */
 	cr_assert_eq(fk.nset, 3);
@@ -487,6 +501,81 @@ Test(engine, a_rule_repeats_on_new_findings_only)
 	/* an escalation is a new finding: the rule acts on it */
 	tick(75, 0.9, AN_FIND_CRITICAL, AN_PROD);
 	cr_assert(has_note("rule warn"), "escalated: the repeat fires");
+	stop();
+}
+
+/* Issue 22: cooldowns and the cap apply per finding. Noise acted on
+ * once (a scale on a cpu finding) does not swallow the decision on a
+ * real regression: on another metric, or on the same metric after its
+ * finding closed. */
+Test(engine, a_new_finding_gets_its_decision_within_cooldowns)
+{
+	start("",
+	      "  policy:\n"
+	      "    - name: cpu\n      when: cpu.critical\n"
+	      "      then: [scale]\n      cooldown: 10m\n"
+	      "    - name: p99\n      when: latency_p99.critical\n"
+	      "      then: [scale]\n      cooldown: 10m\n");
+	tick(1, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert_eq(fk.nset, 1);
+	/* another metric, within mitigation.cooldown (60 s) of the scale */
+	tick_on(5, AN_M_latency_p99, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule p99"));
+	cr_assert_eq(fk.nset, 2, "a finding on another metric is decided");
+	/* the same finding again: its cooldown holds */
+	tick(8, 0.5, 0, 0);
+	cr_assert_not(has_note("rule cpu"));
+	/* cpu's finding closes and a new one opens: within the rule's
+	 * cooldown (10 m) and the kind's (60 s), it gets its decision */
+	resolve_tick(10);
+	tick(20, 0.6, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule cpu"), "a new finding on the same metric");
+	cr_assert_eq(fk.nset, 3);
+	/* an escalation of an open finding is decided, but its action's
+	 * cooldown runs per finding: no second scale for it */
+	tick_on(25, AN_M_latency_p99, 0.9, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule p99"));
+	cr_assert(has_note("scale skipped: scale cooldown: the last one for "
+			   "this finding was 20 s ago"));
+	cr_assert_eq(fk.nset, 3);
+	stop();
+}
+
+/* Noise that was never acted on uses up no cooldown: a shadow-side
+ * finding (nothing to roll back or scale) leaves the rule and the
+ * action free for a real regression on the same rule's other metric. */
+Test(engine, noise_not_acted_on_consumes_no_cooldown)
+{
+	start("",
+	      "  policy:\n"
+	      "    - name: any\n      when: cpu.critical or "
+	      "latency_p99.critical\n"
+	      "      then: [scale]\n      cooldown: 10m\n");
+	tick(1, 0.5, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert(has_note("scale skipped: the shadow moved"));
+	cr_assert_eq(fk.nset, 0);
+	tick_on(3, AN_M_latency_p99, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule any"), "new finding: decided in the cooldown");
+	cr_assert_eq(fk.nset, 1, "acted on the new finding, not the noise");
+	stop();
+}
+
+/* The hourly cap counts per finding: one finding's actions do not use up
+ * another's. */
+Test(engine, hourly_cap_per_finding)
+{
+	start("",
+	      "  max_actions_per_hour: 1\n  policy:\n"
+	      "    - name: any\n      when: cpu.critical or "
+	      "latency_p99.critical\n"
+	      "      then: [scale]\n      cooldown: 0s\n");
+	tick(1, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert_eq(fk.nset, 1);
+	tick_on(100, AN_M_latency_p99, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert_eq(fk.nset, 2, "its own cap");
+	resolve_tick_on(200, AN_M_latency_p99);
+	tick_on(300, AN_M_latency_p99, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert_eq(fk.nset, 3, "a new episode after it closed");
 	stop();
 }
 

@@ -528,37 +528,74 @@ Test(governor, cooldown_per_kind_and_rule)
 	mit_gov_init(&g, 600 * S, 6);
 	char why[256];
 	int64_t t = 1000 * S;
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, t, why, sizeof(why)));
-	mit_gov_act_taken(&g, MIT_ACT_ROLLBACK, t);
-	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, t + 599 * S, why,
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 0, t, why, sizeof(why)));
+	mit_gov_act_taken(&g, MIT_ACT_ROLLBACK, 0, t);
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 0, t + 599 * S, why,
 					sizeof(why)));
-	cr_assert_str_eq(why, "rollback cooldown: the last one was 599 s ago "
+	cr_assert_str_eq(why, "rollback cooldown: the last one not on a finding was 599 s ago "
 			      "(mitigation.cooldown 600 s)");
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_SCALE, t + S, why, sizeof(why)),
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_SCALE, 0, t + S, why, sizeof(why)),
 		  "kinds have their own cooldown");
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, t + 600 * S, why,
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 0, t + 600 * S, why,
 				    sizeof(why)));
 	/* alerts and holds are never limited */
 	for (int i = 0; i < 10; i++)
-		mit_gov_act_taken(&g, MIT_ACT_ALERT, t);
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ALERT, t, why, sizeof(why)));
+		mit_gov_act_taken(&g, MIT_ACT_ALERT, 0, t);
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ALERT, 0, t, why, sizeof(why)));
 	cr_assert_eq(mit_gov_hour_count(&g, t), 1);
 
 	/* a positive cooldown: again each cooldown while it holds */
 	mit_rule_t rules[2] = {{.cooldown_ns = 60 * S}, {.cooldown_ns = 0}};
-	cr_assert_not(mit_gov_rule_check(&g, rules, 0, false, t));
-	cr_assert(mit_gov_rule_check(&g, rules, 0, true, t));
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, false, false, t));
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, false, t));
 	mit_gov_rule_fired(&g, 0, t);
-	cr_assert_not(mit_gov_rule_check(&g, rules, 0, true, t + 59 * S));
-	cr_assert(mit_gov_rule_check(&g, rules, 0, true, t + 60 * S));
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, true, false, t + 59 * S));
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, false, t + 60 * S));
 	/* cooldown 0: once per episode */
-	cr_assert(mit_gov_rule_check(&g, rules, 1, true, t));
+	cr_assert(mit_gov_rule_check(&g, rules, 1, true, false, t));
 	mit_gov_rule_fired(&g, 1, t);
-	cr_assert_not(mit_gov_rule_check(&g, rules, 1, true, t + S),
+	cr_assert_not(mit_gov_rule_check(&g, rules, 1, true, false, t + S),
 		      "still the same episode");
-	cr_assert_not(mit_gov_rule_check(&g, rules, 1, false, t + 2 * S));
-	cr_assert(mit_gov_rule_check(&g, rules, 1, true, t + 3 * S),
+	cr_assert_not(mit_gov_rule_check(&g, rules, 1, false, false, t + 2 * S));
+	cr_assert(mit_gov_rule_check(&g, rules, 1, true, false, t + 3 * S),
 		  "a new episode");
+}
+
+Test(governor, cooldowns_and_cap_per_finding)
+{
+	mit_gov_t g;
+	mit_gov_init(&g, 600 * S, 1);
+	char why[256];
+	int64_t t = 1000 * S;
+	mit_gov_act_taken(&g, MIT_ACT_ROLLBACK, 7, t);
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 7, t + S, why,
+					sizeof(why)));
+	cr_assert_str_eq(why, "rollback cooldown: the last one for this "
+			      "finding was 1 s ago (mitigation.cooldown 600 s)");
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 8, t + S, why,
+				    sizeof(why)),
+		  "another finding has its own cooldown and cap");
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_SCALE, 7, t + S, why,
+					sizeof(why)),
+		      "the cap of finding 7 is used");
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_SCALE, 0, t + S, why,
+				    sizeof(why)));
+	cr_assert_eq(mit_gov_hour_count(&g, t + S), 1);
+	/* more findings than remembered: the oldest is forgotten */
+	for (uint64_t k = 100; k < 100 + MIT_GOV_KEYS; k++)
+		mit_gov_act_taken(&g, MIT_ACT_ROLLBACK, k, t + 2 * S);
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 100, t + 3 * S,
+					why, sizeof(why)));
+	cr_assert_eq(mit_gov_hour_count(&g, t + 3 * S), 1 + MIT_GOV_KEYS);
+
+	/* a fresh condition (new findings) fires within the cooldown */
+	mit_rule_t rules[1] = {{.cooldown_ns = 600 * S}};
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, false, t));
+	mit_gov_rule_fired(&g, 0, t);
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, true, false, t + S));
+	cr_assert(mit_gov_rule_check(&g, rules, 0, true, true, t + 2 * S));
+	cr_assert_not(mit_gov_rule_check(&g, rules, 0, false, true, t + 3 * S),
+		      "never when the condition does not hold");
 }
 
 Test(governor, hourly_cap)
@@ -568,22 +605,23 @@ Test(governor, hourly_cap)
 	char why[256];
 	int64_t t = 5000 * S;
 	for (int i = 0; i < 3; i++) {
-		cr_assert(mit_gov_act_ready(&g, MIT_ACT_SCALE, t + i * S, why,
+		cr_assert(mit_gov_act_ready(&g, MIT_ACT_SCALE, 0, t + i * S, why,
 					    sizeof(why)));
-		mit_gov_act_taken(&g, MIT_ACT_SCALE, t + i * S);
+		mit_gov_act_taken(&g, MIT_ACT_SCALE, 0, t + i * S);
 	}
-	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, t + 10 * S, why,
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 0, t + 10 * S, why,
 					sizeof(why)),
 		      "the cap counts all kinds");
-	cr_assert_str_eq(why, "hourly cap: 3 automatic actions in the last "
-			      "hour (mitigation.max_actions_per_hour 3)");
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, t + 3600 * S, why,
+	cr_assert_str_eq(why, "hourly cap: 3 automatic actions not on a finding "
+			      "in the last hour "
+			      "(mitigation.max_actions_per_hour 3)");
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ROLLBACK, 0, t + 3600 * S, why,
 				    sizeof(why)),
 		  "the first one left the hour");
 	mit_gov_init(&g, 0, 0);
-	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_SCALE, t, why, sizeof(why)),
+	cr_assert_not(mit_gov_act_ready(&g, MIT_ACT_SCALE, 0, t, why, sizeof(why)),
 		      "a cap of 0 allows no automatic action");
-	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ALERT, t, why, sizeof(why)));
+	cr_assert(mit_gov_act_ready(&g, MIT_ACT_ALERT, 0, t, why, sizeof(why)));
 }
 
 /* ---------------------------------------------------------- in config */
