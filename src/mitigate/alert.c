@@ -417,12 +417,10 @@ int mit_alert_fire(mit_alerter_t *a, int64_t now, const mit_alert_t *al)
 	return 1;
 }
 
-int mit_alert_resolve(mit_alerter_t *a, int64_t now, const char *key,
-		      const char *why)
+/* Sends f resolved and removes it from the firing set. */
+static void resolve_one(mit_alerter_t *a, firing_t *f, int64_t now,
+			const char *why)
 {
-	firing_t *f = find(a, key);
-	if (!f)
-		return 0;
 	if (why && why[0])
 		json_object_set_new(f->annotations, "resolution",
 				    json_string(why));
@@ -433,7 +431,24 @@ int mit_alert_resolve(mit_alerter_t *a, int64_t now, const char *key,
 	free(f->key);
 	free(f->name);
 	*f = a->fire[--a->nfire];
+}
+
+int mit_alert_resolve(mit_alerter_t *a, int64_t now, const char *key,
+		      const char *why)
+{
+	firing_t *f = find(a, key);
+	if (!f)
+		return 0;
+	resolve_one(a, f, now, why);
 	return 1;
+}
+
+size_t mit_alert_resolve_all(mit_alerter_t *a, int64_t now, const char *why)
+{
+	size_t n = a->nfire;
+	while (a->nfire)
+		resolve_one(a, &a->fire[a->nfire - 1], now, why);
+	return n;
 }
 
 void mit_alert_tick(mit_alerter_t *a, int64_t now)

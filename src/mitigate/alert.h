@@ -76,6 +76,11 @@ int mit_alert_fire(mit_alerter_t *a, int64_t now, const mit_alert_t *al);
 int mit_alert_resolve(mit_alerter_t *a, int64_t now, const char *key,
 		      const char *why);
 
+/* Resolves every alert firing at now (a clean stop: Alertmanager gets
+ * endsAt = now, the webhook "resolved"); why goes with each. How many
+ * were firing. */
+size_t mit_alert_resolve_all(mit_alerter_t *a, int64_t now, const char *why);
+
 bool mit_alert_is_firing(const mit_alerter_t *a, const char *key);
 
 /* Re-sends what is due (alert.repeat). Call once per tick. */

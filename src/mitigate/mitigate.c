@@ -1988,6 +1988,16 @@ void mit_free(mit_t *m)
 		mit_txn_free(&m->rb.txn);
 	mit__cmd_free(&m->rb.cmd);
 	mit__cmd_free(&m->hook);
+	/* A clean stop leaves nothing firing at Alertmanager or the webhook:
+	 * what is still wrong is found and sent again by the next run. The
+	 * alerter's free then waits (bounded) for these to go out. */
+	if (m->alerter) {
+		size_t n = mit_alert_resolve_all(m->alerter, m->last_now,
+						 "umbra stopped");
+		if (n)
+			log_info("mitigate", "alerts resolved at stop",
+				 LF_U("count", n));
+	}
 	mit_alerter_free(m->alerter);
 	mit_scaler_free(&m->scaler);
 	if (m->sj.busy)

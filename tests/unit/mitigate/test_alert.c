@@ -281,6 +281,47 @@ Test(alert, webhook_payload)
 	rx_stop(&wh);
 }
 
+/* A clean stop: every alert still firing is resolved, at Alertmanager
+ * with endsAt = the stop and at the webhook as "resolved". */
+Test(alert, resolve_all_at_stop)
+{
+	receiver_t am, wh;
+	rx_start(&am, MODE_OK);
+	rx_start(&wh, MODE_OK);
+	mit_alerter_t *a = alerter(&am, &wh);
+	int64_t now = clock_wall_ns();
+	mit_alert_t c = cpu_alert(MIT_SEV_CRITICAL);
+	mit_alert_t h = cpu_alert(MIT_SEV_CRITICAL);
+	h.key = "hold";
+	h.name = "UmbraHold";
+	mit_alert_fire(a, now, &c);
+	mit_alert_fire(a, now, &h);
+	cr_assert_eq(mit_alert_resolve_all(a, now + 5 * S, "umbra stopped"),
+		     2);
+	cr_assert_eq(mit_alert_resolve_all(a, now + 6 * S, "again"), 0);
+	cr_assert_eq(mit_alert_flush(a, 5 * S), 0);
+	cr_assert_eq(rx_count(&am), 4);
+	cr_assert_eq(rx_count(&wh), 4);
+	char want[CLOCK_ISO_LEN];
+	clock_iso8601(now + 5 * S, want);
+	for (int i = 2; i < 4; i++) {
+		json_t *arr = rx_json(&am, i), *w = rx_json(&wh, i);
+		json_t *j = json_array_get(arr, 0);
+		cr_assert_str_eq(str(j, "endsAt"), want);
+		cr_assert_str_eq(str(j, "annotations.resolution"),
+				 "umbra stopped");
+		cr_assert_str_eq(str(w, "status"), "resolved");
+		json_decref(arr);
+		json_decref(w);
+	}
+	mit_alert_stats_t st;
+	mit_alert_stats(a, &st);
+	cr_assert_eq(st.firing, 0);
+	mit_alerter_free(a);
+	rx_stop(&am);
+	rx_stop(&wh);
+}
+
 Test(alert, failing_receiver_is_retried_then_counted)
 {
 	receiver_t am;
