@@ -395,6 +395,46 @@ class AlertmanagerTest(TestCase):
         self.assertEqual(resolved[0]["alerts"][0]["labels"]["metric"], "cpu")
 
 
+    def test_sigterm_resolves_every_firing_alert(self):
+        """Issue 22: a clean stop leaves nothing firing."""
+        conf = os.path.join(self.tmp, "conf")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "app.conf"), "w") as f:
+            f.write("latency_ms = 0\n")
+        cfg, port = base_config(
+            self, conf, "",
+            "  alert:\n"
+            f"    alertmanager: http://127.0.0.1:{self.am_port}\n")
+        service = re.search(r"service: (\S+)", cfg).group(1)
+        d = Driver(self, cfg)
+        d.wait("^ready")
+        d.send("view cpu 0.5", "finding cpu critical production",
+               "view latency_p99 0.5",
+               "finding latency_p99 critical production")
+        d.wait(r"^note alert alert sent: deviation/cpu critical")
+        d.wait(r"^note alert alert sent: deviation/latency_p99 critical")
+        self.wait_for(lambda: len(self.am_alerts(service)) == 2,
+                      "both alerts active in Alertmanager")
+        # (Alertmanager tells of a resolution only for what it notified)
+        self.wait_for(
+            lambda: {a["labels"]["metric"] for n in self.notifications()
+                     if n["status"] == "firing"
+                     for a in n["alerts"]} == {"cpu", "latency_p99"},
+            "firing notifications for both")
+        d.p.send_signal(signal.SIGTERM)
+        d.p.wait(timeout=WAIT)
+        self.assertEqual(d.p.returncode, 0, d.log_text()[-2000:])
+        self.wait_for(lambda: self.am_alerts(service) == [],
+                      "no alert of the stopped umbra active")
+        self.assertIn("alerts resolved at stop", d.log_text())
+
+        def resolved_metrics():
+            got = {a["labels"]["metric"] for n in self.notifications()
+                   if n["status"] == "resolved" for a in n["alerts"]}
+            return got if got == {"cpu", "latency_p99"} else None
+        self.wait_for(resolved_metrics,
+                      "resolved notifications for cpu and latency_p99")
+
 def cgroup_writable():
     if os.geteuid() != 0:
         return "not root"
