@@ -60,7 +60,18 @@ typedef struct open_finding {
 	uint64_t id;	  /* this finding's record (new on escalation) */
 	uint64_t episode; /* its first record: the same until it closes;
 			     what cooldowns and the cap count per */
+	/* A deliberate test made its latest record (the shadow moved
+	 * during a proposal's soak or a stress test): the test's evidence,
+	 * never acted on nor alerted, also after the test while it stays
+	 * open unchanged. Static text, NULL when not. */
+	const char *deliberate;
 } open_finding_t;
+
+/* Whether rules may act and alert on o. */
+static bool actionable(const open_finding_t *o)
+{
+	return o->open && !o->f.suppressed && !o->deliberate;
+}
 
 struct mit {
 	const config_t *cfg;
@@ -632,8 +643,22 @@ void mit_config_changed(mit_t *m, int64_t now, const char *why)
 
 /* ------------------------------------------------------------ findings */
 
+/* The deliberate test the shadow is under at now (a proposal's soak, a
+ * stress test and one step after it, while its load drains), or NULL. */
+static const char *deliberate_test(const mit_t *m, int64_t now)
+{
+	if (m->shadow_test)
+		return "a proposal's soak";
+	if (m->stress.state == MIT_STRESS_RUNNING ||
+	    (m->stress_ever &&
+	     now - m->stress_end < m->cfg->mitigation.stress.step))
+		return "a stress test";
+	return NULL;
+}
+
 static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 {
+	const char *test = deliberate_test(m, now);
 	memcpy(m->view, an->metric, sizeof(m->view));
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const an_metric_view_t *v = &m->view[k];
@@ -651,8 +676,19 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 			o->episode = o->id;
 		o->open = true;
 		o->f = *f;
-		char ev[AN_TEXT_MAX * 4];
-		mit_finding_evidence(f, ev, sizeof(ev));
+		/* as its latest record says: an escalation on production's
+		 * side, or after the test, is real */
+		o->deliberate = test && f->mover == AN_SHADOW ? test : NULL;
+		/* a deliberate test's finding says so first (the note is
+		 * short) */
+		char ev[AN_TEXT_MAX * 4 + 128];
+		size_t l = 0;
+		if (o->deliberate)
+			l = (size_t)snprintf(ev, sizeof(ev),
+					     "during %s (the test's evidence, "
+					     "not alerted): ",
+					     o->deliberate);
+		mit_finding_evidence(f, ev + l, sizeof(ev) - l);
 		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
 				       f, ev};
 		if (m->audit->finding)
@@ -694,7 +730,7 @@ static void act_alert(mit_t *m, int64_t now, uint64_t dec,
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		bool mine = rule->expr.metrics & (1u << k);
 		const open_finding_t *o = &m->open[k];
-		bool use = mine && o->open && !o->f.suppressed;
+		bool use = mine && actionable(o);
 		if (!use)
 			continue;
 		fired++;
@@ -1554,7 +1590,7 @@ static uint32_t unseen_metrics(const mit_t *m, int r, uint32_t metrics)
 	uint32_t out = 0;
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const open_finding_t *o = &m->open[k];
-		if ((metrics & (1u << k)) && o->open && !o->f.suppressed &&
+		if ((metrics & (1u << k)) && actionable(o) &&
 		    o->id != m->rule_seen[r][k])
 			out |= 1u << k;
 	}
@@ -1570,7 +1606,7 @@ static an_metric_t primary_metric(const mit_t *m, uint32_t metrics)
 			continue;
 		const open_finding_t *o = &m->open[k];
 		double s = -1;
-		if (o->open && !o->f.suppressed)
+		if (actionable(o))
 			s = 1000 + o->f.severity;
 		else if (m->view[k].valid && m->view[k].threshold > 0)
 			s = m->view[k].deviation / m->view[k].threshold;
@@ -1603,7 +1639,7 @@ static uint64_t findings_sig(const mit_t *m, uint32_t metrics)
 	uint64_t sig = 0;
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const open_finding_t *o = &m->open[k];
-		if ((metrics & (1u << k)) && o->open && !o->f.suppressed)
+		if ((metrics & (1u << k)) && actionable(o))
 			sig = (sig ^ o->id) * 0x100000001b3ull;
 	}
 	return sig;
@@ -1628,15 +1664,15 @@ static void policy_tick(mit_t *m, int64_t now)
 {
 	mit_eval_ctx_t ctx;
 	mit_eval_ctx_clear(&ctx);
-	/* While the shadow is being stressed (and for a step after), what
-	 * the shadow does is the test, not a finding to act on. */
-	bool stressing = m->stress.state == MIT_STRESS_RUNNING ||
-			 (m->stress_ever && now - m->stress_end <
-						m->cfg->mitigation.stress.step) ||
-			 m->shadow_test; /* a proposal's candidate */
+	/* While the shadow is under a deliberate test (a stress test and a
+	 * step after, a proposal's candidate), what the shadow does is the
+	 * test, not a finding to act on; a finding the test made stays
+	 * the test's after it ended, until it closes. */
+	bool testing = deliberate_test(m, now) != NULL;
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const open_finding_t *o = &m->open[k];
-		if (stressing && o->open && o->f.mover == AN_SHADOW)
+		if (o->open && (o->deliberate ||
+				(testing && o->f.mover == AN_SHADOW)))
 			continue; /* unknown: no rule fires on it */
 		mit_eval_ctx_set(&ctx, (an_metric_t)k, &m->view[k],
 				 o->open ? &o->f : NULL);
@@ -1671,7 +1707,7 @@ static void policy_tick(mit_t *m, int64_t now)
 				 i ? ", " : "", mit_act_name(rule->then[i]));
 		}
 		const open_finding_t *o = &m->open[pm];
-		bool has = o->open && !o->f.suppressed;
+		bool has = actionable(o);
 		m->deciding = has ? o->episode : 0;
 		uint64_t dec = audit_decision(m, now, rule->name, cond,
 					      has ? o->id : 0, an_metric_name(pm),

@@ -789,6 +789,63 @@ Test(engine, shadow_findings_during_a_stress_test_are_the_test)
 	stop();
 }
 
+/* Issue 23: deliberate tests do not page. A shadow finding made during
+ * a proposal's soak is annotated as the test's evidence and never acted
+ * on nor alerted, even after the soak ended while it stays open; a real
+ * finding next to it is alerted alone. */
+Test(engine, deliberate_test_findings_do_not_page)
+{
+	start("",
+	      "  policy:\n"
+	      "    - name: any\n      when: cpu.critical or "
+	      "latency_p99.critical\n"
+	      "      then: [alert]\n      cooldown: 0s\n");
+	mit_shadow_test(eng, true);
+	tick(1, 0.9, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert(has_note("during a proposal's soak (the test's evidence, "
+			   "not alerted): cpu critical"));
+	cr_assert_not(has_note("rule any"));
+	/* escalated within the soak: still the test's */
+	tick(2, 0.95, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert_not(has_note("rule any"));
+	mit_shadow_test(eng, false);
+	for (int t = 3; t < 8; t++) {
+		tick(t, 0.9, 0, 0);
+		cr_assert_not(has_note("rule any"), "the soak's finding, later");
+		cr_assert_not(has_note("alert sent"));
+	}
+	tick_on(8, AN_M_latency_p99, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	cr_assert(has_note("rule any"));
+	cr_assert(has_note("alert sent: deviation/latency_p99 critical"));
+	cr_assert_not(has_note("alert sent: deviation/cpu"),
+		      "the test's finding is not alerted with it");
+	mit_status_t st;
+	mit_status(eng, &st);
+	cr_assert_eq(st.alerts_firing, 1);
+	/* once it closed, a new shadow finding outside a test is real */
+	resolve_tick(9);
+	tick(10, 0.9, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert(has_note("alert sent: deviation/cpu critical"));
+	stop();
+}
+
+/* The same for a stress test: its shadow findings, and those of the
+ * step after it, stay the test's. */
+Test(engine, stress_test_findings_do_not_page)
+{
+	start("",
+	      "  stress:\n    levers: [amplify]\n    step: 10s\n");
+	buf_t err = BUF_INIT;
+	cr_assert_eq(mit_stress_start(eng, T0 + S, "test", &err), 0, "%s",
+		     err.data);
+	buf_free(&err);
+	tick(2, 0.9, AN_FIND_CRITICAL, AN_SHADOW);
+	cr_assert(has_note("during a stress test (the test's evidence, not "
+			   "alerted)"));
+	cr_assert_not(has_note("alert sent"));
+	stop();
+}
+
 static int snaps_taken, snaps_good;
 static char snap_manifest[512];
 
