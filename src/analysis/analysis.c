@@ -963,6 +963,22 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	warmup_view(a, s, v, out);
 }
 
+uint32_t an_analyzer_close(an_analyzer_t *a, uint32_t metrics)
+{
+	uint32_t closed = 0;
+	for (int m = 0; m < AN_METRIC__COUNT; m++) {
+		an_mstate_t *s = &a->m[m];
+		if (!(metrics & (1u << m)) || s->open == AN_FIND_NONE ||
+		    !(s->dev <= s->thr_eff))
+			continue;
+		s->open = AN_FIND_NONE;
+		s->suppressed = false;
+		s->quiet = 0;
+		closed |= 1u << m;
+	}
+	return closed;
+}
+
 /* ------------------------------------------------------------ the tick */
 
 int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)

@@ -409,6 +409,13 @@ int an_analyzer_event(an_analyzer_t *a, const an_event_t *ev);
 int an_analyzer_update(an_analyzer_t *a, const an_tick_t *tick,
 		       an_out_t *out);
 
+/* Closes the findings open on metrics (bit m: metric m) whose deviation
+ * is back within its threshold now, without waiting for the hysteresis
+ * (AN_CLEAR_S): the engine verified a rollback that brought them back.
+ * A metric still outside keeps its finding. Returns the bits closed;
+ * they are not reported again in an out's resolved. */
+uint32_t an_analyzer_close(an_analyzer_t *a, uint32_t metrics);
+
 /* The verdict over the last verdict window with experiment (AN_SHADOW,
  * or AN_PROD when production is the side that moved) judged against the
  * other side. 0 (result NODATA until each side has enough samples). */

@@ -276,6 +276,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 					  : NAN,
 				  wall};
 		mit_tick(r->mit, &in, &r->report);
+		if (r->report.closed)
+			an_analyzer_close(r->an, r->report.closed);
 		run__propose_tick(r, now);
 		act_report(r, now);
 	}

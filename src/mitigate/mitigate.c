@@ -643,6 +643,20 @@ void mit_config_changed(mit_t *m, int64_t now, const char *why)
 
 /* ------------------------------------------------------------ findings */
 
+/* Closes the finding open on k (why: a sentence) and resolves its
+ * alert. */
+static void close_finding(mit_t *m, int64_t now, an_metric_t k,
+			  const char *why)
+{
+	m->open[k].open = false;
+	m->open[k].deliberate = NULL;
+	char key[64];
+	snprintf(key, sizeof(key), "deviation/%s", an_metric_name(k));
+	note(m, MIT_NOTE_FINDING, "resolved: %s", why);
+	if (mit_alert_resolve(m->alerter, now, key, why))
+		note(m, MIT_NOTE_ALERT, "alert resolved: %s", key);
+}
+
 /* The deliberate test the shadow is under at now (a proposal's soak, a
  * stress test and one step after it, while its load drains), or NULL. */
 static const char *deliberate_test(const mit_t *m, int64_t now)
@@ -699,23 +713,39 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		if (!(an->resolved & (1u << k)) || !m->open[k].open)
 			continue;
-		m->open[k].open = false;
-		char key[64], why[160];
-		snprintf(key, sizeof(key), "deviation/%s",
-			 an_metric_name((an_metric_t)k));
+		char why[160];
 		snprintf(why, sizeof(why),
 			 "%s deviation %.3g back under its threshold %.3g",
 			 an_metric_name((an_metric_t)k), m->view[k].deviation,
 			 m->view[k].threshold);
-		note(m, MIT_NOTE_FINDING, "resolved: %s", why);
-		if (mit_alert_resolve(m->alerter, now, key, why))
-			note(m, MIT_NOTE_ALERT, "alert resolved: %s", key);
+		close_finding(m, now, (an_metric_t)k, why);
 	}
 	/* A critical finding open now restarts the soak. */
 	for (int k = 0; k < AN_METRIC__COUNT; k++)
 		if (m->open[k].open && !m->open[k].f.suppressed &&
 		    m->open[k].f.kind == AN_FIND_CRITICAL)
 			m->clean_since = now;
+}
+
+/* After a verified rollback: every open finding whose metric is back
+ * within its threshold closes now, not after the analysis's hysteresis;
+ * the report asks the caller to close it in the analysis too. */
+static void close_recovered(mit_t *m, int64_t now)
+{
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const an_metric_view_t *v = &m->view[k];
+		if (!m->open[k].open || !v->valid || v->deviation > v->threshold)
+			continue;
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "%s deviation %.3g within its threshold %.3g after "
+			 "the verified rollback",
+			 an_metric_name((an_metric_t)k), v->deviation,
+			 v->threshold);
+		close_finding(m, now, (an_metric_t)k, why);
+		if (m->rep)
+			m->rep->closed |= 1u << k;
+	}
 }
 
 /* ------------------------------------------------------------ alert */
@@ -1195,6 +1225,8 @@ static void rollback_tick(mit_t *m, int64_t now)
 				 v->deviation, v->threshold, m->rb.health);
 		audit_outcome_n(m, now, m->rb.action_id, rb_name(m),
 				"verified", why);
+		if (!m->rb.promote)
+			close_recovered(m, now);
 		if (m->rb.promote) {
 			m->prom.result = 0;
 			snprintf(m->prom.why, sizeof(m->prom.why), "%s", why);

@@ -131,6 +131,11 @@ typedef struct mit_report {
 	size_t nnotes, dropped;
 	mit_event_out_t event[MIT_MAX_EVENTS];
 	size_t nevents;
+	/* Findings the engine closed this tick (bit m: metric m), after a
+	 * verified rollback brought their metrics back: the caller closes
+	 * them in the analysis too (an_analyzer_close), so that they do not
+	 * linger for its hysteresis. */
+	uint32_t closed;
 } mit_report_t;
 
 /* ------------------------------------------------------------ status */

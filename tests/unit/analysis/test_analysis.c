@@ -249,6 +249,47 @@ Test(analysis, finding_closes_after_the_deviation_goes)
 	an_analyzer_free(a);
 }
 
+/* Issue 22: the engine closes a finding at once after a verified
+ * rollback; the analysis follows (an_analyzer_close) only for a metric
+ * back within its threshold, and does not report it again. */
+Test(analysis, close_on_request_once_back)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	int64_t opened = -1;
+	bool asked_inside = false, asked_outside = false;
+	for (int64_t k = 0; k < 900; k++) {
+		double b = 1e8;
+		one(&t, k, AN_M_memory, b * noise(0.005),
+		    b * blip_600_to_700(k) * noise(0.005));
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		if (out->nfindings && opened < 0)
+			opened = k;
+		cr_assert_not(asked_inside &&
+				      (out->resolved & (1u << AN_M_memory)),
+			      "closed on request: not resolved again");
+		if (opened >= 0 && k == opened + 5) {
+			cr_assert_eq(an_analyzer_close(a, ~0u), 0,
+				     "still outside: stays open");
+			asked_outside = true;
+		}
+		const an_metric_view_t *v = &out->metric[AN_M_memory];
+		if (k > 700 && !asked_inside && v->open != AN_FIND_NONE &&
+		    v->deviation <= v->threshold) {
+			cr_assert_eq(an_analyzer_close(a, 1u << AN_M_memory),
+				     1u << AN_M_memory);
+			asked_inside = true;
+		}
+	}
+	cr_assert(asked_outside && asked_inside);
+	cr_assert_eq(out->metric[AN_M_memory].open, AN_FIND_NONE);
+	free(out);
+	an_analyzer_free(a);
+}
+
 /* ------------------------------------------------------------ mover */
 
 /* CPU per request, production at 100 req/s and the shadow at its default

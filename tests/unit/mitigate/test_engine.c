@@ -310,8 +310,18 @@ Test(engine, rollback_restores_reloads_and_verifies)
 	mit_status(eng, &st);
 	cr_assert_not(st.verifying);
 	cr_assert_not(st.held);
-	resolve_tick(17);
+	/* issue 22: the finding closes at once, its alert resolves, and the
+	 * analysis is asked to close it too */
+	cr_assert(has_note("resolved: cpu deviation 0.02 within its threshold "
+			   "0.1 after the verified rollback"));
 	cr_assert(has_note("alert resolved: deviation/cpu"));
+	cr_assert_eq(rep.closed, 1u << AN_M_cpu);
+	cr_assert_eq(mit_finding_id(eng, AN_M_cpu), 0);
+	mit_status(eng, &st);
+	cr_assert_eq(st.alerts_firing, 0);
+	resolve_tick(17); /* the analysis's own close, had it come */
+	cr_assert_not(has_note("alert resolved"), "once");
+	cr_assert_eq(rep.closed, 0);
 	cr_assert_str_eq(trail(), "finding cpu/critical 95\n"
 				  "decision default-cpu \n"
 				  "action rollback started\n"
