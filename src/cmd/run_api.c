@@ -1,7 +1,8 @@
 /*
  * run_api.c: what the admin API shows of the daemon: its status (JSON),
  * the Prometheus exposition (per-side metrics, request counters,
- * deviations, the proxy's and the store's own counters), recent points
+ * deviations, the proxy's and the store's own counters, the engine's
+ * state: open findings, hold, warm-up, known-good age), recent points
  * for the dashboard's charts, events posted by people or deploy
  * pipelines (which reach the store, the analysis and the engine), and
  * the mitigation engine's routes:
@@ -265,6 +266,57 @@ static void expose_proxy(metrics_expo_t *e, const char *service,
 	metrics_expo_sample(e, "", svc, 1, (double)c->queue_requests);
 }
 
+/* umbra's own state, for a Prometheus rule that watches umbra: open
+ * findings by metric and severity, hold, warm-up, the known-good
+ * snapshot's age, alerts firing. */
+static void expose_engine(metrics_expo_t *e, const run_t *r)
+{
+	const char *service = r->cfg->service;
+	metrics_label_t svc[1] = {{"service", service}};
+	metrics_expo_family(e, "umbra_warming_up", METRICS_EXPO_GAUGE,
+			    "1 while a metric of the analysis is in its "
+			    "warm-up (analysis.warmup)");
+	metrics_expo_sample(e, "", svc, 1, r->out && r->out->warming ? 1 : 0);
+	if (!r->mit)
+		return;
+	mit_status_t st;
+	mit_status(r->mit, &st);
+	metrics_expo_family(e, "umbra_findings_open", METRICS_EXPO_GAUGE,
+			    "1 for the open finding of a metric at its "
+			    "severity (kind), 0 otherwise; test: 1 when a "
+			    "deliberate test (proposal soak, stress) made it");
+	for (int k = 0; k < AN_METRIC__COUNT; k++)
+		for (int f = AN_FIND_PREDICTED; f <= AN_FIND_CRITICAL; f++) {
+			bool test = st.open_test[k];
+			metrics_label_t l[4] = {
+			    {"service", service},
+			    {"metric", an_metric_name((an_metric_t)k)},
+			    {"severity", an_find_kind_name((an_find_kind_t)f)},
+			    {"test", test ? "true" : "false"}};
+			metrics_expo_sample(e, "", l, 4,
+					    (int)st.open_kind[k] == f ? 1 : 0);
+		}
+	metrics_expo_family(e, "umbra_held", METRICS_EXPO_GAUGE,
+			    "1 while automatic actions are held until a "
+			    "person releases them");
+	metrics_expo_sample(e, "", svc, 1, st.held ? 1 : 0);
+	metrics_expo_family(e, "umbra_alerts_firing", METRICS_EXPO_GAUGE,
+			    "alerts umbra has firing now");
+	metrics_expo_sample(e, "", svc, 1, (double)st.alerts_firing);
+	metrics_expo_family(e, "umbra_known_good", METRICS_EXPO_GAUGE,
+			    "1 when a known-good snapshot of production's "
+			    "config exists");
+	metrics_expo_sample(e, "", svc, 1, st.known_good[0] ? 1 : 0);
+	if (st.known_good[0] && st.known_good_ns > 0) {
+		metrics_expo_family(e, "umbra_known_good_age_seconds",
+				    METRICS_EXPO_GAUGE,
+				    "seconds since the latest known-good "
+				    "snapshot became known-good");
+		double age = (double)(st.now_ns - st.known_good_ns) / 1e9;
+		metrics_expo_sample(e, "", svc, 1, age > 0 ? age : 0);
+	}
+}
+
 static void metrics_text(void *arg, buf_t *out)
 {
 	run_t *r = arg;
@@ -299,6 +351,7 @@ static void metrics_text(void *arg, buf_t *out)
 	expose_proxy(&e, r->cfg->service, &c);
 	if (r->store)
 		store_expose(&e, r->store, r->cfg->service);
+	expose_engine(&e, r);
 	metrics_expo_done(&e);
 }
 

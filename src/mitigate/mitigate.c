@@ -110,6 +110,7 @@ struct mit {
 	snap_job_t sj;	      /* the routine snapshot, one in flight */
 	char good_id[MIT_SNAP_ID_LEN + 1]; /* the latest known-good, for
 					      status without the store */
+	int64_t good_ns; /* since when it is known-good (decision clock) */
 	/* hold */
 	bool held;
 	char hold_reason[256];
@@ -594,8 +595,10 @@ static void snapshots_tick(mit_t *m, int64_t now)
 	if (!m->sj.busy) {
 		mit_snap_info_t g;
 		buf_t e = BUF_INIT;
-		if (mit_snaps_find(m->snaps, "good", &g, &e) == 0)
+		if (mit_snaps_find(m->snaps, "good", &g, &e) == 0) {
 			memcpy(m->good_id, g.id, sizeof(m->good_id));
+			m->good_ns = g.good_ns;
+		}
 		buf_free(&e);
 	}
 	if (!m->have_cur || m->cur.good_ns)
@@ -620,6 +623,7 @@ static void snapshots_tick(mit_t *m, int64_t now)
 	}
 	m->cur.good_ns = now;
 	memcpy(m->good_id, m->cur.id, sizeof(m->good_id));
+	m->good_ns = now;
 	audit_snapshot(m, now, &m->cur);
 	char d[32];
 	snprintf(d, sizeof(d), "%.0f s",
@@ -1957,8 +1961,10 @@ int mit_start(mit_t *m, int64_t now, buf_t *err)
 	check_snapshot(m, now, "start");
 	mit_snap_info_t g;
 	buf_t ge = BUF_INIT;
-	if (mit_snaps_find(m->snaps, "good", &g, &ge) == 0)
+	if (mit_snaps_find(m->snaps, "good", &g, &ge) == 0) {
 		memcpy(m->good_id, g.id, sizeof(m->good_id));
+		m->good_ns = g.good_ns;
+	}
 	buf_free(&ge);
 	rc = mit_worker_new(&m->worker);
 	if (rc)
@@ -2023,6 +2029,14 @@ void mit_status(const mit_t *m, mit_status_t *out)
 	if (m->have_cur)
 		snprintf(out->current, sizeof(out->current), "%s", m->cur.id);
 	snprintf(out->known_good, sizeof(out->known_good), "%s", m->good_id);
+	out->known_good_ns = m->good_id[0] ? m->good_ns : 0;
+	out->now_ns = m->last_now;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const open_finding_t *o = &m->open[k];
+		out->open_kind[k] = o->open && !o->f.suppressed ? o->f.kind
+								: AN_FIND_NONE;
+		out->open_test[k] = o->open && o->deliberate;
+	}
 	out->clean_since_ns = m->clean_since;
 	out->replicas_desired = m->last_desired;
 	out->forecast_trusted = mit_scaler_trusted(&m->scaler);

@@ -150,6 +150,12 @@ typedef struct mit_status {
 	bool snapshots;	       /* production has a config_dir */
 	char current[MIT_SNAP_ID_LEN + 1];
 	char known_good[MIT_SNAP_ID_LEN + 1]; /* "" none */
+	int64_t known_good_ns;	/* since when (decision clock); 0 none */
+	int64_t now_ns;		/* the last tick's decision time */
+	/* per metric: the kind of its open finding (suppressed ones are
+	 * AN_FIND_NONE), and whether a deliberate test made it */
+	an_find_kind_t open_kind[AN_METRIC__COUNT];
+	bool open_test[AN_METRIC__COUNT];
 	int64_t clean_since_ns;	/* no critical finding since */
 	int replicas_desired;	/* the scaler's last decision, 0 none */
 	bool forecast_trusted;

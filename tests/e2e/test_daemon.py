@@ -129,7 +129,14 @@ api:
         for name in (f'umbra_cpu_cores{{service="{SERVICE}",'
                      'side="production"}',
                      "umbra_proxy_requests_total", "umbra_mirror_dropped_"
-                     "total", "umbra_deviation_ratio", "umbra_requests_total"):
+                     "total", "umbra_deviation_ratio", "umbra_requests_total",
+                     # umbra's own state (issue 22)
+                     f'umbra_findings_open{{service="{SERVICE}",'
+                     'metric="cpu",severity="critical",test="false"}',
+                     f'umbra_held{{service="{SERVICE}"}} 0',
+                     f'umbra_warming_up{{service="{SERVICE}"}}',
+                     f'umbra_known_good{{service="{SERVICE}"}}',
+                     f'umbra_alerts_firing{{service="{SERVICE}"}}'):
             self.assertIn(name, text)
         r = subprocess.run(["promtool", "check", "metrics"], input=text,
                            capture_output=True, text=True, timeout=30)
