@@ -220,6 +220,37 @@ class MitigateTest(TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"(?m)^f 0644 +15 [0-9a-f]{16}  app.conf$")
 
+    def test_a_new_finding_gets_its_decision_within_the_cooldown(self):
+        """Issue 22: a finding acted on (a rollback on cpu) does not
+        swallow the decision on another metric's finding within
+        mitigation.cooldown (10 minutes here)."""
+        cfg, port = base_config(self, self.conf,
+                                "  reload: {signal: HUP}\n")
+        cfg = cfg.replace("  cooldown: 0s\n", "  cooldown: 10m\n")
+        d = Driver(self, cfg)
+        d.wait("^ready")
+        self.bad_deploy(d, port)
+        d.send("view cpu 0.5", "finding cpu critical production")
+        d.wait(r"^note action rollback: restore known-good snapshot")
+        wait_until(lambda: self.latency_knob(port) == 0, WAIT,
+                   "production rolled back")
+        d.send("view cpu 0.01")
+        d.wait(r"^note outcome rollback verified")
+        d.forget()
+        # a second bad deploy, seconds later: another metric moves
+        # (production is back on the known-good config already)
+        self.set_conf("latency_ms = 300\n")
+        d.send("changed", "signal HUP")
+        d.wait(r"^signalled 1")
+        wait_until(lambda: self.latency_knob(port) == 300, WAIT,
+                   "production reloading latency_ms = 300")
+        d.send("view latency_p99 2.0 0.25",
+               "finding latency_p99 critical production")
+        d.wait(r"^note action rollback: restore known-good snapshot")
+        wait_until(lambda: self.latency_knob(port) == 0, WAIT,
+                   "production rolled back again, within the cooldown")
+        self.assertNotIn("rollback cooldown", "\n".join(d.seen))
+
     def test_failed_verification_holds_until_released(self):
         # soak 3 s: between two episodes below the bad config must not
         # soak into a known-good one
