@@ -337,6 +337,11 @@ class LoopTest(TestCase):
         mt = f["metric"]
         s = d.wait_status(lambda s: s["analysis"][mt]["deviation"] <
                           s["analysis"][mt]["threshold"], "the recovery")
+        # issue 22: the verified rollback closed the finding at once
+        # (not after the analysis's 30 s of quiet)
+        d.wait_status(lambda s: s["analysis"][mt].get("open", "none") ==
+                      "none", "the finding closed after the verification",
+                      timeout=10)
         m = s["mitigation"]
         self.assertFalse(m["held"])
         self.assertFalse(m["verifying"])
