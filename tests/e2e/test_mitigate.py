@@ -426,6 +426,41 @@ class AlertmanagerTest(TestCase):
         self.assertEqual(resolved[0]["alerts"][0]["labels"]["metric"], "cpu")
 
 
+    def test_a_proposal_soak_does_not_page(self):
+        """Issue 23: the shadow's findings during a proposal's soak are
+        its evidence: no alert reaches Alertmanager, during the soak or
+        after it; a real finding next to them is alerted alone."""
+        conf = os.path.join(self.tmp, "conf")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "app.conf"), "w") as f:
+            f.write("latency_ms = 0\n")
+        cfg, port = base_config(
+            self, conf, "",
+            "  alert:\n"
+            f"    alertmanager: http://127.0.0.1:{self.am_port}\n")
+        service = re.search(r"service: (\S+)", cfg).group(1)
+        d = Driver(self, cfg)
+        d.wait("^ready")
+        d.send("shadow_test on", "view cpu 0.9",
+               "finding cpu critical shadow")
+        d.wait(r"^note finding during a proposal's soak \(the test's "
+               r"evidence, not alerted\): cpu critical")
+        d.send("shadow_test off")
+        d.wait(r"^shadow_test off")
+        # ticks after the soak, the finding still open
+        t = d.status()["ticks"]
+        wait_until(lambda: d.status()["ticks"] >= t + 5, WAIT,
+                   "five ticks after the soak")
+        self.assertEqual(self.am_alerts(service), [])
+        d.send("view latency_p99 0.5", "finding latency_p99 critical "
+               "production")
+        d.wait(r"^note alert alert sent: deviation/latency_p99 critical")
+        alerts = self.wait_for(lambda: self.am_alerts(service),
+                               "the real alert in Alertmanager")
+        self.assertEqual([a["labels"]["metric"] for a in alerts],
+                         ["latency_p99"])
+        self.assertNotIn("alert sent: deviation/cpu", "\n".join(d.seen))
+
     def test_sigterm_resolves_every_firing_alert(self):
         """Issue 22: a clean stop leaves nothing firing."""
         conf = os.path.join(self.tmp, "conf")

@@ -14,6 +14,8 @@
  *   changed                         production's config may have changed
  *   signal SIG                      signal production (a deploy's reload)
  *   release WHO                     a person lifts a hold
+ *   shadow_test on|off              a proposal's candidate is on the
+ *                                   shadow (mit_shadow_test)
  *   promote SNAP                    promote snapshot SNAP of the store
  *                                   (read through a second handle, as
  *                                   a proposal's store is)
@@ -178,6 +180,9 @@ static void command(drive_t *d, char *line)
 		int sig = !strcmp(w[1], "HUP") ? SIGHUP : atoi(w[1]);
 		int rc = prov_signal(d->prov, PROV_PRODUCTION, sig);
 		say("signalled %d", rc);
+	} else if (!strcmp(w[0], "shadow_test") && n >= 2) {
+		mit_shadow_test(d->eng, !strcmp(w[1], "on"));
+		say("shadow_test %s", w[1]);
 	} else if (!strcmp(w[0], "release")) {
 		int rc = mit_release(d->eng, now, n > 1 ? w[1] : "test",
 				     "released by the test");
