@@ -69,6 +69,15 @@ an_det_t *an_det_new(const char *name)
 	return d;
 }
 
+an_det_t *an_det_new_ens(const an_ens_params_t *p)
+{
+	const an_det_ops_t *o = &an_det_ensemble2_ops;
+	an_det_t *d = xcalloc(1, sizeof(*d) + o->info.state_bytes);
+	d->ops = o;
+	an__ens_init_params(d->state, p);
+	return d;
+}
+
 void an_det_free(an_det_t *d)
 {
 	free(d);

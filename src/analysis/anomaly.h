@@ -51,4 +51,35 @@ const an_det_info_t *an_det_info(const an_det_t *d);
 int an_det_run(const char *name, const double *t, const double *x, size_t n,
 	       double *scores);
 
+/* ----------------------------------------------- the default detector */
+
+/* The detector umbra uses when none is named: `umbra analyze --nab`, the
+ * daemon's per-metric anomaly scores, the bench. */
+#define AN_DET_DEFAULT "ensemble2"
+
+/* The default detector's constants that were chosen on data. Each is
+ * searched by cross-validation over the grid an_ens_grid_at lists
+ * (`umbra analyze --nab DIR --cv K`, docs/anomaly.md). */
+typedef struct an_ens_params {
+	unsigned window; /* past means per novelty scale (points) */
+	unsigned quiet;  /* the first point that may score */
+	unsigned lag;    /* the 16-point scale's drift lag (points) */
+	double escape;   /* a score this many times the last alarm's breaks
+			  * the rest after it */
+} an_ens_params_t;
+
+/* The default detector's constants. */
+extern const an_ens_params_t an_ens_default;
+
+/* The candidate grid: an_ens_grid_size() points, the product of each
+ * constant's candidates. Writes point i (< size) into *out. */
+size_t an_ens_grid_size(void);
+void an_ens_grid_at(size_t i, an_ens_params_t *out);
+/* Prints p as "window=W quiet=Q lag=L escape=E" into buf. Returns buf. */
+char *an_ens_params_str(const an_ens_params_t *p, char *buf, size_t size);
+
+/* A new default detector with constants p (values outside their ranges
+ * are clamped). Caller owns it (an_det_free). */
+an_det_t *an_det_new_ens(const an_ens_params_t *p);
+
 #endif
