@@ -26,6 +26,9 @@ static const an_det_ops_t *const det_table[] = {
 	&an_det_record_ops,
 	&an_det_ensemble_ops,
 	&an_det_ensemble2_ops,
+	&an_det_ensemble3_ops,
+	&an_det_stuck_ops,
+	&an_det_season_ops,
 };
 #define DET_COUNT (sizeof(det_table) / sizeof(det_table[0]))
 
@@ -71,7 +74,7 @@ an_det_t *an_det_new(const char *name)
 
 an_det_t *an_det_new_ens(const an_ens_params_t *p)
 {
-	const an_det_ops_t *o = &an_det_ensemble2_ops;
+	const an_det_ops_t *o = &an_det_ensemble3_ops;
 	an_det_t *d = xcalloc(1, sizeof(*d) + o->info.state_bytes);
 	d->ops = o;
 	an__ens_init_params(d->state, p);

@@ -55,7 +55,7 @@ int an_det_run(const char *name, const double *t, const double *x, size_t n,
 
 /* The detector umbra uses when none is named: `umbra analyze --nab`, the
  * daemon's per-metric anomaly scores, the bench. */
-#define AN_DET_DEFAULT "ensemble2"
+#define AN_DET_DEFAULT "ensemble3"
 
 /* The default detector's constants that were chosen on data. Each is
  * searched by cross-validation over the grid an_ens_grid_at lists
@@ -66,6 +66,11 @@ typedef struct an_ens_params {
 	unsigned lag;    /* the 16-point scale's drift lag (points) */
 	double escape;   /* a score this many times the last alarm's breaks
 			  * the rest after it */
+	double stuck;    /* alarm at a run of (near-)identical values this
+			  * many times the series' record; 0: off */
+	double season;   /* alarm at a quarter day's distance from the daily
+			  * and weekly profiles this many times its usual
+			  * size; 0: off */
 } an_ens_params_t;
 
 /* The default detector's constants. */
@@ -75,8 +80,25 @@ extern const an_ens_params_t an_ens_default;
  * constant's candidates. Writes point i (< size) into *out. */
 size_t an_ens_grid_size(void);
 void an_ens_grid_at(size_t i, an_ens_params_t *out);
-/* Prints p as "window=W quiet=Q lag=L escape=E" into buf. Returns buf. */
+/* Grid points i and j differ only in escape, stuck and season (the
+ * fusion's constants) when i / block == j / block. */
+size_t an_ens_grid_fuse_block(void);
+/* Prints p as "window=W quiet=Q lag=L escape=E stuck=S season=R" into
+ * buf. Returns buf. */
 char *an_ens_params_str(const an_ens_params_t *p, char *buf, size_t size);
+
+/* The default detector in two stages, for searching its constants
+ * cheaply: the channels' raw values per point (they depend on window,
+ * quiet and lag only), then their fusion into scores (escape, stuck and
+ * season). an_ens_fuse(p, an_ens_channels(p, ...)) gives exactly the
+ * scores of an_det_new_ens(p). */
+typedef struct an_ens_chan {
+	double nov, rec, stuck, season;
+} an_ens_chan_t;
+void an_ens_channels(const an_ens_params_t *p, const double *t,
+		     const double *x, size_t n, an_ens_chan_t *out);
+void an_ens_fuse(const an_ens_params_t *p, const an_ens_chan_t *ch,
+		 size_t n, double *scores);
 
 /* A new default detector with constants p (values outside their ranges
  * are clamped). Caller owns it (an_det_free). */

@@ -18,9 +18,10 @@ extern const an_det_ops_t an_det_null_ops, an_det_random_ops,
 	an_det_gauss_ops, an_det_zscore_ops, an_det_holt_ops, an_det_hw_ops,
 	an_det_prophet_ops, an_det_lstm_ops, an_det_fcens_ops,
 	an_det_novelty_ops, an_det_record_ops, an_det_ensemble_ops,
-	an_det_ensemble2_ops;
+	an_det_ensemble2_ops, an_det_ensemble3_ops, an_det_stuck_ops,
+	an_det_season_ops;
 
-/* Initialises a state of an_det_ensemble2_ops' size with constants p
+/* Initialises a state of an_det_ensemble3_ops' size with constants p
  * (det_ensemble.c; an_det_new_ens). */
 void an__ens_init_params(void *state, const an_ens_params_t *p);
 

@@ -130,10 +130,21 @@ int analyze_cv_run(cmd_args_t *a, const cmd_nab_corpus_t *c,
 	       G);
 	fflush(stdout);
 	int rc = CMD_EXIT_OK;
+	size_t block = an_ens_grid_fuse_block();
+	an_ens_chan_t **ch = xcalloc(c->n, sizeof(*ch));
+	for (size_t k = 0; k < c->n; k++)
+		ch[k] = xcalloc(c->f[k].s.n, sizeof(an_ens_chan_t));
 	for (size_t g = 0; g < G; g++) {
 		an_ens_params_t p;
 		an_ens_grid_at(g, &p);
-		run_params(c, &p, scores);
+		/* The channels once per block, the fusion per point. */
+		for (size_t k = 0; k < c->n; k++) {
+			const cmd_nab_entry_t *e = &c->f[k];
+			if (g % block == 0)
+				an_ens_channels(&p, e->t, e->s.v, e->s.n,
+						ch[k]);
+			an_ens_fuse(&p, ch[k], e->s.n, scores[k]);
+		}
 		an_nab_result_t r;
 		for (int f = 0; f < nf; f++) {
 			size_t m = select_files(c, fold, f, false, scores, sel);
@@ -148,12 +159,16 @@ int analyze_cv_run(cmd_args_t *a, const cmd_nab_corpus_t *c,
 			goto bad;
 		whole[g] = r.score;
 	}
+	for (size_t k = 0; k < c->n; k++)
+		free(ch[k]);
+	free(ch);
+	ch = NULL;
 	/* Phase 2: each fold's choice, scored on its held-out files at
 	 * the thresholds of its training files, for every profile. */
 	double held_raw[AN_NAB_PROFILES] = {0}, held_null[AN_NAB_PROFILES] = {0},
 	       held_perfect[AN_NAB_PROFILES] = {0};
 	double **pooled = xcalloc(c->n, sizeof(*pooled));
-	printf("%-4s %-44s %8s %8s %8s %8s\n", "fold", "chosen", "train",
+	printf("%-4s %-57s %8s %8s %8s %8s\n", "fold", "chosen", "train",
 	       "held_std", "held_lFP", "held_lFN");
 	for (int f = 0; f < nf; f++) {
 		size_t best = 0;
@@ -164,8 +179,8 @@ int analyze_cv_run(cmd_args_t *a, const cmd_nab_corpus_t *c,
 		an_ens_params_t p;
 		an_ens_grid_at(best, &p);
 		run_params(c, &p, scores);
-		char buf[96];
-		printf("%-4d %-44s %8.2f", f, an_ens_params_str(&p, buf,
+		char buf[128];
+		printf("%-4d %-57s %8.2f", f, an_ens_params_str(&p, buf,
 								sizeof(buf)),
 		       train[best * (size_t)nf + (size_t)f]);
 		for (int q = 0; q < AN_NAB_PROFILES; q++) {
@@ -229,7 +244,7 @@ int analyze_cv_run(cmd_args_t *a, const cmd_nab_corpus_t *c,
 			goto bad2;
 		s[q] = r.score;
 	}
-	char buf[96];
+	char buf[128];
 	print_scores("in sample, best on the corpus", s);
 	printf("in-sample choice: %s\n",
 	       an_ens_params_str(&p, buf, sizeof(buf)));
@@ -243,6 +258,9 @@ done2:
 	goto done;
 bad:
 	rc = cmd_fail(a->cmd, "malformed windows");
+	for (size_t k = 0; ch && k < c->n; k++)
+		free(ch[k]);
+	free(ch);
 done:
 	for (size_t k = 0; k < c->n; k++)
 		free(scores[k]);
