@@ -55,6 +55,12 @@
  * noiseless cycle fits its profile almost exactly, and rounding would
  * otherwise look like a break (a lost cycle then scores about 10). */
 #define SEAS_FIT_FLOOR 0.03
+/* The seasonal test takes the usual fit as at least a tenth of the point
+ * scale (the mean absolute residual): a quarter-day mean of pure noise
+ * is about a twelfth of it at 5-minute sampling, and the smaller of two
+ * noisy fits is smaller still, so without the floor white noise would
+ * pass for a cycle. */
+#define SEAS_NOISE_FLOOR 0.1
 /* A residual counts at most three point scales (mean absolute residuals;
  * 3.8 normal standard deviations). */
 #define SEAS_RES_CLIP 3.0
@@ -148,7 +154,8 @@ double an_season_update(an_season_t *s, double t, double x)
 	double base_w = base > 1.0 / s->nb ? base : 1.0 / s->nb;
 	double score = 0;
 	if (t - s->t0 >= SEAS_WARM_S && settled && s->base_fit > 0 &&
-	    s->base_flat >= SEAS_STRENGTH * s->base_fit)
+	    s->base_flat >= SEAS_STRENGTH * fmax(s->base_fit,
+						 SEAS_NOISE_FLOOR * s->scale))
 		score = fit / fmax(s->base_fit, SEAS_FIT_FLOOR * s->base_flat);
 	/* The usual sizes learn robustly: a distance counts at most
 	 * SEAS_CLIP times the usual one, so an anomalous day moves them
