@@ -100,6 +100,11 @@ const an_det_info_t *an_det_info(const an_det_t *d)
 	return &d->ops->info;
 }
 
+const char *an_det_kind(const an_det_t *d)
+{
+	return d->ops->kind ? d->ops->kind(d->state) : NULL;
+}
+
 int an_det_run(const char *name, const double *t, const double *x, size_t n,
 	       double *scores)
 {

@@ -44,6 +44,12 @@ void an_det_free(an_det_t *d);
  * not; x finite) and returns its anomaly score in [0, 1]. */
 double an_det_update(an_det_t *d, double t, double x);
 const an_det_info_t *an_det_info(const an_det_t *d);
+/* What raised d's last nonzero score, for detectors that fuse channels:
+ * "level" (a level or deviation: novelty, record), "stuck" (a run of
+ * identical values), "season" (a broken daily or weekly cycle); NULL
+ * before any nonzero score and for detectors that do not say. Static
+ * string. */
+const char *an_det_kind(const an_det_t *d);
 
 /* Batch form: scores[i] for the series (t[i], x[i]), i < n, through a
  * fresh detector; a loop over an_det_update. Returns 0 or ERR_NOTFOUND

@@ -12,6 +12,9 @@ typedef struct an_det_ops {
 	an_det_info_t info; /* info.state_bytes: sizeof the state struct */
 	void (*init)(void *state);
 	double (*update)(void *state, double t, double x);
+	/* What raised the last nonzero score (an_det_kind); NULL: the
+	 * detector does not say. */
+	const char *(*kind)(const void *state);
 } an_det_ops_t;
 
 extern const an_det_ops_t an_det_null_ops, an_det_random_ops,

@@ -134,6 +134,7 @@ typedef struct ens_fuse_state {
 	an_ens_params_t p;
 	an_suppress_t sup;
 	double prev_stuck;
+	const char *kind; /* the channel of the last nonzero score */
 } ens_fuse_state_t;
 
 typedef struct det_ensemble {
@@ -172,6 +173,7 @@ static void fuse_init(ens_fuse_state_t *f, const an_ens_params_t *p)
 	an_suppress_init(&f->sup, ENS_ALARM, ENS_REST, NOV_REST_FRAC,
 			 p->escape >= 1 ? p->escape : 1);
 	f->prev_stuck = 0;
+	f->kind = NULL;
 }
 
 /* The fusion: the largest of novelty, the record's excess, a stuck run
@@ -183,15 +185,23 @@ static double fuse_step(ens_fuse_state_t *f, const an_ens_chan_t *c)
 {
 	double r = ENS_RECORD_WEIGHT * (c->rec - ENS_RECORD_FROM);
 	double raw = c->nov > r ? c->nov : r;
+	const char *kind = "level";
 	double st = an_stuck_once(c->stuck, f->prev_stuck, f->p.stuck);
 	f->prev_stuck = c->stuck;
-	if (ENS_ALARM * st > raw)
+	if (ENS_ALARM * st > raw) {
 		raw = ENS_ALARM * st;
+		kind = "stuck";
+	}
 	if (f->p.season > 1 && c->season > 1) {
 		double se = ENS_ALARM * (c->season - 1) / (f->p.season - 1);
-		raw = se > raw ? se : raw;
+		if (se > raw) {
+			raw = se;
+			kind = "season";
+		}
 	}
 	double s = an_suppress(&f->sup, raw);
+	if (s > 0)
+		f->kind = kind;
 	return s / (1 + s);
 }
 
@@ -236,6 +246,11 @@ static void ensemble3_init(void *st)
 	an__ens_init_params(st, &an_ens_default);
 }
 
+static const char *ensemble_kind(const void *st)
+{
+	return ((const det_ensemble_t *)st)->fu.kind;
+}
+
 static double ensemble_update(void *st, double t, double x)
 {
 	det_ensemble_t *d = st;
@@ -248,6 +263,7 @@ const an_det_ops_t an_det_ensemble_ops = {
 	 sizeof(det_ensemble_t)},
 	ensemble_init,
 	ensemble_update,
+	ensemble_kind,
 };
 
 const an_det_ops_t an_det_ensemble2_ops = {
@@ -257,6 +273,7 @@ const an_det_ops_t an_det_ensemble2_ops = {
 	 sizeof(det_ensemble_t)},
 	ensemble2_init,
 	ensemble_update,
+	ensemble_kind,
 };
 
 const an_det_ops_t an_det_ensemble3_ops = {
@@ -266,4 +283,5 @@ const an_det_ops_t an_det_ensemble3_ops = {
 	 sizeof(det_ensemble_t)},
 	ensemble3_init,
 	ensemble_update,
+	ensemble_kind,
 };

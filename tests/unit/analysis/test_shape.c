@@ -260,3 +260,35 @@ Test(ensemble3, two_stages_equal_the_stream)
 	an_det_run(AN_DET_DEFAULT, t, x, LONG, s);
 	cr_assert_arr_eq(s, f, sizeof(s));
 }
+
+Test(ensemble3, names_the_kind_of_its_alarms)
+{
+	static double t[LONG], x[LONG];
+	daily(t, x, LONG, 22);
+	for (int i = 4000; i < 4100; i++)
+		x[i] = x[3999];
+	unsigned seed = 23;
+	for (int i = 17 * DAY; i < 18 * DAY; i++)
+		x[i] = 50 + 2 * noise(&seed);
+	an_det_t *d = an_det_new(AN_DET_DEFAULT);
+	cr_assert_null(an_det_kind(d));
+	bool stuck = false, season = false;
+	for (int i = 0; i < LONG; i++) {
+		if (an_det_update(d, t[i], x[i]) <= 0)
+			continue;
+		const char *k = an_det_kind(d);
+		cr_assert_not_null(k);
+		if (i >= 3999 && i < 4100)
+			stuck |= !strcmp(k, "stuck");
+		if (i >= 17 * DAY && i < 18 * DAY)
+			season |= !strcmp(k, "season");
+	}
+	an_det_free(d);
+	cr_assert(stuck, "the frozen stretch is named stuck");
+	cr_assert(season, "the lost day is named season");
+	/* Detectors that do not fuse channels do not say. */
+	d = an_det_new("novelty");
+	an_det_update(d, 0, 1);
+	cr_assert_null(an_det_kind(d));
+	an_det_free(d);
+}
