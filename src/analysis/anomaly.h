@@ -62,6 +62,12 @@ int an_det_run(const char *name, const double *t, const double *x, size_t n,
 /* The detector umbra uses when none is named: `umbra analyze --nab`, the
  * daemon's per-metric anomaly scores, the bench. */
 #define AN_DET_DEFAULT "ensemble3"
+/* The default detector's alarm on its [0, 1) scale: a fused raw score of
+ * 0.035 (3.5 % of the range for a level; the stuck channel's report; the
+ * season channel at its alarm), squashed as s / (1 + s). NAB's threshold
+ * search lands there (0.0338). */
+#define AN_DET_ALARM_RAW 0.035
+#define AN_DET_ALARM (AN_DET_ALARM_RAW / (1 + AN_DET_ALARM_RAW))
 
 /* The default detector's constants that were chosen on data. Each is
  * searched by cross-validation over the grid an_ens_grid_at lists

@@ -27,7 +27,7 @@
 /* Suppression, as novelty's (rest 100 points or 3 % of those seen),
  * with the alarm level at 3.5 % of the range (where NAB's threshold
  * search settles for the fused score). */
-#define ENS_ALARM 0.035
+#define ENS_ALARM AN_DET_ALARM_RAW
 #define ENS_REST 100
 #define ENS_ESCAPE 10.0
 /* The default detector's constants (an_ens_params_t), each the value the
