@@ -148,7 +148,7 @@ struct an_analyzer {
 
 	const an_tick_t *cur; /* the tick being processed (borrowed) */
 
-	/* The default anomaly detector on each side's raw values: 49 KiB
+	/* The default anomaly detector on each side's raw values: 48 KiB
 	 * per metric and side (AN_DET_MAX_STATE bounds it). */
 	an_det_t *det[2][AN_METRIC__COUNT];
 };

@@ -202,7 +202,7 @@ static double season_update(void *p, double t, double x)
 
 const an_det_ops_t an_det_season_ops = {
 	{"season",
-	 "the last quarter day's distance from the learned daily and weekly "
+	 "the last quarter day's mean residual from the learned daily and weekly "
 	 "profiles, against its usual size",
 	 sizeof(det_season_t)},
 	season_init,

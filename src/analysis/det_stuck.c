@@ -90,7 +90,8 @@ static double stuck_update(void *p, double t, double x)
 
 const an_det_ops_t an_det_stuck_ops = {
 	{"stuck",
-	 "a run of (near-)identical values twice the longest run before",
+	 "a run of (near-)identical values twice the second-longest run "
+	 "before",
 	 sizeof(det_stuck_t)},
 	stuck_init,
 	stuck_update,
