@@ -18,7 +18,9 @@ Series types (the category):
   latency   milliseconds: 120 x (1 + 0.3 x load) x log-normal (sigma 0.25),
             one point in twenty from a Pareto tail (alpha 2.5)
   memory    percent used: a sawtooth, +0.05 per point from 40 until a
-            collection (every 500 to 700 points) drops it back, plus noise
+            collection (every 500 to 700 points) drops it back, plus 2 x
+            the daily cycle (small beside the sawtooth's 25 to 35) and
+            noise (sd 0.3)
   queue     small counts: Poisson around 3 x (1 + 0.8 x cycle), weekends at
             half (many repeated values)
 
