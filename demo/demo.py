@@ -154,7 +154,11 @@ class Demo:
             if not os.access(exe, os.X_OK):
                 sys.exit(f"demo: {exe} is missing (run `make demo`)")
         shutil.rmtree(RUN, ignore_errors=True)
-        os.makedirs(RUN)
+        # the shadow's files live beside the run's (which holds umbra's
+        # secrets, 0700): see examples/demo.yaml and docs/security.md
+        shutil.rmtree(os.path.join(ROOT, "build", "demo-shadow"),
+                      ignore_errors=True)
+        os.makedirs(RUN, mode=0o700)  # umbra's secrets, store and log
         shutil.copytree(os.path.join(ROOT, "demo", "conf"), CONF_DIR)
 
     def start_umbra(self):

@@ -19,10 +19,13 @@ STRESS=${STRESS:---cpu 2 --vm 1 --vm-bytes 512M}
 OUT=${OUT:-$top/build/check-loaded}
 command -v stress-ng >/dev/null 2>&1 || "$top/scripts/deps.sh"
 mkdir -p "$OUT"
+rev=$(git -C "$top" rev-parse HEAD)
 work=$(mktemp -d /tmp/umbra-check-loaded.XXXXXX)
 stress_pid=""
+run_pid=""
 cleanup() {
-	[ -n "$stress_pid" ] && kill -TERM -- "-$stress_pid" 2>/dev/null
+	[ -n "$run_pid" ] && kill -TERM "-$run_pid" 2>/dev/null
+	[ -n "$stress_pid" ] && kill -TERM "-$stress_pid" 2>/dev/null
 	[ -n "$stress_pid" ] && wait "$stress_pid" 2>/dev/null
 	rm -rf "$work"
 }
@@ -33,18 +36,24 @@ trap 'exit 130' INT TERM
 # shellcheck disable=SC2086
 setsid stress-ng $STRESS --quiet &
 stress_pid=$!
-echo "check-loaded: stress-ng $STRESS (pid $stress_pid), $RUNS run(s)," \
-    "SANITIZE=${SANITIZE:-none}, logs in $OUT"
+echo "check-loaded: commit $rev, stress-ng $STRESS (pid $stress_pid)," \
+    "$RUNS run(s), SANITIZE=${SANITIZE:-none}, logs in $OUT"
 
 failed=0
 i=1
 while [ "$i" -le "$RUNS" ]; do
 	rm -rf "$work/umbra"
-	git clone -q "$top" "$work/umbra"
+	git clone -q "$top" "$work/umbra" &&
+	    git -C "$work/umbra" checkout -q "$rev" || exit 1
 	log="$OUT/run-$i.log"
 	t0=$(date +%s)
-	(cd "$work/umbra" && make check SANITIZE="$SANITIZE") >"$log" 2>&1
+	# its own process group, so that an interrupt stops all of it
+	setsid sh -c 'cd "$1" && exec make check SANITIZE="$2"' sh \
+	    "$work/umbra" "$SANITIZE" >"$log" 2>&1 &
+	run_pid=$!
+	wait "$run_pid"
 	st=$?
+	run_pid=""
 	t1=$(date +%s)
 	count=$(grep -E '^check: [0-9]+ passed' "$log" | tail -1)
 	[ -n "$count" ] || count=$(grep -E '^(FAILED|Ran [0-9]+ tests)' "$log" |

@@ -7,18 +7,24 @@
 #   scripts/deps.sh --check   exit 1 and list what is missing, install nothing
 set -eu
 
+# The system user `umbra run` (as root) runs the shadow as, made first
+# (scripts/shadow-user.sh: silent when it exists; --check only reports).
+"$(dirname "$0")/shadow-user.sh" "$@"
+
 # Build: compiler, pkg-config and every linked library (DESIGN.md).
 BUILD="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libfyaml-dev libssl-dev libpcre2-dev libsqlite3-dev libpcap-dev
-libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev"
+libcurl4-openssl-dev libjansson-dev libgsl-dev zlib1g-dev libzstd-dev
+libseccomp-dev"
 # Run: `umbra run` builds an isolated shadow's network namespace, veth
 # pair and filter rules with these (shadow.isolate_network); util-linux
 # gives the tests setpriv (a root without capabilities).
 RUN="iproute2 nftables util-linux"
 # Tests: Criterion, real peers and tools the end-to-end tests start;
-# stress-ng loads the machine for `make check-loaded`.
+# stress-ng loads the machine for `make check-loaded`; libfaketime steps
+# the daemon's wall clock (tests/e2e/test_loop.py).
 TEST="libcriterion-dev python3 curl sqlite3 procps tcpdump
-prometheus prometheus-alertmanager stress-ng"
+prometheus prometheus-alertmanager stress-ng libfaketime"
 # Benchmarks: the anchors of ../shared/bench (nginx with its mirror module,
 # HAProxy) and the load generator.
 BENCH="nginx-light haproxy wrk"

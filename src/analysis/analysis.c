@@ -68,6 +68,17 @@
  * held the deviation from the first tick pass, and then only while the
  * current deviation is less than twice theirs (more is a new move). */
 #define AN_MOVER_PREEXISTING 0.5
+/* A side moved from its own baseline when its relative change is over
+ * this many times its mean |change| while quiet: for normal noise the
+ * mean |x| is 0.8 sigma, so 4 is about 3.2 sigma, which noise passes on
+ * one tick in a thousand. */
+#define AN_MOVER_NOISE_K 4.0
+/* An event that loads both sides is judged on the sides' raw difference
+ * in windows of this length: the scheduled-job case of issue 22 never
+ * left 10 % over 10-s windows while single ticks did; ten ticks at 1 s
+ * average the per-tick noise down by three, and a one-sided effect the
+ * size of the threshold still shows in full. */
+#define AN_ALIKE_WINDOW_S 10.0
 /* Below this many requests per second a per-request cost is the noise of
  * a handful of requests: load-driven metrics are not compared. */
 #define AN_RPS_FLOOR 0.5
@@ -120,6 +131,7 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 					     : (size_t)vp;
 	a->clear_ticks = (int64_t)ceil(AN_CLEAR_S / a->interval_s);
 	a->stale_ticks = (int64_t)ceil(AN_STALE_S / a->interval_s);
+	a->warmup_ticks = (uint64_t)ceil((double)p->warmup_ns / iv);
 	if (a->clear_ticks < AN_CONFIRM_TICKS)
 		a->clear_ticks = AN_CONFIRM_TICKS;
 	double h = round((double)p->horizon_ns / iv);
@@ -146,8 +158,9 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 		}
 		an_decayhist_init(&s->env, (double)p->envelope_half_life_ns / iv);
 		s->hist = xreallocarray(NULL, a->hist_len, sizeof(double));
+		s->rawh = xreallocarray(NULL, a->hist_len, sizeof(double));
 		for (size_t i = 0; i < a->hist_len; i++)
-			s->hist[i] = NAN;
+			s->hist[i] = s->rawh[i] = NAN;
 		s->vhigh_tick = INT64_MIN / 2;
 		s->fc_step = -1;
 		s->vb_idx = -1;
@@ -172,6 +185,7 @@ void an_analyzer_free(an_analyzer_t *a)
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		an_forecaster_free(a->m[m].fc);
 		free(a->m[m].hist);
+		free(a->m[m].rawh);
 	}
 	an_forecaster_free(a->load_fc);
 	for (int side = 0; side < 2; side++)
@@ -207,12 +221,21 @@ int an_analyzer_event(an_analyzer_t *a, const an_event_t *ev)
 /* Per-unit values of production and side x (shadow or baseline) for
  * metric m: per request for load-driven metrics when both rates are
  * known, otherwise the shadow divided by its traffic ratio; *scale is the
- * factor back to production's load. False when a value is missing or the
+ * factor back to production's load; *res the resolution of the
+ * difference between the two on production's scale (the tick's
+ * resolutions, see deviation()). False when a value is missing or the
  * load too low to divide by. */
 static bool normalise(const an_analyzer_t *a, an_metric_t m,
 		      const an_tick_t *t, int x, double *up, double *ux,
-		      double *scale)
+		      double *scale, double *res)
 {
+	/* the resolution of the difference x - p on production's scale:
+	 * the sum of the sides', each brought to production's load as its
+	 * value is (below) */
+	double res_p = t->resolution[AN_PROD][m], res_x = t->resolution[x][m];
+	res_p = res_p > 0 && isfinite(res_p) ? res_p : 0;
+	res_x = res_x > 0 && isfinite(res_x) ? res_x : 0;
+	*res = res_p + res_x;
 	double p = t->value[AN_PROD][m], v = t->value[x][m];
 	an_norm_t n = an_metric_norm(m);
 	if (n == AN_NORM_SHARE && !isfinite(p))
@@ -228,10 +251,12 @@ static bool normalise(const an_analyzer_t *a, an_metric_t m,
 			*up = p / rp;
 			*ux = v / rx;
 			*scale = rp;
+			*res = res_p + res_x * rp / rx;
 			return true;
 		}
 		*up = p;
 		*ux = v / a->p.ratio;
+		*res = res_p + res_x / a->p.ratio;
 		return true;
 	}
 	*up = p;
@@ -246,13 +271,23 @@ static bool normalise(const an_analyzer_t *a, an_metric_t m,
  * production is, its mirror image (the seed's would be bounded by 1, and
  * a critical level over 1 could never catch a production regression,
  * which is what rollbacks are for). On production's scale:
- * (ux - up) * scale / max(min(|up|, |ux|) * scale, floor). */
+ * (ux - up) * scale / max(min(|up|, |ux|) * scale, floor).
+ *
+ * Significance floor: the difference is first shrunk towards zero by res,
+ * the resolution of the difference (soft thresholding, Donoho and
+ * Johnstone 1994): a difference the counters cannot resolve (a CPU tick
+ * more on one side) is 0, and a larger one counts only by what the
+ * measurement can vouch for, so quantisation never makes a finding. */
 static inline double deviation(double up, double ux, double scale,
-			       double floor)
+			       double floor, double res)
 {
 	double small = fabs(up) < fabs(ux) ? fabs(up) : fabs(ux);
 	double d = small * scale;
-	return (ux - up) * scale / (d > floor ? d : floor);
+	double diff = (ux - up) * scale;
+	double mag = fabs(diff) - res;
+	if (!(mag > 0))
+		return 0;
+	return (diff < 0 ? -mag : mag) / (d > floor ? d : floor);
 }
 
 /* ------------------------------------------------------------ findings */
@@ -276,7 +311,19 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
 /* Which side moved from its own baseline, and which way: sets
  * s->mover, s->mover_dir and s->change (each side's relative change
  * from its baseline, always reported).
- *   1. A deviation already present between the two baselines (their
+ *
+ * Each side's move is judged against its own noise: it moved when its
+ * change is over sig = max(AN_MOVER_NOISE_K x its mean |change| while
+ * quiet, a quarter of the deviation). Then, in order:
+ *   1. A deploy or config change on one side only, within after_change
+ *      (events.after_change), weighs towards that side: it is the mover
+ *      when it moved, or when the other side did not (nothing else can
+ *      explain the deviation), or for a share (diff_rate: the share of
+ *      pairs that differ belongs to the pair, and production's own value
+ *      is 0). A side that did not change cannot be moved by the other's
+ *      config; only when the changed side stayed within its noise and
+ *      the other did not is the other the mover.
+ *   2. A deviation already present between the two baselines (their
  *      deviation, by the same formula, has the current one's sign and
  *      at least AN_MOVER_PREEXISTING of the larger of its size and the
  *      threshold) is pre-existing: neither side moved into it, e.g. a
@@ -285,36 +332,96 @@ static int64_t onset_tick(const an_analyzer_t *a, const an_mstate_t *s)
  *      threshold term keeps out an offset under T/2 that both baselines
  *      learned while quiet: a drift on top of it is a move (else a
  *      prediction would wait until the drift doubled the offset).
- *   2. Otherwise the side whose relative change is larger moved; a
- *      change under a quarter of the deviation is noise.
+ *   3. Otherwise the side that moved; when both did, the one further
+ *      over its own noise (change / sig).
  * When no side moved (pre-existing, noise, or no baselines yet), the
- * shadow is taken as the side under test, as Kayenta takes the canary,
- * and the direction is the deviation's sign. */
+ * shadow is taken as the side under test, as Kayenta takes the canary.
+ * The direction is the mover's own change when it moved, else the
+ * deviation's, seen from the mover (production above the shadow is
+ * production increasing; a share is bad as it grows). */
 static void find_mover(const an_analyzer_t *a, an_metric_t m, an_mstate_t *s)
 {
 	double fl = a->p.metric[m].floor;
 	double floor_u = fl / (s->scale > 0 ? s->scale : 1);
+	bool moved[2];
+	double z[2];
 	for (int i = 0; i < 2; i++) {
 		double r = s->ref[i];
 		s->change[i] = s->ref_ok ? (s->u[i] - r) /
 						   fmax(fabs(r), floor_u)
 					 : 0;
+		double sig = fmax(AN_MOVER_NOISE_K * s->ref_noise[i], s->dev / 4);
+		double c = fabs(s->change[i]);
+		moved[i] = s->ref_ok && c > sig;
+		z[i] = sig > 0 ? c / sig : c > 0 ? INFINITY : 0;
 	}
-	double cp = fabs(s->change[AN_PROD]), cs = fabs(s->change[AN_SHADOW]);
+	bool share = an_metric_norm(m) == AN_NORM_SHARE;
 	double dref = s->ref_ok ? deviation(s->ref[AN_PROD], s->ref[AN_SHADOW],
-					    s->scale, fl)
+					    s->scale, fl, 0)
 				: 0;
 	bool preexisting =
 		dref * s->ewma > 0 &&
 		fabs(dref) >= AN_MOVER_PREEXISTING * fmax(s->dev, s->thr_eff);
-	/* a move smaller than a quarter of the deviation is noise */
-	if (!s->ref_ok || preexisting || fmax(cp, cs) < s->dev / 4) {
-		s->mover = AN_SHADOW;
-		s->mover_dir = s->ewma >= 0 ? 1 : -1;
-		return;
+	unsigned ev = an__recent_change_sides(a, a->cur->t_ns);
+	int side = -1;
+	if (ev == 1u << AN_PROD || ev == 1u << AN_SHADOW) {
+		int e = ev == 1u << AN_PROD ? AN_PROD : AN_SHADOW;
+		if (share || moved[e] || (!moved[1 - e] && !preexisting))
+			side = e;
+		else if (moved[1 - e])
+			side = 1 - e;
 	}
-	s->mover = cs >= cp ? AN_SHADOW : AN_PROD;
-	s->mover_dir = s->change[s->mover] >= 0 ? 1 : -1;
+	if (side < 0 && !preexisting && s->ref_ok) {
+		if (moved[AN_PROD] && moved[AN_SHADOW])
+			side = z[AN_SHADOW] >= z[AN_PROD] ? AN_SHADOW : AN_PROD;
+		else if (moved[AN_PROD] || moved[AN_SHADOW])
+			side = moved[AN_PROD] ? AN_PROD : AN_SHADOW;
+	}
+	if (side < 0)
+		side = AN_SHADOW;
+	s->mover = (an_side_t)side;
+	int dev_dir = s->ewma >= 0 ? 1 : -1; /* the shadow's view */
+	if (!share && moved[side])
+		s->mover_dir = s->change[side] >= 0 ? 1 : -1;
+	else
+		s->mover_dir = share || side == AN_SHADOW ? dev_dir : -dev_dir;
+}
+
+/* ------------------------------------------------------------ alike */
+
+bool an__alike_over(const an_analyzer_t *a, an_metric_t m, int64_t start_ns,
+		    bool *judged)
+{
+	const an_mstate_t *s = &a->m[m];
+	*judged = false;
+	int64_t w = (int64_t)ceil(AN_ALIKE_WINDOW_S / a->interval_s);
+	if (w < 1)
+		w = 1;
+	double k0 = ceil((double)(start_ns - a->t0_ns) /
+			 (double)a->p.interval_ns);
+	int64_t first = k0 < 0 ? 0 : (int64_t)k0;
+	if (first < a->tick - (int64_t)a->hist_len + 1)
+		first = a->tick - (int64_t)a->hist_len + 1;
+	/* windows end at this tick and go back to the task's start; the
+	 * oldest, if cut short by the start, counts with half a window */
+	for (int64_t end = a->tick; end >= first; end -= w) {
+		int64_t lo = end - w + 1 < first ? first : end - w + 1;
+		double sum = 0;
+		int64_t n = 0;
+		for (int64_t k = lo; k <= end; k++) {
+			double r = s->rawh[(size_t)k % a->hist_len];
+			if (isfinite(r)) {
+				sum += r;
+				n++;
+			}
+		}
+		if (n == 0 || (n < (w + 1) / 2 && lo == first))
+			continue;
+		*judged = true;
+		if (fabs(sum / (double)n) > s->thr_eff)
+			return false;
+	}
+	return true;
 }
 
 static bool direction_bad(an_direction_t d, int dir)
@@ -376,7 +483,13 @@ static void decide(const an_analyzer_t *a, an_finding_t *f)
 			drift = c;
 	}
 	f->severity = severity(a, f, attr != NULL, task != NULL);
-	if (f->suppressed) {
+	if (f->suppressed && task && task->kind == AN_EV_REPLAY) {
+		f->action = AN_ACT_NONE;
+		an__textf(f->reason, sizeof(f->reason),
+			 "explained by traffic replayed into %s ('%s'): its "
+			 "load is not production's; not acted on",
+			 an_side_name(task->side), task->name);
+	} else if (f->suppressed) {
 		f->action = AN_ACT_NONE;
 		an__textf(f->reason, sizeof(f->reason),
 			 "explained by scheduled task '%s' loading both sides "
@@ -664,6 +777,19 @@ static void velocity_tick(an_analyzer_t *a, an_mstate_t *s, double r)
 	s->vel = s->ewma >= 0 ? slope : -slope;
 }
 
+/* The warm-up part of metric s's view; a metric that has had data and
+ * is still warming makes the whole output warming. */
+static void warmup_view(const an_analyzer_t *a, const an_mstate_t *s,
+			an_metric_view_t *v, an_out_t *out)
+{
+	v->warming = s->nlearned < a->warmup_ticks;
+	v->warmup_left_s = v->warming ? (double)(a->warmup_ticks - s->nlearned) *
+						a->interval_s
+				      : 0;
+	if (v->warming && s->nlearned > 0)
+		out->warming = true;
+}
+
 /* One metric's tick: deviation, smoothing, velocity, thresholds,
  * envelope, baselines, forecast, verdict blocks, then the finding's
  * life. Writes the metric's view and any finding into out. */
@@ -674,12 +800,12 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	const an_metric_params_t *mp = &a->p.metric[m];
 	const an_tick_t *t = a->cur;
 	an_metric_view_t *v = &out->metric[m];
-	double up, us, scale, r;
+	double up, us, scale, res, r;
 	size_t hi = (size_t)a->tick % a->hist_len;
 
-	s->valid = normalise(a, m, t, AN_SHADOW, &up, &us, &scale);
+	s->valid = normalise(a, m, t, AN_SHADOW, &up, &us, &scale, &res);
 	if (!s->valid) {
-		s->hist[hi] = NAN;
+		s->hist[hi] = s->rawh[hi] = NAN;
 		*v = (an_metric_view_t){.valid = false,
 					.deviation = s->dev,
 					.signed_dev = s->ewma,
@@ -687,9 +813,11 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 					.threshold = s->thr_eff,
 					.envelope = s->env_q,
 					.open = s->open};
+		warmup_view(a, s, v, out);
 		return;
 	}
-	double raw = deviation(up, us, scale, mp->floor);
+	s->nlearned++;
+	double raw = deviation(up, us, scale, mp->floor, res);
 	if (s->nupd && a->tick - s->last_tick > a->stale_ticks) {
 		s->nupd = 0;
 		s->started = false;
@@ -716,11 +844,12 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	s->started = true;
 	s->dev = fabs(s->ewma);
 	s->hist[hi] = s->ewma;
+	s->rawh[hi] = r;
 
 	bool baseline = false;
-	double ub, upb, sb;
-	if (normalise(a, m, t, AN_BASELINE, &upb, &ub, &sb)) {
-		double rb = deviation(upb, ub, sb, mp->floor);
+	double ub, upb, sb, resb;
+	if (normalise(a, m, t, AN_BASELINE, &upb, &ub, &sb, &resb)) {
+		double rb = deviation(upb, ub, sb, mp->floor, resb);
 		s->ewma_b = s->started_b
 				    ? s->ewma_b + a->p.smoothing * (rb - s->ewma_b)
 				    : rb;
@@ -743,6 +872,18 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 		s->ref[1] = us;
 		s->ref_ok = true;
 	} else if (quiet_now) {
+		/* each side's noise: how far it strays from its own baseline
+		 * while nothing is wrong (a running mean until the baseline's
+		 * rate is the slower) */
+		double floor_u = mp->floor / (scale > 0 ? scale : 1);
+		double w = fmax(a->ref_alpha, 1.0 / (double)(s->ref_nq + 1));
+		const double u[2] = {up, us};
+		for (int i = 0; i < 2; i++) {
+			double c = (u[i] - s->ref[i]) /
+				   fmax(fabs(s->ref[i]), floor_u);
+			s->ref_noise[i] += w * (fabs(c) - s->ref_noise[i]);
+		}
+		s->ref_nq++;
 		s->ref[0] += a->ref_alpha * (up - s->ref[0]);
 		s->ref[1] += a->ref_alpha * (us - s->ref[1]);
 	}
@@ -770,7 +911,10 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 	find_mover(a, m, s);
 	forecast_tick(a, s, r);
 	an__block_add(a, s);
-	bool warm = s->nupd >= a->vel_pts;
+	/* Judged only after the warm-up (and once velocity has its points):
+	 * until then the metric only teaches the envelope, the baselines and
+	 * the forecaster what normal looks like. */
+	bool warm = s->nupd >= a->vel_pts && s->nlearned >= a->warmup_ticks;
 	an_find_kind_t kind = AN_FIND_NONE;
 	if (warm && direction_bad(mp->direction, s->mover_dir)) {
 		if (s->pred_streak >= AN_PRED_CONFIRM)
@@ -822,6 +966,7 @@ static void metric_tick(an_analyzer_t *a, an_metric_t m, bool same_config,
 				.threshold = s->thr_eff,
 				.envelope = s->env_q,
 				.open = s->open};
+	warmup_view(a, s, v, out);
 }
 
 /* ------------------------------------------------------------ the tick */
@@ -871,15 +1016,17 @@ int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
 		if (gap > (int64_t)a->hist_len)
 			gap = (int64_t)a->hist_len;
 		for (int64_t g = 1; g <= gap; g++)
-			for (int m = 0; m < AN_METRIC__COUNT; m++)
-				a->m[m].hist[(size_t)(a->tick + g) %
-					     a->hist_len] = NAN;
+			for (int m = 0; m < AN_METRIC__COUNT; m++) {
+				size_t i = (size_t)(a->tick + g) % a->hist_len;
+				a->m[m].hist[i] = a->m[m].rawh[i] = NAN;
+			}
 		a->tick = next;
 	}
 	a->last_ns = t->t_ns;
 	a->cur = t;
 	out->nfindings = 0;
 	out->resolved = 0;
+	out->warming = false;
 
 	for (int m = 0; m < AN_METRIC__COUNT; m++)
 		an_decayhist_advance(&a->m[m].env, a->tick);

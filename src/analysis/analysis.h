@@ -102,10 +102,14 @@ typedef enum an_event_kind {
 	AN_EV_CONFIG_CHANGE,
 	AN_EV_SCHEDULED,
 	AN_EV_NOTE,
+	AN_EV_REPLAY, /* recorded traffic replayed into a side (umbra replay
+			 --announce): load the proxy does not see */
 	AN_EV__COUNT
 } an_event_kind_t;
 
 const char *an_event_kind_name(an_event_kind_t k);
+/* The kind called name ("deploy", "config_change", ...), or -1. */
+int an_event_kind_by_name(const char *name);
 
 /* ------------------------------------------------------------ parameters */
 
@@ -135,6 +139,8 @@ typedef struct an_sched {
  * the same defaults as the config table. */
 typedef struct an_params {
 	int64_t interval_ns;     /* the tick */
+	int64_t warmup_ns;       /* a metric is judged only after this much
+				    of its data (docs/analysis.md) */
 	int64_t history_ns;      /* deviation history kept for root cause */
 	double smoothing;        /* EWMA weight of the newest deviation */
 	int64_t velocity_window_ns;
@@ -192,6 +198,12 @@ typedef struct an_drift_in {
 typedef struct an_tick {
 	int64_t t_ns; /* wall-clock time of the tick, increasing */
 	double value[AN_SIDES][AN_METRIC__COUNT];
+	/* The resolution of each value, in its unit (metrics_sample_t.res):
+	 * the largest error the counters' quantum may put in it. A difference
+	 * between the sides within the sum of their resolutions is no
+	 * difference (docs/analysis.md, "Significance floor"). 0: exact or
+	 * unknown (an_tick_clear). */
+	double resolution[AN_SIDES][AN_METRIC__COUNT];
 	double rps[AN_SIDES];   /* requests per second: normalises load */
 	double connect_s[2];    /* mean upstream connect time, seconds */
 	double ttfb_s[2];       /* mean time to first byte, seconds */
@@ -202,7 +214,8 @@ typedef struct an_tick {
 	size_t ndrift;
 } an_tick_t;
 
-/* Sets t_ns and every value to NaN, every pointer to NULL. */
+/* Sets t_ns, every value to NaN, every resolution to 0, every pointer to
+ * NULL. */
 void an_tick_clear(an_tick_t *t, int64_t t_ns);
 
 /* An event: deploy, config change, scheduled task run, or note. */
@@ -281,6 +294,7 @@ typedef enum an_cause_kind {
 	AN_CAUSE_COMOVING,    /* metrics that move with it */
 	AN_CAUSE_NOTE,        /* an operator's note */
 	AN_CAUSE_SIDE,        /* the side that moved from its own baseline */
+	AN_CAUSE_REPLAY,      /* traffic replayed into the side that moved */
 	AN_CAUSE__COUNT
 } an_cause_kind_t;
 
@@ -305,7 +319,8 @@ typedef struct an_context {
 } an_context_t;
 
 typedef enum an_action {
-	AN_ACT_NONE = 0, /* explained (scheduled task on both sides) */
+	AN_ACT_NONE = 0, /* explained (scheduled task on both sides, a
+			    replay into the side that moved) */
 	AN_ACT_OBSERVE,  /* record; below the alerting severity */
 	AN_ACT_ALERT,
 	AN_ACT_ROLLBACK, /* production moved after its own change or drift */
@@ -355,6 +370,9 @@ typedef struct an_metric_view {
 	double anomaly[2];   /* each side's own anomaly score this tick
 				(the default detector, anomaly.h), [AN_PROD],
 				[AN_SHADOW]; NaN when not measured */
+	bool warming;      /* in its warm-up: learned from, not judged */
+	double warmup_left_s; /* seconds of data still to learn, 0 once
+				 judged */
 } an_metric_view_t;
 
 /* One side's metric that stopped behaving like itself, found by the
@@ -375,6 +393,10 @@ typedef struct an_anomaly {
  * at most one per metric per tick. */
 typedef struct an_out {
 	an_metric_view_t metric[AN_METRIC__COUNT];
+	/* Some metric that has had data is still in its warm-up (metrics
+	 * that never had any, say error_rate without traffic, do not
+	 * count): what status and the dashboard show as "warming up". */
+	bool warming;
 	double load_forecast; /* production rps at the horizon, or NaN */
 	uint32_t resolved;    /* bit m: metric m's finding closed this tick */
 	an_finding_t finding[AN_METRIC__COUNT];

@@ -56,6 +56,7 @@ typedef struct an_mstate {
 	double dev;    /* |ewma| */
 	bool valid;    /* this tick had values on both sides */
 	uint64_t nupd; /* ticks with values since the last restart */
+	uint64_t nlearned; /* ticks with values ever: the warm-up's count */
 	int64_t last_tick; /* the last tick with values */
 	double u[2];   /* this tick's per-unit values (per request for load) */
 	double scale;  /* this tick's production load scale (rps, or 1) */
@@ -76,6 +77,11 @@ typedef struct an_mstate {
 	/* each side's own baseline, per unit; frozen while not quiet */
 	double ref[2];
 	bool ref_ok;
+	/* each side's own noise: the mean |relative change from its
+	 * baseline| while quiet (a running mean over the first ticks, then
+	 * the baseline's EWMA) */
+	double ref_noise[2];
+	uint64_t ref_nq;
 
 	/* forecast of the signed deviation, on steps of fc_step ticks */
 	an_forecaster_t *fc;
@@ -110,6 +116,8 @@ typedef struct an_mstate {
 	double change[2];
 
 	double *hist; /* ring of ewma by tick index (NaN: no value) */
+	double *rawh; /* ring of the raw (median-of-3) deviation r, the
+			 sides compared directly (NaN: no value) */
 } an_mstate_t;
 
 struct an_analyzer {
@@ -120,6 +128,7 @@ struct an_analyzer {
 	double interval_s;
 	size_t vel_pts;
 	int64_t clear_ticks, stale_ticks;
+	uint64_t warmup_ticks; /* ticks of data before a metric is judged */
 	uint32_t fc_step_ticks, fc_steps_h;
 	uint32_t vb_ticks;     /* ticks per verdict block */
 	size_t hist_len;
@@ -167,8 +176,20 @@ void an__metric_verdict(const an_analyzer_t *a, an_metric_t m,
 /* explain.c */
 void an__endpoints_update(an_analyzer_t *a, const an_tick_t *t);
 void an__network_update(an_analyzer_t *a, const an_tick_t *t);
-/* A one-sided deploy or config change within after_change before t. */
+/* A one-sided deploy or config change within after_change before t, or
+ * a replay going on at t: the sides are not A/A. */
 bool an__recent_change(const an_analyzer_t *a, int64_t t_ns);
+/* The sides with a deploy or config change within after_change before
+ * t: bit 1 << AN_PROD, bit 1 << AN_SHADOW (an AN_BOTH event sets
+ * neither: it weighs towards no side). */
+unsigned an__recent_change_sides(const an_analyzer_t *a, int64_t t_ns);
+
+/* analysis.c: did the sides stay alike over an event that loads both
+ * (from start_ns to now)? On the raw deviation between them, in windows
+ * of AN_ALIKE_WINDOW_S: false when some window's mean is over metric m's
+ * effective threshold. *judged is false when no window had data. */
+bool an__alike_over(const an_analyzer_t *a, an_metric_t m, int64_t start_ns,
+		    bool *judged);
 /* Fills f's context and causes, suppressed and attribution. */
 void an__explain(an_analyzer_t *a, an_metric_t m, an_finding_t *f);
 /* The scheduled task span covering t for task i: start in *start, or

@@ -626,7 +626,8 @@ static int event_kind(const char *s, an_event_kind_t *k)
 		 {"config_change", AN_EV_CONFIG_CHANGE},
 		 {"config", AN_EV_CONFIG_CHANGE},
 		 {"scheduled", AN_EV_SCHEDULED},
-		 {"note", AN_EV_NOTE}};
+		 {"note", AN_EV_NOTE},
+		 {"replay", AN_EV_REPLAY}};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strcasecmp(s, t[i].name)) {
 			*k = t[i].kind;

@@ -6,7 +6,11 @@
  *                after_change before the onset: 0.9 - 0.4 age/after_change
  *                (one on the other side: 0.3, context only);
  *   scheduled    a task whose span covers the onset: 0.7 when it loads
- *                both sides alike, 0.6 on the side that moved, else 0.3;
+ *                both sides alike (the raw difference between the sides
+ *                stayed under the threshold in every 10-s window of its
+ *                run, or both moved the same way from their baselines,
+ *                the smaller at least half the larger), 0.6 on the side
+ *                that moved, else 0.3;
  *   drift        a config file that differs between the sides: 0.6;
  *   endpoint     the component: 0.85 * concentration * magnitude, where
  *                concentration is the endpoint's share of the summed
@@ -154,12 +158,29 @@ bool an__recent_change(const an_analyzer_t *a, int64_t t_ns)
 {
 	for (size_t i = 0; i < a->ev_count; i++) {
 		const an_ev_t *e = event_at(a, i);
+		if (e->kind == AN_EV_REPLAY && e->start_ns <= t_ns &&
+		    e->end_ns >= t_ns)
+			return true;
 		if ((e->kind == AN_EV_DEPLOY || e->kind == AN_EV_CONFIG_CHANGE) &&
 		    e->side != AN_BOTH && e->start_ns <= t_ns &&
 		    t_ns - e->start_ns <= a->p.after_change_ns)
 			return true;
 	}
 	return false;
+}
+
+unsigned an__recent_change_sides(const an_analyzer_t *a, int64_t t_ns)
+{
+	unsigned sides = 0;
+	for (size_t i = 0; i < a->ev_count; i++) {
+		const an_ev_t *e = event_at(a, i);
+		if ((e->kind == AN_EV_DEPLOY || e->kind == AN_EV_CONFIG_CHANGE) &&
+		    (e->side == AN_PROD || e->side == AN_SHADOW) &&
+		    e->start_ns <= t_ns &&
+		    t_ns - e->start_ns <= a->p.after_change_ns)
+			sides |= 1u << e->side;
+	}
+	return sides;
 }
 
 bool an__sched_covers(const an_sched_t *s, int64_t t_ns, int64_t *start)
@@ -217,7 +238,8 @@ static an_context_t *add_context(an_finding_t *f, an_event_kind_t kind,
 	return c;
 }
 
-/* Both sides moved the same way by the same order. */
+/* Both sides moved the same way by the same order (from their
+ * baselines). */
 static bool moved_alike(const an_finding_t *f)
 {
 	double p = f->change[AN_PROD], s = f->change[AN_SHADOW];
@@ -231,8 +253,18 @@ static bool moved_alike(const an_finding_t *f)
 static void task_covers(an_analyzer_t *a, an_finding_t *f, const char *name,
 			an_side_t side, int64_t start, int64_t end)
 {
-	bool alike = moved_alike(f);
-	bool both = side == AN_BOTH;
+	bool both = side == AN_BOTH, judged = false;
+	/* A task on both sides loads them alike when the sides, compared
+	 * directly, stayed together over its run: each side's baseline
+	 * soaks up part of a long task's load (it learns while the metric
+	 * is quiet), so their moves from those baselines (+15 % against
+	 * +35 %) can say "not alike" of sides whose raw difference never
+	 * left the threshold. Moves of the same order from baselines that
+	 * held (a task that started loud) are alike too. */
+	bool alike = both && (an__alike_over(a, f->metric, start, &judged) &&
+			      judged);
+	if (both && !alike)
+		alike = moved_alike(f);
 	bool explains = (both && alike) || side == f->mover;
 	an_context_t *c = add_context(f, AN_EV_SCHEDULED, side, start, end,
 				      name, "");
@@ -258,6 +290,34 @@ static void task_covers(an_analyzer_t *a, an_finding_t *f, const char *name,
 	(void)a;
 }
 
+/* A replay into side (umbra replay --announce) going on while f's
+ * deviation grew: the replayed requests load that side without passing
+ * the proxy, so its per-request costs, its latency and its memory say
+ * what the replay costs, not what production's traffic does. A finding
+ * on such a metric whose mover is the replayed side is explained by it:
+ * suppressed, annotated, not acted on. Correctness (error_rate,
+ * diff_rate, from the mirrored pairs alone) is judged as usual, with the
+ * replay in its context. */
+static void replay_covers(an_finding_t *f, const an_ev_t *e, const char *name)
+{
+	bool on_mover = e->side == f->mover || e->side == AN_BOTH;
+	bool load = f->metric != AN_M_error_rate && f->metric != AN_M_diff_rate;
+	bool explains = on_mover && load;
+	an_context_t *c = add_context(f, AN_EV_REPLAY, e->side, e->start_ns,
+				      e->end_ns, name, e->text);
+	if (c)
+		c->explains = explains;
+	if (explains && c)
+		f->suppressed = true;
+	char ev[AN_TEXT_MAX];
+	an__textf(ev, sizeof(ev),
+		 "traffic replayed into %s since %.0f s before the onset%s",
+		 an_side_name(e->side),
+		 (double)(f->onset_ns - e->start_ns) / NS,
+		 explains ? ": the side's load is not production's" : "");
+	add_cause(f, AN_CAUSE_REPLAY, explains ? 0.8 : 0.3, name, ev);
+}
+
 /* Events and scheduled tasks around f's onset: context, causes,
  * attribution and suppression. */
 static void explain_events(an_analyzer_t *a, an_finding_t *f)
@@ -274,6 +334,11 @@ static void explain_events(an_analyzer_t *a, an_finding_t *f)
 			if (e->start_ns <= onset + slack && e->end_ns >= onset)
 				task_covers(a, f, name, e->side, e->start_ns,
 					    e->end_ns);
+			continue;
+		}
+		if (e->kind == AN_EV_REPLAY) {
+			if (e->start_ns <= f->t_ns && e->end_ns >= onset)
+				replay_covers(f, e, name);
 			continue;
 		}
 		if (e->start_ns > onset + slack || e->start_ns < onset - win)

@@ -67,8 +67,16 @@ const char *an_side_name(an_side_t s)
 const char *an_event_kind_name(an_event_kind_t k)
 {
 	static const char *const n[] = {"deploy", "config_change",
-					"scheduled", "note"};
+					"scheduled", "note", "replay"};
 	return NAME_OF(n, k);
+}
+
+int an_event_kind_by_name(const char *name)
+{
+	for (int k = 0; k < AN_EV__COUNT; k++)
+		if (strcmp(an_event_kind_name((an_event_kind_t)k), name) == 0)
+			return k;
+	return -1;
 }
 
 const char *an_find_kind_name(an_find_kind_t k)
@@ -83,7 +91,7 @@ const char *an_cause_kind_name(an_cause_kind_t k)
 	static const char *const n[] = {
 		"change",       "scheduled", "drift",    "endpoint",
 		"network",      "application", "leading_metric",
-		"comoving_metrics", "note", "side"};
+		"comoving_metrics", "note", "side", "replay"};
 	return NAME_OF(n, k);
 }
 
@@ -132,6 +140,7 @@ void an_params_default(an_params_t *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->interval_ns = 1 * NS;
+	p->warmup_ns = 300 * NS;
 	p->history_ns = 600 * NS;
 	p->smoothing = 0.3;
 	p->velocity_window_ns = 5 * NS;
@@ -171,6 +180,7 @@ int an_params_validate(const an_params_t *p, const char **why)
 	if (p->interval_ns <= 0 || p->interval_ns > AN_MAX_INTERVAL_NS)
 		BAD("interval must be positive and at most a day");
 	const int64_t spans[] = {p->history_ns, p->velocity_window_ns,
+				 p->warmup_ns,
 				 p->envelope_half_life_ns, p->horizon_ns,
 				 p->verdict_window_ns, p->after_change_ns};
 	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++)
@@ -198,8 +208,8 @@ int an_params_validate(const an_params_t *p, const char **why)
 		BAD("verdict marginal must not exceed pass");
 	if (!(p->verdict_alpha > 0 && p->verdict_alpha < 1))
 		BAD("verdict alpha must be in (0, 1)");
-	if (p->after_change_ns < 0 || p->history_ns < 0)
-		BAD("after_change and history must be >= 0");
+	if (p->after_change_ns < 0 || p->history_ns < 0 || p->warmup_ns < 0)
+		BAD("after_change, history and warmup must be >= 0");
 	if (!(p->ratio > 0 && p->ratio <= 1))
 		BAD("ratio must be in (0, 1]");
 	if ((unsigned)p->forecaster >= AN_FC__COUNT)

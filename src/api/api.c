@@ -43,7 +43,7 @@ struct api {
 int api_token_load(const char *path, bool create,
 		   char out[2 * API_TOKEN_BYTES + 1], buf_t *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
 		unsigned char raw[API_TOKEN_BYTES];
 		if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
@@ -83,13 +83,16 @@ int api_token_load(const char *path, bool create,
 		return -errno;
 	}
 	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+	if (fstat(fd, &st) != 0) {
+		int e = -errno;
 		close(fd);
-		buf_printf(err,
-			   "%s is accessible by group or others (mode %04o); "
-			   "a secret must be private: chmod 600 it",
-			   path, (unsigned)(st.st_mode & 07777));
-		return ERR_INSECURE;
+		buf_printf(err, "%s: %s", path, strerror(-e));
+		return e;
+	}
+	int insecure = fs_check_private(&st, path, err);
+	if (insecure) {
+		close(fd);
+		return insecure;
 	}
 	char b[256];
 	ssize_t n = read(fd, b, sizeof(b) - 1);
@@ -320,22 +323,31 @@ static void list_route(api_t *a, struct evhttp_request *req, const char *what)
 
 /* --------------------------------------------------------------- events */
 
-static int parse_time(json_t *v, int64_t *out)
+int api__parse_time(json_t *v, int64_t *out, const char **why)
 {
+	*why = NULL;
 	if (!v)
 		return ERR_NOTFOUND;
-	if (json_is_number(v)) {
-		*out = (int64_t)(json_number_value(v) * 1e9);
-		return 0;
-	}
-	if (!json_is_string(v))
+	if (json_is_number(v))
+		return units_secs_to_ns(json_number_value(v), 0, API_TIME_MAX_S,
+					out, why);
+	if (!json_is_string(v)) {
+		*why = "not a number or a string";
 		return ERR_PARSE;
+	}
 	struct tm tm = {0};
 	const char *s = json_string_value(v);
 	char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end || (*end && *end != 'Z'))
+	if (!end || (*end && strcmp(end, "Z"))) {
+		*why = "not a time";
 		return ERR_PARSE;
-	*out = (int64_t)timegm(&tm) * NS_PER_S;
+	}
+	time_t t = timegm(&tm);
+	if (t < 0 || (double)t > API_TIME_MAX_S) {
+		*why = "out of range";
+		return ERR_RANGE;
+	}
+	*out = (int64_t)t * NS_PER_S;
 	return 0;
 }
 
@@ -352,7 +364,7 @@ static void post_event(api_t *a, struct evhttp_request *req)
 		return;
 	}
 	static const char *const types[] = {"deploy", "note", "config_change",
-					    "scheduled", NULL};
+					    "scheduled", "replay", NULL};
 	static const char *const sides[] = {"production", "shadow", "both",
 					    NULL};
 	const char *type = json_string_value(json_object_get(j, "type"));
@@ -364,20 +376,27 @@ static void post_event(api_t *a, struct evhttp_request *req)
 	for (int i = 0; side && sides[i]; i++)
 		side_ok |= !strcmp(side, sides[i]);
 	int64_t now = clock_wall_ns(), start = now, end = now;
-	int rs = parse_time(json_object_get(j, "start"), &start);
-	int re = parse_time(json_object_get(j, "end"), &end);
+	const char *ws, *we;
+	int rs = api__parse_time(json_object_get(j, "start"), &start, &ws);
+	int re = api__parse_time(json_object_get(j, "end"), &end, &we);
 	if (rs == ERR_NOTFOUND)
 		start = now;
 	if (re == ERR_NOTFOUND)
 		end = start;
+	char bad_time[160] = "";
+	if ((rs && rs != ERR_NOTFOUND) || (re && re != ERR_NOTFOUND)) {
+		bool s_bad = rs && rs != ERR_NOTFOUND;
+		snprintf(bad_time, sizeof(bad_time),
+			 "%s: %s (expected Unix seconds 0..%.0f or "
+			 "YYYY-MM-DDTHH:MM:SSZ)",
+			 s_bad ? "start" : "end", s_bad ? ws : we,
+			 API_TIME_MAX_S);
+	}
 	const char *why = !type_ok ? "type: expected deploy, note, "
-				     "config_change or scheduled"
+				     "config_change, scheduled or replay"
 			  : !side_ok ? "side: expected production, shadow or "
 				       "both"
-			  : (rs && rs != ERR_NOTFOUND) ||
-				    (re && re != ERR_NOTFOUND)
-			      ? "start/end: expected Unix seconds or "
-				"YYYY-MM-DDTHH:MM:SSZ"
+			  : bad_time[0]	 ? bad_time
 			  : end < start ? "end is before start"
 			  : text && strlen(text) > 1000
 			      ? "text: at most 1000 characters"

@@ -17,7 +17,8 @@
 	X(UPSTREAM_CONNECT, "upstream_connect")                           \
 	X(SHADOW_CONNECT, "shadow_connect")                               \
 	X(CAPTURE_WRITE, "capture_write")                                 \
-	X(CONFIG_READ, "config_read")
+	X(CONFIG_READ, "config_read")                                     \
+	X(TXN_CRASH, "txn_crash") /* -K: SIGKILL at a restore's K-th step */
 
 typedef enum fault_id {
 #define FAULT__ENUM(id, name) FAULT_##id,

@@ -224,6 +224,28 @@ static void put_field(out_t *o, const log_field_t *f, bool json)
 	}
 }
 
+int64_t log__mono_ns(void)
+{
+	return clock_mono_ns();
+}
+
+bool log_limit_pass(log_limit_t *l, int64_t now_ns, int64_t interval_ns,
+		    uint64_t *suppressed)
+{
+	int64_t next = atomic_load_explicit(&l->next_ns, memory_order_relaxed);
+	/* One thread wins the interval's slot; the others count. */
+	if (now_ns < next ||
+	    !atomic_compare_exchange_strong(&l->next_ns, &next,
+					    now_ns + interval_ns)) {
+		atomic_fetch_add_explicit(&l->suppressed, 1,
+					  memory_order_relaxed);
+		return false;
+	}
+	*suppressed = atomic_exchange_explicit(&l->suppressed, 0,
+					       memory_order_relaxed);
+	return true;
+}
+
 void log_emit(log_level_t level, const char *mod, const char *msg,
 	      const log_field_t *fields)
 {

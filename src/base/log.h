@@ -17,6 +17,7 @@
 #ifndef UMBRA_BASE_LOG_H
 #define UMBRA_BASE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -90,5 +91,56 @@ void log_emit(log_level_t level, const char *mod, const char *msg,
 #define log_info(mod, msg, ...) LOG__AT(LOG_INFO, mod, msg, __VA_ARGS__)
 #define log_warn(mod, msg, ...) LOG__AT(LOG_WARN, mod, msg, __VA_ARGS__)
 #define log_error(mod, msg, ...) LOG__AT(LOG_ERROR, mod, msg, __VA_ARGS__)
+
+/* ------------------------------------------------------------ rate limits
+ *
+ * A log line on a hot path (an accept loop out of descriptors, a peer
+ * that keeps sending garbage) must not turn into a flood: such a call
+ * site is written
+ *
+ *   log_warn_limited("proxy", "accept: out of file descriptors",
+ *                    LF_I("worker", id));
+ *
+ * and emits at most one record per LOG_LIMIT_INTERVAL_NS, the first of
+ * each interval, carrying suppressed=N: the records of that site dropped
+ * since the last one emitted. Each call site has its own state (a static
+ * log_limit_t), shared by every thread that runs it: lock-free (atomics). */
+#define LOG_LIMIT_INTERVAL_NS 1000000000LL /* one line a second per site:
+					      enough to see it is still
+					      happening */
+
+typedef struct log_limit {
+	_Atomic int64_t next_ns;      /* the next record may go from then */
+	_Atomic uint64_t suppressed;  /* dropped since the last one */
+} log_limit_t;
+
+/* true when a record may be emitted at now_ns (monotonic); then
+ * *suppressed is how many were dropped since the previous one (and the
+ * count restarts). false: this one is dropped and counted. */
+bool log_limit_pass(log_limit_t *l, int64_t now_ns, int64_t interval_ns,
+		    uint64_t *suppressed);
+
+#define LOG__LIMITED(lvl, mod, msg, ...)                                   \
+	do {                                                              \
+		static log_limit_t log__lim_;                             \
+		uint64_t log__sup_;                                       \
+		if (log_enabled(lvl) &&                                   \
+		    log_limit_pass(&log__lim_, log__mono_ns(),            \
+				   LOG_LIMIT_INTERVAL_NS, &log__sup_))    \
+			log_emit((lvl), (mod), (msg),                     \
+				 (const log_field_t[]){                   \
+					 __VA_ARGS__ __VA_OPT__(, )       \
+					 LF_U("suppressed", log__sup_),   \
+					 {NULL, LOG_F_END, {0}}});        \
+	} while (0)
+
+int64_t log__mono_ns(void);
+
+#define log_warn_limited(mod, msg, ...)                                    \
+	LOG__LIMITED(LOG_WARN, mod, msg, __VA_ARGS__)
+#define log_info_limited(mod, msg, ...)                                    \
+	LOG__LIMITED(LOG_INFO, mod, msg, __VA_ARGS__)
+#define log_debug_limited(mod, msg, ...)                                   \
+	LOG__LIMITED(LOG_DEBUG, mod, msg, __VA_ARGS__)
 
 #endif

@@ -40,6 +40,25 @@ int units_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
 	return 0;
 }
 
+int units_secs_to_ns(double s, double min_s, double max_s, int64_t *ns,
+		     const char **why)
+{
+	if (!isfinite(s)) {
+		SET_WHY("not a finite number");
+		return ERR_RANGE;
+	}
+	if (min_s < -UNITS_NS_MAX_S)
+		min_s = -UNITS_NS_MAX_S;
+	if (max_s > UNITS_NS_MAX_S)
+		max_s = UNITS_NS_MAX_S;
+	if (s < min_s || s > max_s) {
+		SET_WHY("out of range");
+		return ERR_RANGE;
+	}
+	*ns = (int64_t)(s * 1e9);
+	return 0;
+}
+
 int units_parse_double(const char *s, double min, double max, double *out,
 		       const char **why)
 {

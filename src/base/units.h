@@ -30,6 +30,15 @@ int units_parse_ratio(const char *s, double *out, const char **why);
 /* 0..100, with or without '%'. */
 int units_parse_percent(const char *s, double *out, const char **why);
 
+/* Seconds given as a number (JSON, where there is no text to parse)
+ * into nanoseconds: finite and within min_s..max_s, else ERR_RANGE and
+ * *why "out of range" (or "not a finite number"). The bounds keep the
+ * product inside int64 (|s| <= 9223372036 s, the year 2262): a cast of
+ * an out-of-range double is undefined behaviour. */
+#define UNITS_NS_MAX_S 9223372035.0 /* INT64_MAX ns, in whole seconds */
+int units_secs_to_ns(double s, double min_s, double max_s, int64_t *ns,
+		     const char **why);
+
 /* Canonical text, the shortest exact form: "1h30m", "250ms", "0s";
  * "64KiB", "1000000B". Write into out (at least UNITS_FMT_LEN bytes) and
  * return it. */

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* --------------------------------------------------------------- limits */
 #define CAP_VERSION 1
@@ -210,6 +211,11 @@ extern const cap_masker_t cap_mask_passthrough;
 struct config_mask;
 cap_masker_t *cap_masker_new(const struct config_mask *cfg, buf_t *err);
 void cap_masker_free(cap_masker_t *m);
+
+/* What the real masker refused, by request (method, endpoint template,
+ * request or response, reason) and the setting that would allow it, one
+ * line each to f; nothing when it refused nothing. */
+void cap_masker_report(const cap_masker_t *m, FILE *f, const char *indent);
 
 /* Runs m on rec unless it is already masked; sets CAP_RF_MASKED when m
  * is real. 0 or the masker's refusal. */

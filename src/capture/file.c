@@ -137,9 +137,19 @@ int cap_writer_open(const char *path, bool force, const cap_writer_opts_t *o,
 	int rc = fault_sim(FAULT_CAPTURE_WRITE);
 	if (rc)
 		return rc;
+	/* Captures hold (masked) traffic: private, also when --force
+	 * overwrites a file that had another mode (a FIFO or a device
+	 * keeps its own). */
 	int fd = open(path, flags, 0600);
 	if (fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 ||
+	    (S_ISREG(sb.st_mode) && fchmod(fd, 0600) != 0)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
 	*out = cap_writer_fdopen(fd, path, o);
 	/* the header goes out at once: a file that exists is readable */
 	rc = cap_writer_flush(*out);

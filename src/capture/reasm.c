@@ -52,6 +52,7 @@ typedef struct ooo {
 	uint64_t pos;
 	uint32_t len, cut; /* cut: missing bytes after (snap length) */
 	int64_t ts;
+	int64_t ack; /* the segment's ack as a position (see dir.cur_ack) */
 	uint8_t data[];
 } ooo_t;
 
@@ -64,6 +65,7 @@ typedef struct xch {
 	int64_t req_ns, resp_ns, end_ns;
 	http_method_t method;
 	uint32_t seq;
+	uint64_t req_pos; /* client stream position of its first byte */
 	bool req_done, resp_started, resp_done;
 	bool dead;      /* request lost: still absorbs its response */
 	uint8_t lost;   /* cap_loss_t when dead */
@@ -90,6 +92,13 @@ typedef struct dir {
 	bool midstream;      /* joined without SYN, nothing parsed yet */
 	bool skipped;        /* resync dropped bytes while midstream */
 	bool unhold;         /* client: a refused upgrade left bytes held */
+	bool had_gap;        /* client: a gap hid bytes (whole requests) */
+	/* Server: the ack of the segment being delivered, as a position in
+	 * the client's stream (-1: unknown), and that of the segment a
+	 * head began in. TCP acks what the server received, so a response
+	 * whose ack does not pass a request's first byte cannot answer
+	 * it (head_response). */
+	int64_t cur_ack, msg_ack;
 } dir_t;
 
 typedef struct flow flow_t;
@@ -98,6 +107,7 @@ struct flow {
 	dir_t d[2];
 	xch_t *qh, *qt;
 	uint32_t nreq;
+	bool joined; /* a direction started without its SYN: mid-stream */
 	uint64_t id;
 	int64_t last_ts;
 	flow_t *hnext;
@@ -260,6 +270,7 @@ static flow_t *flow_new(cap_reasm_t *r, const cap_seg_t *s)
 	}
 	f->id = ++r->next_id;
 	f->d[0].st = f->d[1].st = ST_HEAD;
+	f->d[1].cur_ack = f->d[1].msg_ack = -1;
 	size_t h = flow_hash(r, &f->cli, &f->srv);
 	f->hnext = r->tab[h];
 	r->tab[h] = f;
@@ -353,7 +364,11 @@ static void emit(cap_reasm_t *r, flow_t *f, xch_t *x)
 	} else {
 		if (x->resp_lost)
 			rec.flags |= CAP_RF_RESP_PARTIAL;
-		rec.resp_ns = x->resp_ns;
+		/* A pair's times are ordered: a response the capture
+		 * showed before its request (packets reordered between
+		 * capture queues; held by head_response) is dated with
+		 * the request. */
+		rec.resp_ns = x->resp_ns < x->req_ns ? x->req_ns : x->resp_ns;
 		rec.latency_ns = x->end_ns > x->req_ns ? x->end_ns - x->req_ns
 						       : 0;
 		rec.resp_head = x->resp.data;
@@ -555,6 +570,8 @@ static size_t head_request(cap_reasm_t *r, flow_t *f, const char *p,
 	xch_t *x = xch_new(r, f);
 	r->st.requests++;
 	size_t lead = (size_t)(req.method - p);
+	/* p[0..n) ends at the stream's next position (parse's callers) */
+	x->req_pos = d->next - n + lead;
 	x->req_head_len = (size_t)rc - lead;
 	buf_append(&x->req, req.method, x->req_head_len);
 	mem_add(r, x->req_head_len);
@@ -586,6 +603,88 @@ static size_t head_request(cap_reasm_t *r, flow_t *f, const char *p,
 	return (size_t)rc;
 }
 
+/* Whether the response whose head begins now cannot answer x (the
+ * oldest request waiting), so that pairing it would shift every later
+ * pair on the connection by one:
+ *  - its segment's ack does not pass x's first byte: the server had not
+ *    received x when it sent this (TCP semantics, any connection; after
+ *    a gap hid whole requests, this is the answer to one of those);
+ *  - on a connection joined mid-stream, it began before x was captured,
+ *    or no request is waiting at all: it answers a request sent before
+ *    the capture started. */
+static bool stray_response(const flow_t *f, const xch_t *x)
+{
+	const dir_t *d = &f->d[1];
+	if (!x)
+		return f->joined;
+	if (d->msg_ack >= 0 && (uint64_t)d->msg_ack <= x->req_pos)
+		return true;
+	return f->joined && d->msg_ts < x->req_ns;
+}
+
+/* Skips a stray response (stray_response) by its framing, so that its
+ * body is not searched for the next status line, and counts the request
+ * it answered as lost: MIDSTREAM on a connection joined mid-stream, GAP
+ * after a gap in the client's stream, else an orphan response. A head
+ * that does not parse is left to resynchronisation. */
+static size_t skip_response(cap_reasm_t *r, flow_t *f, const char *p,
+			    size_t n, bool *again)
+{
+	dir_t *d = &f->d[1];
+	http_response_t resp = {.headers = r->hdrs, .cap = REASM_MAX_HEADERS};
+	http_err_t e;
+	int rc = http_parse_response(p, n, &d->scanned, &r->limits, HTTP_M_GET,
+				     &resp, &e);
+	if (rc == ERR_AGAIN) {
+		if (n <= REASM_HEAD_MAX) {
+			*again = true;
+			return 0;
+		}
+		rc = -1;
+	}
+	d->scanned = 0;
+	d->head_started = false;
+	d->resync_try = false;
+	if (rc < 0) {
+		d->st = ST_RESYNC;
+		return 1;
+	}
+	if (resp.status < 200 && resp.status != 101)
+		return (size_t)rc; /* interim: the final one follows */
+	if (f->joined && f->d[0].midstream && f->d[0].skipped) {
+		/* the request the client was sending when the capture
+		 * joined: counted here, once */
+		f->d[0].skipped = false;
+		r->st.requests++;
+		r->st.lost[CAP_LOSS_MIDSTREAM]++;
+	} else if (f->joined || f->d[0].had_gap) {
+		r->st.requests++;
+		r->st.lost[f->joined ? CAP_LOSS_MIDSTREAM : CAP_LOSS_GAP]++;
+	} else {
+		r->st.orphan_responses++;
+	}
+	r->st.stray_responses++;
+	d->cur = NULL; /* the body goes nowhere */
+	switch (resp.body) {
+	case HTTP_BODY_LENGTH:
+		d->remaining = resp.content_length;
+		d->st = resp.content_length ? ST_BODY_LEN : ST_HEAD;
+		break;
+	case HTTP_BODY_CHUNKED:
+		http_chunked_init(&d->chunk, REASM_HEAD_MAX);
+		d->st = ST_BODY_CHUNKED;
+		break;
+	case HTTP_BODY_UNTIL_CLOSE:
+	case HTTP_BODY_TUNNEL:
+		d->st = ST_BODY_CLOSE;
+		break;
+	default:
+		d->st = ST_HEAD;
+		break;
+	}
+	return (size_t)rc;
+}
+
 /* A response head at p[0..n) for the oldest waiting exchange. */
 static size_t head_response(cap_reasm_t *r, flow_t *f, const char *p,
 			    size_t n, bool *again, int64_t ts)
@@ -593,6 +692,8 @@ static size_t head_response(cap_reasm_t *r, flow_t *f, const char *p,
 	dir_t *d = &f->d[1];
 	*again = false;
 	xch_t *x = waiting(f);
+	if (stray_response(f, x))
+		return skip_response(r, f, p, n, again);
 	if (!x) {
 		/* No request for it (yet): hold a little, in case the
 		 * capture shows the response first; past that, orphan. */
@@ -737,6 +838,7 @@ static size_t parse(cap_reasm_t *r, flow_t *f, int dir, const char *p,
 		case ST_HEAD: {
 			if (!d->head_started) {
 				d->msg_ts = ts;
+				d->msg_ack = d->cur_ack;
 				d->head_started = true;
 			}
 			bool again;
@@ -866,6 +968,7 @@ static void gap(cap_reasm_t *r, flow_t *f, int dir, uint64_t n)
 	r->st.gap_bytes += n;
 	d->next += n;
 	if (dir == 0) {
+		d->had_gap = true;
 		lose_partial_head(r, d, CAP_LOSS_GAP);
 		if (d->st == ST_BODY_LEN || d->st == ST_BODY_CHUNKED)
 			kill_req(f, d->cur, CAP_LOSS_GAP);
@@ -901,6 +1004,7 @@ static void drain_ooo(cap_reasm_t *r, flow_t *f, int dir)
 			size_t skip = (size_t)(d->next - o->pos);
 			r->st.retrans_bytes += skip;
 			d->next = end;
+			d->cur_ack = o->ack;
 			deliver(r, f, dir, o->data + skip, o->len - skip, o->ts);
 		} else {
 			r->st.retrans_bytes += o->len;
@@ -926,6 +1030,7 @@ static void ooo_insert(cap_reasm_t *r, dir_t *d, uint64_t pos,
 	o->len = (uint32_t)len;
 	o->cut = (uint32_t)cut;
 	o->ts = ts;
+	o->ack = d->cur_ack;
 	memcpy(o->data, data, len);
 	o->next = *pp;
 	*pp = o;
@@ -1150,6 +1255,20 @@ static void segment(cap_reasm_t *r, int64_t ts, const cap_seg_t *s)
 		d->next = 0;
 		d->midstream = true;
 		d->st = ST_RESYNC;
+		if (!f->joined)
+			r->st.flows_joined++;
+		f->joined = true;
+	}
+	if (dir == 1) {
+		/* what the server had received, in the client's stream */
+		const dir_t *c = &f->d[0];
+		d->cur_ack = -1;
+		if (c->started && (s->flags & CAP_TCP_ACK)) {
+			int64_t a = (int64_t)c->next +
+				    (int32_t)(s->ack -
+					      (c->isn + (uint32_t)c->next));
+			d->cur_ack = a > 0 ? a : 0;
+		}
 	}
 	uint32_t expect = d->isn + (uint32_t)d->next;
 	int64_t pos = (int64_t)d->next + (int32_t)(seq - expect);

@@ -94,11 +94,14 @@ typedef struct cap_reasm_stats {
 	uint64_t ooo_segments;     /* held for a while */
 	uint64_t gaps, gap_bytes;  /* holes that never filled */
 	uint64_t flows, flows_evicted, flows_expired;
+	uint64_t flows_joined;     /* seen without their start (no SYN) */
 	uint64_t requests;         /* requests seen (whole or not) */
 	uint64_t exchanges;        /* written */
 	uint64_t no_response;      /* written without a response */
 	uint64_t lost[CAP_LOSS__COUNT];
 	uint64_t orphan_responses; /* responses to no request seen */
+	uint64_t stray_responses;  /* responses skipped as answers to
+				      requests not seen (mid-stream, gap) */
 	uint64_t bodies_cut;       /* bodies cut at max_body or memory */
 	uint64_t tunnels;
 	uint64_t mem, mem_peak;    /* bytes held */

@@ -278,6 +278,10 @@ static void fill(replay_t *rp)
 		cap_rec_t rec;
 		int rc = cap_reader_next(rp->rd, &rec);
 		if (rc == 1) {
+			if (rec.kind == CAP_KIND_LOSS && !rp->res->loops)
+				for (int i = 0; i < CAP_LOSS__COUNT; i++)
+					rp->res->capture_lost[i] +=
+					    rec.loss[i];
 			if (rec.kind != CAP_KIND_EXCHANGE)
 				continue;
 			rp->res->read++;

@@ -67,6 +67,10 @@ typedef struct cap_replay_example {
 typedef struct cap_replay_result {
 	uint64_t read, filtered, skipped; /* records read, filtered out,
 					     unusable (unparseable head) */
+	/* The capture's own losses (its LOSS records, first pass only):
+	 * requests the source saw that the file does not hold, so the
+	 * replay does not send them either. */
+	uint64_t capture_lost[CAP_LOSS__COUNT];
 	uint64_t sent, responses, cancelled;
 	uint64_t errors[CAP_RE__COUNT];
 	uint64_t status[600]; /* [0]: none */

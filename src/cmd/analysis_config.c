@@ -58,6 +58,7 @@ void cmd_analysis_params(const config_t *cfg, an_params_t *p,
 	const config_analysis_t *a = &cfg->analysis;
 	an_params_default(p);
 	p->interval_ns = a->interval;
+	p->warmup_ns = a->warmup;
 	p->history_ns = a->window;
 	p->smoothing = a->smoothing;
 	p->velocity_window_ns = a->velocity_window;

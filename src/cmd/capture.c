@@ -116,8 +116,35 @@ int cmd_tap_masker(proxy_t *px, const config_t *cfg, cap_masker_t **out,
 	return 0;
 }
 
+/* Called by each source once it knows it can run (the tap answered, the
+ * input opened): only then is anything created, the masking key (which
+ * mask_key_load makes when it is missing, by default in ./umbra-data/)
+ * and the output. Every record is masked before it is written (records
+ * from the proxy's tap already are); off only when the config says so. */
 static int open_output(ctx_t *x, const char *source, const char *service)
 {
+	struct stat sb;
+	if (strcmp(x->out, "-") != 0 && !cmd_flag(x->a, "force") &&
+	    lstat(x->out, &sb) == 0)
+		return cmd_fail(x->a->cmd,
+				"%s exists (use --force to replace it)",
+				x->out);
+	if (x->cfg->mask.enabled && !x->masker) {
+		buf_t merr = BUF_INIT;
+		x->masker = cap_masker_new(&x->cfg->mask, &merr);
+		if (!x->masker) {
+			int ex = cmd_fail(x->a->cmd, "masking: %s",
+					  merr.data ? merr.data
+						    : "cannot start");
+			buf_free(&merr);
+			return ex;
+		}
+		buf_free(&merr);
+	} else if (!x->cfg->mask.enabled) {
+		log_warn("capture", "mask.enabled is false: records are "
+				    "written unmasked (the file header says "
+				    "masking=none)");
+	}
 	cap_writer_opts_t o = {
 		.zstd = cmd_flag(x->a, "compress") || x->cfg->capture.compress,
 		.masker = x->masker ? x->masker : &cap_mask_passthrough,
@@ -171,23 +198,44 @@ static void print_losses(const uint64_t *lost, const char *indent)
 			(unsigned long long)lost[CAP_LOSS_RESPONSE_LOST]);
 }
 
-static int close_output(ctx_t *x, int64_t t0)
+/* Closes the output and says what became of every request: seen =
+ * written + filtered out + lost by reason. The writer's numbers are the
+ * truth (a record the source emitted may still be refused by masking);
+ * src_seen is what the source itself counted (UINT64_MAX: it does not
+ * count, as the tap), and a difference is shown rather than hidden. */
+static int close_output(ctx_t *x, int64_t t0, uint64_t src_seen)
 {
+	/* pending losses (masking's refusals) go into the file and the
+	 * writer's sums first */
+	int frc = cap_writer_flush(x->w);
 	const cap_writer_stats_t ws = *cap_writer_stats(x->w);
 	int rc = cap_writer_close(x->w);
+	if (!rc)
+		rc = frc;
 	x->w = NULL;
 	double secs = (double)(clock_mono_ns() - t0) / 1e9;
 	char sz[32];
 	fprintf(stderr, "umbra capture: %llu exchanges written to %s (%s, "
-			"%.1f s)%s\n",
+			"%.1f s)\n",
 		(unsigned long long)ws.records, x->out,
-		cap_fmt_bytes(ws.bytes, sz), secs, "");
-	if (ws.filtered)
-		fprintf(stderr, "  filtered out: %llu\n",
-			(unsigned long long)ws.filtered);
-	if (ws.mask_refused)
-		fprintf(stderr, "  refused by masking: %llu\n",
-			(unsigned long long)ws.mask_refused);
+		cap_fmt_bytes(ws.bytes, sz), secs);
+	uint64_t lost = 0;
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (i != CAP_LOSS_RESPONSE_LOST)
+			lost += ws.loss[i];
+	uint64_t seen = ws.records + ws.filtered + lost;
+	fprintf(stderr, "  requests seen: %llu = written %llu + filtered out "
+			"%llu + lost %llu\n",
+		(unsigned long long)seen, (unsigned long long)ws.records,
+		(unsigned long long)ws.filtered, (unsigned long long)lost);
+	print_losses(ws.loss, "  ");
+	cap_masker_report(x->masker, stderr, "  ");
+	if (src_seen != UINT64_MAX && src_seen > seen)
+		fprintf(stderr, "  the source counted %llu requests, %llu "
+				"more than accounted for above (stopped by "
+				"--count or a write error)\n",
+			(unsigned long long)src_seen,
+			(unsigned long long)(src_seen - seen));
 	if (rc)
 		return cmd_fail(x->a->cmd, "writing %s: %s", x->out,
 				err_str(rc));
@@ -254,15 +302,11 @@ static int from_proxy(ctx_t *x)
 	}
 	log_info("capture", "attached to the proxy", LF_S("socket", path),
 		 LF_S("service", m->service), LF_S("output", x->out));
-	uint64_t lost[CAP_LOSS__COUNT] = {0};
 	int werr = 0;
 	bool ended = false;
 	for (;;) {
 		if (rc == 1) {
-			if (rec.kind == CAP_KIND_LOSS)
-				for (int i = 0; i < CAP_LOSS__COUNT; i++)
-					lost[i] += rec.loss[i];
-			werr = put(x, &rec);
+			werr = put(x, &rec); /* LOSS records too: counted */
 			if (werr)
 				break;
 			if (x->count &&
@@ -294,8 +338,7 @@ static int from_proxy(ctx_t *x)
 	if (ended)
 		fprintf(stderr, "umbra capture: the proxy closed the tap (it "
 				"is shutting down)\n");
-	ex = close_output(x, t0);
-	print_losses(lost, "  ");
+	ex = close_output(x, t0, UINT64_MAX);
 	if (werr && !ex)
 		return cmd_fail(x->a->cmd, "writing %s: %s", x->out,
 				err_str(werr));
@@ -303,6 +346,32 @@ static int from_proxy(ctx_t *x)
 }
 
 /* --------------------------------------------------------------- pcap */
+
+/* The input file can be read (and, for pcap, starts like a pcap or
+ * pcapng file): checked before open_output creates anything. */
+static int input_readable(ctx_t *x, const char *path, bool pcap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cmd_fail(x->a->cmd, "cannot read %s: %s", path,
+				err_str(-errno));
+	uint8_t m[4];
+	ssize_t n = read(fd, m, sizeof(m));
+	close(fd);
+	if (!pcap)
+		return 0;
+	/* pcap (either byte order, micro- or nanosecond) and pcapng's
+	 * section header block */
+	static const uint8_t magics[][4] = {
+	    {0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
+	    {0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
+	    {0x0a, 0x0d, 0x0d, 0x0a}};
+	for (size_t i = 0; n == 4 && i < sizeof(magics) / sizeof(*magics);
+	     i++)
+		if (memcmp(m, magics[i], 4) == 0)
+			return 0;
+	return cmd_fail(x->a->cmd, "%s: not a pcap or pcapng file", path);
+}
 
 static void live_progress(void *arg, const cap_reasm_stats_t *st,
 			  const cap_writer_stats_t *ws)
@@ -339,6 +408,11 @@ static int from_pcap(ctx_t *x, bool live)
 				       "server's port)");
 	}
 	o.filter = cmd_opt(x->a, "bpf");
+	if (!live) {
+		int ex = input_readable(x, o.file, true);
+		if (ex)
+			return ex;
+	}
 	const config_capture_t *cc = &x->cfg->capture;
 	o.reasm = (cap_reasm_opts_t){(size_t)cc->max_connections,
 				     (size_t)cc->reorder_bytes,
@@ -369,8 +443,8 @@ static int from_pcap(ctx_t *x, bool live)
 			unlink(x->out);
 		return cmd_fail(x->a->cmd, "%s", err);
 	}
-	ex = close_output(x, t0);
 	const cap_reasm_stats_t *st = &res.reasm;
+	ex = close_output(x, t0, st->requests);
 	char sz[32];
 	double secs = (double)res.elapsed_ns / 1e9;
 	if (live)
@@ -386,12 +460,9 @@ static int from_pcap(ctx_t *x, bool live)
 			cap_fmt_bytes(res.file_bytes, sz), secs,
 			secs > 0 ? (double)res.file_bytes / 1e6 / secs : 0,
 			(unsigned long long)st->flows);
-	fprintf(stderr, "  requests seen: %llu, written: %llu (%llu without "
-			"response)\n",
-		(unsigned long long)st->requests,
-		(unsigned long long)st->exchanges,
-		(unsigned long long)st->no_response);
-	print_losses(st->lost, "  ");
+	if (st->no_response)
+		fprintf(stderr, "  exchanges without a response: %llu\n",
+			(unsigned long long)st->no_response);
 	if (st->gaps)
 		fprintf(stderr, "  gaps: %llu (%llu bytes never captured)\n",
 			(unsigned long long)st->gaps,
@@ -404,6 +475,15 @@ static int from_pcap(ctx_t *x, bool live)
 	if (st->orphan_responses)
 		fprintf(stderr, "  responses to requests not seen: %llu\n",
 			(unsigned long long)st->orphan_responses);
+	if (st->flows_joined)
+		fprintf(stderr, "  connections joined mid-stream (no SYN "
+				"seen): %llu\n",
+			(unsigned long long)st->flows_joined);
+	if (st->stray_responses)
+		fprintf(stderr, "  responses skipped as answers to requests "
+				"sent before the capture joined (or hidden "
+				"by a gap): %llu\n",
+			(unsigned long long)st->stray_responses);
 	if (st->skipped[CAP_PKT_FRAGMENT])
 		fprintf(stderr, "  IP fragments skipped: %llu\n",
 			(unsigned long long)st->skipped[CAP_PKT_FRAGMENT]);
@@ -425,6 +505,9 @@ static int from_pcap(ctx_t *x, bool live)
 static int from_gor(ctx_t *x)
 {
 	const char *in = cmd_opt(x->a, "gor");
+	int ex0 = input_readable(x, in, false);
+	if (ex0)
+		return ex0;
 	char src[300];
 	snprintf(src, sizeof(src), "gor:%s", in);
 	int ex = open_output(x, src, x->cfg->service);
@@ -441,7 +524,7 @@ static int from_gor(ctx_t *x)
 			unlink(x->out);
 		return cmd_fail(x->a->cmd, "%s", err);
 	}
-	ex = close_output(x, t0);
+	ex = close_output(x, t0, st.requests);
 	fprintf(stderr, "  payloads: %llu (%llu requests, %llu responses, %llu "
 			"replayed responses skipped, %llu unreadable)\n",
 		(unsigned long long)st.items, (unsigned long long)st.requests,
@@ -451,7 +534,6 @@ static int from_gor(ctx_t *x)
 	fprintf(stderr, "  exchanges: %llu (%llu without response)\n",
 		(unsigned long long)st.exchanges,
 		(unsigned long long)st.no_response);
-	print_losses(st.lost, "  ");
 	if (st.orphan_responses)
 		fprintf(stderr, "  responses to requests not in the file: "
 				"%llu\n",
@@ -485,7 +567,7 @@ static int from_file(ctx_t *x)
 	char stopped[700] = "";
 	snprintf(stopped, sizeof(stopped), "%s", cap_reader_error(r));
 	cap_reader_close(r);
-	ex = close_output(x, t0);
+	ex = close_output(x, t0, UINT64_MAX);
 	if (stopped[0]) {
 		fprintf(stderr, "umbra capture: %s (the records before it were "
 				"copied)\n",
@@ -537,6 +619,9 @@ static int stats_text(const cap_summary_t *s, const char *path)
 			sep = ", ";
 		}
 	printf("%s\n", lost ? ")" : "");
+	printf("seen       %llu requests = %llu recorded + %llu lost\n",
+	       (unsigned long long)(s->exchanges + lost),
+	       (unsigned long long)s->exchanges, (unsigned long long)lost);
 	fmt_ns(s->first_ns, a, sizeof(a));
 	fmt_ns(s->last_ns, b, sizeof(b));
 	double span = (double)(s->last_ns - s->first_ns) / 1e9;
@@ -610,6 +695,12 @@ static int stats_json(const cap_summary_t *s, const char *path)
 		json_object_set_new(l, cap_loss_name(i),
 				    json_integer((json_int_t)s->lost[i]));
 	json_object_set_new(o, "lost", l);
+	uint64_t lost = 0;
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (i != CAP_LOSS_RESPONSE_LOST)
+			lost += s->lost[i];
+	json_object_set_new(o, "requests_seen",
+			    json_integer((json_int_t)(s->exchanges + lost)));
 	char a[40];
 	fmt_ns(s->first_ns, a, sizeof(a));
 	json_object_set_new(o, "first", json_string(a));
@@ -791,23 +882,6 @@ static int exec(cmd_args_t *a)
 	}
 	x.gor_out = fmt && strcmp(fmt, "gor") == 0;
 	catch_signals();
-	/* Every record is masked before it is written (records from the
-	 * proxy's tap already are); off only when the config says so. */
-	if (x.cfg->mask.enabled) {
-		buf_t merr = BUF_INIT;
-		x.masker = cap_masker_new(&x.cfg->mask, &merr);
-		if (!x.masker) {
-			ex = cmd_fail(a->cmd, "masking: %s",
-				      merr.data ? merr.data : "cannot start");
-			buf_free(&merr);
-			goto out;
-		}
-		buf_free(&merr);
-	} else {
-		log_warn("capture", "mask.enabled is false: records are "
-				    "written unmasked (the file header says "
-				    "masking=none)");
-	}
 	if (cmd_flag(a, "from-proxy"))
 		ex = from_proxy(&x);
 	else if (cmd_flag(a, "pcap"))

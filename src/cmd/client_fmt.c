@@ -244,6 +244,7 @@ const char *cmd_event_kind(const char *kind)
 		{"deploy", "deploy"},	    {"config", "config_change"},
 		{"config_change", "config_change"},
 		{"note", "note"},	    {"scheduled", "scheduled"},
+		{"replay", "replay"},
 	};
 	for (size_t i = 0; kind && i < sizeof(map) / sizeof(*map); i++)
 		if (!strcmp(kind, map[i][0]))
@@ -339,7 +340,8 @@ json_t *cmd_findings_open(json_t *findings, json_t *status)
 
 /* ------------------------------------------------------------ status */
 
-/* A metric needs a look: a finding is open or it is over its threshold.
+/* A metric needs a look: a finding is open or it is over its threshold
+ * (once its warm-up is over: until then it is learned from, not judged).
  * *what names which. */
 static bool metric_flagged(json_t *m, const char **what)
 {
@@ -348,6 +350,10 @@ static bool metric_flagged(json_t *m, const char **what)
 	if (strcmp(open, "none")) {
 		*what = open;
 		return true;
+	}
+	if (jtrue(m, "warming")) {
+		*what = "warming up";
+		return false;
 	}
 	if (jnum(m, "deviation", &dev) && jnum(m, "threshold", &thr) &&
 	    thr > 0 && dev > thr) {
@@ -571,6 +577,29 @@ static void status_open(json_t *an, buf_t *out)
 	buf_free(&names);
 }
 
+/* The warm-up (no finding until it ends) and the identity fields left
+ * out of the comparison, when there is something to say. */
+static void status_learning(json_t *st, buf_t *out)
+{
+	if (jtrue(st, "analysis_warming")) {
+		double left = 0;
+		const char *name;
+		json_t *m;
+		json_object_foreach(json_object_get(st, "analysis"), name, m)
+		{
+			double l = jnum_or(m, "warmup_left_s", 0);
+			left = l > left ? l : left;
+		}
+		buf_printf(out, "  warm-up     learning what normal looks like: "
+				"no finding for up to %.0f s more\n",
+			   left);
+	}
+	const char *id = jstr(st, "identity");
+	if (id && strcmp(id, "none"))
+		buf_printf(out, "  identity    %s: left out of the comparison\n",
+			   id);
+}
+
 bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 		       buf_t *out)
 {
@@ -592,6 +621,7 @@ bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 				  "between production and shadow\n",
 			   drift, drift == 1 ? " differs" : "s differ");
 	status_open(json_object_get(st, "analysis"), &body);
+	status_learning(st, &body);
 	status_analysis(json_object_get(st, "analysis"), &body, &crit);
 	if (json_is_object(mit))
 		status_mitigation(mit, last, config_file, &body);

@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 
 #include "base/err.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/suggest.h"
 #include "base/xmalloc.h"
@@ -398,6 +399,8 @@ int cmd_main(int argc, char **argv)
 		const char *fm = cmd_opt(&args, "log-format");
 		rc = apply_logging(c, lv ? lv : level, fm ? fm : format);
 	}
+	if (rc == 0 && fault_arm_from_env())
+		rc = cmd_usage_error(c, "bad UMBRA_FAULTS (see the log)");
 	if (rc == 0 && args.npos < c->min_pos)
 		rc = cmd_usage_error(c, "missing argument (usage: umbra %s %s)",
 				     c->name, c->usage);

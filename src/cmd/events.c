@@ -25,8 +25,8 @@ static const cmd_opt_t opts[] = {
 	{"since", 's', "DURATION|TIME",
 	 "list: how far back (default 1h; e.g. 30m, 7d)"},
 	{"kind", 'k', "KIND",
-	 "deploy, config, note or scheduled (add: required; list: only "
-	 "these)"},
+	 "deploy, config, note, scheduled or replay (add: required; list: "
+	 "only these)"},
 	{"limit", 'n', "N", "list: at most N events, the newest (1 to 1000)"},
 	{"json", 0, NULL, "print the API's JSON as it is"},
 	{"message", 'm', "TEXT", "add: what happened (up to 1000 characters)"},
@@ -67,7 +67,7 @@ static int bad_kind(const cmd_entry_t *self, const char *kind)
 {
 	return cmd_usage_error(self,
 			       "unknown --kind '%s' (expected deploy, config, "
-			       "note or scheduled)",
+			       "note, scheduled or replay)",
 			       kind);
 }
 
@@ -83,7 +83,8 @@ static int add(cmd_args_t *a)
 		   *msg = cmd_opt(a, "message"), *ver = cmd_opt(a, "version");
 	if (!kind)
 		return cmd_usage_error(self, "events add needs --kind (deploy, "
-					     "config, note or scheduled)");
+					     "config, note, scheduled or "
+					     "replay)");
 	const char *type = cmd_event_kind(kind);
 	if (!type)
 		return bad_kind(self, kind);

@@ -126,17 +126,33 @@ static void print_stats(const proxy_counters_t *now,
 					      "%s%s=%llu", o ? "," : "",
 					      proxy_drop_name((proxy_drop_t)i),
 					      (unsigned long long)now->dropped[i]);
+	char touts[256] = "";
+	size_t t = 0;
+	for (int i = 0; i < PROXY_TIMEOUT__COUNT; i++)
+		if (now->timeouts[i])
+			t += (size_t)snprintf(touts + t, sizeof(touts) - t,
+					      "%s%s=%llu", t ? "," : "",
+					      proxy_timeout_name(
+						      (proxy_timeout_t)i),
+					      (unsigned long long)now->timeouts[i]);
 	log_info("proxy", "stats",
 		 LF_U("requests", now->requests),
 		 LF_F("rps", (double)(now->requests - then->requests) / secs),
 		 LF_U("conns", now->conns_open),
 		 LF_U("bad_requests", now->bad_requests),
+		 LF_U("too_large", now->too_large),
+		 LF_S("timeouts", t ? touts : "0"),
+		 LF_U("conn_limit", now->conn_limit),
+		 LF_U("fd_exhausted", now->fd_exhausted),
+		 LF_U("conns_shed", now->conns_shed),
 		 LF_U("prod_errors", now->prod_errors),
 		 LF_U("mirrored", now->mirror_sent),
 		 LF_U("mirror_done", now->mirror_done),
 		 LF_S("dropped", o ? drops : "0"),
 		 LF_U("shadow_errors", now->shadow_errors),
 		 LF_U("shadow_timeouts", now->shadow_timeouts),
+		 LF_U("shadow_too_large", now->shadow_too_large),
+		 LF_U("shadow_deadlines", now->shadow_deadlines),
 		 LF_U("compared", now->compared),
 		 LF_U("matched", now->matched), LF_U("differed", now->differed),
 		 LF_U("noise", now->noise), LF_U("queue", now->queue_requests),

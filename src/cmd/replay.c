@@ -5,6 +5,7 @@
  * progress on a terminal and print a summary (text or JSON).
  */
 #include "cmd/cmd.h"
+#include "cmd/client_cmd.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -38,6 +39,10 @@ static const cmd_opt_t opts[] = {
 	{"duration", 'd', "DURATION", "stop after this long"},
 	{"count", 'n', "N", "stop after N requests"},
 	{"config", 'c', "FILE", "comparison rules (mirror.compare.*)"},
+	{"announce", 0, "SIDE",
+	 "tell the daemon of --config that this traffic goes into SIDE "
+	 "(shadow, production or both) for --duration: a replay event the "
+	 "analysis judges as such"},
 	{NULL},
 };
 
@@ -199,6 +204,30 @@ static void summary_text(const cap_replay_opts_t *o,
 	if (r->file_error[0])
 		printf("damaged    %s (replayed the records before it)\n",
 		       r->file_error);
+	/* What the capture itself lost: seen by the source, never in the
+	 * file, so never replayed. */
+	uint64_t lost = 0;
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (i != CAP_LOSS_RESPONSE_LOST)
+			lost += r->capture_lost[i];
+	uint64_t recorded = r->read / (r->loops + 1);
+	printf("capture    %llu requests seen = %llu recorded + %llu lost "
+	       "when captured",
+	       (unsigned long long)(recorded + lost),
+	       (unsigned long long)recorded, (unsigned long long)lost);
+	const char *sep2 = " (";
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		if (r->capture_lost[i] && i != CAP_LOSS_RESPONSE_LOST) {
+			printf("%s%s %llu", sep2, cap_loss_name(i),
+			       (unsigned long long)r->capture_lost[i]);
+			sep2 = ", ";
+		}
+	printf("%s", lost ? ")" : "");
+	if (r->capture_lost[CAP_LOSS_RESPONSE_LOST])
+		printf("; %llu recorded without their response",
+		       (unsigned long long)
+			   r->capture_lost[CAP_LOSS_RESPONSE_LOST]);
+	printf("\n");
 }
 
 static json_t *quantiles(const cap_hist_t *h)
@@ -227,6 +256,11 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_object_set_new(j, "read", JI(r->read));
 	json_object_set_new(j, "filtered", JI(r->filtered));
 	json_object_set_new(j, "unusable", JI(r->skipped));
+	json_t *cl = json_object();
+	for (int i = 0; i < CAP_LOSS__COUNT; i++)
+		json_object_set_new(cl, cap_loss_name(i),
+				    JI(r->capture_lost[i]));
+	json_object_set_new(j, "capture_lost", cl);
 	json_object_set_new(j, "sent", JI(r->sent));
 	json_object_set_new(j, "responses", JI(r->responses));
 	json_object_set_new(j, "cancelled", JI(r->cancelled));
@@ -282,6 +316,33 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_decref(j);
 }
 
+/* Posts the replay event to the daemon of config_file: side, from now
+ * for duration (docs/analysis.md: the replayed side's load-driven
+ * metrics are not judged against production meanwhile). CMD_EXIT_OK or
+ * an exit code after one line saying why. */
+static int announce(const cmd_entry_t *self, const char *config_file,
+		    const char *side, const char *file, const char *target,
+		    int64_t duration)
+{
+	cmd_client_t c;
+	int rc = cmd_client_open(self, config_file, &c);
+	if (rc)
+		return rc;
+	int64_t now = clock_wall_ns();
+	char text[512];
+	snprintf(text, sizeof(text), "umbra replay %s into %s", file, target);
+	json_t *body = json_pack("{s:s,s:s,s:s,s:f,s:f}", "type", "replay",
+				 "side", side, "text", text, "start",
+				 (double)now / 1e9, "end",
+				 (double)(now + duration) / 1e9);
+	json_t *reply = NULL;
+	rc = cmd_client_call(&c, "/api/v1/events", body, &reply, NULL);
+	json_decref(body);
+	json_decref(reply);
+	cmd_client_close(&c);
+	return rc;
+}
+
 static int exec(cmd_args_t *a)
 {
 	cap_replay_opts_t o = {0};
@@ -330,6 +391,18 @@ static int exec(cmd_args_t *a)
 			return cmd_usage_error(a->cmd, "bad --count '%s'", n);
 		o.max_requests = (uint64_t)v;
 	}
+	const char *ann = cmd_opt(a, "announce");
+	if (ann && strcmp(ann, "shadow") && strcmp(ann, "production") &&
+	    strcmp(ann, "both"))
+		return cmd_usage_error(a->cmd,
+				       "bad --announce '%s' (shadow, production "
+				       "or both)",
+				       ann);
+	if (ann && (!cmd_opt(a, "config") || !o.duration))
+		return cmd_usage_error(a->cmd,
+				       "--announce needs --config (the daemon "
+				       "to tell) and --duration (how long the "
+				       "replay's load lasts)");
 	config_t *cfg = NULL;
 	const char *cf = cmd_opt(a, "config");
 	if (cf) {
@@ -346,7 +419,10 @@ static int exec(cmd_args_t *a)
 				m->compare.ignore_json_paths.n,
 				m->compare.unordered_arrays.v,
 				m->compare.unordered_arrays.n,
-				m->compare.max_body};
+				m->compare.max_body,
+				m->compare.identity_headers.v,
+				m->compare.identity_headers.n,
+				NULL};
 	cap_filter_t *filter = NULL;
 	size_t nf;
 	const char *const *fs = cmd_opt_all(a, "filter", &nf);
@@ -372,6 +448,14 @@ static int exec(cmd_args_t *a)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (ann) {
+		int arc = announce(a->cmd, cf, ann, o.file, tgt, o.duration);
+		if (arc) {
+			cap_filter_free(filter);
+			config_free(cfg);
+			return arc;
+		}
+	}
 	cap_replay_result_t *res = calloc(1, sizeof(*res));
 	char err[700];
 	int rc = cap_replay_run(&o, res, err, sizeof(err));
@@ -405,7 +489,7 @@ const cmd_entry_t cmd_replay = {
 	.name = "replay",
 	.usage = "FILE --target ADDR [--speed 2x|50%|max] [--loop] "
 		 "[--connections N] [--filter KEY=VALUE] [--host NAME] "
-		 "[--format text|json]",
+		 "[--format text|json] [--config C [--announce SIDE --duration D]]",
 	.summary = "send recorded traffic to a target at a chosen speed",
 	.help = "Sends the requests of a capture file to ADDR keeping their "
 		"recorded spacing\ndivided by --speed (or as fast as the "
@@ -416,7 +500,11 @@ const cmd_entry_t cmd_replay = {
 		"Heads are sent\nbyte for byte as recorded (Host rewritten "
 		"with --host). On a terminal a\nprogress line shows rate, errors "
 		"and ETA. SIGINT stops at once. Exit 1 when\nthe file is "
-		"damaged (its good part is replayed) or nothing answered.",
+		"damaged (its good part is replayed) or nothing answered.\n"
+		"Replaying into a running shadow loads it with traffic the "
+		"proxy does not\nsee: --announce shadow (with --config and "
+		"--duration) posts a replay event\nso that the analysis does "
+		"not take that load for a regression.",
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,

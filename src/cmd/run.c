@@ -226,6 +226,10 @@ static int setup(run_t *r, buf_t *err)
 	}
 	if ((rc = run__tick_setup(r, err)) != 0)
 		return rc;
+	/* production's files whole (before or target of an interrupted
+	 * rollback) before production starts on them */
+	if ((rc = run__recover(r, err)) != 0)
+		return rc;
 
 	prov_hooks_t hooks = {on_replica, r};
 	rc = prov_new(r->cfg, r->base, &hooks, &r->prov, err);
@@ -295,7 +299,8 @@ static void teardown(run_t *r)
 static int exec(cmd_args_t *a)
 {
 	run_t r = {.cmd = a->cmd, .exit_code = CMD_EXIT_OK,
-		   .started_ns = clock_wall_ns()};
+		   .started_ns = clock_wall_ns(), .clk_mono0 = clock_mono_ns()};
+	r.clk_wall0 = r.started_ns;
 	int rc = cmd_load_config(a->pos[0], &r.cfg);
 	if (rc)
 		return rc;

@@ -16,6 +16,8 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/units.h"
+#include "compare/compare.h"
 #include "metrics/expo.h"
 
 #include <math.h>
@@ -59,6 +61,39 @@ static json_t *mitigation_status(run_t *r)
 			    json_string((unsigned)st.stress < 4 ? sn[st.stress]
 								 : "?"));
 	return o;
+}
+
+/* The identity fields (compare.h): "identity_fields", learned and
+ * pinned, as a list, and "identity" as a line the dashboard shows. */
+static void identity_status(run_t *r, json_t *o)
+{
+	const char *learned[CMP_IDENT_FIELDS];
+	bool learning;
+	size_t n = proxy_identity_fields(r->px, learned, CMP_IDENT_FIELDS,
+					 &learning);
+	const config_strv_t *pin = &r->cfg->mirror.compare.identity_headers;
+	json_t *list = json_array();
+	buf_t line = BUF_INIT;
+	for (size_t i = 0; i < pin->n; i++) {
+		json_array_append_new(
+			list, json_pack("{s:s,s:s}", "name", pin->v[i], "how",
+					"pinned"));
+		buf_printf(&line, "%s%s (pinned)", line.len ? ", " : "",
+			   pin->v[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list,
+				      json_pack("{s:s,s:s}", "name", learned[i],
+						"how", "learned"));
+		buf_printf(&line, "%s%s (learned)", line.len ? ", " : "",
+			   learned[i]);
+	}
+	if (learning)
+		buf_printf(&line, "%slearning", line.len ? "; " : "");
+	json_object_set_new(o, "identity_fields", list);
+	json_object_set_new(o, "identity",
+			    json_string(line.len ? line.data : "none"));
+	buf_free(&line);
 }
 
 static void status(void *arg, json_t *o)
@@ -134,13 +169,18 @@ static void status(void *arg, json_t *o)
 			continue;
 		json_object_set_new(
 			dev, an_metric_name((an_metric_t)m),
-			json_pack("{s:o,s:o,s:o,s:o,s:s}", "deviation",
+			json_pack("{s:o,s:o,s:o,s:o,s:s,s:b,s:o}", "deviation",
 				  jnum(v->deviation), "velocity", jnum(v->velocity),
 				  "threshold", jnum(v->threshold), "envelope",
 				  jnum(v->envelope), "open",
-				  an_find_kind_name(v->open)));
+				  an_find_kind_name(v->open), "warming",
+				  v->warming, "warmup_left_s",
+				  jnum(v->warmup_left_s)));
 	}
 	json_object_set_new(o, "analysis", dev);
+	json_object_set_new(o, "analysis_warming",
+			    json_boolean(r->out && r->out->warming));
+	identity_status(r, o);
 	if (r->mit)
 		json_object_set_new(o, "mitigation", mitigation_status(r));
 }
@@ -180,6 +220,19 @@ static void expose_proxy(metrics_expo_t *e, const char *service,
 		   "differences the baseline shows too"),
 		PF("umbra_records_dropped_total", records_dropped,
 		   "request records lost to full rings"),
+		PF("umbra_proxy_too_large_total", too_large,
+		   "requests refused with 413 (listen.max_body)"),
+		PF("umbra_proxy_conn_limit_total", conn_limit,
+		   "times accepting paused at listen.max_connections"),
+		PF("umbra_proxy_fd_exhausted_total", fd_exhausted,
+		   "accepts that failed for want of descriptors"),
+		PF("umbra_proxy_conns_shed_total", conns_shed,
+		   "connections accepted and closed at once, out of "
+		   "descriptors"),
+		PF("umbra_shadow_too_large_total", shadow_too_large,
+		   "shadow responses cut at mirror.max_body"),
+		PF("umbra_shadow_deadlines_total", shadow_deadlines,
+		   "shadow responses cut at shadow.response_deadline"),
 #undef PF
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++) {
@@ -196,6 +249,15 @@ static void expose_proxy(metrics_expo_t *e, const char *service,
 					{"reason", proxy_drop_name(
 							   (proxy_drop_t)d)}};
 		metrics_expo_sample(e, "", l, 2, (double)c->dropped[d]);
+	}
+	metrics_expo_family(e, "umbra_proxy_timeouts_total",
+			    METRICS_EXPO_COUNTER,
+			    "client exchanges ended on a timer, by reason");
+	for (int t = 0; t < PROXY_TIMEOUT__COUNT; t++) {
+		metrics_label_t l[2] = {{"service", service},
+					{"reason", proxy_timeout_name(
+							   (proxy_timeout_t)t)}};
+		metrics_expo_sample(e, "", l, 2, (double)c->timeouts[t]);
 	}
 	metrics_expo_family(e, "umbra_mirror_queue_requests",
 			    METRICS_EXPO_GAUGE,
@@ -301,11 +363,28 @@ static int route(void *arg, bool post, const char *path, const char *query,
 	int prc = run__propose_route(r, post, path, body, reply);
 	if (prc)
 		return prc;
-	int64_t now = clock_wall_ns();
+	int64_t now = run__now(r);
 	if (!post && !strcmp(path, "timeline")) {
 		const char *p = strstr(query, "after=");
-		uint64_t after = p ? strtoull(p + 6, NULL, 10) : 0;
-		*reply = timeline(r, after);
+		int64_t after = 0;
+		if (p) {
+			char num[32];
+			size_t n = strcspn(p + 6, "&");
+			snprintf(num, sizeof(num), "%.*s",
+				 (int)(n < sizeof(num) ? n : sizeof(num) - 1),
+				 p + 6);
+			const char *why = NULL;
+			if (n >= sizeof(num) ||
+			    units_parse_i64(num, 0, INT64_MAX, &after, &why)) {
+				*reply = json_pack(
+				    "{s:s}", "error",
+				    "after: expected a whole number 0.."
+				    "9223372036854775807 (the last entry "
+				    "seen)");
+				return 400;
+			}
+		}
+		*reply = timeline(r, (uint64_t)after);
 		return 200;
 	}
 	if (post && !strcmp(path, "release")) {

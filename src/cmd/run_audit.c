@@ -170,6 +170,12 @@ static int au_snapshot(void *ctx, const mit_rec_snapshot_t *r)
 	return rc;
 }
 
+static int au_flush(void *ctx)
+{
+	run_audit_t *a = ctx;
+	return a->st ? store_flush(a->st) : 0;
+}
+
 run_audit_t *run_audit_new(store_t *st, mit_audit_t *out)
 {
 	run_audit_t *a = xcalloc(1, sizeof(*a));
@@ -181,6 +187,7 @@ run_audit_t *run_audit_new(store_t *st, mit_audit_t *out)
 			     .outcome = au_outcome,
 			     .recent = au_recent,
 			     .snapshot = au_snapshot,
+			     .flush = au_flush,
 			     .ctx = a};
 	return a;
 }

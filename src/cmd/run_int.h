@@ -57,6 +57,9 @@ typedef struct run {
 	int signals; /* stop signals received */
 	int exit_code;
 	int64_t started_ns;
+	/* the decision clock: monotonic, anchored to the wall at start */
+	int64_t clk_wall0, clk_mono0;
+	char an_err[128]; /* the analysis' last refusal, logged once */
 
 	prov_t *prov;
 	prov_drift_t *drift;
@@ -103,13 +106,23 @@ typedef struct run {
 } run_t;
 
 /* run_tick.c */
+/* The decision clock (analysis, engine, proposals): the wall clock at
+ * start plus monotonic time since. It never goes back and ignores steps
+ * of the wall clock; stored and shown times are wall times. */
+int64_t run__now(const run_t *r);
+/* A wall time on the decision clock (as it is now). */
+int64_t run__decision_time(const run_t *r, int64_t wall_ns);
 int run__tick_setup(run_t *r, buf_t *err);
 void run__tick_teardown(run_t *r);
 /* Re-points the collectors at the live replicas of side. */
 void run__targets(run_t *r, prov_side_t side);
-/* An event for the store and the analysis (drift, API, deploys). */
+/* An event for the store and the analysis (drift, API, deploys); its
+ * times are wall times (the analysis gets them on its clock). */
 int run__event(run_t *r, const store_event_t *ev);
 
+/* run_tick.c: before production starts (the store open): finishes or
+ * undoes a restore a crash interrupted (mit_recover), audited. */
+int run__recover(run_t *r, buf_t *err);
 /* run_tick.c: the mitigation engine, once production is provisioned. */
 int run__mitigate_setup(run_t *r, buf_t *err);
 void run__mitigate_teardown(run_t *r);

@@ -83,7 +83,7 @@ void run__propose_tick(run_t *r, int64_t now)
 
 void run__propose_teardown(run_t *r)
 {
-	mit_prop_free(r->prop, clock_wall_ns());
+	mit_prop_free(r->prop, run__now(r));
 	r->prop = NULL;
 }
 
@@ -166,10 +166,10 @@ int run__propose_route(run_t *r, bool post, const char *path, json_t *body,
 			return bad(reply, 400,
 				   "soak: expected a duration such as 30s");
 	} else if (json_is_number(soak)) {
-		double s = json_number_value(soak);
-		if (!(s > 0 && s <= 86400))
-			return bad(reply, 400, "soak: seconds out of range");
-		rq.soak_ns = (int64_t)(s * 1e9);
+		if (units_secs_to_ns(json_number_value(soak), 1e-9, 86400,
+				     &rq.soak_ns, NULL))
+			return bad(reply, 400,
+				   "soak: seconds out of range (0..86400)");
 	} else if (soak && !json_is_null(soak)) {
 		return bad(reply, 400, "soak: a duration or seconds");
 	}
@@ -181,7 +181,7 @@ int run__propose_route(run_t *r, bool post, const char *path, json_t *body,
 	if (!rq.who)
 		rq.who = "api";
 	buf_t err = BUF_INIT;
-	int rc = mit_prop_start(r->prop, clock_wall_ns(), &rq, &err);
+	int rc = mit_prop_start(r->prop, run__now(r), &rq, &err);
 	if (rc) {
 		int status = rc == ERR_BADSTATE ? 409 : 400;
 		bad(reply, status, err.data ? err.data : err_str(rc));

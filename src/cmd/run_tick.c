@@ -67,19 +67,30 @@ void run__targets(run_t *r, prov_side_t side)
 				 &t);
 }
 
+int64_t run__now(const run_t *r)
+{
+	return r->clk_wall0 + (clock_mono_ns() - r->clk_mono0);
+}
+
+int64_t run__decision_time(const run_t *r, int64_t wall_ns)
+{
+	return wall_ns - (clock_wall_ns() - run__now(r));
+}
+
 int run__event(run_t *r, const store_event_t *ev)
 {
-	an_event_kind_t kind = !strcmp(ev->kind, "deploy") ? AN_EV_DEPLOY
-			       : !strcmp(ev->kind, "config_change")
-				       ? AN_EV_CONFIG_CHANGE
-			       : !strcmp(ev->kind, "scheduled") ? AN_EV_SCHEDULED
-								: AN_EV_NOTE;
+	int k = an_event_kind_by_name(ev->kind);
+	an_event_kind_t kind = k >= 0 ? (an_event_kind_t)k : AN_EV_NOTE;
 	an_side_t side = !strcmp(ev->side, "production") ? AN_PROD
 			 : !strcmp(ev->side, "shadow")	   ? AN_SHADOW
 							   : AN_BOTH;
-	an_event_t ae = {ev->start_ns, ev->end_ns, kind, side, ev->text};
-	if (r->an)
-		an_analyzer_event(r->an, &ae);
+	an_event_t ae = {run__decision_time(r, ev->start_ns),
+			 run__decision_time(r, ev->end_ns), kind, side, ev->text};
+	int arc = r->an ? an_analyzer_event(r->an, &ae) : 0;
+	if (arc)
+		log_error("run", "the analysis refused an event",
+			  LF_S("type", ev->kind), LF_S("text", ev->text),
+			  LF_ERR("err", arc));
 	log_info("run", "event", LF_S("type", ev->kind), LF_S("side", ev->side),
 		 LF_S("text", ev->text));
 	return r->store ? store_event_add(r->store, ev, NULL) : 0;
@@ -93,12 +104,14 @@ static int replicas_up(const run_t *r, prov_side_t side)
 	return n;
 }
 
-/* The analysis' metric values from a side's sample. */
-static void fill_values(const metrics_sample_t *s, double *out)
+/* The analysis' metric values and their resolutions from a side's
+ * sample. */
+static void fill_values(const metrics_sample_t *s, double *out, double *res)
 {
 	for (int m = 0; m < AN_METRIC__COUNT; m++) {
 		int id = metrics_by_name(an_metric_name((an_metric_t)m));
 		out[m] = id >= 0 ? s->v[id] : NAN;
+		res[m] = id >= 0 ? s->res[id] : 0;
 	}
 }
 
@@ -148,6 +161,7 @@ static void log_anomaly(const an_anomaly_t *an)
 static void act_report(run_t *r, int64_t now)
 {
 	const mit_report_t *rep = &r->report;
+	int64_t to_wall = clock_wall_ns() - run__now(r);
 	for (size_t i = 0; i < rep->nevents; i++) {
 		const mit_event_out_t *e = &rep->event[i];
 		store_event_t se = {0,
@@ -156,13 +170,16 @@ static void act_report(run_t *r, int64_t now)
 				    an_side_name(e->side),
 				    e->text,
 				    "mitigation",
-				    e->start_ns,
-				    e->end_ns};
-		run__event(r, &se);
+				    e->start_ns + to_wall,
+				    e->end_ns + to_wall};
+		int rc = run__event(r, &se);
+		if (rc)
+			log_error("run", "the store refused an event",
+				  LF_S("text", e->text), LF_ERR("err", rc));
 	}
 	for (size_t i = 0; i < rep->nnotes; i++) {
 		run_note_t *n = &r->notes[r->nnotes_total % RUN_NOTES];
-		n->t_ns = now;
+		n->t_ns = now + to_wall;
 		n->seq = ++r->nnotes_total;
 		n->note = rep->note[i];
 		log_debug("mitigate", "timeline",
@@ -174,7 +191,9 @@ static void act_report(run_t *r, int64_t now)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	run_t *r = arg;
-	int64_t now = clock_wall_ns();
+	/* decisions on the decision clock (never back, steps ignored);
+	 * stored points and records carry wall times */
+	int64_t now = run__now(r), wall = clock_wall_ns();
 	/* the baseline follows production's config files even when drift
 	 * does not watch them (a shadow umbra does not run) */
 	if (r->prov)
@@ -201,7 +220,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (!r->have_sample[rs])
 			continue;
 		metrics_recorder_sample(r->rec, rs, &r->sample[rs]);
-		fill_values(&r->sample[rs], t.value[side]);
+		fill_values(&r->sample[rs], t.value[side], t.resolution[side]);
 		/* Memory is a level each replica holds: compared per replica,
 		 * or production's total would grow with every replica the
 		 * scaler adds (the shadow runs ratio x as many). */
@@ -245,21 +264,35 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	t.ndrift = r->ndrift;
 	t.config_differs = r->ndrift > 0;
 
-	an_analyzer_update(r->an, &t, r->out);
+	int arc = an_analyzer_update(r->an, &t, r->out);
 	free(eps);
-	for (size_t i = 0; i < r->out->nfindings; i++)
-		log_finding(r, &r->out->finding[i]);
-	for (size_t i = 0; i < r->out->nanomalies; i++)
-		log_anomaly(&r->out->anomaly[i]);
-	for (int m = 0; m < AN_METRIC__COUNT; m++)
-		if (r->out->resolved >> m & 1)
-			log_info("analysis", "finding resolved",
-				 LF_S("metric", an_metric_name((an_metric_t)m)));
+	if (arc) {
+		/* *out is last tick's: neither logged nor acted on again */
+		char e[sizeof(r->an_err)];
+		snprintf(e, sizeof(e), "%s", err_str(arc));
+		if (strcmp(e, r->an_err))
+			log_error("analysis", "the analysis refused the tick; "
+					      "this tick decides nothing",
+				  LF_ERR("err", arc));
+		memcpy(r->an_err, e, sizeof(e));
+	} else {
+		r->an_err[0] = '\0';
+		for (size_t i = 0; i < r->out->nfindings; i++)
+			log_finding(r, &r->out->finding[i]);
+		for (size_t i = 0; i < r->out->nanomalies; i++)
+			log_anomaly(&r->out->anomaly[i]);
+		for (int m = 0; m < AN_METRIC__COUNT; m++)
+			if (r->out->resolved >> m & 1)
+				log_info("analysis", "finding resolved",
+					 LF_S("metric",
+					      an_metric_name((an_metric_t)m)));
+	}
 	if (r->mit && !r->signals) { /* stopping: no more actions */
-		mit_input_t in = {now, r->out,
+		mit_input_t in = {now, arc ? NULL : r->out,
 				  r->have_sample[REQREC_PRODUCTION]
 					  ? t.rps[0]
-					  : NAN};
+					  : NAN,
+				  wall};
 		mit_tick(r->mit, &in, &r->report);
 		run__propose_tick(r, now);
 		act_report(r, now);
@@ -350,15 +383,23 @@ void run__tick_teardown(run_t *r)
 	r->ndrift = 0;
 }
 
+int run__recover(run_t *r, buf_t *err)
+{
+	if (!r->audit)
+		r->audit = run_audit_new(r->store, &r->audit_if);
+	return mit_recover(r->cfg, &r->audit_if, err);
+}
+
 int run__mitigate_setup(run_t *r, buf_t *err)
 {
 	r->mlive = (cmd_mit_live_t){.prov = r->prov, .px = r->px};
 	mit_ops_t ops = cmd_mit_ops(&r->mlive);
-	r->audit = run_audit_new(r->store, &r->audit_if);
+	if (!r->audit)
+		r->audit = run_audit_new(r->store, &r->audit_if);
 	int rc = mit_new(r->cfg, &ops, &r->audit_if, &r->mit, err);
 	if (rc)
 		return rc;
-	return mit_start(r->mit, clock_wall_ns(), err);
+	return mit_start(r->mit, run__now(r), err);
 }
 
 void run__mitigate_teardown(run_t *r)

@@ -151,26 +151,36 @@ static int hv_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->value, y->value);
 }
 
-static size_t headers_of(const cmp_capture_t *c, hv_t *out)
+/* side's (0 production, 1 the other) headers of c, sorted, without its
+ * identity fields (pinned, or learned in r->ident). */
+static size_t headers_of(const cmp_capture_t *c, const cmp_rules_t *r,
+			 int side, hv_t *out)
 {
 	const char *p = c->headers.data;
+	size_t n = 0;
 	for (size_t i = 0; i < c->nheaders; i++) {
-		out[i].name = p;
+		const char *name = p;
 		p += strlen(p) + 1;
-		out[i].value = p;
+		const char *value = p;
 		p += strlen(p) + 1;
+		if (in_list(r->identity, r->nidentity, name, strlen(name)) ||
+		    (r->ident && cmp_ident_skip(r->ident, name, side, value)))
+			continue;
+		out[n++] = (hv_t){name, value};
 	}
-	qsort(out, c->nheaders, sizeof(hv_t), hv_cmp);
-	return c->nheaders;
+	qsort(out, n, sizeof(hv_t), hv_cmp);
+	return n;
 }
 
-static bool headers_differ(const cmp_capture_t *a, const cmp_capture_t *b)
+static bool headers_differ(const cmp_capture_t *a, const cmp_capture_t *b,
+			   const cmp_rules_t *r)
 {
-	if (a->nheaders != b->nheaders)
+	if (a->nheaders != b->nheaders && !r->ident && !r->nidentity)
 		return true;
 	hv_t x[CMP_MAX_HEADERS], y[CMP_MAX_HEADERS];
-	size_t n = headers_of(a, x);
-	headers_of(b, y);
+	size_t n = headers_of(a, r, 0, x);
+	if (headers_of(b, r, 1, y) != n)
+		return true;
 	for (size_t i = 0; i < n; i++)
 		if (hv_cmp(&x[i], &y[i]))
 			return true;
@@ -406,7 +416,7 @@ static void diff_plain(cmp_capture_t *p, cmp_capture_t *s, const cmp_rules_t *r,
 	d->json_compared = false;
 	if (p->status != s->status)
 		d->mask |= REQREC_DIFF_STATUS;
-	if (headers_differ(p, s))
+	if (headers_differ(p, s, r))
 		d->mask |= REQREC_DIFF_HEADERS;
 	if (p->json && s->json && !p->body_truncated && !s->body_truncated) {
 		json_t *a = json_loadb(p->body.data ? p->body.data : "",

@@ -35,6 +35,46 @@
 
 enum { CMP_ENC_NONE, CMP_ENC_GZIP, CMP_ENC_DEFLATE, CMP_ENC_OTHER };
 
+/* ------------------------------------------------------- identity fields
+ *
+ * A service that names its instance in a response header (X-Side:
+ * production / shadow, a host or pod name) makes every pair differ. Such
+ * a field is learned while the pair warms up: a header present on both
+ * sides of every compared pair from the first one, whose values differ
+ * between the sides on every pair, each side keeping to a few values of
+ * its own (one per replica) that the other side never shows. Until the
+ * learning ends it is left out provisionally, as long as it keeps to
+ * that; afterwards a learned field is left out only while each side's
+ * value is one it showed in the warm-up (a new value is a difference
+ * again). Pinned fields (mirror.compare.identity_headers) are left out
+ * from the start, whatever their values. ident.c. */
+
+#define CMP_IDENT_FIELDS 16   /* header names tracked: more identity
+				 headers than this is not instance naming */
+#define CMP_IDENT_VALUES 8    /* distinct values per side: one per
+				 replica, and scale.max defaults to 10 / 2 */
+#define CMP_IDENT_MIN_PAIRS 20 /* pairs a field must differ on before it
+				  is learned: 20 coincidences of a header
+				  that varies per request are unlikely */
+#define CMP_IDENT_NAME_MAX 64
+
+typedef struct cmp_ident_field {
+	char name[CMP_IDENT_NAME_MAX]; /* lower-case */
+	uint64_t val[2][CMP_IDENT_VALUES]; /* value hashes: [0] production */
+	uint8_t nval[2];
+	bool broken; /* not an identity (matched, missing, too many values,
+			a value on both sides) */
+} cmp_ident_field_t;
+
+typedef struct cmp_ident {
+	cmp_ident_field_t f[CMP_IDENT_FIELDS];
+	size_t n;
+	uint64_t pairs;   /* compared pairs observed while learning */
+	int64_t start_ns; /* the first one's time */
+	int64_t learn_ns; /* how long learning lasts (analysis.warmup) */
+	bool started, done;
+} cmp_ident_t;
+
 /* What to leave out and how much to keep. Borrowed by the functions. */
 typedef struct cmp_rules {
 	char *const *ignore_headers;
@@ -44,6 +84,10 @@ typedef struct cmp_rules {
 	char *const *unordered;   /* arrays compared as multisets */
 	size_t nunordered;
 	uint64_t max_body;        /* body bytes kept; beyond, a digest */
+	char *const *identity;    /* pinned identity headers: left out of
+				     the pair's comparison, values or not */
+	size_t nidentity;
+	const cmp_ident_t *ident; /* learned identity fields, or NULL */
 } cmp_rules_t;
 
 typedef struct cmp_capture {
@@ -92,5 +136,23 @@ bool cmp_paths_within(const cmp_result_t *a, const cmp_result_t *b);
 
 /* "status,headers,json" for a difference mask (into out, >= 64 bytes). */
 const char *cmp_mask_text(uint8_t mask, char *out, size_t cap);
+
+/* Identity fields (ident.c; see above). */
+/* Starts learning; learn_ns: the warm-up (at least CMP_IDENT_MIN_PAIRS
+ * pairs are needed too). */
+void cmp_ident_init(cmp_ident_t *id, int64_t learn_ns);
+/* Learns from one compared pair (production a, a copy b: the shadow or
+ * the baseline, whose values make one set) at t_ns; does nothing once
+ * learning is over. Call before cmp_diff of the pair. */
+void cmp_ident_observe(cmp_ident_t *id, const cmp_capture_t *a,
+		       const cmp_capture_t *b, int64_t t_ns);
+/* Whether side's (0 production, 1 the compared side) header name=value
+ * is an identity to leave out. */
+bool cmp_ident_skip(const cmp_ident_t *id, const char *name, int side,
+		    const char *value);
+/* The learned fields' names (borrowed from id) into names, at most cap;
+ * 0 while learning. */
+size_t cmp_ident_learned(const cmp_ident_t *id, const char **names,
+			 size_t cap);
 
 #endif

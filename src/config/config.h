@@ -104,9 +104,13 @@ typedef struct config_listen {
 	addr_t address;
 	int64_t workers, backlog, max_connections;
 	int64_t header_timeout, body_timeout, idle_timeout, drain_timeout;
+	int64_t send_timeout, body_deadline;
+	uint64_t body_min_rate; /* bytes/s; 0 = off */
+	uint64_t max_body;      /* request body bytes; more gets 413 */
 	uint64_t max_request_line, max_header_bytes;
 	int64_t max_headers;
 	int forwarded; /* config_forwarded_t */
+	bool sandbox;  /* seccomp filter on the proxy's worker threads */
 } config_listen_t;
 
 typedef struct config_health {
@@ -143,6 +147,8 @@ typedef struct config_production {
 		char *cgroup, *url;
 	} attach;
 	char *cgroup_parent; /* "" = below umbra's own group */
+	char *user, *group;  /* "" = umbra's own */
+	config_strv_t capabilities; /* kept in the bounding set */
 	int64_t connect_timeout, response_timeout, pool_size, pool_idle;
 } config_production_t;
 
@@ -158,7 +164,10 @@ typedef struct config_shadow {
 	char *netns_subnet;
 	bool copy_data, isolate_network;
 	config_strv_t allow_outbound;
+	char *user, *group; /* "" = umbra-shadow (nobody) as root */
+	config_strv_t capabilities;
 	int64_t connect_timeout, response_timeout, pool_size;
+	int64_t response_deadline; /* a copy's whole response, from sending */
 	int64_t pipeline; /* copies written per shadow connection at once */
 	struct {
 		bool enabled;
@@ -182,6 +191,7 @@ typedef struct config_mirror {
 	char *mark_header; /* "Name: value", "" = none */
 	struct {
 		config_strv_t ignore_headers, ignore_json_paths, unordered_arrays;
+		config_strv_t identity_headers; /* pinned identity fields */
 		uint64_t max_body;
 	} compare;
 	int64_t max_endpoints;
@@ -237,6 +247,7 @@ typedef struct config_metric {
 
 typedef struct config_analysis {
 	int64_t interval, window;
+	int64_t warmup; /* a metric is judged only after this much data */
 	double smoothing;
 	int64_t velocity_window;
 	double velocity_threshold;
@@ -308,6 +319,9 @@ typedef struct config_mitigation {
 		char *dir; /* "" = <dir of store.path>/snapshots */
 		int64_t keep;
 	} snapshots;
+	struct {
+		config_strv_t roots; /* absolute dirs candidates may lie in */
+	} propose;
 } config_mitigation_t;
 
 /* Metric queries of the Prometheus source, by metric name: the compared

@@ -207,13 +207,29 @@ static const config_field_t root_fields[] = {
 	 NULL, NULL, 0, "listen(2) backlog"},
 	{"listen.max_connections", CT_INT, OFF(listen.max_connections),
 	 "10000", 1, 1000000, NULL, NULL, NULL, 0,
-	 "client connections held at once; more wait in the backlog"},
+	 "client connections held at once; at the limit the proxy stops "
+	 "accepting (more wait in the backlog) until one closes"},
 	{"listen.header_timeout", CT_DURATION, OFF(listen.header_timeout),
 	 "10s", 0.001, 3600, "s", NULL, NULL, 0,
 	 "a client must send a request's headers within this (slowloris)"},
 	{"listen.body_timeout", CT_DURATION, OFF(listen.body_timeout), "30s",
 	 0.001, 3600, "s", NULL, NULL, 0,
-	 "longest pause while a client sends a body"},
+	 "longest pause while a client sends a body (408)"},
+	{"listen.body_deadline", CT_DURATION, OFF(listen.body_deadline),
+	 "600s", 0.001, 86400, "s", NULL, NULL, 0,
+	 "a request body must be received whole within this of its first "
+	 "byte (408)"},
+	{"listen.body_min_rate", CT_SIZE, OFF(listen.body_min_rate), "256", 0,
+	 1 << 30, "bytes/s", NULL, NULL, 0,
+	 "a body arriving slower than this on average, after its first 5s, "
+	 "gets 408 (as Kestrel's MinRequestBodyDataRate); 0 = off"},
+	{"listen.max_body", CT_SIZE, OFF(listen.max_body), "64MiB", 1, BIG,
+	 "bytes", NULL, NULL, 0,
+	 "largest request body; larger gets 413 and the connection closes"},
+	{"listen.send_timeout", CT_DURATION, OFF(listen.send_timeout), "60s",
+	 0.001, 86400, "s", NULL, NULL, 0,
+	 "a client that reads nothing of its response for this long is "
+	 "closed (nginx send_timeout)"},
 	{"listen.idle_timeout", CT_DURATION, OFF(listen.idle_timeout), "60s",
 	 0.001, 86400, "s", NULL, NULL, 0,
 	 "keep-alive connections idle longer are closed"},
@@ -231,6 +247,11 @@ static const config_field_t root_fields[] = {
 	{"listen.forwarded", CT_ENUM, OFF(listen.forwarded), "both", 0, 0,
 	 NULL, forwarded_names, NULL, 0,
 	 "client address headers added upstream"},
+	{"listen.sandbox", CT_BOOL, OFF(listen.sandbox), "true", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "proxy worker threads run under a seccomp filter: no exec, fork, "
+	 "ptrace, id or capability change, mount, module, BPF, or file "
+	 "creation or change (docs/security.md)"},
 
 	/* production */
 	{"production.upstreams", CT_ADDR_LIST, OFF(production.upstreams), "",
@@ -307,6 +328,18 @@ static const config_field_t root_fields[] = {
 	 "", 0, 0, NULL, NULL, NULL, 0,
 	 "where umbra makes its cgroups: \"\" = below its own group in each "
 	 "hierarchy, or a path from the hierarchy root such as /umbra"},
+	{"production.user", CT_STRING, OFF(production.user), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "user (name or uid) production's replicas run as; \"\" = umbra's "
+	 "own (needs umbra to run as root to differ; see docs/security.md)"},
+	{"production.group", CT_STRING, OFF(production.group), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "group (name or gid) production runs as; \"\" = the user's primary "
+	 "group"},
+	{"production.capabilities", CT_STR_LIST,
+	 OFF(production.capabilities), "", 0, 0, NULL, NULL, NULL, 0,
+	 "capabilities production keeps (e.g. CAP_NET_BIND_SERVICE for port "
+	 "80); every other is dropped from its bounding set"},
 	{"production.attach.pid", CT_INT, OFF(production.attach.pid), "0", 0,
 	 4194304, NULL, NULL, NULL, 0,
 	 "attach to a running production umbra does not own: its pid"},
@@ -350,7 +383,7 @@ static const config_field_t root_fields[] = {
 	 "bytes", NULL, NULL, 0,
 	 "the shadow's memory limit is never set below this (a base "
 	 "footprint does not shrink with traffic)"},
-	{"shadow.work_dir", CT_PATH, OFF(shadow.work_dir), "umbra-data/shadow",
+	{"shadow.work_dir", CT_PATH, OFF(shadow.work_dir), "umbra-shadow",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "where the shadow's config copy, data copy and run state live"},
 	{"shadow.copy_data", CT_BOOL, OFF(shadow.copy_data), "false", 0, 0,
@@ -365,11 +398,28 @@ static const config_field_t root_fields[] = {
 	{"shadow.allow_outbound", CT_STR_LIST, OFF(shadow.allow_outbound), "",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "addresses (host:port or CIDR) an isolated shadow may reach"},
+	{"shadow.user", CT_STRING, OFF(shadow.user), "", 0, 0, NULL, NULL,
+	 NULL, 0,
+	 "user (name or uid) the shadow and baseline run as; \"\" = "
+	 "umbra-shadow (made by scripts/deps.sh, else nobody) when umbra "
+	 "runs as root, umbra's own user otherwise"},
+	{"shadow.group", CT_STRING, OFF(shadow.group), "", 0, 0, NULL, NULL,
+	 NULL, 0,
+	 "group (name or gid) of the shadow; \"\" = the user's primary group"},
+	{"shadow.capabilities", CT_STR_LIST, OFF(shadow.capabilities), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "capabilities the shadow keeps (ambient for a non-root user); none "
+	 "by default"},
 	{"shadow.connect_timeout", CT_DURATION, OFF(shadow.connect_timeout),
 	 "1s", 0.001, 600, "s", NULL, NULL, 0, "connecting to the shadow"},
 	{"shadow.response_timeout", CT_DURATION, OFF(shadow.response_timeout),
 	 "10s", 0.001, 3600, "s", NULL, NULL, 0,
 	 "a shadow silent for longer is counted as a timeout"},
+	{"shadow.response_deadline", CT_DURATION,
+	 OFF(shadow.response_deadline), "30s", 0.001, 86400, "s", NULL, NULL,
+	 0,
+	 "a copy's whole response must be in within this of sending it; "
+	 "past it the shadow connection is closed (counted)"},
 	{"shadow.pool_size", CT_INT, OFF(shadow.pool_size), "64", 1, 100000,
 	 NULL, NULL, NULL, 0,
 	 "connections to the shadow per worker (idle and busy)"},
@@ -404,7 +454,8 @@ static const config_field_t root_fields[] = {
 	 NULL, NULL, NULL, 0, "name of that header, cookie or parameter"},
 	{"mirror.max_body", CT_SIZE, OFF(mirror.max_body), "8MiB", 0, 1 << 30,
 	 "bytes", NULL, NULL, 0,
-	 "larger request bodies are not mirrored (and are counted)"},
+	 "larger request bodies are not mirrored, and a shadow response "
+	 "body past it closes the shadow connection (both counted)"},
 	{"mirror.amplification", CT_INT, OFF(mirror.amplification), "1", 1, 64,
 	 NULL, NULL, NULL, 0, "copies sent per sampled request"},
 	{"mirror.queue_requests", CT_INT, OFF(mirror.queue_requests), "4096",
@@ -425,6 +476,11 @@ static const config_field_t root_fields[] = {
 	 "Date,Server,Age,Expires,Last-Modified,ETag,Set-Cookie,X-Request-Id,"
 	 "X-Correlation-Id,X-Trace-Id,Traceparent,Via",
 	 0, 0, NULL, NULL, NULL, 0, "response headers left out of comparison"},
+	{"mirror.compare.identity_headers", CT_STR_LIST,
+	 OFF(mirror.compare.identity_headers), "", 0, 0, NULL, NULL, NULL, 0,
+	 "headers that name the instance (X-Side, a pod name): left out of the "
+	 "pair's comparison; others like them are learned in the warm-up "
+	 "(docs/proxy.md)"},
 	{"mirror.compare.ignore_json_paths", CT_STR_LIST,
 	 OFF(mirror.compare.ignore_json_paths), "", 0, 0, NULL, NULL, NULL, 0,
 	 "JSON paths left out of body comparison ($.meta.time)"},
@@ -453,9 +509,16 @@ static const config_field_t root_fields[] = {
 	 "JSON, form, query and multipart keys (and header names) whose "
 	 "values are always masked (substring; case, '-', '_' and '.' "
 	 "ignored)"},
-	{"mask.max_scan", CT_SIZE, OFF(mask.max_scan), "1MiB", 1024, 1 << 30,
+	/* 8 MiB: mirror.max_body's default, so that a body the proxy
+	 * mirrors is one masking reads; list and export endpoints return
+	 * several MiB of JSON, which 1 MiB refused. Masking holds the
+	 * body, its masked copy and scratch no larger than the largest
+	 * value, and frees what one large body grew (MASK_SCRATCH_KEEP). */
+	{"mask.max_scan", CT_SIZE, OFF(mask.max_scan), "8MiB", 1024, 1 << 30,
 	 "bytes", NULL, NULL, 0,
-	 "larger bodies are not mirrored (masking fails closed)"},
+	 "larger bodies (before or after decoding) are not mirrored or "
+	 "captured (masking fails closed; the refusal names the request); "
+	 "8MiB matches mirror.max_body"},
 	{"mask.redact_marker", CT_STRING, OFF(mask.redact_marker),
 	 "[REDACTED]", 0, 0, NULL, NULL, NULL, 0, "text that replaces a value"},
 	{"mask.memo", CT_INT, OFF(mask.memo), "1024", 0, 65536, NULL, NULL,
@@ -478,6 +541,11 @@ static const config_field_t root_fields[] = {
 	 3600, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
 	 "uses the files' own spacing)"},
+	{"analysis.warmup", CT_DURATION, OFF(analysis.warmup), "5m", 0,
+	 86400, "s", NULL, NULL, 0,
+	 "a metric is judged only after this much of its data: until then it "
+	 "teaches the noise envelope, the baselines and the forecaster (the "
+	 "default is the envelope's 300 ticks at 1 s; docs/analysis.md)"},
 	{"analysis.window", CT_DURATION, OFF(analysis.window), "10m", 10,
 	 86400, "s", NULL, NULL, 0, "points kept in memory per series"},
 	{"analysis.smoothing", CT_REAL, OFF(analysis.smoothing), "0.3", 0.01,
@@ -529,7 +597,8 @@ static const config_field_t root_fields[] = {
 	{"drift.watch", CT_BOOL, OFF(drift.watch), "true", 0, 0, NULL, NULL,
 	 NULL, 0, "also compare at once on inotify events in config dirs"},
 	{"drift.env_ignore", CT_STR_LIST, OFF(drift.env_ignore),
-	 "UMBRA_SIDE,PORT,HOSTNAME,PWD,OLDPWD,SHLVL,_,INVOCATION_ID,"
+	 "UMBRA_SIDE,PORT,HOSTNAME,PWD,OLDPWD,SHLVL,_,INVOCATION_ID,HOME,USER,"
+	 "LOGNAME,"
 	 "JOURNAL_STREAM",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "environment variables expected to differ between the sides"},
@@ -623,6 +692,10 @@ static const config_field_t root_fields[] = {
 	{"mitigation.snapshots.keep", CT_INT, OFF(mitigation.snapshots.keep),
 	 "100", 2, 100000, NULL, NULL, NULL, 0,
 	 "snapshots kept; older ones that are not known-good go first"},
+	{"mitigation.propose.roots", CT_STR_LIST,
+	 OFF(mitigation.propose.roots), "", 0, 0, NULL, NULL, NULL, 0,
+	 "absolute directories a proposal's candidate config_dir must lie "
+	 "in; none = proposals are refused"},
 
 	/* metrics */
 	{"metrics.source", CT_ENUM, OFF(metrics.source), "local", 0, 0, NULL,

@@ -846,6 +846,12 @@ static void unknown_key(load_ctx_t *lc, const config_table_t *t,
 			const char *prefix, const char *key, const ynode_t *k,
 			const char *disp)
 {
+	if (lc->errs->n >= CONFIG_MAX_ERRORS) {
+		/* only counted: no suggestion to compute (a file of 70,000
+		 * unknown keys must not cost 70,000 table scans) */
+		lc->errs->dropped++;
+		return;
+	}
 	const char *raw[256];
 	size_t n = sibling_keys(t, prefix, raw, 256);
 	char *names[256] = {0};
@@ -1035,10 +1041,54 @@ static void assign_node(load_ctx_t *lc, const config_table_t *t,
 	set_scalar(lc, f, dst, v->text, v->line, v->col, path);
 }
 
+/* The keys of one mapping seen so far, for finding duplicates in linear
+ * time (a 1 MiB file can hold 100,000 keys; comparing each with every
+ * earlier one took a minute). Open addressing over indexes into the
+ * map's kids, FNV-1a hashes. */
+typedef struct keyset {
+	size_t *slot; /* key index + 1; 0 = empty */
+	size_t mask;
+} keyset_t;
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void keyset_init(keyset_t *ks, size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	ks->slot = xcalloc(cap, sizeof(size_t));
+	ks->mask = cap - 1;
+}
+
+/* Adds scalar key i of map; returns the earlier key with the same text,
+ * or NULL when it is new. */
+static const ynode_t *keyset_add(keyset_t *ks, const ynode_t *map, size_t i)
+{
+	const ynode_t *k = map->kids[2 * i];
+	for (size_t h = key_hash(k->text) & ks->mask;; h = (h + 1) & ks->mask) {
+		if (!ks->slot[h]) {
+			ks->slot[h] = i + 1;
+			return NULL;
+		}
+		const ynode_t *pk = map->kids[2 * (ks->slot[h] - 1)];
+		if (!strcmp(pk->text, k->text))
+			return pk;
+	}
+}
+
 static void walk_map(load_ctx_t *lc, const config_table_t *t, void *base,
 		     const ynode_t *map, const char *prefix, const char *disp,
 		     bool *set)
 {
+	keyset_t ks;
+	keyset_init(&ks, map->n);
 	for (size_t i = 0; i < map->n; i++) {
 		const ynode_t *k = map->kids[2 * i], *v = map->kids[2 * i + 1];
 		if (k->type != YN_SCALAR) {
@@ -1047,21 +1097,15 @@ static void walk_map(load_ctx_t *lc, const config_table_t *t, void *base,
 				      yaml_type_name(k));
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++) {
-			const ynode_t *pk = map->kids[2 * j];
-			if (pk->type == YN_SCALAR &&
-			    strcmp(pk->text, k->text) == 0) {
-				char *p = xasprintf("%s%s%s", disp,
-						    *disp ? "." : "", k->text);
-				config__error(lc->errs, lc->file, k->line,
-					      k->col, p,
-					      "duplicate key (first at line "
-					      "%d)",
-					      pk->line);
-				free(p);
-				dup = true;
-			}
+		const ynode_t *pk = keyset_add(&ks, map, i);
+		bool dup = pk != NULL;
+		if (dup) {
+			char *p = xasprintf("%s%s%s", disp, *disp ? "." : "",
+					    k->text);
+			config__error(lc->errs, lc->file, k->line, k->col, p,
+				      "duplicate key (first at line %d)",
+				      pk->line);
+			free(p);
 		}
 		if (dup)
 			continue;
@@ -1100,6 +1144,7 @@ static void walk_map(load_ctx_t *lc, const config_table_t *t, void *base,
 		free(full);
 		free(dpath);
 	}
+	free(ks.slot);
 }
 
 /* --------------------------------------------------------------- defaults */
@@ -1278,7 +1323,9 @@ int config_load_string(const char *name, const char *text, size_t len,
 int config_load_file(const char *file, config_t **out, config_errors_t *errs)
 {
 	*out = NULL;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; the
+	 * descriptor, not the name, is then checked to be a regular file. */
+	int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		config__error(errs, file, 0, 0, "", "cannot open: %s",
@@ -1288,7 +1335,9 @@ int config_load_file(const char *file, config_t **out, config_errors_t *errs)
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		config__error(errs, file, 0, 0, "", "not a regular file");
+		config__error(errs, file, 0, 0, "",
+			      "not a regular file (a config is a file, not a "
+			      "FIFO, device or directory)");
 		return ERR_CONFIG;
 	}
 	/* Read at most one byte past the limit: enough to refuse a huge

@@ -7,8 +7,10 @@
 
 #include "base/cidr.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/xmalloc.h"
 #include "mitigate/policy.h"
+#include "provision/provision.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,24 +61,15 @@ static bool is_set(const config_t *cfg, const char *path)
 
 static void check_secret(vctx_t *v, const char *path, const char *file)
 {
-	struct stat st;
 	if (!file || !*file)
 		return;
-	if (stat(file, &st) != 0) {
-		if (errno != ENOENT)
-			verr(v, path, "cannot stat \"%s\": %s", file,
-			     strerror(errno));
-		return; /* a missing secret is made at first start */
-	}
-	if (!S_ISREG(st.st_mode)) {
-		verr(v, path, "\"%s\" is not a regular file", file);
-		return;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		verr(v, path,
-		     "\"%s\" is accessible by group or others (mode %04o); "
-		     "a secret must be private: chmod 600 it",
-		     file, (unsigned)(st.st_mode & 07777));
+	buf_t why = BUF_INIT;
+	int rc = fs_check_private_path(file, &why);
+	/* a missing secret is made at first start */
+	if (rc && rc != -ENOENT)
+		verr(v, path, "%s", rc == ERR_INSECURE ? why.data
+						     : err_str(rc));
+	buf_free(&why);
 }
 
 static void check_service(vctx_t *v)
@@ -93,6 +86,16 @@ static void check_service(vctx_t *v)
 		     "bad name \"%.80s\" (expected 1 to %d letters, digits, "
 		     "'_', '.' or '-', starting with a letter or digit)",
 		     s, SERVICE_NAME_MAX);
+}
+
+static void check_caps(vctx_t *v, const char *path, const config_strv_t *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (prov_cap_parse(c->v[i]) < 0)
+			verr(v, path,
+			     "unknown capability \"%.60s\" (expected a name "
+			     "such as CAP_NET_BIND_SERVICE)",
+			     c->v[i]);
 }
 
 static void check_production(vctx_t *v)
@@ -126,10 +129,51 @@ static void check_production(vctx_t *v)
 	if (p->restart.backoff > p->restart.backoff_max)
 		verr(v, "production.restart.backoff",
 		     "longer than restart.backoff_max");
+	check_caps(v, "production.capabilities", &p->capabilities);
+	if (p->group[0] && !p->user[0])
+		verr(v, "production.group", "set production.user too");
 	if (p->health.type == CONFIG_HEALTH_HTTP && p->health.path[0] != '/')
 		verr(v, "production.health.path",
 		     "must start with '/' (expected a request path such as "
 		     "/healthz)");
+}
+
+/* Whether path is dir or lies below it (both absolute, as loaded). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The shadow's files must hold no path to umbra's secrets: its work
+ * dir is given to the shadow's user, so it may not hold the key, token,
+ * store or snapshots. (A work dir below a 0700 directory of secrets is
+ * caught at start: the shadow's user cannot reach it.) */
+static void check_work_dir(vctx_t *v)
+{
+	const config_t *c = v->cfg;
+	const char *wd = c->shadow.work_dir;
+	const struct {
+		const char *field, *file;
+	} sec[] = {
+	    {"mask.key_file", c->mask.key_file},
+	    {"api.token_file", c->api.token_file},
+	    {"store.path", c->store.path},
+	    {"mitigation.snapshots.dir", c->mitigation.snapshots.dir},
+	};
+	if (!wd || !wd[0])
+		return;
+	for (size_t i = 0; i < sizeof(sec) / sizeof(*sec); i++) {
+		const char *f = sec[i].file;
+		if (f && f[0] && path_within(f, wd))
+			verr(v, "shadow.work_dir",
+			     "\"%s\" holds %s (\"%s\"): the shadow's files "
+			     "are given to the shadow's user and must hold "
+			     "none of umbra's secrets",
+			     wd, sec[i].field, f);
+	}
 }
 
 static void check_shadow(vctx_t *v)
@@ -161,6 +205,10 @@ static void check_shadow(vctx_t *v)
 			     "169.254.213.0/30)",
 			     s->netns_subnet, why);
 	}
+	check_caps(v, "shadow.capabilities", &s->capabilities);
+	if (s->group[0] && !s->user[0])
+		verr(v, "shadow.group", "set shadow.user too");
+	check_work_dir(v);
 	if (s->baseline.enabled && s->baseline.upstreams.n == 0 &&
 	    v->cfg->production.command.n == 0)
 		verr(v, "shadow.baseline.enabled",
@@ -283,6 +331,11 @@ static void check_policy(vctx_t *v)
 
 static void check_mitigation(vctx_t *v)
 {
+	const config_strv_t *roots = &v->cfg->mitigation.propose.roots;
+	for (size_t i = 0; i < roots->n; i++)
+		if (roots->v[i][0] != '/')
+			verr(v, "mitigation.propose.roots",
+			     "\"%.80s\" is not an absolute path", roots->v[i]);
 	const config_mitigation_t *m = &v->cfg->mitigation;
 	const config_production_t *p = &v->cfg->production;
 	if (m->scale.min > m->scale.max)

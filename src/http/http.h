@@ -10,10 +10,13 @@
  * Strictness (request smuggling, RFC 9112 section 11.2): a request with
  * both Content-Length and Transfer-Encoding, differing Content-Lengths, a
  * transfer coding other than a final "chunked", obs-fold, a bare CR, bad
- * bytes in names, values or the target, or a missing or repeated Host on
- * HTTP/1.1 is rejected with its own reason. Lines may end in CRLF or LF
- * (RFC 9112 2.2 allows a recipient to accept LF); the proxy rewrites every
- * head it forwards, so what goes upstream always uses CRLF.
+ * bytes in names, values or the target, a missing or repeated Host on
+ * HTTP/1.1, an invalid Host value, and a target with a fragment or
+ * userinfo are rejected, each with its own reason. Head lines may end in
+ * CRLF or LF (RFC 9112 2.2 allows a recipient to accept LF); the proxy
+ * rewrites every head it forwards, so what goes upstream always uses CRLF.
+ * Chunked request bodies are held to RFC 9112 7.1 exactly and re-framed
+ * (http_chunked_init_strict, http_write_chunk).
  */
 #ifndef UMBRA_HTTP_HTTP_H
 #define UMBRA_HTTP_HTTP_H
@@ -35,6 +38,9 @@
 	X(TOO_MANY_HEADERS, 431, "too many header fields")                \
 	X(BAD_METHOD, 400, "invalid method")                              \
 	X(BAD_TARGET, 400, "invalid request target")                      \
+	X(TARGET_FRAGMENT, 400, "fragment in request target")             \
+	X(TARGET_USERINFO, 400, "userinfo in request target")             \
+	X(BAD_AUTHORITY, 400, "invalid authority in request target")      \
 	X(BAD_VERSION, 400, "invalid HTTP version")                       \
 	X(VERSION_NOT_SUPPORTED, 505, "HTTP version not supported")       \
 	X(BAD_REQUEST_LINE, 400, "malformed request line")                \
@@ -51,11 +57,19 @@
 	X(TE_IN_HTTP10, 400, "Transfer-Encoding in an HTTP/1.0 message")  \
 	X(NO_HOST, 400, "missing Host")                                   \
 	X(MULTIPLE_HOST, 400, "more than one Host")                       \
+	X(BAD_HOST, 400, "invalid Host")                                  \
 	X(BAD_STATUS_LINE, 502, "malformed status line")                  \
 	X(BAD_STATUS, 502, "invalid status code")                         \
 	X(BAD_CHUNK_SIZE, 400, "invalid chunk size")                      \
 	X(CHUNK_TOO_LARGE, 400, "chunk size too large")                   \
+	X(CHUNK_SIZE_TOO_LONG, 400, "chunk size with too many digits")    \
+	X(CHUNK_LINE_WS, 400, "whitespace at the end of a chunk line")    \
+	X(CHUNK_BARE_LF, 400, "chunk framing line ends in LF without CR") \
 	X(BAD_CHUNK_EXT, 400, "invalid chunk extension")                  \
+	X(CHUNK_EXT_NO_NAME, 400, "chunk extension without a name")       \
+	X(CHUNK_EXT_NO_VALUE, 400, "chunk extension without a value")     \
+	X(CHUNK_EXT_UNCLOSED, 400, "unterminated quoted chunk extension") \
+	X(CHUNK_EXT_TOO_LONG, 400, "chunk extension too long")            \
 	X(BAD_CHUNK_END, 400, "chunk data not followed by CRLF")          \
 	X(TRAILER_TOO_LARGE, 431, "trailer section too large")            \
 	X(BAD_TRAILER, 400, "invalid trailer field")
@@ -115,11 +129,28 @@ typedef struct http_limits {
  * large_client_header_buffers), 100 fields. */
 #define HTTP_LIMITS_DEFAULT {8192, 65536, 100}
 
+/* The four forms of request-target (RFC 9112 3.2). */
+typedef enum http_target_form {
+	HTTP_TARGET_ORIGIN,    /* "/path?query" */
+	HTTP_TARGET_ABSOLUTE,  /* "http://authority/path?query" */
+	HTTP_TARGET_AUTHORITY, /* "host:port", CONNECT only */
+	HTTP_TARGET_ASTERISK,  /* "*", OPTIONS only */
+} http_target_form_t;
+
 typedef struct http_request {
 	const char *method;
 	size_t method_len;
 	const char *target;
 	size_t target_len;
+	http_target_form_t target_form;
+	/* absolute-form: the authority (uri-host [":" port], no userinfo)
+	 * and the rest, path and query, which the proxy forwards in
+	 * origin-form ("" and "?q" become "/" and "/?q"); for the other
+	 * forms authority is NULL and origin is the target. */
+	const char *authority;
+	size_t authority_len;
+	const char *origin;
+	size_t origin_len;
 	int version;             /* 10 or 11 */
 	http_header_t *headers;  /* caller's array */
 	size_t nheaders;
@@ -173,7 +204,22 @@ bool http_value_has_token(const char *v, size_t len, const char *token);
 /* --------------------------------------------------------------- chunked */
 
 /* Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes as they
- * come; each step consumes framing and at most one span of data. */
+ * come; each step consumes framing and at most one span of data.
+ *
+ * Two grammars. Strict (http_chunked_init_strict), for request bodies from
+ * clients, which the proxy re-frames: RFC 9112 7.1 exactly. Every framing
+ * line ends in CRLF (a bare LF is CHUNK_BARE_LF); whitespace is allowed
+ * only as the BWS of chunk-ext, before ';' and around '=' (so "5 \r\n" and
+ * "5;a \r\n" are CHUNK_LINE_WS); an extension has a token name and, after
+ * '=', a token or a closed quoted-string. Tolerant (http_chunked_init), for
+ * responses and recorded traffic, which are relayed or observed as they
+ * are: a bare LF ends a line, whitespace may end a size line, and an
+ * extension is any bytes but controls up to the end of the line
+ * (HAProxy's and nginx's leniency towards servers, RFC 9112 2.2; a
+ * response umbra relays must not fail where the client would have read
+ * it). Both bound the size (HTTP_CHUNK_SIZE_MAX and
+ * HTTP_CHUNK_SIZE_DIGITS_MAX), the extension (HTTP_CHUNK_EXT_MAX) and the
+ * trailer section (max_trailer). */
 typedef struct http_chunked {
 	int state;
 	uint64_t remaining;   /* data bytes left in the current chunk */
@@ -182,20 +228,42 @@ typedef struct http_chunked {
 	size_t trailer_len;   /* bytes of trailer section so far */
 	size_t line_len;      /* bytes of the current trailer line */
 	bool in_value;        /* past the colon of the current trailer */
+	bool strict;          /* RFC 9112 7.1 exactly (see above) */
 	size_t max_trailer;   /* limit for the trailer section */
 	bool done;
 } http_chunked_t;
 
 #define HTTP_CHUNK_EXT_MAX 4096 /* chunk extensions are unused in practice */
+/* 2^63 - 1: a larger size overflows the signed 64-bit offsets that
+ * servers keep sizes in (nginx's off_t), the classic chunk-size smuggle. */
+#define HTTP_CHUNK_SIZE_MAX INT64_MAX
+/* 16 hex digits hold every size up to HTTP_CHUNK_SIZE_MAX; more are
+ * leading zeros, which no sender needs and which would let a client send
+ * framing without end. */
+#define HTTP_CHUNK_SIZE_DIGITS_MAX 16
 
+/* Tolerant decoder (see above). */
 void http_chunked_init(http_chunked_t *c, size_t max_trailer);
+/* Strict decoder (see above): request bodies from clients. */
+void http_chunked_init_strict(http_chunked_t *c, size_t max_trailer);
 
 /* Consumes bytes from buf[0..len): returns how many (0 only when len is
  * 0 or the body is done), or ERR_PARSE with *err. When the consumed bytes
  * include chunk data, *data and *dlen give that span (inside buf), else dlen
- * is 0. c->done is set once the last chunk and the trailers are in. */
+ * is 0. c->done is set once the last chunk and the trailers are in.
+ * Trailer fields are checked and consumed, not returned. */
 ssize_t http_chunked_step(http_chunked_t *c, const char *buf, size_t len,
 			  const char **data, size_t *dlen, http_err_t *err);
+
+/* Re-framing: the proxy never relays a client's chunk lines. Each span of
+ * decoded data goes out as one chunk in umbra's canonical form: the size
+ * in lowercase hex without leading zeros, CRLF, the data, CRLF; no
+ * extensions. http_write_chunk appends nothing when len is 0 (a zero size
+ * would end the body). http_write_last_chunk appends "0\r\n\r\n": the
+ * client's trailer fields are dropped (RFC 9110 6.5.1 lets a recipient
+ * that removes the chunked coding discard them). */
+void http_write_chunk(buf_t *out, const char *data, size_t len);
+void http_write_last_chunk(buf_t *out);
 
 /* --------------------------------------------------------------- writing */
 
@@ -221,7 +289,9 @@ typedef struct http_fwd {
 /* Appends the request head to out: "METHOD TARGET HTTP/1.1", the fields
  * in their order minus hop-by-hop ones, the framing field where the
  * original one was (or last), the forwarding fields, then the extra lines
- * and a blank line. */
+ * and a blank line. An absolute-form target goes out in origin-form with
+ * Host set from its authority, in place of the client's Host or added
+ * (RFC 9112 3.2.2), so production never sees two readings of the host. */
 void http_write_request_head(buf_t *out, const http_request_t *req,
 			     const http_fwd_t *fwd);
 
@@ -241,6 +311,26 @@ void http_write_simple_response(buf_t *out, int status, const char *text,
 const char *http_status_reason(int status);
 
 /* --------------------------------------------------------------- targets */
+
+/* Checks a request target and splits it (RFC 9112 3.2). origin-form and
+ * absolute-form ("http" or "https" scheme, any case) for every method but
+ * CONNECT, which takes authority-form ("host:port") only; "*" for
+ * OPTIONS. Refused: a '#' anywhere (TARGET_FRAGMENT: a fragment is never
+ * sent, RFC 9110 7.1), userinfo in an authority (TARGET_USERINFO: RFC
+ * 9110 4.2.4 calls it an error, used to obscure the host), an authority
+ * that is not a valid uri-host[:port], or an empty host in an http(s)
+ * URI (BAD_AUTHORITY, RFC 9110 4.2.1), any other shape (BAD_TARGET).
+ * Bytes were checked by the caller (visible ASCII and obs-text). Sets
+ * req->target_form, authority and origin from req->target. */
+http_err_t http_target_parse(http_request_t *req);
+
+/* True when v[0..len) is a valid Host field value: uri-host [":" port]
+ * (RFC 9112 3.2, RFC 3986 3.2.2): an IP-literal in brackets, or a
+ * reg-name or IPv4 address of unreserved, pct-encoded and sub-delims
+ * bytes; the port at most 65535. An empty value is valid (a target with
+ * no authority, RFC 9112 3.2). need_port: the port must be there (the
+ * authority-form of CONNECT). */
+bool http_host_valid(const char *v, size_t len, bool need_port);
 
 /* The endpoint template of a request target, into out (cap bytes, NUL
  * ended, cut to fit): the path without query or fragment, scheme and

@@ -442,19 +442,8 @@ int http_parse_request(const char *buf, size_t len, size_t *scanned,
 	size_t n = req->nheaders;
 
 	/* Target form by method (RFC 9112 3.2). */
-	if (req->method_id == HTTP_M_CONNECT) {
-		if (req->target[0] == '/' || !memchr(req->target, ':',
-						     req->target_len)) {
-			*err = HTTP_E_BAD_TARGET;
-			return ERR_PARSE;
-		}
-	} else if (req->target[0] != '/' &&
-		   !(req->target_len == 1 && req->target[0] == '*' &&
-		     req->method_id == HTTP_M_OPTIONS) &&
-		   !(req->target_len > 7 &&
-		     (strncasecmp(req->target, "http://", 7) == 0 ||
-		      strncasecmp(req->target, "https://", 8) == 0))) {
-		*err = HTTP_E_BAD_TARGET;
+	if ((e = http_target_parse(req))) {
+		*err = e;
 		return ERR_PARSE;
 	}
 
@@ -488,6 +477,11 @@ int http_parse_request(const char *buf, size_t len, size_t *scanned,
 	}
 	if (!req->host && req->version == 11) {
 		*err = HTTP_E_NO_HOST;
+		return ERR_PARSE;
+	}
+	if (req->host &&
+	    !http_host_valid(req->host->value, req->host->value_len, false)) {
+		*err = HTTP_E_BAD_HOST;
 		return ERR_PARSE;
 	}
 	if (chunked)

@@ -93,7 +93,20 @@ void http_write_request_head(buf_t *out, const http_request_t *req,
 	buf_reserve(out, req->head_len + 128);
 	buf_append(out, req->method, req->method_len);
 	buf_putc(out, ' ');
-	buf_append(out, req->target, req->target_len);
+	/* absolute-form goes out in origin-form, Host from the authority;
+	 * OPTIONS to an empty path and no query asks about the server: "*"
+	 * (RFC 9112 3.2.4) */
+	bool absolute = req->target_form == HTTP_TARGET_ABSOLUTE;
+	if (absolute && req->origin_len == 0 &&
+	    req->method_id == HTTP_M_OPTIONS) {
+		buf_putc(out, '*');
+	} else if (absolute) {
+		if (req->origin_len == 0 || req->origin[0] != '/')
+			buf_putc(out, '/');
+		buf_append(out, req->origin, req->origin_len);
+	} else {
+		buf_append(out, req->target, req->target_len);
+	}
 	buf_puts(out, " HTTP/1.1\r\n");
 
 	bool framed = false, xff_done = false, fwd_done = false;
@@ -101,6 +114,13 @@ void http_write_request_head(buf_t *out, const http_request_t *req,
 		const http_header_t *f = &h[i];
 		bool is_cl = name_is(f, "Content-Length");
 		bool is_te = name_is(f, "Transfer-Encoding");
+		if (absolute && f == req->host) {
+			put_field(out, &(http_header_t){
+					       f->name, f->name_len,
+					       req->authority,
+					       req->authority_len});
+			continue;
+		}
 		if (is_cl || is_te) {
 			if (!framed) {
 				framed = true;
@@ -160,8 +180,13 @@ void http_write_request_head(buf_t *out, const http_request_t *req,
 	}
 	if (!framed)
 		put_framing(out, fwd->body, fwd->content_length, NULL, 0);
-	if (!req->host && fwd->default_host)
+	if (!req->host && absolute) {
+		buf_puts(out, "Host: ");
+		buf_append(out, req->authority, req->authority_len);
+		buf_puts(out, "\r\n");
+	} else if (!req->host && fwd->default_host) {
 		buf_printf(out, "Host: %s\r\n", fwd->default_host);
+	}
 	if (fwd->client_ip && fwd->xff && !xff_done)
 		buf_printf(out, "X-Forwarded-For: %s\r\n", fwd->client_ip);
 	if (fwd->client_ip && fwd->forwarded && !fwd_done) {

@@ -65,8 +65,12 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 	*changed = false;
 	if (n == 0)
 		return 0;
-	size_t mark = out->len;
+	size_t mark = out->len, whole = n;
 	int rc = 0;
+	/* compressed files and other charsets: decoded one layer down */
+	if (mask__typed_special(c, ctype, ctype_len, s, n, tpos, out, changed,
+				&rc))
+		return rc;
 	btype_t t = body_type(ctype, ctype_len);
 	if (t == BT_MULTIPART && c->in_multipart)
 		t = BT_TEXT;
@@ -76,6 +80,15 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 		rc = mask__json(c, s, n, t == BT_NDJSON, out);
 		break;
 	case BT_FORM:
+		if (c->prefix) {
+			/* the last pair may be cut: it goes */
+			const char *amp = memrchr(s, '&', n);
+			n = amp ? (size_t)(amp - s) : 0;
+			if (n == 0) {
+				*changed = true;
+				return 0;
+			}
+		}
 		rc = mask__form(c, s, n, out);
 		break;
 	case BT_MULTIPART:
@@ -85,7 +98,18 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 		break;
 	default: {
 		mpos_t pos = {.where = MASK_AT_TEXT};
-		*changed = mask__text(c, s, n, tpos ? tpos : &pos, out);
+		size_t keep = n;
+		if (c->prefix) {
+			/* a value may be cut in the tail: it goes, back to a
+			 * separator */
+			keep = n > MASK_PREFIX_TAIL ? n - MASK_PREFIX_TAIL : 0;
+			while (keep > 0 && !strchr(" \t\r\n,;<>\"'", s[keep - 1]))
+				keep--;
+		}
+		*changed = mask__text(c, s, keep, tpos ? tpos : &pos, out);
+		if (keep < n && !*changed)
+			buf_append(out, s, keep);
+		*changed |= keep < n;
 		return 0;
 	}
 	}
@@ -95,8 +119,8 @@ int mask__typed_body(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			out->data[mark] = '\0';
 		return rc;
 	}
-	*changed =
-	    !(out->len - mark == n && memcmp(out->data + mark, s, n) == 0);
+	*changed = !(out->len - mark == whole &&
+		     memcmp(out->data + mark, s, whole) == 0);
 	if (!*changed) {
 		out->len = mark;
 		if (out->data)

@@ -294,8 +294,11 @@ static bool ipv6_start(const char *d, size_t n, size_t i)
 /* ----------------------------------------------------------- numbers */
 
 /* 13-19 digits, as one run or as groups of at least 3 digits joined by
- * single spaces or dashes (one kind), Luhn-valid, with an issuer prefix
- * that exists. The longest valid run of whole groups from i wins. */
+ * single spaces or dashes (one kind), or as groups of four joined by dots
+ * ("4111.1111.1111.1111"; the last group may have 3: dots join decimals
+ * and versions too, so only the printed card layout counts), Luhn-valid,
+ * with an issuer prefix that exists. The longest valid run of whole
+ * groups from i wins. */
 static bool card_at(const char *d, size_t n, size_t i, mdet_t *hit)
 {
 	enum { CARD_MAX = 19 };
@@ -320,7 +323,7 @@ static bool card_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		ng++;
 		if (len < 3)
 			break; /* only a single-group window could hold it */
-		if (p + 1 < n && (d[p] == ' ' || d[p] == '-') &&
+		if (p + 1 < n && (d[p] == ' ' || d[p] == '-' || d[p] == '.') &&
 		    (!sep || d[p] == sep) && IS_DIGIT(d[p + 1])) {
 			sep = d[p];
 			p++;
@@ -332,6 +335,14 @@ static bool card_at(const char *d, size_t n, size_t i, mdet_t *hit)
 		size_t end = gend[e], k = gdig[e];
 		if (k < 13 || (e > 0 && gdig[0] < 3))
 			continue;
+		if (e > 0 && sep == '.') {
+			bool fours = e >= 3 && k - gdig[e - 1] >= 3 &&
+				     k - gdig[e - 1] <= 4;
+			for (size_t g = 0; g < e && fours; g++)
+				fours = gdig[g] - (g ? gdig[g - 1] : 0) == 4;
+			if (!fours)
+				continue;
+		}
 		if (!ends_word(d, n, end) || number_goes_on(d, n, end))
 			continue;
 		if (mask__card_prefix_ok(digs, k) && mask__luhn_ok(digs, k)) {
@@ -718,6 +729,7 @@ bool mask__detect_inert(const char *s, size_t n)
 	static const bool trig[256] = {
 	    ['0' ... '9'] = true, ['@'] = true,	 [':'] = true,
 	    ['%'] = true,	  ['\\'] = true, ['J'] = true,
+	    ['&'] = true, /* an HTML character reference (value.c) */
 	};
 	for (size_t i = 0; i < n; i++)
 		if (trig[(unsigned char)s[i]])

@@ -11,7 +11,9 @@
  * matches exactly here; else what an enclosing rule or sensitive key
  * passed down (redact, hash and keep cover a whole subtree); else a
  * sensitive key name (mask.sensitive_keys); else the detectors (strings
- * through mask__text, integers of 13-19 digits through the card check).
+ * through mask__text; numbers of any form whose whole value is a card
+ * number by its digits, or a phone or account number by its key, through
+ * those detectors).
  * Keys are scanned by the detectors too (maps keyed by e-mail exist).
  *
  * JSON-path rules ($.a.b, $.items[*].card, $['x'], $[0], $..email) are
@@ -49,6 +51,7 @@ typedef struct jwalk {
 	size_t copied; /* s[copied..] is not in out yet */
 	int depth;
 	int suppress;  /* inside a dropped value: write nothing */
+	size_t safe;   /* input before it is whole and masked (c->prefix) */
 	size_t nrules; /* JSON-path rules */
 	uint64_t *st;  /* st[depth * nrules + r] */
 	jlevel_t lv[MASK_JSON_MAX_DEPTH + 1];
@@ -325,12 +328,142 @@ static int string_value(jwalk_t *w, int act, int src)
 	return 0;
 }
 
-/* A number token at w->p. *drop: the card detector's action is drop. */
+/* The most digits a number is read as for the detectors: 19, a card's
+ * longest; phone (15) and account numbers fit too. */
+#define JNUM_DIGITS_MAX 19
+
+/* The integer a non-negative number token t[0..n) spells, in any form
+ * ("4111111111111111", "4111111111111111.0", "4.111111111111111e15",
+ * "41111111111111110e-1"), as its decimal digits without leading zeros
+ * into d. Returns how many, or 0 when it is negative, not a whole
+ * number, zero, or longer than JNUM_DIGITS_MAX digits. */
+static size_t jnum_digits(const char *t, size_t n, char d[JNUM_DIGITS_MAX])
+{
+	char m[2 * JNUM_DIGITS_MAX + 2]; /* mantissa digits, no point */
+	size_t nm = 0, p = 0, frac = 0;
+	bool point = false;
+	if (n == 0 || t[0] == '-')
+		return 0;
+	for (; p < n && t[p] != 'e' && t[p] != 'E'; p++) {
+		if (t[p] == '.') {
+			point = true;
+			continue;
+		}
+		if (nm == 0 && t[p] == '0')
+			continue; /* leading zeros */
+		if (nm == sizeof(m))
+			return 0;
+		m[nm++] = t[p];
+		frac += point;
+	}
+	long e = 0;
+	if (p < n) { /* exponent: bounded, since a long one is no card */
+		bool neg = t[++p] == '-';
+		if (t[p] == '+' || t[p] == '-')
+			p++;
+		for (; p < n; p++) {
+			e = e * 10 + (t[p] - '0');
+			if (e > 2 * JNUM_DIGITS_MAX + 2)
+				return 0;
+		}
+		if (neg)
+			e = -e;
+	}
+	/* value = m * 10^(e - frac): whole when the digits shifted out
+	 * are zeros. */
+	long shift = e - (long)frac;
+	size_t keep = nm;
+	if (shift < 0) {
+		if ((size_t)-shift > nm)
+			return 0;
+		keep = nm - (size_t)-shift;
+		for (size_t k = keep; k < nm; k++)
+			if (m[k] != '0')
+				return 0;
+	}
+	size_t total = keep + (shift > 0 ? (size_t)shift : 0);
+	if (keep == 0 || total > JNUM_DIGITS_MAX)
+		return 0;
+	memcpy(d, m, keep);
+	memset(d + keep, '0', total - keep);
+	return total;
+}
+
+/* Writes the digits r[0..rn) (a pseudonym of a whole number) in the form
+ * of the token t[0..n): as they are for an integer, with t's zero
+ * fraction for "N.0", and as "D.DDDeE" for an exponent form. */
+static void jnum_render(buf_t *out, const char *t, size_t n, const char *r,
+			size_t rn)
+{
+	const char *dot = memchr(t, '.', n);
+	bool expo = memchr(t, 'e', n) || memchr(t, 'E', n);
+	if (expo && rn > 1) {
+		buf_putc(out, r[0]);
+		buf_putc(out, '.');
+		buf_append(out, r + 1, rn - 1);
+		buf_printf(out, "e%zu", rn - 1);
+	} else if (expo || !dot) {
+		buf_append(out, r, rn);
+	} else {
+		buf_append(out, r, rn);
+		buf_append(out, dot, (size_t)(t + n - dot));
+	}
+}
+
+/* The key of the member a number at depth d belongs to (for an array
+ * element, the array's key), or NULL. */
+static const char *jnum_key(const jwalk_t *w, size_t *kn)
+{
+	for (int d = w->depth; d > 0; d--) {
+		const jlevel_t *l = &w->lv[d - 1];
+		if (!l->array) {
+			*kn = l->key_len;
+			return w->c->keys.data + l->key_off;
+		}
+	}
+	return NULL;
+}
+
+/* Which detector owns the whole number with digits d[0..nd): a card by
+ * its digits (issuer prefix and Luhn), a phone or account number by the
+ * key it is under (jnum_key, mask__key_hint). -1: none. */
+static int jnum_detector(const jwalk_t *w, const char *d, size_t nd,
+			 mask_kind_t *kind)
+{
+	const mask_t *m = w->c->m;
+	if (nd >= 13 && m->det_on[CONFIG_MASK_DET_card] &&
+	    mask__card_prefix_ok(d, nd) && mask__luhn_ok(d, nd)) {
+		*kind = MK_CARD;
+		return CONFIG_MASK_DET_card;
+	}
+	size_t kn = 0;
+	const char *k = jnum_key(w, &kn);
+	if (!k)
+		return -1;
+	/* E.164 numbers have at most 15 digits; 7 is a local number
+	 * without its area code, the shortest worth hiding. Account
+	 * numbers run from 6 (some banks) to the JSON-safe 19. */
+	switch (mask__key_hint(k, kn)) {
+	case MASK_HINT_PHONE:
+		if (nd < 7 || nd > 15 || !m->det_on[CONFIG_MASK_DET_phone])
+			return -1;
+		*kind = MK_PHONE;
+		return CONFIG_MASK_DET_phone;
+	case MASK_HINT_ACCOUNT:
+		if (nd < 6 || !m->det_on[CONFIG_MASK_DET_iban])
+			return -1;
+		*kind = MK_NUMBER;
+		return CONFIG_MASK_DET_iban;
+	default:
+		return -1;
+	}
+}
+
+/* A number token at w->p. *drop: the detector's action is drop. */
 static int number_value(jwalk_t *w, int act, int src, bool *drop)
 {
 	const char *s = w->s;
 	size_t q = w->p, p = q;
-	bool integer = true;
 	if (p < w->n && s[p] == '-')
 		p++;
 	if (p >= w->n || s[p] < '0' || s[p] > '9') {
@@ -343,7 +476,6 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 		while (p < w->n && s[p] >= '0' && s[p] <= '9')
 			p++;
 	if (p < w->n && s[p] == '.') {
-		integer = false;
 		if (++p >= w->n || s[p] < '0' || s[p] > '9') {
 			w->p = p;
 			return jfail(w, "bad number");
@@ -352,7 +484,6 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 			p++;
 	}
 	if (p < w->n && (s[p] == 'e' || s[p] == 'E')) {
-		integer = false;
 		p++;
 		if (p < w->n && (s[p] == '+' || s[p] == '-'))
 			p++;
@@ -364,20 +495,28 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 			p++;
 	}
 	w->p = p;
+	if (p == w->n && w->c->prefix)
+		return jfail(w, "number cut by the end of a cut body");
 	if (w->suppress || act == CONFIG_ACT_KEEP)
 		return 0;
 	mask_ctx_t *c = w->c;
+	const mask_t *m = c->m;
 	mpos_t pos = jpos(w);
 	size_t len = p - q;
+	char dg[JNUM_DIGITS_MAX];
+	/* Fewer than 6 characters spell no number a detector takes (an
+	 * account number's shortest; a card or phone number in exponent
+	 * form has more): most numbers (counts, small ids, prices) stop
+	 * here. */
+	size_t nd = len >= 6 ? jnum_digits(s + q, len, dg) : 0;
+	mask_kind_t kind = MK_NUMBER;
+	buf_reset(&c->vout);
 	if (act == ACT_NONE) {
-		const mask_t *m = c->m;
-		if (!integer || s[q] == '-' || len < 13 || len > 19 ||
-		    !m->det_on[CONFIG_MASK_DET_card] ||
-		    !mask__card_prefix_ok(s + q, len) ||
-		    !mask__luhn_ok(s + q, len))
+		int det = nd ? jnum_detector(w, dg, nd, &kind) : -1;
+		if (det < 0)
 			return 0;
-		act = m->det_action[CONFIG_MASK_DET_card];
-		src = CONFIG_MASK_DET_card;
+		src = det;
+		act = m->det_action[det];
 		if (act == CONFIG_ACT_KEEP)
 			return 0;
 		if (act == CONFIG_ACT_DROP) {
@@ -385,25 +524,22 @@ static int number_value(jwalk_t *w, int act, int src, bool *drop)
 			mask__hit(c, &pos, src, act, 0);
 			return 0;
 		}
-		buf_reset(&c->vout);
-		if (act == CONFIG_ACT_HASH)
-			mask__pseudo(c, MK_CARD, s + q, len, &c->vout);
-		else
-			buf_putc(&c->vout, '0');
-		mask__hit(c, &pos, src, act, 0);
-	} else {
-		/* A card number under a sensitive key stays a card. */
-		bool card = integer && s[q] != '-' && len >= 13 && len <= 19 &&
-			    mask__card_prefix_ok(s + q, len) &&
-			    mask__luhn_ok(s + q, len);
-		buf_reset(&c->vout);
-		if (act == CONFIG_ACT_HASH)
-			mask__pseudo(c, card ? MK_CARD : MK_NUMBER, s + q, len,
-				     &c->vout);
-		else
-			buf_putc(&c->vout, '0');
-		mask__hit(c, &pos, src, act, 0);
+	} else if (nd >= 13 && mask__card_prefix_ok(dg, nd) &&
+		   mask__luhn_ok(dg, nd)) {
+		kind = MK_CARD; /* under a sensitive key it stays a card */
 	}
+	if (act != CONFIG_ACT_HASH) {
+		buf_putc(&c->vout, '0');
+	} else if (nd && kind != MK_NUMBER) {
+		/* The pseudonym of the whole number, as the string form of
+		 * the same number gets it, in the token's form. */
+		buf_reset(&c->vtmp);
+		mask__pseudo(c, kind, dg, nd, &c->vtmp);
+		jnum_render(&c->vout, s + q, len, c->vtmp.data, c->vtmp.len);
+	} else {
+		mask__pseudo(c, MK_NUMBER, s + q, len, &c->vout);
+	}
+	mask__hit(c, &pos, src, act, 0);
 	splice(w, q, p, c->vout.data, c->vout.len);
 	return 0;
 }
@@ -609,7 +745,19 @@ static int array(jwalk_t *w, int act, int src)
 	return 0;
 }
 
+static int value_at(jwalk_t *w, int act, int src, bool *drop);
+
+/* A value; in a cut body, what precedes its end is whole and masked
+ * (unless inside a dropped value, whose bytes must not come out). */
 static int value(jwalk_t *w, int act, int src, bool *drop)
+{
+	int rc = value_at(w, act, src, drop);
+	if (!rc && !w->suppress)
+		w->safe = w->p;
+	return rc;
+}
+
+static int value_at(jwalk_t *w, int act, int src, bool *drop)
 {
 	if (w->p >= w->n)
 		return jfail(w, "expected a value");
@@ -650,6 +798,7 @@ int mask__json(mask_ctx_t *c, const char *s, size_t n, bool seq, buf_t *out)
 	w->copied = 0;
 	w->depth = 0;
 	w->suppress = 0;
+	w->safe = 0;
 	w->nrules = m->nby_where[CONFIG_MASK_JSON];
 	w->st = c->jstate;
 	buf_reset(&c->keys);
@@ -678,6 +827,12 @@ int mask__json(mask_ctx_t *c, const char *s, size_t n, bool seq, buf_t *out)
 		int rc = value(w, drop ? CONFIG_ACT_KEEP : act, src, &drop);
 		if (act == CONFIG_ACT_DROP)
 			w->suppress--;
+		if (rc && c->prefix) {
+			/* cut short: what is whole is masked, the rest goes */
+			if (w->copied < w->safe)
+				flush(w, w->safe);
+			return 0;
+		}
 		if (rc)
 			return rc;
 		if (drop)

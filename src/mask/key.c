@@ -108,23 +108,15 @@ int mask_key_load(const char *path, uint8_t *key, size_t *len, buf_t *err)
 		close(fd);
 		return key_err(err, -e, "%s: %s", path, strerror(e));
 	}
-	int rc = 0;
-	if (!S_ISREG(st.st_mode))
-		rc = key_err(err, ERR_INSECURE, "%s: not a regular file", path);
-	else if (st.st_mode & (S_IRWXG | S_IRWXO))
-		rc = key_err(err, ERR_INSECURE,
-			     "%s: accessible by group or others (mode %04o); "
-			     "a key must be private: chmod 600 it",
-			     path, (unsigned)(st.st_mode & 07777));
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		rc = key_err(err, ERR_INSECURE,
-			     "%s: owned by uid %u, not by this user (%u) or "
-			     "root",
-			     path, (unsigned)st.st_uid, (unsigned)geteuid());
+	buf_t why = BUF_INIT;
+	int rc = fs_check_private(&st, path, &why);
+	if (rc)
+		key_err(err, rc, "%s", why.data);
 	else if (st.st_size < MASK_KEY_MIN || st.st_size > MASK_KEY_MAX + 1)
 		rc = key_err(err, ERR_RANGE,
 			     "%s: %lld bytes; a key is %d to %d bytes", path,
 			     (long long)st.st_size, MASK_KEY_MIN, MASK_KEY_MAX);
+	buf_free(&why);
 	if (rc) {
 		close(fd);
 		return rc;

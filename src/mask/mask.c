@@ -13,14 +13,19 @@
  *   - a `where: header` rule for the name;
  *   - Authorization and Proxy-Authorization (scheme kept, credentials
  *     masked), X-Api-Key (auth detector);
- *   - Cookie and Set-Cookie: each cookie's value, names and attributes
- *     kept (cookie detector);
+ *   - Cookie and Set-Cookie: each cookie's value, attributes kept
+ *     (cookie detector); a cookie without a name ("Cookie: eyJ...") is
+ *     all value;
  *   - protocol headers that carry no personal data (Host, Content-Type,
  *     Accept*, Date, ETag, Range ...) are copied;
  *   - a header named like a sensitive key (X-Auth-Token, X-Secret) is
  *     masked whole (keys detector);
  *   - any other value is scanned by the detectors (X-Forwarded-For,
  *     Referer, User-Agent ...).
+ * Header names and cookie names are scanned by the detectors too
+ * ("X-Card-4111111111111111: 1"); a masked name that is no longer a
+ * token (a redact marker with brackets) takes its header or cookie with
+ * it.
  */
 #include "mask/mask_int.h"
 
@@ -482,6 +487,7 @@ void mask_ctx_free(mask_ctx_t *c)
 {
 	if (!c)
 		return;
+	mask_ctx_free(c->child);
 	pcre2_match_data_free(c->md);
 	if (c->zin_ok)
 		inflateEnd(&c->zin);
@@ -493,7 +499,7 @@ void mask_ctx_free(mask_ctx_t *c)
 			 &c->fdec2,  &c->vout,	 &c->view,     &c->repl,
 			 &c->vtmp,   &c->tmp,	 &c->tmp2,     &c->tmp3,
 			 &c->keys,   &c->hdr,	 &c->hit_text, &c->rnd[0],
-			 &c->rnd[1]};
+			 &c->rnd[1], &c->hname,	 &c->cname,    &c->b64};
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
 		buf_free(bufs[i]);
 	free(c->map);
@@ -528,14 +534,52 @@ const char *mask_ctx_error(const mask_ctx_t *c)
 	return c->err;
 }
 
+/* Frees scratch that one large body grew past MASK_SCRATCH_KEEP (the
+ * next one grows it again): what a worker keeps is bounded by ordinary
+ * traffic, not by the largest body it ever masked. */
+static void scratch_trim(mask_ctx_t *c)
+{
+	for (; c; c = c->child) {
+		buf_t *bufs[] = {&c->dec[0], &c->dec[1], &c->body, &c->enc[0],
+				 &c->enc[1], &c->part,	 &c->jdec, &c->fdec,
+				 &c->fdec2,  &c->vout,	 &c->view, &c->repl,
+				 &c->vtmp,   &c->rnd[0], &c->rnd[1], &c->b64,
+				 &c->hit_text};
+		for (size_t i = 0; i < sizeof(bufs) / sizeof(*bufs); i++)
+			if (bufs[i]->cap > MASK_SCRATCH_KEEP)
+				buf_free(bufs[i]);
+		if (c->map_cap * sizeof(*c->map) > MASK_SCRATCH_KEEP) {
+			free(c->map);
+			c->map = NULL;
+			c->map_cap = 0;
+		}
+	}
+}
+
 static void report_reset(mask_ctx_t *c)
 {
+	scratch_trim(c);
 	memset(c->counts, 0, c->m->nsrc * sizeof(*c->counts));
 	c->nhits = 0;
 	buf_reset(&c->hit_text);
 	c->reason = MASK_R_NONE;
 	c->err[0] = '\0';
+	c->too_deep = false;
 	c->rep = (mask_report_t){.counts = c->counts};
+}
+
+/* A layer past MASK_NEST_MAX was met somewhere in the message (nested.c):
+ * what it hid was not masked, so nothing of the message goes out. */
+static int check_depth(mask_ctx_t *c, buf_t *out, size_t mark)
+{
+	if (!c->too_deep)
+		return 0;
+	out->len = mark;
+	if (out->data)
+		out->data[mark] = '\0';
+	return mask__fail(c, MASK_R_TOO_DEEP, ERR_TOOBIG,
+			  "encodings nested more than %d deep",
+			  MASK_NEST_MAX);
 }
 
 static void report_finish(mask_ctx_t *c)
@@ -629,8 +673,38 @@ static void put_header(buf_t *out, const mask_header_t *h, const char *v,
 	buf_append(out, "\r\n", 2);
 }
 
+/* Where a hit in a header or cookie name is reported: never the name
+ * itself, which holds the value. */
+static const char name_loc[] = "(name)";
+
+/* Masks a header or cookie name s[0..n) into o (reset first) when the
+ * detectors or pattern rules find something in it. Returns 1 when o holds
+ * the masked name, 0 when the name stands, -1 when the masked name is
+ * empty or no longer a token (the header or cookie must go; counted). */
+static int mask_name(mask_ctx_t *c, const char *s, size_t n, buf_t *o)
+{
+	if (c->m->nby_where[CONFIG_MASK_PATTERN] == 0 &&
+	    mask__detect_inert(s, n))
+		return 0;
+	mpos_t pos = {.where = MASK_AT_HEADER,
+		      .name = name_loc,
+		      .name_len = sizeof(name_loc) - 1};
+	buf_reset(o);
+	if (!mask__text(c, s, n, &pos, o))
+		return 0;
+	if (o->len == 0)
+		return -1;
+	for (size_t k = 0; k < o->len; k++)
+		if (!is_tchar((unsigned char)o->data[k]))
+			return -1;
+	return 1;
+}
+
 /* Cookie: a=1; b=2 (every cookie) or Set-Cookie: a=1; Path=/ (the first
- * pair only). Writes the masked value to o; false: drop the header. */
+ * pair only). A piece without '=' is a value without a name (browsers
+ * send "Cookie: eyJ..." for a cookie set as Set-Cookie: eyJ...). Names
+ * are scanned by the detectors (mask_name). Writes the masked value to
+ * o; false: drop the header. */
 static bool mask_cookies(mask_ctx_t *c, const char *v, size_t n, bool set,
 			 buf_t *o)
 {
@@ -652,10 +726,23 @@ static bool mask_cookies(mask_ctx_t *c, const char *v, size_t n, bool set,
 		}
 		const char *eq = memchr(v + a, '=', b - a);
 		if (a < b) {
-			size_t nl = eq ? (size_t)(eq - v) - a : b - a;
+			size_t nl = eq ? (size_t)(eq - v) - a : 0;
+			const char *name = v + a;
+			int nm = nl ? mask_name(c, name, nl, &c->cname) : 0;
+			if (nm < 0) {
+				if (set)
+					return false;
+				i = e + 1;
+				continue;
+			}
+			if (nm > 0) {
+				name = c->cname.data;
+				nl = c->cname.len;
+			}
 			mpos_t pos = {.where = MASK_AT_HEADER,
-				      .name = v + a,
-				      .name_len = nl};
+				      .name = nl ? name : name_loc,
+				      .name_len =
+					  nl ? nl : sizeof(name_loc) - 1};
 			if (act == CONFIG_ACT_DROP) {
 				mask__hit(c, &pos, CONFIG_MASK_DET_cookie, act,
 					  0);
@@ -664,15 +751,17 @@ static bool mask_cookies(mask_ctx_t *c, const char *v, size_t n, bool set,
 			} else {
 				if (kept++)
 					buf_append(o, "; ", 2);
-				if (!eq || act == CONFIG_ACT_KEEP ||
-				    (size_t)(eq - v) + 1 == b) {
-					buf_append(o, v + a, b - a);
+				size_t vs = eq ? (size_t)(eq - v) + 1 : a;
+				if (eq) {
+					buf_append(o, name, nl);
+					buf_putc(o, '=');
+				}
+				if (act == CONFIG_ACT_KEEP || vs == b) {
+					buf_append(o, v + vs, b - vs);
 				} else {
-					size_t vs = (size_t)(eq - v) + 1,
-					       ve = b;
+					size_t ve = b;
 					bool q = ve - vs >= 2 && v[vs] == '"' &&
 						 v[ve - 1] == '"';
-					buf_append(o, v + a, vs - a);
 					if (q)
 						buf_putc(o, '"');
 					mask__whole(c, CONFIG_MASK_DET_cookie,
@@ -695,13 +784,28 @@ static void mask_header(mask_ctx_t *c, const mask_header_t *h, hkind_t kind,
 	const mask_t *m = c->m;
 	const char *v = h->value ? h->value : "";
 	size_t vn = h->value_len;
+	/* The name first: the value's hits are reported under the masked
+	 * name, and it is what goes out. Its kind and sensitivity stay
+	 * those of the name as sent. */
+	mask_header_t mh = *h;
+	if (kind == H_OTHER) {
+		int nm = mask_name(c, h->name, h->name_len, &c->hname);
+		if (nm < 0)
+			return;
+		if (nm > 0) {
+			mh.name = c->hname.data;
+			mh.name_len = c->hname.len;
+		}
+	}
+	const mask_header_t *oh = h;
+	h = &mh;
 	mpos_t pos = {
 	    .where = MASK_AT_HEADER, .name = h->name, .name_len = h->name_len};
 	buf_t *o = &c->hdr;
 	buf_reset(o);
 	int act = -1, src = 0;
 	long r =
-	    mask__rule_by_name(m, CONFIG_MASK_HEADER, h->name, h->name_len);
+	    mask__rule_by_name(m, CONFIG_MASK_HEADER, oh->name, oh->name_len);
 	if (r >= 0) {
 		act = m->rules[r].action;
 		src = m->rules[r].src;
@@ -727,7 +831,7 @@ static void mask_header(mask_ctx_t *c, const mask_header_t *h, hkind_t kind,
 		return;
 	} else if (kind == H_PROTO) {
 		act = CONFIG_ACT_KEEP;
-	} else if (mask__key_sensitive(m, h->name, h->name_len)) {
+	} else if (mask__key_sensitive(m, oh->name, oh->name_len)) {
 		act = m->det_action[CONFIG_MASK_DET_keys];
 		src = CONFIG_MASK_DET_keys;
 	}
@@ -967,8 +1071,10 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 		return rc;
 	const char *body;
 	size_t blen;
+	c->prefix = req->truncated;
 	rc = mask_body(c, req->headers, req->nheaders, req->body, req->body_len,
 		       req->decoded, &body, &blen);
+	c->prefix = false;
 	if (rc)
 		return rc;
 	size_t body_hits = c->nhits;
@@ -976,10 +1082,10 @@ int mask_request(mask_ctx_t *c, const mask_request_t *req, buf_t *out)
 	buf_putc(out, ' ');
 	mask__target(c, req->target, req->target_len, out);
 	buf_append(out, " HTTP/1.1\r\n", 11);
-	finish(c, req->headers, req->nheaders, body, blen, false, false,
-	       req->decoded, mark, out);
+	finish(c, req->headers, req->nheaders, body, blen, req->truncated,
+	       false, req->decoded, mark, out);
 	body_last(c, body_hits);
-	return 0;
+	return check_depth(c, out, mark);
 }
 
 int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
@@ -1000,8 +1106,10 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	const char *body = "";
 	size_t blen = 0;
 	if (!resp->no_body) {
+		c->prefix = resp->truncated;
 		rc = mask_body(c, resp->headers, resp->nheaders, resp->body,
 			       resp->body_len, resp->decoded, &body, &blen);
+		c->prefix = false;
 		if (rc)
 			return rc;
 	}
@@ -1009,10 +1117,11 @@ int mask_response(mask_ctx_t *c, const mask_response_t *resp, buf_t *out)
 	buf_printf(out, "HTTP/1.1 %03d ", resp->status);
 	buf_append(out, resp->reason, resp->reason_len);
 	buf_append(out, "\r\n", 2);
-	finish(c, resp->headers, resp->nheaders, body, blen, resp->no_body,
-	       !resp->no_body, resp->decoded, mark, out);
+	finish(c, resp->headers, resp->nheaders, body, blen,
+	       resp->no_body || resp->truncated, !resp->no_body, resp->decoded,
+	       mark, out);
 	body_last(c, body_hits);
-	return 0;
+	return check_depth(c, out, mark);
 }
 
 void mask_report_format(const mask_t *m, const mask_report_t *r, buf_t *out)

@@ -72,6 +72,13 @@ typedef struct mask_request {
 	 * Content-Encoding, e.g. for a capture record that stores bodies
 	 * plain. Default (false): re-encoded as it came. */
 	bool decoded;
+	/* The body is the first body_len bytes of a longer one (a capture
+	 * cut it at capture.max_body): what is whole in it is masked, the
+	 * cut tail where a value may be split is left out (JSON: the
+	 * value the cut is in; form: the last pair; text: the last
+	 * MASK_PREFIX_TAIL bytes), and the head keeps its own framing.
+	 * Multipart and coded bodies cut short still fail closed. */
+	bool truncated;
 } mask_request_t;
 
 typedef struct mask_response {
@@ -88,6 +95,7 @@ typedef struct mask_response {
 	/* As in mask_request_t. The comparator wants this: re-encoded gzip
 	 * bytes never equal the shadow's, the decoded bodies can. */
 	bool decoded;
+	bool truncated; /* as in mask_request_t */
 } mask_response_t;
 
 /* ----------------------------------------------------------- results */
@@ -103,7 +111,10 @@ typedef struct mask_response {
 	X(BAD_GZIP, "bad_gzip")                                                \
 	X(BAD_DEFLATE, "bad_deflate")                                          \
 	X(BAD_ENCODING, "unsupported_encoding")                                \
-	X(BAD_MESSAGE, "bad_message") /* status, method, header bytes */
+	X(BAD_MESSAGE, "bad_message") /* status, method, header bytes */  \
+	X(TOO_DEEP, "too_deep") /* encodings nested past MASK_NEST_MAX */  \
+	X(BAD_ZSTD, "bad_zstd")                                                \
+	X(BAD_CHARSET, "bad_charset") /* UTF-16 that does not decode */
 
 typedef enum mask_reason {
 #define MASK__REASON_ENUM(id, name) MASK_R_##id,

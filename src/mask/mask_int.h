@@ -46,6 +46,25 @@
 /* Content-Encoding codings applied one after another that we undo. One
  * is what servers send; two ("gzip, gzip") is legal and cheap. */
 #define MASK_MAX_CODINGS 2
+/* Encodings inside encodings that are decoded and masked (nested.c): a
+ * body's coding, then a multipart part's transfer encoding and its gzip,
+ * then a base64 value in it, then base64 in that. Past it, a layer that
+ * would be decoded fails the message closed (too_deep): bounded work per
+ * byte, and no value hides behind one more layer. */
+#define MASK_NEST_MAX 4
+/* Shortest value tried as base64 (12 characters hold 9 bytes: "a@b.co"
+ * and its neighbours); shorter ones are scanned as they are. */
+#define MASK_B64_MIN 12
+/* A body cut short (mask_request_t.truncated), as text: its last bytes
+ * may hold the start of a value the detectors cannot recognise cut (an
+ * e-mail address without its top-level domain). The longest value a
+ * detector takes is an e-mail address, 64 + 1 + 253 bytes (RFC 5321
+ * 4.5.3.1): that much is left out, then back to a separator. */
+#define MASK_PREFIX_TAIL 320
+/* Scratch kept between messages: a buffer that grew past this for one
+ * large body is freed after it, so that a worker's memory after a 20 MB
+ * body returns to what ordinary traffic needs. */
+#define MASK_SCRATCH_KEEP (1024 * 1024)
 /* Local part and domain lengths of an e-mail address (RFC 5321 4.5.3.1). */
 #define MASK_EMAIL_LOCAL_MAX  64
 #define MASK_EMAIL_DOMAIN_MAX 253
@@ -182,6 +201,9 @@ struct mask_ctx {
 	buf_t tmp3;    /* pseudonym scratch: decoded Basic credentials */
 	buf_t keys;    /* JSON: decoded keys of the open levels */
 	buf_t hdr;     /* a masked header value */
+	buf_t hname;   /* a masked header name */
+	buf_t cname;   /* a masked cookie name */
+	buf_t b64;     /* a value decoded from base64 (nested.c) */
 	uint32_t *map; /* view byte -> value offset */
 	size_t map_cap;
 	mmatch_t *mt;
@@ -202,6 +224,15 @@ struct mask_ctx {
 	bool memo_rec;
 	unsigned memo_nsrc;
 	uint16_t memo_src[MASK_MEMO_SOURCES];
+	/* Nested encodings (nested.c): the context one layer down, made
+	 * on first use; this one's depth; set when a layer past
+	 * MASK_NEST_MAX was met (the message then fails closed). */
+	struct mask_ctx *child;
+	int depth;
+	bool too_deep;
+	bool charset_done; /* the body was converted to UTF-8 already */
+	bool prefix;	   /* the body is cut short (mask_request_t) */
+	bool no_memo;	   /* children: values are seldom repeated there */
 	/* Report. */
 	uint32_t *counts;
 	mask_hit_t *hits;
@@ -260,6 +291,18 @@ void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
 /* True when the key name matches one of mask.sensitive_keys (substring,
  * case-insensitive, '-' and '_' ignored). */
 bool mask__key_sensitive(const mask_t *m, const char *k, size_t n);
+
+/* What a key name says about a number under it (JSON numbers carry no
+ * punctuation to tell a phone number from a count): a phone key (phone,
+ * mobile, msisdn, fax, tel, cell) or an account-number key
+ * (account_number, acct_no, bank_account, iban, routing_number); not when
+ * the name ends in a word about the value (_at, _time, _id, _count ...). */
+typedef enum mask_key_hint {
+	MASK_HINT_NONE,
+	MASK_HINT_PHONE,
+	MASK_HINT_ACCOUNT
+} mask_key_hint_t;
+mask_key_hint_t mask__key_hint(const char *k, size_t n);
 
 /* Index of the first custom rule of kind where whose name is k, or -1.
  * Header names compare case-insensitively, the others exactly. */
@@ -325,7 +368,7 @@ bool mask__detect_next(const bool *on, const char *d, size_t n, size_t lo,
 
 /* True when no detector can match anything in s[0..n), in any context
  * and any decoded view: every detector needs a digit, '@' or ':' (a JWT
- * its "eyJ"), and the decoded views start at '%' and '\\'. A detector
+ * its "eyJ"), and the decoded views start at '%', '\\' and '&'. A detector
  * added without one of these must extend the set (the corpus test checks
  * that no sensitive value is inert). */
 bool mask__detect_inert(const char *s, size_t n);
@@ -397,6 +440,34 @@ int mask__inflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 		  size_t max, buf_t *out, int *detected);
 void mask__deflate(mask_ctx_t *c, int coding, const char *s, size_t n,
 		   buf_t *out);
+
+/* ----------------------------------------------------------- nested */
+
+/* A value that is base64 (standard or URL-safe, at least MASK_B64_MIN
+ * characters) of UTF-8 text: the text is masked as JSON, form or text,
+ * one layer down, and re-encoded the same way. Returns true with the
+ * re-encoded value appended to out when masking changed it, else false
+ * (the caller scans the value as it is). */
+bool mask__b64_value(mask_ctx_t *c, const char *s, size_t n,
+		     const mpos_t *pos, buf_t *out);
+
+/* A multipart part's content under Content-Transfer-Encoding cte
+ * (base64, quoted-printable; NULL or 7bit/8bit/binary: none) and
+ * Content-Encoding cenc (gzip, x-gzip, deflate; NULL: none): decoded,
+ * masked by its type one layer down, re-encoded. As mask__typed_body. */
+int mask__part_encoded(mask_ctx_t *c, const char *ct, size_t ctl,
+		       const char *cte, size_t ctel, const char *cenc,
+		       size_t cencl, const char *s, size_t n,
+		       const mpos_t *pos, buf_t *out, bool *changed);
+
+/* Bodies whose media type is a compressed file (application/gzip,
+ * application/zstd) or whose charset is not ASCII-compatible (UTF-16 by
+ * charset or BOM) or not UTF-8 (ISO-8859-1): decoded, masked one layer
+ * down, re-encoded. Returns 1 when it handled the body (then rc holds
+ * the result, as mask__typed_body's), 0 when the body is none of these. */
+int mask__typed_special(mask_ctx_t *c, const char *ct, size_t ctl,
+			const char *s, size_t n, const mpos_t *tpos,
+			buf_t *out, bool *changed, int *rc);
 
 /* Renders the JSON path of the walker's current value ("$.a[2].b"). */
 void mask__json_path(const struct jwalk *jw, buf_t *out);

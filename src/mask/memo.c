@@ -111,7 +111,7 @@ bool mask__memo_get(mask_ctx_t *c, uint8_t tag, const char *s, size_t n,
 {
 	*key = 0;
 	size_t slots = c->m->memo_slots;
-	if (c->detail || n > MASK_MEMO_VALUE_MAX || slots == 0)
+	if (c->detail || n > MASK_MEMO_VALUE_MAX || slots == 0 || c->no_memo)
 		return false;
 	if (!c->memo) {
 		c->memo = xcalloc(slots, sizeof(*c->memo));

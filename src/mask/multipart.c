@@ -10,7 +10,9 @@
  * content is masked by its own Content-Type: JSON and urlencoded parts by
  * their walkers, anything else as text (file uploads included: a CSV of
  * e-mail addresses is masked; a binary file with nothing that looks
- * sensitive passes unchanged). Part header values (a filename holding an
+ * sensitive passes unchanged). A part with Content-Transfer-Encoding
+ * base64 or quoted-printable, or Content-Encoding gzip/deflate, is
+ * decoded, masked and re-encoded (nested.c). Part header values (a filename holding an
  * e-mail address) are scanned too. Preamble and epilogue are text.
  *
  * Fails closed without a boundary, without the closing delimiter, with
@@ -118,15 +120,21 @@ static size_t content_end(const char *s, size_t from, size_t h)
 
 /* Masks one part's header lines in s[a..b) in place through f. Returns
  * the field name and content type found. */
+typedef struct pcoding {
+	const char *cte, *cenc; /* Content-Transfer-Encoding, -Encoding */
+	size_t cte_len, cenc_len;
+} pcoding_t;
+
 static void part_headers(mask_ctx_t *c, mwriter_t *f, size_t a, size_t b,
 			 const char **name, size_t *name_len,
-			 const char **ctype, size_t *ctype_len)
+			 const char **ctype, size_t *ctype_len, pcoding_t *pc)
 {
 	const char *s = f->s;
 	*name = NULL;
 	*name_len = 0;
 	*ctype = NULL;
 	*ctype_len = 0;
+	*pc = (pcoding_t){0};
 	for (size_t i = a; i < b;) {
 		const char *nl = memchr(s + i, '\n', b - i);
 		size_t e = nl ? (size_t)(nl - s) : b;
@@ -144,6 +152,17 @@ static void part_headers(mask_ctx_t *c, mwriter_t *f, size_t a, size_t b,
 				 strncasecmp(s + i, "content-type", 12) == 0) {
 				*ctype = s + v;
 				*ctype_len = le - v;
+			} else if (hn == 25 &&
+				   strncasecmp(s + i,
+					       "content-transfer-encoding",
+					       25) == 0) {
+				pc->cte = s + v;
+				pc->cte_len = le - v;
+			} else if (hn == 16 &&
+				   strncasecmp(s + i, "content-encoding",
+					       16) == 0) {
+				pc->cenc = s + v;
+				pc->cenc_len = le - v;
 			}
 			mpos_t pos = {.where = MASK_AT_MULTIPART,
 				      .name = s + i,
@@ -254,7 +273,9 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 		const char *name, *pct;
 		size_t name_len, pct_len;
 		size_t out_mark = out->len, copied_mark = f.copied;
-		part_headers(c, &f, h, hend, &name, &name_len, &pct, &pct_len);
+		pcoding_t pc;
+		part_headers(c, &f, h, hend, &name, &name_len, &pct, &pct_len,
+			     &pc);
 
 		int act = -1, src = 0;
 		long r = name ? mask__rule_by_name(m, CONFIG_MASK_FORM, name,
@@ -294,9 +315,10 @@ int mask__multipart(mask_ctx_t *c, const char *ctype, size_t ctype_len,
 			mask__whole(c, src, act, MK_GENERIC, s + body,
 				    cend - body, &pos, po);
 		} else {
-			int rc =
-			    mask__typed_body(c, pct, pct_len, s + body,
-					     cend - body, &pos, po, &changed);
+			int rc = mask__part_encoded(
+			    c, pct, pct_len, pc.cte, pc.cte_len, pc.cenc,
+			    pc.cenc_len, s + body, cend - body, &pos, po,
+			    &changed);
 			if (rc)
 				return rc;
 		}

@@ -246,7 +246,7 @@ static void shape_card(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 	 * with its separator, else none. */
 	char sep = 0;
 	for (size_t i = 0; i < n && !sep; i++)
-		if (s[i] == ' ' || s[i] == '-')
+		if (s[i] == ' ' || s[i] == '-' || s[i] == '.')
 			sep = s[i];
 	if (k == 16 && sep) {
 		size_t j = 0;
@@ -276,7 +276,7 @@ static void shape_ssn(mask_ctx_t *c, buf_t *out, const char *s, size_t n)
 	unsigned serial = 1 + (prf_byte(&p) << 8 | prf_byte(&p)) % 9999;
 	char sep = 0;
 	for (size_t i = 0; i < n && !sep; i++)
-		if (s[i] == ' ' || s[i] == '-')
+		if (s[i] == ' ' || s[i] == '-' || s[i] == '.')
 			sep = s[i];
 	if (k != 9 && !sep)
 		sep = '-';

@@ -147,6 +147,49 @@ bool mask__key_sensitive(const mask_t *m, const char *k, size_t n)
 	return false;
 }
 
+/* Words that make a key name a phone or account-number key, and
+ * endings that make it something about one (a time, a count, an id of a
+ * record): "phone_verified_at" holds a timestamp, "phone" a number. */
+static const char *const hint_phone[] = {"phone", "mobile", "msisdn",
+					 "fax", NULL};
+static const char *const hint_account[] = {
+    "accountnumber", "accountno", "acctnumber", "acctno", "bankaccount",
+    "iban", "routingnumber", NULL};
+static const char *const hint_not[] = {"at",	"time",	 "ts",	    "date",
+				       "count", "id",	 "version", "type",
+				       "code",	"status", NULL};
+
+mask_key_hint_t mask__key_hint(const char *k, size_t n)
+{
+	enum { KEY_HINT_MAX = 64 }; /* longer names are not such keys */
+	char nk[KEY_HINT_MAX];
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ch = norm_char((unsigned char)k[i]);
+		if (ch < 0)
+			continue;
+		if (nn == sizeof(nk))
+			return MASK_HINT_NONE;
+		nk[nn++] = (char)ch;
+	}
+	for (const char *const *e = hint_not; *e; e++) {
+		size_t el = strlen(*e);
+		if (nn > el && memcmp(nk + nn - el, *e, el) == 0 &&
+		    !(nn >= 7 && memcmp(nk + nn - 7, "account", 7) == 0))
+			return MASK_HINT_NONE;
+	}
+	if ((nn == 3 && memcmp(nk, "tel", 3) == 0) ||
+	    (nn == 4 && memcmp(nk, "cell", 4) == 0))
+		return MASK_HINT_PHONE;
+	for (const char *const *w = hint_phone; *w; w++)
+		if (memmem(nk, nn, *w, strlen(*w)))
+			return MASK_HINT_PHONE;
+	for (const char *const *w = hint_account; *w; w++)
+		if (memmem(nk, nn, *w, strlen(*w)))
+			return MASK_HINT_ACCOUNT;
+	return MASK_HINT_NONE;
+}
+
 long mask__rule_by_name(const mask_t *m, int where, const char *k, size_t n)
 {
 	for (size_t j = 0; j < m->nby_where[where]; j++) {
@@ -288,7 +331,7 @@ bool mask__pct_decode(buf_t *out, const char *s, size_t n, bool plus,
 
 /* ----------------------------------------------------------- views */
 
-enum { VIEW_PLAIN, VIEW_PCT, VIEW_JSON };
+enum { VIEW_PLAIN, VIEW_PCT, VIEW_JSON, VIEW_HTML };
 
 static void map_reserve(mask_ctx_t *c, size_t n)
 {
@@ -420,6 +463,123 @@ static bool view_json(mask_ctx_t *c, const char *s, size_t n)
 	return true;
 }
 
+/* HTML character references (HTML 5 13.2.5.72): "&#64;", "&#x40;" and
+ * the named ones a value would hide a detector's characters behind. More
+ * names exist (2231); these are the ASCII punctuation, digits and
+ * letters' spellings that e-mail addresses, phone numbers, cards and
+ * IBANs are made of, and the markup's own. */
+static const struct {
+	const char *name;
+	char ch;
+} html_names[] = {
+    {"amp", '&'},     {"lt", '<'},	{"gt", '>'},	  {"quot", '"'},
+    {"apos", '\''},   {"commat", '@'},	{"period", '.'}, {"plus", '+'},
+    {"hyphen", '-'},  {"dash", '-'},	{"lpar", '('},	  {"rpar", ')'},
+    {"colon", ':'},   {"lowbar", '_'},	{"nbsp", ' '},	  {"sol", '/'},
+    {"num", '#'},     {"percnt", '%'},	{"equals", '='}, {"excl", '!'},
+};
+
+/* Decodes one reference at s[i..n) ('&' at i) into *cp; returns its
+ * length, or 0 when it is not one. The ';' is required (a bare "&amp"
+ * in a query string is a parameter, not a reference). */
+static size_t html_ref(const char *s, size_t n, size_t i, uint32_t *cp)
+{
+	enum { HTML_REF_MAX = 12 }; /* "&#x10FFFF;" and the longest name */
+	size_t lim = n - i < HTML_REF_MAX ? n - i : HTML_REF_MAX;
+	const char *semi = memchr(s + i, ';', lim);
+	if (!semi)
+		return 0;
+	size_t e = (size_t)(semi - s);
+	if (e - i < 3)
+		return 0;
+	if (s[i + 1] == '#') {
+		bool hex = s[i + 2] == 'x' || s[i + 2] == 'X';
+		size_t a = i + 2 + hex;
+		if (a >= e)
+			return 0;
+		uint32_t v = 0;
+		for (size_t k = a; k < e; k++) {
+			int h = hex ? hexval((unsigned char)s[k])
+				    : (s[k] >= '0' && s[k] <= '9' ? s[k] - '0'
+								  : -1);
+			if (h < 0 || v > 0x10ffff)
+				return 0;
+			v = v * (hex ? 16 : 10) + (uint32_t)h;
+		}
+		if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v < 0xe000))
+			return 0;
+		*cp = v;
+		return e - i + 1;
+	}
+	for (size_t k = 0; k < sizeof(html_names) / sizeof(*html_names); k++) {
+		size_t l = strlen(html_names[k].name);
+		if (l == e - i - 1 && memcmp(s + i + 1, html_names[k].name, l) == 0) {
+			*cp = (unsigned char)html_names[k].ch;
+			return e - i + 1;
+		}
+	}
+	return 0;
+}
+
+/* HTML-unescaped view, or false when s has no character reference. */
+static bool view_html(mask_ctx_t *c, const char *s, size_t n)
+{
+	const char *amp = memchr(s, '&', n);
+	bool any = false;
+	uint32_t cp;
+	while (amp && !any) {
+		size_t i = (size_t)(amp - s);
+		any = html_ref(s, n, i, &cp) > 0;
+		amp = i + 1 < n ? memchr(amp + 1, '&', n - i - 1) : NULL;
+	}
+	if (!any)
+		return false;
+	buf_reset(&c->view);
+	buf_reserve(&c->view, n);
+	map_reserve(c, n);
+	char *v = c->view.data;
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		size_t from = i, before = k, l;
+		if (s[i] == '&' && (l = html_ref(s, n, i, &cp)) > 0) {
+			put_utf8(v, &k, cp); /* never longer than the ref */
+			i += l;
+		} else {
+			v[k++] = s[i++];
+		}
+		for (size_t j = before; j < k; j++)
+			c->map[j] = (uint32_t)from;
+	}
+	c->map[k] = (uint32_t)n;
+	c->view.len = k;
+	v[k] = '\0';
+	return true;
+}
+
+/* A replacement found in the HTML view, written so that it reads back as
+ * itself: the markup's characters as references. */
+static void html_escape(buf_t *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '&':
+			buf_puts(out, "&amp;");
+			break;
+		case '<':
+			buf_puts(out, "&lt;");
+			break;
+		case '>':
+			buf_puts(out, "&gt;");
+			break;
+		case '"':
+			buf_puts(out, "&quot;");
+			break;
+		default:
+			buf_putc(out, s[i]);
+		}
+	}
+}
+
 /* ----------------------------------------------------------- matches */
 
 static mmatch_t *add_match(mask_ctx_t *c)
@@ -497,6 +657,8 @@ static void make_repl(mask_ctx_t *c, mmatch_t *mm, int view, int action,
 		mask__pct_encode(&c->repl, dst->data, dst->len, false);
 	else if (view == VIEW_JSON)
 		mask__json_escape(&c->repl, dst->data, dst->len);
+	else if (view == VIEW_HTML)
+		html_escape(&c->repl, dst->data, dst->len);
 	mm->repl_len = c->repl.len - mm->repl_off;
 }
 
@@ -704,6 +866,9 @@ static bool scan_text(mask_ctx_t *c, const char *s, size_t n,
 		if (view_json(c, cur, curn))
 			run_detectors(c, VIEW_JSON, c->view.data, c->view.len,
 				      curn);
+		if (view_html(c, cur, curn))
+			run_detectors(c, VIEW_HTML, c->view.data, c->view.len,
+				      curn);
 		size_t real = 0;
 		for (size_t i = 0; i < c->nmt; i++)
 			real += !c->mt[i].protect;
@@ -797,6 +962,10 @@ static bool text_memo(mask_ctx_t *c, const char *s, size_t n,
 bool mask__text(mask_ctx_t *c, const char *s, size_t n, const mpos_t *pos,
 		buf_t *out)
 {
+	/* base64 of a document first: its contents, re-encoded (nested.c);
+	 * a value that is not one is scanned as it is */
+	if (n >= MASK_B64_MIN && mask__b64_value(c, s, n, pos, out))
+		return true;
 	return text_memo(c, s, n, pos, out, NULL);
 }
 

@@ -18,6 +18,7 @@
 typedef struct slot {
 	/* current interval */
 	uint64_t requests, errors, compared, differ, noise, new_conns;
+	uint64_t client_aborts;
 	uint64_t req_bytes, resp_bytes;
 	double connect_sum_s;
 	metrics_hist_t lat, ttfb;
@@ -123,6 +124,10 @@ static void slot_add(slot_t *s, const reqrec_t *r, bool err, double lat_s,
 		s->errors++;
 		s->tot.errors++;
 	}
+	if (r->error == REQREC_ERR_CLIENT) {
+		s->client_aborts++;
+		s->tot.client_aborts++;
+	}
 	if (r->side != REQREC_PRODUCTION && r->cls != REQREC_UNCOMPARED &&
 	    r->cls <= REQREC_NOISE) {
 		s->compared++;
@@ -168,7 +173,10 @@ void metrics_agg_add(metrics_agg_t *a, const reqrec_t *r)
 		*ps = xmalloc(sizeof(slot_t));
 		slot_init(*ps);
 	}
-	bool err = r->error != REQREC_OK || r->status >= 500;
+	/* A client that leaves (wrk stopping, a user closing the tab) is
+	 * not production failing: its own counter, not an error. */
+	bool err = r->error != REQREC_ERR_CLIENT &&
+		   (r->error != REQREC_OK || r->status >= 500);
 	double lat_s = r->latency_us * 1e-6;
 	int b = 0;
 	while (b < METRICS_AGG_NPROM && lat_s > prom_bounds[b])
@@ -190,6 +198,7 @@ static void slot_close(slot_t *s, double interval_s)
 	o->interval_s = interval_s;
 	o->requests = s->requests;
 	o->errors = s->errors;
+	o->client_aborts = s->client_aborts;
 	o->compared = s->compared;
 	o->differ = s->differ;
 	o->noise = s->noise;
@@ -206,11 +215,13 @@ static void slot_close(slot_t *s, double interval_s)
 	static const double qs[3] = {0.5, 0.9, 0.99};
 	for (int i = 0; i < 3; i++) {
 		o->latency[i] = metrics_hist_quantile(&s->lat, qs[i]);
+		o->latency_res[i] = metrics_hist_quantile_res(&s->lat, qs[i]);
 		o->ttfb[i] = metrics_hist_quantile(&s->ttfb, qs[i]);
 	}
 	o->connect_s = s->new_conns ? s->connect_sum_s / (double)s->new_conns
 				    : NAN;
 	s->requests = s->errors = s->compared = s->differ = s->noise = 0;
+	s->client_aborts = 0;
 	s->new_conns = s->req_bytes = s->resp_bytes = 0;
 	s->connect_sum_s = 0;
 	metrics_hist_reset(&s->lat);
@@ -284,6 +295,14 @@ void metrics_agg_fill(const metrics_agg_t *a, int side, bool net,
 	s->v[METRICS_LATENCY_P50] = st->latency[0];
 	s->v[METRICS_LATENCY_P90] = st->latency[1];
 	s->v[METRICS_LATENCY_P99] = st->latency[2];
+	/* a quantile of a few requests is as good as its neighbours */
+	static const metrics_id_t lat[3] = {METRICS_LATENCY_P50,
+					    METRICS_LATENCY_P90,
+					    METRICS_LATENCY_P99};
+	for (int i = 0; i < 3; i++)
+		s->res[lat[i]] = isfinite(st->latency_res[i])
+					 ? st->latency_res[i]
+					 : 0;
 	s->v[METRICS_TTFB_P50] = st->ttfb[0];
 	s->v[METRICS_TTFB_P90] = st->ttfb[1];
 	s->v[METRICS_TTFB_P99] = st->ttfb[2];

@@ -48,9 +48,13 @@
 typedef struct metrics_req_stats {
 	double interval_s;
 	uint64_t requests, errors, compared, differ, noise, new_conns;
+	uint64_t client_aborts; /* the client left before the response
+				   ended: counted in requests, not errors */
 	uint64_t req_bytes, resp_bytes;
 	double rps, error_rate, diff_rate; /* NaN when nothing to divide */
 	double latency[3], ttfb[3];        /* p50 p90 p99, s; NaN when none */
+	double latency_res[3];             /* their resolutions, s
+					      (metrics_hist_quantile_res) */
 	double connect_s;                  /* mean; NaN when no new conns */
 	double req_bytes_per_s, resp_bytes_per_s;
 } metrics_req_stats_t;
@@ -58,6 +62,7 @@ typedef struct metrics_req_stats {
 /* Cumulative since the aggregator was made. */
 typedef struct metrics_req_totals {
 	uint64_t requests, errors, compared, differ, noise;
+	uint64_t client_aborts;
 	uint64_t req_bytes, resp_bytes;
 	/* The exposed histogram: requests with a latency (a response, or a
 	 * timeout), their sum, and the count per bucket (not cumulative;

@@ -144,6 +144,7 @@ static void read_v2(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 		if (cpu[0] && rd(cpu, "cpu.stat", buf, CG_FILE_MAX, &len) == 0) {
 			if (rd_keyed(buf, len, "usage_usec", &v)) {
 				s->cpu_s = v * 1e-6;
+				s->cpu_res_s = 1e-6;
 				s->have |= METRICS_CG_HAVE_CPU;
 			}
 			if (rd_keyed(buf, len, "user_usec", &v))
@@ -191,6 +192,7 @@ static void read_v1(const metrics_cg_t *cg, metrics_cg_stat_t *s, char *buf)
 	if (cg->ver[CGROUP_CPUACCT] == 1) {
 		if (rd_u64(acct, "cpuacct.usage", &v)) {
 			s->cpu_s = v * 1e-9;
+			s->cpu_res_s = 1e-9;
 			s->have |= METRICS_CG_HAVE_CPU;
 		}
 		if (rd(acct, "cpuacct.stat", buf, CG_FILE_MAX, &len) == 0) {

@@ -103,6 +103,12 @@ typedef struct metrics_proc_stat {
 	uint32_t procs;
 	uint64_t threads, fds, rss_bytes;
 	double cpu_user_s, cpu_system_s;
+	/* The resolution of this tick's CPU time: how much the quantum of
+	 * the counters read may have put into or kept out of the time used
+	 * since the previous tick, in seconds (2 sqrt(n) clock ticks for n
+	 * members read from /proc/PID/stat, a nanosecond per member read
+	 * from its CPU clock; see proc.c). */
+	double cpu_res_s;
 	double read_bytes, write_bytes, ctx_switches;
 	uint32_t unreadable; /* members whose io or fd we may not read */
 } metrics_proc_stat_t;
@@ -139,6 +145,7 @@ typedef struct metrics_cg {
 typedef struct metrics_cg_stat {
 	unsigned have; /* METRICS_CG_* */
 	double cpu_s, cpu_user_s, cpu_system_s;
+	double cpu_res_s; /* cpu_s's quantum: 1 us (v2), 1 ns (v1) */
 	uint64_t nr_periods, nr_throttled;
 	double throttled_s;
 	uint64_t mem_current, mem_peak;

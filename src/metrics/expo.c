@@ -299,7 +299,13 @@ void metrics_expose_totals(metrics_expo_t *e, const char *service,
 	}
 }
 
-typedef enum { RQ_REQUESTS, RQ_ERRORS, RQ_COMPARED, RQ_DIFFER } rq_t;
+typedef enum {
+	RQ_REQUESTS,
+	RQ_ERRORS,
+	RQ_COMPARED,
+	RQ_DIFFER,
+	RQ_ABORTS
+} rq_t;
 
 static uint64_t rq_value(const metrics_req_totals_t *t, rq_t k)
 {
@@ -307,6 +313,7 @@ static uint64_t rq_value(const metrics_req_totals_t *t, rq_t k)
 	case RQ_REQUESTS: return t->requests;
 	case RQ_ERRORS: return t->errors;
 	case RQ_COMPARED: return t->compared;
+	case RQ_ABORTS: return t->client_aborts;
 	default: return t->differ;
 	}
 }
@@ -328,9 +335,13 @@ void metrics_expose_requests(metrics_expo_t *e, const char *service,
 		 true},
 		{"umbra_responses_differ_total",
 		 "compared responses that differ (noise excluded)", true},
+		{"umbra_client_aborts_total",
+		 "requests whose client left before the response ended (not "
+		 "errors)",
+		 false},
 	};
 	uint32_t lim = metrics_agg_endpoint_limit(agg);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < (int)(sizeof(per_ep) / sizeof(*per_ep)); k++) {
 		bool fam = false;
 		for (int s = 0; s < METRICS_SIDES; s++) {
 			if (per_ep[k].compared_only && s == REQREC_PRODUCTION)

@@ -127,17 +127,9 @@ void metrics_hist_merge(metrics_hist_t *dst, const metrics_hist_t *src)
 		dst->max_i = src->max_i;
 }
 
-double metrics_hist_quantile(const metrics_hist_t *h, double q)
+/* The estimate of the k-th smallest value, 1 <= k <= n. */
+static double rank_value(const metrics_hist_t *h, uint64_t k)
 {
-	if (h->n == 0)
-		return NAN;
-	if (q < 0)
-		q = 0;
-	if (q > 1)
-		q = 1;
-	uint64_t k = (uint64_t)ceil(q * (double)h->n);
-	if (k < 1)
-		k = 1;
 	if (k <= h->zero)
 		return 0;
 	/* the extremes are known exactly */
@@ -159,4 +151,44 @@ double metrics_hist_quantile(const metrics_hist_t *h, double q)
 	if (v > h->max)
 		v = h->max;
 	return v;
+}
+
+/* Nearest rank of the q-quantile of n values. */
+static uint64_t rank_of(double q, uint64_t n)
+{
+	if (q < 0)
+		q = 0;
+	if (q > 1)
+		q = 1;
+	uint64_t k = (uint64_t)ceil(q * (double)n);
+	return k < 1 ? 1 : k;
+}
+
+double metrics_hist_quantile(const metrics_hist_t *h, double q)
+{
+	if (h->n == 0)
+		return NAN;
+	return rank_value(h, rank_of(q, h->n));
+}
+
+double metrics_hist_quantile_res(const metrics_hist_t *h, double q)
+{
+	if (h->n == 0)
+		return NAN;
+	if (q < 0)
+		q = 0;
+	if (q > 1)
+		q = 1;
+	uint64_t k = rank_of(q, h->n);
+	/* the rank's standard deviation, sqrt(n q (1 - q)) (the count of
+	 * values under the true quantile is binomial), at least one rank */
+	uint64_t d = (uint64_t)ceil(sqrt((double)h->n * q * (1 - q)));
+	if (d < 1)
+		d = 1;
+	uint64_t lo = k > d ? k - d : 1;
+	uint64_t hi = k + d < h->n ? k + d : h->n;
+	double v = rank_value(h, k);
+	double spread = (rank_value(h, hi) - rank_value(h, lo)) / 2;
+	double bucket = METRICS_HIST_ALPHA * v;
+	return spread > bucket ? spread : bucket;
 }

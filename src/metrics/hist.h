@@ -57,6 +57,14 @@ void metrics_hist_merge(metrics_hist_t *dst, const metrics_hist_t *src);
  * NaN when empty. */
 double metrics_hist_quantile(const metrics_hist_t *h, double q);
 
+/* How well the values resolve their q-quantile: half the distance
+ * between the values one rank standard deviation (sqrt(n q (1 - q)),
+ * at least one rank) either side of its rank, and at least the bucket
+ * error METRICS_HIST_ALPHA of the quantile. The p90 of ten requests is
+ * their largest but one, and the next value either side may be far; the
+ * p50 of ten thousand hardly moves. NaN when empty. */
+double metrics_hist_quantile_res(const metrics_hist_t *h, double q);
+
 /* The bucket index of x > 0, and the representative of a bucket: exposed
  * for the error-bound test. */
 int32_t metrics_hist_index(double x);

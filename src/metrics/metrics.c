@@ -46,8 +46,10 @@ int metrics_side_by_name(const char *name)
 void metrics_sample_clear(metrics_sample_t *s, int64_t ts_ns)
 {
 	s->ts_ns = ts_ns;
-	for (int i = 0; i < METRICS__COUNT; i++)
+	for (int i = 0; i < METRICS__COUNT; i++) {
 		s->v[i] = NAN;
+		s->res[i] = 0;
+	}
 }
 
 void metrics_normalise(metrics_sample_t *s)
@@ -63,8 +65,10 @@ void metrics_normalise(metrics_sample_t *s)
 		{METRICS_NET_TX_PER_REQ, METRICS_NET_TX},
 	};
 	double rps = s->v[METRICS_RPS];
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		s->v[pairs[i].per] = rps > 0 ? s->v[pairs[i].load] / rps : NAN;
+		s->res[pairs[i].per] = rps > 0 ? s->res[pairs[i].load] / rps : 0;
+	}
 }
 
 int metrics_src_sample(metrics_src_t *src, int side, int64_t now_ns,

@@ -172,14 +172,21 @@ int metrics_side_by_name(const char *name);
 typedef struct metrics_sample {
 	int64_t ts_ns; /* wall clock of the tick */
 	double v[METRICS__COUNT];
+	/* The resolution of v[i], in its unit: the largest error the
+	 * counters' quantum may have put into this tick's value (a rate over
+	 * CPU clock ticks is off by up to a few ticks per interval). 0 when
+	 * the reading is exact or its source does not say (Prometheus). The
+	 * analysis never takes a difference under it for a finding. */
+	double res[METRICS__COUNT];
 } metrics_sample_t;
 
-/* Every value NaN, ts_ns set. */
+/* Every value NaN, every resolution 0, ts_ns set. */
 void metrics_sample_clear(metrics_sample_t *s, int64_t ts_ns);
 
-/* Fills the PERREQ metrics from the LOAD ones and rps (DESIGN.md
- * normalisation: the shadow gets `ratio` of the traffic, so load-driven
- * metrics are compared per request). NaN where rps is 0 or NaN. */
+/* Fills the PERREQ metrics (and their resolutions) from the LOAD ones and
+ * rps (DESIGN.md normalisation: the shadow gets `ratio` of the traffic,
+ * so load-driven metrics are compared per request). NaN where rps is 0 or
+ * NaN. */
 void metrics_normalise(metrics_sample_t *s);
 
 /* Monotonic counters of one side since the source started measuring it

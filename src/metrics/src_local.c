@@ -180,6 +180,14 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 			out->v[METRICS_CPU_USER] = u;
 			out->v[METRICS_CPU_SYSTEM] = s;
 			out->v[METRICS_CPU] = u + s;
+			if (hp && dt > 0) {
+				/* the split is the ticks': each part is as
+				 * coarse as the whole */
+				double res = ps.cpu_res_s / dt;
+				out->res[METRICS_CPU] = res;
+				out->res[METRICS_CPU_USER] = res;
+				out->res[METRICS_CPU_SYSTEM] = res;
+			}
 			out->v[METRICS_MEMORY] = (double)ps.rss_bytes;
 			out->v[METRICS_DISK_READ] =
 				rate(hp, cur.rbytes, pv->rbytes, dt);
@@ -218,9 +226,14 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 			}
 			bool hp = pv->valid && pv->has_cg;
 			unsigned both = hp ? cs.have & pv->cg_have : 0;
-			if (both & METRICS_CG_HAVE_CPU)
+			if (both & METRICS_CG_HAVE_CPU) {
 				out->v[METRICS_CG_CPU] =
 					rate(true, cur.cg_cpu, pv->cg_cpu, dt);
+				/* one quantum in each of the two readings */
+				if (dt > 0)
+					out->res[METRICS_CG_CPU] =
+						2 * cs.cpu_res_s / dt;
+			}
 			if (both & METRICS_CG_HAVE_THROTTLE) {
 				uint64_t dp = cur.cg_periods - pv->cg_periods;
 				uint64_t dth =
@@ -270,6 +283,7 @@ static int local_sample(metrics_src_t *src, int side, int64_t now_ns,
 			if (!ss->has_pids) {
 				/* the cgroup is all we know of the side */
 				out->v[METRICS_CPU] = out->v[METRICS_CG_CPU];
+				out->res[METRICS_CPU] = out->res[METRICS_CG_CPU];
 				if (cs.have & METRICS_CG_HAVE_MEM)
 					out->v[METRICS_MEMORY] =
 						out->v[METRICS_CG_MEMORY];

@@ -24,6 +24,7 @@
 #include "base/xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ schema */
 
@@ -270,6 +272,36 @@ static int check_schema(sqlite3 *db, const char *path, bool migrate)
 	return 0;
 }
 
+/* The store's findings, evidence and event texts are the service's
+ * behaviour: the database is made 0600 before SQLite opens it (SQLite
+ * gives its -wal and -shm files the database's mode), and an existing
+ * database, WAL or SHM file that group or others may read is refused
+ * (fs_check_private). 0, ERR_INSECURE (logged, naming the file) or
+ * -errno. */
+static int private_files(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	struct stat sb;
+	buf_t why = BUF_INIT;
+	int rc = fstat(fd, &sb) ? -errno : fs_check_private(&sb, path, &why);
+	close(fd);
+	static const char *const side[] = {"-wal", "-shm"};
+	for (size_t i = 0; !rc && i < 2; i++) {
+		char *p = xasprintf("%s%s", path, side[i]);
+		rc = fs_check_private_path(p, &why);
+		if (rc == -ENOENT)
+			rc = 0;
+		free(p);
+	}
+	if (rc == ERR_INSECURE)
+		log_error("store", "the store is not private",
+			  LF_S("why", why.data));
+	buf_free(&why);
+	return rc;
+}
+
 /* Opens a connection. */
 static int open_db(const char *path, bool readonly, sqlite3 **out)
 {
@@ -280,6 +312,8 @@ static int open_db(const char *path, bool readonly, sqlite3 **out)
 	if (!readonly) {
 		/* 0700: the store holds the service's behaviour */
 		int rc = fs_mkdirs_for(path, 0700);
+		if (!rc)
+			rc = private_files(path);
 		if (rc)
 			return rc;
 	}
@@ -445,7 +479,8 @@ int store_open(const store_opts_t *o, store_t **out)
 	}
 	rc = open_writer(st);
 	if (rc) {
-		bool fatal = rc == ERR_CORRUPT || rc == ERR_UNSUPPORTED;
+		bool fatal = rc == ERR_CORRUPT || rc == ERR_UNSUPPORTED ||
+			     rc == ERR_INSECURE;
 		if (!o->degraded_start || fatal) {
 			log_error("store", "cannot open the store",
 				  LF_S("path", st->path), LF_ERR("err", rc));

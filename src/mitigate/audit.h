@@ -121,6 +121,9 @@ typedef struct mit_audit {
 			 size_t max);
 	/* Optional (NULL: not kept): snapshots taken and marked good. */
 	int (*snapshot)(void *ctx, const mit_rec_snapshot_t *r);
+	/* Optional: waits until every record so far is durable (a
+	 * recovered transaction's outcome, before its journal goes). */
+	int (*flush)(void *ctx);
 	void *ctx;
 } mit_audit_t;
 

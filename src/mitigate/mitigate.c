@@ -21,6 +21,8 @@
 #include "mitigate/alert.h"
 #include "mitigate/mit_int.h"
 #include "mitigate/scale.h"
+#include "mitigate/txn.h"
+#include "mitigate/worker.h"
 #include "provision/provision.h"
 
 #include <math.h>
@@ -38,6 +40,19 @@
 typedef enum gate { GATE_GO, GATE_STOP } gate_t;
 
 typedef enum apply_how { APPLY_SIGNAL, APPLY_COMMAND, APPLY_RESTART } apply_how_t;
+
+/* A routine snapshot on the worker; its fields are the worker's while
+ * busy and job.done is not set. */
+typedef struct snap_job {
+	mit_job_t job;
+	mit_snaps_t *snaps;
+	int64_t now;
+	char why[128];
+	mit_snap_info_t info;
+	bool is_new, busy;
+	int rc;
+	buf_t err;
+} snap_job_t;
 
 typedef struct open_finding {
 	bool open;
@@ -58,6 +73,8 @@ struct mit {
 	mit_snaps_t *snaps;
 	bool dry_run;
 	uint64_t next_id;
+	int64_t rec_off; /* wall clock - decision clock, for records */
+	int64_t last_now; /* the last tick's decision time */
 	/* the analysis, as last seen */
 	open_finding_t open[AN_METRIC__COUNT];
 	an_metric_view_t view[AN_METRIC__COUNT];
@@ -69,6 +86,12 @@ struct mit {
 	bool have_cur;
 	int64_t clean_since;
 	char snap_err[256]; /* the last error, logged once */
+	char snap_why[128]; /* a change reported since the last tick: one
+			       snapshot for a burst ("" none) */
+	mit_worker_t *worker; /* disk work off the loop (worker.h) */
+	snap_job_t sj;	      /* the routine snapshot, one in flight */
+	char good_id[MIT_SNAP_ID_LEN + 1]; /* the latest known-good, for
+					      status without the store */
 	/* hold */
 	bool held;
 	char hold_reason[256];
@@ -85,6 +108,8 @@ struct mit {
 		mit_cmd_t cmd;
 		char health[96];
 		bool promote; /* a proposal's promotion, not a rollback */
+		mit_txn_t txn; /* the restore (txn.h); open until verified */
+		bool txn_open;
 	} rb;
 	/* the last promotion (mit_promote): its result for the proposal */
 	struct {
@@ -174,7 +199,7 @@ static uint64_t audit_decision(mit_t *m, int64_t now, const char *rule,
 			       const char *metric, const char *actions)
 {
 	uint64_t id = m->next_id++;
-	mit_rec_decision_t r = {id,	 now,	 m->cfg->service, rule,
+	mit_rec_decision_t r = {id,	 now + m->rec_off, m->cfg->service, rule,
 				cond,	 finding_id, metric, actions,
 				m->dry_run};
 	m->ndecisions++;
@@ -193,7 +218,7 @@ static uint64_t audit_action_n(mit_t *m, int64_t now, uint64_t decision,
 			       const char *evidence)
 {
 	uint64_t id = m->next_id++;
-	mit_rec_action_t r = {id,     decision, now,	m->cfg->service,
+	mit_rec_action_t r = {id,     decision, now + m->rec_off, m->cfg->service,
 			      act,    state,	detail, reason,
 			      evidence};
 	if (!strcmp(state, "started"))
@@ -216,7 +241,8 @@ static void audit_outcome_n(mit_t *m, int64_t now, uint64_t action,
 			    const char *act, const char *result,
 			    const char *detail)
 {
-	mit_rec_outcome_t r = {m->next_id++, action, now, m->cfg->service,
+	mit_rec_outcome_t r = {m->next_id++, action, now + m->rec_off,
+			       m->cfg->service,
 			       act, result, detail};
 	bool bad = !strcmp(result, "failed") || !strcmp(result, "verify_failed");
 	if (bad)
@@ -416,65 +442,156 @@ static void audit_snapshot(mit_t *m, int64_t now, const mit_snap_info_t *i)
 		return;
 	char *man = xasprintf("%s/manifests/%s", mit_snaps_dir(m->snaps),
 			      i->id);
-	mit_rec_snapshot_t r = {now,	   m->cfg->service, i->id,
+	mit_rec_snapshot_t r = {now + m->rec_off, m->cfg->service, i->id,
 				i->reason, man,		    i->nfiles,
 				i->bytes,  i->taken_ns,	    i->good_ns};
 	audit_rc(m, m->audit->snapshot(m->audit->ctx, &r), "snapshot");
 	free(man);
 }
 
+/* What a snapshot of production's files found (on the loop). */
+static void snapshot_taken(mit_t *m, int64_t now, const char *why, int rc,
+			   const mit_snap_info_t *info, bool is_new,
+			   const buf_t *err)
+{
+	if (rc) {
+		if (strcmp(m->snap_err, err->data ? err->data : "")) {
+			snprintf(m->snap_err, sizeof(m->snap_err), "%s",
+				 err->data ? err->data : err_str(rc));
+			log_error("mitigate", "cannot snapshot production's config",
+				  LF_S("why", m->snap_err));
+		}
+		return;
+	}
+	m->snap_err[0] = '\0';
+	if (m->have_cur && !strcmp(m->cur.id, info->id)) {
+		m->cur = *info;
+		return;
+	}
+	m->cur = *info;
+	m->have_cur = true;
+	if (is_new)
+		audit_snapshot(m, now, info);
+	/* A new current config soaks from now. */
+	m->clean_since = now;
+	log_info("mitigate",
+		 is_new ? "config snapshot taken" : "config is a known snapshot",
+		 LF_S("id", info->id), LF_U("files", info->nfiles),
+		 LF_B("known_good", info->good_ns != 0), LF_S("why", why));
+	note(m, MIT_NOTE_SNAPSHOT, "snapshot %.12s %s (%s)%s", info->id,
+	     is_new ? "taken" : "current again", why,
+	     info->good_ns ? ", known-good" : "");
+}
+
+/* On the worker thread: the routine snapshot. */
+static void snap_job_run(void *arg)
+{
+	snap_job_t *j = arg;
+	buf_reset(&j->err);
+	j->rc = mit_snaps_take(j->snaps, j->now, j->why, &j->info, &j->is_new,
+			       &j->err);
+}
+
+static void snap_job_apply(mit_t *m)
+{
+	snap_job_t *j = &m->sj;
+	j->busy = false;
+	snapshot_taken(m, j->now, j->why, j->rc, &j->info, j->is_new, &j->err);
+}
+
+/* The store is the loop's again: the routine snapshot in flight (if
+ * any) is waited for and its result applied. Every use of m->snaps on
+ * the loop comes after this. */
+static void snaps_quiet(mit_t *m)
+{
+	if (!m->sj.busy)
+		return;
+	mit_worker_wait(m->worker, &m->sj.job);
+	snap_job_apply(m);
+}
+
+/* A routine snapshot (a reported change, the periodic check) on the
+ * worker; its result is applied at a later tick. */
+static void check_snapshot_async(mit_t *m, int64_t now, const char *why)
+{
+	if (!m->snaps || m->sj.busy)
+		return;
+	m->last_snap_check = now;
+	snap_job_t *j = &m->sj;
+	j->snaps = m->snaps;
+	j->now = now;
+	snprintf(j->why, sizeof(j->why), "%s", why);
+	j->job.fn = snap_job_run;
+	j->job.arg = j;
+	j->busy = true;
+	if (!m->worker || !mit_worker_submit(m->worker, &j->job)) {
+		snap_job_run(j); /* no worker: on the loop */
+		snap_job_apply(m);
+	}
+}
+
+/* A snapshot now, on the loop (before a rollback or a promotion, and to
+ * confirm a known-good mark): what production's files are at this
+ * moment. */
 static void check_snapshot(mit_t *m, int64_t now, const char *why)
 {
 	if (!m->snaps)
 		return;
+	snaps_quiet(m);
 	m->last_snap_check = now;
 	mit_snap_info_t info;
 	bool is_new;
 	buf_t err = BUF_INIT;
 	int rc = mit_snaps_take(m->snaps, now, why, &info, &is_new, &err);
-	if (rc) {
-		if (strcmp(m->snap_err, err.data ? err.data : "")) {
-			snprintf(m->snap_err, sizeof(m->snap_err), "%s",
-				 err.data ? err.data : err_str(rc));
-			log_error("mitigate", "cannot snapshot production's config",
-				  LF_S("why", m->snap_err));
-		}
-		buf_free(&err);
-		return;
-	}
+	snapshot_taken(m, now, why, rc, &info, is_new, &err);
 	buf_free(&err);
-	m->snap_err[0] = '\0';
-	if (m->have_cur && !strcmp(m->cur.id, info.id)) {
-		m->cur = info;
+}
+
+/* At the end of a tick: a reported change or the periodic check goes
+ * to the worker (one at a time; a change reported meanwhile waits). */
+static void snapshots_submit(mit_t *m, int64_t now)
+{
+	/* (while a restore is open its journal and pin are the loop's: the
+	 * change waits until it closes) */
+	if (!m->snaps || m->sj.busy || m->rb.txn_open)
 		return;
+	if (m->snap_why[0]) {
+		char why[sizeof(m->snap_why)];
+		memcpy(why, m->snap_why, sizeof(why));
+		m->snap_why[0] = '\0';
+		check_snapshot_async(m, now, why);
+	} else if (now - m->last_snap_check >= m->snap_every) {
+		check_snapshot_async(m, now, "periodic check");
 	}
-	m->cur = info;
-	m->have_cur = true;
-	if (is_new)
-		audit_snapshot(m, now, &info);
-	/* A new current config soaks from now. */
-	m->clean_since = now;
-	log_info("mitigate",
-		 is_new ? "config snapshot taken" : "config is a known snapshot",
-		 LF_S("id", info.id), LF_U("files", info.nfiles),
-		 LF_B("known_good", info.good_ns != 0), LF_S("why", why));
-	note(m, MIT_NOTE_SNAPSHOT, "snapshot %.12s %s (%s)%s", info.id,
-	     is_new ? "taken" : "current again", why,
-	     info.good_ns ? ", known-good" : "");
 }
 
 static void snapshots_tick(mit_t *m, int64_t now)
 {
 	if (!m->snaps)
 		return;
-	if (now - m->last_snap_check >= m->snap_every)
-		check_snapshot(m, now, "periodic check");
+	if (m->sj.busy && atomic_load_explicit(&m->sj.job.done,
+					       memory_order_acquire))
+		snap_job_apply(m);
+	if (!m->sj.busy) {
+		mit_snap_info_t g;
+		buf_t e = BUF_INIT;
+		if (mit_snaps_find(m->snaps, "good", &g, &e) == 0)
+			memcpy(m->good_id, g.id, sizeof(m->good_id));
+		buf_free(&e);
+	}
 	if (!m->have_cur || m->cur.good_ns)
 		return;
-	/* What is being verified is not known-good until it passed. */
-	if (m->rb.on)
+	/* What is being verified is not known-good until it passed; a
+	 * snapshot on its way may change what is current. */
+	if (m->rb.on || m->sj.busy)
 		return;
 	if (now - m->clean_since < m->cfg->mitigation.soak)
+		return;
+	/* Known-good only what production's files are at this moment:
+	 * hashed again now (a change not reported yet starts a new soak). */
+	check_snapshot(m, now, "before marking known-good");
+	if (!m->have_cur || m->cur.good_ns || m->snap_err[0] ||
+	    now - m->clean_since < m->cfg->mitigation.soak)
 		return;
 	int rc = mit_snaps_mark_good(m->snaps, m->cur.id, now);
 	if (rc) {
@@ -483,6 +600,7 @@ static void snapshots_tick(mit_t *m, int64_t now)
 		return;
 	}
 	m->cur.good_ns = now;
+	memcpy(m->good_id, m->cur.id, sizeof(m->good_id));
 	audit_snapshot(m, now, &m->cur);
 	char d[32];
 	snprintf(d, sizeof(d), "%.0f s",
@@ -496,7 +614,12 @@ static void snapshots_tick(mit_t *m, int64_t now)
 
 void mit_config_changed(mit_t *m, int64_t now, const char *why)
 {
-	check_snapshot(m, now, why && why[0] ? why : "config change");
+	(void)now;
+	/* A change of n files is reported n times: one snapshot at the
+	 * next tick covers them all. */
+	if (!m->snap_why[0])
+		snprintf(m->snap_why, sizeof(m->snap_why), "%s",
+			 why && why[0] ? why : "config change");
 }
 
 /* ------------------------------------------------------------ findings */
@@ -520,7 +643,8 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 		o->id = m->next_id++;
 		char ev[AN_TEXT_MAX * 4];
 		mit_finding_evidence(f, ev, sizeof(ev));
-		mit_rec_finding_t r = {o->id, now, m->cfg->service, f, ev};
+		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
+				       f, ev};
 		if (m->audit->finding)
 			audit_rc(m, m->audit->finding(m->audit->ctx, &r),
 				 "finding");
@@ -661,6 +785,73 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec,
 			 const char *evidence, bool forced);
 static an_metric_t primary_metric(const mit_t *m, uint32_t metrics);
 
+/* ------------------------------------------------------------ restore */
+
+/* Each journaled step of a restore transaction is an outcome record of
+ * its action in the audit (intent, staged, switched, reloaded). */
+static void txn_step(void *arg, const mit_txn_t *t)
+{
+	mit_t *m = arg;
+	char d[512];
+	snprintf(d, sizeof(d), "transaction %s of %.12s over %.12s in %s (%s%s%s)",
+		 mit_txn_state_name(t->state), t->to, t->from, t->live,
+		 mit_txn_method_name(t->method), t->why[0] ? ": " : "",
+		 t->why);
+	audit_outcome_n(m, m->last_now, t->id, t->kind,
+			mit_txn_state_name(t->state), d);
+}
+
+/* Restores snapshot to (in src) over production's config dir as a
+ * transaction whose undo is the current snapshot; m->rb.txn stays open
+ * (switched) until txn_end. 0, or an error with err set and production's
+ * files as they were. */
+static int txn_restore(mit_t *m, int64_t now, const char *kind, uint64_t aid,
+		       const mit_snaps_t *src, const char *to, size_t *changed,
+		       buf_t *err)
+{
+	*changed = 0;
+	if (!m->have_cur) {
+		buf_printf(err, "no snapshot of production's files now (%s): "
+				"the restore could not be undone",
+			   m->snap_err[0] ? m->snap_err : "none taken");
+		return ERR_BADSTATE;
+	}
+	int rc = mit_txn_begin(m->snaps, kind, aid, m->cur.id, to, now, false,
+			       txn_step, m, &m->rb.txn, err);
+	if (rc)
+		return rc;
+	rc = mit_txn_apply(m->snaps, &m->rb.txn, src, changed, err);
+	if (rc) {
+		mit_txn_free(&m->rb.txn);
+		return rc;
+	}
+	m->rb.txn_open = true;
+	return 0;
+}
+
+/* Journals that the restored files took effect. */
+static void txn_reloaded(mit_t *m)
+{
+	if (m->rb.txn_open && m->rb.txn.state == MIT_TXN_SWITCHED &&
+	    mit_txn_mark(m->snaps, &m->rb.txn, MIT_TXN_RELOADED))
+		log_error("mitigate", "cannot journal the reload",
+			  LF_U("txn", m->rb.txn.id));
+}
+
+/* Closes the open restore transaction: verified, or finished (the files
+ * stay; its verification failed). The engine audits that itself. */
+static void txn_end(mit_t *m, mit_txn_state_t final)
+{
+	if (!m->rb.txn_open)
+		return;
+	m->rb.txn.on_step = NULL;
+	int rc = mit_txn_close(m->snaps, &m->rb.txn, final);
+	if (rc)
+		log_error("mitigate", "cannot remove the transaction journal",
+			  LF_ERR("err", rc));
+	m->rb.txn_open = false;
+}
+
 /* The name of what rb applies: a rollback or a proposal's promotion. */
 static const char *rb_name(const mit_t *m)
 {
@@ -697,6 +888,7 @@ static void rollback_failed(mit_t *m, int64_t now, const char *why)
 	audit_outcome_n(m, now, m->rb.action_id, rb_name(m),
 			m->rb.applied ? "verify_failed" : "failed", why);
 	m->rb.on = false;
+	txn_end(m, MIT_TXN_FINISHED);
 	mit__cmd_free(&m->rb.cmd);
 	if (m->rb.promote) {
 		m->rb.promote = false;
@@ -844,8 +1036,8 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	snprintf(m->rb.from, sizeof(m->rb.from), "%s",
 		 m->have_cur ? m->cur.id : "");
 	size_t changed = 0;
-	int rc = mit_snaps_restore(m->snaps, good.id, c->production.config_dir,
-				   &changed, &err);
+	int rc = txn_restore(m, now, "rollback", aid, m->snaps, good.id,
+			     &changed, &err);
 	if (rc) {
 		snprintf(why, sizeof(why), "restore failed: %s",
 			 err.data ? err.data : err_str(rc));
@@ -873,6 +1065,8 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 		rollback_failed(m, now, why);
 		return;
 	}
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char ev[AN_TEXT_MAX];
 	snprintf(ev, sizeof(ev), "umbra rollback to snapshot %.12s", good.id);
 	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);
@@ -888,6 +1082,8 @@ static void rollback_tick(mit_t *m, int64_t now)
 {
 	if (!m->rb.on)
 		return;
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char why[400];
 	if (!m->rb.applied && m->rb.how == APPLY_COMMAND &&
 	    mit__cmd_poll(&m->rb.cmd, clock_mono_ns())) {
@@ -959,6 +1155,8 @@ static void rollback_tick(mit_t *m, int64_t now)
 		}
 		m->rb.on = false;
 		m->rb.promote = false;
+		txn_reloaded(m);
+		txn_end(m, MIT_TXN_VERIFIED);
 		mit__cmd_free(&m->rb.cmd);
 		return;
 	}
@@ -1577,6 +1775,54 @@ int mit_new(const config_t *cfg, const mit_ops_t *ops, const mit_audit_t *audit,
 	return 0;
 }
 
+int mit_recover(const config_t *c, const mit_audit_t *audit, buf_t *err)
+{
+	if (!c->production.config_dir || !c->production.config_dir[0])
+		return 0;
+	char *dir = mit_snapshot_dir(c);
+	mit_snaps_t *s;
+	int rc = mit_snaps_open(dir, c->production.config_dir,
+				(int)c->mitigation.snapshots.keep, true, &s, err);
+	free(dir);
+	if (rc)
+		return rc;
+	mit_txn_t t;
+	rc = mit_txn_recover(s, &t, err);
+	if (rc == 1) {
+		char d[512];
+		snprintf(d, sizeof(d),
+			 "at start: transaction %llu (%s, %.12s over %.12s in "
+			 "%s) was interrupted %s: %s",
+			 (unsigned long long)t.id, mit_txn_method_name(t.method),
+			 t.to, t.from, t.live, mit_txn_state_name(t.was), t.why);
+		log_warn("mitigate", "interrupted restore recovered",
+			 LF_S("action", t.kind), LF_U("txn", t.id),
+			 LF_S("result", mit_txn_state_name(t.state)),
+			 LF_S("detail", d));
+		mit_rec_outcome_t r = {(uint64_t)(clock_wall_ns() / 1000), t.id,
+				       clock_wall_ns(), c->service, t.kind,
+				       mit_txn_state_name(t.state), d};
+		int arc = audit && audit->outcome
+			      ? audit->outcome(audit->ctx, &r)
+			      : 0;
+		if (!arc && audit && audit->flush)
+			arc = audit->flush(audit->ctx);
+		if (arc)
+			log_error("mitigate", "the audit refused the recovery's "
+					      "outcome; the journal stays",
+				  LF_ERR("err", arc));
+		/* the journal goes once its outcome is durable (or not
+		 * kept): a crash before then audits it again */
+		if (arc)
+			mit_txn_free(&t);
+		else
+			mit_txn_close(s, &t, t.state);
+		rc = 0;
+	}
+	mit_snaps_close(s);
+	return rc;
+}
+
 int mit_start(mit_t *m, int64_t now, buf_t *err)
 {
 	const config_t *c = m->cfg;
@@ -1605,6 +1851,16 @@ int mit_start(mit_t *m, int64_t now, buf_t *err)
 	}
 	buf_free(&h);
 	check_snapshot(m, now, "start");
+	mit_snap_info_t g;
+	buf_t ge = BUF_INIT;
+	if (mit_snaps_find(m->snaps, "good", &g, &ge) == 0)
+		memcpy(m->good_id, g.id, sizeof(m->good_id));
+	buf_free(&ge);
+	rc = mit_worker_new(&m->worker);
+	if (rc)
+		log_error("mitigate", "no disk worker thread: snapshots are "
+				      "taken on the control loop",
+			  LF_ERR("err", rc));
 	if (!m->have_cur) {
 		buf_printf(err, "cannot snapshot production's config: %s",
 			   m->snap_err);
@@ -1619,6 +1875,8 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 	memset(&m->pending, 0, sizeof(m->pending));
 	m->rep = out;
 	int64_t now = in->t_ns;
+	m->last_now = now;
+	m->rec_off = in->wall_ns ? in->wall_ns - in->t_ns : 0;
 	if (!isnan(in->prod_rps))
 		m->last_rps = in->prod_rps;
 	if (in->an)
@@ -1635,7 +1893,13 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out)
 	scaler_tick(m, now, in->prod_rps);
 	stress_schedule(m, now);
 	mit_alert_tick(m->alerter, now);
+	snapshots_submit(m, now);
 	m->rep = NULL;
+}
+
+void mit_settle(mit_t *m)
+{
+	snaps_quiet(m);
 }
 
 void mit_status(const mit_t *m, mit_status_t *out)
@@ -1654,17 +1918,13 @@ void mit_status(const mit_t *m, mit_status_t *out)
 	out->snapshots = m->snaps != NULL;
 	if (m->have_cur)
 		snprintf(out->current, sizeof(out->current), "%s", m->cur.id);
-	mit_snap_info_t g;
-	buf_t e = BUF_INIT;
-	if (m->snaps && mit_snaps_find(m->snaps, "good", &g, &e) == 0)
-		snprintf(out->known_good, sizeof(out->known_good), "%s", g.id);
-	buf_free(&e);
+	snprintf(out->known_good, sizeof(out->known_good), "%s", m->good_id);
 	out->clean_since_ns = m->clean_since;
 	out->replicas_desired = m->last_desired;
 	out->forecast_trusted = mit_scaler_trusted(&m->scaler);
 	out->capacity = m->scaler.p.capacity;
 	out->stress = m->stress.state;
-	out->actions_last_hour = mit_gov_hour_count(&m->gov, clock_wall_ns());
+	out->actions_last_hour = mit_gov_hour_count(&m->gov, m->last_now);
 	out->decisions = m->ndecisions;
 	out->actions = m->nactions;
 	out->audit_errors = m->audit_errors;
@@ -1685,12 +1945,19 @@ void mit_free(mit_t *m)
 	if (m->stress.state == MIT_STRESS_RUNNING) {
 		mit_stress_cmd_t cmd;
 		mit_stress_cancel(&m->stress, "umbra is stopping", &cmd);
-		stress_apply(m, clock_wall_ns(), &cmd);
+		stress_apply(m, m->last_now, &cmd);
 	}
+	/* an open restore's journal stays: the next start finishes it */
+	if (m->rb.txn_open)
+		mit_txn_free(&m->rb.txn);
 	mit__cmd_free(&m->rb.cmd);
 	mit__cmd_free(&m->hook);
 	mit_alerter_free(m->alerter);
 	mit_scaler_free(&m->scaler);
+	if (m->sj.busy)
+		mit_worker_wait(m->worker, &m->sj.job);
+	mit_worker_free(m->worker);
+	buf_free(&m->sj.err);
 	mit_snaps_close(m->snaps);
 	free(m->policy);
 	if (m->audit == &m->own_audit)
@@ -1776,22 +2043,6 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	uint64_t dec = audit_decision(m, now, "proposal", reason, 0, "",
 				      "promote");
 	note(m, MIT_NOTE_DECISION, "proposal: %s -> promote", reason);
-	size_t changed = 0;
-	buf_t rerr = BUF_INIT;
-	int rc = mit_snaps_restore(from, id, c->production.config_dir, &changed,
-				   &rerr);
-	if (rc && changed == 0) {
-		/* nothing written: production is as it was */
-		uint64_t a = audit_action_n(m, now, dec, "promote", "skipped",
-					    detail, reason, evidence);
-		buf_printf(err, "cannot write the candidate into %s: %s",
-			   c->production.config_dir,
-			   rerr.data ? rerr.data : err_str(rc));
-		audit_outcome_n(m, now, a, "promote", "failed",
-				err->data ? err->data : "");
-		buf_free(&rerr);
-		return rc;
-	}
 	uint64_t aid = audit_action_n(m, now, dec, "promote", "started",
 				      detail, reason, evidence);
 	m->nactions++;
@@ -1801,6 +2052,19 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	note(m, MIT_NOTE_ACTION, "promote: %s", detail);
 	memset(&m->rb, 0, sizeof(m->rb));
 	m->rb.cmd.out_fd = -1;
+	size_t changed = 0;
+	buf_t rerr = BUF_INIT;
+	int rc = txn_restore(m, now, "promote", aid, from, id, &changed, &rerr);
+	if (rc) {
+		/* undone: production's files are as they were */
+		buf_printf(err, "cannot write the candidate into %s: %s",
+			   c->production.config_dir,
+			   rerr.data ? rerr.data : err_str(rc));
+		audit_outcome_n(m, now, aid, "promote", "failed",
+				err->data ? err->data : "");
+		buf_free(&rerr);
+		return rc;
+	}
 	m->rb.on = true;
 	m->rb.promote = true;
 	m->rb.action_id = aid;
@@ -1815,16 +2079,6 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 	m->prom.result = ERR_AGAIN;
 	snprintf(m->prom.why, sizeof(m->prom.why), "applying");
 	char why[400];
-	if (rc) {
-		/* part of it written: production is neither; roll back */
-		snprintf(why, sizeof(why), "restore failed after %zu file%s: %s",
-			 changed, changed == 1 ? "" : "s",
-			 rerr.data ? rerr.data : err_str(rc));
-		buf_free(&rerr);
-		check_snapshot(m, now, "promotion failed");
-		rollback_failed(m, now, why);
-		return 0;
-	}
 	buf_free(&rerr);
 	check_snapshot(m, now, "proposal promoted");
 	rc = apply_start(m);
@@ -1836,6 +2090,8 @@ static int promote(mit_t *m, int64_t now, const mit_snaps_t *from,
 		rollback_failed(m, now, why);
 		return 0;
 	}
+	if (m->rb.applied)
+		txn_reloaded(m);
 	char ev[AN_TEXT_MAX];
 	snprintf(ev, sizeof(ev), "umbra promoted proposal snapshot %.12s", id);
 	event_out(m, AN_EV_CONFIG_CHANGE, AN_PROD, now, now, ev);

@@ -82,9 +82,15 @@ typedef struct mit_ops {
 /* ------------------------------------------------------------ the tick */
 
 typedef struct mit_input {
-	int64_t t_ns;	    /* the tick's wall time (an_tick_t.t_ns) */
+	/* The tick's time on the decision clock (an_tick_t.t_ns): it never
+	 * goes back (the daemon's is monotonic, anchored to the wall clock
+	 * at start). Cooldowns, soaks, deadlines, repeats use it. */
+	int64_t t_ns;
 	const an_out_t *an; /* this tick's analysis; NULL when none */
 	double prod_rps;    /* production's requests/s now; NaN unknown */
+	/* The wall clock now, for the times of audit records; 0: t_ns.
+	 * A step of the wall clock moves records, never decisions. */
+	int64_t wall_ns;
 } mit_input_t;
 
 /* What happened this tick, for a timeline (`make demo`) and the API. */
@@ -161,6 +167,14 @@ typedef struct mit mit_t;
 int mit_new(const config_t *cfg, const mit_ops_t *ops, const mit_audit_t *audit,
 	    mit_t **out, buf_t *err);
 
+/* At start, before production starts or anything reads its files:
+ * finishes or undoes a restore transaction (rollback, promotion) that a
+ * crash interrupted (mitigate/txn.h), audits which (an outcome of its
+ * action: "finished" or "undone"; audit may be NULL) and removes umbra's
+ * leftover staging files. 0 (also when there was nothing), or an error
+ * with err set (an unreadable journal: a person decides). */
+int mit_recover(const config_t *cfg, const mit_audit_t *audit, buf_t *err);
+
 /* Opens the snapshot store (mitigation.snapshots.dir), takes the start
  * snapshot of production's config_dir, and reads a hold left by an
  * earlier run. Call once, after production is provisioned. 0 or a
@@ -179,9 +193,18 @@ void mit_tick(mit_t *m, const mit_input_t *in, mit_report_t *out);
 void mit_observe(mit_t *m, const reqrec_t *recs, size_t n);
 
 /* Production's config files may have changed (the drift watcher's
- * on_change for production, a deploy marker): snapshot them now if they
- * did. The engine also checks every drift.interval on its own. */
+ * on_change for production, a deploy marker): snapshotted at the next
+ * tick if they did, once for every report since the last tick (a change
+ * of n files is n reports). The engine also checks every
+ * drift.interval on its own. */
 void mit_config_changed(mit_t *m, int64_t now_ns, const char *why);
+
+/* Routine snapshots (a reported change, the periodic check) are taken
+ * on the engine's worker thread, queued at the end of a tick and their
+ * result taken in at a later one. This waits for the one in flight and
+ * takes its result in now (its notes go to the next report): for
+ * tests, which step time instead of waiting. */
+void mit_settle(mit_t *m);
 
 /* A person acted: automatic actions resume. who and note go to the
  * audit. 0, or ERR_BADSTATE when nothing was held. */

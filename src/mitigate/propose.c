@@ -11,6 +11,8 @@
 #include "base/log.h"
 #include "base/xmalloc.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -625,6 +627,107 @@ const mit_prop_info_t *mit_prop_info(const mit_prop_t *p)
 	return &p->info;
 }
 
+/* ------------------------------------------------------------ candidates */
+
+/* The walk's refusal, for nftw's callback (the control thread's only). */
+static __thread buf_t *cand_err;
+
+static int cand_entry(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)ftw;
+	const char *what = NULL;
+	if (flag == FTW_SL || flag == FTW_SLN)
+		what = "is a symlink";
+	else if (flag == FTW_DNR || flag == FTW_NS)
+		what = "cannot be read";
+	else if (flag == FTW_F && !S_ISREG(st->st_mode))
+		what = S_ISFIFO(st->st_mode)   ? "is a FIFO"
+		       : S_ISSOCK(st->st_mode) ? "is a socket"
+					       : "is a device";
+	if (!what)
+		return 0;
+	buf_printf(cand_err,
+		   "%s %s: a candidate holds only regular files and "
+		   "directories",
+		   path, what);
+	return 1;
+}
+
+/* Whether the candidate directory d may be proposed: it lies under one
+ * of mitigation.propose.roots (symlinks resolved on both sides), and
+ * holds nothing but regular files and directories (a symlink would be
+ * promoted into production's config dir pointing anywhere, a FIFO
+ * would block, a device is not config). 0 with *real the resolved path
+ * (new string), or ERR_INVAL with err naming the path; nothing is read
+ * or written before this passes. */
+static int candidate_ok(const config_t *c, const char *d, char **real,
+			buf_t *err)
+{
+	const config_strv_t *roots = &c->mitigation.propose.roots;
+	*real = NULL;
+	if (!roots->n) {
+		buf_puts(err, "proposals are off: mitigation.propose.roots "
+			      "names no directory a candidate may come from");
+		return ERR_INVAL;
+	}
+	char *r = realpath(d, NULL);
+	if (!r) {
+		buf_printf(err, "%s: %s", d, strerror(errno));
+		return ERR_INVAL;
+	}
+	bool in = false;
+	for (size_t i = 0; i < roots->n && !in; i++) {
+		char *rr = realpath(roots->v[i], NULL);
+		size_t n = rr ? strlen(rr) : 0;
+		if (n > 1 && rr[n - 1] == '/')
+			n--;
+		in = rr && !strncmp(r, rr, n) &&
+		     (r[n] == '\0' || r[n] == '/' || n == 1);
+		free(rr);
+	}
+	if (!in) {
+		buf_printf(err,
+			   "%s lies outside mitigation.propose.roots: a "
+			   "candidate must come from one of them",
+			   d);
+		free(r);
+		return ERR_INVAL;
+	}
+	cand_err = err;
+	int w = nftw(r, cand_entry, 16, FTW_PHYS);
+	cand_err = NULL;
+	if (w) {
+		if (w < 0)
+			buf_printf(err, "cannot read %s: %s", r,
+				   strerror(errno));
+		free(r);
+		return ERR_INVAL;
+	}
+	*real = r;
+	return 0;
+}
+
+/* The snapshot as taken holds no symlink (one swapped in after the
+ * walk): 0, or ERR_INVAL naming it. */
+static int snapshot_plain(mit_snaps_t *store, const char *id, const char *d,
+			  buf_t *err)
+{
+	mit_snap_file_t *f = NULL;
+	size_t n = 0;
+	int rc = mit_snaps_files(store, id, &f, &n, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (f[i].link) {
+			buf_printf(err,
+				   "%s/%s is a symlink: a candidate holds "
+				   "only regular files and directories",
+				   d, f[i].rel);
+			rc = ERR_INVAL;
+		}
+	mit_snap_files_free(f, n);
+	return rc;
+}
+
 int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 		   buf_t *err)
 {
@@ -654,6 +757,10 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 		buf_printf(err, "%s is not a directory", d);
 		return ERR_INVAL;
 	}
+	char *real = NULL;
+	int rc = candidate_ok(c, d, &real, err);
+	if (rc)
+		return rc;
 	int64_t soak = req->soak_ns ? req->soak_ns : c->mitigation.soak;
 	int64_t min_soak = MIT_PROP_MIN_DATA_TICKS * c->analysis.interval;
 	if (soak < min_soak || soak > MIT_PROP_MAX_SOAK_NS) {
@@ -661,6 +768,7 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 			   "soak must be between %.3g s (%d analysis "
 			   "intervals) and 24 h",
 			   (double)min_soak / 1e9, MIT_PROP_MIN_DATA_TICKS);
+		free(real);
 		return ERR_RANGE;
 	}
 	/* The candidate, content-addressed: what soaks is what is promoted,
@@ -669,9 +777,10 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 	char *store_dir = xasprintf("%s/proposals", sd);
 	free(sd);
 	mit_snaps_t *store = NULL;
-	int rc = mit_snaps_open(store_dir, d, (int)c->mitigation.snapshots.keep,
-				true, &store, err);
+	rc = mit_snaps_open(store_dir, real, (int)c->mitigation.snapshots.keep,
+			    true, &store, err);
 	free(store_dir);
+	free(real);
 	if (rc)
 		return rc;
 	mit_snap_info_t si;
@@ -684,6 +793,8 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 		buf_printf(err, "%s holds no files", d);
 		rc = ERR_INVAL;
 	}
+	if (!rc)
+		rc = snapshot_plain(store, si.id, d, err);
 	size_t changed;
 	/* the staged copy is what the shadow reads */
 	if (!rc)

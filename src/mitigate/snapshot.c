@@ -19,15 +19,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SNAP_INDEX_MAGIC "umbra-snapshots 1"
 #define SNAP_MANIFEST_MAGIC "umbra-snapshot 1"
 #define SNAP_BINARY_PROBE 8192 /* a NUL in this much marks a binary file */
+/* A file's hash is reused while its size, inode, mtime and ctime stay
+ * as they were, once its ctime is this much older than when it was
+ * hashed: a later write cannot then leave the (coarse) timestamps as
+ * they were (git's "racily clean" entries, re-hashed once more). */
+#define SNAP_RACY_NS 1000000000LL
+
+/* One file as the last snapshot hashed it. */
+typedef struct snap_seen {
+	char *rel;
+	bool link;
+	unsigned mode;
+	uint64_t size, ino;
+	int64_t mtime_ns, ctime_ns, hashed_ns;
+	char sha[65];
+} snap_seen_t;
 
 struct mit_snaps {
 	char *dir, *source;
 	int keep;
+	char pin[MIT_SNAP_ID_LEN + 1]; /* an open transaction's undo: kept */
+	snap_seen_t *seen; /* the last take's files, sorted by path */
+	size_t nseen;
 	mit_snap_info_t *v; /* oldest current first; v[n-1] is current */
 	size_t n;
 };
@@ -35,6 +54,15 @@ struct mit_snaps {
 /* ------------------------------------------------------------ helpers */
 
 #define sha256_hex mit__sha256_hex
+#define walk_tree mit__walk_tree
+#define walk_free mit__walk_free
+#define entry_content mit__entry_content
+#define load_snapshot mit__snaps_load
+#define loaded_free mit__loaded_free
+#define same_as mit__same_as
+typedef mit__entry_t entry_t;
+typedef mit__walk_t walk_t;
+typedef mit__loaded_t loaded_t;
 
 static int read_file(const char *path, size_t max, buf_t *out)
 {
@@ -358,21 +386,7 @@ int mit_snap_index_parse(const char *text, size_t len, mit_snap_info_t **out,
 
 /* ------------------------------------------------------------ walking */
 
-typedef struct entry {
-	char *rel, *full;
-	bool link;
-	unsigned mode;
-	uint64_t size;
-} entry_t;
-
-typedef struct walk {
-	entry_t *v;
-	size_t n, cap;
-	buf_t *err;
-	int rc;
-} walk_t;
-
-static void walk_free(walk_t *w)
+void walk_free(walk_t *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->v[i].rel);
@@ -381,39 +395,96 @@ static void walk_free(walk_t *w)
 	free(w->v);
 }
 
-static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
+static int name_cmp(const void *a, const void *b)
 {
+	return strcoll(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the directory rel beneath the walk's root, sorted as
+ * scandir's alphasort would; opened without following a symlink (an
+ * intermediate directory swapped for a link to elsewhere fails, never
+ * leads out of the tree). New vector of new strings in *out. */
+static int read_names(walk_t *w, const char *rel, int *dfd, char ***out,
+		      size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int fd = fs_open_beneath(w->root_fd, rel[0] ? rel : ".",
+				 O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	int keep = dup(fd);
+	DIR *d = keep >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int e = -errno;
+		close(fd);
+		if (keep >= 0)
+			close(keep);
+		return e;
+	}
+	size_t cap = 0;
+	char **v = NULL;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), name_cmp);
+	*out = v;
+	*dfd = keep;
+	return 0;
+}
+
+static int walk_dir(walk_t *w, const char *rel, int depth)
+{
+	const char *root = w->root;
 	if (depth > MIT_SNAP_MAX_DEPTH) {
 		buf_printf(w->err, "%s/%s: nested deeper than %d directories",
 			   root, rel, MIT_SNAP_MAX_DEPTH);
 		return ERR_TOOBIG;
 	}
-	char *dir = rel[0] ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-	struct dirent **names = NULL;
-	int k = scandir(dir, &names, NULL, alphasort);
-	if (k < 0) {
-		int e = -errno;
-		buf_printf(w->err, "cannot read %s: %s", dir, strerror(errno));
-		free(dir);
-		return e;
+	char **names = NULL;
+	size_t k = 0;
+	int dfd = -1;
+	int rc = read_names(w, rel, &dfd, &names, &k);
+	if (rc) {
+		buf_printf(w->err, "cannot read %s%s%s: %s", root,
+			   rel[0] ? "/" : "", rel,
+			   rc == -ELOOP || rc == -EXDEV
+			       ? "a symlink on the way leads out of the tree"
+			       : err_str(rc));
+		return rc;
 	}
-	int rc = 0;
-	for (int i = 0; i < k; i++) {
-		const char *nm = names[i]->d_name;
-		if (rc || !strcmp(nm, ".") || !strcmp(nm, "..") ||
-		    strstr(nm, ".umbra-tmp.")) {
+	for (size_t i = 0; i < k; i++) {
+		const char *nm = names[i];
+		if (rc || strstr(nm, ".umbra-tmp.") ||
+		    strstr(nm, ".umbra-stage.")) {
 			free(names[i]);
 			continue;
 		}
 		char *r = rel[0] ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
 		char *full = xasprintf("%s/%s", root, r);
 		struct stat st;
-		if (lstat(full, &st)) {
+		if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
 			/* gone between readdir and lstat: not part of it */
 		} else if (S_ISDIR(st.st_mode)) {
-			rc = walk_dir(w, root, r, depth + 1);
+			if (st.st_dev != w->dev)
+				w->nmounts++;
+			rc = walk_dir(w, r, depth + 1);
 		} else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-			log_warn("snapshot", "not a file or symlink; left out",
+			/* a FIFO would block a reader, a device is not
+			 * config: never opened, left where it is */
+			w->nother++;
+			log_warn("snapshot",
+				 "not a regular file, directory or symlink (a "
+				 "FIFO, socket or device); left out",
 				 LF_S("path", full));
 		} else if (!mit_snap_path_ok(r, strlen(r))) {
 			log_warn("snapshot",
@@ -432,9 +503,15 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 			w->v[w->n++] = (entry_t){
 			    .rel = r,
 			    .full = full,
+			    .root = root,
 			    .link = S_ISLNK(st.st_mode),
 			    .mode = (unsigned)(st.st_mode & 07777),
 			    .size = (uint64_t)st.st_size,
+			    .ino = (uint64_t)st.st_ino,
+			    .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL +
+					st.st_mtim.tv_nsec,
+			    .ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL +
+					st.st_ctim.tv_nsec,
 			};
 			r = full = NULL;
 		}
@@ -443,15 +520,28 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int depth)
 		free(names[i]);
 	}
 	free(names);
-	free(dir);
+	close(dfd);
 	return rc;
 }
 
-/* Every regular file and symlink under root, sorted by relative path. */
-static int walk_tree(const char *root, walk_t *w, buf_t *err)
+/* Every regular file and symlink under root, sorted by relative path
+ * (mit_int.h). */
+int walk_tree(const char *root, walk_t *w, buf_t *err)
 {
-	*w = (walk_t){.err = err};
-	int rc = walk_dir(w, root, "", 0);
+	*w = (walk_t){.err = err, .root = root};
+	w->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->root_fd < 0) {
+		int e = -errno;
+		buf_printf(err, "cannot read %s: %s", root, strerror(errno));
+		*w = (walk_t){0};
+		return e;
+	}
+	struct stat st;
+	if (fstat(w->root_fd, &st) == 0)
+		w->dev = st.st_dev;
+	int rc = walk_dir(w, "", 0);
+	close(w->root_fd);
+	w->root_fd = -1;
 	if (rc) {
 		walk_free(w);
 		*w = (walk_t){0};
@@ -459,12 +549,67 @@ static int walk_tree(const char *root, walk_t *w, buf_t *err)
 	return rc;
 }
 
-/* The content of a walked entry: file bytes or the link's target. */
-static int entry_content(const entry_t *e, buf_t *out, buf_t *err)
+/* Reads the regular file open on fd (at most max bytes). */
+static int read_fd(int fd, size_t max, buf_t *out)
 {
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return ERR_INVAL;
+	char tmp[16384];
+	size_t total = 0;
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return 0;
+		if (total + (size_t)r > max)
+			return ERR_TOOBIG;
+		buf_append(out, tmp, (size_t)r);
+		total += (size_t)r;
+	}
+}
+
+/* The content of a walked entry: file bytes or the link's target, read
+ * beneath its tree's root without following a symlink (a file swapped
+ * for a link, or a FIFO, since the walk is refused). */
+int entry_content(const entry_t *e, buf_t *out, buf_t *err)
+{
+	int rootfd = -1, rc = 0;
+	if (e->root) {
+		rootfd = open(e->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			rc = -errno;
+			buf_printf(err, "cannot read %s: %s", e->root,
+				   err_str(rc));
+			return rc;
+		}
+	}
 	if (e->link) {
 		char t[MIT_SNAP_MAX_PATH * 4];
-		ssize_t n = readlink(e->full, t, sizeof(t));
+		ssize_t n;
+		if (rootfd >= 0) {
+			const char *slash = strrchr(e->rel, '/');
+			char *dir = slash ? xstrndup(e->rel,
+						     (size_t)(slash - e->rel))
+					  : xstrdup(".");
+			int pfd = fs_open_beneath(rootfd, dir,
+						  O_PATH | O_DIRECTORY, 0);
+			free(dir);
+			errno = pfd < 0 ? -pfd : 0;
+			n = pfd < 0 ? -1
+				    : readlinkat(pfd, slash ? slash + 1 : e->rel,
+						 t, sizeof(t));
+			if (pfd >= 0)
+				close(pfd);
+			close(rootfd);
+		} else {
+			n = readlink(e->full, t, sizeof(t));
+		}
 		if (n < 0 || (size_t)n >= sizeof(t)) {
 			buf_printf(err, "cannot read link %s: %s", e->full,
 				   n < 0 ? strerror(errno) : "target too long");
@@ -473,9 +618,25 @@ static int entry_content(const entry_t *e, buf_t *out, buf_t *err)
 		buf_append(out, t, (size_t)n);
 		return 0;
 	}
-	int rc = read_file(e->full, MIT_SNAP_MAX_FILE, out);
+	/* O_NONBLOCK: a FIFO swapped in opens at once and is refused */
+	int fd = rootfd >= 0 ? fs_open_beneath(rootfd, e->rel,
+					       O_RDONLY | O_NONBLOCK, 0)
+			     : open(e->full, O_RDONLY | O_NONBLOCK |
+						 O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = rootfd >= 0 ? fd : -errno;
+	if (rootfd >= 0)
+		close(rootfd);
+	if (!rc) {
+		rc = read_fd(fd, MIT_SNAP_MAX_FILE, out);
+		close(fd);
+	}
 	if (rc)
-		buf_printf(err, "cannot read %s: %s%s", e->full, err_str(rc),
+		buf_printf(err, "cannot read %s: %s%s", e->full,
+			   rc == ERR_INVAL ? "not a regular file"
+			   : rc == -ELOOP || rc == -EXDEV
+			       ? "a symlink leads out of the tree"
+			       : err_str(rc),
 			   rc == ERR_TOOBIG ? " (over 16 MiB: not a config "
 					      "file)"
 					    : "");
@@ -580,6 +741,9 @@ void mit_snaps_close(mit_snaps_t *s)
 	if (!s)
 		return;
 	free(s->v);
+	for (size_t i = 0; i < s->nseen; i++)
+		free(s->seen[i].rel);
+	free(s->seen);
 	free(s->dir);
 	free(s->source);
 	free(s);
@@ -603,6 +767,11 @@ const char *mit_snaps_dir(const mit_snaps_t *s)
 const char *mit_snaps_source(const mit_snaps_t *s)
 {
 	return s->source;
+}
+
+void mit__snaps_pin(mit_snaps_t *s, const char *id)
+{
+	snprintf(s->pin, sizeof(s->pin), "%s", id ? id : "");
 }
 
 static ssize_t index_of(const mit_snaps_t *s, const char *id)
@@ -729,7 +898,7 @@ static int put_object(mit_snaps_t *s, const char *sha, const buf_t *content,
 		if (!rc)
 			rc = fs_write_atomic(p,
 					     content->data ? content->data : "",
-					     content->len, 0600, true);
+					     content->len, 0600, false);
 		if (rc)
 			buf_printf(err, "cannot write %s: %s", p, err_str(rc));
 	}
@@ -749,6 +918,7 @@ static void collect_garbage(mit_snaps_t *s)
 	for (int pass = 0; pass < 2 && drop; pass++)
 		for (size_t i = 0; i + 1 < s->n && drop; i++) {
 			if (gone[i] || (ssize_t)i == good ||
+			    !strcmp(s->v[i].id, s->pin) ||
 			    (pass == 0 && s->v[i].good_ns))
 				continue;
 			gone[i] = true;
@@ -838,31 +1008,94 @@ int mit_snaps_take(mit_snaps_t *s, int64_t now_ns, const char *reason,
 	int rc = walk_tree(s->source, &w, err);
 	if (rc)
 		return rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t hashed_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	snap_seen_t *seen = xcalloc(w.n + 1, sizeof(*seen));
 	buf_t man = BUF_INIT, content = BUF_INIT;
 	buf_printf(&man, "%s\nsource %s\n", SNAP_MANIFEST_MAGIC, s->source);
 	uint64_t total = 0;
+	size_t j = 0, written = 0;
 	for (size_t i = 0; i < w.n && !rc; i++) {
-		buf_reset(&content);
-		rc = entry_content(&w.v[i], &content, err);
-		if (rc)
-			break;
-		total += content.len;
+		const entry_t *e = &w.v[i];
+		/* the last take's entry for this path (both sorted) */
+		while (j < s->nseen && strcmp(s->seen[j].rel, e->rel) < 0)
+			j++;
+		const snap_seen_t *o =
+		    j < s->nseen && !strcmp(s->seen[j].rel, e->rel) ? &s->seen[j]
+								   : NULL;
+		snap_seen_t *n = &seen[i];
+		*n = (snap_seen_t){.rel = xstrdup(e->rel), .link = e->link,
+				   .mode = e->mode, .size = e->size,
+				   .ino = e->ino, .mtime_ns = e->mtime_ns,
+				   .ctime_ns = e->ctime_ns,
+				   .hashed_ns = hashed_ns};
+		bool same = o && o->link == e->link && o->mode == e->mode &&
+			    o->size == e->size && o->ino == e->ino &&
+			    o->mtime_ns == e->mtime_ns &&
+			    o->ctime_ns == e->ctime_ns &&
+			    e->ctime_ns < o->hashed_ns - SNAP_RACY_NS;
+		struct stat st;
+		if (same) {
+			char *op = object_path(s, o->sha);
+			same = stat(op, &st) == 0;
+			free(op);
+		}
+		uint64_t len;
+		if (same) {
+			memcpy(n->sha, o->sha, sizeof(n->sha));
+			n->hashed_ns = o->hashed_ns;
+			len = o->size;
+		} else {
+			buf_reset(&content);
+			rc = entry_content(e, &content, err);
+			if (rc)
+				break;
+			sha256_hex(content.data ? content.data : "", content.len,
+				   n->sha);
+			rc = put_object(s, n->sha, &content, err);
+			len = content.len;
+			n->size = len;
+			written++;
+		}
+		total += len;
 		if (total > MIT_SNAP_MAX_TOTAL) {
 			buf_printf(err, "%s: more than 256 MiB of files",
 				   s->source);
 			rc = ERR_TOOBIG;
 			break;
 		}
-		char sha[65];
-		sha256_hex(content.data ? content.data : "", content.len, sha);
-		rc = put_object(s, sha, &content, err);
-		buf_printf(&man, "%c %s %04o %zu %s\n", w.v[i].link ? 'l' : 'f',
-			   sha, w.v[i].link ? 0777 : w.v[i].mode, content.len,
-			   w.v[i].rel);
+		buf_printf(&man, "%c %s %04o %llu %s\n", e->link ? 'l' : 'f',
+			   n->sha, e->link ? 0777 : e->mode,
+			   (unsigned long long)len, e->rel);
 	}
 	buf_free(&content);
 	size_t nfiles = w.n;
 	walk_free(&w);
+	/* objects durable in one go, before a manifest names them */
+	if (!rc && written) {
+		char *od = path_of(s, "objects", NULL);
+		int fd = open(od, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (syncfs(fd))
+				rc = -errno;
+			close(fd);
+		}
+		if (rc)
+			buf_printf(err, "cannot flush %s: %s", od, err_str(rc));
+		free(od);
+	}
+	if (rc) {
+		for (size_t i = 0; i < nfiles; i++)
+			free(seen[i].rel);
+		free(seen);
+	} else {
+		for (size_t i = 0; i < s->nseen; i++)
+			free(s->seen[i].rel);
+		free(s->seen);
+		s->seen = seen;
+		s->nseen = nfiles;
+	}
 	char id[65];
 	if (!rc) {
 		sha256_hex(man.data, man.len, id);
@@ -926,13 +1159,7 @@ int mit_snaps_mark_good(mit_snaps_t *s, const char *id, int64_t now_ns)
 
 /* ------------------------------------------------------------ restore */
 
-typedef struct loaded {
-	mit_snap_file_t *f;
-	size_t n;
-	buf_t *data; /* per file */
-} loaded_t;
-
-static void loaded_free(loaded_t *l)
+void loaded_free(loaded_t *l)
 {
 	for (size_t i = 0; i < l->n && l->data; i++)
 		buf_free(&l->data[i]);
@@ -941,7 +1168,7 @@ static void loaded_free(loaded_t *l)
 }
 
 /* Reads the manifest and every object of id, verified. */
-static int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
+int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
 			 buf_t *err)
 {
 	*l = (loaded_t){0};
@@ -963,7 +1190,7 @@ static int load_snapshot(const mit_snaps_t *s, const char *id, loaded_t *l,
 }
 
 /* Whether the path already holds exactly this entry. */
-static bool same_as(const char *full, const mit_snap_file_t *f,
+bool same_as(const char *full, const mit_snap_file_t *f,
 		    const buf_t *data)
 {
 	struct stat st;

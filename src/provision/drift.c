@@ -1,7 +1,12 @@
 /*
  * drift.c: comparing fingerprints, and the watcher that does it on the
- * loop: every drift.interval, and at once (after a short debounce) when
- * inotify reports a write in a config directory. A difference between
+ * loop: every drift.interval, and when inotify reports a change in a
+ * config directory, once the change has settled: a burst of events is
+ * one change, checked PROV_DRIFT_SETTLE_NS after its last event and
+ * only when no file is still open for writing (an editor half-way
+ * through writing in place: IN_MODIFY seen, IN_CLOSE_WRITE not yet); a
+ * check whose reading overlapped a new event is thrown away and done
+ * again, so a half-written file is never reported. A difference between
  * the sides is a drift finding, logged once when it appears or changes
  * and again when it is resolved; a side that differs from its own last
  * fingerprint yields configuration-change events. Also the one-shot
@@ -26,10 +31,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Editors save in steps (temp file, write, rename): one check after the
- * burst settles. */
-#define PROV_DRIFT_DEBOUNCE_NS (100 * NS_PER_MS)
+/* Editors save in steps (temp file, write, rename; or truncate, write,
+ * close): one check once the burst has been quiet this long. */
+#define PROV_DRIFT_SETTLE_NS (100 * NS_PER_MS)
+/* A file held open for writing longer than this (a log someone keeps
+ * in the config dir) no longer holds the check back. */
+#define PROV_DRIFT_SETTLE_MAX_NS (2 * NS_PER_S)
 #define PROV_DRIFT_MAX_WATCHES 256 /* directories watched per side */
+#define PROV_DRIFT_MAX_OPEN 64 /* files tracked as open for writing;
+				  more count as "some" */
 
 /* ------------------------------------------------------------ compare */
 
@@ -209,6 +219,14 @@ struct prov_drift {
 	watch_t watches[2 * PROV_DRIFT_MAX_WATCHES];
 	int nwatch;
 	char pending[PATH_MAX]; /* the file that triggered the debounce */
+	uint64_t gen;	   /* inotify events read so far */
+	int64_t burst_ns;  /* monotonic: the burst's first event; 0 none */
+	struct {
+		int wd;
+		char name[NAME_MAX + 1];
+	} open_w[PROV_DRIFT_MAX_OPEN]; /* written to, not closed yet */
+	int nopen;
+	bool open_overflow;
 	prov_fp_t last[PROV_DRIFT_SIDES];
 	bool have_last;
 	char *last_sig;
@@ -236,12 +254,35 @@ static void log_item(const prov_drift_item_t *it, bool change, prov_side_t side)
 	    LF_S("diff", it->diff ? it->diff : ""));
 }
 
+static void read_events(prov_drift_t *d);
+static void settle_later(prov_drift_t *d);
+
+/* Whether a change is still being written: a file open for writing, or
+ * events newer than PROV_DRIFT_SETTLE_NS; not past the cap. */
+static bool unsettled(prov_drift_t *d)
+{
+	if (!d->burst_ns)
+		return false;
+	if (clock_mono_ns() - d->burst_ns >= PROV_DRIFT_SETTLE_MAX_NS)
+		return false;
+	return d->nopen > 0 || d->open_overflow ||
+	       evtimer_pending(d->ev_debounce, NULL);
+}
+
 void prov_drift_check(prov_drift_t *d, const char *trigger)
 {
 	prov_t *p = d->p;
 	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 		if (!p->spec[s].run && !p->spec[s].attached)
 			return; /* nothing to compare with */
+	/* A change being written is checked once it settles. */
+	read_events(d);
+	if (unsettled(d)) {
+		if (!evtimer_pending(d->ev_debounce, NULL))
+			settle_later(d);
+		return;
+	}
+	uint64_t gen = d->gen;
 	prov_fp_t fp[PROV_DRIFT_SIDES];
 	for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 		prov_fp_src_t src;
@@ -249,6 +290,17 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 		live_src(p, (prov_side_t)s, &src, &cg);
 		prov_fp_collect(&src, &fp[s]);
 	}
+	/* Files changed while they were read: the fingerprints may be of
+	 * half a change. Thrown away; the settled check follows. */
+	read_events(d);
+	if (d->gen != gen && d->burst_ns &&
+	    clock_mono_ns() - d->burst_ns < PROV_DRIFT_SETTLE_MAX_NS) {
+		for (int s = 0; s < PROV_DRIFT_SIDES; s++)
+			prov_fp_free(&fp[s]);
+		settle_later(d);
+		return;
+	}
+	d->burst_ns = 0;
 	int64_t now = clock_wall_ns();
 	/* Changes of each side against its previous fingerprint. */
 	for (int s = 0; d->have_last && s < PROV_DRIFT_SIDES; s++) {
@@ -314,7 +366,8 @@ static void watch_tree(prov_drift_t *d, const char *dir, int depth)
 	int wd =
 	    inotify_add_watch(d->ifd, dir,
 			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-				  IN_CREATE | IN_DELETE | IN_ONLYDIR);
+				  IN_CREATE | IN_DELETE | IN_MODIFY |
+				  IN_ONLYDIR);
 	if (wd < 0) {
 		log_warn("drift", "cannot watch a config directory",
 			 LF_S("dir", dir), LF_ERR("err", -errno));
@@ -352,40 +405,109 @@ static void watch_all(prov_drift_t *d)
 		watch_tree(d, p->spec[PROV_SHADOW].config_dir, 0);
 }
 
+static void settle_later(prov_drift_t *d)
+{
+	struct timeval tv = {0, PROV_DRIFT_SETTLE_NS / 1000};
+	evtimer_add(d->ev_debounce, &tv); /* re-armed: from now */
+}
+
 static void on_debounce(evutil_socket_t fd, short what, void *arg)
 {
 	prov_drift_t *d = arg;
+	read_events(d);
+	if (unsettled(d)) {
+		if (!evtimer_pending(d->ev_debounce, NULL))
+			settle_later(d);
+		return;
+	}
 	char trig[PATH_MAX + 16];
 	snprintf(trig, sizeof(trig), "inotify:%s", d->pending);
-	d->pending[0] = '\0';
 	watch_all(d); /* new subdirectories */
 	prov_drift_check(d, trig);
+	if (!d->burst_ns)
+		d->pending[0] = '\0';
+}
+
+static void open_del(prov_drift_t *d, int wd, const char *name)
+{
+	for (int i = 0; i < d->nopen; i++)
+		if (d->open_w[i].wd == wd && !strcmp(d->open_w[i].name, name)) {
+			d->open_w[i] = d->open_w[--d->nopen];
+			return;
+		}
+}
+
+/* One event: which files are open for writing, the watch list, the
+ * burst's start and its last file. */
+static void on_event(prov_drift_t *d, const struct inotify_event *e)
+{
+	const char *name = e->len ? e->name : "";
+	if (e->mask & IN_IGNORED) { /* its directory went (an exchange) */
+		for (int i = 0; i < d->nwatch; i++)
+			if (d->watches[i].wd == e->wd) {
+				free(d->watches[i].dir);
+				d->watches[i] = d->watches[--d->nwatch];
+				break;
+			}
+		for (int i = 0; i < d->nopen;)
+			if (d->open_w[i].wd == e->wd)
+				d->open_w[i] = d->open_w[--d->nopen];
+			else
+				i++;
+	} else if (e->mask & IN_MODIFY) {
+		bool known = false;
+		for (int i = 0; i < d->nopen && !known; i++)
+			known = d->open_w[i].wd == e->wd &&
+				!strcmp(d->open_w[i].name, name);
+		if (!known && d->nopen < PROV_DRIFT_MAX_OPEN) {
+			d->open_w[d->nopen].wd = e->wd;
+			snprintf(d->open_w[d->nopen].name,
+				 sizeof(d->open_w[d->nopen].name), "%s", name);
+			d->nopen++;
+		} else if (!known) {
+			d->open_overflow = true;
+		}
+	} else if (e->mask & (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE)) {
+		open_del(d, e->wd, name);
+	}
+	if (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+		       IN_CREATE | IN_DELETE | IN_IGNORED)) {
+		/* the last event names the file: a rename's target */
+		const char *dir = "";
+		for (int i = 0; i < d->nwatch; i++)
+			if (d->watches[i].wd == e->wd)
+				dir = d->watches[i].dir;
+		snprintf(d->pending, sizeof(d->pending), "%s/%s", dir, name);
+	}
+	if (!d->burst_ns)
+		d->burst_ns = clock_mono_ns();
+	d->gen++;
+}
+
+/* Reads every queued event (non-blocking). */
+static void read_events(prov_drift_t *d)
+{
+	if (d->ifd < 0)
+		return;
+	char buf[8192]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	uint64_t before = d->gen;
+	while ((n = read(d->ifd, buf, sizeof(buf))) > 0)
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)q;
+			on_event(d, e);
+			q += sizeof(*e) + e->len;
+		}
+	if (d->gen != before && !d->nopen)
+		d->open_overflow = false; /* everything closed since */
+	if (d->gen != before)
+		settle_later(d);
 }
 
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
-	prov_drift_t *d = arg;
-	char buf[8192]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *q = buf; q < buf + n;) {
-			struct inotify_event *e = (struct inotify_event *)q;
-			{ /* the last event names the file: a rename's target */
-				const char *dir = "";
-				for (int i = 0; i < d->nwatch; i++)
-					if (d->watches[i].wd == e->wd)
-						dir = d->watches[i].dir;
-				snprintf(d->pending, sizeof(d->pending),
-					 "%s/%s", dir, e->len ? e->name : "");
-			}
-			q += sizeof(*e) + e->len;
-		}
-	}
-	if (d->pending[0] && !evtimer_pending(d->ev_debounce, NULL)) {
-		struct timeval tv = {0, PROV_DRIFT_DEBOUNCE_NS / 1000};
-		evtimer_add(d->ev_debounce, &tv);
-	}
+	read_events(arg);
 }
 
 int prov_drift_new(prov_t *p, const prov_drift_hooks_t *hooks,

@@ -27,9 +27,17 @@
 
 int prov__read_file(const char *path, size_t max, buf_t *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK, then the descriptor must be a regular file: a FIFO
+	 * put in the shadow's copy (its user owns it) must not block the
+	 * control thread that fingerprints it */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return ERR_INVAL;
+	}
 	size_t got = 0;
 	int rc = 0;
 	for (;;) {
@@ -93,27 +101,62 @@ static char **list_dir(const char *dir, size_t *n, int *err)
 	return v;
 }
 
-int prov__rmtree(const char *path)
+/* rm -rf of name in the directory dfd, one descriptor per level: every
+ * step is relative to a directory already open, never a path looked up
+ * again, so a directory swapped for a symlink meanwhile (the shadow owns
+ * its config and data copies, and may race umbra) is unlinked as the
+ * link it is, never followed. */
+static int rmtree_at(int dfd, const char *name, int depth)
 {
 	struct stat st;
-	if (lstat(path, &st))
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
-		return unlink(path) ? -errno : 0;
-	size_t n;
-	int rc;
-	char **names = list_dir(path, &n, &rc);
-	for (size_t i = 0; names && i < n; i++) {
-		char *p = xasprintf("%s/%s", path, names[i]);
-		int r = prov__rmtree(p);
+		return unlinkat(dfd, name, 0) && errno != ENOENT ? -errno : 0;
+	if (depth > PROV_RMTREE_MAX_DEPTH)
+		return -ELOOP;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				       O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOTDIR || errno == ELOOP) /* swapped: a file */
+			return unlinkat(dfd, name, 0) ? -errno : 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	size_t n = 0, cap = 0;
+	char **names = NULL;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xreallocarray(names, cap, sizeof(char *));
+		}
+		names[n++] = xstrdup(e->d_name);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = rmtree_at(dirfd(d), names[i], depth + 1);
 		if (r && !rc)
 			rc = r;
-		free(p);
+		free(names[i]);
 	}
-	prov__strv_free(names);
-	if (rmdir(path) && !rc)
+	free(names);
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) && errno != ENOENT && !rc)
 		rc = -errno;
 	return rc;
+}
+
+int prov__rmtree(const char *path)
+{
+	return rmtree_at(AT_FDCWD, path, 0);
 }
 
 typedef struct copy_ctx {

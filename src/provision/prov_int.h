@@ -21,10 +21,15 @@
 
 /* ------------------------------------------------------------ files */
 /* Reads a whole file of at most max bytes into out (appended). 0, a
- * negative errno, or ERR_TOOBIG (out then holds the first max bytes).
+ * negative errno, ERR_INVAL when it is not a regular file (checked on
+ * the descriptor, opened non-blocking: a FIFO never blocks), or
+ * ERR_TOOBIG (out then holds the first max bytes).
  * (Writes go through fs_write_atomic, base/fs.h.) */
 int prov__read_file(const char *path, size_t max, buf_t *out);
-/* rm -rf path (does not follow symlinks out of the tree). 0 or -errno. */
+/* rm -rf path, never following a symlink (each level is opened
+ * relative to the one above with O_NOFOLLOW). 0 or -errno. */
+#define PROV_RMTREE_MAX_DEPTH 64 /* deeper trees (a hostile shadow's data
+				    dir) are left, with ELOOP */
 int prov__rmtree(const char *path);
 /* Copies the tree src to dst (dst must not exist). When vars is not NULL,
  * text files (no NUL in their first 8 KiB) are rendered. Modes and
@@ -65,6 +70,40 @@ int prov__tree_sum(const char *root, char hex[65]);
 /* SHA-256 of data or of a file's content, as 64 hex digits. */
 void prov__sha256(const void *data, size_t len, char hex[65]);
 int prov__sha256_file(const char *path, char hex[65]);
+
+/* ------------------------------------------------------------ creds */
+/* Resolves the user, group and capabilities of one side (field:
+ * "production" or "shadow", for messages). shadow_default: when umbra
+ * is root and user is "", run as PROV_SHADOW_USER (or the fallback).
+ * With user "" otherwise the side runs as umbra's own user. 0, or
+ * ERR_CONFIG with err naming the field (unknown user, group or
+ * capability; a user other than umbra's own without root). */
+int prov__creds_build(const char *field, const char *user, const char *group,
+		      const config_strv_t *caps, bool shadow_default,
+		      prov_creds_t *out, buf_t *err);
+void prov__creds_free(prov_creds_t *c);
+/* In the forked child, before exec (async-signal-safe): empties the
+ * capability bounding set of all but caps, switches groups and ids,
+ * keeps caps as ambient capabilities for a non-root user, sets
+ * PR_SET_NO_NEW_PRIVS. 0 or an errno value. */
+int prov__creds_apply(const prov_creds_t *c, uint64_t caps);
+/* Gives the tree dir to the side's user (lchown, never following a
+ * symlink) and makes dir 0700. No-op when the side keeps umbra's user.
+ * 0 or a negative error with err set. */
+int prov__creds_give(const prov_creds_t *c, const char *dir, buf_t *err);
+/* Whether the side's user may reach dir (every directory on the way
+ * searchable by it): 0, or -EACCES with err naming the directory that
+ * stops it. No-op when the side keeps umbra's user. */
+int prov__creds_reach(const prov_creds_t *c, const char *dir, buf_t *err);
+
+/* The variables a service process keeps from umbra's environment (the
+ * rest, UMBRA_* and any secret, never reach it); LC_* too. HOME, USER
+ * and LOGNAME are the service user's when it has its own. */
+#define PROV_ENV_ALLOW                                                     \
+	"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "USER",       \
+	    "LOGNAME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
+/* Whether the "KEY=value" string kv may pass to a service. */
+bool prov__env_allowed(const char *kv);
 
 /* ------------------------------------------------------------ commands */
 #define PROV_CMD_TIMEOUT_MS 10000 /* ip and nft answer in milliseconds */

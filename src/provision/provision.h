@@ -71,6 +71,33 @@ char *prov_port_rebase(const char *s, int from, const char *to);
  * under shadow.work_dir. */
 #define PROV_BASELINE_DIR "baseline"
 
+/* ------------------------------------------------------------ users */
+/* When umbra runs as root and shadow.user is not set, the shadow (and
+ * the baseline) run as this dedicated user, made by scripts/deps.sh;
+ * on a host without it, as nobody (with a warning): never as root. A
+ * dedicated user rather than nobody, because every daemon that runs as
+ * nobody could signal, trace or read the files of every other. */
+#define PROV_SHADOW_USER     "umbra-shadow"
+#define PROV_SHADOW_FALLBACK "nobody"
+#define PROV_MAX_GROUPS	     64 /* supplementary groups kept; NGROUPS is
+				   larger but services use a handful */
+
+/* Who a side's processes run as and which capabilities they keep.
+ * Owns its strings (prov_spec_free). */
+typedef struct prov_creds {
+	bool set;      /* switch to uid/gid (umbra runs as root) */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* supplementary, ngroups of them */
+	int ngroups;
+	char *user, *home; /* NULL when not set */
+	uint64_t caps;	   /* granted capabilities: bit n = capability n */
+} prov_creds_t;
+
+/* The capability number of name ("CAP_NET_BIND_SERVICE" or
+ * "net_bind_service", any case), or -1. */
+int prov_cap_parse(const char *name);
+
 /* Everything needed to run (or find) one side. Built by prov_spec_build;
  * owns its strings (prov_spec_free). */
 typedef struct prov_spec {
@@ -106,6 +133,7 @@ typedef struct prov_spec {
 	double cpu;   /* per replica, cores; 0 = none */
 	uint64_t mem; /* per replica, bytes; 0 = none */
 	bool isolate;
+	prov_creds_t creds; /* who the side runs as (creds.c) */
 } prov_spec_t;
 
 /* Builds the spec of side from cfg. The shadow's and the baseline's specs

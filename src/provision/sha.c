@@ -8,8 +8,11 @@
 #include "base/xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void prov__sha256(const void *data, size_t len, char hex[65])
 {
@@ -22,9 +25,21 @@ void prov__sha256(const void *data, size_t len, char hex[65])
 
 int prov__sha256_file(const char *path, char hex[65])
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* never blocks on a FIFO (see prov__read_file) */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	if (!c)
 		xmalloc_oom("EVP_MD_CTX_new");

@@ -63,6 +63,8 @@ int prov__config_copy(prov_t *p, prov_side_t side, const char *src,
 	    s, 0, p->rep[side][0] ? p->rep[side][0]->port : s->port);
 	rc = prov__copytree(tmpl, s->config_dir, &v, err);
 	if (!rc)
+		rc = prov__creds_give(&s->creds, s->config_dir, err);
+	if (!rc)
 		log_info("provision", "config copy replaced",
 			 LF_S("side", prov_side_name(side)), LF_S("from", src),
 			 LF_S("config_dir", s->config_dir));

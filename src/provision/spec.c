@@ -84,6 +84,7 @@ void prov_spec_free(prov_spec_t *s)
 	free(s->work_dir);
 	free(s->host);
 	free(s->health_path);
+	prov__creds_free(&s->creds);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -243,7 +244,9 @@ static int build_production(const config_t *cfg, const char *proc_root,
 		s->cwd = xstrdup(p->cwd);
 		env_set_map(s, &p->env);
 		env_set(s, "UMBRA_SIDE", "production");
-		return 0;
+		return prov__creds_build("production", p->user, p->group,
+					 &p->capabilities, false, &s->creds,
+					 err);
 	}
 	bool att = p->attach.pid || p->attach.cgroup[0];
 	if (!att) {
@@ -359,6 +362,13 @@ static int build_shadow(const config_t *cfg, const prov_spec_t *prod,
 		env_set(s, prod->env_keys[i], prod->env_vals[i]);
 	env_set_map(s, &sh->env);
 	env_set(s, "UMBRA_SIDE", "shadow");
+	if (s->run) {
+		int rc = prov__creds_build("shadow", sh->user, sh->group,
+					   &sh->capabilities, true, &s->creds,
+					   err);
+		if (rc)
+			return rc;
+	}
 	const char *src = sh->config_dir[0] ? sh->config_dir : prod->config_src;
 	s->config_src = xstrdup(src);
 	s->copy_config = src[0] != '\0';
@@ -402,6 +412,14 @@ static int build_baseline(const config_t *cfg, const prov_spec_t *prod,
 	for (size_t i = 0; i < prod->nenv; i++)
 		env_set(s, prod->env_keys[i], prod->env_vals[i]);
 	env_set(s, "UMBRA_SIDE", "baseline");
+	/* the shadow's user: it answers the same mirrored traffic */
+	if (s->run) {
+		int rc = prov__creds_build("shadow", sh->user, sh->group,
+					   &sh->capabilities, true, &s->creds,
+					   err);
+		if (rc)
+			return rc;
+	}
 	s->config_src = xstrdup(prod->config_src);
 	s->copy_config = prod->config_src[0] != '\0';
 	s->config_dir = s->copy_config

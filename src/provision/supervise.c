@@ -173,11 +173,20 @@ typedef struct child_plan {
 	char procs[PROV_CG_MAX_PROCS_FILES][CGROUP_PATH_MAX + 64];
 	int nprocs;
 	int ns_fd;
-	bool drop_net_caps, pdeathsig;
+	bool pdeathsig;
 	pid_t parent;
+	const prov_creds_t *creds;
+	uint64_t caps; /* kept in the bounding set (and ambient) */
 } child_plan_t;
 
-enum { STAGE_CGROUP = 1, STAGE_NETNS, STAGE_CWD, STAGE_EXEC, STAGE_SETUP };
+enum {
+	STAGE_CGROUP = 1,
+	STAGE_NETNS,
+	STAGE_CWD,
+	STAGE_EXEC,
+	STAGE_SETUP,
+	STAGE_CREDS
+};
 
 static const char *stage_name(int st)
 {
@@ -190,6 +199,8 @@ static const char *stage_name(int st)
 		return "cannot enter its working directory";
 	case STAGE_EXEC:
 		return "cannot execute the command";
+	case STAGE_CREDS:
+		return "cannot switch to its user and drop its capabilities";
 	default:
 		return "cannot set up the child";
 	}
@@ -223,10 +234,12 @@ static _Noreturn void child_run(const child_plan_t *c, int out_w, int err_w,
 	}
 	if (c->ns_fd >= 0 && syscall(SYS_setns, c->ns_fd, CLONE_NEWNET))
 		child_fail(report, STAGE_NETNS);
-	if (c->drop_net_caps) {
-		prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0);
-		prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0);
-	}
+	/* After the cgroup and namespace (which need root), before
+	 * anything the service's user could race: ids, capabilities,
+	 * no_new_privs. PDEATHSIG after: a change of ids clears it. */
+	errno = prov__creds_apply(c->creds, c->caps);
+	if (errno)
+		child_fail(report, STAGE_CREDS);
 	if (c->pdeathsig) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		if (getppid() != c->parent)
@@ -280,25 +293,46 @@ char *prov__find_exe(const char *name, char *const *env, const char *cwd)
 	return NULL;
 }
 
-/* The child's environment: the base (umbra's, or the attached process's)
- * with the spec's rendered variables added or replacing. */
+/* The child's environment: the attached process's (an attached
+ * production's, for its shadow), or the allowed part of umbra's
+ * (PROV_ENV_ALLOW, never UMBRA_* or a secret), with HOME, USER and
+ * LOGNAME of the side's own user, then the spec's rendered variables
+ * added or replacing. */
 char **prov__build_env(const prov_spec_t *s, const prov_vars_t *v)
 {
 	char **base = s->base_env ? s->base_env : environ;
 	size_t nb = 0;
 	while (base && base[nb])
 		nb++;
-	char **env = xcalloc(nb + s->nenv + 1, sizeof(char *));
+	char **env = xcalloc(nb + s->nenv + 4, sizeof(char *));
 	size_t n = 0;
+	const prov_creds_t *c = &s->creds;
+	const char *own[][2] = {{"HOME", c->home},
+				{"USER", c->user},
+				{"LOGNAME", c->user}};
 	for (size_t i = 0; i < nb; i++) {
+		if (!s->base_env && !prov__env_allowed(base[i]))
+			continue;
 		bool over = false;
 		for (size_t k = 0; k < s->nenv && !over; k++) {
 			size_t kl = strlen(s->env_keys[k]);
 			over = !strncmp(base[i], s->env_keys[k], kl) &&
 			       base[i][kl] == '=';
 		}
+		for (size_t k = 0; k < 3 && !over && c->user; k++) {
+			size_t kl = strlen(own[k][0]);
+			over = !strncmp(base[i], own[k][0], kl) &&
+			       base[i][kl] == '=';
+		}
 		if (!over)
 			env[n++] = xstrdup(base[i]);
+	}
+	for (size_t k = 0; k < 3 && c->user; k++) {
+		bool spec = false;
+		for (size_t j = 0; j < s->nenv && !spec; j++)
+			spec = !strcmp(s->env_keys[j], own[k][0]);
+		if (!spec)
+			env[n++] = xasprintf("%s=%s", own[k][0], own[k][1]);
 	}
 	for (size_t k = 0; k < s->nenv; k++) {
 		char *val = prov_render_str(s->env_vals[k], v);
@@ -341,9 +375,12 @@ static void replica_spawn(prov_replica_t *r)
 				  &err))
 		snprintf(why, sizeof(why), "%s", err.data);
 	buf_free(&err);
+	c.creds = &s->creds;
+	c.caps = s->creds.caps;
 	if (r->side != PROV_PRODUCTION && s->isolate && p->net.on) {
 		c.ns_fd = p->net.ns_fd;
-		c.drop_net_caps = true;
+		/* never the means to leave its namespace */
+		c.caps &= ~(1ULL << CAP_NET_ADMIN | 1ULL << CAP_SYS_ADMIN);
 	}
 	c.pdeathsig = r->side != PROV_PRODUCTION;
 	int op[2] = {-1, -1}, ep[2] = {-1, -1}, rp[2] = {-1, -1};
@@ -951,6 +988,17 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 			   s->work_dir, err_str(rc));
 		return rc;
 	}
+	/* umbra's: the shadow's user may pass through to its own config
+	 * and data, not list or read the rest (state, the lock, source) */
+	if (s->creds.set && chmod(s->work_dir, 0711)) {
+		rc = -errno;
+		buf_printf(err, "shadow.work_dir: cannot chmod %s: %s",
+			   s->work_dir, err_str(rc));
+		return rc;
+	}
+	rc = prov__creds_reach(&s->creds, s->work_dir, err);
+	if (rc)
+		return rc;
 	if (s->copy_config) {
 		char *src = xasprintf("%s/source", s->work_dir);
 		prov__rmtree(src);
@@ -960,6 +1008,8 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 		rc = prov__copytree(s->config_src, src, NULL, err);
 		if (!rc)
 			rc = prov__copytree(src, s->config_dir, &v, err);
+		if (!rc)
+			rc = prov__creds_give(&s->creds, s->config_dir, err);
 		if (!rc && side == PROV_BASELINE)
 			rc = prov__tree_sum(src, p->baseline_sum);
 		if (rc && !err->len)
@@ -977,6 +1027,8 @@ static int prepare_files(prov_t *p, prov_side_t side, buf_t *err)
 		if (rc && !err->len)
 			buf_printf(err, "cannot create %s: %s", s->data_dir,
 				   err_str(rc));
+		if (!rc)
+			rc = prov__creds_give(&s->creds, s->data_dir, err);
 	}
 	return rc;
 }

@@ -4,8 +4,15 @@
  * parsed, rewritten and sent to a production replica at once, its body is
  * streamed as it arrives (never buffered whole), and the response is
  * streamed back. Pipelined requests wait in the input buffer, in order.
- * Output on either side pauses reading on the other past PROXY_OUT_HIGH
- * (backpressure), so a slow peer costs bounded memory.
+ * Each read callback takes at most PROXY_READ_BUDGET and passes it on
+ * before reading more; output on either side pauses reading on the other
+ * past PROXY_OUT_HIGH (backpressure: client bodies to production,
+ * responses to a slow client, the next pipelined request of a client
+ * that does not read), so a slow or greedy peer costs bounded memory and
+ * a bounded share of the worker. Every wait has a timer, counted by
+ * reason (docs/proxy.md "Limits and timeouts"): header, body gap, body
+ * deadline and rate, send (a client that does not read), idle. A client
+ * that half-closes after its requests gets their responses.
  *
  * Nothing here waits for the mirror: the copy is assembled on the side
  * (mirror.c) and handed off once the request is complete; the response
@@ -29,6 +36,7 @@
 #include <unistd.h>
 
 static void client_cb(evutil_socket_t fd, short what, void *arg);
+static void on_send_timeout(evutil_socket_t fd, short what, void *arg);
 static void process(cconn_t *c);
 static void process_response(cconn_t *c, uconn_t *u);
 static void upstream_failed(cconn_t *c, uint8_t err);
@@ -51,6 +59,7 @@ void proxy__client_accept(worker_t *w, int fd, const struct sockaddr *sa)
 	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_cb, c);
 	c->wev = event_new(w->base, fd, EV_WRITE, client_cb, c);
 	c->tev = event_new(w->base, -1, 0, client_cb, c);
+	c->sev = event_new(w->base, -1, 0, on_send_timeout, c);
 	event_add(c->rev, NULL);
 	event_add(c->tev, proxy__timeout(w, w->rt->idle_timeout));
 	c->next = w->clients;
@@ -83,6 +92,8 @@ static void unlink_client(cconn_t *c)
 						   memory_order_relaxed) -
 				      1,
 			      memory_order_relaxed);
+	atomic_fetch_sub(&w->px->nconns, 1);
+	proxy__accept_resume(w);
 }
 
 /* Ends the exchange's use of its upstream connection. */
@@ -112,6 +123,7 @@ static void reset_exchange(cconn_t *c)
 	c->resp_head_done = false;
 	c->resp_scanned = 0;
 	c->sent_any = false;
+	c->up_paused = false;
 	c->req_done = false;
 	c->attempts = 0;
 	c->replay.len = 0;
@@ -132,6 +144,7 @@ void proxy__client_close(cconn_t *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->tev);
+	event_free(c->sev);
 	close(c->fd);
 	c->fd = -1;
 	unlink_client(c);
@@ -150,6 +163,7 @@ void proxy__client_free(cconn_t *c)
 		event_free(c->rev);
 		event_free(c->wev);
 		event_free(c->tev);
+		event_free(c->sev);
 		close(c->fd);
 		c->fd = -1;
 		unlink_client(c);
@@ -177,19 +191,39 @@ void proxy__client_drain(worker_t *w)
 
 /* --------------------------------------------------------------- output */
 
+/* Counts a timer that ended a client's exchange or connection. */
+static void count_timeout(worker_t *w, proxy_timeout_t why)
+{
+	WC_INC(w, timeouts_client);
+	WC_INC(w, timeouts[why]);
+}
+
+/* Stops reading the client. While a body is read, its timers stop too:
+ * the pause is the proxy's (production reads slowly), not the
+ * client's. */
 static void pause_read(cconn_t *c)
 {
 	if (!c->read_paused) {
 		event_del(c->rev);
 		c->read_paused = true;
+		c->t_paused = proxy__now();
+		if (c->state == C_BODY)
+			event_del(c->tev);
 	}
 }
 
+static void arm_body_timer(cconn_t *c);
+
+/* Reads the client again, unless it has shut its write side. */
 static void resume_read(cconn_t *c)
 {
-	if (c->read_paused && c->fd >= 0) {
+	if (c->read_paused && c->fd >= 0 && !c->rd_eof) {
 		event_add(c->rev, NULL);
 		c->read_paused = false;
+		if (c->state == C_BODY) {
+			c->t_body += proxy__now() - c->t_paused;
+			arm_body_timer(c);
+		}
 	}
 }
 
@@ -202,6 +236,11 @@ static bool flush_client(cconn_t *c)
 		WC_ADD(c->w, bytes_client_out, n);
 	if (rc == ERR_AGAIN) {
 		event_add(c->wev, NULL);
+		/* listen.send_timeout runs from the last write that made
+		 * progress (nginx send_timeout) */
+		if (n || !event_pending(c->sev, EV_TIMEOUT, NULL))
+			event_add(c->sev, proxy__timeout(c->w,
+							 c->w->rt->send_timeout));
 		return true;
 	}
 	if (rc < 0) {
@@ -209,6 +248,7 @@ static bool flush_client(cconn_t *c)
 		return false;
 	}
 	event_del(c->wev);
+	event_del(c->sev);
 	if (c->state == C_CLOSING) {
 		proxy__client_close(c);
 		return false;
@@ -225,8 +265,13 @@ static bool flush_upstream(cconn_t *c)
 	int rc = obuf_flush(&u->out, u->fd, NULL);
 	if (rc == ERR_AGAIN) {
 		event_add(u->wev, NULL);
-		if (obuf_pending(&u->out) > PROXY_OUT_HIGH)
+		if (obuf_pending(&u->out) > PROXY_OUT_HIGH) {
+			/* Production does not take the body as fast as the
+			 * client sends it: the client waits, and production
+			 * has production.response_timeout to take more. */
 			pause_read(c);
+			proxy__uconn_arm(u, c->w->rt->response_timeout);
+		}
 		return true;
 	}
 	if (rc < 0) {
@@ -376,14 +421,29 @@ static void start_exchange(cconn_t *c, http_request_t *req)
 	c->req_body = req->body;
 	c->req_remaining = req->content_length;
 	c->req_done = req->body == HTTP_BODY_NONE;
-	if (req->body == HTTP_BODY_CHUNKED)
-		http_chunked_init(&c->req_chunk, rt->limits.max_head);
+	if (req->body == HTTP_BODY_CHUNKED) /* re-framed: see forward_body */
+		http_chunked_init_strict(&c->req_chunk, rt->limits.max_head);
 	c->endpoint = proxy__endpoint(w, req->method_id, req->method,
 				      req->method_len, req->target,
 				      req->target_len);
+	c->t_body = proxy__now();
+	c->body_wire = c->body_data = 0;
 	WC_INC(w, requests);
 	if (proxy__tap_on(w)) /* capture tap: a client is attached */
 		proxy__tap_begin(c, req);
+
+	/* listen.max_body: a declared length over it is refused before
+	 * anything goes anywhere (the body is not read: close after). */
+	if (req->body == HTTP_BODY_LENGTH &&
+	    req->content_length > rt->max_req_body) {
+		WC_INC(w, too_large);
+		respond_error(c, 413, "request body too large", true);
+		c->req_done = true;
+		c->resp_keep_alive = true;
+		c->status = 413;
+		end_exchange(c, false, REQREC_ERR_CLIENT);
+		return;
+	}
 
 	/* The mirror copy is decided and begun before anything else, but
 	 * never waited for. */
@@ -432,7 +492,62 @@ static void start_exchange(cconn_t *c, http_request_t *req)
 	flush_upstream(c);
 }
 
-/* Moves request body bytes from c->in toward the upstream. */
+/* Arms the body's timer: listen.body_timeout from now, or the rest of
+ * listen.body_deadline if that ends first. */
+static void arm_body_timer(cconn_t *c)
+{
+	worker_t *w = c->w;
+	int64_t left = c->t_body + w->rt->body_deadline - proxy__now();
+	c->body_late = left < w->rt->body_timeout;
+	if (!c->body_late) {
+		event_add(c->tev, proxy__timeout(w, w->rt->body_timeout));
+		return;
+	}
+	struct timeval tv = proxy__tv(left > 0 ? left : 1);
+	event_add(c->tev, &tv);
+}
+
+/* The request (body) is refused mid-way: status and reason to the client
+ * if nothing was answered yet, the production connection (which has the
+ * head) dropped, the client closed after. */
+static void refuse_body(cconn_t *c, int status, const char *text)
+{
+	drop_upstream(c, false);
+	c->status = status;
+	if (!c->sent_any)
+		respond_error(c, status, text, true);
+	c->close_after = true;
+	end_exchange(c, false, REQREC_ERR_CLIENT);
+}
+
+/* listen.body_deadline and listen.body_min_rate, checked as body bytes
+ * arrive (the timer catches a client that sends nothing). true when the
+ * exchange was ended. */
+static bool body_too_slow(cconn_t *c)
+{
+	worker_t *w = c->w;
+	const proxy_rt_t *rt = w->rt;
+	int64_t el = proxy__now() - c->t_body;
+	proxy_timeout_t why;
+	if (el >= rt->body_deadline)
+		why = PROXY_TIMEOUT_BODY_DEADLINE;
+	else if (rt->body_min_rate && el >= PROXY_BODY_RATE_GRACE_NS &&
+		 (double)c->body_wire * 1e9 <
+			 (double)rt->body_min_rate * (double)el)
+		why = PROXY_TIMEOUT_BODY_RATE;
+	else
+		return false;
+	count_timeout(w, why);
+	refuse_body(c, 408, why == PROXY_TIMEOUT_BODY_RATE
+				    ? "request body too slow"
+				    : "request body timeout");
+	return true;
+}
+
+/* Moves request body bytes from c->in toward the upstream. A chunked body
+ * is decoded strictly and re-framed: production gets umbra's own chunk
+ * lines around the data (http_write_chunk), never the client's, so a
+ * framing that production might read differently cannot reach it. */
 static void forward_body(cconn_t *c)
 {
 	worker_t *w = c->w;
@@ -440,6 +555,7 @@ static void forward_body(cconn_t *c)
 	while (!c->req_done && iobuf_len(&c->in)) {
 		const char *p = c->in.data + c->in.start;
 		size_t avail = iobuf_len(&c->in), take;
+		size_t queued = u ? u->out.b.len : 0;
 		if (c->req_body == HTTP_BODY_LENGTH) {
 			take = avail < c->req_remaining ? avail
 							: (size_t)c->req_remaining;
@@ -450,6 +566,8 @@ static void forward_body(cconn_t *c)
 			c->req_remaining -= take;
 			if (c->req_remaining == 0)
 				c->req_done = true;
+			if (u)
+				buf_append(&u->out.b, p, take);
 		} else {
 			const char *d;
 			size_t dl;
@@ -460,33 +578,46 @@ static void forward_body(cconn_t *c)
 				/* The head already went upstream: that
 				 * connection cannot be reused. */
 				WC_INC(w, bad_requests);
-				drop_upstream(c, false);
-				c->status = http_err_status(e);
-				if (!c->sent_any)
-					respond_error(c, c->status,
-						      http_err_text(e), true);
-				c->close_after = true;
-				end_exchange(c, false, REQREC_ERR_CLIENT);
+				refuse_body(c, http_err_status(e),
+					    http_err_text(e));
 				return;
 			}
 			take = (size_t)n;
+			c->body_data += dl;
+			if (c->body_data > w->rt->max_req_body) {
+				WC_INC(w, too_large);
+				refuse_body(c, 413, "request body too large");
+				return;
+			}
 			if (dl && c->mirroring)
 				proxy__mirror_body(c, d, dl);
 			if (dl && c->tap) /* capture tap */
 				proxy__tap_req_body(c, d, dl);
 			if (c->req_chunk.done)
 				c->req_done = true;
+			if (u) {
+				http_write_chunk(&u->out.b, d, dl);
+				if (c->req_done)
+					http_write_last_chunk(&u->out.b);
+			}
 		}
 		if (u) {
-			buf_append(&u->out.b, p, take);
+			/* what this pass queued upstream, kept for a replay */
+			size_t sent = u->out.b.len - queued;
 			if (c->replayable) {
-				if (c->replay.len + take <= PROXY_REPLAY_MAX)
-					buf_append(&c->replay, p, take);
+				if (c->replay.len + sent <= PROXY_REPLAY_MAX)
+					buf_append(&c->replay,
+						   u->out.b.data + queued, sent);
 				else
 					c->replayable = false;
 			}
+			c->req_bytes += sent;
 		}
-		c->req_bytes += take;
+		/* The body's clock starts at its first byte: a client that
+		 * waited for production's 100 Continue was not slow. */
+		if (c->body_wire == 0 && take)
+			c->t_body = proxy__now();
+		c->body_wire += take;
 		c->in.start += take;
 	}
 	if (c->req_done) {
@@ -497,9 +628,16 @@ static void forward_body(cconn_t *c)
 		if (u && u->state != U_CONNECTING)
 			proxy__uconn_arm(u, w->rt->response_timeout);
 	} else {
-		event_add(c->tev, proxy__timeout(w, w->rt->body_timeout));
+		if (body_too_slow(c))
+			return;
+		arm_body_timer(c);
 	}
-	flush_upstream(c);
+	if (!flush_upstream(c) || c->fd < 0)
+		return;
+	/* While production connects nothing is written: bound what waits
+	 * for it all the same. */
+	if (c->up && obuf_pending(&c->up->out) > PROXY_OUT_HIGH)
+		pause_read(c);
 }
 
 /* Parses and starts requests while the connection is free. */
@@ -526,14 +664,30 @@ static void process(cconn_t *c)
 				pause_read(c);
 			return;
 		}
-		if (iobuf_len(&c->in) == 0)
+		if (iobuf_len(&c->in) == 0) {
+			if (c->rd_eof) { /* all it sent is answered */
+				c->state = C_CLOSING;
+				flush_client(c);
+			}
 			return;
+		}
+		if (obuf_pending(&c->out) > PROXY_OUT_HIGH) {
+			/* A client that sends requests but does not read
+			 * the responses: the next one waits (and so does
+			 * reading) until it catches up. */
+			pause_read(c);
+			return;
+		}
 		http_request_t req = {.headers = w->hdrs, .cap = w->hdrs_cap};
 		http_err_t e;
 		int rc = http_parse_request(c->in.data + c->in.start,
 					    iobuf_len(&c->in), &c->scanned,
 					    &w->rt->limits, &req, &e);
 		if (rc == ERR_AGAIN) {
+			if (c->rd_eof) { /* a partial request, then EOF */
+				proxy__client_close(c);
+				return;
+			}
 			if (!c->t_head) {
 				c->t_head = proxy__now();
 				event_add(c->tev, proxy__timeout(
@@ -543,7 +697,8 @@ static void process(cconn_t *c)
 		}
 		if (rc < 0) {
 			WC_INC(w, bad_requests);
-			log_debug("proxy", "bad request", LF_S("client", c->ip),
+			log_debug_limited("proxy", "bad request",
+					  LF_S("client", c->ip),
 				  LF_S("reason", http_err_text(e)));
 			close_with_error(c, http_err_status(e), http_err_text(e));
 			return;
@@ -635,6 +790,10 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 			return;
 		if (c->read_paused && obuf_pending(&u->out) < PROXY_OUT_HIGH / 2 &&
 		    (c->state == C_BODY || c->state == C_TUNNEL)) {
+			/* production took the body: its timer (armed when
+			 * it did not) stops until the request is whole */
+			if (c->state == C_BODY)
+				proxy__uconn_arm(u, 0);
 			resume_read(c);
 			process(c);
 		}
@@ -645,7 +804,10 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 		return;
 	if (u->state == U_CONNECTING)
 		return; /* an error shows up as EV_WRITE too */
-	for (;;) {
+	/* A bounded read, then the bytes are passed on: a fast production
+	 * cannot keep the worker, and what waits for a slow client is
+	 * bounded (process_response pauses reading past PROXY_OUT_HIGH). */
+	for (size_t got = 0; got < PROXY_READ_BUDGET;) {
 		iobuf_reserve(&u->in, PROXY_READ_CHUNK);
 		size_t want = u->in.cap - u->in.end;
 		ssize_t n = read(u->fd, u->in.data + u->in.end, want);
@@ -676,6 +838,9 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 			return;
 		}
 		u->in.end += (size_t)n;
+		got += (size_t)n;
+		if (c->pair) /* the shadow may read what production sent */
+			proxy__mirror_credit(w, (size_t)n);
 		if ((size_t)n < want)
 			break;
 	}
@@ -728,7 +893,8 @@ static void process_response(cconn_t *c, uconn_t *u)
 			if (rc == ERR_AGAIN)
 				return;
 			if (rc < 0) {
-				log_warn("proxy", "bad response from production",
+				log_warn_limited("proxy",
+						 "bad response from production",
 					 LF_S("replica", c->rep ? c->rep->name
 								: "?"),
 					 LF_S("reason", http_err_text(e)));
@@ -869,15 +1035,25 @@ static void process_response(cconn_t *c, uconn_t *u)
 			end_exchange(c, reusable, REQREC_OK);
 			return;
 		}
-		if (obuf_pending(&c->out) > PROXY_OUT_HIGH) {
+		if (obuf_pending(&c->out) > PROXY_OUT_HIGH && !c->up_paused) {
 			/* The client reads slowly: stop reading the
-			 * upstream until it catches up. */
+			 * upstream until it catches up. Production's timer
+			 * stops too (it is not the one waiting): the
+			 * client's listen.send_timeout runs instead. */
 			event_del(u->rev);
+			proxy__uconn_arm(u, 0);
+			c->up_paused = true;
 		}
 		return;
 	}
-	if (c->fd >= 0 && c->state == C_TUNNEL)
-		flush_client(c);
+	if (c->fd >= 0 && c->state == C_TUNNEL && flush_client(c) &&
+	    c->up == u && obuf_pending(&c->out) > PROXY_OUT_HIGH &&
+	    !c->up_paused) {
+		/* a tunnelled client that reads slowly: as for bodies */
+		event_del(u->rev);
+		proxy__uconn_arm(u, 0);
+		c->up_paused = true;
+	}
 }
 
 /* --------------------------------------------------------------- client io */
@@ -885,7 +1061,9 @@ static void process_response(cconn_t *c, uconn_t *u)
 static void on_client_read(cconn_t *c)
 {
 	worker_t *w = c->w;
-	for (;;) {
+	/* A bounded read per callback: one client cannot keep the worker,
+	 * and process() consumes (or pauses) before more is read. */
+	for (size_t got = 0; got < PROXY_READ_BUDGET;) {
 		iobuf_reserve(&c->in, PROXY_READ_CHUNK);
 		size_t want = c->in.cap - c->in.end;
 		ssize_t n = read(c->fd, c->in.data + c->in.end, want);
@@ -893,10 +1071,19 @@ static void on_client_read(cconn_t *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
+		if (n == 0 && c->state != C_BODY && c->state != C_TUNNEL &&
+		    c->state != C_CLOSING &&
+		    (c->busy || iobuf_len(&c->in))) {
+			/* Half-close (shutdown(SHUT_WR)) after whole
+			 * requests: they are answered, then the
+			 * connection closes (RFC 9112 9.6). */
+			c->rd_eof = true;
+			pause_read(c);
+			break;
+		}
 		if (n <= 0) {
-			/* The client went away (or half-closed). A request
-			 * that was fully sent still gets its response
-			 * recorded as a client error. */
+			/* The client went away (or half-closed mid-body).
+			 * The exchange is recorded as a client error. */
 			if (c->busy && c->state != C_TUNNEL) {
 				c->close_after = true;
 				end_exchange(c, false, REQREC_ERR_CLIENT);
@@ -905,6 +1092,7 @@ static void on_client_read(cconn_t *c)
 			return;
 		}
 		c->in.end += (size_t)n;
+		got += (size_t)n;
 		WC_ADD(w, bytes_client_in, (uint64_t)n);
 		if ((size_t)n < want)
 			break;
@@ -912,6 +1100,22 @@ static void on_client_read(cconn_t *c)
 	if (c->state == C_TUNNEL)
 		event_add(c->tev, proxy__timeout(w, w->rt->idle_timeout));
 	process(c);
+}
+
+/* listen.send_timeout: the client read nothing of what waits for it
+ * for that long. The exchange (if any) is recorded as the client's
+ * failure and the connection closed. */
+static void on_send_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	cconn_t *c = arg;
+	if (c->fd < 0)
+		return;
+	count_timeout(c->w, PROXY_TIMEOUT_SEND);
+	if (c->busy) {
+		c->close_after = true;
+		end_exchange(c, false, REQREC_ERR_CLIENT);
+	}
+	proxy__client_close(c);
 }
 
 static void client_cb(evutil_socket_t fd, short what, void *arg)
@@ -922,16 +1126,15 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (what & EV_TIMEOUT) {
 		if (c->state == C_HEAD && iobuf_len(&c->in) && !c->busy) {
-			WC_INC(w, timeouts_client);
+			count_timeout(w, PROXY_TIMEOUT_HEADER);
 			close_with_error(c, 408, "request header timeout");
 		} else if (c->state == C_BODY) {
-			WC_INC(w, timeouts_client);
-			if (!c->sent_any)
-				respond_error(c, 408, "request body timeout",
-					      true);
-			c->close_after = true;
-			end_exchange(c, false, REQREC_ERR_CLIENT);
+			count_timeout(w, c->body_late
+						 ? PROXY_TIMEOUT_BODY_DEADLINE
+						 : PROXY_TIMEOUT_BODY_GAP);
+			refuse_body(c, 408, "request body timeout");
 		} else {
+			count_timeout(w, PROXY_TIMEOUT_IDLE);
 			proxy__client_close(c); /* idle or stuck */
 		}
 		return;
@@ -939,13 +1142,22 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE) {
 		if (!flush_client(c))
 			return;
-		if (c->up && obuf_pending(&c->out) < PROXY_OUT_HIGH / 2 &&
+		if (c->up && c->up_paused &&
+		    obuf_pending(&c->out) < PROXY_OUT_HIGH / 2 &&
 		    c->up->fd >= 0 && c->up->state != U_CONNECTING) {
-			event_add(c->up->rev, NULL);
-			process_response(c, c->up);
+			uconn_t *u = c->up;
+			c->up_paused = false;
+			event_add(u->rev, NULL);
+			proxy__uconn_arm(u, c->state == C_TUNNEL
+						    ? w->rt->idle_timeout
+						    : w->rt->response_timeout);
+			process_response(c, u);
 		}
-		if (c->fd >= 0 && c->state == C_HEAD && !c->busy)
+		if (c->fd >= 0 && c->state == C_HEAD && !c->busy &&
+		    obuf_pending(&c->out) < PROXY_OUT_HIGH / 2) {
+			resume_read(c);
 			process(c);
+		}
 		return;
 	}
 	if (what & EV_READ)

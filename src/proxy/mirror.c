@@ -9,8 +9,12 @@
  * copies pipelined on a connection in one write (see "sending" below); a
  * shadow that refuses connections trips a circuit breaker so a dead
  * shadow costs one connect per period, not one per request. Responses
- * are read to the end (so connections are reused) and captured for the
- * comparison.
+ * are read to the end (so connections are reused) and streamed through
+ * the comparison as they arrive (never buffered whole: past the
+ * capture budget it keeps a digest). Reads are bounded per callback, and
+ * a response that runs past mirror.max_body or shadow.response_deadline
+ * closes its connection (counted): a shadow that sends without end
+ * costs neither memory nor the worker.
  *
  * Sampling: random (per-worker xorshift), or consistent on a header,
  * cookie or query parameter: hash(value) < ratio, so one user is mirrored
@@ -423,8 +427,8 @@ void proxy__mirror_finish(cconn_t *c)
 	if (w->mctx && mask_copy(w, wire) != 0) {
 		/* Masking fails closed: nothing unmasked leaves. */
 		WC_DROP(w, PROXY_DROP_MASK_FAILED);
-		log_debug("proxy", "copy not masked: dropped",
-			  LF_S("reason", mask_ctx_error(w->mctx)));
+		log_debug_limited("proxy", "copy not masked: dropped",
+				  LF_S("reason", mask_ctx_error(w->mctx)));
 		buf_free(wire);
 		free(wire);
 		free(refs);
@@ -625,6 +629,19 @@ static void mconn_fail(uconn_t *u, uint8_t err)
 	jobs_fail(w, j, err);
 }
 
+/* The shadow sent a response past mirror.max_body: its copies fail as
+ * protocol errors, but unlike other protocol errors this one counts
+ * toward the breaker, so that a shadow that floods every connection is
+ * given copies as rarely as a dead one. */
+static void mconn_fail_flood(uconn_t *u)
+{
+	worker_t *w = u->w;
+	proxy__replica_result(u->rep, false);
+	mjob_t *j = mconn_take_jobs(u);
+	mconn_end(u, false);
+	jobs_fail(w, j, REQREC_ERR_PROTOCOL);
+}
+
 /* Puts copies (a list, oldest first) back at the head of the queue, in
  * order: the shadow closed the connection before answering them. Each
  * goes back once; one already re-sent fails as a reset. */
@@ -656,6 +673,25 @@ static void requeue_front(worker_t *w, mjob_t *j)
 	proxy__mirror_later(w);
 }
 
+/* Arms a busy connection's timer: shadow.response_timeout of silence,
+ * or what is left of the oldest copy's shadow.response_deadline if that
+ * comes first. */
+static void mconn_arm(uconn_t *u)
+{
+	const proxy_rt_t *rt = u->w->rt;
+	int64_t left = u->job ? u->job->sent_ns +
+					rt->shadow_response_deadline -
+					proxy__now()
+			      : INT64_MAX;
+	u->late = left < rt->shadow_response_timeout;
+	if (!u->late) {
+		proxy__uconn_arm(u, rt->shadow_response_timeout);
+		return;
+	}
+	struct timeval tv = proxy__tv(left > 0 ? left : 1);
+	event_add(u->tev, &tv);
+}
+
 /* Writes a filled connection's batch (or, while it connects, arms the
  * connect timeout: the write follows the connect). On a write error the
  * copies are counted and the connection is gone. */
@@ -666,7 +702,7 @@ static void mconn_start(uconn_t *u)
 		proxy__uconn_arm(u, w->rt->shadow_connect_timeout);
 		return;
 	}
-	proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+	mconn_arm(u);
 	int rc = obuf_flush(&u->out, u->fd, NULL);
 	if (rc == ERR_AGAIN)
 		event_add(u->wev, NULL);
@@ -745,6 +781,7 @@ void proxy__mirror_dispatch(worker_t *w)
 		j->ttfb_us = 0;
 		j->connect_us = 0;
 		j->resp_bytes = 0;
+		j->body_bytes = 0;
 		buf_append(&u->out.b, j->wire->data, j->wire->len);
 		if (!j->resent)
 			WC_INC(w, mirror_sent);
@@ -755,8 +792,26 @@ void proxy__mirror_dispatch(worker_t *w)
 			mconn_start(open[s]);
 }
 
+/* Passes a piece of a copy's response body to the comparison. Once the
+ * body is longer than production's complete one, the pair differs in
+ * size whatever follows (cmp_diff compares lengths before any digest),
+ * so the rest is only counted: a shadow that streams megabytes costs
+ * no hashing. */
+static void capture_body(worker_t *w, mjob_t *j, capture_t *cap,
+			 const char *d, size_t n)
+{
+	const capture_t *prod = &j->pair->side[PROXY_PRODUCTION];
+	if (prod->done && !prod->failed && cap->c.body_len > prod->c.body_len) {
+		cap->c.body_len += n;
+		cap->c.body_truncated = true; /* kept bytes are a prefix */
+		return;
+	}
+	proxy__capture_body(w, cap, d, n);
+}
+
 /* Parses and consumes the response to the connection's oldest copy: 1
- * when it is complete, 0 when more bytes are needed, ERR_PARSE. */
+ * when it is complete, 0 when more bytes are needed, ERR_PARSE, or
+ * ERR_TOOBIG past mirror.max_body. */
 static int read_response(uconn_t *u)
 {
 	mjob_t *j = u->job;
@@ -800,11 +855,14 @@ static int read_response(uconn_t *u)
 				return 1;
 			continue;
 		}
+		if (j->body_bytes > w->rt->max_body)
+			return ERR_TOOBIG;
 		if (j->body == HTTP_BODY_LENGTH) {
 			size_t take = avail < j->remaining ? avail
 							   : (size_t)j->remaining;
+			j->body_bytes += take;
 			if (cap)
-				proxy__capture_body(w, cap, p, take);
+				capture_body(w, j, cap, p, take);
 			u->in.start += take;
 			j->remaining -= take;
 			j->resp_bytes += take;
@@ -818,15 +876,17 @@ static int read_response(uconn_t *u)
 						      &dl, &e);
 			if (n < 0)
 				return ERR_PARSE;
+			j->body_bytes += dl;
 			if (dl && cap)
-				proxy__capture_body(w, cap, d, dl);
+				capture_body(w, j, cap, d, dl);
 			u->in.start += (size_t)n;
 			j->resp_bytes += (uint64_t)n;
 			if (j->chunk.done)
 				return 1;
 		} else { /* until close */
+			j->body_bytes += avail;
 			if (cap)
-				proxy__capture_body(w, cap, p, avail);
+				capture_body(w, j, cap, p, avail);
 			u->in.start += avail;
 			j->resp_bytes += avail;
 		}
@@ -876,6 +936,16 @@ static bool parse_responses(uconn_t *u)
 	worker_t *w = u->w;
 	for (;;) {
 		int rc = read_response(u);
+		if (rc == ERR_TOOBIG) {
+			WC_INC(w, shadow_too_large);
+			log_info_limited("proxy",
+					 "shadow response past mirror.max_body: "
+					 "connection closed",
+					 LF_S("addr", u->rep ? u->rep->name
+							     : "?"));
+			mconn_fail_flood(u);
+			return false;
+		}
 		if (rc < 0) {
 			mconn_fail(u, REQREC_ERR_PROTOCOL);
 			return false;
@@ -893,15 +963,31 @@ static bool parse_responses(uconn_t *u)
 			closed_with_pending(u);
 			return false;
 		}
-		/* progress: the next copy gets a full response timeout */
-		proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+		/* progress: the next copy gets its own timers */
+		mconn_arm(u);
 	}
+}
+
+/* The end of a pass that used up the shadow budget: the budget is back
+ * for the next pass. */
+void proxy__mirror_refill(worker_t *w)
+{
+	w->shadow_budget = PROXY_SHADOW_PASS_BUDGET;
+}
+
+void proxy__mirror_credit(worker_t *w, size_t n)
+{
+	w->shadow_budget += n;
+	if (w->shadow_budget > PROXY_SHADOW_BUDGET_MAX)
+		w->shadow_budget = PROXY_SHADOW_BUDGET_MAX;
 }
 
 void proxy__mirror_uconn_event(uconn_t *u, short what)
 {
 	worker_t *w = u->w;
 	if (what & EV_TIMEOUT) {
+		if (u->state != U_CONNECTING && u->late)
+			WC_INC(w, shadow_deadlines);
 		mconn_fail(u, u->state == U_CONNECTING ? REQREC_ERR_CONNECT
 						       : REQREC_ERR_TIMEOUT);
 		return;
@@ -920,7 +1006,7 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 						  1000);
 			for (mjob_t *j = u->job; j; j = j->next)
 				j->connect_us = cus;
-			proxy__uconn_arm(u, w->rt->shadow_response_timeout);
+			mconn_arm(u);
 		}
 		int rc = obuf_flush(&u->out, u->fd, NULL);
 		if (rc == ERR_AGAIN) {
@@ -934,10 +1020,21 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 	}
 	if (!(what & EV_READ) || u->state == U_CONNECTING)
 		return;
-	bool eof = false;
+	/* One bounded read, then parse: the buffer never holds more than a
+	 * read and a partial head. All shadow connections together read at
+	 * most PROXY_SHADOW_PASS_BUDGET per pass of the loop; past it they
+	 * wait for the next pass, so a shadow that sends without end gets a
+	 * bounded share of the worker, and its own sockets fill up. They
+	 * stay readable (level-triggered): no epoll_ctl churn, the next
+	 * poll reports them again. */
+	if (w->shadow_budget == 0)
+		return;
+	bool eof = false, got = false;
 	for (;;) {
 		iobuf_reserve(&u->in, PROXY_READ_CHUNK);
 		size_t want = u->in.cap - u->in.end;
+		if (want > w->shadow_budget)
+			want = w->shadow_budget;
 		ssize_t n = read(u->fd, u->in.data + u->in.end, want);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -949,12 +1046,18 @@ void proxy__mirror_uconn_event(uconn_t *u, short what)
 		}
 		u->in.end += (size_t)n;
 		WC_ADD(w, bytes_shadow_in, (uint64_t)n);
-		if ((size_t)n < want)
-			break;
+		w->shadow_budget -= (size_t)n;
+		if (w->shadow_budget == 0) /* runs after this pass's events */
+			event_active(w->ev_refill, EV_TIMEOUT, 0);
+		got = true;
+		break;
 	}
 	/* responses that arrived before the close count */
+	unsigned before = u->njobs;
 	if (!parse_responses(u))
 		return;
+	if (got && u->njobs == before) /* answers re-armed it already */
+		mconn_arm(u); /* not silent: the deadline still runs */
 	if (!eof)
 		return;
 	mjob_t *j = u->job;

@@ -132,8 +132,32 @@ static bool diff_side(worker_t *w, pair_t *p, cmp_capture_t *pc,
 	if (!p->want[s] || !c->done || c->failed ||
 	    p->side[PROXY_PRODUCTION].failed)
 		return false;
-	cmp_diff(pc, &c->c, &w->rt->rules, out);
+	/* the rules with this worker's identity fields (compare.h) */
+	cmp_rules_t r = w->rt->rules;
+	r.ident = &w->ident;
+	cmp_diff(pc, &c->c, &r, out);
 	return true;
+}
+
+/* Identity fields are learned from production against each copy: the
+ * copies' names (the shadow's, the baseline's) make one set, apart from
+ * production's, so that the baseline's pairs do not differ by its name
+ * either (its differences are the noise envelope). */
+static void learn_identity(worker_t *w, pair_t *p)
+{
+	capture_t *prod = &p->side[PROXY_PRODUCTION];
+	if (w->ident.done || prod->failed)
+		return;
+	static const proxy_side_t copies[] = {PROXY_SHADOW, PROXY_BASELINE};
+	for (size_t i = 0; i < sizeof(copies) / sizeof(*copies); i++) {
+		capture_t *c = &p->side[copies[i]];
+		if (p->want[copies[i]] && c->done && !c->failed)
+			cmp_ident_observe(&w->ident, &prod->c, &c->c,
+					  p->start_ns);
+	}
+	if (w->ident.done)
+		atomic_store_explicit(&w->ident_done, true,
+				      memory_order_release);
 }
 
 /* Production's response is compared as it is first: a side that answers
@@ -147,6 +171,7 @@ static void compare_pair(worker_t *w, pair_t *p)
 	p->compared = true;
 	capture_t *prod = &p->side[PROXY_PRODUCTION];
 	cmp_result_t ds = {0}, db = {0};
+	learn_identity(w, p);
 	bool have_sh = diff_side(w, p, &prod->c, PROXY_SHADOW, &ds);
 	bool have_base = diff_side(w, p, &prod->c, PROXY_BASELINE, &db);
 	cmp_capture_t masked;

@@ -34,6 +34,17 @@ const char *proxy_drop_name(proxy_drop_t d)
 	return d < PROXY_DROP__COUNT ? drop_names[d] : "?";
 }
 
+static const char *const timeout_names[] = {
+#define PROXY__TIMEOUT_NAME(n, s) s,
+	PROXY_TIMEOUT_MAP(PROXY__TIMEOUT_NAME)
+#undef PROXY__TIMEOUT_NAME
+};
+
+const char *proxy_timeout_name(proxy_timeout_t t)
+{
+	return t < PROXY_TIMEOUT__COUNT ? timeout_names[t] : "?";
+}
+
 int64_t proxy__now(void)
 {
 	struct timespec ts;
@@ -78,6 +89,7 @@ void proxy__rt_free(proxy_rt_t *rt)
 	strv_free(rt->ignore_headers, rt->nignore_headers);
 	strv_free(rt->ignore_json, rt->nignore_json);
 	strv_free(rt->unordered, rt->nunordered);
+	strv_free(rt->identity, rt->nidentity);
 	free(rt->sample_key);
 	free(rt->mark_header);
 	free(rt);
@@ -97,7 +109,8 @@ static void rt_rules(proxy_rt_t *rt, uint64_t max_body)
 	rt->rules = (cmp_rules_t){rt->ignore_headers, rt->nignore_headers,
 				  rt->ignore_json,    rt->nignore_json,
 				  rt->unordered,      rt->nunordered,
-				  max_body};
+				  max_body,           rt->identity,
+				  rt->nidentity,      NULL};
 }
 
 /* Builds the snapshot of cfg; NULL (reason logged) when the masker
@@ -133,6 +146,11 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 	rt->header_timeout = cfg->listen.header_timeout;
 	rt->body_timeout = cfg->listen.body_timeout;
 	rt->idle_timeout = cfg->listen.idle_timeout;
+	rt->send_timeout = cfg->listen.send_timeout;
+	rt->body_deadline = cfg->listen.body_deadline;
+	rt->body_min_rate = cfg->listen.body_min_rate;
+	rt->max_req_body = cfg->listen.max_body;
+	rt->max_conns = cfg->listen.max_connections;
 	rt->forwarded = cfg->listen.forwarded;
 	rt->connect_timeout = cfg->production.connect_timeout;
 	rt->response_timeout = cfg->production.response_timeout;
@@ -160,6 +178,7 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 				  : xstrdup("");
 	rt->shadow_connect_timeout = cfg->shadow.connect_timeout;
 	rt->shadow_response_timeout = cfg->shadow.response_timeout;
+	rt->shadow_response_deadline = cfg->shadow.response_deadline;
 	rt->shadow_pool = (size_t)cfg->shadow.pool_size;
 	rt->shadow_pipeline = (unsigned)cfg->shadow.pipeline;
 	rt->ignore_headers = strv_dup(&cfg->mirror.compare.ignore_headers,
@@ -168,6 +187,9 @@ static proxy_rt_t *rt_build(const config_t *cfg, int nworkers)
 				   &rt->nignore_json);
 	rt->unordered = strv_dup(&cfg->mirror.compare.unordered_arrays,
 				 &rt->nunordered);
+	rt->identity = strv_dup(&cfg->mirror.compare.identity_headers,
+				&rt->nidentity);
+	rt->ident_learn_ns = cfg->analysis.warmup;
 	rt_rules(rt, cfg->mirror.compare.max_body);
 	return rt;
 }
@@ -242,6 +264,7 @@ proxy_t *proxy_new(const config_t *cfg, int *err)
 		nworkers = PROXY_MAX_WORKERS;
 	proxy_t *px = xcalloc(1, sizeof(*px));
 	px->nworkers = nworkers;
+	px->sandbox = cfg->listen.sandbox;
 	pthread_mutex_init(&px->control, NULL);
 	atomic_store(&px->amplification,
 		     (unsigned)cfg->mirror.amplification);
@@ -404,6 +427,9 @@ int proxy_set_upstreams(proxy_t *px, proxy_side_t side, const addr_t *addrs,
 	rt->ignore_json = strv_dup(&tmp, &rt->nignore_json);
 	tmp = (config_strv_t){cur->unordered, cur->nunordered};
 	rt->unordered = strv_dup(&tmp, &rt->nunordered);
+	tmp = (config_strv_t){cur->identity, cur->nidentity};
+	rt->identity = strv_dup(&tmp, &rt->nidentity);
+	rt->ident_learn_ns = cur->ident_learn_ns;
 	rt->sample_key = xstrdup(cur->sample_key);
 	rt->mark_header = xstrdup(cur->mark_header);
 	rt_rules(rt, cur->rules.max_body);
@@ -445,6 +471,32 @@ void proxy_counters(const proxy_t *px, proxy_counters_t *out)
 		for (size_t k = 0; k < n; k++)
 			dst[k] += atomic_load_explicit(&px->workers[i].cnt.v[k],
 						       memory_order_relaxed);
+}
+
+size_t proxy_identity_fields(const proxy_t *px, const char **names,
+			     size_t cap, bool *learning)
+{
+	size_t n = 0;
+	*learning = true;
+	for (int i = 0; i < px->nworkers; i++) {
+		const worker_t *w = &px->workers[i];
+		/* acquire: the worker's learned state is complete and
+		 * frozen once it says so */
+		if (!atomic_load_explicit(&((worker_t *)w)->ident_done,
+					  memory_order_acquire))
+			continue;
+		*learning = false;
+		const char *mine[CMP_IDENT_FIELDS];
+		size_t k = cmp_ident_learned(&w->ident, mine, CMP_IDENT_FIELDS);
+		for (size_t j = 0; j < k && n < cap; j++) {
+			bool dup = false;
+			for (size_t d = 0; d < n && !dup; d++)
+				dup = strcmp(names[d], mine[j]) == 0;
+			if (!dup)
+				names[n++] = mine[j];
+		}
+	}
+	return n;
 }
 
 size_t proxy_take_records(proxy_t *px, reqrec_t *out, size_t max)

@@ -48,6 +48,25 @@ typedef enum proxy_drop {
 
 const char *proxy_drop_name(proxy_drop_t d);
 
+/* Why umbra ended a client's exchange or connection on a timer (each
+ * counted; docs/proxy.md "Limits and timeouts"). */
+#define PROXY_TIMEOUT_MAP(X)                                               \
+	X(HEADER, "header")             /* listen.header_timeout */       \
+	X(BODY_GAP, "body_gap")         /* listen.body_timeout */         \
+	X(BODY_DEADLINE, "body_deadline") /* listen.body_deadline */      \
+	X(BODY_RATE, "body_rate")       /* listen.body_min_rate */        \
+	X(SEND, "send")                 /* listen.send_timeout */         \
+	X(IDLE, "idle")                 /* listen.idle_timeout */
+
+typedef enum proxy_timeout {
+#define PROXY__TIMEOUT_ENUM(n, s) PROXY_TIMEOUT_##n,
+	PROXY_TIMEOUT_MAP(PROXY__TIMEOUT_ENUM)
+#undef PROXY__TIMEOUT_ENUM
+	PROXY_TIMEOUT__COUNT
+} proxy_timeout_t;
+
+const char *proxy_timeout_name(proxy_timeout_t t);
+
 typedef enum proxy_side {
 	PROXY_PRODUCTION,
 	PROXY_SHADOW,
@@ -60,7 +79,14 @@ typedef struct proxy_counters {
 	uint64_t accepted, conns_open;
 	uint64_t requests, responses;      /* production exchanges */
 	uint64_t bad_requests;             /* rejected by the parser */
-	uint64_t timeouts_client;          /* header/body/idle timeouts */
+	uint64_t timeouts_client;          /* all of timeouts[] */
+	uint64_t timeouts[PROXY_TIMEOUT__COUNT];
+	uint64_t conn_limit;               /* accepting paused at
+					      listen.max_connections */
+	uint64_t fd_exhausted;             /* accept failed: EMFILE/ENFILE */
+	uint64_t conns_shed;               /* accepted on the reserve
+					      descriptor and closed */
+	uint64_t too_large;                /* 413: over listen.max_body */
 	uint64_t prod_errors;              /* 502/504 umbra answered */
 	uint64_t prod_retries;             /* replays on a fresh connection */
 	uint64_t mirror_sampled;           /* chosen for mirroring */
@@ -68,6 +94,8 @@ typedef struct proxy_counters {
 	uint64_t mirror_sent, mirror_done; /* copies sent, answered */
 	uint64_t dropped[PROXY_DROP__COUNT];
 	uint64_t shadow_errors, shadow_timeouts;
+	uint64_t shadow_too_large;  /* response past mirror.max_body: closed */
+	uint64_t shadow_deadlines;  /* past shadow.response_deadline: closed */
 	uint64_t compared, matched, differed, noise;
 	uint64_t tunnels;
 	uint64_t records_dropped; /* ring full: the metrics side lagged */
@@ -111,6 +139,14 @@ void proxy_set_amplification(proxy_t *px, unsigned k);
 unsigned proxy_amplification(const proxy_t *px);
 
 void proxy_counters(const proxy_t *px, proxy_counters_t *out);
+
+/* The identity fields the workers learned (compare.h: headers naming the
+ * instance, left out of the comparison), without duplicates, into names
+ * (borrowed: they live until proxy_free), at most cap; pinned ones
+ * (mirror.compare.identity_headers) are not listed here. Returns how
+ * many; *learning is true while no worker has finished learning. */
+size_t proxy_identity_fields(const proxy_t *px, const char **names,
+			     size_t cap, bool *learning);
 
 /* The workers' record rings, for a consumer that drains them itself
  * (the metrics aggregator). The proxy keeps owning them; they live until

@@ -35,6 +35,25 @@
 #define PROXY_READ_CHUNK (16 * 1024)     /* bytes read per read(2) at most */
 #define PROXY_OUT_HIGH (256 * 1024)      /* pending output that pauses the
 					    other side (backpressure) */
+#define PROXY_READ_BUDGET (64 * 1024)    /* bytes one read callback takes
+					    before it yields to the other
+					    connections of the loop (nginx
+					    reads one buffer per event) */
+#define PROXY_SHADOW_PASS_BUDGET (16 * 1024) /* shadow response bytes a
+					    worker reads per pass of its
+					    loop, all shadow connections
+					    together, plus what production
+					    sent for mirrored requests
+					    (a healthy shadow answers about
+					    as much): a shadow that streams
+					    on every connection gets this
+					    much of the worker, not one
+					    client's share per connection */
+#define PROXY_SHADOW_BUDGET_MAX (256 * 1024) /* production's credit to
+					    the shadow budget stops here */
+#define PROXY_BODY_RATE_GRACE_NS (5LL * 1000000000) /* listen.body_min_rate
+					    applies after a body's first
+					    5 s (Kestrel's grace period) */
 #define PROXY_PIPELINE_MAX (64 * 1024)   /* bytes of pipelined requests held
 					    while one is in flight */
 #define PROXY_REPLAY_MAX (64 * 1024)     /* a request this small is kept
@@ -80,6 +99,10 @@ typedef struct proxy_rt {
 	rt_side_t side[PROXY_SIDE__COUNT];
 	http_limits_t limits;
 	int64_t header_timeout, body_timeout, idle_timeout;
+	int64_t send_timeout, body_deadline;
+	uint64_t body_min_rate;   /* bytes/s, 0 = off */
+	uint64_t max_req_body;    /* listen.max_body: 413 past it */
+	int64_t max_conns;        /* listen.max_connections, all workers */
 	int forwarded; /* config_forwarded_t */
 	/* production */
 	int64_t connect_timeout, response_timeout, pool_idle;
@@ -99,6 +122,7 @@ typedef struct proxy_rt {
 	double rate, burst;   /* per worker */
 	char *mark_header;    /* "Name: value\r\n" or "" */
 	int64_t shadow_connect_timeout, shadow_response_timeout;
+	int64_t shadow_response_deadline;
 	size_t shadow_pool;
 	unsigned shadow_pipeline; /* copies in flight per shadow connection */
 	proxy_mask_t *mask;   /* NULL: masking off */
@@ -109,6 +133,10 @@ typedef struct proxy_rt {
 	size_t nignore_json;
 	char **unordered;
 	size_t nunordered;
+	char **identity;      /* pinned identity headers */
+	size_t nidentity;
+	int64_t ident_learn_ns; /* identity fields are learned this long
+				   (analysis.warmup) */
 	cmp_rules_t rules;
 } proxy_rt_t;
 
@@ -189,6 +217,8 @@ struct uconn {
 	iobuf_t in;
 	obuf_t out;
 	bool reused;        /* came from the pool */
+	bool late;          /* shadow: the timer is armed for the oldest
+			       copy's shadow.response_deadline */
 	int64_t t_connect;  /* when connect() started */
 	int64_t t_idle;     /* when it went idle */
 	uint32_t served;
@@ -245,6 +275,7 @@ struct mjob {
 	int status;
 	uint32_t ttfb_us, connect_us;
 	uint64_t resp_bytes;
+	uint64_t body_bytes; /* of the response's body (mirror.max_body) */
 	bool resent;         /* re-queued once after a Connection: close */
 	mjob_t *next;        /* queue, then the connection's in-flight list */
 };
@@ -263,6 +294,7 @@ struct cconn {
 	int fd;
 	cconn_state_t state;
 	struct event *rev, *wev, *tev;
+	struct event *sev;     /* listen.send_timeout while output waits */
 	iobuf_t in;
 	obuf_t out;
 	char ip[64];
@@ -271,6 +303,9 @@ struct cconn {
 	bool keep_alive;       /* of the current request */
 	bool close_after;      /* close once the response is out */
 	bool read_paused;
+	bool rd_eof;           /* the client shut its write side: answer
+				  what it sent, then close */
+	int64_t t_paused;      /* when reading paused (backpressure) */
 	bool in_list;
 	cconn_t *prev, *next;  /* worker's list of clients */
 
@@ -287,6 +322,13 @@ struct cconn {
 	http_body_t req_body;
 	uint64_t req_remaining;
 	http_chunked_t req_chunk;
+	int64_t t_body;            /* the head, then the body's first byte
+				      arrived (moved on by the time reading
+				      was paused by backpressure) */
+	uint64_t body_wire;        /* body bytes received (rate) */
+	uint64_t body_data;        /* of them, data (listen.max_body) */
+	bool body_late;            /* the body timer is armed for the end
+				      of listen.body_deadline */
 	bool req_done;             /* the whole request is upstream-bound */
 	buf_t replay;              /* what was sent, if <= PROXY_REPLAY_MAX */
 	bool replayable;
@@ -304,6 +346,8 @@ struct cconn {
 	bool resp_keep_alive;      /* the client may keep the connection */
 	bool up_reusable;          /* the upstream connection may be pooled */
 	bool sent_any;             /* response bytes reached the client */
+	bool up_paused;            /* not reading production: the client
+				      reads slowly (backpressure) */
 	/* mirroring */
 	buf_t mbody;               /* the copy: head as received, then the
 				      de-chunked body */
@@ -347,6 +391,14 @@ struct worker {
 	struct event_base *base;
 	int listen_fd;
 	struct event *ev_listen;
+	/* accepting paused: at listen.max_connections or out of
+	 * descriptors; ev_resume tries again (worker.c) */
+	struct event *ev_resume;
+	bool accept_paused;
+	bool at_limit;          /* in a max_connections episode (counted
+				   once) */
+	int64_t accept_backoff; /* current EMFILE back-off, ns */
+	int reserve_fd;         /* spare descriptor, given up to shed */
 	int notify_fd; /* eventfd: the control side wakes us */
 	struct event *ev_notify;
 	const proxy_rt_t *rt;
@@ -373,6 +425,8 @@ struct worker {
 	uint64_t qbytes;
 	uint64_t assembling;   /* bytes of copies being assembled */
 	uconn_t *mconns;       /* shadow connections with a copy on them */
+	size_t shadow_budget;  /* shadow bytes still allowed in this pass */
+	struct event *ev_refill; /* at the end of the pass: budget back */
 	struct event *ev_mirror; /* dispatches the queue once per loop pass */
 	uint64_t capture_budget; /* capture bytes still allowed */
 	double tokens;
@@ -381,6 +435,10 @@ struct worker {
 	/* records */
 	ring_t *ring;
 	uint64_t pair_seq;
+	/* identity fields this worker learns (pair.c); published once
+	 * learned (ident_done, release): immutable afterwards */
+	cmp_ident_t ident;
+	_Atomic bool ident_done;
 	uint64_t rng;
 	wcounters_t cnt;
 	buf_t scratch;
@@ -402,12 +460,19 @@ struct proxy {
 	_Atomic bool draining;
 	strtab_t *endpoints;
 	int listen_port;
+	_Atomic int64_t nconns;     /* client connections open, all workers
+				       (listen.max_connections) */
 	char service[128];
 	pthread_mutex_t control;    /* serialises reload/set_upstreams */
 	bool started;
 	struct proxy_tap *tap;      /* capture tap (tap.c); NULL: off */
 	_Atomic bool tap_attached;  /* a capture client wants exchanges */
+	bool sandbox;               /* listen.sandbox: workers seccomp'd */
 };
+
+/* Installs the worker's seccomp filter on the calling thread
+ * (sandbox.c). 0 or a negative error (the thread runs unfiltered). */
+int proxy__sandbox_enter(void);
 
 /* --------------------------------------------------------------- internal */
 
@@ -418,7 +483,12 @@ void proxy__worker_notify(worker_t *w);
 void proxy__reap_later(worker_t *w);
 void proxy__mirror_later(worker_t *w);
 void proxy__worker_apply_rt(worker_t *w);
+/* A client connection of w closed: accepting may resume. */
+void proxy__accept_resume(worker_t *w);
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns);
+/* ns as a timeval, for a one-off duration (what is left of a deadline):
+ * such durations must not take the few common-timeout slots. */
+struct timeval proxy__tv(int64_t ns);
 
 /* client.c */
 void proxy__client_accept(worker_t *w, int fd, const struct sockaddr *sa);
@@ -447,6 +517,10 @@ void proxy__mirror_abort(cconn_t *c, proxy_drop_t why);
 void proxy__mirror_dispatch(worker_t *w);
 void proxy__mirror_uconn_event(uconn_t *u, short what);
 void proxy__mirror_drop_all(worker_t *w, proxy_drop_t why);
+void proxy__mirror_refill(worker_t *w);
+/* Production sent n bytes of a mirrored response: the shadow may read
+ * as much more in this pass. */
+void proxy__mirror_credit(worker_t *w, size_t n);
 
 /* compare.c */
 pair_t *proxy__pair_new(worker_t *w, uint32_t endpoint, http_method_t m,

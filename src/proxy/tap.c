@@ -348,14 +348,14 @@ static void ex_send(struct proxy_tap *tp, struct tap_ex *x)
 	const cap_masker_t *m = atomic_load(&tp->masker);
 	if (cap_mask_apply(m, &r, &tp->scratch, &why)) {
 		atomic_fetch_add(&tp->mask_refused, 1);
-		log_debug("proxy", "tap: masking refused a record",
-			  LF_S("reason", why));
+		log_debug_limited("proxy", "tap: masking refused a record",
+				  LF_S("reason", why));
 		return;
 	}
 	const char *bad;
 	if (cap_rec_check(&r, &bad)) {
-		log_warn("proxy", "tap: record not encodable",
-			 LF_S("reason", bad));
+		log_warn_limited("proxy", "tap: record not encodable",
+				 LF_S("reason", bad));
 		return;
 	}
 	frame_out(tp, &r);

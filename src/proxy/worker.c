@@ -1,6 +1,8 @@
 /*
  * worker.c: a proxy worker thread: its event loop, its listener
- * (SO_REUSEPORT, so the kernel spreads connections), the eventfd through
+ * (SO_REUSEPORT, so the kernel spreads connections; paused at
+ * listen.max_connections and, with a back-off, when out of descriptors),
+ * the eventfd through
  * which the control side wakes it (new settings, drain, stop), and the
  * deferred freeing of objects closed inside their own callbacks.
  */
@@ -21,6 +23,14 @@
 #include <unistd.h>
 
 #define ACCEPT_BATCH 64 /* accepts per wakeup: fairness with the rest */
+#define ACCEPT_LIMIT_POLL_NS (50LL * 1000000) /* at max_connections, a
+	worker also looks again this often: a connection another worker
+	closed frees a slot without telling it */
+#define ACCEPT_BACKOFF_MIN_NS (50LL * 1000000)  /* out of descriptors: */
+#define ACCEPT_BACKOFF_MAX_NS (1000LL * 1000000) /* pause accepting this
+	long, doubling while it lasts (nginx pauses 500 ms, HAProxy until a
+	connection closes): the listener would otherwise be readable
+	forever and the loop spin on EMFILE */
 
 void proxy__worker_notify(worker_t *w)
 {
@@ -52,6 +62,17 @@ static void on_mirror(evutil_socket_t fd, short what, void *arg)
 	proxy__mirror_dispatch(arg);
 }
 
+static void on_refill(evutil_socket_t fd, short what, void *arg)
+{
+	proxy__mirror_refill(arg);
+}
+
+struct timeval proxy__tv(int64_t ns)
+{
+	return (struct timeval){(time_t)(ns / 1000000000),
+				(suseconds_t)(ns % 1000000000 / 1000)};
+}
+
 const struct timeval *proxy__timeout(worker_t *w, int64_t ns)
 {
 	struct timeval tv = {(time_t)(ns / 1000000000),
@@ -77,21 +98,98 @@ const struct timeval *proxy__timeout(worker_t *w, int64_t ns)
 	return &w->tv_tmp;
 }
 
+/* Stops accepting for ns (or until a connection of this worker closes,
+ * proxy__accept_resume). */
+static void accept_pause(worker_t *w, int64_t ns)
+{
+	if (!w->ev_listen)
+		return;
+	if (!w->accept_paused) {
+		event_del(w->ev_listen);
+		w->accept_paused = true;
+	}
+	struct timeval tv = proxy__tv(ns);
+	event_add(w->ev_resume, &tv);
+}
+
+void proxy__accept_resume(worker_t *w)
+{
+	if (!w->accept_paused || !w->ev_listen || w->draining)
+		return;
+	event_del(w->ev_resume);
+	event_add(w->ev_listen, NULL);
+	w->accept_paused = false;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	proxy__accept_resume(arg);
+}
+
+/* Out of descriptors: what waits in the backlog is shed (accepted on
+ * the reserve descriptor and closed at once, so those clients learn it
+ * now instead of timing out), and accepting pauses with a back-off. */
+static void accept_exhausted(worker_t *w, int lfd)
+{
+	WC_INC(w, fd_exhausted);
+	log_warn_limited("proxy",
+			 "accept: out of file descriptors; shedding new "
+			 "connections",
+			 LF_I("worker", w->id));
+	if (w->reserve_fd >= 0) {
+		close(w->reserve_fd);
+		for (int i = 0; i < ACCEPT_BATCH; i++) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			close(fd);
+			WC_INC(w, conns_shed);
+		}
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	w->accept_backoff = w->accept_backoff
+				    ? w->accept_backoff * 2
+				    : ACCEPT_BACKOFF_MIN_NS;
+	if (w->accept_backoff > ACCEPT_BACKOFF_MAX_NS)
+		w->accept_backoff = ACCEPT_BACKOFF_MAX_NS;
+	accept_pause(w, w->accept_backoff);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	worker_t *w = arg;
+	proxy_t *px = w->px;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		/* A slot is taken before accept(2), so that workers
+		 * accepting at once cannot pass the limit together. */
+		if (atomic_fetch_add(&px->nconns, 1) >= w->rt->max_conns) {
+			atomic_fetch_sub(&px->nconns, 1);
+			if (!w->at_limit) {
+				w->at_limit = true;
+				WC_INC(w, conn_limit);
+				log_warn_limited(
+					"proxy",
+					"listen.max_connections reached: "
+					"not accepting until one closes",
+					LF_I("max", w->rt->max_conns));
+			}
+			accept_pause(w, ACCEPT_LIMIT_POLL_NS);
+			return;
+		}
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			atomic_fetch_sub(&px->nconns, 1);
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("proxy", "accept: out of file "
-						  "descriptors",
-					 LF_I("worker", w->id));
+				accept_exhausted(w, lfd);
 			return;
 		}
+		w->at_limit = false;
+		w->accept_backoff = 0;
+		if (w->reserve_fd < 0) /* lost to a race when last shed */
+			w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		WC_INC(w, accepted);
@@ -135,6 +233,7 @@ static void start_drain(worker_t *w)
 		event_free(w->ev_listen);
 		w->ev_listen = NULL;
 	}
+	event_del(w->ev_resume);
 	if (w->listen_fd >= 0) {
 		close(w->listen_fd);
 		w->listen_fd = -1;
@@ -200,8 +299,12 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 	w->ev_listen = event_new(w->base, listen_fd, EV_READ | EV_PERSIST,
 				 on_accept, w);
 	event_add(w->ev_listen, NULL);
+	w->ev_resume = event_new(w->base, -1, 0, on_resume, w);
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->ev_reap = event_new(w->base, -1, 0, on_reap, w);
 	w->ev_mirror = event_new(w->base, -1, 0, on_mirror, w);
+	w->ev_refill = event_new(w->base, -1, 0, on_refill, w);
+	w->shadow_budget = PROXY_SHADOW_PASS_BUDGET;
 	w->ring = ring_new(sizeof(reqrec_t), PROXY_RING_RECORDS);
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
 		 (uint64_t)proxy__now();
@@ -209,12 +312,22 @@ int proxy__worker_init(worker_t *w, proxy_t *px, int id, int listen_fd)
 	w->tokens = w->rt->burst;
 	w->tokens_at = proxy__now();
 	w->capture_budget = PROXY_CAPTURE_BUDGET;
+	cmp_ident_init(&w->ident, w->rt->ident_learn_ns);
 	return 0;
 }
 
 static void *worker_main(void *arg)
 {
 	worker_t *w = arg;
+	if (w->px->sandbox) {
+		/* never fatal: the production path runs on, unfiltered */
+		int rc = proxy__sandbox_enter();
+		if (rc)
+			log_error("proxy",
+				  "cannot install the worker's seccomp filter; "
+				  "it runs without",
+				  LF_I("worker", w->id), LF_ERR("err", rc));
+	}
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -263,8 +376,12 @@ void proxy__worker_fini(worker_t *w)
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	event_free(w->ev_notify);
+	event_free(w->ev_resume);
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
 	event_free(w->ev_reap);
 	event_free(w->ev_mirror);
+	event_free(w->ev_refill);
 	close(w->notify_fd);
 	event_base_free(w->base);
 	ring_free(w->ring);

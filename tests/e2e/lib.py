@@ -35,15 +35,22 @@ def run(*args, timeout=DEFAULT_TIMEOUT, input=None, env=None, cwd=None):
                           timeout=timeout, input=input, env=e, cwd=cwd)
 
 
-def start(argv, env=None, cwd=None, stdout=None, stderr=None):
+def start(argv, env=None, cwd=None, stdout=None, stderr=None, nofile=None):
     """Starts argv in its own process group; stop() or the test's end
-    kills the whole group."""
+    kills the whole group. nofile: its RLIMIT_NOFILE."""
     e = dict(os.environ)
     if env:
         e.update(env)
+    pre = None
+    if nofile:
+        import resource
+
+        def pre():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     p = subprocess.Popen(argv, env=e, cwd=cwd, start_new_session=True,
                          stdout=stdout or subprocess.DEVNULL,
-                         stderr=stderr or subprocess.DEVNULL)
+                         stderr=stderr or subprocess.DEVNULL,
+                         preexec_fn=pre)
     _live.append(p)
     return p
 
@@ -106,17 +113,17 @@ def wait_until(cond, timeout=10.0, what=None, interval=0.05):
 
 
 def wait_port(port, timeout=10.0, proc=None):
-    """Waits until something accepts on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Waits until something accepts on 127.0.0.1:port (fails at once
+    if proc, the process that should listen, exits)."""
+    def accepts():
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"process exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on :{port} after {timeout}s")
+            return False
+    wait_until(accepts, timeout, f"something listening on :{port}")
 
 
 def testsvc(tc, name="prod", *args):
@@ -143,6 +150,10 @@ class TestCase(unittest.TestCase):
             self._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
             self.tmp = self._tmp.name
             self.addCleanup(self._tmp.cleanup)
+        # mkdtemp makes 0700: the shadow, which umbra run as root starts
+        # as the unprivileged umbra-shadow, must pass through to its work
+        # dir and the test's files (not list them).
+        os.chmod(self.tmp, 0o711)
         self.addCleanup(_kill_all)
 
     def write(self, name, text, mode=0o644):
@@ -258,6 +269,7 @@ class RecordingServer:
                     c.close()
                     return
                 if self.mode == "slow":
+                    # the scenario's slow server: decides no outcome
                     time.sleep(self.delay)
                 if self.mode == "upgrade":
                     c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
@@ -329,14 +341,14 @@ class Proxy:
     """`umbra proxy` under test, with its stderr in a file; counters()
     reads the last stats record."""
 
-    def __init__(self, tc, *args, env=None):
+    def __init__(self, tc, *args, env=None, nofile=None):
         self.port = free_port()
         self.log = os.path.join(tc.tmp, f"proxy-{self.port}.log")
         self.errf = open(self.log, "w")
         tc.addCleanup(self.errf.close)
         argv = [UMBRA, "proxy", "--listen", f"127.0.0.1:{self.port}",
                 "--stats-interval", "200ms", *args]
-        self.p = start(argv, stderr=self.errf, env=env)
+        self.p = start(argv, stderr=self.errf, env=env, nofile=nofile)
         wait_port(self.port, proc=self.p)
 
     def counters(self):
@@ -367,6 +379,34 @@ class Proxy:
             return c if (c and c["queue"] == "0" and
                          c["mirrored"] == c["mirror_done"]) else None
         return wait_until(answered, timeout, "every copy answered")
+
+    def status(self, key):
+        """A field of /proc/PID/status in KiB (VmRSS, VmHWM...)."""
+        with open(f"/proc/{self.p.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise KeyError(key)
+
+    def fds(self):
+        """Descriptors the proxy holds now."""
+        return len(os.listdir(f"/proc/{self.p.pid}/fd"))
+
+    def cpu_seconds(self):
+        """User + system CPU time the proxy used so far."""
+        with open(f"/proc/{self.p.pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_for(self, pred, what, timeout=10.0):
+        """Polls pred(counters) until true; returns the counters."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            c = self.counters()
+            if c and pred(c):
+                return c
+            time.sleep(0.1)
+        raise AssertionError(f"never {what}: {self.counters()}")
 
     def stop(self, sig=signal.SIGTERM):
         rc = stop(self.p, sig=sig, grace=15)

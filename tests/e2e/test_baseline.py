@@ -7,10 +7,10 @@ production's config files and stops with umbra."""
 import json
 import os
 import signal
-import time
 import urllib.request
 
-from lib import TOOLS, UMBRA, TestCase, free_port, run, start, wait_port
+from lib import (TOOLS, UMBRA, TestCase, free_port, run, start, wait_port,
+                 wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -48,7 +48,10 @@ class BaselineTest(TestCase):
         # the shadow's real change: longer /work bodies
         self.write("sconf/svc.conf", "cpu_ms = 0\nbody_bytes = 65\n")
         self.lport, self.aport = free_port(), free_port()
-        self.cfg = self.write("u.yaml", f"""service: base
+        # named for this test process: the replicas' cgroups and network
+        # namespace are named after the service (umbra-SERVICE), and
+        # another run of these tests on the host must not share them
+        self.cfg = self.write("u.yaml", f"""service: base-{os.getpid()}
 listen:
   address: 127.0.0.1:{self.lport}
 production:
@@ -65,6 +68,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 api:
   listen: 127.0.0.1:{self.aport}
 """)
@@ -82,22 +86,19 @@ api:
         return json.loads(get(self.api + "/api/v1/status", self.token)[1])
 
     def wait_status(self, pred, timeout=30):
-        deadline = time.monotonic() + timeout
-        s = {}
-        while time.monotonic() < deadline:
-            s = self.status()
-            if pred(s):
-                return s
-            time.sleep(0.1)
-        self.fail(f"status never matched: {json.dumps(s)[:2000]}")
+        last = {}
+
+        def matched():
+            last["s"] = self.status()
+            return last["s"] if pred(last["s"]) else None
+        try:
+            return wait_until(matched, timeout, "the status to match",
+                              interval=0.1)
+        except AssertionError as e:
+            self.fail(f"{e}: {json.dumps(last['s'])[:2000]}")
 
     def wait_for(self, pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return
-            time.sleep(0.1)
-        self.fail(what)
+        return wait_until(pred, timeout, what, interval=0.1)
 
     def requests(self, path, n):
         for _ in range(n):
@@ -122,7 +123,7 @@ api:
         self.assertIn("UMBRA_SIDE=baseline", proc_strings(bpid, "environ"))
         path, text = self.baseline_config(bpid)
         self.assertEqual(text, self.PROD_CONF)  # production's, not sconf
-        self.assertIn("/shadow/baseline/config/", path)
+        self.assertIn("/umbra-shadow/baseline/config/", path)
 
         # the shadow's config change: differ (the baseline matches)
         self.requests("/work", 10)
@@ -153,7 +154,8 @@ api:
         # SIGTERM: the baseline stops with everything else
         os.kill(self.p.pid, signal.SIGTERM)
         self.assertEqual(self.p.wait(timeout=20), 0)
-        self.wait_for(lambda: not alive(bpid), "the baseline outlived umbra")
+        self.wait_for(lambda: not alive(bpid),
+                      "the baseline stopping with umbra")
         with open(self.log_path) as f:
             log = f.read()
         self.assertIn("restarting the baseline", log)

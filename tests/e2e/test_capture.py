@@ -12,11 +12,10 @@ import socket
 import struct
 import subprocess
 import threading
-import time
 
 from lib import (TOOLS, UMBRA, RecordingServer, TestCase, dead_port,
                  free_port, http_exchange, read_http_message, run, start,
-                 stop, testsvc, wait_port)
+                 stop, testsvc, wait_port, wait_until)
 
 SEP = b"\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n"
 
@@ -28,6 +27,23 @@ def stats(path, *extra):
 
 def lost(js):
     return sum(v for k, v in js["lost"].items() if k != "response_lost")
+
+
+def wait_file(path, pred, what, timeout=10.0):
+    """`umbra capture --stats` of a capture file being written (the
+    capture client flushes every record it has before it waits for more),
+    until pred(stats) holds; returns those stats. A torn last record
+    (mid-write) reads as an error after the whole ones: counted as they
+    are, the next poll sees more."""
+    def ready():
+        _, js = stats(path)
+        return js if js and pred(js) else None
+    return wait_until(ready, timeout, what)
+
+
+def log_has(path, text):
+    with open(path) as f:
+        return text in f.read()
 
 
 # Requests sent through the proxy and checked byte for byte after replay:
@@ -84,10 +100,7 @@ capture:
         self.p = start([UMBRA, "proxy", "--config", cfg,
                         "--stats-interval", "200ms"], stderr=self.log)
         wait_port(self.port, proc=self.p)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            self.tc.assertLess(time.monotonic(), deadline, "no tap socket")
-            time.sleep(0.05)
+        wait_until(lambda: os.path.exists(self.sock), what="the tap socket")
         self.tc.assertEqual(os.stat(self.sock).st_mode & 0o777, 0o600)
 
     def attach(self, out, *args):
@@ -96,16 +109,14 @@ capture:
         self.tc.addCleanup(self.capf.close)
         self.cap = start([UMBRA, "capture", "--from-proxy", "--socket",
                           self.sock, "-o", out, *args], stderr=self.capf)
-        deadline = time.monotonic() + 10
-        while "attached" not in open(self.caplog).read():
+
+        def attached():
             self.tc.assertIsNone(self.cap.poll(), open(self.caplog).read())
-            self.tc.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+            return log_has(self.caplog, "attached")
+        wait_until(attached, what="the capture client attached")
         # the proxy copies exchanges that begin once it knows
-        deadline = time.monotonic() + 10
-        while "capture client attached" not in open(self.log.name).read():
-            self.tc.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        wait_until(lambda: log_has(self.log.name, "capture client attached"),
+                   what="the proxy's 'capture client attached'")
 
     def detach(self, sig=signal.SIGINT):
         rc = stop(self.cap, sig=sig, grace=10)
@@ -131,7 +142,8 @@ class TapRoundTripTest(TestCase):
         s.close()
         r = http_exchange(tap.port, wire(*REQUESTS[-1]))
         self.assertEqual(len(r), 1)
-        time.sleep(0.3)  # the tap thread drains every 10 ms
+        wait_file(out, lambda js: js["exchanges"] == len(REQUESTS),
+                  f"{len(REQUESTS)} exchanges in {out}")
         rc, log = tap.detach()
         self.assertEqual(rc, 0, log)
         self.assertIn(f"{len(REQUESTS)} exchanges written", log)
@@ -171,7 +183,7 @@ class TapRoundTripTest(TestCase):
         for i in range(5):
             http_exchange(tap.port, b"GET /users/%d HTTP/1.1\r\nHost: h\r\n"
                           b"\r\n" % i)
-        time.sleep(0.3)
+        wait_file(out, lambda js: js["exchanges"] == 5, f"5 exchanges in {out}")
         self.assertEqual(tap.detach()[0], 0)
         other = RecordingServer(name="changed")
         self.addCleanup(other.stop)
@@ -213,7 +225,10 @@ class TapRoundTripTest(TestCase):
             n += 1
         s.close()
         os.kill(tap.cap.pid, signal.SIGCONT)
-        time.sleep(1.5)  # loss records go out once a second
+        # every exchange is in the file or counted lost in it (loss
+        # records go out once a second)
+        wait_file(out, lambda js: js["exchanges"] + lost(js) == n,
+                  f"{n} exchanges written or counted lost in {out}")
         rc, log = tap.detach()
         self.assertEqual(rc, 0, log)
         written = int(re.search(r"(\d+) exchanges written", log).group(1))
@@ -250,7 +265,10 @@ class TapRoundTripTest(TestCase):
 
         t = threading.Thread(target=load)
         t.start()
-        time.sleep(1.0)
+        # the cut comes mid-load, with records on disk
+        wait_until(lambda: len(sent) > 50, what="50 exchanges sent")
+        wait_file(out, lambda js: js["exchanges"] > 10,
+                  f"10 exchanges in {out}")
         os.kill(tap.cap.pid, signal.SIGKILL)
         tap.cap.wait(5)
         stop_ev.set()
@@ -331,7 +349,10 @@ class CaptureMaskingTest(TestCase):
                           b"Content-Type: application/json\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (len(bad), bad))
         self.assertEqual(len(r), 1)
-        time.sleep(1.5)  # loss records go out once a second
+        # the refusal reaches the file as a loss record (once a second)
+        wait_file(out, lambda js: js["exchanges"] == 3 and
+                  js["lost"]["mask"] == 1,
+                  f"3 exchanges and 1 mask refusal in {out}")
         rc, log = tap.detach()
         self.assertEqual(rc, 0, log)
         self.assertIn("3 exchanges written", log)
@@ -385,10 +406,7 @@ production:
         u = start([UMBRA, "run", cfg], stderr=logf, cwd=self.tmp)
         wait_port(port, proc=u)
         sock = os.path.join(self.tmp, "umbra-data", "capture.sock")
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        wait_until(lambda: os.path.exists(sock), what="the tap socket")
         self.assertEqual(os.stat(os.path.dirname(sock)).st_mode & 0o777,
                          0o700)
         out = os.path.join(self.tmp, "run.ucap")
@@ -396,10 +414,8 @@ production:
         self.addCleanup(capf.close)
         cap = start([UMBRA, "capture", "--from-proxy", "--config", cfg,
                      "-o", out, "--count", "3"], stderr=capf)
-        deadline = time.monotonic() + 10
-        while "capture client attached" not in open(logf.name).read():
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        wait_until(lambda: log_has(logf.name, "capture client attached"),
+                   what="the proxy's 'capture client attached'")
         for i in range(3):
             http_exchange(port, b"GET /r/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
         self.assertEqual(cap.wait(10), 0)
@@ -411,6 +427,31 @@ production:
 
 
 # ---------------------------------------------------------------- pcap
+
+def pcap_fins(path):
+    """(source port, destination port) of every TCP segment with FIN set
+    in a pcap file of Ethernet frames carrying IPv4 (tcpdump -i lo),
+    as far as its records are whole."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return set()
+    end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") \
+        else ">"
+    out, off = set(), 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from(end + "I", data, off + 8)[0]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < incl:
+            break
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            continue
+        tcp = 14 + (frame[14] & 0x0f) * 4
+        if len(frame) >= tcp + 14 and frame[tcp + 13] & 0x01:
+            out.add(struct.unpack_from("!HH", frame, tcp))
+    return out
+
 
 def pcap_bytes(packets):
     """A pcap file (Ethernet) from (ts, frame) pairs."""
@@ -571,10 +612,8 @@ class PcapTest(TestCase):
         td = start(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B",
                     "65536", "-s", "0",
                     "-w", path, f"tcp port {port}"], stderr=errf)
-        deadline = time.monotonic() + 10
-        while "listening" not in open(errf.name).read():
-            self.assertLess(time.monotonic(), deadline, "tcpdump silent")
-            time.sleep(0.05)
+        wait_until(lambda: log_has(errf.name, "listening"),
+                   what="tcpdump listening")
         base = f"http://127.0.0.1:{port}"
         calls = [["curl", "-s", f"{base}/users/1", f"{base}/users/2"],
                  ["curl", "-s", "-d", "hello=world", f"{base}/echo"],
@@ -584,14 +623,22 @@ class PcapTest(TestCase):
                  ["curl", "-s", "-I", f"{base}/users/3"]]
         for c in calls:
             subprocess.run(c, capture_output=True, timeout=10, check=True)
-        ncurl = 6
+        ncurl = 7  # with the last one, below
         nwrk = 0
         if shutil.which("wrk"):
             w = subprocess.run(["wrk", "-t1", "-c4", "-d1s",
                                 f"{base}/users/7"], capture_output=True,
                                text=True, timeout=20)
             nwrk = int(re.search(r"(\d+) requests in", w.stdout).group(1))
-        time.sleep(0.5)
+        # a last request from a known port: once both sides' FINs of its
+        # connection are in the file (tcpdump -U writes each packet as it
+        # reads it, in order), so is every packet before them
+        last = free_port()
+        subprocess.run(["curl", "-s", "--local-port", str(last),
+                        f"{base}/users/4"], capture_output=True, timeout=10,
+                       check=True)
+        wait_until(lambda: {(last, port), (port, last)} <= pcap_fins(path),
+                   what=f"the FINs of :{last} <-> :{port} in {path}")
         self.assertEqual(stop(td, sig=signal.SIGINT, grace=10), 0)
         tlog = open(errf.name).read()
         dropped = int(re.search(r"(\d+) packets dropped by kernel",

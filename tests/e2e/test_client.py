@@ -18,9 +18,14 @@ import urllib.error
 import urllib.request
 
 from lib import (TOOLS, UMBRA, TestCase, free_port, run, start, stop,
-                 wait_port)
+                 wait_port, wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
+# named for this test process: the replicas' cgroups and network
+# namespace are named after the service (umbra-SERVICE), and another
+# run of these tests on the host (another checkout's make check) must
+# not share them: its umbra, stopping, would kill our replicas
+SERVICE = f"clitest-{os.getpid()}"
 
 
 def config(tmp, lport, aport, token_file="umbra-data/api.token",
@@ -28,7 +33,7 @@ def config(tmp, lport, aport, token_file="umbra-data/api.token",
     """Writes a daemon's config into tmp; returns its path."""
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
-        f.write(f"""service: clitest
+        f.write(f"""service: {SERVICE}
 listen:
   address: 127.0.0.1:{lport}
 production:
@@ -43,6 +48,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 api:
   listen: 127.0.0.1:{aport}
   token_file: {token_file}
@@ -64,19 +70,11 @@ class Load(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     r.read()
             except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-            time.sleep(0.005)
+                time.sleep(0.05)  # back off; the load's pace decides nothing
+            time.sleep(0.005)  # pacing: a steady load, not a flood
 
 
-def poll(fn, timeout=30, step=0.25):
-    """fn() until it returns something true; that value, or None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+WAIT = 30.0  # seconds the daemon may take to show what a test waits for
 
 
 class DaemonClientTest(unittest.TestCase):
@@ -84,6 +82,7 @@ class DaemonClientTest(unittest.TestCase):
     def setUpClass(cls):
         cls._tmp = tempfile.TemporaryDirectory(prefix="umbra-e2e-")
         cls.tmp = tmp = cls._tmp.name
+        os.chmod(tmp, 0o711)  # the shadow's user passes through (lib.py)
         for d, cpu in (("conf", "0.3"), ("sconf", "2.4")):
             os.makedirs(os.path.join(tmp, d))
             with open(os.path.join(tmp, d, "svc.conf"), "w") as f:
@@ -127,11 +126,11 @@ class DaemonClientTest(unittest.TestCase):
 
     def test_status_shows_sides_and_the_engine(self):
         # (the shadow follows production's count if the policy scales it)
-        r = poll(lambda: (lambda r: r if re.search(
+        r = wait_until(lambda: (lambda r: r if re.search(
             r"shadow      [1-9]\d* replicas? up", r.stdout) else None)(
-            self.umbra("status", self.cfg, ok=(0, 3))))
-        self.assertIsNotNone(r, "the shadow never came up")
-        self.assertRegex(r.stdout, r"^clitest: (OK|ATTENTION)")
+            self.umbra("status", self.cfg, ok=(0, 3))), WAIT, "the shadow up",
+            interval=0.25)
+        self.assertRegex(r.stdout, "^" + SERVICE + r": (OK|ATTENTION)")
         self.assertRegex(r.stdout,
                          r"production  \d+ replicas? up, \d+ desired")
         self.assertRegex(r.stdout, r"uptime      \S+ \(\d+ analysis ticks")
@@ -141,11 +140,44 @@ class DaemonClientTest(unittest.TestCase):
         self.assertEqual(r.returncode == 3, "ATTENTION" in r.stdout)
         j = self.umbra("status", self.cfg, "--json", ok=(0, 3))
         st = json.loads(j.stdout)
-        self.assertEqual(st["service"], "clitest")
+        self.assertEqual(st["service"], SERVICE)
         self.assertGreaterEqual(st["shadow"]["replicas_up"], 1)
         self.assertGreaterEqual(st["production"]["replicas_up"], 1)
         self.assertIn(st["mitigation"]["stress"], ("idle", "running",
                                                    "done", "aborted"))
+
+    def test_replay_announced_into_the_shadow_is_an_event(self):
+        """`umbra replay --announce shadow` tells the daemon of --config
+        before the first request: a replay event on the shadow spanning
+        --duration, which the analysis judges as such (unit tests)."""
+        sep = b"\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n"
+        gid = b"c" * 24
+        g = os.path.join(self.tmp, "r.gor")
+        with open(g, "wb") as f:
+            f.write(b"1 %s 1700000000000000000 -1\n" % gid +
+                    b"GET /work HTTP/1.1\r\nHost: x\r\n\r\n" + sep)
+            f.write(b"2 %s 1700000000000005000 5000\n" % gid +
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" +
+                    sep)
+        plain = os.path.join(self.tmp, "plain.yaml")
+        with open(plain, "w") as f:
+            f.write("service: plain\nproduction:\n  upstreams: "
+                    "[127.0.0.1:1]\nmask: {enabled: false}\n")
+        ucap = os.path.join(self.tmp, "r.ucap")
+        self.umbra("capture", "--gor", g, "-o", ucap, "--config", plain)
+        target = f"127.0.0.1:{self.lport}"
+        r = self.umbra("replay", ucap, "--target", target, "--config",
+                       self.cfg, "--announce", "shadow", ok=(2,))
+        self.assertIn("--announce needs --config", r.stderr)
+        self.umbra("replay", ucap, "--target", target, "--config", self.cfg,
+                   "--announce", "shadow", "--duration", "90s")
+        evs = wait_until(lambda: json.loads(self.umbra(
+            "events", "list", self.cfg, "--kind", "replay",
+            "--json").stdout), 15, "the replay event listed")
+        e = evs[0]
+        self.assertEqual((e["type"], e["side"]), ("replay", "shadow"))
+        self.assertIn("umbra replay", e["text"])
+        self.assertIn("r.ucap", e["text"])
 
     def test_events_add_then_list(self):
         r = self.umbra("events", "add", self.cfg, "--kind", "deploy",
@@ -161,10 +193,11 @@ class DaemonClientTest(unittest.TestCase):
         self.assertEqual(rec["event"]["type"], "note")
         self.assertEqual(rec["event"]["side"], "both")
         # the store writes in batches: the list shows them shortly
-        listed = poll(lambda: (lambda r: r if "canary out" in r.stdout
-                               and "looked at it" in r.stdout else None)(
-            self.umbra("events", "list", self.cfg)), timeout=15)
-        self.assertIsNotNone(listed, "added events never listed")
+        listed = wait_until(lambda: (lambda r: r if "canary out" in r.stdout
+                                     and "looked at it" in r.stdout
+                                     else None)(
+            self.umbra("events", "list", self.cfg)), 15,
+            "the added events listed", interval=0.25)
         lines = listed.stdout.splitlines()
         self.assertRegex(lines[0], r"^START \(UTC\)\s+END\s+TYPE\s+SIDE\s+"
                          r"TEXT$")
@@ -193,8 +226,8 @@ class DaemonClientTest(unittest.TestCase):
             r = self.umbra("findings", self.cfg)
             return r if re.search(r"\scpu\s+(critical|high)\s", r.stdout) \
                 else None
-        r = poll(cpu_finding)
-        self.assertIsNotNone(r, "no cpu finding listed")
+        r = wait_until(cpu_finding, WAIT, "a cpu finding listed",
+                       interval=0.25)
         lines = r.stdout.splitlines()
         self.assertRegex(lines[0], r"^TIME \(UTC\)\s+METRIC\s+SEVERITY\s+"
                          r"SUMMARY$")
@@ -229,8 +262,8 @@ class DaemonClientTest(unittest.TestCase):
             r = self.umbra("actions", self.cfg)
             return r if re.search(r"decision\s+rule default-", r.stdout) \
                 and re.search(r"\n\s+action\s+\S", r.stdout) else None
-        a = poll(chain)
-        self.assertIsNotNone(a, "no decision and action listed")
+        a = wait_until(chain, WAIT, "a decision and an action listed",
+                       interval=0.25)
         self.assertRegex(a.stdout.splitlines()[0],
                          r"^TIME \(UTC\)\s+RECORD\s+WHAT")
         self.assertRegex(a.stdout, r"\n\s+outcome\s+\S")
@@ -261,8 +294,8 @@ class DaemonClientTest(unittest.TestCase):
                 t = f.read()
             return t if re.search(r"\n\s*\d+  \S+ \S+Z  finding ", t) \
                 else None
-        text = poll(followed)
-        self.assertIsNotNone(text, "the follower printed no finding")
+        wait_until(followed, WAIT, "a finding printed by the follower",
+                   interval=0.25)
         os.killpg(self.follower.pid, signal.SIGINT)
         self.assertEqual(self.follower.wait(timeout=10), 0)
         lines = open(path).read().splitlines()

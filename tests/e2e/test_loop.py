@@ -26,7 +26,8 @@ import time
 import urllib.error
 import urllib.request
 
-from lib import TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port
+from lib import (TOOLS, UMBRA, TestCase, free_port, start, stop, wait_port,
+                 wait_until)
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 LOADGEN = os.path.normpath(os.path.join(TOOLS, "..", "demo", "loadgen"))
@@ -63,7 +64,7 @@ class Daemon:
     """`umbra run CONFIG --log-format json` with its records parsed as
     they come (a thread tails the stderr file), the admin API, the store."""
 
-    def __init__(self, case, yaml):
+    def __init__(self, case, yaml, env=None):
         self.case = case
         self.lport, self.aport = free_port(), free_port()
         self.db = os.path.join(case.tmp, "data", "umbra.db")
@@ -74,8 +75,9 @@ class Daemon:
         self.errf = open(self.log_path, "w")
         case.addCleanup(self.errf.close)
         self.p = start([UMBRA, "run", self.path, "--log-format", "json"],
-                       stderr=self.errf, cwd=case.tmp)
+                       stderr=self.errf, cwd=case.tmp, env=env)
         self.records = []
+        self.read_bytes = 0  # of the log, by the tail thread
         self.lock = threading.Lock()
         self.done = threading.Event()
         case.addCleanup(self.done.set)
@@ -87,24 +89,27 @@ class Daemon:
         self.api = f"http://127.0.0.1:{self.aport}"
 
     def _tail(self):
-        with open(self.log_path) as f:
-            buf = ""
+        with open(self.log_path, "rb") as f:
+            buf = b""
             while not self.done.is_set():
                 chunk = f.readline()
                 if not chunk:
+                    # the reader's own pace: it decides no outcome
                     time.sleep(0.02)
                     continue
                 buf += chunk
-                if not buf.endswith("\n"):
-                    continue
-                line, buf = buf, ""
-                try:
-                    r = json.loads(line)
-                except ValueError:
-                    continue
-                r["_t"] = time.monotonic()
+                if buf.endswith(b"\n"):
+                    line, buf = buf, b""
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        r = None
+                    if r is not None:
+                        r["_t"] = time.monotonic()
+                        with self.lock:
+                            self.records.append(r)
                 with self.lock:
-                    self.records.append(r)
+                    self.read_bytes += len(chunk)
 
     def find(self, mod, msg, **fields):
         """The records so far with this module, message and fields (a
@@ -122,19 +127,16 @@ class Daemon:
 
     def wait(self, mod, msg, timeout=WAIT, **fields):
         """The first record matching (seen before or arriving)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def found():
             got = self.find(mod, msg, **fields)
-            if got:
-                return got[0]
-            if self.p.poll() is not None:
+            if not got and self.p.poll() is not None:
                 raise AssertionError(f"umbra exited with {self.p.returncode}"
-                                     f" waiting for {mod}/{msg}:\n"
-                                     + self.tail_text())
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {mod}/{msg} {fields} within "
-                                     f"{timeout}s:\n" + self.tail_text())
-            time.sleep(0.05)
+                                     f" waiting for {mod}/{msg}")
+            return got
+        try:
+            return wait_until(found, timeout, f"{mod}/{msg} {fields}")[0]
+        except AssertionError as e:
+            raise AssertionError(f"{e}:\n" + self.tail_text()) from None
 
     def tail_text(self, n=40):
         with self.lock:
@@ -154,15 +156,17 @@ class Daemon:
         return self.get("/api/v1/status")
 
     def wait_status(self, pred, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.status()
-            if pred(s):
-                return s
-            if time.monotonic() > deadline:
-                raise AssertionError(f"status never showed {what}: "
-                                     + json.dumps(s)[:3000])
-            time.sleep(0.2)
+        last = {}
+
+        def shows():
+            last["s"] = self.status()
+            return last["s"] if pred(last["s"]) else None
+        try:
+            return wait_until(shows, timeout, f"status showing {what}",
+                              interval=0.2)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: " + json.dumps(last["s"])[:3000]) \
+                from None
 
     def timeline(self):
         return [n["kind"] + " " + n["text"]
@@ -184,7 +188,10 @@ class Daemon:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         rc = self.p.wait(timeout=30)
-        time.sleep(0.2)  # the tail thread reads the last records
+        # the tail thread has read the log to its end: the last records
+        size = os.path.getsize(self.log_path)
+        wait_until(lambda: self.read_bytes >= size,
+                   what=f"the tail thread at the log's end ({size} bytes)")
         return rc
 
 
@@ -224,6 +231,7 @@ mirror:
     ignore_headers: [Date, X-Side, X-Served-By]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 store:
   path: {db}
 mitigation:
@@ -256,8 +264,8 @@ class LoopTest(TestCase):
         with open(path, "rb") as f:
             return f.read()
 
-    def daemon(self, extra=""):
-        d = Daemon(self, ROLLBACK_YAML.replace("{extra}", extra))
+    def daemon(self, extra="", env=None):
+        d = Daemon(self, ROLLBACK_YAML.replace("{extra}", extra), env=env)
         loadgen(self, d.lport, 40, 40)
         return d
 
@@ -282,11 +290,8 @@ class LoopTest(TestCase):
             os.kill(pid, signal.SIGHUP)
         t = time.monotonic()
         for addr in d.production_addrs().values():
-            deadline = time.monotonic() + WAIT
-            while knob(addr) != 200:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{addr} never reloaded the bad config")
-                time.sleep(0.05)
+            wait_until(lambda: knob(addr) == 200, WAIT,
+                       f"{addr} reloading the bad config")
         return pids, t
 
     def test_rollback_restores_and_verifies(self):
@@ -316,11 +321,8 @@ class LoopTest(TestCase):
         self.assertEqual(self.read(app), good, "the known-good file is back")
         # both replicas reloaded it (the same processes: a reload)
         for addr in d.production_addrs().values():
-            deadline = time.monotonic() + WAIT
-            while knob(addr) != 20:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{addr} still runs the bad config")
-                time.sleep(0.05)
+            wait_until(lambda: knob(addr) == 20, WAIT,
+                       f"{addr} reloading the known-good config")
         ver = d.wait("mitigate", "outcome", action="rollback",
                      result="verified")
         self.assertRegex(ver["detail"], r"recovered after \d+ s: latency_"
@@ -425,6 +427,52 @@ class LoopTest(TestCase):
         self.assertNotIn("started", {a[1] for a in acts})
         self.assertEqual({a[2] for a in acts if a[0] == "decision"}, {1})
 
+    def test_wall_clock_steps_change_nothing(self):
+        """The wall clock steps back 10 min, then forward 20 min, while
+        a finding is open (dry run): no finding, decision or audit
+        record is made again, no tick is refused. libfaketime moves
+        umbra's CLOCK_REALTIME only (monotonic stays real)."""
+        lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("libfaketime is not installed (scripts/deps.sh)")
+        stamp = os.path.join(self.tmp, "faketime")
+        with open(stamp, "w") as f:
+            f.write("+0\n")
+        env = {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": stamp,
+               "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        d = self.daemon("  dry_run: true\n", env=env)
+        self.warm(d)
+        app = os.path.join(self.conf, "app.conf")
+        self.bad_deploy(d, {app: BAD})
+        f = d.wait("analysis", "finding", kind="critical",
+                   metric=lambda m: m.startswith("latency_"))
+        # at once, while the tick's analysis holds the new finding
+        for step in ("-600", "+1200"):
+            with open(stamp, "w") as fh:
+                fh.write(step + "\n")
+            later = d.status()["ticks"] + 12
+            d.wait_status(lambda s: s["ticks"] >= later, "12 more ticks")
+        d.wait("mitigate", "recommendation (dry run: nothing done)",
+               action="rollback")
+        same = d.find("analysis", "finding", kind="critical",
+                      metric=f["metric"])
+        self.assertEqual(len(same), 1, "the finding logged again")
+        self.assertEqual(d.find("analysis", "the analysis refused the tick; "
+                                "this tick decides nothing"), [])
+        decs = [(x["rule"], x["metric"]) for x in
+                d.find("mitigate", "decision")]
+        self.assertEqual(len(decs), len(set(decs)), decs)
+        self.assertEqual(d.find("alert", "alert firing"), [])
+        self.assertEqual(d.stop(), 0)
+        rows = d.query("SELECT metric, severity FROM findings")
+        crit = [r for r in rows if r[0] == f["metric"] and
+                r[1] == "critical"]
+        self.assertEqual(len(crit), 1, rows)
+        # each decision and action once (outcomes name only theirs)
+        acts = d.query("SELECT kind, outcome, reason FROM actions "
+                       "WHERE reason != ''")
+        self.assertEqual(len(acts), len(set(acts)), acts)
+
     def test_failed_verification_holds_until_released(self):
         # The harm lives outside production.config_dir: the replicas read
         # their knobs from run/app.conf, which snapshots do not cover;
@@ -473,7 +521,8 @@ class LoopTest(TestCase):
         # acted on; a new one would be audited as held: test_mitigate)
         self.put(manifest, "release = 3\n")
         d.wait("mitigate", "config snapshot taken", timeout=WAIT)
-        time.sleep(2.0)  # eight ticks
+        later = d.status()["ticks"] + 8
+        d.wait_status(lambda s: s["ticks"] >= later, "8 more ticks")
         self.assertEqual(self.read(manifest), b"release = 3\n")
         self.assertEqual(len(d.find("mitigate", "outcome", action="rollback",
                                     result="applied")), 1,
@@ -520,6 +569,7 @@ mirror:
     ignore_headers: [Date, X-Side, X-Served-By]
 analysis:
   interval: 250ms
+  warmup: 2s                 # the test's changes come within seconds
 store:
   path: {db}
 mitigation:

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import zlib
 
-from lib import ROOT, UMBRA, TestCase
+from lib import ROOT, UMBRA, TestCase, wait_until
 
 DATA = os.path.join(ROOT, "tests", "data", "mask")
 
@@ -276,19 +276,18 @@ mirror:
             text = head + decoded(head.decode("latin-1"), body)
             seen += any(v.encode() in text for v in r["forbidden"])
         self.assertGreater(seen, len(rows) * 0.9, "production is untouched")
-        c = px.wait_counter("requests", len(rows))
-        import time as _t
-        deadline = _t.monotonic() + 20
-        while _t.monotonic() < deadline:
+        px.wait_counter("requests", len(rows))
+
+        def copies_done():
+            """Every copy answered by the shadow or refused by masking."""
             c = px.counters()
-            done = int(c.get("mirror_done", 0))
-            failed = 0
-            for part in c.get("dropped", "0").split(","):
-                if part.startswith("mask_failed="):
-                    failed = int(part.split("=")[1])
-            if done + failed >= len(rows):
-                break
-            _t.sleep(0.2)
+            failed = sum(int(part.split("=")[1]) for part in
+                         c.get("dropped", "0").split(",")
+                         if part.startswith("mask_failed="))
+            return c if int(c.get("mirror_done", 0)) + failed >= len(rows) \
+                else None
+        c = wait_until(copies_done, 20, f"{len(rows)} copies answered or "
+                   "refused by masking", interval=0.2)
         self.assertGreater(len(sh.requests), len(rows) * 0.9)
         leaks = []
         for head, body in sh.requests:

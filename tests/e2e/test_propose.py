@@ -8,13 +8,14 @@ shadow and is rejected with that evidence; production's file and
 behaviour are unchanged and the shadow is back on production's config."""
 import json
 import os
+import stat
 import threading
 import time
 import urllib.error
 import urllib.request
 
 from lib import TOOLS, UMBRA, TestCase, free_port, run, start, stop, \
-    wait_port
+    wait_port, wait_until
 
 TESTSVC = os.path.join(TOOLS, "testsvc")
 
@@ -33,8 +34,8 @@ class Load(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     r.read()
             except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-            time.sleep(0.002)
+                time.sleep(0.05)  # back off; the load's pace decides nothing
+            time.sleep(0.002)  # pacing: a steady load, not a flood
 
 
 class ProposeTest(TestCase):
@@ -61,6 +62,7 @@ mirror:
     ignore_headers: [Date, X-Side]
 analysis:
   interval: 200ms
+  warmup: 2s                 # the test's changes come within seconds
   velocity_window: 2s
 api:
   listen: 127.0.0.1:{self.aport}
@@ -68,6 +70,7 @@ mitigation:
   soak: 10m
   verify: 3s
   scale: {{enabled: false}}
+  propose: {{roots: [{self.tmp}/proposals]}}
 """)
         self.log = open(os.path.join(self.tmp, "umbra.log"), "w")
         self.addCleanup(self.log.close)
@@ -81,7 +84,7 @@ mitigation:
         self.addCleanup(self.load.halt.set)
 
     def candidate(self, name, latency):
-        return os.path.dirname(self.write(f"{name}/app.conf",
+        return os.path.dirname(self.write(f"proposals/{name}/app.conf",
                                           f"latency_ms = {latency}\n"))
 
     def production_latency(self):
@@ -120,16 +123,16 @@ mitigation:
         # the store's actions table has the chain
         with open(os.path.join(self.tmp, "umbra-data", "api.token")) as f:
             token = f.read().strip()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def actions():
             req = urllib.request.Request(
                 f"http://127.0.0.1:{self.aport}/api/v1/actions",
                 headers={"Authorization": "Bearer " + token})
             with urllib.request.urlopen(req, timeout=5) as r:
                 rows = {(a["kind"], a["outcome"]) for a in json.loads(r.read())}
-            if ("propose", "promoted") in rows:
-                break
-            time.sleep(0.2)
+            return rows if ("propose", "promoted") in rows else None
+        rows = wait_until(actions, 10, "propose/promoted in the actions",
+                          interval=0.2)
         for row in [("decision", "decided"), ("propose", "started"),
                     ("propose", "applied"), ("promote", "started"),
                     ("promote", "applied"), ("promote", "verified"),
@@ -153,15 +156,16 @@ mitigation:
         busy = self.propose("--config-dir", new, "--no-wait")
         self.assertEqual(busy.returncode, 1, busy.stdout + busy.stderr)
         self.assertIn("409", busy.stderr)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
+
+        def done():
             s = self.propose("--status", "--json")
             self.assertEqual(s.returncode, 0, s.stderr)
             p = json.loads(s.stdout)
-            if p["state"] == "done":
-                break
-            time.sleep(0.25)
-        self.assertEqual(p["state"], "done", self.umbra_log())
+            return p if p["state"] == "done" else None
+        try:
+            p = wait_until(done, 40, "the proposal done", interval=0.25)
+        except AssertionError as e:
+            self.fail(f"{e}\n{self.umbra_log()}")
         self.assertEqual(p["verdict"], "rejected", p["summary"])
         self.assertIn("critical finding during the soak", p["summary"])
         found = [e for e in p["evidence"] if e["kind"] == "finding"]
@@ -188,10 +192,48 @@ mitigation:
         r = self.propose("--config-dir", os.path.join(self.tmp, "nope"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("nope", r.stderr)
-        os.makedirs(os.path.join(self.tmp, "empty"))
-        r = self.propose("--config-dir", os.path.join(self.tmp, "empty"))
+        os.makedirs(os.path.join(self.tmp, "proposals", "empty"))
+        r = self.propose("--config-dir",
+                         os.path.join(self.tmp, "proposals", "empty"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("holds no files", r.stderr)
-        r = self.propose("--config-dir", self.conf, "--soak", "0.1s")
+        r = self.propose("--config-dir", self.candidate("soak", 20),
+                         "--soak", "0.1s")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("soak must be between", r.stderr)
+
+    def shadow_conf_text(self):
+        with open(os.path.join(self.tmp, "shadow", "config",
+                               "app.conf")) as f:
+            return f.read()
+
+    def test_candidates_outside_roots_or_not_plain_are_refused(self):
+        """Issue 19: a candidate outside mitigation.propose.roots, one
+        that holds a symlink leading out, a FIFO or a device is refused
+        with its path, and neither production's files nor the shadow's
+        copy change."""
+        before, shadow_before = self.conf_text(), self.shadow_conf_text()
+        outside = os.path.dirname(self.write("elsewhere/app.conf",
+                                             "latency_ms = 1\n"))
+        cases = [(outside, outside, "outside mitigation.propose.roots")]
+        link = self.candidate("link", 20)
+        os.symlink("/etc/shadow", os.path.join(link, "leak.conf"))
+        cases.append((link, os.path.join(link, "leak.conf"),
+                      "is a symlink"))
+        fifo = self.candidate("fifo", 20)
+        os.mkfifo(os.path.join(fifo, "pipe.conf"))
+        cases.append((fifo, os.path.join(fifo, "pipe.conf"), "is a FIFO"))
+        if os.geteuid() == 0:
+            dev = self.candidate("dev", 20)
+            os.mknod(os.path.join(dev, "null.conf"),
+                     0o644 | stat.S_IFCHR, os.makedev(1, 3))
+            cases.append((dev, os.path.join(dev, "null.conf"),
+                          "is a device"))
+        for d, path, why in cases:
+            r = self.propose("--config-dir", d, "--soak", "10m")
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn(path, r.stderr)
+            self.assertIn(why, r.stderr)
+        self.assertEqual(self.conf_text(), before)
+        self.assertEqual(self.shadow_conf_text(), shadow_before)
+        self.assertNotIn("config copy replaced", self.umbra_log())

@@ -156,11 +156,17 @@ class Umbra:
             stop(self.proc, grace=1)
 
 
+# The service's name carries the test process's pid: replicas' cgroups and
+# network namespaces are named after it, and another run of this suite on
+# the host (another checkout) must not take them over.
+SERVICE = f"e2e-{os.getpid()}"
+
+
 def conf(port_p=0, port_s=0, extra_p="", extra_s="", extra="", cmd=None,
          grace="3s", listen=None):
     cmd = cmd or (f'[{TESTSVC}, --port, "{{port}}", --config, '
                   '"{config_dir}/svc.conf"]')
-    return (f"service: e2e\n"
+    return (f"service: {SERVICE}\n"
             f"listen:\n  address: 127.0.0.1:{listen or free_port()}\n"
             f"api:\n  listen: 127.0.0.1:{free_port()}\n"
             f"production:\n  command: {cmd}\n"
@@ -221,12 +227,12 @@ class RunTest(TestCase):
             self.assertIn(f'"side":"{side}"', body)
         # the shadow runs a copy of the config, placeholders rendered
         port = s0.rsplit(":", 1)[1]
-        with open(os.path.join(self.tmp, "umbra-data/shadow/config/"
+        with open(os.path.join(self.tmp, "umbra-shadow/config/"
                                "svc.conf")) as f:
             self.assertIn(f"# served on {port}\n", f.read())
         # child output reaches the log with its prefix
-        u.wait(r'msg="e2e/shadow/0: testsvc: listening on 127\.0\.0\.1:'
-               + port + '"')
+        u.wait(r'msg="' + SERVICE + r'/shadow/0: testsvc: listening on '
+               r'127\.0\.0\.1:' + port + '"')
         # twins: `umbra drift` sees no difference, from the live processes
         r = subprocess.run([UMBRA, "drift", u.path], capture_output=True,
                            text=True, timeout=30)
@@ -281,32 +287,60 @@ class RunTest(TestCase):
         u = Umbra(self, conf(extra="drift:\n  interval: 1h\n"))
         u.up("production")
         u.up("shadow")
-        start_at = len(u.log())
-        with open(os.path.join(self.tmp, "conf/svc.conf"), "w") as f:
-            f.write(SVC_CONF.replace("latency_ms = 0", "latency_ms = 250"))
         conf_path = os.path.join(self.tmp, "conf/svc.conf")
-        # the issue's bound: a finding within 2 s of the edit
-        m = u.wait(r'level=warn mod=drift msg="production and shadow '
-                   r'differ" key=config:svc.conf file=(\S+) line=(\d+) '
-                   r'.*diff="([^"]*)"', timeout=2.0, after=start_at)
-        self.assertEqual(m.group(1), conf_path)
-        self.assertEqual(m.group(2), "2")
-        self.assertIn(r"-latency_ms = 250\n+latency_ms = 0", m.group(3))
-        u.wait(r'msg="drift finding: production and shadow are no longer '
-               r'twins" service=e2e trigger=inotify:' + re.escape(conf_path),
-               after=start_at)
-        u.wait(r'msg="configuration changed" side=production '
-               r'key=config:svc.conf', after=start_at)
-        r = subprocess.run([UMBRA, "drift", "--diff-only", u.path],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("1 difference:", r.stdout)
-        self.assertIn(f"file:       {conf_path}:2", r.stdout)
-        self.assertIn("-latency_ms = 250\n+latency_ms = 0\n", r.stdout)
-        # undoing the edit resolves the finding
-        with open(conf_path, "w") as f:
-            f.write(SVC_CONF)
-        u.wait(r'msg="drift resolved', after=start_at)
+        bad = SVC_CONF.replace("latency_ms = 0", "latency_ms = 250")
+        differ = (r'level=warn mod=drift msg="production and shadow '
+                  r'differ" key=config:svc.conf file=(\S+) line=(\d+) '
+                  r'.*diff="([^"]*)"')
+
+        def in_place():
+            # as an editor writing in place: truncate, then (a moment
+            # later, the file still open and empty) the new text
+            # and its swap file comes and goes meanwhile (another
+            # event in the directory while svc.conf is empty)
+            swap = os.path.join(self.tmp, "conf/.svc.conf.swp")
+            with open(conf_path, "w") as f:
+                f.flush()
+                with open(swap, "w") as sf:
+                    sf.write("swap")
+                os.unlink(swap)
+                time.sleep(0.5)  # holds the half-written state
+                f.write(bad)
+
+        def temp_and_rename():
+            # as an editor saving through a temporary file
+            tmp = os.path.join(self.tmp, "conf/.svc.conf.swp")
+            with open(tmp, "w") as f:
+                f.write(bad)
+            os.rename(tmp, conf_path)
+
+        for edit in (in_place, temp_and_rename):
+            start_at = len(u.log())
+            edit()
+            # the issue's bound: a finding within 2 s of the edit
+            m = u.wait(differ, timeout=2.0, after=start_at)
+            self.assertEqual(m.group(1), conf_path, edit.__name__)
+            self.assertEqual(m.group(2), "2", edit.__name__)
+            self.assertIn(r"-latency_ms = 250\n+latency_ms = 0", m.group(3))
+            u.wait(r'msg="drift finding: production and shadow are no '
+                   r'longer twins" service=' + SERVICE + ' trigger=inotify:' +
+                   re.escape(conf_path), after=start_at)
+            u.wait(r'msg="configuration changed" side=production '
+                   r'key=config:svc.conf', after=start_at)
+            r = subprocess.run([UMBRA, "drift", "--diff-only", u.path],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("1 difference:", r.stdout)
+            self.assertIn(f"file:       {conf_path}:2", r.stdout)
+            self.assertIn("-latency_ms = 250\n+latency_ms = 0\n", r.stdout)
+            # undoing the edit resolves the finding
+            with open(conf_path, "w") as f:
+                f.write(SVC_CONF)
+            u.wait(r'msg="drift resolved', after=start_at)
+            # never a half-written file: every report names line 2
+            lines = re.findall(differ, u.log()[start_at:])
+            self.assertEqual({l[1] for l in lines}, {"2"}, edit.__name__)
+            self.assertNotIn("svc.conf.swp", u.log()[start_at:])
         self.assertEqual(u.stop(), 0)
 
     def test_shadow_limits_are_ratio_of_production(self):
@@ -338,8 +372,8 @@ class RunTest(TestCase):
                     continue
                 ctls = ctl.split(",")
                 if "cpu" in ctls:
-                    self.assertRegex(path, r"/umbra-e2e/(production|"
-                                     r"shadow)/replica-0$")
+                    self.assertRegex(path, f"/umbra-{SERVICE}/"
+                                     r"(production|shadow)/replica-0$")
                     d = f"{v1['cpu']}{side}"
                     cores = int(open(f"{d}/cpu.cfs_quota_us").read()) / \
                         int(open(f"{d}/cpu.cfs_period_us").read())
@@ -379,7 +413,7 @@ class RunTest(TestCase):
         self.assertIn('msg="everything stopped"', log)
         self.assertEqual(len(re.findall(r'msg="replica removed"', log)), 3)
         self.assertFalse(os.path.exists(
-            os.path.join(self.tmp, "umbra-data/shadow/state")))
+            os.path.join(self.tmp, "umbra-shadow/state")))
 
     def test_second_umbra_for_same_service_is_refused(self):
         u = Umbra(self, conf())
@@ -392,7 +426,7 @@ class RunTest(TestCase):
         # the first one's replicas and state are untouched
         self.assertTrue(alive(ppid) and alive(spid))
         self.assertTrue(os.path.exists(
-            os.path.join(self.tmp, "umbra-data/shadow/state")))
+            os.path.join(self.tmp, "umbra-shadow/state")))
         self.assertEqual(u.stop(), 0)
 
     def test_second_signal_kills_at_once(self):
@@ -422,7 +456,7 @@ class AttachTest(TestCase):
         deadline = time.monotonic() + WAIT
         while get_ok(port) is False and time.monotonic() < deadline:
             time.sleep(0.05)
-        u = Umbra(self, f"service: att\nlisten:\n  address: 127.0.0.1:{free_port()}\n"
+        u = Umbra(self, f"service: att-{os.getpid()}\nlisten:\n  address: 127.0.0.1:{free_port()}\n"
                   f"api:\n  listen: 127.0.0.1:{free_port()}\n"
                   "production:\n  attach:\n"
                   f"    pid: {prod.pid}\n"
@@ -441,8 +475,8 @@ class AttachTest(TestCase):
             argv = f.read().split(b"\0")
         sport = saddr.rsplit(":", 1)[1].encode()
         self.assertEqual(argv[1:5], [b"--port", sport, b"--config",
-                                     os.path.join(self.tmp, "umbra-data/"
-                                                  "shadow/config/svc.conf")
+                                     os.path.join(self.tmp, "umbra-shadow/"
+                                                  "config/svc.conf")
                                      .encode()])
         with open(f"/proc/{spid}/environ", "rb") as f:
             env = f.read().split(b"\0")
@@ -507,7 +541,7 @@ class IsolationTest(TestCase):
         self.assertEqual(u.stop(), 0)
         r = subprocess.run(["ip", "netns", "list"], capture_output=True,
                            text=True)
-        self.assertNotIn("umbra-e2e", r.stdout)
+        self.assertNotIn(f"umbra-{SERVICE}", r.stdout)
         r = subprocess.run(["nft", "list", "tables"], capture_output=True,
                            text=True)
         self.assertNotIn("umbra_e2e", r.stdout)

@@ -58,6 +58,15 @@ REQUESTS = [
     b"GET /users/9 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 ]
 
+# Chunked bodies reach production re-framed in umbra's canonical chunks
+# (issue 17): what a direct client would send to get the same answer.
+# The test service (libevent's evhttp) answers 413 to the extension in
+# the original, the kind of different reading re-framing protects from.
+CANONICAL = {
+    REQUESTS[4]: b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                 b"chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n",
+}
+
 
 class ProductionBytesTest(TestCase):
     """Production answers through umbra exactly as it does directly."""
@@ -71,7 +80,8 @@ class ProductionBytesTest(TestCase):
         px = Proxy(self, *args)
         for raw in REQUESTS:
             head_only = raw.startswith(b"HEAD")
-            d = http_exchange(prod, raw, head_only=head_only)
+            d = http_exchange(prod, CANONICAL.get(raw, raw),
+                              head_only=head_only)
             p = http_exchange(px.port, raw, head_only=head_only)
             self.assertEqual(len(d), 1)
             self.assertEqual(len(p), 1, raw)
@@ -477,3 +487,202 @@ class LifecycleTest(TestCase):
         # no longer listening
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", px.port), 1).close()
+
+
+class RawProduction(RecordingServer):
+    """Production that records each request's head and its body bytes as
+    they came on the wire, chunk lines included (requests: (head, raw)),
+    and answers 200. A request cut short is recorded as far as it got."""
+
+    def _serve(self, c, conn_no):
+        f = c.makefile("rb")
+        try:
+            while True:
+                head = b""
+                while True:
+                    line = f.readline(65537)
+                    if not line:
+                        return
+                    head += line
+                    if line == b"\r\n":
+                        break
+                raw = b""
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if re.search(rb"(?im)^transfer-encoding:.*chunked", head):
+                    while True:
+                        line = f.readline(65537)
+                        raw += line
+                        if not line.endswith(b"\r\n"):
+                            break
+                        size = int(line.split(b";")[0].strip() or b"x", 16)
+                        if size == 0:
+                            while True:  # trailers up to the empty line
+                                t = f.readline(65537)
+                                raw += t
+                                if t in (b"\r\n", b""):
+                                    break
+                            break
+                        raw += f.read(size + 2)
+                elif m:
+                    raw = f.read(int(m.group(1)))
+                with self.lock:
+                    self.requests.append((head, raw))
+                if not raw.endswith(b"\r\n0\r\n\r\n") and b"chunked" in head \
+                        and raw != b"0\r\n\r\n":
+                    return  # cut short
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (OSError, ValueError):
+            with self.lock:
+                self.requests.append((head, raw))
+            return
+
+    def paths(self):
+        with self.lock:
+            return [h.split(b" ")[1] for h, _ in self.requests]
+
+
+def dechunk_canonical(tc, raw):
+    """The data of a chunked body that must be in umbra's canonical form:
+    each size line lowercase hex without leading zeros or extensions,
+    CRLF everywhere, and "0\\r\\n\\r\\n" at the end (no trailers)."""
+    data, p = b"", 0
+    while True:
+        eol = raw.index(b"\r\n", p)
+        line = raw[p:eol]
+        tc.assertRegex(line, rb"^(0|[1-9a-f][0-9a-f]*)$", raw)
+        size = int(line, 16)
+        p = eol + 2
+        if size == 0:
+            tc.assertEqual(raw[p:], b"\r\n", "no trailers, nothing after")
+            return data
+        data += raw[p:p + size]
+        tc.assertEqual(raw[p + size:p + size + 2], b"\r\n", raw)
+        p += size + 2
+
+
+class FramingTest(TestCase):
+    """Issue 17 point 5: chunked request bodies are checked strictly
+    (400 and close) and reach production re-framed in umbra's own chunk
+    lines, never relayed as the client wrote them."""
+
+    def setUp(self):
+        super().setUp()
+        self.prod = RawProduction(name="prod")
+        self.addCleanup(self.prod.stop)
+        self.px = Proxy(self, "--prod", self.prod.addr)
+
+    def test_production_gets_canonical_chunks(self):
+        bodies = [
+            b"5;ext=1\r\nhello\r\n6 ; a = \"b;c\"\r\n world\r\n"
+            b"0;last\r\nX-Trailer: t\r\n\r\n",
+            b"000A\r\n0123456789\r\n00\r\n\r\n",
+            b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n",
+        ]
+        want = [b"hello world", b"0123456789", b"abc"]
+        for i, body in enumerate(bodies):
+            r = http_exchange(self.px.port, b"POST /c%d HTTP/1.1\r\nHost: h"
+                              b"\r\nTransfer-Encoding: chunked\r\n\r\n" % i
+                              + body)
+            self.assertIn(b"200 OK", r[0][0], body)
+        self.assertEqual(self.prod.count(), len(bodies))
+        for (head, raw), w in zip(self.prod.requests, want):
+            self.assertIn(b"Transfer-Encoding: chunked\r\n", head)
+            self.assertEqual(dechunk_canonical(self, raw), w)
+        # sent one byte at a time, the body still arrives canonical
+        s = socket.create_connection(("127.0.0.1", self.px.port), 10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"POST /slow HTTP/1.1\r\nHost: h\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        for b in b"b;x=y\r\nhello world\r\n0\r\n\r\n":
+            s.sendall(bytes([b]))
+        h, _ = read_http_message(s.makefile("rb"))
+        self.assertIn(b"200 OK", h)
+        s.close()
+        self.assertEqual(dechunk_canonical(self, self.prod.requests[-1][1]),
+                         b"hello world")
+
+    BAD = [
+        b"5 \r\nhello\r\n0\r\n\r\n",
+        b"5\nhello\r\n0\r\n\r\n",
+        b"5\r\nhello\n0\r\n\r\n",
+        b"5\r\nhello\r\n0\n\r\n",
+        b"3;a=\"x\r\nabc\r\n0\r\n\r\n",
+        b"3;=x\r\nabc\r\n0\r\n\r\n",
+        b"8000000000000000\r\nabc\r\n0\r\n\r\n",
+        b"00000000000000003\r\nabc\r\n0\r\n\r\n",
+    ]
+
+    def test_bad_chunk_400_and_pipelined_never_processed(self):
+        for i, body in enumerate(self.BAD):
+            s = socket.create_connection(("127.0.0.1", self.px.port), 10)
+            s.sendall(b"POST /bad%d HTTP/1.1\r\nHost: h\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n" % i + body
+                      + b"GET /after%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
+            f = s.makefile("rb")
+            h, _ = read_http_message(f)
+            self.assertTrue(h.startswith(b"HTTP/1.1 400 "), (body, h))
+            self.assertIn(b"Connection: close", h)
+            self.assertEqual(f.read(), b"", "connection closed after")
+            s.close()
+        # a request after all of them, on a new connection, is served:
+        # anything pipelined behind a bad body would have come first
+        r = http_exchange(self.px.port, b"GET /marker HTTP/1.1\r\nHost: h"
+                          b"\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        paths = self.prod.paths()
+        self.assertIn(b"/marker", paths)
+        self.assertFalse([p for p in paths if p.startswith(b"/after")],
+                         paths)
+        # what production got of each bad body is canonical so far, and
+        # never the client's bad line
+        for head, raw in self.prod.requests:
+            self.assertNotIn(b" \r\n", raw)
+            self.assertNotIn(b";", raw)
+        self.px.wait_counter("bad_requests", len(self.BAD))
+
+
+class TargetTest(TestCase):
+    """Issue 17 point 5: an absolute-form target reaches production in
+    origin-form with Host from its authority (RFC 9112 3.2.2); a fragment,
+    userinfo or an invalid Host gets 400 and never reaches production."""
+
+    def test_absolute_form_rewritten(self):
+        prod = RawProduction(name="prod")
+        self.addCleanup(prod.stop)
+        px = Proxy(self, "--prod", prod.addr)
+        r = http_exchange(px.port, b"GET http://app.example:8080/a?x=1 "
+                          b"HTTP/1.1\r\nHost: other\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        r = http_exchange(px.port, b"GET HTTP://b.example HTTP/1.0\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        heads = [h for h, _ in prod.requests]
+        self.assertTrue(heads[0].startswith(b"GET /a?x=1 HTTP/1.1\r\n"),
+                        heads[0])
+        self.assertIn(b"\r\nHost: app.example:8080\r\n", heads[0])
+        self.assertNotIn(b"other", heads[0])
+        self.assertTrue(heads[1].startswith(b"GET / HTTP/1.1\r\n"), heads[1])
+        self.assertIn(b"\r\nHost: b.example\r\n", heads[1])
+
+    def test_refused(self):
+        prod = RawProduction(name="prod")
+        self.addCleanup(prod.stop)
+        px = Proxy(self, "--prod", prod.addr)
+        cases = [
+            b"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET http://user:pw@h/a HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h/x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h:port\r\n\r\n",
+        ]
+        for raw in cases:
+            s = socket.create_connection(("127.0.0.1", px.port), 10)
+            s.sendall(raw + b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n")
+            f = s.makefile("rb")
+            h, _ = read_http_message(f)
+            self.assertTrue(h.startswith(b"HTTP/1.1 400 "), (raw, h))
+            self.assertEqual(f.read(), b"", "connection closed after")
+            s.close()
+        r = http_exchange(px.port, b"GET /marker HTTP/1.1\r\nHost: h\r\n\r\n")
+        self.assertIn(b"200 OK", r[0][0])
+        self.assertEqual(prod.paths(), [b"/marker"])
+        px.wait_counter("bad_requests", len(cases))

@@ -12,7 +12,6 @@ import json
 import socket
 import struct
 import threading
-import time
 
 from lib import Proxy, RecordingServer, TestCase, http_exchange, testsvc
 
@@ -115,6 +114,7 @@ class PipelineTest(TestCase):
             self.assertEqual(got[0][1], want[0][1])
             self.assertEqual(json.loads(got[0][1])["id"], str(i))
         px.wait_counter("requests", self.N)
+        self.px = px  # for a policy that waits on the proxy's counters
         sh.hold.set()
         return px, sh
 
@@ -152,7 +152,8 @@ class PipelineTest(TestCase):
         def policy(conn, served):
             # connection 1: the held copy and 3 of the batch answered
             if conn == 1 and served == 4:
-                time.sleep(0.5)  # umbra reads the 3 answers first
+                # umbra has read the 3 answers (and the held one) first
+                self.px.wait_counter("mirror_done", 4)
                 return "reset"
             return "answer"
         px, sh = self.run_requests(policy)

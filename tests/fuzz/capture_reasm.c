@@ -8,7 +8,8 @@
  * (idle expiry). Limits are small so
  * that eviction, reorder bounds and body cuts are reached.
  * Invariants: every record passes cap_rec_check; after finish every
- * request seen is written or counted lost, and nothing stays held
+ * request seen is written or counted lost, a response is never dated
+ * before its request, and nothing stays held
  * (memory back to zero); memory never exceeded its bound by more than one
  * segment and the fixed per-connection cost.
  */
@@ -25,6 +26,9 @@ static void on_rec(void *arg, cap_rec_t *r)
 	if (cap_rec_check(r, &why))
 		abort();
 	if (r->req_head_len == 0 || r->req_head_len > 256 * 1024)
+		abort();
+	/* a pair's times are ordered */
+	if (r->resp_head && r->resp_ns < r->req_ns)
 		abort();
 }
 

@@ -3,7 +3,9 @@
  * lie inside the input; names are tokens and values hold no CR/LF; feeding
  * the bytes one at a time (with `scanned` carried over) gives the same
  * outcome as all at once; a parsed head, rewritten by the proxy's writer,
- * parses again to the same method, target and framing.
+ * parses again to the same method, target and framing, except that an
+ * absolute-form target comes back in origin-form with Host its
+ * authority; a target never holds '#', an authority never '@'.
  */
 #include "base/buf.h"
 #include "base/err.h"
@@ -50,6 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (r.body == HTTP_BODY_CHUNKED && r.content_length)
 			abort();
+		if (memchr(r.target, '#', r.target_len) ||
+		    (r.authority && memchr(r.authority, '@', r.authority_len)))
+			abort();
+		if (r.target_form == HTTP_TARGET_ABSOLUTE) {
+			check_slice(r.authority, r.authority_len, data, size);
+			check_slice(r.origin, r.origin_len, data, size);
+			if (!r.authority_len)
+				abort();
+		}
 	} else if (rc != ERR_AGAIN && rc != ERR_PARSE) {
 		abort();
 	}
@@ -86,13 +97,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_err_t e3;
 		int rc3 = http_parse_request(b.data, b.len, &sc3, &big, &r3,
 					     &e3);
+		/* the target production gets */
+		buf_t want = BUF_INIT;
+		if (r.target_form == HTTP_TARGET_ABSOLUTE && !r.origin_len &&
+		    r.method_id == HTTP_M_OPTIONS) {
+			buf_putc(&want, '*');
+		} else if (r.target_form == HTTP_TARGET_ABSOLUTE) {
+			if (r.origin_len == 0 || r.origin[0] != '/')
+				buf_putc(&want, '/');
+			buf_append(&want, r.origin, r.origin_len);
+		} else {
+			buf_append(&want, r.target, r.target_len);
+		}
 		if (rc3 != (int)b.len || r3.body != r.body ||
 		    r3.content_length != r.content_length ||
 		    r3.method_len != r.method_len ||
 		    memcmp(r3.method, r.method, r.method_len) ||
-		    r3.target_len != r.target_len ||
-		    memcmp(r3.target, r.target, r.target_len))
+		    r3.target_len != want.len ||
+		    memcmp(r3.target, want.data, want.len) ||
+		    r3.target_form == HTTP_TARGET_ABSOLUTE)
 			abort();
+		if (r.target_form == HTTP_TARGET_ABSOLUTE &&
+		    (!r3.host || r3.host->value_len != r.authority_len ||
+		     memcmp(r3.host->value, r.authority, r.authority_len)))
+			abort();
+		buf_free(&want);
 		buf_free(&b);
 	}
 	return 0;

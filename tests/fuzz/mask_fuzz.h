@@ -85,7 +85,8 @@ __attribute__((unused)) static fz_t *fz_redacting(void)
 		    "  rules:\n"
 		    /* The marker, as written in each view, is a boundary
 		     * in the second pass as it was in the first. */
-		    "    - {where: pattern, pattern: '<<M>>|%3C%3CM%3E%3E', "
+		    "    - {where: pattern, pattern: "
+		    "'<<M>>|%3C%3CM%3E%3E|&lt;&lt;M&gt;&gt;', "
 		    "action: keep}\n"
 		    "    - {where: pattern, pattern: 'acct-\\d+'}\n");
 	return f;

@@ -1,6 +1,7 @@
 /*
  * mask_text.c: fuzz target for the text scan (detectors over the value
- * and its percent-decoded and JSON-unescaped views, and PCRE2 rules).
+ * and its percent-decoded, JSON-unescaped and HTML-unescaped views, and
+ * PCRE2 rules).
  * Invariants: text never fails; with nothing found the body is byte
  * identical; redacting, each hit becomes exactly one marker and a second
  * pass finds nothing (fixed point); same input, same output.
@@ -32,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fz_fixed_point(hs, 1, s, size) != 0)
 		abort();
 	/* One marker per hit (when the input had none of its own). */
-	if (!memmem(s, size, "<<", 2) && !memmem(s, size, "%3C", 3)) {
+	if (!memmem(s, size, "<<", 2) && !memmem(s, size, "%3C", 3) &&
+	    !memmem(s, size, "&lt;", 4)) {
 		fz_t *r = fz_redacting();
 		if (fz_post(r, hs, 1, s, size, &out) != 0)
 			abort();
@@ -41,11 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Markers in a view are escaped ("%3C%3CM%3E%3E"), so count
 		 * both spellings. */
 		size_t k = markers(b, bn);
-		const char *esc = "%3C%3CM%3E%3E";
-		for (const char *p = b;
-		     (p = memmem(p, bn - (size_t)(p - b), esc, strlen(esc)));
-		     p += strlen(esc))
-			k++;
+		static const char *const escs[] = {"%3C%3CM%3E%3E",
+						   "&lt;&lt;M&gt;&gt;"};
+		for (int e = 0; e < 2; e++)
+			for (const char *p = b;
+			     (p = memmem(p, bn - (size_t)(p - b), escs[e],
+					 strlen(escs[e])));
+			     p += strlen(escs[e]))
+				k++;
 		if (k != mask_ctx_report(r->c)->total) {
 			fprintf(stderr, "%zu markers, %u hits\n", k,
 				mask_ctx_report(r->c)->total);

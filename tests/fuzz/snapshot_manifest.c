@@ -1,13 +1,15 @@
 /*
- * snapshot_manifest.c: fuzz target for the snapshot store's two text
- * formats (mitigate/snapshot.h): the first byte picks the manifest or
- * the index parser, the rest is the file. Invariants: never crashes; a
+ * snapshot_manifest.c: fuzz target for the snapshot store's three text
+ * formats (mitigate/snapshot.h, mitigate/txn.h): the first byte picks the
+ * manifest, the index or the transaction journal parser, the rest is the
+ * file. A journal accepted has its required keys and absolute paths. Invariants: never crashes; a
  * rejection has a reason and a line inside the input; an accepted
  * manifest has only safe relative paths, sorted and unique, modes within
  * 0777, sizes within the limit; an accepted index has unique ids.
  */
 #include "base/err.h"
 #include "mitigate/snapshot.h"
+#include "mitigate/txn.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +32,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 	int line = -1;
 	const char *why = NULL;
+	if (data[0] % 4 == 2) {
+		mit_txn_t tx;
+		int rc = mit_txn_parse(t, n, &tx, &line, &why);
+		if (rc) {
+			if (rc != ERR_CORRUPT || !why || !why[0] || line < 0 ||
+			    line > lines(t, n) || tx.live || tx.dirs)
+				abort();
+			return 0;
+		}
+		if (!tx.id || !tx.live || tx.live[0] != '/' ||
+		    strlen(tx.from) != MIT_SNAP_ID_LEN ||
+		    (tx.method == MIT_TXN_EXCHANGE && !tx.stage) ||
+		    tx.state >= MIT_TXN__COUNT || tx.ndirs > MIT_TXN_MAX_DIRS)
+			abort();
+		mit_txn_free(&tx);
+		return 0;
+	}
 	if (data[0] & 1) {
 		mit_snap_info_t *v;
 		size_t k;

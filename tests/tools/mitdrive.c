@@ -14,21 +14,28 @@
  *   changed                         production's config may have changed
  *   signal SIG                      signal production (a deploy's reload)
  *   release WHO                     a person lifts a hold
+ *   promote SNAP                    promote snapshot SNAP of the store
+ *                                   (read through a second handle, as
+ *                                   a proposal's store is)
  *   status | audit | quit
  *
  * It ticks every analysis.interval and prints, one per line on stdout:
  * "ready" once production is up and the start snapshot taken, "note
- * KIND TEXT" for every note of the engine's report, "status JSON",
+ * KIND TEXT" for every note of the engine's report, "status JSON" (the
+ * engine's status and "ticks", the engine ticks run so far: a test
+ * waits for more of them to know that time passed with nothing done),
  * "audit KIND SUBJECT STATE TEXT", "error TEXT".
  *
  *   mitdrive CONFIG
  */
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "cmd/mitigate_ops.h"
 #include "config/config.h"
 #include "mitigate/mitigate.h"
+#include "mitigate/snapshot.h"
 #include "provision/provision.h"
 
 #include <event2/event.h>
@@ -50,6 +57,7 @@ typedef struct drive {
 	mit_t *eng;
 	mit_audit_t audit;
 	bool ready, quitting;
+	uint64_t ticks; /* mit_tick calls */
 	an_metric_view_t view[AN_METRIC__COUNT];
 	an_out_t out; /* the next tick's analysis */
 	char in[4096];
@@ -98,13 +106,14 @@ static void status(drive_t *d)
 	mit_status_t st;
 	mit_status(d->eng, &st);
 	json_t *j = json_pack(
-	    "{s:b, s:b, s:s, s:b, s:s, s:s, s:i, s:f, s:I, s:I, s:I}",
+	    "{s:b, s:b, s:s, s:b, s:s, s:s, s:i, s:f, s:I, s:I, s:I, s:I}",
 	    "dry_run", st.dry_run, "held", st.held, "hold_reason",
 	    st.hold_reason, "verifying", st.verifying, "current", st.current,
 	    "known_good", st.known_good, "replicas_desired",
 	    st.replicas_desired, "capacity", st.capacity, "decisions",
 	    (json_int_t)st.decisions, "actions", (json_int_t)st.actions,
-	    "alerts_firing", (json_int_t)st.alerts_firing);
+	    "alerts_firing", (json_int_t)st.alerts_firing, "ticks",
+	    (json_int_t)d->ticks);
 	char *t = json_dumps(j, JSON_COMPACT);
 	say("status %s", t);
 	free(t);
@@ -173,6 +182,30 @@ static void command(drive_t *d, char *line)
 		int rc = mit_release(d->eng, now, n > 1 ? w[1] : "test",
 				     "released by the test");
 		say("released %s", rc ? err_str(rc) : "ok");
+	} else if (!strcmp(w[0], "promote") && n >= 2) {
+		char *dir = mit_snapshot_dir(d->cfg);
+		mit_snaps_t *s;
+		buf_t err = BUF_INIT;
+		mit_snap_info_t info;
+		int rc = mit_snaps_open(dir, d->cfg->production.config_dir, 100,
+					false, &s, &err);
+		free(dir);
+		if (!rc) {
+			rc = mit_snaps_find(s, w[1], &info, &err);
+			mit_report_t rep = {0};
+			if (!rc)
+				rc = mit_promote(d->eng, now, s, info.id,
+						 "test promotion", "", &rep,
+						 &err);
+			for (size_t i = 0; i < rep.nnotes; i++)
+				say("note %s %s",
+				    mit_note_kind_name(rep.note[i].kind),
+				    rep.note[i].text);
+			mit_snaps_close(s);
+		}
+		say("promoted %s %s", rc ? err_str(rc) : "ok",
+		    err.data ? err.data : "");
+		buf_free(&err);
 	} else if (!strcmp(w[0], "status")) {
 		status(d);
 	} else if (!strcmp(w[0], "audit")) {
@@ -235,6 +268,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	mit_input_t in = {now, &d->out, NAN};
 	mit_report_t rep;
 	mit_tick(d->eng, &in, &rep);
+	d->ticks++;
 	memset(&d->out, 0, sizeof(d->out));
 	for (size_t i = 0; i < rep.nnotes; i++)
 		say("note %s %s", mit_note_kind_name(rep.note[i].kind),
@@ -265,6 +299,19 @@ int main(int argc, char **argv)
 	config_errors_free(&errs);
 	d.base = event_base_new();
 	buf_t err = BUF_INIT;
+	if (fault_arm_from_env())
+		return 2;
+	d.audit = mit_audit_memory_new(0);
+	/* as umbra run: an interrupted restore first, before production */
+	if (mit_recover(d.cfg, &d.audit, &err)) {
+		fprintf(stderr, "mitdrive: %s\n", err.data);
+		return 1;
+	}
+	mit_audit_entry_t rec[8];
+	size_t nrec = mit_audit_memory_all(&d.audit, rec, 8);
+	for (size_t i = 0; i < nrec; i++)
+		say("recovered %s %llu %s %s", rec[i].subject,
+		    (unsigned long long)rec[i].ref, rec[i].state, rec[i].text);
 	if (prov_new(d.cfg, d.base, NULL, &d.prov, &err) ||
 	    prov_start(d.prov, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
@@ -272,7 +319,6 @@ int main(int argc, char **argv)
 	}
 	d.live.prov = d.prov;
 	mit_ops_t ops = cmd_mit_ops(&d.live);
-	d.audit = mit_audit_memory_new(0);
 	if (mit_new(d.cfg, &ops, &d.audit, &d.eng, &err)) {
 		fprintf(stderr, "mitdrive: %s\n", err.data);
 		return 1;

@@ -7,7 +7,12 @@
  *       timestamp is CLOCK_MONOTONIC at the append and its value a global
  *       sequence number, so that after a kill -9 the test can check that
  *       what survived is a prefix and how old its newest point is.
- *       Prints "storeload: running" once the store is open.
+ *       Prints "storeload: running" once the store is open, then
+ *       "storeload: written N" each time the writer has committed more:
+ *       the points of values 0 .. N-1 are in the database and survive a
+ *       crash (appends are committed in order; an append refused at the
+ *       memory bound is retried, so the values have no gaps). A test
+ *       that kills it checks what was acknowledged, not how fast.
  *   storeload fill DB --service NAME --start UNIX_S --points N
  *       writes known series for `umbra export` tests: per side
  *       (production, shadow) metrics cpu (= i / 10, shadow doubled) and
@@ -58,8 +63,16 @@ static int run(const char *db, long rate, long flush_ms, long nseries)
 	fflush(stdout);
 	/* paced in 1 ms steps: rate/1000 points each */
 	int64_t start = clock_mono_ns();
-	uint64_t seq = 0;
+	uint64_t seq = 0, acked = 0;
 	for (;;) {
+		store_stats_t ss;
+		store_get_stats(st, &ss);
+		if (ss.written != acked) {
+			acked = ss.written;
+			printf("storeload: written %llu\n",
+			       (unsigned long long)acked);
+			fflush(stdout);
+		}
 		int64_t now = clock_mono_ns();
 		uint64_t due = (uint64_t)((double)(now - start) / 1e9 *
 					  (double)rate);

@@ -302,7 +302,13 @@ Test(analysis, a_deviation_from_the_first_tick_is_the_shadows)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		an_analyzer_t *a = make(&p);
 		an_finding_t f;
-		cr_assert(feed_cpu(a, 60, cases[c], &f, out), "case %zu", c);
+		/* present from the start: found once the warm-up (300
+		 * ticks at the defaults) is over, not before */
+		cr_assert(feed_cpu(a, 360, cases[c], &f, out), "case %zu", c);
+		cr_assert_geq(f.t_ns, S(299), "case %zu: t %lld", c,
+			      (long long)f.t_ns);
+		cr_assert_leq(f.t_ns, S(305), "case %zu: t %lld", c,
+			      (long long)f.t_ns);
 		/* production moved more from its first value, but the
 		 * deviation was there before it moved */
 		cr_assert_gt(f.change[AN_PROD], f.change[AN_SHADOW],
@@ -670,6 +676,317 @@ Test(analysis, events_and_endpoints_are_bounded)
 	free(eps);
 	free(out);
 	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ resolution */
+
+/* CPU read in 10 ms clock ticks: the cumulative time truncated to a tick,
+ * per 1-s interval, the way /proc/PID/stat gives it (one member per side,
+ * so the collector's resolution is two ticks: 0.02 cores). */
+typedef struct ticker {
+	double used; /* true CPU seconds so far */
+} ticker_t;
+
+/* The next 1-s reading of a side using cores on average (5% jitter in
+ * what it really uses): the tick count's growth, in cores. */
+static double ticked(ticker_t *tk, double cores)
+{
+	double before = floor(tk->used * 100);
+	tk->used += cores * noise(0.05);
+	return (floor(tk->used * 100) - before) / 100;
+}
+
+Test(analysis, sub_resolution_cpu_noise_is_never_a_finding)
+{
+	/* Production 0.053 cores at 100 req/s, the shadow 0.0265 at 50
+	 * (ratio 0.5): the same cost per request. Read in ticks, production
+	 * reads 0.05 or 0.06 and the shadow 0.02 or 0.03; per request on
+	 * production's scale the difference swings between -0.02 and +0.01
+	 * cores, up to 0.4 of the 0.053-core side: without the significance
+	 * floor that is noise over the 0.10 threshold (the control below,
+	 * with no envelope to learn it). The difference's resolution is
+	 * 0.02 + 0.02 * 100 / 50 = 0.06 cores, more than any swing: the
+	 * deviation is exactly 0 on every tick. */
+	an_params_t p;
+	an_params_default(&p);
+	p.ratio = 0.5;
+	p.warmup_ns = 0;
+	p.envelope = false;
+	for (int pass = 0; pass < 2; pass++) {
+		bool floored = pass == 0;
+		an_analyzer_t *a = make(&p);
+		an_out_t out;
+		size_t findings = 0;
+		double maxdev = 0;
+		ticker_t tp = {0}, ts = {0};
+		for (int64_t k = 0; k < 900; k++) {
+			an_tick_t t;
+			one(&t, k, AN_M_cpu, ticked(&tp, 0.053),
+			    ticked(&ts, 0.0265));
+			t.rps[AN_PROD] = 100;
+			t.rps[AN_SHADOW] = 50;
+			if (floored) {
+				t.resolution[AN_PROD][AN_M_cpu] = 0.02;
+				t.resolution[AN_SHADOW][AN_M_cpu] = 0.02;
+			}
+			cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+			findings += out.nfindings;
+			if (out.metric[AN_M_cpu].deviation > maxdev)
+				maxdev = out.metric[AN_M_cpu].deviation;
+		}
+		if (floored) {
+			cr_assert_eq(findings, 0, "%zu findings", findings);
+			cr_assert_eq(maxdev, 0, "deviation %g", maxdev);
+		} else {
+			cr_assert_gt(findings, 0, "the control: ticks are noise "
+				     "(max deviation %g)", maxdev);
+			cr_assert_gt(maxdev, 0.1, "control deviation %g", maxdev);
+		}
+		an_analyzer_free(a);
+	}
+}
+
+Test(analysis, the_resolution_is_taken_out_of_the_difference)
+{
+	/* Production 0.10 cores at 100 req/s, the shadow 0.08 at 50: on
+	 * production's scale the shadow costs 0.16, 0.06 more. Resolutions
+	 * 0.01 each: the difference's is 0.01 + 0.01 * 100 / 50 = 0.03, so
+	 * 0.03 is vouched for, over the smaller side 0.10: deviation 0.3. */
+	an_params_t p;
+	an_params_default(&p);
+	p.ratio = 0.5;
+	p.warmup_ns = 0;
+	an_analyzer_t *a = make(&p);
+	an_tick_t t;
+	an_out_t out;
+	one(&t, 0, AN_M_cpu, 0.10, 0.08);
+	t.rps[AN_PROD] = 100;
+	t.rps[AN_SHADOW] = 50;
+	t.resolution[AN_PROD][AN_M_cpu] = 0.01;
+	t.resolution[AN_SHADOW][AN_M_cpu] = 0.01;
+	cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+	cr_assert_float_eq(out.metric[AN_M_cpu].signed_dev, 0.3, 1e-12,
+			   "%g", out.metric[AN_M_cpu].signed_dev);
+	/* a resolution of NaN or below 0 is none */
+	one(&t, 1, AN_M_cpu, 0.10, 0.08);
+	t.rps[AN_PROD] = 100;
+	t.rps[AN_SHADOW] = 50;
+	t.resolution[AN_PROD][AN_M_cpu] = NAN;
+	t.resolution[AN_SHADOW][AN_M_cpu] = -1;
+	cr_assert_eq(an_analyzer_update(a, &t, &out), 0);
+	/* raw 0.6; the EWMA (0.3) from 0.3: 0.39 */
+	cr_assert_float_eq(out.metric[AN_M_cpu].signed_dev, 0.39, 1e-12,
+			   "%g", out.metric[AN_M_cpu].signed_dev);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ the mover */
+
+/* A bad production config at tick 1800: production's CPU per request
+ * 1.6x, every endpoint 1.5x slower, its responses 40 % smaller (error
+ * pages), and 30 % of the pairs differ. With the config change posted
+ * (production's side), every finding it causes names production as the
+ * mover: the side that changed is the one that moved, and a share of
+ * differing pairs is the pair's, not the shadow's. Without the event,
+ * the diff_rate finding names the shadow (its value is the only one
+ * that moved): the event is what decides it. */
+static size_t bad_prod_config(bool posted, an_metric_t *metrics,
+			      an_side_t *movers, size_t cap)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.metric[AN_M_net_tx].direction = AN_DIR_EITHER;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 11, 1.0);
+	size_t n = 0;
+	for (int64_t k = 0; k < 2100; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		if (k >= 1800) {
+			m.cost[AN_PROD] = 1.6;
+			for (int e = 0; e < SIM_NEP; e++)
+				m.ep_lat[e][AN_PROD] = 1.5;
+		}
+		an_tick_t *t = (an_tick_t *)sim_step(&s, k, &m);
+		if (k >= 1800) {
+			t->value[AN_PROD][AN_M_net_tx] *= 0.6;
+			t->value[AN_SHADOW][AN_M_diff_rate] = 0.3;
+		}
+		if (k == 1800 && posted) {
+			an_event_t ev = {S(k), S(k), AN_EV_CONFIG_CHANGE,
+					 AN_PROD, "app.yaml: cache off"};
+			cr_assert_eq(an_analyzer_event(a, &ev), 0);
+		}
+		cr_assert_eq(an_analyzer_update(a, t, out), 0);
+		for (size_t i = 0; i < out->nfindings && n < cap; i++) {
+			const an_finding_t *f = &out->finding[i];
+			cr_assert_geq(f->t_ns, S(1800), "%s before the change",
+				      an_metric_name(f->metric));
+			metrics[n] = f->metric;
+			movers[n++] = f->mover;
+		}
+	}
+	free(out);
+	an_analyzer_free(a);
+	return n;
+}
+
+Test(analysis, a_bad_production_config_names_production_in_every_finding)
+{
+	an_metric_t metric[64];
+	an_side_t mover[64];
+	size_t n = bad_prod_config(true, metric, mover, 64);
+	bool seen[AN_METRIC__COUNT] = {0};
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(mover[i], AN_PROD, "%s: %s moved",
+			     an_metric_name(metric[i]), an_side_name(mover[i]));
+		seen[metric[i]] = true;
+	}
+	cr_assert(seen[AN_M_cpu] && seen[AN_M_latency_p90] &&
+		  seen[AN_M_net_tx] && seen[AN_M_diff_rate],
+		  "cpu %d p90 %d net_tx %d diff_rate %d", seen[AN_M_cpu],
+		  seen[AN_M_latency_p90], seen[AN_M_net_tx],
+		  seen[AN_M_diff_rate]);
+	/* the control: unposted, the differing pairs are the shadow's */
+	n = bad_prod_config(false, metric, mover, 64);
+	bool shadow_diff = false;
+	for (size_t i = 0; i < n; i++)
+		shadow_diff |= metric[i] == AN_M_diff_rate &&
+			       mover[i] == AN_SHADOW;
+	cr_assert(shadow_diff, "without the event diff_rate is the shadow's");
+}
+
+/* The scheduled job of issue 22: both sides carry it (+15 % from tick
+ * 600 for ten minutes), and the shadow answers it unevenly: in every 10 s
+ * it runs 10 % under production for 4 ticks, then 20 % over for 6. At
+ * the findings the sides' moves from their own baselines are about
+ * production +15 % and the shadow +38 %: "the smaller at least half the
+ * larger" does not hold, which made it an alert. The raw difference
+ * between the sides never passes the 10 % threshold over a 10-s window
+ * ((6 x 20 % - 4 x 10 %) / 10 = 8 %, and less in any shorter start of
+ * the job): alike, so every finding is suppressed, and none is an
+ * alert. */
+Test(analysis, a_job_on_both_sides_alike_over_its_run_is_no_alert)
+{
+	an_params_t p;
+	an_params_default(&p);
+	p.warmup_ns = 0;
+	p.ratio = 1;
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	an_event_t job = {S(600), S(1200), AN_EV_SCHEDULED, AN_BOTH,
+			  "nightly-reindex"};
+	size_t findings = 0, not_alike_by_baselines = 0;
+	for (int64_t k = 0; k < 1300; k++) {
+		double base = 1.0 * noise(0.005), load = 1;
+		double burst = 1;
+		if (k >= 600 && k < 1200) {
+			load = 1.15;
+			burst = (k - 600) % 10 < 4 ? 0.9 : 1.2;
+		}
+		an_tick_t t;
+		one(&t, k, AN_M_cpu, base * load,
+		    base * load * burst * noise(0.005));
+		t.rps[AN_PROD] = t.rps[AN_SHADOW] = 100;
+		if (k == 600)
+			cr_assert_eq(an_analyzer_event(a, &job), 0);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++) {
+			const an_finding_t *f = &out->finding[i];
+			findings++;
+			cr_log_info("t=%lld %s dev %.3f p %+.3f s %+.3f",
+				    (long long)(f->t_ns / 1000000000LL - SIM_T0),
+				    an_find_kind_name(f->kind), f->deviation,
+				    f->change[AN_PROD], f->change[AN_SHADOW]);
+			cr_assert_geq(f->t_ns, S(600));
+			cr_assert(f->suppressed, "%s at %lld not suppressed: %s",
+				  an_find_kind_name(f->kind),
+				  (long long)(f->t_ns / 1000000000LL - SIM_T0),
+				  f->reason);
+			cr_assert_eq(f->action, AN_ACT_NONE, "%s", f->reason);
+			double cp = fabs(f->change[AN_PROD]);
+			double cs = fabs(f->change[AN_SHADOW]);
+			if (fmin(cp, cs) < 0.5 * fmax(cp, cs))
+				not_alike_by_baselines++;
+		}
+	}
+	cr_assert_gt(findings, 0, "the bursts raise findings");
+	cr_assert_gt(not_alike_by_baselines, 0,
+		     "the baselines' moves alone would not call it alike");
+	free(out);
+	an_analyzer_free(a);
+}
+
+/* ------------------------------------------------------------ replay */
+
+/* A capture replayed into the shadow from tick 1800 for five minutes
+ * (umbra replay --announce shadow): the replayed requests load the
+ * shadow without passing the proxy, so its CPU per request doubles. That
+ * is the replay's, not a regression: the cpu finding is suppressed and
+ * not acted on, with the replay in its context. Its errors are still the
+ * shadow's own: an error_rate finding during the replay is judged as
+ * usual. Control: unannounced, the same cpu data is an alert. */
+static void replay_run(bool announced, an_finding_t *cpu, an_finding_t *err)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	sim_t s;
+	sim_init(&s, 5, 1.0);
+	memset(cpu, 0, sizeof(*cpu));
+	memset(err, 0, sizeof(*err));
+	for (int64_t k = 0; k < 2100; k++) {
+		sim_mod_t m;
+		sim_mod_none(&m);
+		if (k >= 1800)
+			m.cost[AN_SHADOW] = 2.0;
+		an_tick_t *t = (an_tick_t *)sim_step(&s, k, &m);
+		if (k >= 1900) {
+			t->value[AN_PROD][AN_M_error_rate] = 0.01;
+			t->value[AN_SHADOW][AN_M_error_rate] = 0.2;
+		}
+		if (k == 1800 && announced) {
+			an_event_t ev = {S(k), S(k + 300), AN_EV_REPLAY,
+					 AN_SHADOW, "umbra replay day.ucap"};
+			cr_assert_eq(an_analyzer_event(a, &ev), 0);
+		}
+		cr_assert_eq(an_analyzer_update(a, t, out), 0);
+		for (size_t i = 0; i < out->nfindings; i++) {
+			const an_finding_t *f = &out->finding[i];
+			if (f->metric == AN_M_cpu && !cpu->t_ns)
+				*cpu = *f;
+			if (f->metric == AN_M_error_rate && !err->t_ns)
+				*err = *f;
+		}
+	}
+	free(out);
+	an_analyzer_free(a);
+}
+
+Test(analysis, a_replay_into_the_shadow_is_judged_as_such)
+{
+	an_finding_t cpu, err;
+	replay_run(true, &cpu, &err);
+	cr_assert(cpu.t_ns, "the cpu deviation is reported");
+	cr_assert_eq(cpu.mover, AN_SHADOW);
+	cr_assert(cpu.suppressed && cpu.action == AN_ACT_NONE, "%s",
+		  cpu.reason);
+	cr_assert(strstr(cpu.reason, "replayed"), "%s", cpu.reason);
+	bool ctx = false;
+	for (size_t i = 0; i < cpu.ncontext; i++)
+		ctx |= cpu.context[i].kind == AN_EV_REPLAY &&
+		       cpu.context[i].explains;
+	cr_assert(ctx, "the replay is the context that explains it");
+	cr_assert(err.t_ns, "the shadow's errors are found");
+	cr_assert(!err.suppressed && err.action != AN_ACT_NONE, "%s",
+		  err.reason);
+	replay_run(false, &cpu, &err);
+	cr_assert(cpu.t_ns && !cpu.suppressed &&
+			  cpu.action >= AN_ACT_ALERT,
+		  "unannounced: %s", cpu.reason);
 }
 
 /* ------------------------------------------------ single-side anomalies */

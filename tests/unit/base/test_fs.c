@@ -72,3 +72,78 @@ Test(fs, a_file_in_the_way_is_an_error)
 	snprintf(p, sizeof(p), "%s/f/sub", root);
 	cr_assert_eq(fs_mkdirs(p, 0755), -ENOTDIR);
 }
+
+/* ------------------------------------------------------------ secrets */
+
+#include "base/err.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+static void touch(const char *p, mode_t mode)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert_geq(fd, 0, "%s: %s", p, strerror(errno));
+	cr_assert_eq(write(fd, "x\n", 2), 2);
+	close(fd);
+	cr_assert_eq(chmod(p, mode), 0);
+}
+
+Test(fs, check_private_takes_0600_and_refuses_group_world_and_non_files)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/secret", root);
+	touch(p, 0600);
+	buf_t why = BUF_INIT;
+	cr_assert_eq(fs_check_private_path(p, &why), 0);
+	cr_assert_eq(chmod(p, 0640), 0);
+	cr_assert_eq(fs_check_private_path(p, &why), ERR_INSECURE);
+	cr_assert(strstr(why.data, p) && strstr(why.data, "0640"), "%s",
+		  why.data);
+	buf_reset(&why);
+	cr_assert_eq(chmod(p, 0604), 0);
+	cr_assert_eq(fs_check_private_path(p, &why), ERR_INSECURE);
+	buf_reset(&why);
+	cr_assert_eq(fs_check_private_path(root, &why), ERR_INSECURE);
+	cr_assert(strstr(why.data, "not a regular file"), "%s", why.data);
+	char l[160];
+	snprintf(l, sizeof(l), "%s/link", root);
+	cr_assert_eq(symlink(p, l), 0);
+	buf_reset(&why);
+	cr_assert_eq(fs_check_private_path(l, &why), ERR_INSECURE,
+		     "a symlink is not the secret itself");
+	snprintf(l, sizeof(l), "%s/missing", root);
+	cr_assert_eq(fs_check_private_path(l, NULL), -ENOENT);
+	buf_free(&why);
+}
+
+Test(fs, open_beneath_never_leaves_the_tree)
+{
+	char p[160];
+	snprintf(p, sizeof(p), "%s/in", root);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/in/sub", root);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/in/sub/f", root);
+	touch(p, 0600);
+	snprintf(p, sizeof(p), "%s/outside", root);
+	touch(p, 0600);
+	snprintf(p, sizeof(p), "%s/in/up", root);
+	cr_assert_eq(symlink("../outside", p), 0);
+	snprintf(p, sizeof(p), "%s/in/dirlink", root);
+	cr_assert_eq(symlink("sub", p), 0);
+	snprintf(p, sizeof(p), "%s/in", root);
+	int d = open(p, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(d, 0);
+
+	int fd = fs_open_beneath(d, "sub/f", O_RDONLY, 0);
+	cr_assert_geq(fd, 0, "a plain path: %s", strerror(-fd));
+	close(fd);
+	cr_assert_lt(fs_open_beneath(d, "up", O_RDONLY, 0), 0,
+		     "a final symlink out");
+	cr_assert_lt(fs_open_beneath(d, "dirlink/f", O_RDONLY, 0), 0,
+		     "a symlink on the way, even inside");
+	cr_assert_lt(fs_open_beneath(d, "../outside", O_RDONLY, 0), 0);
+	cr_assert_lt(fs_open_beneath(d, "/etc/passwd", O_RDONLY, 0), 0);
+	close(d);
+}

@@ -112,3 +112,31 @@ Test(log, parse_names)
 	cr_assert_eq(log_format_parse("json", &f), 0);
 	cr_assert_eq(log_format_parse("xml", &f), ERR_INVAL);
 }
+
+Test(log, limit_passes_one_per_interval_and_counts_the_rest)
+{
+	log_limit_t l = {0};
+	uint64_t sup = 99;
+	cr_assert(log_limit_pass(&l, 1000, 100, &sup));
+	cr_assert_eq(sup, 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_not(log_limit_pass(&l, 1050 + i, 100, &sup));
+	cr_assert(log_limit_pass(&l, 1100, 100, &sup));
+	cr_assert_eq(sup, 5, "suppressed %llu", (unsigned long long)sup);
+	cr_assert_not(log_limit_pass(&l, 1199, 100, &sup));
+	cr_assert(log_limit_pass(&l, 5000, 100, &sup));
+	cr_assert_eq(sup, 1);
+}
+
+static void emit_flood(void)
+{
+	for (int i = 0; i < 1000; i++)
+		log_warn_limited("proxy", "flood", LF_I("i", i));
+}
+
+Test(log, limited_macro_emits_once_with_a_suppressed_count)
+{
+	char *out = capture(emit_flood);
+	cr_assert(strstr(out, "msg=\"flood\" i=0 suppressed=0\n"), "%s", out);
+	cr_assert_null(strstr(out, "i=1"), "%s", out);
+}

@@ -25,7 +25,7 @@ typedef struct got {
 	uint16_t flags[MAXREC];
 	uint32_t seq[MAXREC];
 	uint64_t conn[MAXREC];
-	int64_t req_ns[MAXREC], latency[MAXREC];
+	int64_t req_ns[MAXREC], resp_ns[MAXREC], latency[MAXREC];
 } got_t;
 
 static void on_rec(void *arg, cap_rec_t *r)
@@ -46,7 +46,11 @@ static void on_rec(void *arg, cap_rec_t *r)
 	g->seq[i] = r->seq;
 	g->conn[i] = r->conn_id;
 	g->req_ns[i] = r->req_ns;
+	g->resp_ns[i] = r->resp_ns;
 	g->latency[i] = r->latency_ns;
+	if (r->resp_head)
+		cr_assert_geq(r->resp_ns, r->req_ns,
+			      "response recorded before its request");
 }
 
 /* A connection under test: positions relative to each side's ISN. */
@@ -404,6 +408,111 @@ Test(reasm, midstream_join_between_requests_loses_nothing)
 	cap_reasm_finish(r);
 	cr_assert_eq(g.n, 1);
 	cr_assert_eq(total_lost(r), 0);
+	check_invariant(r);
+	cap_reasm_free(r);
+}
+
+/* The capture starts while a request is in flight: its response comes
+ * first, with a body that looks like a status line. It answers a request
+ * the capture never saw: skipped by its framing and counted, and every
+ * later pair is right (the off-by-one of issue 24). */
+#define RESP0                                                              \
+	"HTTP/1.1 200 OK\r\nContent-Length: 32\r\n\r\n"                     \
+	"HTTP/1.1 404 Not Found\r\n\r\nnot-me"
+Test(reasm, midstream_response_to_unseen_request_is_skipped)
+{
+	got_t g;
+	cap_reasm_t *r = mk(&g);
+	conn_t c = {r, {1, 2}, {40, 0}, 1, 40000};
+	/* the client's GET (40 bytes) went out before the capture */
+	send_dir(&c, 1, RESP0, 17);
+	send_dir(&c, 0, REQ1, 1000);
+	send_dir(&c, 1, RESP1, 1000);
+	send_dir(&c, 0, REQ2, 1000);
+	send_dir(&c, 1, RESP2, 1000);
+	cap_reasm_finish(r);
+	const cap_reasm_stats_t *st = cap_reasm_stats(r);
+	cr_assert_eq(g.n, 2);
+	cr_assert_str_eq(g.req[0], REQ1);
+	cr_assert_str_eq(g.respbody[0], "one");
+	cr_assert_str_eq(g.reqbody[1], "hello");
+	cr_assert(strstr(g.resp[1], "201 Created"), "%s", g.resp[1]);
+	cr_assert_eq(st->lost[CAP_LOSS_MIDSTREAM], 1);
+	cr_assert_eq(st->stray_responses, 1);
+	check_invariant(r);
+	cap_reasm_free(r);
+}
+
+/* The same when the capture shows the stray response after the first
+ * request it saw (a pipelining client): its ack says the server had not
+ * received that request yet. */
+Test(reasm, stray_response_told_by_its_ack)
+{
+	got_t g;
+	cap_reasm_t *r = mk(&g);
+	conn_t c = {r, {1, 2}, {40, 0}, 1, 40000};
+	send_dir(&c, 0, REQ1, 1000);
+	/* RESP0 acks only the 40 bytes before REQ1 */
+	uint32_t saved = c.pos[0];
+	c.pos[0] = 40;
+	cap_seg_t s = seg(&c, 1, c.pos[1], RESP0, strlen(RESP0), 0);
+	c.pos[0] = saved;
+	c.pos[1] += (uint32_t)strlen(RESP0);
+	c.ts += 1000;
+	cap_reasm_segment(r, c.ts, &s);
+	send_dir(&c, 1, RESP1, 1000);
+	cap_reasm_finish(r);
+	cr_assert_eq(g.n, 1);
+	cr_assert_str_eq(g.req[0], REQ1);
+	cr_assert_str_eq(g.respbody[0], "one");
+	cr_assert_eq(cap_reasm_stats(r)->lost[CAP_LOSS_MIDSTREAM], 1);
+	check_invariant(r);
+	cap_reasm_free(r);
+}
+
+/* The capture joins mid-request and the response to that request comes:
+ * one request lost, counted once (the skipped bytes and the stray
+ * response are the same request). */
+Test(reasm, midstream_mid_request_and_its_response_count_one)
+{
+	got_t g;
+	cap_reasm_t *r = mk(&g);
+	conn_t c = {r, {1, 2}, {10, 0}, 1, 40000};
+	send_dir(&c, 0, "Host: h\r\nContent-Length: 4\r\n\r\nbody", 1000);
+	send_dir(&c, 1, RESP0, 1000);
+	send_dir(&c, 0, REQ1, 1000);
+	send_dir(&c, 1, RESP1, 1000);
+	cap_reasm_finish(r);
+	cr_assert_eq(g.n, 1);
+	cr_assert_str_eq(g.respbody[0], "one");
+	cr_assert_eq(cap_reasm_stats(r)->lost[CAP_LOSS_MIDSTREAM], 1);
+	check_invariant(r);
+	cap_reasm_free(r);
+}
+
+/* A gap in the client's stream hides a whole request; its response must
+ * not pair with the next request (its ack tells). */
+Test(reasm, gap_hiding_a_whole_request_shifts_nothing)
+{
+	got_t g;
+	cap_reasm_t *r = mk(&g);
+	conn_t c = {r, {1, 2}, {0, 0}, 1, 40000};
+	handshake(&c);
+	send_dir(&c, 0, REQ1, 1000);
+	send_dir(&c, 1, RESP1, 1000);
+	c.pos[0] += (uint32_t)strlen(REQ2); /* never captured */
+	send_dir(&c, 1, RESP2, 1000);
+	send_dir(&c, 0, REQ3, 1000);
+	send_dir(&c, 1, RESP3, 1000);
+	fin(&c, 0);
+	fin(&c, 1);
+	cap_reasm_finish(r);
+	const cap_reasm_stats_t *st = cap_reasm_stats(r);
+	cr_assert_eq(g.n, 2);
+	cr_assert_str_eq(g.respbody[0], "one");
+	cr_assert_str_eq(g.reqbody[1], "abcdefg");
+	cr_assert_str_eq(g.respbody[1], "xyz", "%s", g.respbody[1]);
+	cr_assert_eq(st->lost[CAP_LOSS_GAP], 1);
 	check_invariant(r);
 	cap_reasm_free(r);
 }

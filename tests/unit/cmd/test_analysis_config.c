@@ -28,6 +28,7 @@ Test(analysis_config, defaults_agree)
 	an_params_default(&want);
 	cr_assert_eq(got.interval_ns, want.interval_ns);
 	cr_assert_eq(got.history_ns, want.history_ns);
+	cr_assert_eq(got.warmup_ns, want.warmup_ns);
 	cr_assert_float_eq(got.smoothing, want.smoothing, 1e-12);
 	cr_assert_eq(got.velocity_window_ns, want.velocity_window_ns);
 	cr_assert_float_eq(got.velocity_threshold, want.velocity_threshold,

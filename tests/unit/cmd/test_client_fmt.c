@@ -330,6 +330,33 @@ Test(render, status_ok_and_held)
 	json_decref(st);
 }
 
+/* The warm-up and the identity fields: a metric over its threshold in
+ * its warm-up is not flagged (nothing is judged yet). */
+Test(render, status_while_warming_up)
+{
+	json_t *st = J("{\"service\":\"shop\",\"analysis_warming\":true,"
+		       "\"identity\":\"x-side (learned)\",\"analysis\":{"
+		       "\"cpu\":{\"deviation\":0.5,\"threshold\":0.1,"
+		       "\"open\":\"none\",\"warming\":true,"
+		       "\"warmup_left_s\":42},\"memory\":{\"deviation\":"
+		       "0.01,\"threshold\":0.15,\"open\":\"none\","
+		       "\"warming\":true,\"warmup_left_s\":40}}}");
+	buf_t b = BUF_INIT;
+	cr_assert_not(cmd_render_status(st, NULL, "u.yaml", &b));
+	cr_assert(strstr(b.data, "shop: OK\n") == b.data, "%s", b.data);
+	cr_assert(strstr(b.data, "warm-up     learning what normal looks like: "
+				 "no finding for up to 42 s more\n"),
+		  "%s", b.data);
+	cr_assert(strstr(b.data, "identity    x-side (learned): left out"),
+		  "%s", b.data);
+	cr_assert(strstr(b.data, "  cpu"), "%s", b.data);
+	cr_assert(strstr(b.data, "warming up"), "%s", b.data);
+	cr_assert_null(strstr(b.data, "over threshold"), "%s", b.data);
+	cr_assert_null(strstr(b.data, "!"), "%s", b.data);
+	buf_free(&b);
+	json_decref(st);
+}
+
 Test(render, status_of_an_empty_reply)
 {
 	json_t *st = J("{}");

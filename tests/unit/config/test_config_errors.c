@@ -128,7 +128,8 @@ Test(config_errors, directory_not_file)
 	cr_assert_eq(rc, ERR_CONFIG);
 	buf_t b = BUF_INIT;
 	config_error_format(&errs.v[0], &b);
-	cr_assert_str_eq(b.data, "/tmp: not a regular file");
+	cr_assert_str_eq(b.data, "/tmp: not a regular file (a config is a file, "
+				 "not a FIFO, device or directory)");
 	buf_free(&b);
 	config_errors_free(&errs);
 }
@@ -654,4 +655,84 @@ Test(config_errors, errors_beyond_the_limit_are_counted)
 	buf_free(&out);
 	buf_free(&b);
 	config_errors_free(&errs);
+}
+
+/* ------------------------------------------------------------ issue 19 */
+
+/* A FIFO named as the config is refused at once, checked on the open
+ * descriptor (opened non-blocking: no writer is waited for). The
+ * timeout only turns a hang into a failure. */
+Test(config_errors, fifo_is_refused_without_blocking, .timeout = 10)
+{
+	char dir[] = "/tmp/umbra-cfgfifo-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/umbra.yaml", dir);
+	cr_assert_eq(mkfifo(path, 0644), 0);
+	config_t *cfg = NULL;
+	config_errors_t errs = {0};
+	cr_assert_eq(config_load_file(path, &cfg, &errs), ERR_CONFIG);
+	cr_assert_null(cfg);
+	buf_t b = BUF_INIT;
+	config_errors_format(&errs, &b);
+	cr_assert(strstr(b.data, path) && strstr(b.data, "not a regular file"),
+		  "%s", b.data);
+	buf_free(&b);
+	config_errors_free(&errs);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* 70,000 keys in a file under 1 MiB: every one reported or counted,
+ * duplicates found by a hash set, not by comparing each key with every
+ * earlier one (which took a minute). Linear time is what is tested: the
+ * quadratic loader needs over 15 s here, the linear one a fifth of a
+ * second, so the timeout below (a hang guard, not a benchmark) fails
+ * only the former. */
+#define MANY_KEYS 70000
+Test(config_errors, seventy_thousand_keys_are_linear, .timeout = 5)
+{
+	buf_t t = BUF_INIT;
+	buf_puts(&t, "service: x\n");
+	for (int i = 0; i < MANY_KEYS; i++)
+		buf_printf(&t, "k%d: 1\n", i);
+	cr_assert_lt(t.len, 1 << 20);
+	config_t *cfg = NULL;
+	config_errors_t errs = {0};
+	cr_assert_eq(config_load_string("t.yaml", t.data, t.len, "/", &cfg,
+					&errs),
+		     ERR_CONFIG);
+	cr_assert_eq(errs.n + errs.dropped, MANY_KEYS, "%zu + %zu", errs.n,
+		     errs.dropped);
+	config_errors_free(&errs);
+
+	/* the same key 70,000 times: one first, the rest duplicates */
+	buf_reset(&t);
+	buf_puts(&t, "service: x\n");
+	for (int i = 0; i < MANY_KEYS; i++)
+		buf_puts(&t, "service: y\n");
+	memset(&errs, 0, sizeof(errs));
+	cr_assert_eq(config_load_string("t.yaml", t.data, t.len, "/", &cfg,
+					&errs),
+		     ERR_CONFIG);
+	cr_assert_eq(errs.n + errs.dropped, MANY_KEYS);
+	cr_assert(strstr(errs.v[0].msg, "duplicate key (first at line 1)"),
+		  "%s", errs.v[0].msg);
+	config_errors_free(&errs);
+	buf_free(&t);
+}
+
+Test(config_errors, users_groups_and_capabilities)
+{
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "  capabilities: [CAP_NET_BIND_SERVICE, CAP_FLY]\n",
+	       "t.yaml:4:17: production.capabilities: unknown capability "
+	       "\"CAP_FLY\" (expected a name such as CAP_NET_BIND_SERVICE)");
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "shadow:\n  group: nogroup\n",
+	       "t.yaml:5:10: shadow.group: set shadow.user too");
+	expect("service: api\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+	       "mitigation:\n  propose:\n    roots: [relative/dir]\n",
+	       "t.yaml:6:12: mitigation.propose.roots: \"relative/dir\" is not "
+	       "an absolute path");
 }

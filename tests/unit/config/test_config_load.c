@@ -248,3 +248,26 @@ Test(config_load, reference_lists_every_section)
 	cr_assert(strstr(b.data, "| `mask.rules[].action` |") != NULL);
 	buf_free(&b);
 }
+
+Test(config_load, limits_and_timeouts_of_the_production_path)
+{
+	config_t *c = load_ok("service: s\nproduction:\n  upstreams: "
+			      "[127.0.0.1:9000]\n");
+	cr_assert_eq(c->listen.max_connections, 10000);
+	cr_assert_eq(c->listen.max_body, 64u << 20);
+	cr_assert_eq(c->listen.body_min_rate, 256);
+	cr_assert_eq(c->listen.body_deadline, 600 * NS_PER_S);
+	cr_assert_eq(c->listen.send_timeout, 60 * NS_PER_S);
+	cr_assert_eq(c->shadow.response_deadline, 30 * NS_PER_S);
+	config_free(c);
+	c = load_ok("service: s\nproduction:\n  upstreams: [127.0.0.1:9000]\n"
+		    "listen:\n  max_body: 1GiB\n  body_min_rate: 0\n"
+		    "  body_deadline: 2m\n  send_timeout: 5s\n"
+		    "shadow:\n  response_deadline: 1500ms\n");
+	cr_assert_eq(c->listen.max_body, 1u << 30);
+	cr_assert_eq(c->listen.body_min_rate, 0, "0 turns the rate off");
+	cr_assert_eq(c->listen.body_deadline, 120 * NS_PER_S);
+	cr_assert_eq(c->listen.send_timeout, 5 * NS_PER_S);
+	cr_assert_eq(c->shadow.response_deadline, 1500 * NS_PER_MS);
+	config_free(c);
+}

@@ -115,10 +115,13 @@ Test(json, card_numbers_as_numbers)
 	tmask_t *t = tm_new("");
 	const char *o = json_out(t, "{\"n\": 4111111111111111, \"m\": 12345}");
 	cr_expect_str_eq(o, "{\"n\": 4181766242803988, \"m\": 12345}");
-	/* Not Luhn, a float, negative: numbers */
+	/* Not Luhn, negative, not a whole number: numbers */
 	const char *b =
-	    "[4111111111111112, 4111111111111111.0, -4111111111111111]";
+	    "[4111111111111112, 4111111111111111.5, -4111111111111111]";
 	cr_expect_str_eq(json_out(t, b), b);
+	/* A whole number written as a float is the same card */
+	cr_expect_str_eq(json_out(t, "[4111111111111111.0]"),
+			 "[4181766242803988.0]");
 	tm_free(t);
 }
 

@@ -186,3 +186,34 @@ Test(agg, drains_more_than_a_batch_and_bounds_rings)
 	ring_free(r);
 	metrics_agg_free(agg);
 }
+
+/* A client that leaves before its response ends (wrk stopping) is a
+ * request and a client abort, not a production error: 100 requests, 10
+ * answered 503, 20 aborted by their clients: error rate 0.1, not 0.3. */
+Test(agg, client_aborts_are_their_own_counter)
+{
+	metrics_agg_t *agg = metrics_agg_new(NULL, 10, 0);
+	ring_t *r1 = ring_new(sizeof(reqrec_t), 4096);
+	cr_assert_eq(metrics_agg_add_ring(agg, r1), 0);
+	for (int i = 0; i < 100; i++) {
+		reqrec_t r = rec(REQREC_PRODUCTION, 0, 1000, i < 10 ? 503 : 200);
+		if (i >= 80) {
+			r.error = REQREC_ERR_CLIENT;
+			r.status = 0;
+		}
+		cr_assert(ring_push(r1, &r));
+	}
+	cr_assert_eq(metrics_agg_drain(agg), 100);
+	metrics_agg_tick(agg, NS_PER_S);
+	const metrics_req_stats_t *p = metrics_agg_side(agg, REQREC_PRODUCTION);
+	cr_assert_eq(p->requests, 100);
+	cr_assert_eq(p->errors, 10);
+	cr_assert_eq(p->client_aborts, 20);
+	cr_assert_float_eq(p->error_rate, 0.1, 1e-12, "%g", p->error_rate);
+	const metrics_req_totals_t *t =
+		metrics_agg_totals(agg, REQREC_PRODUCTION, UINT32_MAX);
+	cr_assert_eq(t->client_aborts, 20);
+	cr_assert_eq(t->errors, 10);
+	ring_free(r1);
+	metrics_agg_free(agg);
+}

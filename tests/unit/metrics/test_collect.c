@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *data(const char *rel)
@@ -159,6 +162,11 @@ Test(proc, members_come_and_go, .fini = rm_tmp)
 	cr_assert_eq(s.procs, 3);
 	cr_assert_float_eq(s.cpu_user_s, 7.10 + 1.00 + 0.03 + 0.07, 1e-9);
 	cr_assert_float_eq(s.cpu_system_s, 1.55 + 0.01, 1e-9);
+	/* a fixture is read in clock ticks: 2 sqrt(n) of them for the
+	 * members read (100, 101, 103) and gone (102), n = 4 */
+	long hz = sysconf(_SC_CLK_TCK);
+	cr_assert_float_eq(s.cpu_res_s, 2 * 2.0 / (double)(hz > 0 ? hz : 100),
+			   1e-12, "resolution %g", s.cpu_res_s);
 
 	/* pid 101 reused by another process (new start time): a new
 	 * member, counted from zero; the old one's exit is not a negative
@@ -313,4 +321,53 @@ Test(netdev, namespace_of_a_pid)
 	/* the real one parses */
 	cr_assert_eq(metrics_netdev_read(NULL, getpid(), true, &n), 0);
 	cr_assert_geq(n.ifaces, 1);
+}
+
+/* A live process on the real /proc: its CPU time comes from its process
+ * CPU clock, in nanoseconds, not from 10-ms ticks. The child burns about
+ * 23 ms (not a whole number of ticks), says so, and blocks: the
+ * collector's total is the clock's, and its resolution a nanosecond. */
+Test(proc, live_cpu_is_read_in_nanoseconds)
+{
+	int ready[2], hold[2];
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct timespec ts;
+		volatile double x = 1;
+		do {
+			for (int i = 0; i < 10000; i++)
+				x = x * 1.0000001 + 1e-9;
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+		} while (ts.tv_sec == 0 && ts.tv_nsec < 23000000);
+		char c = 1, d;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		(void)!read(hold[0], &d, 1);
+		_exit(0);
+	}
+	char c;
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	metrics_proc_t *p = metrics_proc_new(NULL);
+	metrics_proc_set_roots(p, &child, 1);
+	metrics_proc_stat_t s;
+	int rc = metrics_proc_tick(p, &s);
+	clockid_t clk;
+	struct timespec ts = {0};
+	cr_assert_eq(clock_getcpuclockid(child, &clk), 0);
+	cr_assert_eq(clock_gettime(clk, &ts), 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	metrics_proc_free(p);
+	cr_assert_eq(rc, 0);
+	double want = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	double got = s.cpu_user_s + s.cpu_system_s;
+	cr_assert_geq(want, 0.023, "the child burned %g s", want);
+	/* the child may still be on its way into read() when read */
+	cr_assert_float_eq(got, want, 1e-3, "collector %.9f, clock %.9f", got,
+			   want);
+	cr_assert_float_eq(s.cpu_res_s, 1e-9, 1e-15, "resolution %g",
+			   s.cpu_res_s);
 }

@@ -199,3 +199,31 @@ Test(hist, clamped_range_is_bounded)
 	cr_assert_leq(h.cap, 8192);
 	metrics_hist_free(&h);
 }
+
+/* The resolution of a quantile: ten values 1..10 ms resolve their p90
+ * (the 9th) only to half the distance between the 8th and the 10th
+ * (one rank either side: sqrt(10 * 0.9 * 0.1) rounds up to 1), 1 ms;
+ * ten thousand 1..10000 us resolve their median to half the distance
+ * between ranks 4950 and 5050 (sqrt(2500) = 50), 50 us; one value only
+ * to the bucket error. */
+Test(hist, quantile_resolution_follows_the_count)
+{
+	metrics_hist_t h;
+	metrics_hist_init(&h);
+	cr_assert(isnan(metrics_hist_quantile_res(&h, 0.9)));
+	for (int i = 1; i <= 10; i++)
+		metrics_hist_add(&h, i * 1e-3);
+	double r = metrics_hist_quantile_res(&h, 0.9);
+	cr_assert_float_eq(r, 1e-3, 2 * METRICS_HIST_ALPHA * 10e-3, "%g", r);
+	metrics_hist_reset(&h);
+	for (int i = 1; i <= 10000; i++)
+		metrics_hist_add(&h, i * 1e-6);
+	r = metrics_hist_quantile_res(&h, 0.5);
+	cr_assert_float_eq(r, 50e-6, 2 * METRICS_HIST_ALPHA * 5e-3, "%g", r);
+	cr_assert_lt(r, 0.02 * metrics_hist_quantile(&h, 0.5));
+	metrics_hist_reset(&h);
+	metrics_hist_add(&h, 0.004);
+	r = metrics_hist_quantile_res(&h, 0.99);
+	cr_assert_float_eq(r, METRICS_HIST_ALPHA * 0.004, 1e-12, "%g", r);
+	metrics_hist_free(&h);
+}

@@ -11,6 +11,9 @@
 #include "metrics/store.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -465,11 +468,40 @@ Test(store, refuses_foreign_and_newer_databases)
 	cr_assert_eq(sqlite3_open(other, &d), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(d, "CREATE TABLE t(x)", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(d);
+	cr_assert_eq(chmod(other, 0600), 0);
 	store_opts_t o2 = {.path = other};
 	cr_assert_eq(store_open(&o2, &st), ERR_CORRUPT);
 	snprintf(other, sizeof(other), "%s/missing.db", dir);
 	store_opts_t o3 = {.path = other, .readonly = true};
 	cr_assert_lt(store_open(&o3, &st), 0);
+}
+
+Test(store, files_are_private_and_an_open_store_is_refused)
+{
+	store_t *st = open_store(50, 1 << 20);
+	store_sid_t a;
+	store_series(st, &K_CPU, &a);
+	store_append(st, a, T0, 1);
+	store_close(st);
+	struct stat sb;
+	cr_assert_eq(stat(db, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600, "store mode %o",
+		     sb.st_mode & 0777);
+	char side[200];
+	snprintf(side, sizeof(side), "%s-wal", db);
+	if (stat(side, &sb) == 0)
+		cr_assert_eq(sb.st_mode & 0777, 0600, "wal mode %o",
+			     sb.st_mode & 0777);
+	cr_assert_eq(chmod(db, 0644), 0);
+	store_opts_t o = {.path = db, .degraded_start = true};
+	cr_assert_eq(store_open(&o, &st), ERR_INSECURE,
+		     "never degraded: a readable store is refused");
+	cr_assert_eq(chmod(db, 0600), 0);
+	int fd = open(side, O_WRONLY | O_CREAT, 0640);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chmod(side, 0640), 0);
+	cr_assert_eq(store_open(&o, &st), ERR_INSECURE, "a readable WAL");
 }
 
 Test(store, migrates_a_version_zero_database)
@@ -480,6 +512,7 @@ Test(store, migrates_a_version_zero_database)
 	sqlite3 *d;
 	cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
 	sqlite3_close(d); /* an empty file: version 0 */
+	cr_assert_eq(chmod(db, 0600), 0);
 	store_t *st = open_store(50, 1 << 20);
 	store_close(st);
 	cr_assert_eq(sql_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);

@@ -260,9 +260,10 @@ static void bad_deploy(void)
 	mit_status(eng, &st);
 	cr_assert_str_eq(st.known_good, st.current);
 	write_conf(BAD);
+	/* as the drift watcher reports it: once per changed file; the
+	 * next tick takes one snapshot for all */
 	mit_config_changed(eng, T0 + 12 * S, "test deploy");
-	mit_status(eng, &st);
-	cr_assert_str_neq(st.known_good, st.current);
+	mit_config_changed(eng, T0 + 12 * S, "test deploy, again");
 }
 
 /* ---------------------------------------------------------- tests */
@@ -301,6 +302,10 @@ Test(engine, rollback_restores_reloads_and_verifies)
 	cr_assert_str_eq(trail(), "finding cpu/critical 95\n"
 				  "decision default-cpu \n"
 				  "action rollback started\n"
+				  "outcome rollback intent\n"
+				  "outcome rollback staged\n"
+				  "outcome rollback switched\n"
+				  "outcome rollback reloaded\n"
 				  "outcome rollback applied\n"
 				  "action scale started\n"
 				  "outcome scale ok\n"
@@ -506,10 +511,20 @@ Test(engine, notes_between_ticks_reach_the_next_report)
 {
 	start("", "");
 	bad_deploy(); /* mit_config_changed outside a tick */
-	tick(13, 0.01, 0, 0);
-	cr_assert(has_note("taken (test deploy)"),
-		  "the snapshot made between ticks is in the next report");
+	tick(13, 0.01, 0, 0); /* queued to the worker at its end */
+	cr_assert_not(has_note("taken (test deploy)"));
+	mit_settle(eng);      /* (the test does not wait for the worker) */
 	tick(14, 0.01, 0, 0);
+	cr_assert(has_note("taken (test deploy)"),
+		  "the change reported between ticks is in a later report");
+	size_t taken = 0;
+	for (size_t i = 0; i < rep.nnotes; i++)
+		taken += strstr(rep.note[i].text, " taken ") != NULL;
+	cr_assert_eq(taken, 1, "two reports, one snapshot");
+	mit_status_t st;
+	mit_status(eng, &st);
+	cr_assert_str_neq(st.known_good, st.current);
+	tick(15, 0.01, 0, 0);
 	cr_assert_not(has_note("taken (test deploy)"), "once");
 	stop();
 }
@@ -709,6 +724,8 @@ Test(engine, snapshots_reach_the_audit)
 	cr_assert_eq(mit_start(eng, T0, &err), 0);
 	cr_assert_eq(snaps_taken, 0, "the start snapshot existed already");
 	bad_deploy();
+	tick(12.5, 0.01, 0, 0);
+	mit_settle(eng);
 	cr_assert_eq(snaps_good, 1);
 	cr_assert_eq(snaps_taken, 1, "the bad config");
 	cr_assert_eq(access(snap_manifest, R_OK), 0, "%s", snap_manifest);

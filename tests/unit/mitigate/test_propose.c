@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define S 1000000000LL
@@ -158,8 +159,8 @@ static void start(const char *extra, const char *mitigation)
 		 "store:\n  path: %s/data/umbra.db\n"
 		 "analysis:\n  interval: 1s\n"
 		 "mitigation:\n  soak: 10s\n  verify: 5s\n  cooldown: 60s\n"
-		 "  scale: {enabled: false}\n%s",
-		 conf, extra, dir, mitigation);
+		 "  scale: {enabled: false}\n  propose: {roots: [%s]}\n%s",
+		 conf, extra, dir, cand, mitigation);
 	config_errors_t errs = {0};
 	int rc = config_load_string("t.yaml", text, strlen(text), dir, &cfg,
 				    &errs);
@@ -314,6 +315,10 @@ Test(propose, clean_soak_is_promoted_and_verified)
 				  "outcome propose applied\n"
 				  "decision proposal \n"
 				  "action promote started\n"
+				  "outcome promote intent\n"
+				  "outcome promote staged\n"
+				  "outcome promote switched\n"
+				  "outcome promote reloaded\n"
 				  "outcome promote applied\n"
 				  "outcome propose promoting\n"
 				  "outcome promote verified\n"
@@ -427,6 +432,57 @@ Test(propose, one_at_a_time_and_checked)
 	stop();
 }
 
+/* Issue 19: a candidate outside mitigation.propose.roots, reached
+ * through a symlink that leads out, or holding a symlink, a FIFO or a
+ * device is refused with the path, and nothing starts. */
+static void refused(const char *d, const char *want)
+{
+	buf_t err = BUF_INIT;
+	mit_prop_request_t rq = {d, 10 * S, false, "test"};
+	cr_assert_eq(mit_prop_start(prop, T0, &rq, &err), ERR_INVAL, "%s",
+		     d);
+	cr_assert(strstr(err.data, want), "want \"%s\" in: %s", want,
+		  err.data);
+	buf_free(&err);
+	cr_assert_not(mit_prop_busy(prop));
+	cr_assert_eq(info()->state, MIT_PROP_NONE);
+}
+
+Test(propose, candidates_outside_the_roots_or_not_plain_are_refused)
+{
+	start("", "");
+	char other[200], p[256];
+	snprintf(other, sizeof(other), "%s/other", dir);
+	mkdir(other, 0755);
+	write_file(other, CAND);
+	refused(other, "outside mitigation.propose.roots");
+	snprintf(p, sizeof(p), "%s/alias", cand);
+	cr_assert_eq(symlink(other, p), 0);
+	refused(p, "outside mitigation.propose.roots");
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/leak", cand);
+	cr_assert_eq(symlink("/etc/passwd", p), 0);
+	refused(cand, p);
+	refused(cand, "is a symlink");
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/pipe", cand);
+	cr_assert_eq(mkfifo(p, 0644), 0);
+	refused(cand, p);
+	refused(cand, "is a FIFO");
+	unlink(p);
+	if (geteuid() == 0) {
+		snprintf(p, sizeof(p), "%s/null", cand);
+		cr_assert_eq(mknod(p, S_IFCHR | 0644, makedev(1, 3)), 0);
+		refused(cand, "is a device");
+		unlink(p);
+	}
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(1, 10 * S, &err), 0, "plain again: %s",
+		     err.data);
+	buf_free(&err);
+	stop();
+}
+
 Test(propose, dry_run_promotes_nothing)
 {
 	start("", "  dry_run: true\n");
@@ -488,6 +544,10 @@ Test(propose, failed_verification_rolls_back_to_known_good)
 	cr_assert(strstr(trail(), "outcome promote verify_failed\n"
 				  "decision verify \n"
 				  "action rollback started\n"
+				  "outcome rollback intent\n"
+				  "outcome rollback staged\n"
+				  "outcome rollback switched\n"
+				  "outcome rollback reloaded\n"
 				  "outcome rollback applied\n"),
 		  "%s", trail());
 	cr_assert_eq(info()->state, MIT_PROP_RESTORING, "%s",

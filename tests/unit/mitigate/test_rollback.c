@@ -167,6 +167,7 @@ static void setup_world(const char *reload)
 	memset(&w, 0, sizeof(w));
 	snprintf(w.dir, sizeof(w.dir), "/tmp/umbra-rb-XXXXXX");
 	cr_assert_not_null(mkdtemp(w.dir));
+	chmod(w.dir, 0711); /* as root the shadow runs as umbra-shadow */
 	snprintf(w.conf, sizeof(w.conf), "%s/conf", w.dir);
 	mkdir(w.conf, 0755);
 	write_conf("latency_ms = 0\n");

@@ -54,7 +54,7 @@ static void loop_until(struct event_base *b, bool (*cond)(void), int64_t ns)
 static bool shadow_trapped(void)
 {
 	char path[128];
-	snprintf(path, sizeof(path), "%s/shadow-trapped", dir);
+	snprintf(path, sizeof(path), "%s/marks/shadow-trapped", dir);
 	return access(path, F_OK) == 0;
 }
 
@@ -90,7 +90,13 @@ Test(baseline, copies_production_and_follows_its_files)
 	log_setup(LOG_OFF, LOG_FMT_LOGFMT);
 	snprintf(dir, sizeof(dir), "/tmp/umbra-baseline-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
+	/* as root the shadow runs as umbra-shadow: it must pass through */
+	chmod(dir, 0711);
 	char path[PATH_MAX];
+	/* where the shadow (another user) leaves its marks, as in /tmp */
+	snprintf(path, sizeof(path), "%s/marks", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	cr_assert_eq(chmod(path, 01777), 0);
 	snprintf(path, sizeof(path), "%s/conf", dir);
 	cr_assert_eq(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/cand", dir);
@@ -110,7 +116,7 @@ Test(baseline, copies_production_and_follows_its_files)
 		  * SIGKILL): the baseline is back long before it */
 		 "shadow:\n  config_dir: cand\n"
 		 "  command: [/bin/sh, -c, 'trap \"\" TERM; touch "
-		 "%s/shadow-trapped; while :; do sleep 0.05; done', "
+		 "%s/marks/shadow-trapped; while :; do sleep 0.05; done', "
 		 "'{port}']\n"
 		 "  baseline: {enabled: true, port: 0}\n",
 		 (int)getpid(), dir);

@@ -101,6 +101,8 @@ static prov_t *start(struct event_base *base, config_t **cfg, bool cg,
 	log_setup(LOG_OFF, LOG_FMT_LOGFMT);
 	snprintf(dir, sizeof(dir), "/tmp/umbra-restart-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
+	/* as root the shadow runs as umbra-shadow: it must pass through */
+	chmod(dir, 0711);
 	char cmd[3 * PATH_MAX], svc[PATH_MAX];
 	if (http) {
 		find_testsvc(svc, sizeof(svc));

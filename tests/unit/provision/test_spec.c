@@ -96,14 +96,14 @@ Test(spec, command_mode_shadow_is_production_copy)
 	cr_assert_str_eq(env_of(s, "CFG"), "{config_dir}");
 	cr_assert(s->copy_config);
 	cr_assert_str_eq(s->config_src, "/etc/umbra/conf");
-	cr_assert_str_eq(s->config_dir, "/etc/umbra/umbra-data/shadow/config");
+	cr_assert_str_eq(s->config_dir, "/etc/umbra/umbra-shadow/config");
 	cr_assert(s->copy_data);
-	cr_assert_str_eq(s->data_dir, "/etc/umbra/umbra-data/shadow/data");
+	cr_assert_str_eq(s->data_dir, "/etc/umbra/umbra-shadow/data");
 	cr_assert_str_eq(s->host, "127.0.0.1");
 
 	prov_vars_t v = prov_spec_vars(s, 0, 9100);
 	char *r = prov_render_str(s->argv[4], &v);
-	cr_assert_str_eq(r, "/etc/umbra/umbra-data/shadow/config/api.toml");
+	cr_assert_str_eq(r, "/etc/umbra/umbra-shadow/config/api.toml");
 	free(r);
 	prov_spec_free(&sp[0]);
 	prov_spec_free(&sp[1]);
@@ -125,7 +125,7 @@ Test(spec, shadow_command_candidate_and_isolation)
 	cr_assert_str_eq(sp[1].host, "10.9.8.6");
 	/* no copy_data: a fresh dir, never production's */
 	cr_assert(!sp[1].copy_data);
-	cr_assert_str_eq(sp[1].data_dir, "/etc/umbra/umbra-data/shadow/data");
+	cr_assert_str_eq(sp[1].data_dir, "/etc/umbra/umbra-shadow/data");
 	prov_spec_free(&sp[0]);
 	prov_spec_free(&sp[1]);
 	config_free(cfg);
@@ -165,12 +165,12 @@ Test(spec, baseline_is_production_in_the_shadows_place)
 	cr_assert_null(env_of(&b, "PAYMENTS"));
 	cr_assert(b.copy_config);
 	cr_assert_str_eq(b.config_src, "/etc/umbra/conf");
-	cr_assert_str_eq(b.work_dir, "/etc/umbra/umbra-data/shadow/baseline");
+	cr_assert_str_eq(b.work_dir, "/etc/umbra/umbra-shadow/baseline");
 	cr_assert_str_eq(b.config_dir,
-			 "/etc/umbra/umbra-data/shadow/baseline/config");
+			 "/etc/umbra/umbra-shadow/baseline/config");
 	cr_assert(b.copy_data);
 	cr_assert_str_eq(b.data_dir,
-			 "/etc/umbra/umbra-data/shadow/baseline/data");
+			 "/etc/umbra/umbra-shadow/baseline/data");
 	cr_assert(b.isolate);
 	cr_assert_str_eq(b.host, sp[1].host); /* the shadow's namespace */
 	cr_assert_str_eq(prov_side_name(b.side), "baseline");
