@@ -98,7 +98,7 @@ PROG_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRC) $(DEMO_SRC) \
               $(BENCH_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/driver.c)
 .SECONDARY: $(PROG_OBJ)
 
-.PHONY: all check check-loaded unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
+.PHONY: all check check-loaded shadow-reach unit e2e fuzz-replay fuzz bench demo docs docs-check clean distclean FORCE
 .DEFAULT_GOAL := all
 
 all: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
@@ -173,7 +173,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libumbra.a
 # but still exits 0: the log is searched for them. Each binary also writes
 # a TAP report with every test's time, for `make check`'s slowest list.
 TIMES      := $(BUILD)/times
-unit: $(UNIT_BIN) $(TOOL_BIN)
+unit: $(UNIT_BIN) $(TOOL_BIN) | shadow-reach
 	@mkdir -p $(TIMES)/unit; rm -f $(TIMES)/unit/*.tap
 	@fail=0; log=$(BUILD)/unit.log; for t in $(UNIT_BIN); do \
 	    tap=$(TIMES)/unit/$$(echo $${t#$(BUILD)/tests/unit/} | tr / -).tap; \
@@ -198,7 +198,7 @@ fuzz-replay: $(FUZZ_REPLAY)
 	    n=$${f##*/}; $$f tests/fuzz/corpus/$$n || exit 1; \
 	 done
 
-e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
+e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN) | shadow-reach
 	@mkdir -p $(TIMES)
 	UMBRA=$(CURDIR)/$(UMBRA) TOOLS=$(CURDIR)/$(BUILD)/tools \
 	    $(PYTHON) tests/e2e/run.py --times $(TIMES)/e2e.tsv
@@ -206,8 +206,13 @@ e2e: $(UMBRA) $(TOOL_BIN) $(DEMO_BIN)
 # The closed loop on embedded defaults (demo/demo.py, examples/demo.yaml):
 # a bad config ships to production, umbra rolls it back, alerts, and
 # scales ahead of the day's peak. Exit status 1 when the loop did not act.
-demo: all
+demo: all | shadow-reach
 	$(PYTHON) demo/demo.py
+
+# As root, the shadow runs as umbra-shadow: it must be able to reach the
+# build tree's programs (scripts/shadow-reach.sh says what it changes).
+shadow-reach:
+	@scripts/shadow-reach.sh $(CURDIR)
 
 # The suite, then where its time went: the ten slowest tests, unit and
 # end-to-end, and one closing count.

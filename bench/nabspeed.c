@@ -23,7 +23,7 @@
 #define ENSEMBLE_BUDGET_S 10.0
 /* The default detector of `umbra analyze --nab`, which the budget is
  * for. */
-#define DEFAULT_DETECTOR "ensemble2"
+#define DEFAULT_DETECTOR AN_DET_DEFAULT
 #define FAST_MPTS 1.0
 
 static int cmp_double(const void *a, const void *b)

@@ -171,6 +171,9 @@ int an_analyzer_init(an_analyzer_t **out, const an_params_t *params,
 	a->load_step = -1;
 	a->load_forecast = a->load_now = NAN;
 	a->ep = xcalloc(AN_EP_SLOTS, sizeof(an_ep_t));
+	for (int side = 0; side < 2 && p->anomalies; side++)
+		for (int m = 0; m < AN_METRIC__COUNT; m++)
+			a->det[side][m] = an_det_new(AN_DET_DEFAULT);
 	*out = a;
 	return 0;
 }
@@ -185,6 +188,9 @@ void an_analyzer_free(an_analyzer_t *a)
 		free(a->m[m].rawh);
 	}
 	an_forecaster_free(a->load_fc);
+	for (int side = 0; side < 2; side++)
+		for (int m = 0; m < AN_METRIC__COUNT; m++)
+			an_det_free(a->det[side][m]);
 	free(a->ep);
 	free(a->sched);
 	free(a);
@@ -981,6 +987,31 @@ uint32_t an_analyzer_close(an_analyzer_t *a, uint32_t metrics)
 
 /* ------------------------------------------------------------ the tick */
 
+/* Each side's raw values through its own default detector (anomaly.h):
+ * the scores into the views, and the alarms of a kind the comparison
+ * cannot see (a stuck value, a broken cycle) into out->anomaly. A value
+ * not measured this tick is skipped: the detector sees the series
+ * without the gap. */
+static void anomaly_tick(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
+{
+	out->nanomalies = 0;
+	for (int m = 0; m < AN_METRIC__COUNT; m++)
+		for (int side = 0; side < 2; side++) {
+			double v = t->value[side][m];
+			an_det_t *d = a->det[side][m];
+			out->metric[m].anomaly[side] = NAN;
+			if (!d || !isfinite(v))
+				continue;
+			double sc = an_det_update(d, (double)t->t_ns / NS, v);
+			out->metric[m].anomaly[side] = sc;
+			const char *k = an_det_kind(d);
+			if (sc < AN_DET_ALARM || !k || !strcmp(k, "level"))
+				continue;
+			out->anomaly[out->nanomalies++] = (an_anomaly_t){
+				(an_metric_t)m, (an_side_t)side, k, sc, v};
+		}
+}
+
 int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
 {
 	if (a->started && t->t_ns <= a->last_ns)
@@ -1022,6 +1053,7 @@ int an_analyzer_update(an_analyzer_t *a, const an_tick_t *t, an_out_t *out)
 	load_tick(a, t);
 	for (int m = 0; m < AN_METRIC__COUNT; m++)
 		metric_tick(a, (an_metric_t)m, same_config, out);
+	anomaly_tick(a, t, out);
 	out->load_forecast = a->load_forecast;
 	a->cur = NULL;
 	return 0;

@@ -158,6 +158,11 @@ typedef struct an_params {
 	an_metric_params_t metric[AN_METRIC__COUNT];
 	const an_sched_t *sched;   /* borrowed; copied by an_analyzer_init */
 	size_t nsched;
+	/* Run the default anomaly detector on each side's values
+	 * (an_anomaly_t, an_metric_view_t.anomaly): true by default; it
+	 * costs about a microsecond per metric and side per tick, which
+	 * only simulations of months of ticks notice. */
+	bool anomalies;
 } an_params_t;
 
 /* Bounds that keep every product of ticks and nanoseconds inside an
@@ -362,10 +367,26 @@ typedef struct an_metric_view {
 	double threshold;  /* effective */
 	double envelope;   /* learned A/A quantile, 0 until warm */
 	an_find_kind_t open; /* kind of the open finding, or NONE */
+	double anomaly[2];   /* each side's own anomaly score this tick
+				(the default detector, anomaly.h), [AN_PROD],
+				[AN_SHADOW]; NaN when not measured */
 	bool warming;      /* in its warm-up: learned from, not judged */
 	double warmup_left_s; /* seconds of data still to learn, 0 once
 				 judged */
 } an_metric_view_t;
+
+/* One side's metric that stopped behaving like itself, found by the
+ * default anomaly detector (AN_DET_DEFAULT) on that side's values alone:
+ * the kinds the comparison of the sides cannot see when both sides, or
+ * only the reference, break the same way, or that stay inside the
+ * threshold (a frozen value, a lost daily cycle). */
+typedef struct an_anomaly {
+	an_metric_t metric;
+	an_side_t side;   /* AN_PROD or AN_SHADOW */
+	const char *kind; /* "stuck" or "season" (an_det_kind); static */
+	double score;     /* the detector's score, >= AN_DET_ALARM */
+	double value;     /* the value that raised it */
+} an_anomaly_t;
 
 /* What an_analyzer_update returns. Findings are emitted when they open
  * and when they escalate (predicted < deviation = sustained < critical),
@@ -380,6 +401,10 @@ typedef struct an_out {
 	uint32_t resolved;    /* bit m: metric m's finding closed this tick */
 	an_finding_t finding[AN_METRIC__COUNT];
 	size_t nfindings;
+	/* Single-side anomalies raised this tick: at most one per metric
+	 * and side (the detector rests after an alarm). */
+	an_anomaly_t anomaly[2 * AN_METRIC__COUNT];
+	size_t nanomalies;
 } an_out_t;
 
 /* ------------------------------------------------------------ analyzer */

@@ -7,6 +7,7 @@
 #define UMBRA_ANALYSIS_ANALYSIS_INT_H
 
 #include "analysis/analysis.h"
+#include "analysis/anomaly.h"
 #include "analysis/stats.h"
 
 /* Verdict samples per side: the verdict window is cut into this many
@@ -155,6 +156,10 @@ struct an_analyzer {
 	bool net_ok;
 
 	const an_tick_t *cur; /* the tick being processed (borrowed) */
+
+	/* The default anomaly detector on each side's raw values: 48 KiB
+	 * per metric and side (AN_DET_MAX_STATE bounds it). */
+	an_det_t *det[2][AN_METRIC__COUNT];
 };
 
 /* params.c: snprintf that may cut (findings carry bounded text, and

@@ -26,6 +26,9 @@ static const an_det_ops_t *const det_table[] = {
 	&an_det_record_ops,
 	&an_det_ensemble_ops,
 	&an_det_ensemble2_ops,
+	&an_det_ensemble3_ops,
+	&an_det_stuck_ops,
+	&an_det_season_ops,
 };
 #define DET_COUNT (sizeof(det_table) / sizeof(det_table[0]))
 
@@ -69,6 +72,15 @@ an_det_t *an_det_new(const char *name)
 	return d;
 }
 
+an_det_t *an_det_new_ens(const an_ens_params_t *p)
+{
+	const an_det_ops_t *o = &an_det_ensemble3_ops;
+	an_det_t *d = xcalloc(1, sizeof(*d) + o->info.state_bytes);
+	d->ops = o;
+	an__ens_init_params(d->state, p);
+	return d;
+}
+
 void an_det_free(an_det_t *d)
 {
 	free(d);
@@ -86,6 +98,11 @@ double an_det_update(an_det_t *d, double t, double x)
 const an_det_info_t *an_det_info(const an_det_t *d)
 {
 	return &d->ops->info;
+}
+
+const char *an_det_kind(const an_det_t *d)
+{
+	return d->ops->kind ? d->ops->kind(d->state) : NULL;
 }
 
 int an_det_run(const char *name, const double *t, const double *x, size_t n,

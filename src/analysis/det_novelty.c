@@ -48,7 +48,7 @@ double an_novelty_mean(const det_novelty_t *d, uint64_t t, unsigned k)
 }
 
 /* The window of scale index j after point i: means at t in
- * [i - L - NOV_WINDOW + 1, i - L] with t >= K - 1, L the scale's lag
+ * [i - L - W + 1, i - L] (W the window) with t >= K - 1, L the scale's lag
  * (1 unless set otherwise). first/last set; false when empty. */
 static bool window(const det_novelty_t *d, int j, uint64_t i,
 		   uint64_t *first, uint64_t *last)
@@ -57,7 +57,8 @@ static bool window(const det_novelty_t *d, int j, uint64_t i,
 	if (i < lag || i - lag < k - 1)
 		return false;
 	*last = i - lag;
-	*first = i >= NOV_WINDOW + lag - 1 ? i - NOV_WINDOW - lag + 1 : 0;
+	unsigned w = d->window;
+	*first = i >= w + lag - 1 ? i - w - lag + 1 : 0;
 	if (*first < k - 1)
 		*first = k - 1;
 	return true;
@@ -110,6 +111,12 @@ void an_novelty_init_opts(det_novelty_t *d, unsigned quiet,
 		long_lag = 1;
 	d->lag[NOV_SCALES - 1] = long_lag < NOV_LAG_MAX ? long_lag : NOV_LAG_MAX;
 	d->quiet = quiet > NOV_WARM ? quiet : NOV_WARM;
+	d->window = NOV_WINDOW;
+}
+
+void an_novelty_set_window(det_novelty_t *d, unsigned window)
+{
+	d->window = window < 16 ? 16 : window > NOV_WINDOW ? NOV_WINDOW : window;
 }
 
 void an_novelty_init(det_novelty_t *d)
@@ -118,7 +125,7 @@ void an_novelty_init(det_novelty_t *d)
 }
 
 /* Moves scale j's window from window(i - 1) to window(i): drops
- * m_K(i - L - NOV_WINDOW), adds m_K(i - L) (L the scale's lag); regrids
+ * m_K(i - L - W), adds m_K(i - L) (L the scale's lag); regrids
  * when the grid has become too coarse for the range or cannot hold the
  * new mean. */
 static void slide(det_novelty_t *d, int j, uint64_t i, double r)
@@ -128,9 +135,9 @@ static void slide(det_novelty_t *d, int j, uint64_t i, double r)
 		regrid(d, j, i);
 		return;
 	}
-	if (i >= NOV_WINDOW + lag && i - lag - NOV_WINDOW >= k - 1)
-		an_vhist_del(&d->h[j],
-			     an_novelty_mean(d, i - lag - NOV_WINDOW, k));
+	unsigned w = d->window;
+	if (i >= w + lag && i - lag - w >= k - 1)
+		an_vhist_del(&d->h[j], an_novelty_mean(d, i - lag - w, k));
 	if (i >= lag && i - lag >= k - 1 &&
 	    !an_vhist_add(&d->h[j], an_novelty_mean(d, i - lag, k)))
 		regrid(d, j, i);

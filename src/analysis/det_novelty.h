@@ -9,8 +9,11 @@
 #include "analysis/anomaly_int.h"
 #include "analysis/stream.h"
 
-/* Past means searched per scale: two weeks at 5-minute sampling, one
- * day of NAB's 1-minute series; 4000 was the best of 1000..8000. */
+/* Past means searched per scale, at most: two weeks at 5-minute
+ * sampling, one day of NAB's 1-minute series; the largest the ring below
+ * holds within the per-series budget. The window actually used is a
+ * parameter (det_novelty_t.window), chosen by cross-validation among
+ * 1000, 2000 and 4000 (docs/anomaly.md). */
 #define NOV_WINDOW 4000
 #define NOV_SCALES 3
 /* Raw values kept: the window plus the longest scale plus the longest
@@ -19,8 +22,9 @@
 /* The drift lag: a scale may compare its mean with the means of at
  * least this many points before rather than one (an_novelty_init_opts).
  * A slow slide into levels never visited then scores slope x lag instead
- * of slope x 1; 48 to 79 scored the same on NAB, 32 did not. At most
- * NOV_LAG_MAX, which the ring holds. */
+ * of slope x 1. NOV_DRIFT_LAG is the default detector's, chosen by
+ * cross-validation (det_ensemble.c). At most NOV_LAG_MAX, which the ring
+ * holds. */
 #define NOV_DRIFT_LAG 64
 #define NOV_LAG_MAX 79
 /* Points seen before scores are computed, and before any is reported:
@@ -28,9 +32,8 @@
  * a few hundred. */
 #define NOV_WARM 150
 #define NOV_QUIET 300
-/* The quiet period of the drift-aware variant: NAB's shortest
- * probation is 169 points, and a spike 296 points into a short file
- * went unreported at 300 (any value 170..250 scores the same). */
+/* The default detector's first scored point, chosen by cross-validation
+ * (det_ensemble.c): NAB's shortest probation is 169 points. */
 #define NOV_QUIET_EARLY 200
 /* Tails cut from the range: 0.1 % each side, so a single wild value
  * does not shrink every later score. */
@@ -57,6 +60,7 @@ typedef struct det_novelty {
 	uint64_t n;           /* points seen */
 	unsigned lag[NOV_SCALES]; /* scale j's window ends lag[j] points back */
 	unsigned quiet;           /* points before any score is reported */
+	unsigned window;          /* past means per scale (<= NOV_WINDOW) */
 	an_extremes_t ext;
 	an_vhist_t h[NOV_SCALES]; /* m_K(s) for the window */
 	an_suppress_t sup;
@@ -71,6 +75,10 @@ _Static_assert(NOV_DRIFT_LAG <= NOV_LAG_MAX, "drift lag within the ring");
 /* The scales K, shortest first. */
 extern const unsigned an_novelty_k[NOV_SCALES];
 
+/* Sets the window (points of past means searched per scale) of a state
+ * just initialised, before any point: 16 <= window <= NOV_WINDOW
+ * (clamped). The cross-validation (an_ens_params_t) searches it. */
+void an_novelty_set_window(det_novelty_t *d, unsigned window);
 /* The novelty detector's state as the "novelty" detector uses it: every
  * scale's window ends one point back, quiet for NOV_QUIET points. */
 void an_novelty_init(det_novelty_t *d);

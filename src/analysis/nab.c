@@ -216,7 +216,29 @@ static void sweep(const an_nab_file_t *files, size_t nfiles,
 			wval[w] = -p->fn;
 			raw += wval[w];
 		}
-	qsort(x.rows, x.n, sizeof(sweep_row_t), by_score_desc);
+	/* Most rows of a suppressed detector score 0, and the constant
+	 * detector's rows are all equal: only rows above zero are sorted
+	 * (the zeros form the last group of ties, as a full sort leaves
+	 * them), and nothing is sorted when every score is the same. */
+	size_t pos = 0;
+	bool all_zero_rest = true;
+	for (size_t i = 0; i < x.n; i++)
+		if (x.rows[i].score > 0) {
+			sweep_row_t tmp = x.rows[pos];
+			x.rows[pos++] = x.rows[i];
+			x.rows[i] = tmp;
+		}
+	for (size_t i = pos; i < x.n; i++)
+		if (x.rows[i].score != 0)
+			all_zero_rest = false;
+	bool all_equal = true;
+	for (size_t i = 1; i < pos && all_equal; i++)
+		all_equal = x.rows[i].score == x.rows[0].score;
+	if (!all_equal)
+		qsort(x.rows, pos, sizeof(sweep_row_t), by_score_desc);
+	if (!all_zero_rest)
+		qsort(x.rows + pos, x.n - pos, sizeof(sweep_row_t),
+		      by_score_desc);
 
 	/* Above every score nothing is detected (NAB starts at 1.1). */
 	double best_thr = 1.1, best_raw = raw;

@@ -146,6 +146,7 @@ void an_params_default(an_params_t *p)
 	p->velocity_window_ns = 5 * NS;
 	p->velocity_threshold = 0.05;
 	p->envelope = true;
+	p->anomalies = true;
 	p->envelope_quantile = 0.99;
 	p->envelope_half_life_ns = 3600 * NS;
 	p->horizon_ns = 300 * NS;

@@ -23,7 +23,13 @@ static const cmd_opt_t opts[] = {
 	 "run detectors over the NAB corpus in DIR (data/, labels/)"},
 	{"out", 'o', "OUT", "NAB mode: write NAB's result layout under OUT"},
 	{"detector", 'd', "NAME",
-	 "NAB mode: detector, comma list or 'all' (default: ensemble)"},
+	 "NAB mode: detector, comma list or 'all' (default: ensemble2)"},
+	{"cv", 0, "K",
+	 "NAB mode: cross-validate the default detector's constants over K "
+	 "folds of files, or 'category' (one fold per category)"},
+	{"per-file", 0, NULL,
+	 "NAB mode: also print each file's TP, FN and FP at the standard "
+	 "profile's threshold"},
 	{"list-detectors", 0, NULL, "list the detectors and exit"},
 	{NULL},
 };
@@ -53,7 +59,7 @@ const cmd_entry_t cmd_analyze = {
 	.name = "analyze",
 	.usage = "--prod P.csv --shadow S.csv [--events E.csv] [--config C] "
 		 "[--format jsonl|table] | --nab DIR --out OUT [--detector "
-		 "NAME]",
+		 "NAME] [--per-file] | --nab DIR --cv K|category",
 	.summary = "offline analysis: production vs shadow files, or the NAB "
 		   "benchmark",
 	.help =
@@ -88,7 +94,13 @@ const cmd_entry_t cmd_analyze = {
 		"detector: standard, reward_low_FP_rate\nand "
 		"reward_low_FN_rate, each with its corpus-wide best threshold. "
 		"Every\ndetector is causal and runs with one configuration "
-		"for all series\n(docs/anomaly.md).",
+		"for all series\n(docs/anomaly.md).\n\n"
+		"--cv K (or --cv category) instead cross-validates the default "
+		"detector:\nfor each of K folds of files its constants are "
+		"chosen from their candidate\ngrid on the other folds, and the "
+		"fold is scored at the other folds'\nthreshold; prints each "
+		"fold's choice and the pooled held-out scores beside\nthe "
+		"in-sample ones.",
 	.opts = opts,
 	.min_pos = 0,
 	.max_pos = -1,

@@ -6,6 +6,7 @@
  *                   (the deviation analysis, offline)
  *   analyze_nab.c   --nab DIR: anomaly detectors on the Numenta Anomaly
  *                   Benchmark
+ *   analyze_cv.c    --nab DIR --cv K: the default detector, cross-validated
  */
 #ifndef UMBRA_CMD_ANALYZE_H
 #define UMBRA_CMD_ANALYZE_H
@@ -23,5 +24,11 @@ int analyze_pair_run(cmd_args_t *a);
  * the NAB corpus in DIR, writes NAB's result layout under OUT and prints
  * the three NAB scores per detector (analyze_nab.c). */
 int analyze_nab_run(cmd_args_t *a);
+
+struct cmd_nab_corpus;
+/* --nab DIR --cv K|category: the default detector's cross-validated NAB
+ * scores over the loaded corpus c (analyze_cv.c). Returns an exit code. */
+int analyze_cv_run(cmd_args_t *a, const struct cmd_nab_corpus *c,
+		   const char *spec);
 
 #endif

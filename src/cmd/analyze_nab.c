@@ -25,8 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The detector run when --detector is not given: the best on NAB. */
-#define NAB_DEFAULT_DETECTOR "ensemble2"
 
 static int write_result(const char *out, const char *det,
 			const cmd_nab_entry_t *e, const double *score,
@@ -110,6 +108,14 @@ static int run_one(cmd_args_t *a, const cmd_nab_corpus_t *c,
 			printf(" %8.3f %8.2f", secs,
 			       secs > 0 ? (double)c->rows / secs / 1e6 : 0);
 		putchar('\n');
+		if (p == 0 && cmd_flag(a, "per-file"))
+			for (size_t k = 0; k < c->n; k++) {
+				an_nab_counts_t fc;
+				an_nab_score_at(&files[k], 1, &an_nab_profile[0],
+						r.threshold, &fc);
+				printf("file %s %s %zu %zu %zu\n", det,
+				       c->f[k].path, fc.tp, fc.fn, fc.fp);
+			}
 	}
 	fflush(stdout);
 done:
@@ -133,10 +139,24 @@ int analyze_nab_run(cmd_args_t *a)
 	const char *dir = cmd_opt(a, "nab");
 	const char *out = cmd_opt(a, "out");
 	const char *dets = cmd_opt(a, "detector");
-	if (!out)
-		return cmd_usage_error(self, "--nab needs --out OUT");
+	const char *cv = cmd_opt(a, "cv");
+	if (!out && !cv)
+		return cmd_usage_error(self, "--nab needs --out OUT or --cv K");
+	if (cv) {
+		cmd_nab_corpus_t c;
+		char *msg = NULL;
+		int rc = cmd_nab_corpus_load(dir, &c, &msg);
+		if (rc) {
+			rc = cmd_fail(self, "%s", msg);
+			free(msg);
+			return rc;
+		}
+		rc = analyze_cv_run(a, &c, cv);
+		cmd_nab_corpus_free(&c);
+		return rc;
+	}
 	if (!dets)
-		dets = NAB_DEFAULT_DETECTOR;
+		dets = AN_DET_DEFAULT;
 	/* Check every name before the (long) run starts. */
 	char *list = xstrdup(dets);
 	size_t nd = 0;

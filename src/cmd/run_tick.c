@@ -140,6 +140,22 @@ static void log_finding(run_t *r, const an_finding_t *f)
 	r->findings++;
 }
 
+/* A side's metric that froze or lost its cycle (analysis.h's
+ * an_anomaly_t): logged as an "anomaly" finding naming its kind; the
+ * comparison's findings stay the engine's input. */
+static void log_anomaly(const an_anomaly_t *an)
+{
+	if (log_enabled(LOG_WARN))
+		log_emit(LOG_WARN, "analysis", "anomaly",
+			 (const log_field_t[]){
+				 LF_S("metric", an_metric_name(an->metric)),
+				 LF_S("side", an_side_name(an->side)),
+				 LF_S("kind", an->kind),
+				 LF_F("score", an->score),
+				 LF_F("value", an->value),
+				 {NULL, LOG_F_END, {0}}});
+}
+
 /* The engine's report: its events reach the store and the analysis, its
  * notes the timeline (the API's, and the log at debug level). */
 static void act_report(run_t *r, int64_t now)
@@ -263,6 +279,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		r->an_err[0] = '\0';
 		for (size_t i = 0; i < r->out->nfindings; i++)
 			log_finding(r, &r->out->finding[i]);
+		for (size_t i = 0; i < r->out->nanomalies; i++)
+			log_anomaly(&r->out->anomaly[i]);
 		for (int m = 0; m < AN_METRIC__COUNT; m++)
 			if (r->out->resolved >> m & 1)
 				log_info("analysis", "finding resolved",

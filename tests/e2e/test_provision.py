@@ -156,11 +156,17 @@ class Umbra:
             stop(self.proc, grace=1)
 
 
+# The service's name carries the test process's pid: replicas' cgroups and
+# network namespaces are named after it, and another run of this suite on
+# the host (another checkout) must not take them over.
+SERVICE = f"e2e-{os.getpid()}"
+
+
 def conf(port_p=0, port_s=0, extra_p="", extra_s="", extra="", cmd=None,
          grace="3s", listen=None):
     cmd = cmd or (f'[{TESTSVC}, --port, "{{port}}", --config, '
                   '"{config_dir}/svc.conf"]')
-    return (f"service: e2e\n"
+    return (f"service: {SERVICE}\n"
             f"listen:\n  address: 127.0.0.1:{listen or free_port()}\n"
             f"api:\n  listen: 127.0.0.1:{free_port()}\n"
             f"production:\n  command: {cmd}\n"
@@ -225,8 +231,8 @@ class RunTest(TestCase):
                                "svc.conf")) as f:
             self.assertIn(f"# served on {port}\n", f.read())
         # child output reaches the log with its prefix
-        u.wait(r'msg="e2e/shadow/0: testsvc: listening on 127\.0\.0\.1:'
-               + port + '"')
+        u.wait(r'msg="' + SERVICE + r'/shadow/0: testsvc: listening on '
+               r'127\.0\.0\.1:' + port + '"')
         # twins: `umbra drift` sees no difference, from the live processes
         r = subprocess.run([UMBRA, "drift", u.path], capture_output=True,
                            text=True, timeout=30)
@@ -317,7 +323,7 @@ class RunTest(TestCase):
             self.assertEqual(m.group(2), "2", edit.__name__)
             self.assertIn(r"-latency_ms = 250\n+latency_ms = 0", m.group(3))
             u.wait(r'msg="drift finding: production and shadow are no '
-                   r'longer twins" service=e2e trigger=inotify:' +
+                   r'longer twins" service=' + SERVICE + ' trigger=inotify:' +
                    re.escape(conf_path), after=start_at)
             u.wait(r'msg="configuration changed" side=production '
                    r'key=config:svc.conf', after=start_at)
@@ -366,8 +372,8 @@ class RunTest(TestCase):
                     continue
                 ctls = ctl.split(",")
                 if "cpu" in ctls:
-                    self.assertRegex(path, r"/umbra-e2e/(production|"
-                                     r"shadow)/replica-0$")
+                    self.assertRegex(path, f"/umbra-{SERVICE}/"
+                                     r"(production|shadow)/replica-0$")
                     d = f"{v1['cpu']}{side}"
                     cores = int(open(f"{d}/cpu.cfs_quota_us").read()) / \
                         int(open(f"{d}/cpu.cfs_period_us").read())
@@ -450,7 +456,7 @@ class AttachTest(TestCase):
         deadline = time.monotonic() + WAIT
         while get_ok(port) is False and time.monotonic() < deadline:
             time.sleep(0.05)
-        u = Umbra(self, f"service: att\nlisten:\n  address: 127.0.0.1:{free_port()}\n"
+        u = Umbra(self, f"service: att-{os.getpid()}\nlisten:\n  address: 127.0.0.1:{free_port()}\n"
                   f"api:\n  listen: 127.0.0.1:{free_port()}\n"
                   "production:\n  attach:\n"
                   f"    pid: {prod.pid}\n"
@@ -535,7 +541,7 @@ class IsolationTest(TestCase):
         self.assertEqual(u.stop(), 0)
         r = subprocess.run(["ip", "netns", "list"], capture_output=True,
                            text=True)
-        self.assertNotIn("umbra-e2e", r.stdout)
+        self.assertNotIn(f"umbra-{SERVICE}", r.stdout)
         r = subprocess.run(["nft", "list", "tables"], capture_output=True,
                            text=True)
         self.assertNotIn("umbra_e2e", r.stdout)

@@ -104,7 +104,7 @@ class LeastPrivilegeTest(TestCase):
                    f"f:{secret}"]
         aport = free_port()
         args = ", ".join(json.dumps(t) for t in targets)
-        cfg = (f"service: sec\n"
+        cfg = (f"service: sec-{os.getpid()}\n"
                f"listen:\n  address: 127.0.0.1:{free_port()}\n"
                f"api:\n  listen: 127.0.0.1:{aport}\n"
                f"production:\n"
@@ -209,7 +209,7 @@ class LeastPrivilegeTest(TestCase):
         self.write("umbra-data/umbra.db", "", mode=0o644)
         os.chmod(os.path.join(self.tmp, "umbra-data"), 0o700)
         cfg = self.write("u.yaml", (
-            f"service: sec2\n"
+            f"service: sec2-{os.getpid()}\n"
             f"listen:\n  address: 127.0.0.1:{free_port()}\n"
             f"api:\n  listen: 127.0.0.1:{free_port()}\n"
             f"production:\n"

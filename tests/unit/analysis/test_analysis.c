@@ -5,10 +5,12 @@
  * closing, drift, one-sided tasks, the leading metric, and bad calls.
  */
 #include "analysis/analysis.h"
+#include "analysis/anomaly.h"
 #include "base/err.h"
 #include "unit/analysis/sim.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 
 #define S(k) ((SIM_T0 + (k)) * 1000000000LL)
@@ -1026,4 +1028,46 @@ Test(analysis, a_replay_into_the_shadow_is_judged_as_such)
 	cr_assert(cpu.t_ns && !cpu.suppressed &&
 			  cpu.action >= AN_ACT_ALERT,
 		  "unannounced: %s", cpu.reason);
+}
+
+/* ------------------------------------------------ single-side anomalies */
+
+Test(analysis, a_frozen_shadow_metric_is_an_anomaly_named_stuck)
+{
+	an_params_t p;
+	an_params_default(&p);
+	an_analyzer_t *a = make(&p);
+	an_out_t *out = malloc(sizeof(*out));
+	/* 400 ticks of memory moving on both sides, then the shadow's value
+	 * freezes (an exporter repeating its last sample) while production
+	 * keeps moving: the deviation stays small, the run does not. */
+	double frozen = 0;
+	int64_t at = -1;
+	size_t n = 0;
+	for (int64_t k = 0; k < 500; k++) {
+		an_tick_t t;
+		double v = 2e8 * noise(0.01);
+		if (k == 400)
+			frozen = v;
+		one(&t, k, AN_M_memory, 2e8 * noise(0.01), k >= 400 ? frozen : v);
+		cr_assert_eq(an_analyzer_update(a, &t, out), 0);
+		cr_assert(isfinite(out->metric[AN_M_memory].anomaly[AN_SHADOW]));
+		cr_assert(isnan(out->metric[AN_M_cpu].anomaly[AN_SHADOW]));
+		for (size_t i = 0; i < out->nanomalies; i++) {
+			const an_anomaly_t *an = &out->anomaly[i];
+			cr_assert_eq(an->metric, AN_M_memory);
+			cr_assert_eq(an->side, AN_SHADOW, "production moves");
+			cr_assert_str_eq(an->kind, "stuck");
+			cr_assert_geq(an->score, AN_DET_ALARM);
+			cr_assert_eq(an->value, frozen);
+			if (at < 0)
+				at = k;
+			n++;
+		}
+	}
+	/* Runs of one point before: the alarm at twice the floor of 6. */
+	cr_assert_eq(at, 400 + 11, "first anomaly at tick %ld", (long)at);
+	cr_assert_eq(n, 1, "one alarm per frozen run");
+	free(out);
+	an_analyzer_free(a);
 }

@@ -93,6 +93,7 @@ Test(scenario, aa_noise_no_finding_over_a_day, .timeout = 120)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 86400, NULL, NULL, 0, r, 1.0);
 	if (r->total)
@@ -107,6 +108,7 @@ Test(scenario, aa_noise_half_ratio_no_finding, .timeout = 120)
 	/* the shadow gets half the traffic: load metrics per request */
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	p.ratio = 0.5;
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 6 * 3600, NULL, NULL, 0, r, 0.5);
@@ -128,6 +130,7 @@ Test(scenario, step_regression_in_cpu_per_request)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 2400, mod_step, NULL, 0, r, 1.0);
 	dump(r);
@@ -164,6 +167,7 @@ Test(scenario, slow_memory_leak_predicted_before_threshold)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 3300, mod_leak, NULL, 0, r, 1.0);
 	dump(r);
@@ -196,6 +200,7 @@ Test(scenario, latency_regression_on_one_endpoint_named)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 2100, mod_endpoint, NULL, 0, r, 1.0);
 	dump(r);
@@ -226,6 +231,7 @@ Test(scenario, network_delay_blamed_on_network)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	run_sim(&p, 0, 2100, mod_network, NULL, 0, r, 1.0);
 	dump(r);
@@ -254,6 +260,7 @@ static void nightly(bool with_task, run_t *r)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	an_sched_t task = {.name = "nightly-reindex",
 			   .duration_ns = 1800 * 1000000000LL,
 			   .side = AN_BOTH};
@@ -302,6 +309,7 @@ Test(scenario, regression_after_deploy_attributed)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	an_event_t ev = {.start_ns = (SIM_T0 + 1800) * 1000000000LL,
 			 .end_ns = (SIM_T0 + 1800) * 1000000000LL,
 			 .kind = AN_EV_DEPLOY,
@@ -338,6 +346,7 @@ Test(scenario, steps_under_threshold_raise_nothing)
 {
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	double mults[] = {1.03, 1.05, 1.08};
 	for (size_t i = 0; i < 3; i++) {
@@ -357,6 +366,7 @@ Test(scenario, slow_step_over_threshold_is_sustained_not_predicted)
 	 * learned it as noise meanwhile. */
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	run_t *r = malloc(sizeof(*r));
 	step_mult = 1.12;
 	run_sim(&p, 0, 4800, mod_step_mult, NULL, 0, r, 1.0);
@@ -380,6 +390,7 @@ Test(scenario, scheduled_task_given_as_an_event_suppresses_too)
 	 * API) instead of the config's cron */
 	an_params_t p;
 	an_params_default(&p);
+	p.anomalies = false; /* single-side detectors: test_analysis.c */
 	an_event_t ev = {.start_ns = (SIM_T0 + 7200) * 1000000000LL,
 			 .end_ns = (SIM_T0 + 9000) * 1000000000LL,
 			 .kind = AN_EV_SCHEDULED,
