@@ -129,6 +129,7 @@ typedef struct config_production {
 	config_addrv_t upstreams;
 	config_strv_t command;
 	config_map_t env;
+	config_map_t vars; /* placeholders of the operator's own */
 	char *cwd, *config_dir, *data_dir;
 	int64_t port, replicas;
 	config_health_t health;

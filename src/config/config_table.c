@@ -263,6 +263,10 @@ static const config_field_t root_fields[] = {
 	 "{data_dir} {replica}"},
 	{"production.env", CT_MAP, OFF(production.env), "", 0, 0, NULL, NULL,
 	 NULL, CF_ENVKEYS, "environment added to the command's"},
+	{"production.vars", CT_MAP, OFF(production.vars), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "placeholders of your own (name: value), rendered like {port} in "
+	 "config files and env values of every side and replica"},
 	{"production.cwd", CT_PATH, OFF(production.cwd), "", 0, 0, NULL, NULL,
 	 NULL, 0, "working directory of the command"},
 	{"production.config_dir", CT_PATH, OFF(production.config_dir), "", 0,

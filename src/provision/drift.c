@@ -423,6 +423,15 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 	char trig[PATH_MAX + 16];
 	snprintf(trig, sizeof(trig), "inotify:%s", d->pending);
 	watch_all(d); /* new subdirectories */
+	/* production's templates changed: what it runs follows them, so
+	 * that a reload from outside umbra reads the edit too */
+	buf_t rerr = BUF_INIT;
+	int rrc = prov_render_production(d->p, &rerr);
+	if (rrc)
+		log_error("drift", "cannot render production's config",
+			  LF_S("why", rerr.data ? rerr.data : ""),
+			  LF_ERR("err", rrc));
+	buf_free(&rerr);
 	prov_drift_check(d, trig);
 	if (!d->burst_ns)
 		d->pending[0] = '\0';

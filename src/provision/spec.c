@@ -80,6 +80,7 @@ void prov_spec_free(prov_spec_t *s)
 	free(s->cwd);
 	free(s->config_src);
 	free(s->config_dir);
+	free(s->render_dir);
 	free(s->data_dir);
 	free(s->work_dir);
 	free(s->host);
@@ -93,11 +94,23 @@ prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port)
 	return (prov_vars_t){
 	    .service = s->service,
 	    .side = prov_side_name(s->side),
-	    .config_dir = s->config_dir,
+	    .config_dir = s->render_dir && s->render_dir[0] ? s->render_dir
+							    : s->config_dir,
 	    .data_dir = s->data_dir,
 	    .port = port,
 	    .replica = replica,
+	    .extra = s->vars,
 	};
+}
+
+char *prov_replica_config_dir(const prov_spec_t *s, int replica)
+{
+	const char *d = s->render_dir && s->render_dir[0] ? s->render_dir
+			: s->copy_config			  ? s->config_dir
+								  : NULL;
+	if (!d)
+		return NULL;
+	return replica ? xasprintf("%s.%d", d, replica) : xstrdup(d);
 }
 
 /* Copies the settings both sides share (health, stop, restart). */
@@ -117,6 +130,8 @@ static void common(const config_t *cfg, prov_spec_t *s)
 	s->restart_max = (int)p->restart.max;
 	s->restart_window = p->restart.window;
 	s->work_dir = xstrdup(cfg->shadow.work_dir);
+	s->vars = &p->vars;
+	s->render_dir = xstrdup("");
 }
 
 /* Host and port of an http(s) URL; 0 or ERR_PARSE. */
@@ -244,6 +259,15 @@ static int build_production(const config_t *cfg, const char *proc_root,
 		s->cwd = xstrdup(p->cwd);
 		env_set_map(s, &p->env);
 		env_set(s, "UMBRA_SIDE", "production");
+		/* files with placeholders cannot run as they are: production
+		 * runs with a rendered copy, like the shadow (issue 21) */
+		if (p->config_dir[0] &&
+		    prov_tree_uses_placeholders(p->config_dir, &p->vars)) {
+			free(s->render_dir);
+			s->render_dir = xasprintf("%s/" PROV_PRODUCTION_DIR
+						  "/config",
+						  s->work_dir);
+		}
 		return prov__creds_build("production", p->user, p->group,
 					 &p->capabilities, false, &s->creds,
 					 err);
