@@ -282,6 +282,7 @@ typedef struct config_drift {
 	int64_t interval;
 	bool watch;
 	config_strv_t env_ignore;
+	config_strv_t ignore; /* drift.ignore: key patterns */
 } config_drift_t;
 
 typedef struct config_policy {

@@ -606,6 +606,15 @@ static const config_field_t root_fields[] = {
 	 "JOURNAL_STREAM",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "environment variables expected to differ between the sides"},
+	{"drift.ignore", CT_STR_LIST, OFF(drift.ignore),
+	 "env:UMBRA_*,env:SSH_*,env:SUDO_*,env:XDG_*,env:TERM,env:TERM_*,"
+	 "env:COLORTERM,env:LS_COLORS,env:MAIL,env:DISPLAY,env:WINDOWID,"
+	 "env:MOTD_SHOWN,env:LESSOPEN,env:LESSCLOSE",
+	 0, 0, NULL, NULL, NULL, 0,
+	 "fingerprint keys that never count as drift; '*' matches any run of "
+	 "characters, the rest is literal: argv positions (argv[00]), env names "
+	 "(env:NAME), config files (config:REL), or any key umbra drift "
+	 "shows; the defaults are what umbra or a login shell sets"},
 
 	/* mitigation */
 	{"mitigation.dry_run", CT_BOOL, OFF(mitigation.dry_run), "false", 0, 0,
