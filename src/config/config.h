@@ -146,6 +146,8 @@ typedef struct config_production {
 	struct {
 		int64_t pid;
 		char *cgroup, *url;
+		config_strv_t command; /* how to start a copy; [] = found */
+		char *unit;	       /* systemd unit to read it from */
 	} attach;
 	char *cgroup_parent; /* "" = below umbra's own group */
 	char *user, *group;  /* "" = umbra's own */

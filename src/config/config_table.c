@@ -351,6 +351,14 @@ static const config_field_t root_fields[] = {
 	 "", 0, 0, NULL, NULL, NULL, 0, "or its cgroup directory"},
 	{"production.attach.url", CT_URL, OFF(production.attach.url), "", 0, 0,
 	 NULL, NULL, NULL, 0, "base URL of the attached production"},
+	{"production.attach.command", CT_ARGV, OFF(production.attach.command),
+	 "", 0, 0, NULL, NULL, NULL, 0,
+	 "argv that starts a copy of the attached process (its shadow); "
+	 "needed when it rewrote its title and no attach.unit is set"},
+	{"production.attach.unit", CT_STRING, OFF(production.attach.unit), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "systemd unit of the attached process: its ExecStart= is the "
+	 "command (read through systemctl show)"},
 	{"production.connect_timeout", CT_DURATION,
 	 OFF(production.connect_timeout), "1s", 0.001, 600, "s", NULL, NULL, 0,
 	 "connecting to a replica longer than this answers 502"},

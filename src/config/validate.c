@@ -152,6 +152,15 @@ static void check_production(vctx_t *v)
 		verr(v, "production.attach",
 		     "attach needs a pid or a cgroup to watch (url alone says "
 		     "where it answers, not what it is)");
+	if ((p->attach.command.n || p->attach.unit[0]) && !p->attach.pid &&
+	    !p->attach.cgroup[0])
+		verr(v, p->attach.command.n ? "production.attach.command"
+					    : "production.attach.unit",
+		     "says how to start a copy of an attached process: set "
+		     "production.attach.pid or production.attach.cgroup too");
+	if (p->attach.command.n && p->attach.unit[0])
+		verr(v, "production.attach.unit",
+		     "set either attach.command or attach.unit, not both");
 	if (p->port && p->port + p->replicas - 1 > 65535)
 		verr(v, "production.replicas",
 		     "ports %lld..%lld run past 65535",

@@ -188,6 +188,15 @@ int prov_spec_build(const config_t *cfg, prov_side_t side,
 		    prov_spec_t *out, buf_t *err);
 void prov_spec_free(prov_spec_t *s);
 
+/* Splits a command line into new words: whitespace separates, '...' and
+ * "..." quote, backslash escapes; no expansion. 0, or ERR_PARSE (an
+ * unterminated quote, no word). */
+int prov_split_command(const char *s, char ***argv, size_t *argc);
+/* The argv of a systemd unit file's last ExecStart= in [Service] (its
+ * prefixes - @ : + ! honoured; specifiers and $VARS are not expanded).
+ * 0, ERR_NOTFOUND (none) or ERR_PARSE. */
+int prov_unit_exec_start(const char *text, char ***argv, size_t *argc);
+
 /* The placeholder values of replica i of spec (port given: the spec's
  * may be 0 = picked at start). Borrows the spec's strings; config_dir
  * is replica 0's (prov_replica_config_dir gives replica i's). */
