@@ -129,6 +129,7 @@ typedef struct config_production {
 	config_addrv_t upstreams;
 	config_strv_t command;
 	config_map_t env;
+	config_map_t vars; /* placeholders of the operator's own */
 	char *cwd, *config_dir, *data_dir;
 	int64_t port, replicas;
 	config_health_t health;
@@ -145,6 +146,8 @@ typedef struct config_production {
 	struct {
 		int64_t pid;
 		char *cgroup, *url;
+		config_strv_t command; /* how to start a copy; [] = found */
+		char *unit;	       /* systemd unit to read it from */
 	} attach;
 	char *cgroup_parent; /* "" = below umbra's own group */
 	char *user, *group;  /* "" = umbra's own */
@@ -281,6 +284,7 @@ typedef struct config_drift {
 	int64_t interval;
 	bool watch;
 	config_strv_t env_ignore;
+	config_strv_t ignore; /* drift.ignore: key patterns */
 } config_drift_t;
 
 typedef struct config_policy {

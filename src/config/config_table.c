@@ -264,6 +264,10 @@ static const config_field_t root_fields[] = {
 	 "{data_dir} {replica}"},
 	{"production.env", CT_MAP, OFF(production.env), "", 0, 0, NULL, NULL,
 	 NULL, CF_ENVKEYS, "environment added to the command's"},
+	{"production.vars", CT_MAP, OFF(production.vars), "", 0, 0, NULL,
+	 NULL, NULL, 0,
+	 "placeholders of your own (name: value), rendered like {port} in "
+	 "config files and env values of every side and replica"},
 	{"production.cwd", CT_PATH, OFF(production.cwd), "", 0, 0, NULL, NULL,
 	 NULL, 0, "working directory of the command"},
 	{"production.config_dir", CT_PATH, OFF(production.config_dir), "", 0,
@@ -348,6 +352,14 @@ static const config_field_t root_fields[] = {
 	 "", 0, 0, NULL, NULL, NULL, 0, "or its cgroup directory"},
 	{"production.attach.url", CT_URL, OFF(production.attach.url), "", 0, 0,
 	 NULL, NULL, NULL, 0, "base URL of the attached production"},
+	{"production.attach.command", CT_ARGV, OFF(production.attach.command),
+	 "", 0, 0, NULL, NULL, NULL, 0,
+	 "argv that starts a copy of the attached process (its shadow); "
+	 "needed when it rewrote its title and no attach.unit is set"},
+	{"production.attach.unit", CT_STRING, OFF(production.attach.unit), "", 0,
+	 0, NULL, NULL, NULL, 0,
+	 "systemd unit of the attached process: its ExecStart= is the "
+	 "command (read through systemctl show)"},
 	{"production.connect_timeout", CT_DURATION,
 	 OFF(production.connect_timeout), "1s", 0.001, 600, "s", NULL, NULL, 0,
 	 "connecting to a replica longer than this answers 502"},
@@ -603,6 +615,15 @@ static const config_field_t root_fields[] = {
 	 "JOURNAL_STREAM",
 	 0, 0, NULL, NULL, NULL, 0,
 	 "environment variables expected to differ between the sides"},
+	{"drift.ignore", CT_STR_LIST, OFF(drift.ignore),
+	 "env:UMBRA_*,env:SSH_*,env:SUDO_*,env:XDG_*,env:TERM,env:TERM_*,"
+	 "env:COLORTERM,env:LS_COLORS,env:MAIL,env:DISPLAY,env:WINDOWID,"
+	 "env:MOTD_SHOWN,env:LESSOPEN,env:LESSCLOSE",
+	 0, 0, NULL, NULL, NULL, 0,
+	 "fingerprint keys that never count as drift; '*' matches any run of "
+	 "characters, the rest is literal: argv positions (argv[00]), env names "
+	 "(env:NAME), config files (config:REL), or any key umbra drift "
+	 "shows; the defaults are what umbra or a login shell sets"},
 
 	/* mitigation */
 	{"mitigation.dry_run", CT_BOOL, OFF(mitigation.dry_run), "false", 0, 0,

@@ -98,6 +98,39 @@ static void check_caps(vctx_t *v, const char *path, const config_strv_t *c)
 			     c->v[i]);
 }
 
+/* One unknown placeholder in a config file: reported at the file's own
+ * line and column, since that is what the operator edits. */
+static void unknown_var(const char *file, const char *name, size_t nlen,
+			int line, int col, void *arg)
+{
+	vctx_t *v = arg;
+	config__error(v->errs, file, line, col, "production.config_dir",
+		      "unknown placeholder {%.*s} (built in: {port} {replica} "
+		      "{data_dir} {config_dir} {side} {service}; define "
+		      "others in production.vars)",
+		      (int)nlen, name);
+}
+
+static void check_vars(vctx_t *v)
+{
+	const config_production_t *p = &v->cfg->production;
+	for (size_t i = 0; i < p->vars.n; i++)
+		if (!prov_var_name_ok(p->vars.v[i].key))
+			verr(v, "production.vars",
+			     "bad placeholder name \"%.60s\" (expected "
+			     "lowercase letters, digits and '_', starting with "
+			     "a letter, and not a built-in name)",
+			     p->vars.v[i].key);
+	struct stat st;
+	if (p->config_dir[0] && stat(p->config_dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		prov_tree_unknown(p->config_dir, &p->vars, unknown_var, v);
+	const char *sc = v->cfg->shadow.config_dir;
+	if (sc[0] && strcmp(sc, p->config_dir) && stat(sc, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		prov_tree_unknown(sc, &p->vars, unknown_var, v);
+}
+
 static void check_production(vctx_t *v)
 {
 	const config_production_t *p = &v->cfg->production;
@@ -119,6 +152,15 @@ static void check_production(vctx_t *v)
 		verr(v, "production.attach",
 		     "attach needs a pid or a cgroup to watch (url alone says "
 		     "where it answers, not what it is)");
+	if ((p->attach.command.n || p->attach.unit[0]) && !p->attach.pid &&
+	    !p->attach.cgroup[0])
+		verr(v, p->attach.command.n ? "production.attach.command"
+					    : "production.attach.unit",
+		     "says how to start a copy of an attached process: set "
+		     "production.attach.pid or production.attach.cgroup too");
+	if (p->attach.command.n && p->attach.unit[0])
+		verr(v, "production.attach.unit",
+		     "set either attach.command or attach.unit, not both");
 	if (p->port && p->port + p->replicas - 1 > 65535)
 		verr(v, "production.replicas",
 		     "ports %lld..%lld run past 65535",
@@ -438,6 +480,7 @@ int config_validate(config_t *cfg, config_errors_t *errs)
 		verr(&v, "service", "required field missing");
 	check_service(&v);
 	check_production(&v);
+	check_vars(&v);
 	check_shadow(&v);
 	check_mirror(&v);
 	check_mask(&v);

@@ -162,23 +162,26 @@ static char *signature(const prov_drift_report_t *r)
 
 /* ------------------------------------------------------------ sources */
 
-/* The fingerprint source of side in a live supervisor: its first running
- * replica, its side groups, and for production the scale that maps its
- * limits onto the shadow's expected ones. */
-static void live_src(prov_t *p, prov_side_t side, prov_fp_src_t *src,
+/* The fingerprint source of side in a live supervisor: its first settled
+ * replica (one that passed its health check: a replica still starting
+ * may be a shell that has not exec'd the server yet, or a server that
+ * has not rewritten its title), its side groups, and for production the
+ * scale that maps its limits onto the shadow's expected ones. False when
+ * no replica of side is settled: nothing to fingerprint yet. */
+static bool live_src(prov_t *p, prov_side_t side, prov_fp_src_t *src,
 		     prov_cg_t *cgbuf)
 {
 	const config_t *cfg = p->cfg;
 	memset(src, 0, sizeof(*src));
 	src->spec = &p->spec[side];
 	src->env_ignore = &cfg->drift.env_ignore;
+	src->ignore = &cfg->drift.ignore;
 	src->sensitive = &cfg->mask.sensitive_keys;
 	src->marker = cfg->mask.redact_marker;
 	src->scale = 1;
 	for (int i = 0; i < p->nrep[side]; i++) {
 		prov_replica_t *r = p->rep[side][i];
-		if (r && r->pid > 0 &&
-		    (r->state == PROV_R_UP || r->state == PROV_R_STARTING)) {
+		if (r && r->pid > 0 && r->state == PROV_R_UP) {
 			src->pid = r->pid;
 			src->port = r->port;
 			break;
@@ -202,6 +205,7 @@ static void live_src(prov_t *p, prov_side_t side, prov_fp_src_t *src,
 		src->scale = cfg->shadow.ratio;
 		src->mem_min = cfg->shadow.memory_min;
 	}
+	return src->pid > 0;
 }
 
 /* ------------------------------------------------------------ watcher */
@@ -282,14 +286,23 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 			settle_later(d);
 		return;
 	}
+	/* Settled processes only: a check before both sides have a replica
+	 * past its health check would record a half-started process as the
+	 * side's last fingerprint, and its exec as a change. The "replica
+	 * up" check follows. */
+	prov_fp_src_t srcs[PROV_DRIFT_SIDES];
+	prov_cg_t cgs[PROV_DRIFT_SIDES];
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
+		if (!live_src(p, (prov_side_t)s, &srcs[s], &cgs[s])) {
+			log_debug("drift", "no settled replica yet; not checked",
+				  LF_S("side", prov_side_name((prov_side_t)s)),
+				  LF_S("trigger", trigger));
+			return;
+		}
 	uint64_t gen = d->gen;
 	prov_fp_t fp[PROV_DRIFT_SIDES];
-	for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
-		prov_fp_src_t src;
-		prov_cg_t cg;
-		live_src(p, (prov_side_t)s, &src, &cg);
-		prov_fp_collect(&src, &fp[s]);
-	}
+	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
+		prov_fp_collect(&srcs[s], &fp[s]);
 	/* Files changed while they were read: the fingerprints may be of
 	 * half a change. Thrown away; the settled check follows. */
 	read_events(d);
@@ -423,6 +436,15 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
 	char trig[PATH_MAX + 16];
 	snprintf(trig, sizeof(trig), "inotify:%s", d->pending);
 	watch_all(d); /* new subdirectories */
+	/* production's templates changed: what it runs follows them, so
+	 * that a reload from outside umbra reads the edit too */
+	buf_t rerr = BUF_INIT;
+	int rrc = prov_render_production(d->p, &rerr);
+	if (rrc)
+		log_error("drift", "cannot render production's config",
+			  LF_S("why", rerr.data ? rerr.data : ""),
+			  LF_ERR("err", rrc));
+	buf_free(&rerr);
 	prov_drift_check(d, trig);
 	if (!d->burst_ns)
 		d->pending[0] = '\0';
@@ -616,6 +638,7 @@ int prov_drift_snapshot(const config_t *cfg, prov_fp_t fps[PROV_DRIFT_SIDES],
 		memset(&src[s], 0, sizeof(src[s]));
 		src[s].spec = &spec[s];
 		src[s].env_ignore = &cfg->drift.env_ignore;
+		src[s].ignore = &cfg->drift.ignore;
 		src[s].sensitive = &cfg->mask.sensitive_keys;
 		src[s].marker = cfg->mask.redact_marker;
 		src[s].scale = 1;

@@ -80,6 +80,11 @@ typedef struct prov_fp_src {
 	double scale;	  /* production: the shadow ratio; shadow: 1 */
 	uint64_t mem_min; /* production: the shadow's memory floor */
 	const config_strv_t *env_ignore;
+	/* drift.ignore: key patterns ('*' matches anything, '/' too; the
+	 * rest is literal: "argv[00]",
+	 * "env:SSH_*", "config:*.log") whose items are left out of the
+	 * fingerprint. NULL: none. */
+	const config_strv_t *ignore;
 	/* Keys whose values never appear in a fingerprint or diff
 	 * (mask.sensitive_keys, substrings, any case): environment values
 	 * and argv values are hashed, config lines redacted in the kept
@@ -96,6 +101,8 @@ typedef struct prov_fp_src {
 void prov_mask_text(const config_strv_t *sensitive, const char *marker,
 		    const char *t, size_t n, buf_t *out);
 
+/* Whether key matches a drift.ignore pattern. */
+bool prov_fp_ignored(const config_strv_t *ignore, const char *key);
 /* Collects the fingerprint of src into out (which it initialises).
  * Unreadable parts are left out (and not in out->parts). 0 always. */
 int prov_fp_collect(const prov_fp_src_t *src, prov_fp_t *out);

@@ -355,6 +355,75 @@ int prov__walk(const char *root,
 	return walk(&w, root, "", 0);
 }
 
+/* ------------------------------------------------------------ placeholders */
+
+typedef struct scan_ctx {
+	const config_map_t *extra;
+	prov_tree_unknown_cb fn;
+	void *arg;
+	const char *file;
+	bool any; /* prov_tree_uses_placeholders: one seen */
+	size_t unknown;
+} scan_ctx_t;
+
+/* The text of a config file as copy_file renders it; 0 when it is not
+ * text (a NUL in its first PROV_TEXT_PROBE bytes) or cannot be read. */
+static bool read_text(const char *full, buf_t *b)
+{
+	if (prov__read_file(full, PROV_FP_TEXT_MAX * 16, b))
+		return false;
+	size_t probe = b->len < PROV_TEXT_PROBE ? b->len : PROV_TEXT_PROBE;
+	return !b->data || !memchr(b->data, '\0', probe);
+}
+
+static void scan_one(const char *name, size_t nlen, int line, int col,
+		     void *arg)
+{
+	scan_ctx_t *c = arg;
+	c->fn(c->file, name, nlen, line, col, c->arg);
+}
+
+static int scan_file(const char *rel, const char *full, void *arg)
+{
+	scan_ctx_t *c = arg;
+	(void)rel;
+	buf_t b = BUF_INIT;
+	if (read_text(full, &b) && b.data) {
+		c->file = full;
+		c->unknown += prov_placeholders_unknown(
+		    b.data, b.len, c->extra, c->fn ? scan_one : NULL, c);
+	}
+	buf_free(&b);
+	return 0;
+}
+
+static int uses_file(const char *rel, const char *full, void *arg)
+{
+	scan_ctx_t *c = arg;
+	(void)rel;
+	buf_t b = BUF_INIT;
+	if (read_text(full, &b) && b.data &&
+	    prov_uses_placeholders(b.data, b.len, c->extra))
+		c->any = true;
+	buf_free(&b);
+	return c->any; /* one is enough: stop */
+}
+
+size_t prov_tree_unknown(const char *dir, const config_map_t *extra,
+			 prov_tree_unknown_cb fn, void *arg)
+{
+	scan_ctx_t c = {.extra = extra, .fn = fn, .arg = arg};
+	prov__walk(dir, scan_file, &c);
+	return c.unknown;
+}
+
+bool prov_tree_uses_placeholders(const char *dir, const config_map_t *extra)
+{
+	scan_ctx_t c = {.extra = extra};
+	prov__walk(dir, uses_file, &c);
+	return c.any;
+}
+
 /* ------------------------------------------------------------ vectors */
 
 char **prov__split_nul(const char *data, size_t len, size_t *n)

@@ -237,7 +237,13 @@ static char *normalise(const fpctx_t *c, const char *actual, const char *tmpl)
 		if (same)
 			return xstrdup(tmpl);
 	}
-	return xstrdup(actual);
+	/* a word that is not its template as a whole (a server that
+	 * rewrote its title: "nginx: master process nginx -c DIR/x.conf"):
+	 * its port and config dir as tokens become placeholders, so that
+	 * both sides' titles compare */
+	return prov__attach_template(actual, c->vars.port,
+				     c->vars.config_dir ? c->vars.config_dir
+							: "");
 }
 
 /* ------------------------------------------------------------ parts */
@@ -767,6 +773,57 @@ static void fp_listen(fpctx_t *c)
 
 /* ------------------------------------------------------------ collect */
 
+/* Whether key matches pat, where '*' matches any run of characters
+ * ('/' included) and everything else itself: "argv[00]" is a key, not
+ * a character class as fnmatch would read it. */
+static bool key_match(const char *pat, const char *key)
+{
+	const char *star = NULL, *resume = NULL;
+	while (*key) {
+		if (*pat == '*') {
+			star = pat++;
+			resume = key;
+		} else if (*pat == *key) {
+			pat++;
+			key++;
+		} else if (star) {
+			pat = star + 1;
+			key = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return !*pat;
+}
+
+bool prov_fp_ignored(const config_strv_t *ignore, const char *key)
+{
+	for (size_t i = 0; ignore && i < ignore->n; i++)
+		if (key_match(ignore->v[i], key))
+			return true;
+	return false;
+}
+
+/* Removes the items drift.ignore names: they never count, in a finding,
+ * a change event or a root cause. */
+static void drop_ignored(prov_fp_t *fp, const config_strv_t *ignore)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < fp->n; i++) {
+		if (!prov_fp_ignored(ignore, fp->v[i].key)) {
+			fp->v[w++] = fp->v[i];
+			continue;
+		}
+		free(fp->v[i].key);
+		free(fp->v[i].value);
+		free(fp->v[i].text);
+		free(fp->v[i].path);
+	}
+	fp->n = w;
+}
+
 int prov_fp_collect(const prov_fp_src_t *src, prov_fp_t *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -811,5 +868,6 @@ int prov_fp_collect(const prov_fp_src_t *src, prov_fp_t *out)
 		fp_listen(&c);
 	}
 	prov__strv_free(env);
+	drop_ignored(out, src->ignore);
 	return 0;
 }

@@ -44,10 +44,12 @@ const char *prov_side_name(prov_side_t side);
 
 /* ------------------------------------------------------------ placeholders */
 /* The values that {port} {config_dir} {data_dir} {replica} {side}
- * {service} render to. Strings are borrowed. */
+ * {service} render to, and the spec's own (production.vars: {name} ->
+ * value, the same on every side and replica). Strings are borrowed. */
 typedef struct prov_vars {
 	const char *service, *side, *config_dir, *data_dir;
 	int port, replica;
+	const config_map_t *extra; /* NULL: none */
 } prov_vars_t;
 
 /* Appends s to out with every known {name} replaced by its value;
@@ -55,6 +57,36 @@ typedef struct prov_vars {
 void prov_render(const char *s, size_t len, const prov_vars_t *v, buf_t *out);
 /* The same into a new string the caller frees. */
 char *prov_render_str(const char *s, const prov_vars_t *v);
+
+/* Placeholders a file uses that nobody defines: calls
+ * fn(name, line, col, arg) (1-based; name not NUL-terminated, nlen long)
+ * for each {name} (lowercase letters, digits after the first, '_') in
+ * s[0..len) that is neither built in nor in extra. "${name}" is a shell
+ * or nginx variable, not a placeholder, and is skipped. Returns the
+ * number found. */
+typedef void (*prov_unknown_cb)(const char *name, size_t nlen, int line,
+				int col, void *arg);
+size_t prov_placeholders_unknown(const char *s, size_t len,
+				 const config_map_t *extra, prov_unknown_cb fn,
+				 void *arg);
+/* Whether s[0..len) uses any placeholder (built in or in extra) that
+ * prov_render would replace. */
+bool prov_uses_placeholders(const char *s, size_t len,
+			    const config_map_t *extra);
+/* The same for every text file under dir (binary files, those with a
+ * NUL in their first 8 KiB, are copied as they are and not scanned):
+ * fn(file, name, nlen, line, col, arg). Returns the number found. */
+typedef void (*prov_tree_unknown_cb)(const char *file, const char *name,
+				     size_t nlen, int line, int col,
+				     void *arg);
+size_t prov_tree_unknown(const char *dir, const config_map_t *extra,
+			 prov_tree_unknown_cb fn, void *arg);
+/* Whether a text file under dir uses a placeholder: then production too
+ * runs with a rendered copy of its config dir (supervise.c). */
+bool prov_tree_uses_placeholders(const char *dir, const config_map_t *extra);
+/* A name production.vars may define: [a-z][a-z0-9_]*, at most 63
+ * characters, not one of the built-in names. */
+bool prov_var_name_ok(const char *name);
 
 /* Replaces, in the argv word s, the port number `from` where it stands as
  * a whole token ("9000", "host:9000", "--port=9000", ":9000/x"; not
@@ -70,6 +102,9 @@ char *prov_port_rebase(const char *s, int from, const char *to);
 /* The baseline's files (source, config, data) live in this directory
  * under shadow.work_dir. */
 #define PROV_BASELINE_DIR "baseline"
+/* Production's rendered config copies (when its files use placeholders)
+ * live in this directory under shadow.work_dir. */
+#define PROV_PRODUCTION_DIR "production"
 
 /* ------------------------------------------------------------ users */
 /* When umbra runs as root and shadow.user is not set, the shadow (and
@@ -116,6 +151,10 @@ typedef struct prov_spec {
 	char *config_dir; /* the directory the side runs with; "" none */
 	char *data_dir;	  /* "" none */
 	bool copy_config; /* shadow, baseline: config_dir is a rendered copy */
+	char *render_dir; /* production run by umbra whose files use
+			     placeholders: replica 0 runs with this rendered
+			     copy of config_dir (the templates); "" none */
+	const config_map_t *vars; /* production.vars, borrowed from cfg */
 	bool copy_data;	  /* shadow, baseline: data_dir is a copy of
 			     production's */
 	char *work_dir;	  /* shadow.work_dir (baseline: its subdirectory
@@ -149,9 +188,26 @@ int prov_spec_build(const config_t *cfg, prov_side_t side,
 		    prov_spec_t *out, buf_t *err);
 void prov_spec_free(prov_spec_t *s);
 
+/* Splits a command line into new words: whitespace separates, '...' and
+ * "..." quote, backslash escapes; no expansion. 0, or ERR_PARSE (an
+ * unterminated quote, no word). */
+int prov_split_command(const char *s, char ***argv, size_t *argc);
+/* The argv of a systemd unit file's last ExecStart= in [Service] (its
+ * prefixes - @ : + ! honoured; specifiers and $VARS are not expanded).
+ * 0, ERR_NOTFOUND (none) or ERR_PARSE. */
+int prov_unit_exec_start(const char *text, char ***argv, size_t *argc);
+
 /* The placeholder values of replica i of spec (port given: the spec's
- * may be 0 = picked at start). Borrows the spec's strings. */
+ * may be 0 = picked at start). Borrows the spec's strings; config_dir
+ * is replica 0's (prov_replica_config_dir gives replica i's). */
 prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port);
+
+/* The rendered config directory replica i of s runs with: replica 0 has
+ * the side's (the shadow's config_dir, production's render_dir), replica
+ * i > 0 its own "<that>.<i>", rendered with its own {port} and
+ * {replica} when it starts. New string; NULL when the side runs with no
+ * rendered copy (production's files as they are). */
+char *prov_replica_config_dir(const prov_spec_t *s, int replica);
 
 /* ------------------------------------------------------------ limits */
 /* Resource limits of one cgroup: cores (0 = none) and bytes (0 = none). */
@@ -286,9 +342,17 @@ int prov_shadow_config(prov_t *p, const char *src, buf_t *err);
 int prov_baseline_sync(prov_t *p);
 
 /* Sends sig to the main process of every running replica of side (for
- * an attached production, the attached process): a reload signal. The
+ * an attached production, the attached process): a reload signal.
+ * Production's rendered copies are rendered again first. The
  * number of processes signalled, or ERR_BADSTATE when none runs. */
 int prov_signal(prov_t *p, prov_side_t side, int sig);
+
+/* Renders production's config copies again from its templates (its
+ * config_dir), one per replica, when its files use placeholders
+ * (spec.render_dir); nothing otherwise. prov_signal on production does
+ * it first, so that a reload reads what the operator (or a rollback)
+ * left in the templates. 0 or a negative error with err set. */
+int prov_render_production(prov_t *p, buf_t *err);
 
 /* Replicas of side that are up (passed their checks, not failing them). */
 int prov_replica_up_count(const prov_t *p, prov_side_t side);

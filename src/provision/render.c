@@ -56,7 +56,85 @@ static const char *lookup(const char *name, size_t n, const prov_vars_t *v,
 	if (IS("service"))
 		return v->service ? v->service : "";
 #undef IS
+	if (v->extra)
+		for (size_t i = 0; i < v->extra->n; i++)
+			if (strlen(v->extra->v[i].key) == n &&
+			    memcmp(v->extra->v[i].key, name, n) == 0)
+				return v->extra->v[i].value;
 	return NULL;
+}
+
+/* The end of a placeholder name starting at s[i] (after '{'): the index
+ * of its '}', or 0 when s[i..] is not a name followed by '}'. */
+static size_t name_end(const char *s, size_t len, size_t i)
+{
+	size_t j = i;
+	while (j < len && (islower((unsigned char)s[j]) || s[j] == '_' ||
+			   (j > i && isdigit((unsigned char)s[j]))))
+		j++;
+	return j < len && s[j] == '}' && j > i ? j : 0;
+}
+
+#define PROV_VAR_NAME_MAX 63 /* a placeholder, not a sentence */
+
+bool prov_var_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > PROV_VAR_NAME_MAX || !islower((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '_')
+			return false;
+	char num[16];
+	prov_vars_t none = {0};
+	return lookup(name, n, &none, num) == NULL;
+}
+
+size_t prov_placeholders_unknown(const char *s, size_t len,
+				 const config_map_t *extra, prov_unknown_cb fn,
+				 void *arg)
+{
+	prov_vars_t v = {.extra = extra};
+	size_t found = 0;
+	int line = 1;
+	size_t bol = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n') {
+			line++;
+			bol = i + 1;
+			continue;
+		}
+		if (s[i] != '{' || (i > 0 && s[i - 1] == '$'))
+			continue;
+		size_t j = name_end(s, len, i + 1);
+		if (!j)
+			continue;
+		char num[16];
+		if (!lookup(s + i + 1, j - i - 1, &v, num)) {
+			found++;
+			if (fn)
+				fn(s + i + 1, j - i - 1, line,
+				   (int)(i - bol) + 1, arg);
+		}
+		i = j;
+	}
+	return found;
+}
+
+bool prov_uses_placeholders(const char *s, size_t len,
+			    const config_map_t *extra)
+{
+	prov_vars_t v = {.extra = extra};
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '{')
+			continue;
+		size_t j = name_end(s, len, i + 1);
+		char num[16];
+		if (j && lookup(s + i + 1, j - i - 1, &v, num))
+			return true;
+	}
+	return false;
 }
 
 void prov_render(const char *s, size_t len, const prov_vars_t *v, buf_t *out)
@@ -67,13 +145,10 @@ void prov_render(const char *s, size_t len, const prov_vars_t *v, buf_t *out)
 			i++;
 			continue;
 		}
-		size_t j = i + 1;
-		while (j < len && (islower((unsigned char)s[j]) || s[j] == '_'))
-			j++;
+		size_t j = name_end(s, len, i + 1);
 		char num[16];
-		const char *val = j < len && s[j] == '}' && j > i + 1
-				      ? lookup(s + i + 1, j - i - 1, v, num)
-				      : NULL;
+		const char *val = j ? lookup(s + i + 1, j - i - 1, v, num)
+				    : NULL;
 		if (!val) {
 			i++;
 			continue;

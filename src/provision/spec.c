@@ -80,6 +80,7 @@ void prov_spec_free(prov_spec_t *s)
 	free(s->cwd);
 	free(s->config_src);
 	free(s->config_dir);
+	free(s->render_dir);
 	free(s->data_dir);
 	free(s->work_dir);
 	free(s->host);
@@ -93,11 +94,23 @@ prov_vars_t prov_spec_vars(const prov_spec_t *s, int replica, int port)
 	return (prov_vars_t){
 	    .service = s->service,
 	    .side = prov_side_name(s->side),
-	    .config_dir = s->config_dir,
+	    .config_dir = s->render_dir && s->render_dir[0] ? s->render_dir
+							    : s->config_dir,
 	    .data_dir = s->data_dir,
 	    .port = port,
 	    .replica = replica,
+	    .extra = s->vars,
 	};
+}
+
+char *prov_replica_config_dir(const prov_spec_t *s, int replica)
+{
+	const char *d = s->render_dir && s->render_dir[0] ? s->render_dir
+			: s->copy_config			  ? s->config_dir
+								  : NULL;
+	if (!d)
+		return NULL;
+	return replica ? xasprintf("%s.%d", d, replica) : xstrdup(d);
 }
 
 /* Copies the settings both sides share (health, stop, restart). */
@@ -117,6 +130,8 @@ static void common(const config_t *cfg, prov_spec_t *s)
 	s->restart_max = (int)p->restart.max;
 	s->restart_window = p->restart.window;
 	s->work_dir = xstrdup(cfg->shadow.work_dir);
+	s->vars = &p->vars;
+	s->render_dir = xstrdup("");
 }
 
 /* Host and port of an http(s) URL; 0 or ERR_PARSE. */
@@ -204,6 +219,174 @@ static int read_attached(const char *proc_root, int pid, prov_spec_t *s,
 	return 0;
 }
 
+int prov_split_command(const char *s, char ***argv, size_t *argc)
+{
+	size_t len = strlen(s), n = 0;
+	char **v = xcalloc(len / 2 + 2, sizeof(char *));
+	char *tmp = xmalloc(len + 1);
+	const char *p = s;
+	int rc = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		size_t k = 0;
+		char q = 0;
+		while (*p && (q || (*p != ' ' && *p != '\t'))) {
+			if (q == '\'') {
+				if (*p == '\'')
+					q = 0;
+				else
+					tmp[k++] = *p;
+				p++;
+			} else if (*p == '\\' && p[1]) {
+				tmp[k++] = p[1];
+				p += 2;
+			} else if (q == '"' && *p == '"') {
+				q = 0;
+				p++;
+			} else if (!q && (*p == '\'' || *p == '"')) {
+				q = *p++;
+			} else {
+				tmp[k++] = *p++;
+			}
+		}
+		if (q) {
+			rc = ERR_PARSE;
+			break;
+		}
+		v[n++] = xstrndup(tmp, k);
+	}
+	free(tmp);
+	if (rc || !n) {
+		prov__strv_free(v);
+		return rc ? rc : ERR_PARSE;
+	}
+	*argv = v;
+	*argc = n;
+	return 0;
+}
+
+int prov_unit_exec_start(const char *text, char ***argv, size_t *argc)
+{
+	const char *last = NULL;
+	bool service = false;
+	for (const char *l = text; l && *l;) {
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (*l == '[')
+			service = !strncmp(l, "[Service]", 9);
+		else if (service && !strncmp(l, "ExecStart=", 10))
+			last = l + 10;
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	if (!last)
+		return ERR_NOTFOUND;
+	size_t n = strcspn(last, "\n");
+	char *line = xstrndup(last, n);
+	/* systemd's prefixes: - @ : + ! (ignore failure, argv[0], ...) */
+	char *w = line;
+	bool at = false;
+	while (*w && strchr("-@:+!", *w))
+		at |= *w++ == '@';
+	int rc = *w ? prov_split_command(w, argv, argc) : ERR_NOTFOUND;
+	if (!rc && at && *argc > 1) {
+		/* "@/usr/bin/x name args": path, then argv[0] */
+		free((*argv)[1]);
+		memmove(&(*argv)[1], &(*argv)[2], (*argc - 1) * sizeof(char *));
+		(*argc)--;
+	}
+	free(line);
+	return rc;
+}
+
+#define PROV_UNIT_FILE_MAX (256 * 1024) /* a unit file, not a document */
+
+/* The command of systemd unit `unit`: its unit file (systemctl show
+ * -p FragmentPath), its last ExecStart= in [Service]. */
+static int unit_command(const char *unit, prov_spec_t *s, buf_t *err)
+{
+	const char *argv[] = {"systemctl", "show", "-p", "FragmentPath",
+			      "--value", "--", unit, NULL};
+	buf_t out = BUF_INIT, file = BUF_INIT;
+	int rc = prov__run(argv, NULL, &out);
+	char *path = xstrndup(out.data ? out.data : "",
+			      out.data ? strcspn(out.data, "\n") : 0);
+	if (rc || !path[0]) {
+		buf_printf(err,
+			   "production.attach.unit: systemctl show %s found no "
+			   "unit file (%s%s%.200s): set production.attach."
+			   "command to the argv that starts a copy",
+			   unit, rc ? err_str(rc) : "empty FragmentPath",
+			   out.len ? ": " : "", out.data ? out.data : "");
+		rc = rc ? rc : ERR_NOTFOUND;
+	} else if ((rc = prov__read_file(path, PROV_UNIT_FILE_MAX, &file))) {
+		buf_printf(err, "production.attach.unit: cannot read %s: %s",
+			   path, err_str(rc));
+	} else if ((rc = prov_unit_exec_start(file.data ? file.data : "",
+					      &s->argv, &s->argc))) {
+		buf_printf(err,
+			   "production.attach.unit: no usable ExecStart= in "
+			   "%s: set production.attach.command",
+			   path);
+	}
+	free(path);
+	buf_free(&out);
+	buf_free(&file);
+	return rc;
+}
+
+/* The command to start a copy of the attached process, in this order:
+ * production.attach.command, the ExecStart= of production.attach.unit,
+ * or the process's own argv when its title was not rewritten (argv[0]
+ * resolves to the executable /proc/PID/exe names). A rewritten title
+ * (nginx: "nginx: master process ...") is no command: refused, naming
+ * the fields to set. s->argv holds the argv read from /proc. */
+static int attach_command(const config_production_t *p, const char *proc_root,
+			  int pid, prov_spec_t *s, buf_t *err)
+{
+	if (p->attach.command.n || p->attach.unit[0]) {
+		prov__strv_free(s->argv);
+		s->argv = NULL;
+		s->argc = 0;
+		if (p->attach.command.n) {
+			s->argv = strv_dup(p->attach.command.v,
+					   p->attach.command.n);
+			s->argc = p->attach.command.n;
+			return 0;
+		}
+		return unit_command(p->attach.unit, s, err);
+	}
+	char path[PATH_MAX], exe[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0; /* cannot tell (fixtures, another user's process):
+			     its argv, as before */
+	exe[n] = '\0';
+	char *del = strstr(exe, " (deleted)");
+	if (del && !del[10])
+		*del = '\0';
+	char *found = prov__find_exe(s->argv[0], s->base_env, s->cwd);
+	char real[PATH_MAX];
+	bool same = found && realpath(found, real) && !strcmp(real, exe);
+	free(found);
+	if (same)
+		return 0;
+	buf_printf(err,
+		   "production.attach: process %d rewrote its title (argv[0] "
+		   "\"%.80s\" is not its executable %s), so umbra cannot tell "
+		   "how to start its shadow: set production.attach.command "
+		   "(the argv that starts a copy, e.g. [%s, -c, "
+		   "\"{config_dir}/...\"]) or production.attach.unit (its "
+		   "systemd unit)",
+		   pid, s->argv[0], exe, exe);
+	return ERR_CONFIG;
+}
+
 /* The first pid listed in an attached cgroup (its oldest, usually the
  * main process). */
 static int pid_of_cgroup(const char *dir, int *pid, buf_t *err)
@@ -244,6 +427,15 @@ static int build_production(const config_t *cfg, const char *proc_root,
 		s->cwd = xstrdup(p->cwd);
 		env_set_map(s, &p->env);
 		env_set(s, "UMBRA_SIDE", "production");
+		/* files with placeholders cannot run as they are: production
+		 * runs with a rendered copy, like the shadow (issue 21) */
+		if (p->config_dir[0] &&
+		    prov_tree_uses_placeholders(p->config_dir, &p->vars)) {
+			free(s->render_dir);
+			s->render_dir = xasprintf("%s/" PROV_PRODUCTION_DIR
+						  "/config",
+						  s->work_dir);
+		}
 		return prov__creds_build("production", p->user, p->group,
 					 &p->capabilities, false, &s->creds,
 					 err);
@@ -265,6 +457,9 @@ static int build_production(const config_t *cfg, const char *proc_root,
 	if (rc)
 		return rc;
 	s->attach_pid = pid;
+	rc = attach_command(p, proc_root, pid, s, err);
+	if (rc)
+		return rc;
 	if (p->attach.url[0]) {
 		char host[300];
 		int port;

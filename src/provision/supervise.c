@@ -352,12 +352,88 @@ static void on_exit_cb(evutil_socket_t fd, short what, void *arg);
 static void roll_next(prov_t *p);
 static void roll_end(prov_t *p, bool ok, const char *why);
 
+/* Renders the config directory replica r runs with, from its side's
+ * templates, with its own {port} {replica} {config_dir}: every replica
+ * of a production whose files use placeholders, and the shadow's and
+ * baseline's replicas after the first (replica 0's copy is made by
+ * prepare_files and prov__config_copy, and watched for drift). *dir
+ * gets the directory (NULL: the side runs with no rendered copy). 0 or a
+ * negative error with err set. */
+static int render_replica(prov_t *p, const prov_spec_t *s, int index,
+			  int port, char **dir, buf_t *err)
+{
+	*dir = prov_replica_config_dir(s, index);
+	bool prod = s->render_dir && s->render_dir[0];
+	if (!*dir || (!prod && index == 0))
+		return 0;
+	(void)p;
+	char *src = prod ? xstrdup(s->config_src)
+			 : xasprintf("%s/source", s->work_dir);
+	prov_vars_t v = prov_spec_vars(s, index, port);
+	v.config_dir = *dir;
+	char *parent = xstrdup(*dir);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	int rc = fs_mkdirs(parent, 0755);
+	if (rc)
+		buf_printf(err, "cannot create %s: %s", parent, err_str(rc));
+	/* rendered beside it, then exchanged: a process reading its config
+	 * at that moment sees the old files or the new, never half */
+	char *fresh = xasprintf("%s.new", *dir);
+	prov__rmtree(fresh);
+	if (!rc)
+		rc = prov__copytree(src, fresh, &v, err);
+	if (!rc)
+		rc = prov__creds_give(&s->creds, fresh, err);
+	if (!rc && syscall(SYS_renameat2, AT_FDCWD, fresh, AT_FDCWD, *dir,
+			   RENAME_EXCHANGE) != 0) {
+		if (errno == ENOENT && rename(fresh, *dir) == 0) {
+			free(fresh);
+			free(parent);
+			free(src);
+			return 0;
+		}
+		rc = -errno;
+		buf_printf(err, "cannot put %s in place: %s", *dir,
+			   err_str(rc));
+	}
+	prov__rmtree(fresh); /* the old copy, or a failed one */
+	free(fresh);
+	free(parent);
+	free(src);
+	return rc;
+}
+
+int prov_render_production(prov_t *p, buf_t *err)
+{
+	const prov_spec_t *s = &p->spec[PROV_PRODUCTION];
+	if (!s->render_dir || !s->render_dir[0])
+		return 0;
+	for (int i = 0; i < p->nrep[PROV_PRODUCTION]; i++) {
+		prov_replica_t *r = p->rep[PROV_PRODUCTION][i];
+		if (!r)
+			continue;
+		char *dir = NULL;
+		int rc = render_replica(p, s, i, r->port, &dir, err);
+		free(dir);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Forks and execs replica r. Failures before exec give up at once. */
 static void replica_spawn(prov_replica_t *r)
 {
 	prov_t *p = r->p;
 	const prov_spec_t *s = &p->spec[r->side];
 	prov_vars_t v = prov_spec_vars(s, r->index, r->port);
+	char *rdir = NULL;
+	buf_t rerr = BUF_INIT;
+	int rrc = render_replica(p, s, r->index, r->port, &rdir, &rerr);
+	if (rdir)
+		v.config_dir = rdir;
 	child_plan_t c = {.ns_fd = -1, .parent = getpid(), .cwd = s->cwd};
 	c.argv = xcalloc(s->argc + 1, sizeof(char *));
 	for (size_t i = 0; i < s->argc; i++)
@@ -366,7 +442,10 @@ static void replica_spawn(prov_replica_t *r)
 	c.exe = prov__find_exe(c.argv[0], c.envp, s->cwd);
 	char why[256] = "";
 	buf_t err = BUF_INIT;
-	if (!c.exe)
+	if (rrc)
+		snprintf(why, sizeof(why), "cannot render its config: %s",
+			 rerr.data ? rerr.data : err_str(rrc));
+	else if (!c.exe)
 		snprintf(why, sizeof(why),
 			 "command not found: %s (searched the PATH of its "
 			 "environment)",
@@ -418,6 +497,8 @@ static void replica_spawn(prov_replica_t *r)
 	if (rp[0] >= 0)
 		close(rp[0]);
 	free(c.exe);
+	free(rdir);
+	buf_free(&rerr);
 	prov__strv_free(c.argv);
 	prov__strv_free(c.envp);
 	if (pid < 0) {
@@ -1422,6 +1503,19 @@ bool prov_restart_rolling(const prov_t *p)
 int prov_signal(prov_t *p, prov_side_t side, int sig)
 {
 	int n = 0;
+	if (side == PROV_PRODUCTION) {
+		/* a reload reads the templates as they are now */
+		buf_t err = BUF_INIT;
+		int rc = prov_render_production(p, &err);
+		if (rc)
+			log_error("provision",
+				  "cannot render production's config; "
+				  "signalling it anyway (it re-reads the "
+				  "last rendered copy)",
+				  LF_S("why", err.data ? err.data : ""),
+				  LF_ERR("err", rc));
+		buf_free(&err);
+	}
 	for (int i = 0; i < p->nrep[side]; i++) {
 		prov_replica_t *r = p->rep[side][i];
 		if (!r || r->pid <= 0 ||

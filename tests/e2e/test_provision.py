@@ -243,6 +243,32 @@ class RunTest(TestCase):
         self.assertIn("no differences", r.stdout)
         self.assertEqual(u.stop(), 0)
 
+    def test_every_replica_renders_its_own_files(self):
+        """{port} in the files: production (2 replicas) and the shadow (3)
+        each run with their own rendered copy; all five come up, each
+        copy naming its own port, and production's templates stay as the
+        operator wrote them."""
+        u = Umbra(self, conf(extra_p="  replicas: 2\n",
+                             extra_s="  replicas: 3\n"))
+        addrs = {}
+        for side, n in (("production", 2), ("shadow", 3)):
+            for i in range(n):
+                addrs[side, i], _ = u.up(side, i)
+        self.assertEqual(len(set(addrs.values())), 5)
+        wd = os.path.join(self.tmp, "umbra-shadow")
+        for (side, i), addr in addrs.items():
+            base = os.path.join(wd, "config" if side == "shadow"
+                                else "production/config")
+            path = base + (f".{i}" if i else "") + "/svc.conf"
+            with open(path) as f:
+                port = addr.rsplit(":", 1)[1]
+                self.assertIn(f"# served on {port}\n", f.read(), path)
+            st, body = get(addr, "/echo")
+            self.assertEqual(st, 200)
+        with open(os.path.join(self.tmp, "conf/svc.conf")) as f:
+            self.assertEqual(f.read(), SVC_CONF)
+        self.assertEqual(u.stop(), 0)
+
     def test_killed_shadow_is_restarted(self):
         u = Umbra(self, conf(extra_p="  restart: {backoff: 100ms}\n"))
         u.up("production")

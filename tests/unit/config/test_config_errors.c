@@ -736,3 +736,49 @@ Test(config_errors, users_groups_and_capabilities)
 	       "t.yaml:6:12: mitigation.propose.roots: \"relative/dir\" is not "
 	       "an absolute path");
 }
+
+/* ------------------------------------------- placeholders in config files */
+Test(config_errors, config_file_unknown_placeholder)
+{
+	char dir[] = "/tmp/umbra-cfgph-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("events {}\nhttp {\n  server { listen 127.0.0.1:{port};\n"
+	      "    root {web_root}; set $a ${b}; proxy_pass http://{up}; }\n}\n",
+	      f);
+	fclose(f);
+	char *yaml = NULL;
+	cr_assert_gt(asprintf(&yaml,
+			      "service: api\nproduction:\n  command: [nginx]\n"
+			      "  config_dir: %s\n  vars:\n    up: 10.0.0.1:80\n",
+			      dir),
+		     0);
+	size_t n = 0;
+	char *got = first_error_n(yaml, strlen(yaml), &n);
+	char *want = NULL;
+	cr_assert_gt(asprintf(&want,
+			      "%s:4:10: production.config_dir: unknown "
+			      "placeholder {web_root} (built in: {port} "
+			      "{replica} {data_dir} {config_dir} {side} "
+			      "{service}; define others in production.vars)",
+			      path),
+		     0);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(n, 1); /* {up} is the spec's, ${b} nginx's */
+	free(got);
+	free(want);
+	free(yaml);
+	unlink(path);
+	rmdir(dir);
+}
+
+Test(config_errors, vars_bad_name)
+{
+	expect(HEAD "  vars:\n    port: 1\n",
+	       "t.yaml:5:5: production.vars: bad placeholder name \"port\" "
+	       "(expected lowercase letters, digits and '_', starting with a "
+	       "letter, and not a built-in name)");
+}

@@ -331,3 +331,43 @@ Test(fingerprint, split_nul_vectors)
 	cr_assert_null(v[0]);
 	prov__strv_free(v);
 }
+
+Test(fingerprint, drift_ignore_leaves_keys_out)
+{
+	put("prod/app.conf", "x = 1\n");
+	put("prod/app.log", "noise\n");
+	config_t *cfg = load("service: api\nproduction:\n"
+			     "  command: [/bin/sh, -c, 'exec sleep 1']\n"
+			     "  config_dir: prod\n  port: 9000\n"
+			     "  env: {MODE: live, SSH_TTY: /dev/pts/3}\n"
+			     "shadow:\n  port: 9100\n  work_dir: work\n"
+			     "drift:\n  ignore: ['argv[00]', 'env:MODE', "
+			     "'config:*.log']\n");
+	prov_spec_t sp[2];
+	provision(cfg, sp, 9100);
+	prov_fp_t a;
+	prov_fp_src_t src = {
+	    .spec = &sp[0],
+	    .port = 9000,
+	    .scale = 1,
+	    .env_ignore = &cfg->drift.env_ignore,
+	    .ignore = &cfg->drift.ignore,
+	};
+	prov_fp_collect(&src, &a);
+	cr_assert_null(prov_fp_get(&a, "argv[00]"));
+	cr_assert_not_null(prov_fp_get(&a, "argv[01]"));
+	cr_assert_null(prov_fp_get(&a, "env:MODE"));
+	cr_assert_null(prov_fp_get(&a, "config:app.log"));
+	cr_assert_not_null(prov_fp_get(&a, "config:app.conf"));
+	cr_assert(prov_fp_ignored(&cfg->drift.ignore, "config:a/b/c.log"));
+	/* the defaults: what a login shell sets, replaced by the list */
+	config_t *def = load(CONF);
+	cr_assert(prov_fp_ignored(&def->drift.ignore, "env:SSH_TTY"));
+	cr_assert(prov_fp_ignored(&def->drift.ignore, "env:XDG_RUNTIME_DIR"));
+	cr_assert_not(prov_fp_ignored(&def->drift.ignore, "env:MODE"));
+	prov_fp_free(&a);
+	prov_spec_free(&sp[0]);
+	prov_spec_free(&sp[1]);
+	config_free(cfg);
+	config_free(def);
+}

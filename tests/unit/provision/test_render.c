@@ -7,6 +7,7 @@
 #include "provision/provision.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,4 +145,77 @@ Test(cidr, rejections_each_with_a_reason)
 	bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aa",
 	    "too long");
+}
+
+/* ------------------------------------------------ spec's own placeholders */
+
+static config_kv_t KV[] = {{"upstream", "10.0.0.7:8080"}, {"tier2", "gold"}};
+
+Test(render, spec_defined_placeholders)
+{
+	config_map_t m = {.v = KV, .n = 2};
+	prov_vars_t v = V;
+	v.extra = &m;
+	char *got = prov_render_str("proxy_pass http://{upstream}; {tier2} "
+				    "{port} {nope}",
+				    &v);
+	cr_assert_str_eq(got, "proxy_pass http://10.0.0.7:8080; gold 9100 "
+			      "{nope}");
+	free(got);
+}
+
+typedef struct {
+	char names[4][32];
+	int line[4], col[4], n;
+} hits_t;
+
+static void hit(const char *name, size_t nlen, int line, int col, void *arg)
+{
+	hits_t *h = arg;
+	if (h->n < 4) {
+		snprintf(h->names[h->n], sizeof(h->names[0]), "%.*s",
+			 (int)nlen, name);
+		h->line[h->n] = line;
+		h->col[h->n] = col;
+	}
+	h->n++;
+}
+
+Test(render, unknown_placeholders_with_line_and_column)
+{
+	config_map_t m = {.v = KV, .n = 2};
+	const char *text = "server {\n  listen 127.0.0.1:{port};\n"
+			   "  root {webroot};  # ${shell} stays\n"
+			   "  set $x \"{upstream}{bad_name2}\";\n}\n";
+	hits_t h = {0};
+	size_t n = prov_placeholders_unknown(text, strlen(text), &m, hit, &h);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(h.n, 2);
+	cr_assert_str_eq(h.names[0], "webroot");
+	cr_assert_eq(h.line[0], 3);
+	cr_assert_eq(h.col[0], 8);
+	cr_assert_str_eq(h.names[1], "bad_name2");
+	cr_assert_eq(h.line[1], 4);
+	cr_assert_eq(h.col[1], 21);
+	/* nginx blocks and JSON are not placeholders */
+	const char *plain = "location / { return 200; }\n{\"a\": 1}\n";
+	cr_assert_eq(prov_placeholders_unknown(plain, strlen(plain), NULL,
+					       NULL, NULL),
+		     0);
+	cr_assert_not(prov_uses_placeholders(plain, strlen(plain), NULL));
+	cr_assert(prov_uses_placeholders(text, strlen(text), NULL));
+	cr_assert(prov_uses_placeholders("x {tier2}", 9, &m));
+	cr_assert_not(prov_uses_placeholders("x {tier2}", 9, NULL));
+}
+
+Test(render, var_names)
+{
+	cr_assert(prov_var_name_ok("upstream"));
+	cr_assert(prov_var_name_ok("web_root2"));
+	cr_assert_not(prov_var_name_ok("port"));
+	cr_assert_not(prov_var_name_ok("config_dir"));
+	cr_assert_not(prov_var_name_ok("Upper"));
+	cr_assert_not(prov_var_name_ok("2x"));
+	cr_assert_not(prov_var_name_ok(""));
+	cr_assert_not(prov_var_name_ok("a-b"));
 }

@@ -288,3 +288,39 @@ Test(spec, attach_errors_are_clear)
 	config_free(cfg);
 	buf_free(&err);
 }
+
+/* ------------------------------------------------ attach: unit commands */
+Test(spec, unit_exec_start_keeps_quoted_words)
+{
+	const char *unit = "[Unit]\nDescription=nginx\nExecStart=/bin/false\n"
+			   "[Service]\nType=forking\n"
+			   "ExecStartPre=/usr/sbin/nginx -t -q\n"
+			   "ExecStart=-/usr/sbin/nginx -g 'daemon on; "
+			   "master_process on;' -c \"/etc/my nginx/n.conf\"\n"
+			   "[Install]\nWantedBy=multi-user.target\n";
+	char **v = NULL;
+	size_t n = 0;
+	cr_assert_eq(prov_unit_exec_start(unit, &v, &n), 0);
+	cr_assert_eq(n, 5);
+	cr_assert_str_eq(v[0], "/usr/sbin/nginx");
+	cr_assert_str_eq(v[2], "daemon on; master_process on;");
+	cr_assert_str_eq(v[4], "/etc/my nginx/n.conf");
+	cr_assert_null(v[5]);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	/* @path name args: the path runs, with argv[0] = name */
+	cr_assert_eq(prov_unit_exec_start("[Service]\nExecStart=@/usr/bin/x "
+					  "x-title --a\n",
+					  &v, &n),
+		     0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0], "/usr/bin/x");
+	cr_assert_str_eq(v[1], "--a");
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	cr_assert_eq(prov_unit_exec_start("[Service]\nType=simple\n", &v, &n),
+		     ERR_NOTFOUND);
+	cr_assert_eq(prov_split_command("a 'b", &v, &n), ERR_PARSE);
+}
