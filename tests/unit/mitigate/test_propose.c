@@ -423,13 +423,15 @@ Test(propose, one_at_a_time_and_checked)
 	stop();
 
 	/* the shadow runs its own config: a candidate cannot be tried */
-	char sc[128];
-	snprintf(sc, sizeof(sc), "shadow:\n  config_dir: /tmp\n");
+	char own[64] = "/tmp/umbra-prop-own-XXXXXX", sc[128];
+	cr_assert_not_null(mkdtemp(own));
+	snprintf(sc, sizeof(sc), "shadow:\n  config_dir: %s\n", own);
 	start(sc, "");
 	cr_assert_eq(propose(1, 10 * S, &err), ERR_UNSUPPORTED);
 	cr_assert(strstr(err.data, "shadow.config_dir"), "%s", err.data);
 	buf_free(&err);
 	stop();
+	rmdir(own);
 }
 
 /* Issue 19: a candidate outside mitigation.propose.roots, reached
