@@ -56,8 +56,9 @@ typedef struct snap_job {
 
 typedef struct open_finding {
 	bool open;
-	an_finding_t f;
+	an_finding_t f; /* as last emitted (opened or escalated) */
 	uint64_t id;
+	int64_t opened; /* the tick it opened at; kept through escalations */
 } open_finding_t;
 
 struct mit {
@@ -638,6 +639,8 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 		if ((unsigned)f->metric >= AN_METRIC__COUNT)
 			continue;
 		open_finding_t *o = &m->open[f->metric];
+		if (!o->open)
+			o->opened = now;
 		o->open = true;
 		o->f = *f;
 		o->id = m->next_id++;
@@ -1981,6 +1984,16 @@ uint64_t mit_finding_id(const mit_t *m, an_metric_t k)
 {
 	return (unsigned)k < AN_METRIC__COUNT && m->open[k].open ? m->open[k].id
 								 : 0;
+}
+
+const an_finding_t *mit_open_finding(const mit_t *m, an_metric_t k,
+				     int64_t *opened_ns)
+{
+	if ((unsigned)k >= AN_METRIC__COUNT || !m->open[k].open)
+		return NULL;
+	if (opened_ns)
+		*opened_ns = m->open[k].opened;
+	return &m->open[k].f;
 }
 
 bool mit_held(const mit_t *m)

@@ -255,6 +255,12 @@ uint64_t mit_next_id(mit_t *m);
 /* The audit id of the finding open on metric k, 0 when none. */
 uint64_t mit_finding_id(const mit_t *m, an_metric_t k);
 
+/* The finding open on metric k as last emitted (borrowed until the next
+ * mit_tick), NULL when none; *opened_ns (when not NULL) gets the tick it
+ * opened at, which escalations keep. */
+const an_finding_t *mit_open_finding(const mit_t *m, an_metric_t k,
+				     int64_t *opened_ns);
+
 /* Whether automatic actions are held, and whether this is a dry run. */
 bool mit_held(const mit_t *m);
 bool mit_dry_run(const mit_t *m);

@@ -579,3 +579,51 @@ Test(propose, held_actions_refuse_a_proposal)
 	buf_free(&err);
 	stop();
 }
+
+Test(propose, far_over_threshold_rejects_without_a_finding)
+{
+	start("", "");
+	known_good();
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 10 * S, &err), 0, "%s", err.data);
+	buf_free(&err);
+	tick(13, 0.02, 0, 0);
+	tick(14, 0.02, 0, 0);
+	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	tick(15, 2.5, 0, 0); /* 10 times 0.25: one tick is not enough */
+	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	tick(16, 2.5, 0, 0);
+	cr_assert_eq(info()->verdict, MIT_PROP_REJECTED, "%s",
+		     info()->summary);
+	cr_assert(strstr(info()->summary,
+			 "latency_p99 deviation 2.5 is 10.0 times its "
+			 "threshold 0.25 for 2 ticks (4 times rejects"),
+		  "%s", info()->summary);
+	stop();
+}
+
+Test(propose, older_finding_is_shown_not_counted)
+{
+	start("", "");
+	known_good();
+	/* a critical finding on production, open before the proposal */
+	tick(11.5, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 4 * S, &err), 0, "%s", err.data);
+	buf_free(&err);
+	const mit_prop_evidence_t *e = &info()->evidence[0];
+	cr_assert_eq(e->kind, MIT_PROP_EV_OLDER);
+	cr_assert_str_eq(e->side, "production");
+	cr_assert(strstr(e->text, "older finding, not counted: latency_p99 "
+				  "critical on the production side, opened "
+				  "0 s before"),
+		  "%s", e->text);
+	/* still open during the soak, even escalated again: not counted */
+	for (int i = 13; i <= 19; i++)
+		tick(i, 0.5, i == 15 ? AN_FIND_CRITICAL : 0, AN_PROD);
+	cr_assert_eq(info()->state, MIT_PROP_PROMOTING,
+		     "passed: promoting (%s)", info()->summary);
+	for (size_t i = 0; i < info()->nevidence; i++)
+		cr_assert_neq(info()->evidence[i].kind, MIT_PROP_EV_FINDING);
+	stop();
+}
