@@ -8,6 +8,7 @@ shadow and is rejected with that evidence; production's file and
 behaviour are unchanged and the shadow is back on production's config."""
 import json
 import os
+import signal
 import stat
 import threading
 import time
@@ -185,6 +186,89 @@ mitigation:
         s = self.propose("--status")
         self.assertIn("rejected (done)", s.stdout)
         self.assertIn("[finding, finding ", s.stdout)
+
+    def api(self, path):
+        with open(os.path.join(self.tmp, "umbra-data", "api.token")) as f:
+            token = f.read().strip()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.aport}{path}",
+            headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def wait_proposal(self, timeout=40):
+        def done():
+            s = self.propose("--status", "--json")
+            self.assertEqual(s.returncode, 0, s.stderr)
+            p = json.loads(s.stdout)
+            return p if p["state"] == "done" else None
+        try:
+            return wait_until(done, timeout, "the proposal done",
+                              interval=0.25)
+        except AssertionError as e:
+            self.fail(f"{e}\n{self.umbra_log()}")
+
+    def shadow_pids(self):
+        """The shadow's testsvc processes (they read the shadow's copy)."""
+        mark = os.path.join(self.tmp, "shadow", "config").encode()
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"testsvc") and \
+                    any(a.startswith(mark) for a in argv):
+                pids.append(int(d))
+        return pids
+
+    def test_far_deviation_is_rejected(self):
+        """Issue 23: a candidate 10 times over the latency threshold
+        (0.2: 60 ms against 20) is rejected, the reason naming the value
+        and the threshold."""
+        new = self.candidate("far", 60)
+        r = self.propose("--config-dir", new, "--soak", "30s", "--no-wait",
+                         "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        p = self.wait_proposal()
+        self.assertEqual(p["verdict"], "rejected", p["summary"])
+        self.assertIn("threshold", p["summary"])
+        self.assertEqual(self.conf_text(), "latency_ms = 20\n")
+        self.assertEqual(self.production_latency(), 20)
+
+    def test_older_finding_is_shown_not_counted(self):
+        """Issue 23: a finding open before the candidate was applied (the
+        shadow's copy edited by hand, 32 ms against 20) is shown with its
+        side and age and does not count: a candidate equal to production
+        is promoted."""
+        path = os.path.join(self.tmp, "shadow", "config", "app.conf")
+        with open(path, "w") as f:
+            f.write("latency_ms = 32\n")
+        pids = wait_until(self.shadow_pids, 10, "the shadow's processes")
+        for pid in pids:
+            os.kill(pid, signal.SIGHUP)
+
+        def latency_finding():
+            rows = self.api("/api/v1/findings")
+            return [f for f in rows
+                    if str(f.get("metric", "")).startswith("latency")]
+        wait_until(latency_finding, 30, "a latency finding", interval=0.25)
+        new = self.candidate("same", 20)
+        r = self.propose("--config-dir", new, "--soak", "3s", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr +
+                         self.umbra_log())
+        p = json.loads(r.stdout)
+        self.assertEqual(p["verdict"], "promoted", p["summary"])
+        older = [e for e in p["evidence"] if e["kind"] == "older_finding"]
+        self.assertTrue(older, p)
+        self.assertIn("older finding, not counted", older[0]["text"])
+        self.assertIn("before the candidate", older[0]["text"])
+        self.assertIn(older[0]["side"], ("shadow", "production",
+                                         "baseline"))
+        self.assertIn("not counted", p["summary"])
 
     def test_usage_errors(self):
         r = self.propose()
