@@ -324,6 +324,13 @@ static const config_field_t root_fields[] = {
 	{"production.reload.signal", CT_SIGNAL, OFF(production.reload.signal),
 	 "", 0, 64, NULL, NULL, NULL, 0,
 	 "or: signal that makes it re-read its config (e.g. HUP)"},
+	{"production.validate", CT_ARGV, OFF(production.validate), "", 0, 0,
+	 NULL, NULL, NULL, 0,
+	 "the service's own config check, run with {config_dir} set to the "
+	 "directory checked (e.g. [nginx, -t, -c, \"{config_dir}/nginx.conf\"]) "
+	 "on a proposal's candidate and a rollback's target before "
+	 "production is switched to it; a non-zero exit stops the action "
+	 "with its output"},
 	{"production.cgroup_parent", CT_STRING, OFF(production.cgroup_parent),
 	 "", 0, 0, NULL, NULL, NULL, 0,
 	 "where umbra makes its cgroups: \"\" = below its own group in each "

@@ -970,6 +970,29 @@ static int apply_start(mit_t *m)
 	return rc;
 }
 
+/* production.validate on snapshot id of production's store, restored
+ * into <snapshot dir>/validate-target first: 0 passed (or none is set),
+ * or an error with err saying why. */
+static int validate_target(mit_t *m, const char *id, buf_t *err)
+{
+	if (!mit_validate_set(m->cfg))
+		return 0;
+	char *sd = mit_snapshot_dir(m->cfg);
+	char *dst = xasprintf("%s/validate-target", sd);
+	free(sd);
+	size_t changed = 0;
+	int rc = mit_snaps_restore(m->snaps, id, dst, &changed, err);
+	if (rc) {
+		free(dst);
+		return rc;
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "rollback target %.12s", id);
+	rc = mit_validate(m->cfg, dst, what, err);
+	free(dst);
+	return rc;
+}
+
 static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric,
 			 const char *reason, const char *evidence, bool forced)
 {
@@ -1012,13 +1035,19 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	if (!skip)
 		skip = no_apply;
 	const char *how_s = apply_name(how);
+	/* The target passes the service's own check before it is written. */
+	buf_t verr = BUF_INIT;
+	if (!skip && validate_target(m, good.id, &verr))
+		skip = verr.data ? verr.data : "production.validate failed";
 	if (skip) {
 		snprintf(detail, sizeof(detail), "restore the latest known-good "
 						 "config");
 		act_skip(m, now, dec, MIT_ACT_ROLLBACK, detail, reason,
 			 evidence, skip);
+		buf_free(&verr);
 		return;
 	}
+	buf_free(&verr);
 	snprintf(detail, sizeof(detail),
 		 "restore known-good snapshot %.12s over %.12s in %s, then %s",
 		 good.id, m->have_cur ? m->cur.id : "?", c->production.config_dir,
@@ -1128,9 +1157,12 @@ static void rollback_tick(mit_t *m, int64_t now)
 	bool inside = v->valid && v->deviation <= v->threshold;
 	int critical = -1; /* a promotion: a metric with a critical finding */
 	if (m->rb.promote) {
+		/* one the shadow moved in does not judge production (say a
+		 * finding older than the proposal, on the shadow's own copy) */
 		for (int k = 0; k < AN_METRIC__COUNT && critical < 0; k++)
 			if (m->open[k].open && !m->open[k].f.suppressed &&
-			    m->open[k].f.kind == AN_FIND_CRITICAL)
+			    m->open[k].f.kind == AN_FIND_CRITICAL &&
+			    m->open[k].f.mover != AN_SHADOW)
 				critical = k;
 		inside = critical < 0;
 	}

@@ -279,6 +279,19 @@ void mit_free(mit_t *m);
  * side that moved, the top causes, context). Into out (size bytes). */
 void mit_finding_evidence(const an_finding_t *f, char *out, size_t size);
 
+/* production.validate (validate.c) */
+#define MIT_VALIDATE_TIMEOUT_NS (10LL * 1000000000LL) /* a syntax check
+		takes milliseconds; it blocks the control thread, so a hung
+		one is killed and counts as failed */
+/* Whether production.validate is set. */
+bool mit_validate_set(const config_t *c);
+/* Runs production.validate with {config_dir} = dir (what names it in
+ * messages: "the candidate", "rollback target ..."): 0 when it passes or
+ * none is set, ERR_INVAL with err holding the tool's own output when it
+ * fails, cannot start or hangs. Blocks up to MIT_VALIDATE_TIMEOUT_NS. */
+int mit_validate(const config_t *c, const char *dir, const char *what,
+		 buf_t *err);
+
 /* The snapshot directory cfg uses: mitigation.snapshots.dir, or
  * "snapshots" beside store.path. New string. */
 char *mit_snapshot_dir(const config_t *cfg);

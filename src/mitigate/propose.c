@@ -272,6 +272,17 @@ static void decide(mit_prop_t *p, int64_t now, mit_report_t *rep)
 		verdict(p, now, MIT_PROP_WOULD_PROMOTE, why);
 		return;
 	}
+	buf_t verr = BUF_INIT;
+	if (mit_validate(p->cfg, p->staged, "the candidate", &verr)) {
+		char *w = xasprintf("passed the soak, but not promoted: %s",
+				    verr.data);
+		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
+		reject(p, now, w);
+		free(w);
+		buf_free(&verr);
+		return;
+	}
+	buf_free(&verr);
 	char *reason = xasprintf("proposal %.12s from %s passed: %s",
 				 p->info.snapshot, p->info.config_dir, why);
 	buf_t err = BUF_INIT;
@@ -861,6 +872,9 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 	/* the staged copy is what the shadow reads */
 	if (!rc)
 		rc = mit_snaps_restore(store, si.id, p->staged, &changed, err);
+	/* the service's own check, before anything changes */
+	if (!rc)
+		rc = mit_validate(c, p->staged, "the candidate", err);
 	if (rc) {
 		mit_snaps_close(store);
 		return rc;

@@ -54,6 +54,7 @@ production:
   config_dir: conf
   port: {self.pport}
   reload: {{signal: HUP}}
+  validate: [/bin/sh, -c, "grep -qx 'latency_ms = [0-9]*' {{config_dir}}/app.conf || (echo 'app.conf: expected latency_ms = N' >&2; exit 1)"]
   health: {{type: http, path: /healthz, interval: 200ms}}
 shadow:
   ratio: 1
@@ -269,6 +270,23 @@ mitigation:
         self.assertIn(older[0]["side"], ("shadow", "production",
                                          "baseline"))
         self.assertIn("not counted", p["summary"])
+
+    def test_candidate_failing_validate_changes_nothing(self):
+        """Issue 23: production.validate runs on the candidate before
+        anything changes; a malformed one is refused with the check's own
+        words, and neither production nor the shadow changes."""
+        before, shadow_before = self.conf_text(), self.shadow_conf_text()
+        bad = os.path.dirname(self.write("proposals/malformed/app.conf",
+                                         "latency_ms == 4 ]]\n[section\n"))
+        r = self.propose("--config-dir", bad, "--soak", "3s")
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("production.validate", r.stderr)
+        self.assertIn("app.conf: expected latency_ms = N", r.stderr)
+        self.assertEqual(self.conf_text(), before)
+        self.assertEqual(self.shadow_conf_text(), shadow_before)
+        s = self.propose("--status", "--json")
+        self.assertEqual(json.loads(s.stdout)["state"], "none", s.stdout)
+        self.assertNotIn("config copy replaced", self.umbra_log())
 
     def test_usage_errors(self):
         r = self.propose()
