@@ -1374,10 +1374,15 @@ static void roll_next(prov_t *p)
 	prov_side_t side = p->roll.side;
 	while (p->roll.next < p->nrep[side]) {
 		prov_replica_t *r = p->rep[side][p->roll.next++];
-		if (!r || r->state == PROV_R_FAILED ||
-		    r->state == PROV_R_STOPPED || r->state == PROV_R_STOPPING ||
-		    r->removing)
+		/* A given-up replica is re-armed: the roll brings a new
+		 * config (a withdrawn candidate, a restored one), which may
+		 * cure its crash loop; skipping it would leave the side down
+		 * for good while the roll reported success. */
+		if (!r || r->state == PROV_R_STOPPED ||
+		    r->state == PROV_R_STOPPING || r->removing)
 			continue;
+		if (r->state == PROV_R_FAILED)
+			r->ncrash = 0; /* a fresh count */
 		p->roll.current = r->index;
 		r->restarting = true;
 		log_info("provision", "rolling restart: replica",
@@ -1386,7 +1391,8 @@ static void roll_next(prov_t *p)
 		if (r->state == PROV_R_STARTING || r->state == PROV_R_UP) {
 			replica_stop(r);
 		} else {
-			/* Waiting to start (backoff, idle): start it now. */
+			/* Waiting to start (backoff, idle) or given up:
+			 * start it now. */
 			event_del(r->ev_timer);
 			replica_spawn(r);
 		}

@@ -54,6 +54,7 @@ production:
   config_dir: conf
   port: {self.pport}
   reload: {{signal: HUP}}
+  restart: {{max: 3, backoff: 50ms, backoff_max: 200ms}}
   validate: [/bin/sh, -c, "grep -qx 'latency_ms = [0-9]*' {{config_dir}}/app.conf || (echo 'app.conf: expected latency_ms = N' >&2; exit 1)"]
   health: {{type: http, path: /healthz, interval: 200ms}}
 shadow:
@@ -287,6 +288,50 @@ mitigation:
         s = self.propose("--status", "--json")
         self.assertEqual(json.loads(s.stdout)["state"], "none", s.stdout)
         self.assertNotIn("config copy replaced", self.umbra_log())
+
+    def status(self):
+        return run("status", self.cfg, cwd=self.tmp)
+
+    def test_crash_looping_candidate_leaves_the_shadow_up(self):
+        """Issue 23: a candidate that crash-loops the shadow is withdrawn
+        and the shadow's replicas are started again, given up or not;
+        `status` says DEGRADED and exits 3 while the shadow is short, and
+        0 once it is back."""
+        wait_until(lambda: self.status().returncode == 0, 20,
+                   "status OK before the proposal", interval=0.25)
+        new = os.path.dirname(self.write(
+            "proposals/crash/app.conf",
+            "latency_ms = 20\ncrash_at_start = 3\n"))
+        r = self.propose("--config-dir", new, "--soak", "10s", "--no-wait",
+                         "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        seen = []
+
+        def degraded():
+            s = self.status()
+            if s.returncode == 3 and "DEGRADED" in s.stdout:
+                seen.append(s.stdout)
+            return seen
+        # the shadow is down while the candidate crash-loops
+        try:
+            wait_until(degraded, 20, "status DEGRADED", interval=0.1)
+        except AssertionError as e:
+            self.fail(f"{e}\n{self.umbra_log()}")
+        self.assertIn("shadow 0/1 replicas up", seen[0])
+        p = self.wait_proposal()
+        self.assertEqual(p["verdict"], "rejected", p["summary"])
+        self.assertEqual(self.shadow_conf_text(), "latency_ms = 20\n")
+
+        def back():
+            s = self.status()
+            return s if s.returncode == 0 else None
+        try:
+            s = wait_until(back, 30, "the shadow up again", interval=0.25)
+        except AssertionError as e:
+            self.fail(f"{e}\n{self.status().stdout}\n{self.umbra_log()}")
+        self.assertIn("OK", s.stdout.splitlines()[0])
+        self.assertIn("shadow      1 replica up", s.stdout)
+        self.assertEqual(self.conf_text(), "latency_ms = 20\n")
 
     def test_usage_errors(self):
         r = self.propose()
