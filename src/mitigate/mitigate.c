@@ -267,46 +267,54 @@ static void audit_outcome(mit_t *m, int64_t now, uint64_t action, mit_act_t act,
 
 /* ------------------------------------------------------------ evidence */
 
+void mit_finding_evidence_buf(const an_finding_t *f, buf_t *out)
+{
+	buf_printf(out,
+		   "%s %s: deviation %.3g (threshold %.3g), velocity %.3g/s, "
+		   "severity %.0f",
+		   an_metric_name(f->metric), an_find_kind_name(f->kind),
+		   f->deviation, f->threshold, f->velocity, f->severity);
+	if (f->predicted)
+		buf_printf(out, ", predicted to cross in %.0f s (confidence "
+				"%.2f)",
+			   f->lead_s, f->confidence);
+	buf_printf(out, "; %s moved (production %+.0f%%, shadow %+.0f%%)",
+		   an_side_name(f->mover), f->change[0] * 100,
+		   f->change[1] * 100);
+	for (size_t i = 0; i < f->ncauses && i < 2; i++)
+		buf_printf(out, "; cause %s %.2f %s: %s",
+			   an_cause_kind_name(f->cause[i].kind),
+			   f->cause[i].score, f->cause[i].subject,
+			   f->cause[i].evidence);
+	for (size_t i = 0; i < f->ncontext && i < 2; i++) {
+		const an_context_t *c = &f->context[i];
+		if (!c->attributed && !c->explains && !c->drift)
+			continue;
+		/* the name, unless it is the text cut to AN_NAME_MAX (an
+		 * event's text serves as its name): then the whole text */
+		size_t nl = strlen(c->name);
+		const char *what = !nl || (strlen(c->text) > nl &&
+					   !strncmp(c->text, c->name, nl))
+				       ? c->text
+				       : c->name;
+		buf_printf(out, "; context %s %s (%s)",
+			   an_event_kind_name(c->kind), what,
+			   an_side_name(c->side));
+	}
+	if (f->suppressed)
+		buf_printf(out, "; suppressed: %s", f->reason);
+}
+
 void mit_finding_evidence(const an_finding_t *f, char *out, size_t size)
 {
-	size_t l = 0;
-#define PUT(...)                                                           \
-	do {                                                               \
-		if (l < size) {                                            \
-			int n_ = snprintf(out + l, size - l, __VA_ARGS__); \
-			if (n_ > 0)                                        \
-				l += (size_t)n_;                           \
-		}                                                          \
-	} while (0)
 	if (!size)
 		return;
-	out[0] = '\0';
-	PUT("%s %s: deviation %.3g (threshold %.3g), velocity %.3g/s, "
-	    "severity %.0f",
-	    an_metric_name(f->metric), an_find_kind_name(f->kind), f->deviation,
-	    f->threshold, f->velocity, f->severity);
-	if (f->predicted)
-		PUT(", predicted to cross in %.0f s (confidence %.2f)", f->lead_s,
-		    f->confidence);
-	PUT("; %s moved (production %+.0f%%, shadow %+.0f%%)",
-	    an_side_name(f->mover), f->change[0] * 100, f->change[1] * 100);
-	for (size_t i = 0; i < f->ncauses && i < 2; i++)
-		PUT("; cause %s %.2f %s: %s", an_cause_kind_name(f->cause[i].kind),
-		    f->cause[i].score, f->cause[i].subject,
-		    f->cause[i].evidence);
-	for (size_t i = 0; i < f->ncontext && i < 2; i++)
-		if (f->context[i].attributed || f->context[i].explains ||
-		    f->context[i].drift)
-			PUT("; context %s %s (%s)",
-			    an_event_kind_name(f->context[i].kind),
-			    f->context[i].name[0] ? f->context[i].name
-						  : f->context[i].text,
-			    an_side_name(f->context[i].side));
-	if (f->suppressed)
-		PUT("; suppressed: %s", f->reason);
-#undef PUT
-	if (l >= size && size > 4)
+	buf_t b = BUF_INIT;
+	mit_finding_evidence_buf(f, &b);
+	snprintf(out, size, "%s", b.data ? b.data : "");
+	if (b.len >= size && size > 4)
 		memcpy(out + size - 4, "...", 4);
+	buf_free(&b);
 }
 
 /* The root cause line of a finding, for alerts. */
@@ -644,14 +652,15 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 		o->open = true;
 		o->f = *f;
 		o->id = m->next_id++;
-		char ev[AN_TEXT_MAX * 4];
-		mit_finding_evidence(f, ev, sizeof(ev));
+		buf_t ev = BUF_INIT; /* whole: the store keeps all of it */
+		mit_finding_evidence_buf(f, &ev);
 		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
-				       f, ev};
+				       f, ev.data};
 		if (m->audit->finding)
 			audit_rc(m, m->audit->finding(m->audit->ctx, &r),
 				 "finding");
-		note(m, MIT_NOTE_FINDING, "%s", ev);
+		note(m, MIT_NOTE_FINDING, "%s", ev.data);
+		buf_free(&ev);
 	}
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		if (!(an->resolved & (1u << k)) || !m->open[k].open)
@@ -1678,13 +1687,14 @@ static void policy_tick(mit_t *m, int64_t now)
 					      acts);
 		note(m, MIT_NOTE_DECISION, "rule %s: %s -> %s", rule->name, cond,
 		     acts);
-		char reason[MIT_EXPR_MAX_LEN * 2 + 80], ev[AN_TEXT_MAX * 4];
+		char reason[MIT_EXPR_MAX_LEN * 2 + 80];
 		snprintf(reason, sizeof(reason), "rule %s: %s", rule->name, cond);
+		buf_t evb = BUF_INIT; /* whole, for the audit */
 		if (has)
-			mit_finding_evidence(&o->f, ev, sizeof(ev));
+			mit_finding_evidence_buf(&o->f, &evb);
 		else
-			snprintf(ev, sizeof(ev), "%.*s", (int)sizeof(ev) - 1,
-				 cond);
+			buf_puts(&evb, cond);
+		const char *ev = evb.data;
 		for (int i = 0; i < rule->nthen; i++) {
 			switch (rule->then[i]) {
 			case MIT_ACT_ROLLBACK:
@@ -1715,6 +1725,7 @@ static void policy_tick(mit_t *m, int64_t now)
 				break;
 			}
 		}
+		buf_free(&evb);
 	}
 }
 

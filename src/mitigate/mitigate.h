@@ -278,6 +278,9 @@ void mit_free(mit_t *m);
 /* A finding as one sentence of evidence (metric, kind, numbers, the
  * side that moved, the top causes, context). Into out (size bytes). */
 void mit_finding_evidence(const an_finding_t *f, char *out, size_t size);
+/* The same, whole, appended to out (never cut: the audit and the store
+ * keep it all; the fixed-size form ends a cut one with "..."). */
+void mit_finding_evidence_buf(const an_finding_t *f, buf_t *out);
 
 /* production.validate (validate.c) */
 #define MIT_VALIDATE_TIMEOUT_NS (10LL * 1000000000LL) /* a syntax check

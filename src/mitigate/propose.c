@@ -158,7 +158,7 @@ static void restore_shadow(mit_prop_t *p, int64_t now)
 	if (rc) {
 		char d[MIT_PROP_TEXT_MAX];
 		snprintf(d, sizeof(d),
-			 "cannot put the shadow's usual config back: %.300s",
+			 "cannot put the shadow's usual config back: %s",
 			 err.data ? err.data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", d);
 		outcome(p, now, "restore_failed", d);
@@ -181,7 +181,7 @@ static void verdict(mit_prop_t *p, int64_t now, mit_prop_verdict_t v,
 	mit_prop_info_t *i = &p->info;
 	i->verdict = v;
 	i->decided_ns = now;
-	snprintf(i->summary, sizeof(i->summary), "%s: %.990s",
+	snprintf(i->summary, sizeof(i->summary), "%s: %s",
 		 mit_prop_verdict_name(v), why);
 	static const char *const result[] = {"", "promoted", "rejected",
 					     "dry_run", "rolled_back",
@@ -291,7 +291,7 @@ static void decide(mit_prop_t *p, int64_t now, mit_report_t *rep)
 	free(reason);
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "passed, but not promoted: %.300s",
+		snprintf(w, sizeof(w), "passed, but not promoted: %s",
 			 err.data ? err.data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
 		buf_free(&err);
@@ -446,8 +446,9 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 		int64_t opened = 0;
 		const an_finding_t *f =
 		    mit_open_finding(p->eng, (an_metric_t)crit, &opened);
-		char ev[AN_TEXT_MAX * 4];
-		mit_finding_evidence(f, ev, sizeof(ev));
+		buf_t evb = BUF_INIT;
+		mit_finding_evidence_buf(f, &evb);
+		const char *ev = evb.data;
 		mit_prop_evidence_t *e =
 		    evidence(p, MIT_PROP_EV_FINDING, now, "%s", ev);
 		e->metric = crit;
@@ -462,6 +463,7 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 				    "was applied): %s",
 				    (unsigned long long)e->finding_id,
 				    (double)(opened - p->applied_ns) / 1e9, ev);
+		buf_free(&evb);
 		reject(p, now, w);
 		free(w);
 		return;
@@ -493,7 +495,7 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 	int rc = mit_stress_start(p->eng, now, why, &err);
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "the stress test could not start: %.300s",
+		snprintf(w, sizeof(w), "the stress test could not start: %s",
 			 err.data ? err.data : err_str(rc));
 		buf_free(&err);
 		evidence(p, MIT_PROP_EV_STRESS, now, "%s", w);
@@ -512,14 +514,14 @@ static void stress_tick(mit_prop_t *p, int64_t now, mit_report_t *rep)
 		return;
 	if (t->state != MIT_STRESS_DONE) {
 		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "the stress test did not finish: %.300s",
+		snprintf(w, sizeof(w), "the stress test did not finish: %s",
 			 t->why);
 		evidence(p, MIT_PROP_EV_STRESS, now, "%s", w);
 		reject(p, now, w);
 		return;
 	}
 	mit_prop_evidence_t *e =
-	    evidence(p, MIT_PROP_EV_STRESS, now, "stress test: %.300s", t->why);
+	    evidence(p, MIT_PROP_EV_STRESS, now, "stress test: %s", t->why);
 	e->value = t->capacity;
 	e->threshold = p->capacity_before > 0
 			   ? p->capacity_before * MIT_PROP_STRESS_MIN_SHARE
@@ -544,17 +546,12 @@ static void promote_tick(mit_prop_t *p, int64_t now)
 	int rc = mit_promote_status(p->eng, why, sizeof(why));
 	if (rc == ERR_AGAIN)
 		return;
-	char w[1024];
-	if (rc == 0) {
-		evidence(p, MIT_PROP_EV_STEP, now, "production: %s", why);
-		snprintf(w, sizeof(w), "%.500s; production %.300s",
-			 p->soak_text, why);
-		verdict(p, now, MIT_PROP_PROMOTED, w);
-		return;
-	}
 	evidence(p, MIT_PROP_EV_STEP, now, "production: %s", why);
-	snprintf(w, sizeof(w), "promoted, then failed verification: %s", why);
-	verdict(p, now, MIT_PROP_ROLLED_BACK, w);
+	char *w = rc == 0 ? xasprintf("%s; production %s", p->soak_text, why)
+			  : xasprintf("promoted, then failed verification: %s",
+				      why);
+	verdict(p, now, rc == 0 ? MIT_PROP_PROMOTED : MIT_PROP_ROLLED_BACK, w);
+	free(w);
 }
 
 /* The shadow's restart (APPLYING or RESTORING): true once it is done
@@ -939,7 +936,7 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
 		snprintf(w, sizeof(w), "cannot put the candidate in the "
-				       "shadow's config: %.300s",
+				       "shadow's config: %s",
 			 err->data ? err->data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
 		i->verdict = MIT_PROP_REJECTED;

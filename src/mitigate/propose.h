@@ -70,7 +70,9 @@
 					one tick can be a restart's cold
 					start, two in a row are behaviour */
 #define MIT_PROP_MAX_EVIDENCE 16
-#define MIT_PROP_TEXT_MAX 400
+#define MIT_PROP_TEXT_MAX 1024 /* one evidence sentence: a finding's
+				  whole evidence (two causes, two
+				  contexts) fits */
 
 typedef enum mit_prop_state {
 	MIT_PROP_NONE = 0, /* no proposal yet */
@@ -141,7 +143,7 @@ typedef struct mit_prop_info {
 	bool stress, dry_run;
 	int64_t started_ns, soak_started_ns, decided_ns, ended_ns;
 	int data_ticks; /* ticks the soak compared both sides */
-	char summary[1024]; /* the verdict and its reason, one paragraph */
+	char summary[4096]; /* the verdict and its reason, one paragraph */
 	mit_prop_evidence_t evidence[MIT_PROP_MAX_EVIDENCE];
 	size_t nevidence;
 } mit_prop_info_t;

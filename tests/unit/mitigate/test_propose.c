@@ -627,3 +627,33 @@ Test(propose, older_finding_is_shown_not_counted)
 		cr_assert_neq(info()->evidence[i].kind, MIT_PROP_EV_FINDING);
 	stop();
 }
+
+Test(propose, finding_evidence_is_never_cut)
+{
+	an_finding_t f;
+	memset(&f, 0, sizeof(f));
+	f.metric = AN_M_latency_p99;
+	f.kind = AN_FIND_CRITICAL;
+	f.mover = AN_SHADOW;
+	f.ncauses = 2;
+	for (int i = 0; i < 2; i++) {
+		snprintf(f.cause[i].subject, sizeof(f.cause[i].subject),
+			 "subject-%d", i);
+		memset(f.cause[i].evidence, 'e', AN_TEXT_MAX - 2);
+		f.cause[i].evidence[AN_TEXT_MAX - 2] = 's';
+	}
+	f.ncontext = 1;
+	f.context[0].attributed = true;
+	f.context[0].kind = AN_EV_CONFIG_CHANGE;
+	const char *t = "umbra proposal 424c645c6f9d withdrawn: the shadow "
+			"back on its usual config";
+	snprintf(f.context[0].text, sizeof(f.context[0].text), "%s", t);
+	memcpy(f.context[0].name, t, sizeof(f.context[0].name) - 1); /* cut */
+	buf_t b = BUF_INIT;
+	mit_finding_evidence_buf(&f, &b);
+	cr_assert_gt(b.len, 2 * AN_TEXT_MAX, "%s", b.data);
+	cr_assert(strstr(b.data, "eeeeeeeeeeeeeeeeeeeeeees; cause"), "%s",
+		  b.data);
+	cr_assert(strstr(b.data, "back on its usual config ("), "%s", b.data);
+	buf_free(&b);
+}
