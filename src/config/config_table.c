@@ -356,7 +356,8 @@ static const config_field_t root_fields[] = {
 	 NULL, NULL, NULL, 0, "base URL of the attached production"},
 	{"production.connect_timeout", CT_DURATION,
 	 OFF(production.connect_timeout), "1s", 0.001, 600, "s", NULL, NULL, 0,
-	 "connecting to a replica longer than this answers 502"},
+	 "connecting to a replica longer than this tries the next one once, "
+	 "then answers 502"},
 	{"production.response_timeout", CT_DURATION,
 	 OFF(production.response_timeout), "60s", 0.001, 86400, "s", NULL,
 	 NULL, 0, "a replica silent for longer answers 504"},
@@ -545,9 +546,10 @@ static const config_field_t root_fields[] = {
 
 	/* analysis */
 	{"analysis.interval", CT_DURATION, OFF(analysis.interval), "1s", 0.1,
-	 3600, "s", NULL, NULL, 0,
+	 1800, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
-	 "uses the files' own spacing)"},
+	 "uses the files' own spacing); analysis.velocity_window (at most "
+	 "1h) must span two ticks, so a tick over 2.5s needs it raised"},
 	{"analysis.warmup", CT_DURATION, OFF(analysis.warmup), "5m", 0,
 	 86400, "s", NULL, NULL, 0,
 	 "a metric is judged only after this much of its data: until then it "
