@@ -859,8 +859,10 @@ static int apply_limits(prov_t *p, buf_t *err)
 		if (!p->spec[s].run || !p->cg[s].on)
 			continue;
 		/* v1 refuses a child quota above its parent's: clear the
-		 * replicas first, then set the total, then the replicas. */
-		int rc = 0;
+		 * replicas first (every replica-* group, a removed replica's
+		 * left from an earlier scale-up too), then set the total,
+		 * then the replicas. */
+		int rc = prov__cg_v1_lift_children(&p->cg[s], err);
 		prov_limits_t none = {0, 0};
 		for (int i = 0; i < p->nrep[s] && !rc; i++) {
 			char paths[PROV_CG_MAX_PROCS_FILES]
