@@ -219,6 +219,16 @@ static void summarise(mit_stress_t *st, mit_stress_lever_result_t *r)
 	}
 	r->capacity_lo = isnan(full_lo) ? NAN : per_replica(st, full_lo);
 	r->capacity_hi = isnan(full_hi) ? NAN : per_replica(st, full_hi);
+	/* For the CPU lever both ends are extrapolated to a full CPU from
+	 * different squeezes (the last good step, the knee), and the knee's
+	 * can come out lower: the range is still the two, low..high, and
+	 * the scaler gets the lower (the conservative one). */
+	if (!isnan(r->capacity_lo) && !isnan(r->capacity_hi) &&
+	    r->capacity_lo > r->capacity_hi) {
+		double t = r->capacity_lo;
+		r->capacity_lo = r->capacity_hi;
+		r->capacity_hi = t;
+	}
 	if (!isnan(r->capacity_lo) && st->p.prod_rps > 0)
 		r->headroom = r->capacity_lo * (st->p.prod_replicas > 0
 						    ? st->p.prod_replicas
