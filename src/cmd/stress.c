@@ -9,11 +9,13 @@
  * crosses its target. Production only serves the load; the levers act on
  * mirror copies and the shadow's cgroups. Prints the curve, the knee, the
  * capacity per production replica and the headroom, then stops
- * everything. It cannot run beside `umbra run` of the same service (one
- * umbra per service: the work dir is locked); the daemon runs scheduled
- * stress tests itself.
+ * everything. Beside a running `umbra run` of the same service (its work
+ * dir locked, or its listen address taken) it asks that daemon instead
+ * (POST, then GET /api/v1/stress until done): a test of the running
+ * shadow on the daemon's own traffic and mitigation.stress settings.
  */
 #include "cmd/cmd.h"
+#include "cmd/client_cmd.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -26,6 +28,7 @@
 #include "proxy/proxy.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
@@ -449,6 +452,82 @@ static void teardown(st_t *s)
 	config_free(s->cfg);
 }
 
+/* ------------------------------------------------------------ remote */
+
+#define STRESS_POLL_MS 500 /* the daemon's test is polled this often: its
+			      steps last seconds */
+
+/* `umbra run` serves this service already (its proxy holds
+ * listen.address): the daemon's own stress test of the running shadow,
+ * on real traffic, through POST and GET /api/v1/stress. */
+static int stress_remote(cmd_args_t *a)
+{
+	if (cmd_opt(a, "rate") || cmd_opt(a, "lever") || cmd_opt(a, "step") ||
+	    cmd_opt(a, "max-amplification") || cmd_opt(a, "path"))
+		fprintf(stderr,
+			"umbra stress: the daemon tests its running shadow on "
+			"its own traffic with its mitigation.stress settings; "
+			"--rate, --path, --lever, --step and "
+			"--max-amplification apply to a stand-alone test only\n");
+	cmd_client_t c;
+	int rc = cmd_client_open(a->cmd, a->pos[0], &c);
+	if (rc)
+		return rc;
+	json_t *body = json_pack("{s:s}", "why", "umbra stress (command line)");
+	json_t *reply = NULL;
+	rc = cmd_client_call(&c, "/api/v1/stress", body, &reply, NULL);
+	json_decref(body);
+	json_decref(reply);
+	if (rc) {
+		cmd_client_close(&c);
+		return rc;
+	}
+	fprintf(stderr, "umbra stress: the running daemon started a stress "
+			"test of its shadow; waiting for it\n");
+	json_t *st = NULL;
+	for (;;) {
+		rc = cmd_client_call(&c, "/api/v1/stress", NULL, &st, NULL);
+		if (rc)
+			break;
+		const char *state = json_string_value(json_object_get(st, "state"));
+		if (!state || strcmp(state, "running"))
+			break;
+		json_decref(st);
+		st = NULL;
+		poll(NULL, 0, STRESS_POLL_MS);
+	}
+	cmd_client_close(&c);
+	if (rc)
+		return rc;
+	const char *state = json_string_value(json_object_get(st, "state"));
+	if (cmd_flag(a, "json")) {
+		char *t = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", t);
+		free(t);
+	} else {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(st, "levers"), i, r)
+			printf("%s: %s\n",
+			       json_string_value(json_object_get(r, "lever")),
+			       json_string_value(json_object_get(r, "note")));
+		json_t *cap = json_object_get(st, "capacity");
+		if (json_is_number(cap))
+			printf("capacity for the scaler: %.1f req/s per "
+			       "production replica\n",
+			       json_number_value(cap));
+	}
+	fflush(stdout);
+	bool done = state && !strcmp(state, "done");
+	if (!done)
+		fprintf(stderr, "umbra stress: %s\n",
+			json_string_value(json_object_get(st, "summary"))
+			    ? json_string_value(json_object_get(st, "summary"))
+			    : "the test did not finish");
+	json_decref(st);
+	return done ? CMD_EXIT_OK : CMD_EXIT_FAIL;
+}
+
 static int exec(cmd_args_t *a)
 {
 	st_t s = {.cmd = a->cmd, .prod_rps = NAN};
@@ -482,6 +561,12 @@ static int exec(cmd_args_t *a)
 	buf_t err = BUF_INIT;
 	int e = 0;
 	s.px = proxy_new(s.cfg, &e);
+	if (!s.px && e == -EADDRINUSE) {
+		/* umbra run serves this service: ask it */
+		teardown(&s);
+		buf_free(&err);
+		return stress_remote(a);
+	}
 	if (!s.px) {
 		buf_printf(&err, "cannot start the proxy on listen.address: %s "
 				 "(is umbra run running for this service?)",
@@ -495,6 +580,12 @@ static int exec(cmd_args_t *a)
 		rc = prov_new(s.cfg, s.base, &hooks, &s.prov, &err);
 	if (!rc)
 		rc = prov_start(s.prov, &err);
+	if (rc == ERR_EXISTS) {
+		/* the work dir is locked: umbra run serves this service */
+		buf_free(&err);
+		teardown(&s);
+		return stress_remote(a);
+	}
 	if (!rc) {
 		s.live.prov = s.prov;
 		s.live.px = s.px;

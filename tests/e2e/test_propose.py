@@ -74,6 +74,7 @@ mitigation:
   verify: 3s
   scale: {{enabled: false}}
   propose: {{roots: [{self.tmp}/proposals]}}
+  stress: {{step: 1s, levers: [amplify], max_amplification: 4}}
 """)
         self.log = open(os.path.join(self.tmp, "umbra.log"), "w")
         self.addCleanup(self.log.close)
@@ -332,6 +333,22 @@ mitigation:
         self.assertIn("OK", s.stdout.splitlines()[0])
         self.assertIn("shadow      1 replica up", s.stdout)
         self.assertEqual(self.conf_text(), "latency_ms = 20\n")
+
+    def test_stress_asks_the_running_daemon(self):
+        """Issue 23: `umbra stress CONFIG` beside a running `umbra run`
+        asks the daemon for a stress test of its running shadow (on its
+        own traffic) instead of failing; ranges read low..high."""
+        wait_until(lambda: self.status().returncode == 0, 20,
+                   "status OK first", interval=0.25)
+        r = run("stress", self.cfg, "--json", timeout=60, cwd=self.tmp)
+        self.assertIn("the running daemon started a stress test",
+                      r.stderr, r.stderr + self.umbra_log())
+        out = json.loads(r.stdout)
+        self.assertIn(out["state"], ("done", "aborted"), out)
+        self.assertEqual(r.returncode, 0 if out["state"] == "done" else 1)
+        for lv in out["levers"]:
+            if "capacity_lo" in lv and "capacity_hi" in lv:
+                self.assertLessEqual(lv["capacity_lo"], lv["capacity_hi"])
 
     def test_usage_errors(self):
         r = self.propose()
