@@ -53,7 +53,9 @@ static const cmd_opt_t opts[] = {
     {"rate", 'r', "R",
      "requests/s this command sends through the proxy (default 20; 0 = "
      "only outside clients)"},
-    {"path", 0, "PATH", "request path of that load (default /)"},
+    {"path", 0, "PATH",
+     "request path of that load (default /, or production.health.path "
+     "when the service does not answer / with 2xx or 3xx)"},
     {"lever", 'L', "LEVER",
      "amplify, cpu or memory; repeatable (default mitigation.stress."
      "levers)",
@@ -195,6 +197,7 @@ typedef struct st {
 	int64_t prod_since;
 	double prod_rps;
 	bool json;
+	bool path_default; /* no --path: pick_path */
 	char fail[512];
 } st_t;
 
@@ -325,8 +328,60 @@ static bool side_ready(st_t *s, prov_side_t side)
 	return prov_replica_up_count(s->prov, side) > 0;
 }
 
+/* One GET of path through the proxy: its status, or -1. */
+static int probe(int port, const char *path)
+{
+	int fd = connect_to(port);
+	if (fd < 0)
+		return -1;
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: umbra-stress\r\nUser-Agent: "
+			 "umbra-stress\r\nConnection: close\r\n\r\n",
+			 path);
+	int st = write(fd, req, (size_t)n) == n ? read_response(fd) : -1;
+	close(fd);
+	return st;
+}
+
+/* Without --path: a path the service answers (2xx or 3xx): "/" when it
+ * does, else production's HTTP health path, said on stderr; false (fail
+ * set) when neither does: a load of errors measures nothing. */
+static bool pick_path(st_t *s)
+{
+	int port = proxy_listen_port(s->px);
+	int st = probe(port, "/");
+	if (st >= 200 && st < 400)
+		return true;
+	const config_health_t *h = &s->cfg->production.health;
+	if (h->type == CONFIG_HEALTH_HTTP && h->path && h->path[0] == '/') {
+		int hs = probe(port, h->path);
+		if (hs >= 200 && hs < 400) {
+			fprintf(stderr,
+				"umbra stress: --path not given and the service "
+				"answers %d at /: the load asks for %s "
+				"(production.health.path); give --path a "
+				"representative one\n",
+				st, h->path);
+			snprintf(s->load.path, sizeof(s->load.path), "%s",
+				 h->path);
+			return true;
+		}
+	}
+	snprintf(s->fail, sizeof(s->fail),
+		 "--path not given and the service answers %d at /: give "
+		 "--path a path it serves (a load of errors measures nothing)",
+		 st);
+	return false;
+}
+
 static void begin(st_t *s, int64_t now)
 {
+	if (s->load.rate > 0 && s->path_default && !pick_path(s)) {
+		s->exit_code = CMD_EXIT_FAIL;
+		stop_all(s);
+		return;
+	}
 	if (s->load.rate > 0) {
 		s->load.port = proxy_listen_port(s->px);
 		if (pthread_create(&s->load.th, NULL, load_run, &s->load) == 0)
@@ -544,6 +599,7 @@ static int exec(cmd_args_t *a)
 	if (path && path[0] != '/')
 		return cmd_usage_error(a->cmd, "--path must start with '/'");
 	snprintf(s.load.path, sizeof(s.load.path), "%s", path ? path : "/");
+	s.path_default = !path;
 	s.json = cmd_flag(a, "json");
 	int rc = cmd_load_config(a->pos[0], &s.cfg);
 	if (rc)
