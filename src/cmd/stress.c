@@ -198,7 +198,7 @@ typedef struct st {
 	double prod_rps;
 	bool json;
 	bool path_default; /* no --path: pick_path */
-	char fail[512];
+	char fail[1100];   /* what stopped it; holds a stress test's why */
 } st_t;
 
 static void publish(st_t *s, prov_side_t side)

@@ -513,11 +513,11 @@ static void stress_tick(mit_prop_t *p, int64_t now, mit_report_t *rep)
 	if (!t || t->state == MIT_STRESS_RUNNING)
 		return;
 	if (t->state != MIT_STRESS_DONE) {
-		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "the stress test did not finish: %s",
-			 t->why);
+		char *w = xasprintf("the stress test did not finish: %s",
+				    t->why);
 		evidence(p, MIT_PROP_EV_STRESS, now, "%s", w);
 		reject(p, now, w);
+		free(w);
 		return;
 	}
 	mit_prop_evidence_t *e =
