@@ -657,3 +657,21 @@ Test(propose, finding_evidence_is_never_cut)
 	cr_assert(strstr(b.data, "back on its usual config ("), "%s", b.data);
 	buf_free(&b);
 }
+
+Test(propose, failing_validate_changes_nothing)
+{
+	start("  validate: [/bin/sh, -c, 'echo \"bad line 1\" >&2; exit 3']\n",
+	      "");
+	known_good();
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 4 * S, &err), ERR_INVAL);
+	cr_assert(strstr(err.data, "production.validate (/bin/sh) rejected "
+				   "the candidate (status 3): bad line 1"),
+		  "%s", err.data);
+	buf_free(&err);
+	cr_assert_eq(info()->state, MIT_PROP_NONE, "nothing started");
+	cr_assert_eq(sh.installs, 0, "the shadow untouched");
+	cr_assert_eq(sh.restarts, 0);
+	cr_assert_str_eq(read_conf(), GOOD, "production untouched");
+	stop();
+}
