@@ -380,8 +380,9 @@ static int far_over(mit_prop_t *p, const an_out_t *an)
 	int worst = -1;
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const an_metric_view_t *v = &an->metric[k];
-		if (!v->valid || v->warming || isnan(v->deviation) ||
-		    !(v->threshold > 0)) {
+		/* warming included: a deviation 4 times the configured
+		 * threshold is far whatever the envelope will learn */
+		if (!v->valid || isnan(v->deviation) || !(v->threshold > 0)) {
 			p->far[k] = 0;
 			continue;
 		}

@@ -65,7 +65,8 @@
 					which a short soak may not see; at
 					4x no learned A/A envelope or noise
 					explains it (thresholds already sit
-					above the envelope) */
+					above the envelope; while a metric
+					warms up, the configured one) */
 #define MIT_PROP_FAR_TICKS 2	    /* data ticks in a row that far over:
 					one tick can be a restart's cold
 					start, two in a row are behaviour */
