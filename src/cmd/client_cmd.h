@@ -151,8 +151,9 @@ int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
  * last (may be NULL) the newest row of GET /api/v1/actions whose
  * detail.record is "action" or "outcome" (cmd_last_action). config_file
  * names the config in the hint how to release a hold. Returns true when
- * it needs attention (CMD_EXIT_ATTENTION): actions are held, or a
- * metric's open finding is critical. */
+ * it needs attention (CMD_EXIT_ATTENTION): actions are held, a metric's
+ * open finding is critical, or a side has fewer replicas up than desired
+ * (DEGRADED). */
 bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 		       buf_t *out);
 

@@ -398,8 +398,10 @@ static void status_analysis(json_t *an, buf_t *out, buf_t *critical)
 	}
 }
 
+/* One side's replicas; a side with fewer up than desired is added to
+ * degraded ("shadow 0/1 up"). */
 static void status_side(json_t *st, const char *side, double desired,
-			buf_t *out)
+			buf_t *out, buf_t *degraded)
 {
 	json_t *s = json_object_get(st, side);
 	double up;
@@ -407,6 +409,14 @@ static void status_side(json_t *st, const char *side, double desired,
 		buf_printf(out, "  %-11s -\n", side);
 		return;
 	}
+	/* what umbra runs (the side's own count) judges it; the scaler's
+	 * wish for a production umbra does not run is only shown */
+	double runs;
+	if (jnum(s, "replicas_desired", &runs))
+		desired = runs;
+	if (jnum(s, "replicas_desired", &runs) && runs > 0 && up < runs)
+		buf_printf(degraded, "%s%s %.0f/%.0f replicas up",
+			   degraded->len ? ", " : "", side, up, desired);
 	buf_printf(out, "  %-11s %.0f replica%s up", side, up,
 		   up == 1 ? "" : "s");
 	if (desired > 0)
@@ -611,9 +621,12 @@ bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 		   cmd_fmt_age(jnum_or(st, "uptime_s", NAN), up),
 		   jnum_or(st, "ticks", 0), jnum_or(st, "findings", 0),
 		   jnum_or(st, "findings", 0) == 1 ? "" : "s");
+	buf_t degraded = BUF_INIT;
 	status_side(st, "production", jnum_or(mit, "replicas_desired", 0),
-		    &body);
-	status_side(st, "shadow", 0, &body);
+		    &body, &degraded);
+	status_side(st, "shadow", 0, &body, &degraded);
+	if (json_is_object(json_object_get(st, "baseline")))
+		status_side(st, "baseline", 0, &body, &degraded);
 	status_traffic(json_object_get(st, "proxy"), &body);
 	double drift;
 	if (jnum(st, "drifting_files", &drift) && drift > 0)
@@ -628,12 +641,17 @@ bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 	bool held = jtrue(mit, "held");
 	bool attention = held || crit.len;
 	buf_printf(out, "%s: %s", jstr_or(st, "service", "?"),
-		   attention ? "ATTENTION" : "OK");
+		   attention	    ? "ATTENTION"
+		   : degraded.len ? "DEGRADED"
+				    : "OK");
 	if (held)
 		buf_puts(out, ": automatic actions held");
 	if (crit.len)
 		buf_printf(out, "%scritical finding on %s", held ? "; " : ": ",
 			   crit.data);
+	if (degraded.len)
+		buf_printf(out, "%s%s", attention ? "; " : ": ", degraded.data);
+	attention = attention || degraded.len;
 	if (!attention && jtrue(mit, "verifying"))
 		buf_puts(out, " (verifying a rollback)");
 	if (jtrue(mit, "dry_run"))
@@ -642,6 +660,7 @@ bool cmd_render_status(json_t *st, json_t *last, const char *config_file,
 	buf_append(out, body.data, body.len);
 	buf_free(&body);
 	buf_free(&crit);
+	buf_free(&degraded);
 	return attention;
 }
 

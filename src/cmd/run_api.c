@@ -124,6 +124,12 @@ static void status(void *arg, json_t *o)
 			json_array_append_new(pids, json_integer(r->pid[side][i]));
 		}
 		json_object_set_new(s, "replicas_up", json_integer(up));
+		/* what umbra keeps running: status is DEGRADED below it */
+		if (r->prov && prov_spec(r->prov, (prov_side_t)side)->run)
+			json_object_set_new(
+			    s, "replicas_desired",
+			    json_integer(
+				prov_replica_count(r->prov, (prov_side_t)side)));
 		json_object_set_new(s, "pids", pids);
 		int rs = side == PROV_PRODUCTION  ? REQREC_PRODUCTION
 			 : side == PROV_BASELINE ? REQREC_BASELINE

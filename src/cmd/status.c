@@ -8,8 +8,9 @@
  * snapshots, capacity, alerts, the stress test's state).
  *
  * Its exit status is for scripts and monitoring checks: 0 healthy, 3 the
- * daemon needs a person (held, or a critical finding open), 1 it could
- * not be asked, 2 bad usage.
+ * daemon needs a person (held, a critical finding open, or DEGRADED: a
+ * side with fewer replicas up than desired), 1 it could not be asked, 2
+ * bad usage.
  */
 #include "cmd/client_cmd.h"
 

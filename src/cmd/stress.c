@@ -9,11 +9,13 @@
  * crosses its target. Production only serves the load; the levers act on
  * mirror copies and the shadow's cgroups. Prints the curve, the knee, the
  * capacity per production replica and the headroom, then stops
- * everything. It cannot run beside `umbra run` of the same service (one
- * umbra per service: the work dir is locked); the daemon runs scheduled
- * stress tests itself.
+ * everything. Beside a running `umbra run` of the same service (its work
+ * dir locked, or its listen address taken) it asks that daemon instead
+ * (POST, then GET /api/v1/stress until done): a test of the running
+ * shadow on the daemon's own traffic and mitigation.stress settings.
  */
 #include "cmd/cmd.h"
+#include "cmd/client_cmd.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -26,6 +28,7 @@
 #include "proxy/proxy.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
@@ -50,7 +53,9 @@ static const cmd_opt_t opts[] = {
     {"rate", 'r', "R",
      "requests/s this command sends through the proxy (default 20; 0 = "
      "only outside clients)"},
-    {"path", 0, "PATH", "request path of that load (default /)"},
+    {"path", 0, "PATH",
+     "request path of that load (default /, or production.health.path "
+     "when the service does not answer / with 2xx or 3xx)"},
     {"lever", 'L', "LEVER",
      "amplify, cpu or memory; repeatable (default mitigation.stress."
      "levers)",
@@ -192,7 +197,8 @@ typedef struct st {
 	int64_t prod_since;
 	double prod_rps;
 	bool json;
-	char fail[512];
+	bool path_default; /* no --path: pick_path */
+	char fail[1100];   /* what stopped it; holds a stress test's why */
 } st_t;
 
 static void publish(st_t *s, prov_side_t side)
@@ -322,8 +328,60 @@ static bool side_ready(st_t *s, prov_side_t side)
 	return prov_replica_up_count(s->prov, side) > 0;
 }
 
+/* One GET of path through the proxy: its status, or -1. */
+static int probe(int port, const char *path)
+{
+	int fd = connect_to(port);
+	if (fd < 0)
+		return -1;
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: umbra-stress\r\nUser-Agent: "
+			 "umbra-stress\r\nConnection: close\r\n\r\n",
+			 path);
+	int st = write(fd, req, (size_t)n) == n ? read_response(fd) : -1;
+	close(fd);
+	return st;
+}
+
+/* Without --path: a path the service answers (2xx or 3xx): "/" when it
+ * does, else production's HTTP health path, said on stderr; false (fail
+ * set) when neither does: a load of errors measures nothing. */
+static bool pick_path(st_t *s)
+{
+	int port = proxy_listen_port(s->px);
+	int st = probe(port, "/");
+	if (st >= 200 && st < 400)
+		return true;
+	const config_health_t *h = &s->cfg->production.health;
+	if (h->type == CONFIG_HEALTH_HTTP && h->path && h->path[0] == '/') {
+		int hs = probe(port, h->path);
+		if (hs >= 200 && hs < 400) {
+			fprintf(stderr,
+				"umbra stress: --path not given and the service "
+				"answers %d at /: the load asks for %s "
+				"(production.health.path); give --path a "
+				"representative one\n",
+				st, h->path);
+			snprintf(s->load.path, sizeof(s->load.path), "%s",
+				 h->path);
+			return true;
+		}
+	}
+	snprintf(s->fail, sizeof(s->fail),
+		 "--path not given and the service answers %d at /: give "
+		 "--path a path it serves (a load of errors measures nothing)",
+		 st);
+	return false;
+}
+
 static void begin(st_t *s, int64_t now)
 {
+	if (s->load.rate > 0 && s->path_default && !pick_path(s)) {
+		s->exit_code = CMD_EXIT_FAIL;
+		stop_all(s);
+		return;
+	}
 	if (s->load.rate > 0) {
 		s->load.port = proxy_listen_port(s->px);
 		if (pthread_create(&s->load.th, NULL, load_run, &s->load) == 0)
@@ -449,6 +507,82 @@ static void teardown(st_t *s)
 	config_free(s->cfg);
 }
 
+/* ------------------------------------------------------------ remote */
+
+#define STRESS_POLL_MS 500 /* the daemon's test is polled this often: its
+			      steps last seconds */
+
+/* `umbra run` serves this service already (its proxy holds
+ * listen.address): the daemon's own stress test of the running shadow,
+ * on real traffic, through POST and GET /api/v1/stress. */
+static int stress_remote(cmd_args_t *a)
+{
+	if (cmd_opt(a, "rate") || cmd_opt(a, "lever") || cmd_opt(a, "step") ||
+	    cmd_opt(a, "max-amplification") || cmd_opt(a, "path"))
+		fprintf(stderr,
+			"umbra stress: the daemon tests its running shadow on "
+			"its own traffic with its mitigation.stress settings; "
+			"--rate, --path, --lever, --step and "
+			"--max-amplification apply to a stand-alone test only\n");
+	cmd_client_t c;
+	int rc = cmd_client_open(a->cmd, a->pos[0], &c);
+	if (rc)
+		return rc;
+	json_t *body = json_pack("{s:s}", "why", "umbra stress (command line)");
+	json_t *reply = NULL;
+	rc = cmd_client_call(&c, "/api/v1/stress", body, &reply, NULL);
+	json_decref(body);
+	json_decref(reply);
+	if (rc) {
+		cmd_client_close(&c);
+		return rc;
+	}
+	fprintf(stderr, "umbra stress: the running daemon started a stress "
+			"test of its shadow; waiting for it\n");
+	json_t *st = NULL;
+	for (;;) {
+		rc = cmd_client_call(&c, "/api/v1/stress", NULL, &st, NULL);
+		if (rc)
+			break;
+		const char *state = json_string_value(json_object_get(st, "state"));
+		if (!state || strcmp(state, "running"))
+			break;
+		json_decref(st);
+		st = NULL;
+		poll(NULL, 0, STRESS_POLL_MS);
+	}
+	cmd_client_close(&c);
+	if (rc)
+		return rc;
+	const char *state = json_string_value(json_object_get(st, "state"));
+	if (cmd_flag(a, "json")) {
+		char *t = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", t);
+		free(t);
+	} else {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(st, "levers"), i, r)
+			printf("%s: %s\n",
+			       json_string_value(json_object_get(r, "lever")),
+			       json_string_value(json_object_get(r, "note")));
+		json_t *cap = json_object_get(st, "capacity");
+		if (json_is_number(cap))
+			printf("capacity for the scaler: %.1f req/s per "
+			       "production replica\n",
+			       json_number_value(cap));
+	}
+	fflush(stdout);
+	bool done = state && !strcmp(state, "done");
+	if (!done)
+		fprintf(stderr, "umbra stress: %s\n",
+			json_string_value(json_object_get(st, "summary"))
+			    ? json_string_value(json_object_get(st, "summary"))
+			    : "the test did not finish");
+	json_decref(st);
+	return done ? CMD_EXIT_OK : CMD_EXIT_FAIL;
+}
+
 static int exec(cmd_args_t *a)
 {
 	st_t s = {.cmd = a->cmd, .prod_rps = NAN};
@@ -465,6 +599,7 @@ static int exec(cmd_args_t *a)
 	if (path && path[0] != '/')
 		return cmd_usage_error(a->cmd, "--path must start with '/'");
 	snprintf(s.load.path, sizeof(s.load.path), "%s", path ? path : "/");
+	s.path_default = !path;
 	s.json = cmd_flag(a, "json");
 	int rc = cmd_load_config(a->pos[0], &s.cfg);
 	if (rc)
@@ -482,6 +617,12 @@ static int exec(cmd_args_t *a)
 	buf_t err = BUF_INIT;
 	int e = 0;
 	s.px = proxy_new(s.cfg, &e);
+	if (!s.px && e == -EADDRINUSE) {
+		/* umbra run serves this service: ask it */
+		teardown(&s);
+		buf_free(&err);
+		return stress_remote(a);
+	}
 	if (!s.px) {
 		buf_printf(&err, "cannot start the proxy on listen.address: %s "
 				 "(is umbra run running for this service?)",
@@ -495,6 +636,12 @@ static int exec(cmd_args_t *a)
 		rc = prov_new(s.cfg, s.base, &hooks, &s.prov, &err);
 	if (!rc)
 		rc = prov_start(s.prov, &err);
+	if (rc == ERR_EXISTS) {
+		/* the work dir is locked: umbra run serves this service */
+		buf_free(&err);
+		teardown(&s);
+		return stress_remote(a);
+	}
 	if (!rc) {
 		s.live.prov = s.prov;
 		s.live.px = s.px;

@@ -143,6 +143,7 @@ typedef struct config_production {
 		config_strv_t command;
 		int signal; /* 0 = none */
 	} reload;
+	config_strv_t validate; /* checks a config dir ({config_dir}) */
 	struct {
 		int64_t pid;
 		char *cgroup, *url;

@@ -329,6 +329,13 @@ static const config_field_t root_fields[] = {
 	{"production.reload.signal", CT_SIGNAL, OFF(production.reload.signal),
 	 "", 0, 64, NULL, NULL, NULL, 0,
 	 "or: signal that makes it re-read its config (e.g. HUP)"},
+	{"production.validate", CT_ARGV, OFF(production.validate), "", 0, 0,
+	 NULL, NULL, NULL, 0,
+	 "the service's own config check, run with {config_dir} set to the "
+	 "directory checked (e.g. [nginx, -t, -c, \"{config_dir}/nginx.conf\"]) "
+	 "on a proposal's candidate and a rollback's target before "
+	 "production is switched to it; a non-zero exit stops the action "
+	 "with its output"},
 	{"production.cgroup_parent", CT_STRING, OFF(production.cgroup_parent),
 	 "", 0, 0, NULL, NULL, NULL, 0,
 	 "where umbra makes its cgroups: \"\" = below its own group in each "
@@ -362,7 +369,8 @@ static const config_field_t root_fields[] = {
 	 "command (read through systemctl show)"},
 	{"production.connect_timeout", CT_DURATION,
 	 OFF(production.connect_timeout), "1s", 0.001, 600, "s", NULL, NULL, 0,
-	 "connecting to a replica longer than this answers 502"},
+	 "connecting to a replica longer than this tries the next one once, "
+	 "then answers 502"},
 	{"production.response_timeout", CT_DURATION,
 	 OFF(production.response_timeout), "60s", 0.001, 86400, "s", NULL,
 	 NULL, 0, "a replica silent for longer answers 504"},
@@ -551,9 +559,10 @@ static const config_field_t root_fields[] = {
 
 	/* analysis */
 	{"analysis.interval", CT_DURATION, OFF(analysis.interval), "1s", 0.1,
-	 3600, "s", NULL, NULL, 0,
+	 1800, "s", NULL, NULL, 0,
 	 "the tick: collect, analyse, decide, act (live loop; `analyze` "
-	 "uses the files' own spacing)"},
+	 "uses the files' own spacing); analysis.velocity_window (at most "
+	 "1h) must span two ticks, so a tick over 2.5s needs it raised"},
 	{"analysis.warmup", CT_DURATION, OFF(analysis.warmup), "5m", 0,
 	 86400, "s", NULL, NULL, 0,
 	 "a metric is judged only after this much of its data: until then it "

@@ -314,7 +314,11 @@ static void check_analysis(vctx_t *v)
 	}
 	if (a->velocity_window < 2 * a->interval)
 		verr(v, "analysis.velocity_window",
-		     "must span at least two ticks (analysis.interval)");
+		     "%.3g s must span at least two ticks of analysis.interval "
+		     "(%.3g s): set it to %.3g s or more",
+		     (double)a->velocity_window / 1e9,
+		     (double)a->interval / 1e9,
+		     2 * (double)a->interval / 1e9);
 }
 
 /* A policy condition that does not parse: the error goes to the very

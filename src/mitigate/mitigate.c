@@ -56,10 +56,11 @@ typedef struct snap_job {
 
 typedef struct open_finding {
 	bool open;
-	an_finding_t f;
+	an_finding_t f; /* as last emitted (opened or escalated) */
 	uint64_t id;	  /* this finding's record (new on escalation) */
 	uint64_t episode; /* its first record: the same until it closes;
 			     what cooldowns and the cap count per */
+	int64_t opened; /* the tick it opened at; kept through escalations */
 	/* A deliberate test made its latest record (the shadow moved
 	 * during a proposal's soak or a stress test): the test's evidence,
 	 * never acted on nor alerted, also after the test while it stays
@@ -285,46 +286,54 @@ static void audit_outcome(mit_t *m, int64_t now, uint64_t action, mit_act_t act,
 
 /* ------------------------------------------------------------ evidence */
 
+void mit_finding_evidence_buf(const an_finding_t *f, buf_t *out)
+{
+	buf_printf(out,
+		   "%s %s: deviation %.3g (threshold %.3g), velocity %.3g/s, "
+		   "severity %.0f",
+		   an_metric_name(f->metric), an_find_kind_name(f->kind),
+		   f->deviation, f->threshold, f->velocity, f->severity);
+	if (f->predicted)
+		buf_printf(out, ", predicted to cross in %.0f s (confidence "
+				"%.2f)",
+			   f->lead_s, f->confidence);
+	buf_printf(out, "; %s moved (production %+.0f%%, shadow %+.0f%%)",
+		   an_side_name(f->mover), f->change[0] * 100,
+		   f->change[1] * 100);
+	for (size_t i = 0; i < f->ncauses && i < 2; i++)
+		buf_printf(out, "; cause %s %.2f %s: %s",
+			   an_cause_kind_name(f->cause[i].kind),
+			   f->cause[i].score, f->cause[i].subject,
+			   f->cause[i].evidence);
+	for (size_t i = 0; i < f->ncontext && i < 2; i++) {
+		const an_context_t *c = &f->context[i];
+		if (!c->attributed && !c->explains && !c->drift)
+			continue;
+		/* the name, unless it is the text cut to AN_NAME_MAX (an
+		 * event's text serves as its name): then the whole text */
+		size_t nl = strlen(c->name);
+		const char *what = !nl || (strlen(c->text) > nl &&
+					   !strncmp(c->text, c->name, nl))
+				       ? c->text
+				       : c->name;
+		buf_printf(out, "; context %s %s (%s)",
+			   an_event_kind_name(c->kind), what,
+			   an_side_name(c->side));
+	}
+	if (f->suppressed)
+		buf_printf(out, "; suppressed: %s", f->reason);
+}
+
 void mit_finding_evidence(const an_finding_t *f, char *out, size_t size)
 {
-	size_t l = 0;
-#define PUT(...)                                                           \
-	do {                                                               \
-		if (l < size) {                                            \
-			int n_ = snprintf(out + l, size - l, __VA_ARGS__); \
-			if (n_ > 0)                                        \
-				l += (size_t)n_;                           \
-		}                                                          \
-	} while (0)
 	if (!size)
 		return;
-	out[0] = '\0';
-	PUT("%s %s: deviation %.3g (threshold %.3g), velocity %.3g/s, "
-	    "severity %.0f",
-	    an_metric_name(f->metric), an_find_kind_name(f->kind), f->deviation,
-	    f->threshold, f->velocity, f->severity);
-	if (f->predicted)
-		PUT(", predicted to cross in %.0f s (confidence %.2f)", f->lead_s,
-		    f->confidence);
-	PUT("; %s moved (production %+.0f%%, shadow %+.0f%%)",
-	    an_side_name(f->mover), f->change[0] * 100, f->change[1] * 100);
-	for (size_t i = 0; i < f->ncauses && i < 2; i++)
-		PUT("; cause %s %.2f %s: %s", an_cause_kind_name(f->cause[i].kind),
-		    f->cause[i].score, f->cause[i].subject,
-		    f->cause[i].evidence);
-	for (size_t i = 0; i < f->ncontext && i < 2; i++)
-		if (f->context[i].attributed || f->context[i].explains ||
-		    f->context[i].drift)
-			PUT("; context %s %s (%s)",
-			    an_event_kind_name(f->context[i].kind),
-			    f->context[i].name[0] ? f->context[i].name
-						  : f->context[i].text,
-			    an_side_name(f->context[i].side));
-	if (f->suppressed)
-		PUT("; suppressed: %s", f->reason);
-#undef PUT
-	if (l >= size && size > 4)
+	buf_t b = BUF_INIT;
+	mit_finding_evidence_buf(f, &b);
+	snprintf(out, size, "%s", b.data ? b.data : "");
+	if (b.len >= size && size > 4)
 		memcpy(out + size - 4, "...", 4);
+	buf_free(&b);
 }
 
 /* The root cause line of a finding, for alerts. */
@@ -690,29 +699,31 @@ static void absorb(mit_t *m, const an_out_t *an, int64_t now)
 			continue;
 		open_finding_t *o = &m->open[f->metric];
 		o->id = m->next_id++;
-		if (!o->open)
+		if (!o->open) {
 			o->episode = o->id;
+			o->opened = now;
+		}
 		o->open = true;
 		o->f = *f;
 		/* as its latest record says: an escalation on production's
 		 * side, or after the test, is real */
 		o->deliberate = test && f->mover == AN_SHADOW ? test : NULL;
-		/* a deliberate test's finding says so first (the note is
-		 * short) */
-		char ev[AN_TEXT_MAX * 4 + 128];
-		size_t l = 0;
+		/* whole: the store keeps all of it; a deliberate test's
+		 * finding says so first */
+		buf_t ev = BUF_INIT;
 		if (o->deliberate)
-			l = (size_t)snprintf(ev, sizeof(ev),
-					     "during %s (the test's evidence, "
-					     "not alerted): ",
-					     o->deliberate);
-		mit_finding_evidence(f, ev + l, sizeof(ev) - l);
+			buf_printf(&ev,
+				   "during %s (the test's evidence, not "
+				   "alerted): ",
+				   o->deliberate);
+		mit_finding_evidence_buf(f, &ev);
 		mit_rec_finding_t r = {o->id, now + m->rec_off, m->cfg->service,
-				       f, ev};
+				       f, ev.data};
 		if (m->audit->finding)
 			audit_rc(m, m->audit->finding(m->audit->ctx, &r),
 				 "finding");
-		note(m, MIT_NOTE_FINDING, "%s", ev);
+		note(m, MIT_NOTE_FINDING, "%s", ev.data);
+		buf_free(&ev);
 	}
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		if (!(an->resolved & (1u << k)) || !m->open[k].open)
@@ -1047,6 +1058,29 @@ static int apply_start(mit_t *m)
 	return rc;
 }
 
+/* production.validate on snapshot id of production's store, restored
+ * into <snapshot dir>/validate-target first: 0 passed (or none is set),
+ * or an error with err saying why. */
+static int validate_target(mit_t *m, const char *id, buf_t *err)
+{
+	if (!mit_validate_set(m->cfg))
+		return 0;
+	char *sd = mit_snapshot_dir(m->cfg);
+	char *dst = xasprintf("%s/validate-target", sd);
+	free(sd);
+	size_t changed = 0;
+	int rc = mit_snaps_restore(m->snaps, id, dst, &changed, err);
+	if (rc) {
+		free(dst);
+		return rc;
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "rollback target %.12s", id);
+	rc = mit_validate(m->cfg, dst, what, err);
+	free(dst);
+	return rc;
+}
+
 static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric,
 			 const char *reason, const char *evidence, bool forced)
 {
@@ -1089,13 +1123,19 @@ static void act_rollback(mit_t *m, int64_t now, uint64_t dec, an_metric_t metric
 	if (!skip)
 		skip = no_apply;
 	const char *how_s = apply_name(how);
+	/* The target passes the service's own check before it is written. */
+	buf_t verr = BUF_INIT;
+	if (!skip && validate_target(m, good.id, &verr))
+		skip = verr.data ? verr.data : "production.validate failed";
 	if (skip) {
 		snprintf(detail, sizeof(detail), "restore the latest known-good "
 						 "config");
 		act_skip(m, now, dec, MIT_ACT_ROLLBACK, detail, reason,
 			 evidence, skip);
+		buf_free(&verr);
 		return;
 	}
+	buf_free(&verr);
 	snprintf(detail, sizeof(detail),
 		 "restore known-good snapshot %.12s over %.12s in %s, then %s",
 		 good.id, m->have_cur ? m->cur.id : "?", c->production.config_dir,
@@ -1205,9 +1245,12 @@ static void rollback_tick(mit_t *m, int64_t now)
 	bool inside = v->valid && v->deviation <= v->threshold;
 	int critical = -1; /* a promotion: a metric with a critical finding */
 	if (m->rb.promote) {
+		/* one the shadow moved in does not judge production (say a
+		 * finding older than the proposal, on the shadow's own copy) */
 		for (int k = 0; k < AN_METRIC__COUNT && critical < 0; k++)
 			if (m->open[k].open && !m->open[k].f.suppressed &&
-			    m->open[k].f.kind == AN_FIND_CRITICAL)
+			    m->open[k].f.kind == AN_FIND_CRITICAL &&
+			    m->open[k].f.mover != AN_SHADOW)
 				critical = k;
 		inside = critical < 0;
 	}
@@ -1750,13 +1793,14 @@ static void policy_tick(mit_t *m, int64_t now)
 					      acts);
 		note(m, MIT_NOTE_DECISION, "rule %s: %s -> %s", rule->name, cond,
 		     acts);
-		char reason[MIT_EXPR_MAX_LEN * 2 + 80], ev[AN_TEXT_MAX * 4];
+		char reason[MIT_EXPR_MAX_LEN * 2 + 80];
 		snprintf(reason, sizeof(reason), "rule %s: %s", rule->name, cond);
+		buf_t evb = BUF_INIT; /* whole, for the audit */
 		if (has)
-			mit_finding_evidence(&o->f, ev, sizeof(ev));
+			mit_finding_evidence_buf(&o->f, &evb);
 		else
-			snprintf(ev, sizeof(ev), "%.*s", (int)sizeof(ev) - 1,
-				 cond);
+			buf_puts(&evb, cond);
+		const char *ev = evb.data;
 		for (int i = 0; i < rule->nthen; i++) {
 			switch (rule->then[i]) {
 			case MIT_ACT_ROLLBACK:
@@ -1788,6 +1832,7 @@ static void policy_tick(mit_t *m, int64_t now)
 			}
 		}
 		m->deciding = 0;
+		buf_free(&evb);
 	}
 }
 
@@ -2109,6 +2154,16 @@ uint64_t mit_finding_id(const mit_t *m, an_metric_t k)
 {
 	return (unsigned)k < AN_METRIC__COUNT && m->open[k].open ? m->open[k].id
 								 : 0;
+}
+
+const an_finding_t *mit_open_finding(const mit_t *m, an_metric_t k,
+				     int64_t *opened_ns)
+{
+	if ((unsigned)k >= AN_METRIC__COUNT || !m->open[k].open)
+		return NULL;
+	if (opened_ns)
+		*opened_ns = m->open[k].opened;
+	return &m->open[k].f;
 }
 
 bool mit_held(const mit_t *m)

@@ -266,6 +266,12 @@ uint64_t mit_next_id(mit_t *m);
 /* The audit id of the finding open on metric k, 0 when none. */
 uint64_t mit_finding_id(const mit_t *m, an_metric_t k);
 
+/* The finding open on metric k as last emitted (borrowed until the next
+ * mit_tick), NULL when none; *opened_ns (when not NULL) gets the tick it
+ * opened at, which escalations keep. */
+const an_finding_t *mit_open_finding(const mit_t *m, an_metric_t k,
+				     int64_t *opened_ns);
+
 /* Whether automatic actions are held, and whether this is a dry run. */
 bool mit_held(const mit_t *m);
 bool mit_dry_run(const mit_t *m);
@@ -283,6 +289,22 @@ void mit_free(mit_t *m);
 /* A finding as one sentence of evidence (metric, kind, numbers, the
  * side that moved, the top causes, context). Into out (size bytes). */
 void mit_finding_evidence(const an_finding_t *f, char *out, size_t size);
+/* The same, whole, appended to out (never cut: the audit and the store
+ * keep it all; the fixed-size form ends a cut one with "..."). */
+void mit_finding_evidence_buf(const an_finding_t *f, buf_t *out);
+
+/* production.validate (validate.c) */
+#define MIT_VALIDATE_TIMEOUT_NS (10LL * 1000000000LL) /* a syntax check
+		takes milliseconds; it blocks the control thread, so a hung
+		one is killed and counts as failed */
+/* Whether production.validate is set. */
+bool mit_validate_set(const config_t *c);
+/* Runs production.validate with {config_dir} = dir (what names it in
+ * messages: "the candidate", "rollback target ..."): 0 when it passes or
+ * none is set, ERR_INVAL with err holding the tool's own output when it
+ * fails, cannot start or hangs. Blocks up to MIT_VALIDATE_TIMEOUT_NS. */
+int mit_validate(const config_t *c, const char *dir, const char *what,
+		 buf_t *err);
 
 /* The snapshot directory cfg uses: mitigation.snapshots.dir, or
  * "snapshots" beside store.path. New string. */

@@ -31,7 +31,9 @@ struct mit_prop {
 	bool restart_asked; /* the shadow's restart started */
 	int64_t step_deadline;
 	int unhealthy;	     /* ticks in a row */
-	uint32_t suppressed; /* metrics whose open finding is suppressed */
+	int64_t applied_ns;  /* the candidate went to the shadow's config */
+	int far[AN_METRIC__COUNT]; /* data ticks in a row at or over
+				      MIT_PROP_FAR_FACTOR x its threshold */
 	double capacity_before;
 	/* the soak's largest deviation per metric, and its threshold */
 	double max_dev[AN_METRIC__COUNT], thr[AN_METRIC__COUNT];
@@ -63,7 +65,7 @@ const char *mit_prop_verdict_name(mit_prop_verdict_t v)
 const char *mit_prop_ev_kind_name(mit_prop_ev_kind_t k)
 {
 	static const char *const n[] = {"finding", "metric", "health",
-					"stress", "step"};
+					"stress", "step", "older_finding"};
 	return (unsigned)k < sizeof(n) / sizeof(*n) ? n[k] : "?";
 }
 
@@ -156,7 +158,7 @@ static void restore_shadow(mit_prop_t *p, int64_t now)
 	if (rc) {
 		char d[MIT_PROP_TEXT_MAX];
 		snprintf(d, sizeof(d),
-			 "cannot put the shadow's usual config back: %.300s",
+			 "cannot put the shadow's usual config back: %s",
 			 err.data ? err.data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", d);
 		outcome(p, now, "restore_failed", d);
@@ -179,7 +181,7 @@ static void verdict(mit_prop_t *p, int64_t now, mit_prop_verdict_t v,
 	mit_prop_info_t *i = &p->info;
 	i->verdict = v;
 	i->decided_ns = now;
-	snprintf(i->summary, sizeof(i->summary), "%s: %.990s",
+	snprintf(i->summary, sizeof(i->summary), "%s: %s",
 		 mit_prop_verdict_name(v), why);
 	static const char *const result[] = {"", "promoted", "rejected",
 					     "dry_run", "rolled_back",
@@ -224,6 +226,17 @@ static void soak_summary(mit_prop_t *p, int64_t now, char *out, size_t n)
 				      an_metric_name((an_metric_t)best),
 				      p->max_dev[best], p->thr[best]);
 	}
+	size_t older = 0;
+	for (size_t i = 0; i < p->info.nevidence; i++)
+		older += p->info.evidence[i].kind == MIT_PROP_EV_OLDER;
+	if (l < n && older)
+		l += (size_t)snprintf(out + l, n - l,
+				      "; %zu older finding%s shown, not counted",
+				      older, older == 1 ? "" : "s");
+	if (l < n)
+		snprintf(out + l, n - l,
+			 "; none at %.0f times its threshold (that rejects)",
+			 MIT_PROP_FAR_FACTOR);
 }
 
 /* The metrics' largest deviations as evidence. */
@@ -259,6 +272,17 @@ static void decide(mit_prop_t *p, int64_t now, mit_report_t *rep)
 		verdict(p, now, MIT_PROP_WOULD_PROMOTE, why);
 		return;
 	}
+	buf_t verr = BUF_INIT;
+	if (mit_validate(p->cfg, p->staged, "the candidate", &verr)) {
+		char *w = xasprintf("passed the soak, but not promoted: %s",
+				    verr.data);
+		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
+		reject(p, now, w);
+		free(w);
+		buf_free(&verr);
+		return;
+	}
+	buf_free(&verr);
 	char *reason = xasprintf("proposal %.12s from %s passed: %s",
 				 p->info.snapshot, p->info.config_dir, why);
 	buf_t err = BUF_INIT;
@@ -267,7 +291,7 @@ static void decide(mit_prop_t *p, int64_t now, mit_report_t *rep)
 	free(reason);
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "passed, but not promoted: %.300s",
+		snprintf(w, sizeof(w), "passed, but not promoted: %s",
 			 err.data ? err.data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
 		buf_free(&err);
@@ -306,7 +330,76 @@ static bool health_check(mit_prop_t *p, int64_t now)
 	return true;
 }
 
-/* One tick of the soak: critical findings reject, deviations are kept. */
+/* The findings open when the candidate was applied: older than it, so
+ * not its evidence. Shown with their side and age, not counted. */
+static void older_findings(mit_prop_t *p, int64_t now)
+{
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		int64_t opened = 0;
+		const an_finding_t *f =
+		    mit_open_finding(p->eng, (an_metric_t)k, &opened);
+		if (!f)
+			continue;
+		mit_prop_evidence_t *e = evidence(
+		    p, MIT_PROP_EV_OLDER, now,
+		    "older finding, not counted: %s %s on the %s side, opened "
+		    "%.0f s before the candidate, deviation %.3g (threshold "
+		    "%.3g)",
+		    an_metric_name((an_metric_t)k), an_find_kind_name(f->kind),
+		    an_side_name(f->mover), (double)(now - opened) / 1e9,
+		    f->deviation, f->threshold);
+		e->metric = k;
+		e->finding_id = mit_finding_id(p->eng, (an_metric_t)k);
+		e->value = f->deviation;
+		e->threshold = f->threshold;
+		e->severity = f->severity;
+		snprintf(e->side, sizeof(e->side), "%s",
+			 an_side_name(f->mover));
+	}
+}
+
+/* The candidate's own critical finding: opened after it was applied, not
+ * explained by a scheduled task, and not production's move (the shadow
+ * is judged against production's baseline of the same period). -1 none. */
+static int candidate_critical(const mit_prop_t *p)
+{
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		int64_t opened = 0;
+		const an_finding_t *f =
+		    mit_open_finding(p->eng, (an_metric_t)k, &opened);
+		if (f && f->kind == AN_FIND_CRITICAL && !f->suppressed &&
+		    opened >= p->applied_ns && f->mover != AN_PROD)
+			return k;
+	}
+	return -1;
+}
+
+/* A metric whose deviation stayed far over its threshold: -1 none. */
+static int far_over(mit_prop_t *p, const an_out_t *an)
+{
+	int worst = -1;
+	for (int k = 0; k < AN_METRIC__COUNT; k++) {
+		const an_metric_view_t *v = &an->metric[k];
+		/* warming included: a deviation 4 times the configured
+		 * threshold is far whatever the envelope will learn */
+		if (!v->valid || isnan(v->deviation) || !(v->threshold > 0)) {
+			p->far[k] = 0;
+			continue;
+		}
+		p->far[k] = v->deviation >= MIT_PROP_FAR_FACTOR * v->threshold
+				? p->far[k] + 1
+				: 0;
+		if (p->far[k] >= MIT_PROP_FAR_TICKS &&
+		    (worst < 0 ||
+		     v->deviation / v->threshold >
+			 an->metric[worst].deviation / an->metric[worst].threshold))
+			worst = k;
+	}
+	return worst;
+}
+
+/* One tick of the soak: the candidate's critical findings and
+ * deviations far over their thresholds reject; deviations are kept. */
 static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 		      mit_report_t *rep)
 {
@@ -326,72 +419,55 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 		}
 		if (data)
 			p->info.data_ticks++;
-		for (size_t i = 0; i < an->nfindings; i++) {
-			const an_finding_t *f = &an->finding[i];
-			if ((unsigned)f->metric >= AN_METRIC__COUNT)
-				continue;
-			if (f->suppressed)
-				p->suppressed |= 1u << f->metric;
-			else
-				p->suppressed &= ~(1u << f->metric);
-		}
-		for (int k = 0; k < AN_METRIC__COUNT; k++) {
-			if (an->resolved & (1u << k))
-				p->suppressed &= ~(1u << k);
-		}
-		/* A critical finding raised now, or one open since before. */
-		const an_finding_t *crit = NULL;
-		for (size_t i = 0; i < an->nfindings && !crit; i++)
-			if (an->finding[i].kind == AN_FIND_CRITICAL &&
-			    !an->finding[i].suppressed)
-				crit = &an->finding[i];
-		int open_crit = -1;
-		for (int k = 0; k < AN_METRIC__COUNT && !crit && open_crit < 0;
-		     k++)
-			if (an->metric[k].open == AN_FIND_CRITICAL &&
-			    !(p->suppressed & (1u << k)))
-				open_crit = k;
-		if (crit) {
-			char ev[AN_TEXT_MAX * 4];
-			mit_finding_evidence(crit, ev, sizeof(ev));
-			mit_prop_evidence_t *e =
-			    evidence(p, MIT_PROP_EV_FINDING, now, "%s", ev);
-			e->metric = (int)crit->metric;
-			e->finding_id = mit_finding_id(p->eng, crit->metric);
-			e->value = crit->deviation;
-			e->threshold = crit->threshold;
-			e->severity = crit->severity;
-			snprintf(e->side, sizeof(e->side), "%s",
-				 an_side_name(crit->mover));
-			metric_evidence(p, now);
-			char w[MIT_PROP_TEXT_MAX + 64];
-			snprintf(w, sizeof(w), "critical finding during the soak "
-					       "(finding %llu): %s",
-				 (unsigned long long)e->finding_id, e->text);
-			reject(p, now, w);
-			return;
-		}
-		if (open_crit >= 0) {
-			const an_metric_view_t *v = &an->metric[open_crit];
+		int far = far_over(p, an);
+		if (far >= 0) {
+			const an_metric_view_t *v = &an->metric[far];
 			mit_prop_evidence_t *e = evidence(
-			    p, MIT_PROP_EV_FINDING, now,
-			    "%s critical: deviation %.3g (threshold %.3g), "
-			    "open during the soak",
-			    an_metric_name((an_metric_t)open_crit), v->deviation,
-			    v->threshold);
-			e->metric = open_crit;
-			e->finding_id =
-			    mit_finding_id(p->eng, (an_metric_t)open_crit);
+			    p, MIT_PROP_EV_METRIC, now,
+			    "%s deviation %.3g is %.1f times its threshold %.3g "
+			    "for %d ticks (%.0f times rejects, whatever else "
+			    "is true)",
+			    an_metric_name((an_metric_t)far), v->deviation,
+			    v->deviation / v->threshold, v->threshold, p->far[far],
+			    MIT_PROP_FAR_FACTOR);
+			e->metric = far;
 			e->value = v->deviation;
 			e->threshold = v->threshold;
+			char *w = xasprintf("deviation far over its threshold "
+					    "during the soak: %s",
+					    e->text);
 			metric_evidence(p, now);
-			char w[MIT_PROP_TEXT_MAX + 64];
-			snprintf(w, sizeof(w), "critical finding during the soak "
-					       "(finding %llu): %s",
-				 (unsigned long long)e->finding_id, e->text);
 			reject(p, now, w);
+			free(w);
 			return;
 		}
+	}
+	int crit = candidate_critical(p);
+	if (crit >= 0) {
+		int64_t opened = 0;
+		const an_finding_t *f =
+		    mit_open_finding(p->eng, (an_metric_t)crit, &opened);
+		buf_t evb = BUF_INIT;
+		mit_finding_evidence_buf(f, &evb);
+		const char *ev = evb.data;
+		mit_prop_evidence_t *e =
+		    evidence(p, MIT_PROP_EV_FINDING, now, "%s", ev);
+		e->metric = crit;
+		e->finding_id = mit_finding_id(p->eng, (an_metric_t)crit);
+		e->value = f->deviation;
+		e->threshold = f->threshold;
+		e->severity = f->severity;
+		snprintf(e->side, sizeof(e->side), "%s", an_side_name(f->mover));
+		metric_evidence(p, now);
+		char *w = xasprintf("critical finding during the soak (finding "
+				    "%llu, opened %.0f s after the candidate "
+				    "was applied): %s",
+				    (unsigned long long)e->finding_id,
+				    (double)(opened - p->applied_ns) / 1e9, ev);
+		buf_free(&evb);
+		reject(p, now, w);
+		free(w);
+		return;
 	}
 	if (now - p->info.soak_started_ns < p->info.soak_ns)
 		return;
@@ -420,7 +496,7 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 	int rc = mit_stress_start(p->eng, now, why, &err);
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "the stress test could not start: %.300s",
+		snprintf(w, sizeof(w), "the stress test could not start: %s",
 			 err.data ? err.data : err_str(rc));
 		buf_free(&err);
 		evidence(p, MIT_PROP_EV_STRESS, now, "%s", w);
@@ -438,15 +514,15 @@ static void stress_tick(mit_prop_t *p, int64_t now, mit_report_t *rep)
 	if (!t || t->state == MIT_STRESS_RUNNING)
 		return;
 	if (t->state != MIT_STRESS_DONE) {
-		char w[MIT_PROP_TEXT_MAX];
-		snprintf(w, sizeof(w), "the stress test did not finish: %.300s",
-			 t->why);
+		char *w = xasprintf("the stress test did not finish: %s",
+				    t->why);
 		evidence(p, MIT_PROP_EV_STRESS, now, "%s", w);
 		reject(p, now, w);
+		free(w);
 		return;
 	}
 	mit_prop_evidence_t *e =
-	    evidence(p, MIT_PROP_EV_STRESS, now, "stress test: %.300s", t->why);
+	    evidence(p, MIT_PROP_EV_STRESS, now, "stress test: %s", t->why);
 	e->value = t->capacity;
 	e->threshold = p->capacity_before > 0
 			   ? p->capacity_before * MIT_PROP_STRESS_MIN_SHARE
@@ -471,17 +547,12 @@ static void promote_tick(mit_prop_t *p, int64_t now)
 	int rc = mit_promote_status(p->eng, why, sizeof(why));
 	if (rc == ERR_AGAIN)
 		return;
-	char w[1024];
-	if (rc == 0) {
-		evidence(p, MIT_PROP_EV_STEP, now, "production: %s", why);
-		snprintf(w, sizeof(w), "%.500s; production %.300s",
-			 p->soak_text, why);
-		verdict(p, now, MIT_PROP_PROMOTED, w);
-		return;
-	}
 	evidence(p, MIT_PROP_EV_STEP, now, "production: %s", why);
-	snprintf(w, sizeof(w), "promoted, then failed verification: %s", why);
-	verdict(p, now, MIT_PROP_ROLLED_BACK, w);
+	char *w = rc == 0 ? xasprintf("%s; production %s", p->soak_text, why)
+			  : xasprintf("promoted, then failed verification: %s",
+				      why);
+	verdict(p, now, rc == 0 ? MIT_PROP_PROMOTED : MIT_PROP_ROLLED_BACK, w);
+	free(w);
 }
 
 /* The shadow's restart (APPLYING or RESTORING): true once it is done
@@ -799,6 +870,9 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 	/* the staged copy is what the shadow reads */
 	if (!rc)
 		rc = mit_snaps_restore(store, si.id, p->staged, &changed, err);
+	/* the service's own check, before anything changes */
+	if (!rc)
+		rc = mit_validate(c, p->staged, "the candidate", err);
 	if (rc) {
 		mit_snaps_close(store);
 		return rc;
@@ -811,7 +885,8 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 	for (int k = 0; k < AN_METRIC__COUNT; k++)
 		p->max_dev[k] = p->thr[k] = NAN;
 	p->unhealthy = 0;
-	p->suppressed = 0;
+	memset(p->far, 0, sizeof(p->far));
+	p->applied_ns = now;
 	p->restart_asked = false;
 	mit_prop_info_t *i = &p->info;
 	snprintf(i->config_dir, sizeof(i->config_dir), "%s", d);
@@ -856,12 +931,13 @@ int mit_prop_start(mit_prop_t *p, int64_t now, const mit_prop_request_t *req,
 		 LF_U("files", si.nfiles), LF_B("dry_run", i->dry_run));
 	note(p, "proposal %llu: %s", (unsigned long long)i->id, cond);
 
+	older_findings(p, now);
 	mit_shadow_test(p->eng, true);
 	rc = p->ops.shadow_install(p->ops.arg, p->staged, err);
 	if (rc) {
 		char w[MIT_PROP_TEXT_MAX];
 		snprintf(w, sizeof(w), "cannot put the candidate in the "
-				       "shadow's config: %.300s",
+				       "shadow's config: %s",
 			 err->data ? err->data : err_str(rc));
 		evidence(p, MIT_PROP_EV_STEP, now, "%s", w);
 		i->verdict = MIT_PROP_REJECTED;

@@ -8,7 +8,12 @@
  *              shadow's config copy and the shadow restarts; production
  *              is untouched;
  *   SOAKING    for the soak, every tick's analysis is watched: a critical
- *              finding (either side) or an unhealthy shadow rejects it;
+ *              finding opened after the candidate was applied that
+ *              production did not cause (its mover is not production),
+ *              a deviation at MIT_PROP_FAR_FACTOR times its threshold for
+ *              MIT_PROP_FAR_TICKS ticks, or an unhealthy shadow rejects
+ *              it. Findings open before are evidence of kind
+ *              MIT_PROP_EV_OLDER (side, age), not counted;
  *   STRESSING  optionally, a stress test of the shadow running the
  *              candidate: a capacity per replica below
  *              MIT_PROP_STRESS_MIN_SHARE of the one in use rejects it;
@@ -52,8 +57,23 @@
 					 use: the stress knee is measured
 					 in doubling steps, so smaller
 					 losses are within its resolution */
+#define MIT_PROP_FAR_FACTOR 4.0     /* a deviation this many times its
+					(effective) threshold rejects
+					whatever else is true: past the
+					threshold a finding opens, but it
+					turns critical only once sustained,
+					which a short soak may not see; at
+					4x no learned A/A envelope or noise
+					explains it (thresholds already sit
+					above the envelope; while a metric
+					warms up, the configured one) */
+#define MIT_PROP_FAR_TICKS 2	    /* data ticks in a row that far over:
+					one tick can be a restart's cold
+					start, two in a row are behaviour */
 #define MIT_PROP_MAX_EVIDENCE 16
-#define MIT_PROP_TEXT_MAX 400
+#define MIT_PROP_TEXT_MAX 1024 /* one evidence sentence: a finding's
+				  whole evidence (two causes, two
+				  contexts) fits */
 
 typedef enum mit_prop_state {
 	MIT_PROP_NONE = 0, /* no proposal yet */
@@ -84,6 +104,8 @@ typedef enum mit_prop_ev_kind {
 	MIT_PROP_EV_HEALTH,  /* the shadow's replicas */
 	MIT_PROP_EV_STRESS,  /* the stress test's result */
 	MIT_PROP_EV_STEP,    /* apply, promote, verify, restore */
+	MIT_PROP_EV_OLDER,   /* a finding open before the candidate was
+				applied: shown, not counted */
 } mit_prop_ev_kind_t;
 
 const char *mit_prop_ev_kind_name(mit_prop_ev_kind_t k);
@@ -122,7 +144,7 @@ typedef struct mit_prop_info {
 	bool stress, dry_run;
 	int64_t started_ns, soak_started_ns, decided_ns, ended_ns;
 	int data_ticks; /* ticks the soak compared both sides */
-	char summary[1024]; /* the verdict and its reason, one paragraph */
+	char summary[4096]; /* the verdict and its reason, one paragraph */
 	mit_prop_evidence_t evidence[MIT_PROP_MAX_EVIDENCE];
 	size_t nevidence;
 } mit_prop_info_t;

@@ -219,6 +219,16 @@ static void summarise(mit_stress_t *st, mit_stress_lever_result_t *r)
 	}
 	r->capacity_lo = isnan(full_lo) ? NAN : per_replica(st, full_lo);
 	r->capacity_hi = isnan(full_hi) ? NAN : per_replica(st, full_hi);
+	/* For the CPU lever both ends are extrapolated to a full CPU from
+	 * different squeezes (the last good step, the knee), and the knee's
+	 * can come out lower: the range is still the two, low..high, and
+	 * the scaler gets the lower (the conservative one). */
+	if (!isnan(r->capacity_lo) && !isnan(r->capacity_hi) &&
+	    r->capacity_lo > r->capacity_hi) {
+		double t = r->capacity_lo;
+		r->capacity_lo = r->capacity_hi;
+		r->capacity_hi = t;
+	}
 	if (!isnan(r->capacity_lo) && st->p.prod_rps > 0)
 		r->headroom = r->capacity_lo * (st->p.prod_replicas > 0
 						    ? st->p.prod_replicas
@@ -273,6 +283,28 @@ static void finish(mit_stress_t *st, mit_stress_cmd_t *cmd)
 		if (n > 0)
 			l += (size_t)n;
 	}
+	/* The two throughput levers disagree past the documented margin:
+	 * say so, and why they can. */
+	double amp = NAN, cpu = NAN;
+	for (int i = 0; i < st->nresults; i++) {
+		if (st->result[i].lever == MIT_LEVER_AMPLIFY)
+			amp = st->result[i].capacity_lo;
+		else if (st->result[i].lever == MIT_LEVER_CPU)
+			cpu = st->result[i].capacity_lo;
+	}
+	if (!isnan(amp) && !isnan(cpu) && amp > 0 && cpu > 0 &&
+	    fabs(amp - cpu) / fmax(amp, cpu) > MIT_STRESS_AGREE &&
+	    l < sizeof(st->why))
+		snprintf(st->why + l, sizeof(st->why) - l,
+			 "; the levers disagree by %.0f%% (amplify %.1f, cpu "
+			 "%.1f req/s per production replica; more than the "
+			 "%.0f%% they should): amplify measures the shadow at "
+			 "its full resources and stops at the first doubling "
+			 "over the targets, cpu extrapolates from a squeezed "
+			 "quota, where fixed per-request costs and the CFS "
+			 "period weigh more; the scaler takes the lower",
+			 fabs(amp - cpu) / fmax(amp, cpu) * 100, amp, cpu,
+			 MIT_STRESS_AGREE * 100);
 }
 
 static void abort_run(mit_stress_t *st, const char *why, mit_stress_cmd_t *cmd)

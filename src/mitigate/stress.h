@@ -69,6 +69,10 @@ const char *mit_lever_name(mit_lever_t l);
 /* The lever called name, or -1. */
 int mit_lever_by_name(const char *name);
 
+#define MIT_STRESS_AGREE 0.10	   /* the amplify and cpu levers' lower
+				      bounds agree within this share
+				      (docs/mitigation.md); past it the
+				      summary says so, and why */
 #define MIT_STRESS_MAX_POINTS 64   /* steps in one run: 7 + 7 + 7 at most */
 #define MIT_STRESS_MIN_SAMPLES 20  /* requests a step needs to be judged;
 				      a p99 of fewer is their maximum */
@@ -148,7 +152,7 @@ typedef struct mit_stress {
 	mit_stress_lever_result_t result[MIT_LEVER__COUNT];
 	int nresults;
 	double capacity;     /* the estimate for the scaler; NaN none */
-	char why[512];	     /* aborted: why; done: summary */
+	char why[1024];	     /* aborted: why; done: summary */
 } mit_stress_t;
 
 /* Starts a run at now; cmd says what to set first. 0, or ERR_INVAL when

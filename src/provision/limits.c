@@ -421,6 +421,34 @@ int prov__cg_replica(const prov_cg_t *cg, int i,
 	return 0;
 }
 
+int prov__cg_v1_lift_children(const prov_cg_t *cg, buf_t *err)
+{
+	const char *dir = cg->side[CGROUP_CPU];
+	if (cg->ver[CGROUP_CPU] != 1 || !dir[0])
+		return 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0; /* no group yet: no children */
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d))) {
+		if (strncmp(e->d_name, "replica-", 8))
+			continue;
+		char sub[CGROUP_PATH_MAX + 300];
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		rc = write_text(sub, "cpu.cfs_quota_us", "-1");
+		if (rc == -ENOENT) /* removed meanwhile */
+			rc = 0;
+		if (rc)
+			buf_printf(err,
+				   "cannot lift %s/cpu.cfs_quota_us (-1) before "
+				   "setting the side's quota: %s",
+				   sub, err_str(rc));
+	}
+	closedir(d);
+	return rc;
+}
+
 int prov__cg_limit(const prov_cg_t *cg, int replica, prov_limits_t l,
 		   buf_t *err)
 {

@@ -137,6 +137,11 @@ int prov__cg_setup(prov_cg_t *cg, const cgroup_sys_t *sys, const char *parent,
 int prov__cg_replica(const prov_cg_t *cg, int i,
 		     char paths[PROV_CG_MAX_PROCS_FILES][CGROUP_PATH_MAX + 64],
 		     int *n, buf_t *err);
+/* cgroup v1 refuses a cpu.cfs_quota_us below a child's: lifts the
+ * quota of every replica-* group under the side's cpu group (those of
+ * replicas removed by an earlier scale-down too), so that the side's
+ * total can be set. 0 (nothing to do on v2) or a negative error. */
+int prov__cg_v1_lift_children(const prov_cg_t *cg, buf_t *err);
 /* Writes limits to the side group (total) or replica i's (i >= 0). */
 int prov__cg_limit(const prov_cg_t *cg, int replica, prov_limits_t l,
 		   buf_t *err);

@@ -940,8 +940,10 @@ static int apply_limits(prov_t *p, buf_t *err)
 		if (!p->spec[s].run || !p->cg[s].on)
 			continue;
 		/* v1 refuses a child quota above its parent's: clear the
-		 * replicas first, then set the total, then the replicas. */
-		int rc = 0;
+		 * replicas first (every replica-* group, a removed replica's
+		 * left from an earlier scale-up too), then set the total,
+		 * then the replicas. */
+		int rc = prov__cg_v1_lift_children(&p->cg[s], err);
 		prov_limits_t none = {0, 0};
 		for (int i = 0; i < p->nrep[s] && !rc; i++) {
 			char paths[PROV_CG_MAX_PROCS_FILES]
@@ -1455,10 +1457,15 @@ static void roll_next(prov_t *p)
 	prov_side_t side = p->roll.side;
 	while (p->roll.next < p->nrep[side]) {
 		prov_replica_t *r = p->rep[side][p->roll.next++];
-		if (!r || r->state == PROV_R_FAILED ||
-		    r->state == PROV_R_STOPPED || r->state == PROV_R_STOPPING ||
-		    r->removing)
+		/* A given-up replica is re-armed: the roll brings a new
+		 * config (a withdrawn candidate, a restored one), which may
+		 * cure its crash loop; skipping it would leave the side down
+		 * for good while the roll reported success. */
+		if (!r || r->state == PROV_R_STOPPED ||
+		    r->state == PROV_R_STOPPING || r->removing)
 			continue;
+		if (r->state == PROV_R_FAILED)
+			r->ncrash = 0; /* a fresh count */
 		p->roll.current = r->index;
 		r->restarting = true;
 		log_info("provision", "rolling restart: replica",
@@ -1467,7 +1474,8 @@ static void roll_next(prov_t *p)
 		if (r->state == PROV_R_STARTING || r->state == PROV_R_UP) {
 			replica_stop(r);
 		} else {
-			/* Waiting to start (backoff, idle): start it now. */
+			/* Waiting to start (backoff, idle) or given up:
+			 * start it now. */
 			event_del(r->ev_timer);
 			replica_spawn(r);
 		}

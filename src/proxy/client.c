@@ -780,7 +780,13 @@ void proxy__client_upstream_event(cconn_t *c, uconn_t *u, short what)
 {
 	worker_t *w = c->w;
 	if (what & EV_TIMEOUT) {
-		upstream_failed(c, REQREC_ERR_TIMEOUT);
+		/* A connect that timed out is a failed connect (502, and
+		 * the request, which never reached the replica, is tried
+		 * on another: nginx's proxy_next_upstream error timeout);
+		 * only a response that does not come is a 504. */
+		upstream_failed(c, u->state == U_CONNECTING
+				       ? REQREC_ERR_CONNECT
+				       : REQREC_ERR_TIMEOUT);
 		return;
 	}
 	if (what & EV_WRITE) {

@@ -554,6 +554,31 @@ class StressTest(TestCase):
         self.assertNotIn("level=error", r.stderr)
 
 
+class StressPathTest(TestCase):
+    def test_default_path_is_one_the_service_answers(self):
+        """Issue 23: without --path, a service that answers 404 at /
+        gets its load at production.health.path, and says so; the shadow
+        is not starved by a load of errors."""
+        port = free_port()
+        cfg = self.write("s.yaml", (
+            f"service: e2e-stress-path-{os.getpid()}\n"
+            f"listen:\n  address: 127.0.0.1:{port}\n"
+            f"production:\n"
+            f"  command: [{TESTSVC}, --port, '{{port}}']\n"
+            f"  health: {{type: http, path: /healthz}}\n"
+            f"shadow:\n  ratio: 1\n  work_dir: {self.tmp}/shadow\n"
+            f"store:\n  path: {self.tmp}/d/u.db\n"
+            f"mitigation:\n  stress: {{step: 2s, levers: [amplify], "
+            f"max_amplification: 2}}\n"))
+        r = run("stress", cfg, "--rate", "25", "--json", timeout=60,
+                cwd=self.tmp)
+        self.assertIn("answers 404 at /: the load asks for /healthz",
+                      r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        out = json.loads(r.stdout)
+        self.assertEqual(out["state"], "done", out)
+
+
 class SnapshotsCliTest(TestCase):
     def test_errors(self):
         conf = os.path.join(self.tmp, "conf")

@@ -421,6 +421,63 @@ class UpstreamTest(TestCase):
         self.assertTrue(r[0][0].startswith(b"HTTP/1.1 504 "))
 
 
+class FullListener:
+    """A port whose accept queue is full: connects to it hang (the kernel
+    drops the SYN) until the client's connect timeout."""
+
+    def __init__(self):
+        self.l = socket.socket()
+        self.l.bind(("127.0.0.1", 0))
+        self.l.listen(0)
+        self.port = self.l.getsockname()[1]
+        self.fill = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self.fill.append(s)
+
+    def close(self):
+        for s in self.fill:
+            s.close()
+        self.l.close()
+
+
+class ConnectTimeoutTest(TestCase):
+    """Issue 23: production.connect_timeout answers 502, as documented,
+    and the request, which never reached that replica, is tried on
+    another (nginx's proxy_next_upstream error timeout)."""
+
+    def setUp(self):
+        super().setUp()
+        self.full = FullListener()
+        self.addCleanup(self.full.close)
+
+    def proxy(self, upstreams):
+        cfg = self.write("u.yaml", f"service: t\nproduction:\n  upstreams: "
+                         f"[{upstreams}]\n  connect_timeout: 200ms\n")
+        return Proxy(self, "--config", cfg, "--workers", "1")
+
+    def test_alone_is_502(self):
+        px = self.proxy(f"127.0.0.1:{self.full.port}")
+        r = http_exchange(px.port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        self.assertTrue(r[0][0].startswith(b"HTTP/1.1 502 "), r[0][0])
+
+    def test_retried_on_another_replica(self):
+        a = testsvc(self, "a")
+        px = self.proxy(f"127.0.0.1:{self.full.port}, 127.0.0.1:{a}")
+        for i in range(4):
+            for req in (b"GET /users/1 HTTP/1.1\r\nHost: h\r\n\r\n",
+                        b"POST /echo HTTP/1.1\r\nHost: h\r\n"
+                        b"Content-Length: 2\r\n\r\nhi"):
+                r = http_exchange(px.port, req)
+                self.assertIn(b"200 OK", r[0][0], (i, req))
+                self.assertIn(b"X-Served-By: a", r[0][0])
+
+
 class TunnelTest(TestCase):
     def test_upgrade_is_tunnelled_not_mirrored(self):
         prod = RecordingServer("upgrade")

@@ -18,7 +18,8 @@
  * a payment provider or a database would: 200 "connected" or 502 with
  * the error; for network isolation tests). --exit-after-ms makes it exit
  * (with --exit-code, default 1) that long after start: a crashing
- * service.
+ * service. A config file with `crash_at_start = N` (N > 0) makes it exit
+ * with status N right after reading it: a config that crash-loops it.
  * Prints "testsvc: listening on HOST:PORT" once bound (port 0 picks one).
  */
 #include <errno.h>
@@ -41,9 +42,10 @@
 typedef struct knobs {
 	double cpu_ms, latency_ms, error_rate;
 	long mem_kib, leak_kib, body_bytes;
+	long crash_at_start; /* exit status at start, 0 = none */
 } knobs_t;
 
-static knobs_t knobs = {0, 0, 0, 0, 0, 64};
+static knobs_t knobs = {0, 0, 0, 0, 0, 64, 0};
 static knobs_t flag_knobs;
 static const char *config_path;
 static const char *name = "testsvc";
@@ -80,6 +82,8 @@ static void load_config(void)
 			knobs.leak_kib = (long)v;
 		else if (!strcmp(k, "body_bytes"))
 			knobs.body_bytes = (long)v;
+		else if (!strcmp(k, "crash_at_start"))
+			knobs.crash_at_start = (long)v;
 	}
 	fclose(f);
 }
@@ -408,6 +412,11 @@ int main(int argc, char **argv)
 	if (!flag_knobs.body_bytes)
 		flag_knobs.body_bytes = 64;
 	load_config();
+	if (knobs.crash_at_start > 0) {
+		fprintf(stderr, "testsvc: crash_at_start = %ld in %s\n",
+			knobs.crash_at_start, config_path);
+		return (int)knobs.crash_at_start;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	struct evhttp *http = evhttp_new(base);

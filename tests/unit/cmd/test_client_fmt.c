@@ -464,3 +464,17 @@ Test(render, notes)
 	buf_free(&b);
 	json_decref(n);
 }
+
+Test(render, status_degraded_while_a_side_is_short)
+{
+	json_t *st = J("{\"service\":\"shop\",\"production\":{\"replicas_up\":"
+		       "1,\"replicas_desired\":1},\"shadow\":{\"replicas_up\":"
+		       "0,\"replicas_desired\":1}}");
+	buf_t b = BUF_INIT;
+	cr_assert(cmd_render_status(st, NULL, "u.yaml", &b), "exit 3");
+	cr_assert(strstr(b.data, "shop: DEGRADED: shadow 0/1 replicas up\n") ==
+		      b.data,
+		  "%s", b.data);
+	buf_free(&b);
+	json_decref(st);
+}

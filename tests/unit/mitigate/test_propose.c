@@ -581,3 +581,99 @@ Test(propose, held_actions_refuse_a_proposal)
 	buf_free(&err);
 	stop();
 }
+
+Test(propose, far_over_threshold_rejects_without_a_finding)
+{
+	start("", "");
+	known_good();
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 10 * S, &err), 0, "%s", err.data);
+	buf_free(&err);
+	tick(13, 0.02, 0, 0);
+	tick(14, 0.02, 0, 0);
+	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	tick(15, 2.5, 0, 0); /* 10 times 0.25: one tick is not enough */
+	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	tick(16, 2.5, 0, 0);
+	cr_assert_eq(info()->verdict, MIT_PROP_REJECTED, "%s",
+		     info()->summary);
+	cr_assert(strstr(info()->summary,
+			 "latency_p99 deviation 2.5 is 10.0 times its "
+			 "threshold 0.25 for 2 ticks (4 times rejects"),
+		  "%s", info()->summary);
+	stop();
+}
+
+Test(propose, older_finding_is_shown_not_counted)
+{
+	start("", "");
+	known_good();
+	/* a critical finding on production, open before the proposal */
+	tick(11.5, 0.5, AN_FIND_CRITICAL, AN_PROD);
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 4 * S, &err), 0, "%s", err.data);
+	buf_free(&err);
+	const mit_prop_evidence_t *e = &info()->evidence[0];
+	cr_assert_eq(e->kind, MIT_PROP_EV_OLDER);
+	cr_assert_str_eq(e->side, "production");
+	cr_assert(strstr(e->text, "older finding, not counted: latency_p99 "
+				  "critical on the production side, opened "
+				  "0 s before"),
+		  "%s", e->text);
+	/* still open during the soak, even escalated again: not counted */
+	for (int i = 13; i <= 19; i++)
+		tick(i, 0.5, i == 15 ? AN_FIND_CRITICAL : 0, AN_PROD);
+	cr_assert_eq(info()->state, MIT_PROP_PROMOTING,
+		     "passed: promoting (%s)", info()->summary);
+	for (size_t i = 0; i < info()->nevidence; i++)
+		cr_assert_neq(info()->evidence[i].kind, MIT_PROP_EV_FINDING);
+	stop();
+}
+
+Test(propose, finding_evidence_is_never_cut)
+{
+	an_finding_t f;
+	memset(&f, 0, sizeof(f));
+	f.metric = AN_M_latency_p99;
+	f.kind = AN_FIND_CRITICAL;
+	f.mover = AN_SHADOW;
+	f.ncauses = 2;
+	for (int i = 0; i < 2; i++) {
+		snprintf(f.cause[i].subject, sizeof(f.cause[i].subject),
+			 "subject-%d", i);
+		memset(f.cause[i].evidence, 'e', AN_TEXT_MAX - 2);
+		f.cause[i].evidence[AN_TEXT_MAX - 2] = 's';
+	}
+	f.ncontext = 1;
+	f.context[0].attributed = true;
+	f.context[0].kind = AN_EV_CONFIG_CHANGE;
+	const char *t = "umbra proposal 424c645c6f9d withdrawn: the shadow "
+			"back on its usual config";
+	snprintf(f.context[0].text, sizeof(f.context[0].text), "%s", t);
+	memcpy(f.context[0].name, t, sizeof(f.context[0].name) - 1); /* cut */
+	buf_t b = BUF_INIT;
+	mit_finding_evidence_buf(&f, &b);
+	cr_assert_gt(b.len, 2 * AN_TEXT_MAX, "%s", b.data);
+	cr_assert(strstr(b.data, "eeeeeeeeeeeeeeeeeeeeeees; cause"), "%s",
+		  b.data);
+	cr_assert(strstr(b.data, "back on its usual config ("), "%s", b.data);
+	buf_free(&b);
+}
+
+Test(propose, failing_validate_changes_nothing)
+{
+	start("  validate: [/bin/sh, -c, 'echo \"bad line 1\" >&2; exit 3']\n",
+	      "");
+	known_good();
+	buf_t err = BUF_INIT;
+	cr_assert_eq(propose(12, 4 * S, &err), ERR_INVAL);
+	cr_assert(strstr(err.data, "production.validate (/bin/sh) rejected "
+				   "the candidate (status 3): bad line 1"),
+		  "%s", err.data);
+	buf_free(&err);
+	cr_assert_eq(info()->state, MIT_PROP_NONE, "nothing started");
+	cr_assert_eq(sh.installs, 0, "the shadow untouched");
+	cr_assert_eq(sh.restarts, 0);
+	cr_assert_str_eq(read_conf(), GOOD, "production untouched");
+	stop();
+}

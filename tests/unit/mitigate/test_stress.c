@@ -145,6 +145,12 @@ Test(stress, finds_the_knee_and_capacity)
 	cr_assert_float_eq(c->good_level, 0.25, 1e-9);
 	cr_assert_float_eq(c->knee_level, 0.125, 1e-9);
 	cr_assert_float_eq(c->capacity_lo, 40 / 0.25 / (0.5 * 2), 5);
+	/* ranges read low..high (issue 23: "capacity 225.6..188.5") */
+	for (int i = 0; i < st.nresults; i++)
+		if (!isnan(st.result[i].capacity_hi))
+			cr_assert_leq(st.result[i].capacity_lo,
+				      st.result[i].capacity_hi, "%s",
+				      st.result[i].note);
 	/* the scaler gets the smaller lower bound */
 	cr_assert_float_eq(st.capacity, fmin(a->capacity_lo, c->capacity_lo),
 			   1e-9);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MiB (1024ULL * 1024)
@@ -185,6 +186,45 @@ Test(cgfiles, write_then_read_back)
 	cr_assert(strstr(err.data, "/nonexistent/cpu.max"));
 	buf_free(&err);
 	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Issue 23: a replica group left from an earlier scale-up kept a larger
+ * quota, and v1 refused the side's lower one (EINVAL): every replica-*
+ * group is lifted first. */
+Test(cgfiles, v1_lifts_every_replica_group)
+{
+	char dir[] = "/tmp/umbra-cgv1-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	prov_cg_t cg;
+	memset(&cg, 0, sizeof(cg));
+	cg.on = true;
+	cg.ver[CGROUP_CPU] = 1;
+	snprintf(cg.side[CGROUP_CPU], sizeof(cg.side[CGROUP_CPU]), "%s", dir);
+	char p[256];
+	for (int i = 0; i < 3; i += 2) { /* replica-0 and a leftover -2 */
+		snprintf(p, sizeof(p), "%s/replica-%d", dir, i);
+		cr_assert_eq(mkdir(p, 0755), 0);
+		snprintf(p, sizeof(p), "%s/replica-%d/cpu.cfs_quota_us", dir, i);
+		FILE *f = fopen(p, "w");
+		fputs("50000\n", f);
+		fclose(f);
+	}
+	buf_t err = BUF_INIT;
+	cr_assert_eq(prov__cg_v1_lift_children(&cg, &err), 0, "%s", err.data);
+	for (int i = 0; i < 3; i += 2) {
+		snprintf(p, sizeof(p), "%s/replica-%d/cpu.cfs_quota_us", dir, i);
+		FILE *f = fopen(p, "r");
+		char line[32] = "";
+		cr_assert_not_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		cr_assert_str_eq(line, "-1", "replica-%d", i);
+	}
+	cg.ver[CGROUP_CPU] = 2; /* v2 has no such rule: nothing written */
+	cr_assert_eq(prov__cg_v1_lift_children(&cg, &err), 0);
+	buf_free(&err);
+	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
