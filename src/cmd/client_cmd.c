@@ -27,12 +27,11 @@ int cmd_client_open(const cmd_entry_t *cmd, const char *config_file,
 		return CMD_EXIT_OK;
 	}
 	if (rc == -ENOENT) {
-		char t[ADDR_TEXT_MAX];
+		/* Said as what it is: the daemon was not asked at all. */
 		cmd_fail(cmd,
-			 "no daemon answers on http://%s: no API token at %s "
-			 "(umbra run makes it at its first start; is `umbra "
-			 "run %s` going?)",
-			 addr_format(&c->cfg->api.listen, t),
+			 "the API token file %s does not exist (api.token_file; "
+			 "umbra run makes it at its first start: is `umbra run "
+			 "%s` going, as a user that lets you read it?)",
 			 c->cfg->api.token_file, config_file);
 	}
 	else if (rc == ERR_UNSUPPORTED)

@@ -50,6 +50,7 @@ static const cmd_opt_t global_opts[] = {
 	{"log-level", 0, "LEVEL", "debug, info, warn, error or off (info)"},
 	{"log-format", 0, "FMT", "logfmt or json (logfmt)"},
 	{"help", 'h', NULL, "show help"},
+	{"version", 'V', NULL, "print umbra's version and exit"},
 	{NULL},
 };
 
@@ -82,6 +83,10 @@ int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
 	return CMD_EXIT_FAIL;
 }
 
+/* The command cmd_main runs, so that what every command shares (loading
+ * a config) names it in its messages. */
+static const cmd_entry_t *cmd_running;
+
 int cmd_load_config(const char *file, config_t **out)
 {
 	config_errors_t errs = {0};
@@ -89,13 +94,20 @@ int cmd_load_config(const char *file, config_t **out)
 	if (rc) {
 		buf_t b = BUF_INIT;
 		config_errors_format(&errs, &b);
+		/* A file that cannot be read gets one line naming the
+		 * command; errors inside a config are FILE:LINE:COL lines. */
+		if (rc != ERR_CONFIG)
+			fprintf(stderr,
+				"umbra%s%s: cannot load the config %s\n",
+				cmd_running ? " " : "",
+				cmd_running ? cmd_running->name : "", file);
 		fputs(b.data ? b.data : "", stderr);
 		buf_free(&b);
 	}
 	config_errors_free(&errs);
-	if (rc == 0)
-		return CMD_EXIT_OK;
-	return rc == ERR_CONFIG ? CMD_EXIT_USAGE : CMD_EXIT_FAIL;
+	/* A missing or unreadable config is bad usage like a bad one:
+	 * nothing was done (README: exit 2). */
+	return rc == 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE;
 }
 
 /* --------------------------------------------------------------- help */
@@ -389,6 +401,11 @@ int cmd_main(int argc, char **argv)
 
 	cmd_args_t args = {.cmd = c};
 	int rc = parse_args(c, argc - i, argv + i, &args);
+	if (rc == 0 && cmd_flag(&args, "version")) {
+		printf("umbra %s\n", UMBRA_VERSION);
+		free_args(&args);
+		return CMD_EXIT_OK;
+	}
 	if (rc == 0 && cmd_flag(&args, "help")) {
 		print_command_help(stdout, c);
 		free_args(&args);
@@ -409,8 +426,11 @@ int cmd_main(int argc, char **argv)
 				     "unexpected argument '%s' (usage: umbra "
 				     "%s %s)",
 				     args.pos[c->max_pos], c->name, c->usage);
-	if (rc == 0)
+	if (rc == 0) {
+		cmd_running = c;
 		rc = c->exec(&args);
+		cmd_running = NULL;
+	}
 	free_args(&args);
 	return rc;
 }

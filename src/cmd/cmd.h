@@ -68,8 +68,9 @@ int cmd_usage_error(const cmd_entry_t *cmd, const char *fmt, ...)
 int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Loads file; on failure prints every error to stderr and returns
- * CMD_EXIT_USAGE (CMD_EXIT_FAIL when the file cannot be read). */
+/* Loads file; on failure prints "umbra CMD: cannot load the config FILE"
+ * and every error to stderr and returns CMD_EXIT_USAGE (a missing or
+ * unreadable file included: nothing was done). */
 int cmd_load_config(const char *file, config_t **out);
 
 /* The proxy's capture tap masks what it sends (capture.h): when the tap

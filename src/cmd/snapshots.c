@@ -77,7 +77,8 @@ static int show(const cmd_entry_t *self, mit_snaps_t *s, const char *ref)
 	mit_snap_info_t x;
 	buf_t err = BUF_INIT;
 	if (mit_snaps_find(s, ref, &x, &err)) {
-		int rc = cmd_fail(self, "%s", err.data);
+		/* a bad or unknown id is bad usage: nothing to show */
+		int rc = cmd_usage_error(self, "%s", err.data);
 		buf_free(&err);
 		return rc;
 	}
@@ -112,8 +113,10 @@ static int diff(const cmd_entry_t *self, const config_t *cfg, mit_snaps_t *s,
 				&cfg->mask.sensitive_keys,
 				cfg->mask.redact_marker, &out, &err);
 	if (rc < 0) {
-		int code = cmd_fail(self, "%s", err.data ? err.data
-							 : err_str(rc));
+		/* diff(1): 1 means different, so trouble (a bad or unknown
+		 * id, an unreadable snapshot) is 2 */
+		int code = cmd_usage_error(self, "%s",
+					   err.data ? err.data : err_str(rc));
 		buf_free(&out);
 		buf_free(&err);
 		return code;
@@ -198,7 +201,8 @@ const cmd_entry_t cmd_snapshots = {
 	    "are now\n\n"
 	    "SNAP is an id prefix of 4 or more hex digits, current or good. "
 	    "Values of\nkeys in mask.sensitive_keys are redacted. Exit status "
-	    "of diff as diff(1):\n0 same, 1 different, 2 bad usage.",
+	    "of diff as diff(1):\n0 same, 1 different, 2 bad usage or a bad or unknown "
+	    "SNAP.",
     .opts = opts,
     .min_pos = 2,
     .max_pos = 4,

@@ -181,7 +181,7 @@ class DaemonClientTest(unittest.TestCase):
 
     def test_events_add_then_list(self):
         r = self.umbra("events", "add", self.cfg, "--kind", "deploy",
-                       "--version", "v9.8.7", "--message", "canary out",
+                       "--deploy-version", "v9.8.7", "--message", "canary out",
                        "--side", "production")
         self.assertRegex(r.stdout, r"^recorded deploy on production at "
                          r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: v9.8.7: canary"
@@ -340,7 +340,10 @@ class NoDaemonTest(TestCase):
             r = run(*args, cwd=self.tmp)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
-            self.assertIn("no daemon answers on " + self.url, r.stderr)
+            # said as what it is, not as a daemon that does not answer
+            self.assertIn(f"umbra {args[0]}: the API token file ", r.stderr)
+            self.assertIn("api.token does not exist", r.stderr)
+            self.assertNotIn("no daemon answers", r.stderr)
         # a token from an earlier run, nothing listening now
         self.write("umbra-data/api.token", "cd" * 32 + "\n", mode=0o600)
         for args in (["status", cfg], ["events", "add", cfg, "-k", "note",
