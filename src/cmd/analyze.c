@@ -12,17 +12,17 @@
 static const cmd_opt_t opts[] = {
 	/* production vs shadow (analyze_pair.c) */
 	{"prod", 'p', "FILE", "production's metrics (CSV, long or wide)"},
-	{"shadow", 's', "FILE", "the shadow's metrics (CSV, long or wide)"},
+	{"shadow", 0, "FILE", "the shadow's metrics (CSV, long or wide)"},
 	{"events", 'e', "FILE",
 	 "events: start,end,type,side,description (CSV)"},
 	{"config", 'c', "FILE",
 	 "thresholds and the rest of analysis.* and events.* from a config"},
-	{"format", 'f', "FMT", "output: jsonl (default) or table"},
+	{"format", 0, "FMT", "output: jsonl (default) or table"},
 	/* NAB (analyze_nab.c) */
 	{"nab", 0, "DIR",
 	 "run detectors over the NAB corpus in DIR (data/, labels/)"},
-	{"out", 'o', "OUT", "NAB mode: write NAB's result layout under OUT"},
-	{"detector", 'd', "NAME",
+	{"out", 0, "OUT", "NAB mode: write NAB's result layout under OUT"},
+	{"detector", 0, "NAME",
 	 "NAB mode: detector, comma list or 'all' (default: ensemble)"},
 	{"list-detectors", 0, NULL, "list the detectors and exit"},
 	{NULL},

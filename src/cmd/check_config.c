@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const cmd_opt_t opts[] = {
-	{"format", 'f', "FMT", "output: yaml (default) or json"},
+	{"format", 0, "FMT", "output: yaml (default) or json"},
 	{"quiet", 'q', NULL, "print nothing; only the exit status tells"},
 	{"reference", 0, NULL,
 	 "print the field reference (Markdown) instead; no CONFIG"},

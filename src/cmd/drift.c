@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 static const cmd_opt_t opts[] = {
-    {"diff-only", 'd', NULL,
+    {"diff-only", 0, NULL,
      "print only the differences, not the fingerprints"},
     {NULL},
 };

@@ -10,7 +10,7 @@
 #include "cmd/client_cmd.h"
 
 static const cmd_opt_t opts[] = {
-	{"open", 'o', NULL, "only the findings still open"},
+	{"open", 0, NULL, "only the findings still open"},
 	{"since", 's', "DURATION|TIME",
 	 "how far back (default 1h; e.g. 30m, 7d, 2026-01-31T12:00:00Z)"},
 	{"limit", 'n', "N", "at most N findings, the newest (1 to 1000)"},

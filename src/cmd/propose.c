@@ -35,7 +35,7 @@
 #define PROPOSE_MAX_DEPTH 16
 
 static const cmd_opt_t opts[] = {
-    {"config-dir", 'd', "DIR", "the candidate config directory"},
+    {"config-dir", 0, "DIR", "the candidate config directory"},
     {"soak", 0, "DURATION",
      "how long it soaks on the shadow (default mitigation.soak)"},
     {"stress", 0, NULL, "a stress test of the shadow after the soak"},

@@ -16,7 +16,7 @@
 #define RELEASE_NOTE_MAX 500 /* a sentence or two for the audit */
 
 static const cmd_opt_t opts[] = {
-	{"note", 'm', "TEXT", "what was done about it (goes to the audit)"},
+	{"note", 0, "TEXT", "what was done about it (goes to the audit)"},
 	{"who", 0, "NAME", "who releases it (default $USER)"},
 	{"json", 0, NULL, "print the API's JSON as it is"},
 	{NULL},

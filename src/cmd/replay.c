@@ -25,19 +25,19 @@
 
 static const cmd_opt_t opts[] = {
 	{"target", 't', "ADDR", "where to send the requests (host:port)"},
-	{"speed", 's', "SPEED",
+	{"speed", 0, "SPEED",
 	 "2x, 0.5x, 50%, or max (default 1x: as recorded)"},
-	{"loop", 'l', NULL, "start over at the end, until stopped"},
+	{"loop", 0, NULL, "start over at the end, until stopped"},
 	{"connections", 'C', "N", "connections at most (default 64)"},
 	{"filter", 0, "KEY=VALUE",
 	 "replay matching records only (method, path, host, status, "
 	 "endpoint); repeatable",
 	 true},
 	{"host", 'H', "NAME", "send Host: NAME instead of the recorded one"},
-	{"format", 'f', "FMT", "summary as text (default) or json"},
+	{"format", 0, "FMT", "summary as text (default) or json"},
 	{"timeout", 0, "DURATION", "per request (default 10s)"},
 	{"duration", 'd', "DURATION", "stop after this long"},
-	{"count", 'n', "N", "stop after N requests"},
+	{"count", 0, "N", "stop after N requests"},
 	{"config", 'c', "FILE", "comparison rules (mirror.compare.*)"},
 	{"announce", 0, "SIDE",
 	 "tell the daemon of --config that this traffic goes into SIDE "

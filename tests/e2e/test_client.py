@@ -164,7 +164,7 @@ class DaemonClientTest(unittest.TestCase):
             f.write("service: plain\nproduction:\n  upstreams: "
                     "[127.0.0.1:1]\nmask: {enabled: false}\n")
         ucap = os.path.join(self.tmp, "r.ucap")
-        self.umbra("capture", "--gor", g, "-o", ucap, "--config", plain)
+        self.umbra("capture", "--gor", g, "-w", ucap, "--config", plain)
         target = f"127.0.0.1:{self.lport}"
         r = self.umbra("replay", ucap, "--target", target, "--config",
                        self.cfg, "--announce", "shadow", ok=(2,))
