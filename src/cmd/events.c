@@ -58,7 +58,7 @@ static int put_time(cmd_args_t *a, const char *opt, int64_t now,
 	if (!v)
 		return 0;
 	const char *why = NULL;
-	if (cmd_event_time(v, now, ns, &why))
+	if (cmd_time_parse(v, now, ns, &why))
 		return cmd_usage_error(a->cmd, "bad --%s '%s': %s", opt, v, why);
 	json_object_set_new(body, opt, json_real((double)*ns / 1e9));
 	return 0;

@@ -7,10 +7,12 @@
  *                [--to T] [--format csv|json] [--resolution raw|1m|auto]
  *   umbra export CONFIG|--db PATH --list
  *
- * Times: RFC 3339 (2026-11-27T04:00:00Z, offsets and fractions allowed),
- * unix seconds (1764216000.5), `now`, or `-DURATION` before now (-90m).
+ * Times: the one time grammar (cmd_time_parse in client_fmt.c): RFC 3339
+ * (2026-11-27T04:00:00Z, offsets and fractions allowed), unix seconds
+ * (1764216000.5), `now`, or a duration before now (90m or -90m).
  */
 #include "cmd/cmd.h"
+#include "cmd/client_cmd.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -32,7 +34,7 @@
 static const cmd_opt_t opts[] = {
 	{"db", 0, "PATH", "the store to read (default: the config's "
 			  "store.path)"},
-	{"series", 's', "SIDE/METRIC",
+	{"series", 0, "SIDE/METRIC",
 	 "series to export; globs allowed (shadow/latency_*, */cpu); "
 	 "repeatable",
 	 true},
@@ -42,8 +44,8 @@ static const cmd_opt_t opts[] = {
 				"the side as a whole; * = all)"},
 	{"from", 0, "TIME", "start (default -1h)"},
 	{"to", 0, "TIME", "end (default now)"},
-	{"format", 'f', "FMT", "csv (default) or json"},
-	{"resolution", 'r', "RES",
+	{"format", 0, "FMT", "csv (default) or json"},
+	{"resolution", 0, "RES",
 	 "raw, 1m (rollups) or auto (default: rollups where raw points have "
 	 "expired)"},
 	{"list", 'l', NULL, "list the stored series instead"},
@@ -51,79 +53,6 @@ static const cmd_opt_t opts[] = {
 };
 
 /* ------------------------------------------------------------ times */
-
-/* Parses a time (see the file comment) into wall-clock ns. 0 or
- * ERR_PARSE with *why. */
-static int parse_time(const char *s, int64_t now, int64_t *out,
-		      const char **why)
-{
-	if (strcmp(s, "now") == 0) {
-		*out = now;
-		return 0;
-	}
-	if (s[0] == '-') {
-		int64_t d;
-		if (units_parse_duration(s + 1, &d, why))
-			return ERR_PARSE;
-		*out = now - d;
-		return 0;
-	}
-	size_t digits = strspn(s, "0123456789");
-	if (digits > 0 && (s[digits] == '\0' || s[digits] == '.')) {
-		double sec;
-		if (units_parse_double(s, 0, 1e11, &sec, why))
-			return ERR_PARSE;
-		*out = (int64_t)llround(sec * 1e9);
-		return 0;
-	}
-	/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p) {
-		*why = "expected RFC 3339 (2026-11-27T04:00:00Z), unix seconds, "
-		       "now or -DURATION";
-		return ERR_PARSE;
-	}
-	int64_t frac = 0;
-	if (*p == '.') {
-		int n = 0;
-		for (p++; isdigit((unsigned char)*p); p++, n++)
-			if (n < 9)
-				frac = frac * 10 + (*p - '0');
-		if (n == 0) {
-			*why = "no digits after the decimal point";
-			return ERR_PARSE;
-		}
-		for (; n < 9; n++)
-			frac *= 10;
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-		   isdigit((unsigned char)p[2]) && p[3] == ':' &&
-		   isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
-		int h = (p[1] - '0') * 10 + (p[2] - '0');
-		int m = (p[4] - '0') * 10 + (p[5] - '0');
-		if (h > 23 || m > 59) {
-			*why = "bad UTC offset";
-			return ERR_PARSE;
-		}
-		off = (p[0] == '+' ? 1 : -1) * (h * 3600 + m * 60);
-		p += 6;
-	} else {
-		*why = "missing time zone (Z or +HH:MM)";
-		return ERR_PARSE;
-	}
-	if (*p) {
-		*why = "junk after the time";
-		return ERR_PARSE;
-	}
-	time_t t = timegm(&tm);
-	*out = ((int64_t)t - off) * NS_PER_S + frac;
-	return 0;
-}
 
 /* ------------------------------------------------------------ output */
 
@@ -149,7 +78,7 @@ static void csv_field(const char *s)
 	putchar('"');
 }
 
-static void json_string(const char *s)
+static void out_json_string(const char *s)
 {
 	putchar('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -313,7 +242,7 @@ static int exec(cmd_args_t *a)
 	int64_t *tv[2] = {&from, &to};
 	for (int i = 0; i < 2; i++) {
 		const char *why = "";
-		if (tf[i] && parse_time(tf[i], now, tv[i], &why)) {
+		if (tf[i] && cmd_time_parse(tf[i], now, tv[i], &why)) {
 			rc = cmd_usage_error(self, "bad --%s '%s': %s",
 					     i ? "to" : "from", tf[i], why);
 			goto out;
@@ -408,16 +337,16 @@ static int exec(cmd_args_t *a)
 		o.endpoint = k.endpoint;
 		if (json) {
 			printf("%s\n    {\"service\": ", i ? "," : "");
-			json_string(k.service);
+			out_json_string(k.service);
 			fputs(", \"side\": ", stdout);
-			json_string(k.side);
+			out_json_string(k.side);
 			fputs(", \"metric\": ", stdout);
-			json_string(k.metric);
+			out_json_string(k.metric);
 			fputs(", \"endpoint\": ", stdout);
-			json_string(k.endpoint);
+			out_json_string(k.endpoint);
 			int m = metrics_by_name(k.metric);
 			fputs(", \"unit\": ", stdout);
-			json_string(m >= 0 ? metrics_info(m)->unit : "");
+			out_json_string(m >= 0 ? metrics_info(m)->unit : "");
 			fputs(", \"points\": [", stdout);
 			o.first_point = true;
 		}

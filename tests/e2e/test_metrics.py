@@ -53,7 +53,7 @@ class ExportTest(TestCase):
             "web,shadow,cpu,,2025-11-27T04:00:02.000Z,0.4,0.4,0.4,1,raw",
         ])
         # endpoint names with a comma are quoted
-        r = run("export", "--db", self.db, "-s", "production/latency_p99",
+        r = run("export", "--db", self.db, "--series", "production/latency_p99",
                 "--endpoint", "*", "--from", str(START), "--to",
                 str(START))
         self.assertEqual(r.stdout.splitlines()[1],
@@ -86,7 +86,7 @@ class ExportTest(TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("web/shadow/cpu\n", r.stdout)
         self.assertIn("web/production/latency_p99 GET /a,b\n", r.stdout)
-        r = run("export", cfg, "-s", "cpu", "--from", str(START),
+        r = run("export", cfg, "--series", "cpu", "--from", str(START),
                 "--to", str(START))
         self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
 
@@ -94,19 +94,19 @@ class ExportTest(TestCase):
         cases = [
             (["--series", "cpu"], 2, "which store?"),
             (["--db", self.db], 2, "which series?"),
-            (["--db", self.db, "-s", "a/b/c"], 2, "bad --series 'a/b/c'"),
-            (["--db", self.db, "-s", "cpu", "--from", "yesterday"], 2,
-             "bad --from 'yesterday': expected RFC 3339"),
-            (["--db", self.db, "-s", "cpu", "--to", "2025-11-27T04:00:00"],
+            (["--db", self.db, "--series", "a/b/c"], 2, "bad --series 'a/b/c'"),
+            (["--db", self.db, "--series", "cpu", "--from", "yesterday"], 2,
+             "bad --from 'yesterday': expected a duration ago (1h, -1h)"),
+            (["--db", self.db, "--series", "cpu", "--to", "2025-11-27T04:00:00"],
              2, "missing time zone"),
-            (["--db", self.db, "-s", "cpu", "--from", "now", "--to", "-1h"],
+            (["--db", self.db, "--series", "cpu", "--from", "now", "--to", "-1h"],
              2, "--from is after --to"),
-            (["--db", self.db, "-s", "cpu", "-f", "xml"], 2, "bad --format"),
-            (["--db", self.db, "-s", "cpu", "-r", "5m"], 2,
+            (["--db", self.db, "--series", "cpu", "--format", "xml"], 2, "bad --format"),
+            (["--db", self.db, "--series", "cpu", "--resolution", "5m"], 2,
              "bad --resolution"),
-            (["--db", self.db, "-s", "shadw/cpu"], 1,
+            (["--db", self.db, "--series", "shadw/cpu"], 1,
              "no series match 'shadw/cpu'"),
-            (["--db", os.path.join(self.tmp, "none.db"), "-s", "cpu"], 1,
+            (["--db", os.path.join(self.tmp, "none.db"), "--series", "cpu"], 1,
              "cannot read the store"),
         ]
         for args, code, msg in cases:
@@ -168,8 +168,8 @@ class StoreCrashTest(TestCase):
         self.assertGreaterEqual(n, acked, f"seed {seed}")
         # ... and what survived is a prefix of what was appended
         self.assertEqual(n, int(top) + 1, f"seed {seed}")
-        r = run("export", "--db", db, "-s", "production/m0", "--from", "0",
-                "--to", "now", "-r", "raw")
+        r = run("export", "--db", db, "--series", "production/m0", "--from", "0",
+                "--to", "now", "--resolution", "raw")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreater(len(r.stdout.splitlines()), n // 20 - 1)
 
