@@ -81,3 +81,47 @@ class GrammarTest(TestCase):
             r = run(cmd, "--version")
             self.assertEqual(r.returncode, 0, (cmd, r.stderr))
             self.assertRegex(r.stdout, r"^umbra \d+\.\d+\.\d+")
+
+
+class TimeFlagTest(TestCase):
+    """Every time flag takes 1h, -1h and an RFC 3339 time, and refuses
+    what is none of them with exit 2, before asking anything. No daemon
+    runs here: a good time gets as far as the missing API token (exit 1,
+    said as such) or the missing store."""
+
+    GOOD = ["1h", "-1h", "2026-01-31T12:00:00Z", "2026-01-31T13:00:00.5+01:00"]
+    BAD = ["yesterday", "2026-01-31T12:00:00", "1h-"]
+
+    def flags(self, cfg, db):
+        # (argv before the flag, the flag, argv after it)
+        return [
+            (["findings", cfg], "--since", []),
+            (["findings", cfg], "-s", []),
+            (["actions", cfg], "--since", []),
+            (["events", "list", cfg], "--since", []),
+            (["events", "add", cfg, "-k", "note", "-m", "x"], "--start", []),
+            (["events", "add", cfg, "-k", "note", "-m", "x",
+              "--start", "2020-01-01T00:00:00Z"], "--end", []),
+            (["export", "--db", db, "--series", "cpu"], "--from", []),
+            (["export", "--db", db, "--series", "cpu",
+              "--from", "2020-01-01T00:00:00Z"], "--to", []),
+        ]
+
+    def test_time_flags(self):
+        cfg = self.write("c.yaml", "service: grammar\nproduction:\n"
+                         "  upstreams: [127.0.0.1:1]\napi:\n"
+                         f"  token_file: {self.tmp}/none.token\n")
+        db = os.path.join(self.tmp, "none.db")
+        for pre, flag, post in self.flags(cfg, db):
+            name = flag if flag.startswith("--") else "--since"
+            for t in self.GOOD:
+                r = run(*pre, flag, t, *post)
+                self.assertEqual(r.returncode, 1, (pre, flag, t, r.stderr))
+                self.assertNotIn(f"bad {name}", r.stderr)
+                self.assertTrue("API token file" in r.stderr
+                                or "cannot read the store" in r.stderr,
+                                r.stderr)
+            for t in self.BAD:
+                r = run(*pre, flag, t, *post)
+                self.assertEqual(r.returncode, 2, (pre, flag, t, r.stderr))
+                self.assertIn(f"bad {name} '{t}'", r.stderr)
