@@ -13,7 +13,7 @@ static const cmd_opt_t opts[] = {
 	{"since", 's', "DURATION|TIME",
 	 "how far back (default 1h; e.g. 30m, 7d, 2026-01-31T12:00:00Z)"},
 	{"limit", 'n', "N", "at most N rows, the newest (1 to 1000)"},
-	{"json", 0, NULL, "print the API's rows (one per record), newest first"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 

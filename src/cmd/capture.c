@@ -53,7 +53,7 @@ static const cmd_opt_t opts[] = {
 	{"gor", 0, "FILE", "import a GoReplay .gor file"},
 	{"file", 0, "FILE", "read an umbra capture (filter, compress, export)"},
 	{"stats", 0, "FILE", "describe a capture file"},
-	{"output", 'w', "FILE", "write the capture here"},
+	{"write", 'w', "FILE", "write the capture here"},
 	{"format", 0, "FMT",
 	 "output: umbra or gor; with --stats: text or json"},
 	{"filter", 0, "KEY=VALUE",
@@ -868,7 +868,7 @@ static int exec(cmd_args_t *a)
 		ex = do_stats(&x);
 		goto out;
 	}
-	x.out = cmd_opt(a, "output");
+	x.out = cmd_opt(a, "write");
 	if (!x.out) {
 		ex = cmd_usage_error(a->cmd, "give -w FILE (the capture to "
 					     "write)");

@@ -128,7 +128,7 @@ void cmd_client_print_list(cmd_args_t *a, json_t *rows, const char *window,
 			   void (*render)(json_t *arr, const char *window,
 					  buf_t *out))
 {
-	if (cmd_flag(a, "json")) {
+	if ((cmd_out_format() != CMD_OUT_TABLE)) {
 		cmd_client_print_json(rows);
 		return;
 	}
@@ -140,8 +140,5 @@ void cmd_client_print_list(cmd_args_t *a, json_t *rows, const char *window,
 
 void cmd_client_print_json(const json_t *j)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10) |
-					JSON_ENCODE_ANY);
-	printf("%s\n", s ? s : "null");
-	free(s);
+	cmd_print_value(j);
 }

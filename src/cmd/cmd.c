@@ -17,6 +17,7 @@
 #include "base/xmalloc.h"
 #include "version.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,75 @@ static int apply_logging(const cmd_entry_t *c, const char *level,
 	return 0;
 }
 
+/* --------------------------------------------------------------- output */
+
+static cmd_out_t out_fmt = CMD_OUT_TABLE;
+
+cmd_out_t cmd_out_format(void)
+{
+	return out_fmt;
+}
+
+void cmd_print_value(const json_t *v)
+{
+	if (out_fmt == CMD_OUT_YAML) {
+		buf_t b = BUF_INIT;
+		config_yaml_value(v, &b);
+		fputs(b.data ? b.data : "", stdout);
+		buf_free(&b);
+		return;
+	}
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(10) |
+					JSON_ENCODE_ANY);
+	printf("%s\n", s ? s : "null");
+	free(s);
+}
+
+void cmd_print_stream_item(const json_t *v)
+{
+	if (out_fmt == CMD_OUT_YAML) {
+		fputs("---\n", stdout);
+		cmd_print_value(v);
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10) |
+						JSON_ENCODE_ANY);
+		printf("%s\n", s ? s : "null");
+		free(s);
+	}
+	fflush(stdout);
+}
+
+/* -o / --output and its alias --json, for the commands that declare
+ * them (CMD_OPT_OUTPUT). 0 or an exit code after the error. */
+static int set_output(const cmd_args_t *a)
+{
+	const cmd_opt_t *o;
+	int i = find_opt(a->cmd, "output", 6, 0, &o);
+	if (i < 0 || o->short_name != 'o')
+		return 0;
+	const char *v = a->vals[i];
+	bool json = cmd_flag(a, "json");
+	out_fmt = json ? CMD_OUT_JSON : CMD_OUT_TABLE;
+	if (!v)
+		return 0;
+	cmd_out_t f;
+	if (!strcmp(v, "table"))
+		f = CMD_OUT_TABLE;
+	else if (!strcmp(v, "json"))
+		f = CMD_OUT_JSON;
+	else if (!strcmp(v, "yaml"))
+		f = CMD_OUT_YAML;
+	else
+		return cmd_usage_error(a->cmd,
+				       "bad -o '%s' (expected table, json or "
+				       "yaml)",
+				       v);
+	if (json && f != CMD_OUT_JSON)
+		return cmd_usage_error(a->cmd, "--json and -o %s disagree", v);
+	out_fmt = f;
+	return 0;
+}
+
 /* --------------------------------------------------------------- main */
 
 int cmd_main(int argc, char **argv)
@@ -416,6 +486,8 @@ int cmd_main(int argc, char **argv)
 		const char *fm = cmd_opt(&args, "log-format");
 		rc = apply_logging(c, lv ? lv : level, fm ? fm : format);
 	}
+	if (rc == 0)
+		rc = set_output(&args);
 	if (rc == 0 && fault_arm_from_env())
 		rc = cmd_usage_error(c, "bad UMBRA_FAULTS (see the log)");
 	if (rc == 0 && args.npos < c->min_pos)

@@ -54,6 +54,23 @@ struct cmd_entry {
 	int (*exec)(cmd_args_t *args); /* returns an exit code */
 };
 
+/* -o / --output of every read command: a table for people (the
+ * default), or the API's JSON, or the same as YAML. --json is -o json.
+ * A stream (timeline --follow) is JSON Lines, or YAML documents. */
+typedef enum { CMD_OUT_TABLE, CMD_OUT_JSON, CMD_OUT_YAML } cmd_out_t;
+#define CMD_OPT_OUTPUT                                                        \
+	{"output", 'o', "FMT", "table (default), json or yaml"},               \
+	{                                                                      \
+		"json", 0, NULL, "the same as -o json"                         \
+	}
+/* The output format asked for (set by cmd_main before the command runs;
+ * one command per process). */
+cmd_out_t cmd_out_format(void);
+/* Prints v in the asked format (json or yaml; table prints JSON too). */
+void cmd_print_value(const struct json_t *v);
+/* One item of a stream: a JSON line, or a YAML document. */
+void cmd_print_stream_item(const struct json_t *v);
+
 /* The value of option name, or NULL when not given. */
 const char *cmd_opt(const cmd_args_t *a, const char *name);
 bool cmd_flag(const cmd_args_t *a, const char *name);

@@ -28,7 +28,7 @@ static const cmd_opt_t opts[] = {
 	 "deploy, config, note, scheduled or replay (add: required; list: "
 	 "only these)"},
 	{"limit", 'n', "N", "list: at most N events, the newest (1 to 1000)"},
-	{"json", 0, NULL, "print the API's JSON as it is"},
+	CMD_OPT_OUTPUT,
 	{"message", 'm', "TEXT", "add: what happened (up to 1000 characters)"},
 	{"deploy-version", 0, "V",
 	 "add: the version deployed (leads the text)"},
@@ -128,7 +128,7 @@ static int add(cmd_args_t *a)
 	rc = cmd_client_call(&c, "/api/v1/events", body, &reply, NULL);
 	json_decref(body);
 	if (rc == 0) {
-		if (cmd_flag(a, "json")) {
+		if ((cmd_out_format() != CMD_OUT_TABLE)) {
 			cmd_client_print_json(reply);
 		} else {
 			buf_t out = BUF_INIT;
