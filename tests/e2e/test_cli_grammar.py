@@ -125,3 +125,61 @@ class TimeFlagTest(TestCase):
                 r = run(*pre, flag, t, *post)
                 self.assertEqual(r.returncode, 2, (pre, flag, t, r.stderr))
                 self.assertIn(f"bad {name} '{t}'", r.stderr)
+
+
+class OutputTest(TestCase):
+    """Every read command with -o json (parsed), -o yaml and -o table,
+    against one real daemon (the config of test_client.py)."""
+
+    def test_read_commands_output(self):
+        import json
+        import tempfile
+        from lib import UMBRA, free_port, start, stop, wait_port
+        from test_client import config
+        for d in ("conf", "sconf"):
+            os.makedirs(os.path.join(self.tmp, d))
+            with open(os.path.join(self.tmp, d, "svc.conf"), "w") as f:
+                f.write("cpu_ms = 0.1\nbody_bytes = 64\n")
+        os.chmod(self.tmp, 0o711)
+        lport, aport = free_port(), free_port()
+        cfg = config(self.tmp, lport, aport)
+        log = open(os.path.join(self.tmp, "umbra.log"), "w")
+        p = start([UMBRA, "run", cfg], stderr=log, cwd=self.tmp)
+        try:
+            wait_port(aport, timeout=15, proc=p)
+            reads = [["status", cfg], ["findings", cfg], ["actions", cfg],
+                     ["events", "list", cfg], ["timeline", cfg],
+                     ["release", cfg], ["propose", cfg, "--status"]]
+            for args in reads:
+                outs = {}
+                for fmt in ("json", "yaml", "table"):
+                    r = run(*args, "-o", fmt, cwd=self.tmp)
+                    # status may say 3 (needs a person), propose --status
+                    # 1 when there was none: never 2, never a crash
+                    self.assertIn(r.returncode, (0, 1, 3),
+                                  (args, fmt, r.stderr))
+                    if args[0] == "propose" and r.returncode == 1:
+                        break
+                    outs[fmt] = r.stdout
+                if not outs:
+                    continue
+                json.loads(outs["json"])  # parses
+                self.assertEqual(run(*args, "--json", cwd=self.tmp).stdout
+                                 .splitlines()[:1],
+                                 outs["json"].splitlines()[:1], args)
+                self.assertTrue(outs["yaml"].strip(), args)
+                if outs["yaml"].strip() not in ("[]", "{}"):
+                    # block YAML, not JSON
+                    with self.assertRaises(ValueError,
+                                           msg=(args, outs["yaml"])):
+                        json.loads(outs["yaml"])
+                    self.assertRegex(outs["yaml"], r"(?m)^-? ?[a-z_]+:")
+            r = run("status", cfg, "-o", "xml", cwd=self.tmp)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("bad -o 'xml' (expected table, json or yaml)",
+                          r.stderr)
+            r = run("status", cfg, "--json", "-o", "yaml", cwd=self.tmp)
+            self.assertEqual(r.returncode, 2)
+        finally:
+            stop(p)
+            log.close()
