@@ -128,7 +128,7 @@ void cmd_client_print_list(cmd_args_t *a, json_t *rows, const char *window,
 			   void (*render)(json_t *arr, const char *window,
 					  buf_t *out))
 {
-	if ((cmd_out_format() != CMD_OUT_TABLE)) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
 		cmd_client_print_json(rows);
 		return;
 	}

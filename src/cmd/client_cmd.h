@@ -89,7 +89,8 @@ void cmd_client_print_json(const json_t *j);
 
 /* ------------------------------------------------------------ formats */
 
-/* "2026-11-27 07:44:56Z" from the API's "2026-11-27T07:44:56.532Z"
+/* RFC 3339 UTC to the second, "2026-11-27T07:44:56Z", from the API's
+ * "2026-11-27T07:44:56.532Z"
  * (seconds are enough to read; UTC stays marked). Anything else is
  * copied as is; NULL gives "-". Returns out. */
 #define CMD_TIME_LEN 32

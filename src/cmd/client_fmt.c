@@ -80,7 +80,7 @@ const char *cmd_fmt_api_time(const char *iso, char out[CMD_TIME_LEN])
 	bool api = strlen(iso) >= 19 && iso[4] == '-' && iso[7] == '-' &&
 		   iso[10] == 'T' && iso[13] == ':' && iso[16] == ':';
 	if (api)
-		snprintf(out, CMD_TIME_LEN, "%.10s %.8sZ", iso, iso + 11);
+		snprintf(out, CMD_TIME_LEN, "%.10sT%.8sZ", iso, iso + 11);
 	else
 		snprintf(out, CMD_TIME_LEN, "%s", iso);
 	return out;

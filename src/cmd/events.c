@@ -128,7 +128,7 @@ static int add(cmd_args_t *a)
 	rc = cmd_client_call(&c, "/api/v1/events", body, &reply, NULL);
 	json_decref(body);
 	if (rc == 0) {
-		if ((cmd_out_format() != CMD_OUT_TABLE)) {
+		if (cmd_out_format() != CMD_OUT_TABLE) {
 			cmd_client_print_json(reply);
 		} else {
 			buf_t out = BUF_INIT;

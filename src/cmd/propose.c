@@ -211,7 +211,7 @@ static void print_human(json_t *p)
 
 static void print(const cmd_args_t *a, json_t *p)
 {
-	if ((cmd_out_format() != CMD_OUT_TABLE)) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
 		cmd_print_value(p);
 	} else {
 		print_human(p);
@@ -293,14 +293,14 @@ static int exec(cmd_args_t *a)
 		print(a, reply);
 		goto out;
 	}
-	if (!(cmd_out_format() != CMD_OUT_TABLE))
+	if (cmd_out_format() == CMD_OUT_TABLE)
 		printf("proposal %lld: %s on the shadow, soaking %.0f s\n",
 		       (long long)id, abs,
 		       json_number_value(json_object_get(reply, "soak_s")));
 	char last[32] = "";
 	for (;;) {
 		const char *st = jstr(reply, "state");
-		if (strcmp(st, last) && !(cmd_out_format() != CMD_OUT_TABLE)) {
+		if (strcmp(st, last) && cmd_out_format() == CMD_OUT_TABLE) {
 			snprintf(last, sizeof(last), "%s", st);
 			printf("  %s\n", st);
 			fflush(stdout);

@@ -45,14 +45,14 @@ static int exec(cmd_args_t *a)
 	rc = api_client_call(c.api, "/api/v1/release", body, &reply, &st, &err);
 	json_decref(body);
 	if (rc == 0) {
-		if ((cmd_out_format() != CMD_OUT_TABLE))
+		if (cmd_out_format() != CMD_OUT_TABLE)
 			cmd_client_print_json(reply);
 		else
 			printf("released: automatic actions resume (by %s)\n",
 			       who);
 	} else if (st == 409) {
 		/* nothing held: said on stdout, not an error */
-		if ((cmd_out_format() != CMD_OUT_TABLE)) {
+		if (cmd_out_format() != CMD_OUT_TABLE) {
 			json_t *j = json_pack("{s:s}", "status", "not held");
 			cmd_client_print_json(j);
 			json_decref(j);

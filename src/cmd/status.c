@@ -34,7 +34,7 @@ static int exec(cmd_args_t *a)
 	}
 	/* the last action, from the audit (the status has counts only) */
 	json_t *acts = NULL;
-	if (!(cmd_out_format() != CMD_OUT_TABLE) && json_is_object(json_object_get(st, "mitigation")))
+	if (cmd_out_format() == CMD_OUT_TABLE && json_is_object(json_object_get(st, "mitigation")))
 		rc = cmd_client_call(&c,
 				     "/api/v1/actions?since=" CMD_LAST_ACTION_WINDOW,
 				     NULL, &acts, NULL);
@@ -47,7 +47,7 @@ static int exec(cmd_args_t *a)
 	bool attention = cmd_render_status(st, cmd_last_action(acts), a->pos[0],
 					   &out);
 	json_decref(acts);
-	if ((cmd_out_format() != CMD_OUT_TABLE))
+	if (cmd_out_format() != CMD_OUT_TABLE)
 		cmd_client_print_json(st);
 	else
 		fputs(out.data, stdout);

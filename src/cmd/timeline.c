@@ -51,7 +51,7 @@ static void nap(int ms)
 static void print_notes(cmd_args_t *a, json_t *reply, bool *header)
 {
 	json_t *notes = json_object_get(reply, "notes");
-	if ((cmd_out_format() != CMD_OUT_TABLE)) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
 		if (!cmd_flag(a, "follow")) {
 			cmd_client_print_json(reply);
 			return;
@@ -128,7 +128,7 @@ static int exec(cmd_args_t *a)
 		fflush(stdout);
 		nap(CMD_FOLLOW_INTERVAL_MS);
 	}
-	if (rc == 0 && !any && !follow && !(cmd_out_format() != CMD_OUT_TABLE))
+	if (rc == 0 && !any && !follow && cmd_out_format() == CMD_OUT_TABLE)
 		printf(after_s ? "no notes after %" PRId64 "\n"
 			       : "no notes yet (the engine has noted nothing "
 				 "since the daemon started)\n",

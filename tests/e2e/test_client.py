@@ -184,7 +184,7 @@ class DaemonClientTest(unittest.TestCase):
                        "--deploy-version", "v9.8.7", "--message", "canary out",
                        "--side", "production")
         self.assertRegex(r.stdout, r"^recorded deploy on production at "
-                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: v9.8.7: canary"
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: v9.8.7: canary"
                          r" out\n$")
         r = self.umbra("events", "add", self.cfg, "-k", "note", "-m",
                        "looked at it", "--start", "-2m", "--json")
@@ -232,7 +232,7 @@ class DaemonClientTest(unittest.TestCase):
         self.assertRegex(lines[0], r"^TIME \(UTC\)\s+METRIC\s+SEVERITY\s+"
                          r"SUMMARY$")
         for l in lines[1:]:
-            self.assertRegex(l, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  \S+\s+"
+            self.assertRegex(l, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+\s+"
                              r"(low|medium|high|critical)\s+\S")
         rows = json.loads(self.umbra("findings", self.cfg, "--json").stdout)
         self.assertEqual(len(rows), len(lines) - 1)
@@ -292,7 +292,7 @@ class DaemonClientTest(unittest.TestCase):
         def followed():
             with open(path) as f:
                 t = f.read()
-            return t if re.search(r"\n\s*\d+  \S+ \S+Z  finding ", t) \
+            return t if re.search(r"\n\s*\d+  \S+Z  finding ", t) \
                 else None
         wait_until(followed, WAIT, "a finding printed by the follower",
                    interval=0.25)

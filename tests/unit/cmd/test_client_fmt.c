@@ -206,9 +206,9 @@ Test(fmt, api_time)
 {
 	char t[CMD_TIME_LEN];
 	cr_assert_str_eq(cmd_fmt_api_time("2026-11-27T07:44:56.532Z", t),
-			 "2026-11-27 07:44:56Z");
+			 "2026-11-27T07:44:56Z");
 	cr_assert_str_eq(cmd_fmt_api_time("2026-11-27T07:44:56Z", t),
-			 "2026-11-27 07:44:56Z");
+			 "2026-11-27T07:44:56Z");
 	cr_assert_str_eq(cmd_fmt_api_time("yesterday", t), "yesterday");
 	cr_assert_str_eq(cmd_fmt_api_time("", t), "-");
 	cr_assert_str_eq(cmd_fmt_api_time(NULL, t), "-");
@@ -330,7 +330,7 @@ Test(render, status_ok_and_held)
 		  "%s", b.data);
 	cr_assert(strstr(b.data, "shadow      1 replica up\n"), "%s", b.data);
 	cr_assert(strstr(b.data, "findings    none open\n"), "%s", b.data);
-	cr_assert(strstr(b.data, "last action 2026-01-31 11:59:00Z: scale ok "
+	cr_assert(strstr(b.data, "last action 2026-01-31T11:59:00Z: scale ok "
 				 "(set replicas: ok)"),
 		  "%s", b.data);
 	cr_assert(strstr(b.data, "stress test idle"), "%s", b.data);
@@ -407,8 +407,8 @@ Test(render, findings)
 	cmd_render_findings(f, "in the last 1h", &b);
 	cr_assert_str_eq(b.data,
 			 "TIME (UTC)            METRIC        SEVERITY  SUMMARY\n"
-			 "2026-01-31 11:00:00Z  cpu           critical  cpu up\n"
-			 "2026-01-31 10:00:00Z  -             -         -\n");
+			 "2026-01-31T11:00:00Z  cpu           critical  cpu up\n"
+			 "2026-01-31T10:00:00Z  -             -         -\n");
 	buf_free(&b);
 	json_decref(f);
 	json_decref(none);
@@ -428,14 +428,14 @@ Test(render, events)
 		b.data,
 		"START (UTC)           END                   TYPE          SIDE "
 		"       TEXT\n"
-		"2026-01-31 11:00:00Z  -                     deploy        "
+		"2026-01-31T11:00:00Z  -                     deploy        "
 		"production  v2: out\n"
-		"2026-01-31 09:00:00Z  2026-01-31 10:00:00Z  scheduled     both "
+		"2026-01-31T09:00:00Z  2026-01-31T10:00:00Z  scheduled     both "
 		"       batch\n");
 	buf_reset(&b);
 	cmd_render_event(json_array_get(e, 1), &b);
-	cr_assert_str_eq(b.data, "recorded scheduled on both at 2026-01-31 "
-				 "09:00:00Z until 2026-01-31 10:00:00Z: batch\n");
+	cr_assert_str_eq(b.data, "recorded scheduled on both at 2026-01-31T"
+				 "09:00:00Z until 2026-01-31T10:00:00Z: batch\n");
 	buf_free(&b);
 	json_decref(e);
 }
@@ -461,18 +461,18 @@ Test(render, actions_chain)
 	const char *want =
 		"TIME (UTC)            RECORD       WHAT (newest decision first; "
 		"its actions and their outcomes below it)\n"
-		"2026-01-31 11:00:00Z  decision     rule cpu -> rollback  "
+		"2026-01-31T11:00:00Z  decision     rule cpu -> rollback  "
 		"(finding 7)\n"
 		"                        action     rollback started: restore\n"
-		"2026-01-31 11:02:00Z      outcome  rollback verified: "
+		"2026-01-31T11:02:00Z      outcome  rollback verified: "
 		"recovered\n"
 		"                      (its action is older than the window)\n"
-		"2026-01-31 10:00:00Z      outcome  alert ok\n";
+		"2026-01-31T10:00:00Z      outcome  alert ok\n";
 	cr_assert_str_eq(b.data, want);
 	buf_reset(&b);
 	json_t *none = json_array();
-	cmd_render_actions(none, "since 2026-01-31 10:00:00Z", &b);
-	cr_assert_str_eq(b.data, "no decisions or actions since 2026-01-31 "
+	cmd_render_actions(none, "since 2026-01-31T10:00:00Z", &b);
+	cr_assert_str_eq(b.data, "no decisions or actions since 2026-01-31T"
 				 "10:00:00Z\n");
 	json_decref(none);
 	buf_free(&b);
@@ -485,7 +485,7 @@ Test(render, notes)
 		      "\"kind\":\"finding\",\"text\":\"cpu critical\"}]");
 	buf_t b = BUF_INIT;
 	cmd_render_notes(n, &b);
-	cr_assert_str_eq(b.data, "     7  2026-01-31 11:00:00Z  finding   cpu "
+	cr_assert_str_eq(b.data, "     7  2026-01-31T11:00:00Z  finding   cpu "
 				 "critical\n");
 	buf_free(&b);
 	json_decref(n);
