@@ -92,7 +92,14 @@ static void out_json_string(const char *s)
 	putchar('"');
 }
 
-/* The shortest text that reads back as v; JSON has no NaN (null). */
+/* CSV's significant digits: more than any measurement here holds (the
+ * collectors' resolution is far coarser), fewer than the 17 that
+ * reproduce the binary double (0.0073609999999999995 prints 0.007361). */
+#define EXPORT_CSV_DIGITS 15
+
+/* JSON: the shortest text that reads back as v (JSON has no NaN: null);
+ * CSV: EXPORT_CSV_DIGITS significant digits, for people and
+ * spreadsheets. */
 static void number(double v, bool json)
 {
 	if (!isfinite(v)) {
@@ -101,12 +108,24 @@ static void number(double v, bool json)
 		return;
 	}
 	char s[40];
+	if (!json) {
+		snprintf(s, sizeof(s), "%.*g", EXPORT_CSV_DIGITS, v);
+		fputs(s, stdout);
+		return;
+	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(s, sizeof(s), "%.*g", prec, v);
 		if (strtod(s, NULL) == v)
 			break;
 	}
 	fputs(s, stdout);
+}
+
+/* The catalogue's unit of a metric name ("" when unknown). */
+static const char *unit_of(const char *metric)
+{
+	int m = metrics_by_name(metric);
+	return m >= 0 ? metrics_info((metrics_id_t)m)->unit : "";
 }
 
 static int on_point(void *arg, const store_point_t *p)
@@ -133,6 +152,8 @@ static int on_point(void *arg, const store_point_t *p)
 		csv_field(o->side);
 		putchar(',');
 		csv_field(o->metric);
+		putchar(',');
+		csv_field(unit_of(o->metric));
 		putchar(',');
 		csv_field(o->endpoint);
 		printf(",%s,", ts);
@@ -183,11 +204,40 @@ static void found_free(found_t *f)
 	free(f->key);
 }
 
+/* Prints text as one shell word: as is when it is plain, else in single
+ * quotes ('\'' for a quote). */
+static void shell_word(const char *s)
+{
+	if (s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+			      "UVWXYZ0123456789_./:-") == strlen(s)) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*s);
+	putchar('\'');
+}
+
+/* One series as the arguments that export it: SIDE/METRIC, which
+ * --series takes, then --endpoint and --service when they are needed
+ * to tell it apart (arg: the service asked for, or NULL for all). */
 static int list_one(void *arg, const store_series_info_t *s)
 {
-	(void)arg;
-	printf("%s/%s/%s%s%s\n", s->service, s->side, s->metric,
-	       s->endpoint[0] ? " " : "", s->endpoint);
+	const char *service = arg;
+	printf("%s/%s", s->side, s->metric);
+	if (s->endpoint[0]) {
+		fputs(" --endpoint ", stdout);
+		shell_word(s->endpoint);
+	}
+	if (!service) {
+		fputs(" --service ", stdout);
+		shell_word(s->service);
+	}
+	putchar('\n');
 	return 0;
 }
 
@@ -283,7 +333,7 @@ static int exec(cmd_args_t *a)
 	}
 	if (list) {
 		store_key_t pat = {service, NULL, NULL, NULL};
-		err = store_series_find(st, &pat, list_one, NULL);
+		err = store_series_find(st, &pat, list_one, (void *)service);
 		if (err)
 			rc = cmd_fail(self, "%s: %s", dbpath, err_str(err));
 		goto out;
@@ -326,8 +376,8 @@ static int exec(cmd_args_t *a)
 		       res == STORE_RAW ? "raw" : res == STORE_ROLLUP ? "1m"
 								      : "auto");
 	else
-		puts("service,side,metric,endpoint,time,value,min,max,count,"
-		     "resolution");
+		puts("service,side,metric,unit,endpoint,time,value,min,max,"
+		     "count,resolution");
 	for (size_t i = 0; i < found.n; i++) {
 		store_key_t k = {found.key[4 * i], found.key[4 * i + 1],
 				 found.key[4 * i + 2], found.key[4 * i + 3]};

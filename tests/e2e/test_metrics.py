@@ -7,6 +7,7 @@ back through umbra's Prometheus metric source."""
 import json
 import os
 import random
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -46,19 +47,32 @@ class ExportTest(TestCase):
                 "--from", "2025-11-27T04:00:00Z", "--to", str(START + 2))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines(), [
-            "service,side,metric,endpoint,time,value,min,max,count,"
+            "service,side,metric,unit,endpoint,time,value,min,max,count,"
             "resolution",
-            "web,shadow,cpu,,2025-11-27T04:00:00.000Z,0,0,0,1,raw",
-            "web,shadow,cpu,,2025-11-27T04:00:01.000Z,0.2,0.2,0.2,1,raw",
-            "web,shadow,cpu,,2025-11-27T04:00:02.000Z,0.4,0.4,0.4,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:00.000Z,0,0,0,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:01.000Z,0.2,0.2,0.2,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:02.000Z,0.4,0.4,0.4,1,raw",
         ])
         # endpoint names with a comma are quoted
         r = run("export", "--db", self.db, "--series", "production/latency_p99",
                 "--endpoint", "*", "--from", str(START), "--to",
                 str(START))
         self.assertEqual(r.stdout.splitlines()[1],
-                         'web,production,latency_p99,"GET /a,b",'
+                         'web,production,latency_p99,s,"GET /a,b",'
                          '2025-11-27T04:00:00.000Z,0.25,0.25,0.25,1,raw')
+
+    def test_csv_numbers_are_compact(self):
+        # 0.2 * 3 is 0.6000000000000001 as a double: CSV says 0.6
+        r = run("export", "--db", self.db, "--series", "*/*",
+                "--from", str(START), "--to", str(START + 149))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = r.stdout.splitlines()[1:]
+        self.assertGreater(len(rows), 100)
+        for row in rows:
+            for v in row.rsplit(",", 5)[1:5]:
+                digits = v.lstrip("-").split("e")[0].replace(".", "")
+                self.assertLessEqual(len(digits.lstrip("0")), 15, row)
+        self.assertIn(",0.6,", r.stdout)
 
     def test_json_rollups_and_globs(self):
         r = run("export", "--db", self.db, "--series", "*/memory",
@@ -84,8 +98,19 @@ class ExportTest(TestCase):
                          f"[127.0.0.1:9]\nstore:\n  path: {self.db}\n")
         r = run("export", cfg, "--list")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("web/shadow/cpu\n", r.stdout)
-        self.assertIn("web/production/latency_p99 GET /a,b\n", r.stdout)
+        # each line is what --series (and --endpoint) take
+        self.assertIn("shadow/cpu\n", r.stdout)
+        self.assertIn("production/latency_p99 --endpoint 'GET /a,b'\n",
+                      r.stdout)
+        for line in r.stdout.splitlines():
+            args = shlex.split(line)
+            x = run("export", cfg, "--series", *args, "--from", str(START),
+                    "--to", str(START + 2))
+            self.assertEqual(x.returncode, 0, (line, x.stderr))
+            self.assertGreater(len(x.stdout.splitlines()), 1, line)
+        # without a config: every service, named
+        r = run("export", "--db", self.db, "--list")
+        self.assertIn("shadow/cpu --service web\n", r.stdout)
         r = run("export", cfg, "--series", "cpu", "--from", str(START),
                 "--to", str(START))
         self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
