@@ -37,7 +37,8 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_actions = {
 	.name = "actions",
-	.usage = "CONFIG [--since DURATION|TIME] [--limit N] [--json]",
+	.usage = "CONFIG [--since DURATION|TIME] [--limit N] "
+		 "[-o table|json|yaml]",
 	.summary = "the audit chain: decisions, actions, outcomes",
 	.help = "Asks the daemon that runs CONFIG for the audit records of "
 		"the last --since\n(default 1h; a duration or a time) and "

@@ -43,6 +43,7 @@ static const cmd_entry_t *const cmd_table[] = {
 	&cmd_stress,
 	&cmd_snapshots,
 	&cmd_check_config,
+	&cmd_completion,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
@@ -54,6 +55,17 @@ static const cmd_opt_t global_opts[] = {
 	{"version", 'V', NULL, "print umbra's version and exit"},
 	{NULL},
 };
+
+const cmd_entry_t *const *cmd_commands(size_t *n)
+{
+	*n = CMD_COUNT;
+	return cmd_table;
+}
+
+const cmd_opt_t *cmd_common_opts(void)
+{
+	return global_opts;
+}
 
 /* --------------------------------------------------------------- messages */
 

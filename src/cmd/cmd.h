@@ -99,6 +99,12 @@ struct cap_masker;
 int cmd_tap_masker(struct proxy *px, const config_t *cfg,
 		   struct cap_masker **out, buf_t *err);
 
+/* The command table in `umbra --help` order (*n set to its length), and
+ * the options every command takes ({NULL}-terminated): what `umbra
+ * completion` is generated from. */
+const cmd_entry_t *const *cmd_commands(size_t *n);
+const cmd_opt_t *cmd_common_opts(void);
+
 /* Entry point: argv as main() has it. Returns the process exit code. */
 int cmd_main(int argc, char **argv);
 
@@ -106,6 +112,7 @@ extern const cmd_entry_t cmd_actions;
 extern const cmd_entry_t cmd_analyze;
 extern const cmd_entry_t cmd_capture;
 extern const cmd_entry_t cmd_check_config;
+extern const cmd_entry_t cmd_completion;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_events;
 extern const cmd_entry_t cmd_export;

@@ -52,7 +52,8 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_findings = {
 	.name = "findings",
-	.usage = "CONFIG [--open] [--since DURATION|TIME] [--limit N] [--json]",
+	.usage = "CONFIG [--open] [--since DURATION|TIME] [--limit N] "
+		 "[-o table|json|yaml]",
 	.summary = "the running daemon's findings, newest first",
 	.help = "Asks the daemon that runs CONFIG (umbra run, on api.listen "
 		"with the token in\napi.token_file) for the findings of the "

@@ -71,7 +71,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_release = {
 	.name = "release",
-	.usage = "CONFIG [--note TEXT] [--who NAME] [--json]",
+	.usage = "CONFIG [--note TEXT] [--who NAME] [-o table|json|yaml]",
 	.summary = "lift the hold on automatic actions after a person acted",
 	.help = "When a rollback's verification fails, the daemon that runs "
 		"CONFIG alerts and\nholds its automatic actions until a person "

@@ -59,7 +59,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_status = {
 	.name = "status",
-	.usage = "CONFIG [--json]",
+	.usage = "CONFIG [-o table|json|yaml]",
 	.summary = "the running daemon's state: replicas, deviations, holds",
 	.help = "Asks the daemon that runs CONFIG (umbra run, on api.listen "
 		"with the token in\napi.token_file) for its state and prints "

@@ -139,7 +139,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_timeline = {
 	.name = "timeline",
-	.usage = "CONFIG [--after SEQ] [--follow] [--json]",
+	.usage = "CONFIG [--after SEQ] [--follow] [-o table|json|yaml]",
 	.summary = "what the daemon's mitigation engine did, in order",
 	.help = "Prints the timeline of the daemon that runs CONFIG: "
 		"numbered notes of what\nits mitigation engine saw and did "

@@ -10,7 +10,8 @@ from lib import TestCase, run
 
 COMMANDS = ["run", "status", "findings", "actions", "events", "timeline",
             "release", "propose", "proxy", "capture", "replay", "analyze",
-            "drift", "export", "mask", "stress", "snapshots", "check-config"]
+            "drift", "export", "mask", "stress", "snapshots", "check-config",
+            "completion"]
 # commands that take a CONFIG as their first (or, after a subcommand,
 # second) argument
 CONFIG_ARGS = {"status": [], "findings": [], "actions": [],
@@ -183,3 +184,58 @@ class OutputTest(TestCase):
         finally:
             stop(p)
             log.close()
+
+
+class CompletionTest(TestCase):
+    """`umbra completion bash` is generated from the command table:
+    run it in a real bash and ask it what it completes."""
+
+    def complete(self, script, words):
+        import subprocess
+        import shlex as sh
+        prog = (script + "\nCOMP_WORDS=(" +
+                " ".join(sh.quote(w) for w in words) + ")\n"
+                f"COMP_CWORD={len(words) - 1}\n_umbra\n"
+                'printf "%s\\n" "${COMPREPLY[@]}"\n')
+        r = subprocess.run(["bash", "--norc", "-c", prog], cwd=self.tmp,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return set(r.stdout.split())
+
+    def test_bash(self):
+        r = run("completion", "bash")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = r.stdout
+        self.assertEqual(self.complete(s, ["umbra", "fin"]), {"findings"})
+        self.assertTrue({"run", "status", "export", "completion"} <=
+                        self.complete(s, ["umbra", ""]))
+        self.assertEqual(self.complete(s, ["umbra", "help", "snap"]),
+                         {"snapshots"})
+        self.assertEqual(self.complete(s, ["umbra", "findings", "--li"]),
+                         {"--limit"})
+        self.assertEqual(self.complete(s, ["umbra", "status", "-o", ""]),
+                         {"table", "json", "yaml"})
+        self.assertEqual(self.complete(s, ["umbra", "events", ""]),
+                         {"list", "add"})
+        self.assertEqual(self.complete(s, ["umbra", "snapshots", "d"]),
+                         {"diff"})
+        self.assertEqual(self.complete(s, ["umbra", "--log-level", "w"]),
+                         {"warn"})
+        # every option of every command, as `umbra help` lists it
+        for cmd in COMMANDS:
+            got = self.complete(s, ["umbra", cmd, "--"])
+            self.assertTrue(set("--" + o for o in options(cmd)) <= got, cmd)
+        # files after an option that takes one
+        self.write("c.yaml", "x")
+        self.assertEqual(self.complete(s, ["umbra", "export", "--db", "c."]),
+                         {"c.yaml"})
+
+    def test_zsh_and_bad_shell(self):
+        r = run("completion", "zsh")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("#compdef umbra\n"))
+        self.assertIn("bashcompinit", r.stdout)
+        self.assertIn("complete -o filenames -F _umbra umbra", r.stdout)
+        r = run("completion", "fish")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown shell 'fish'", r.stderr)
