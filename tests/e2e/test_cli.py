@@ -155,6 +155,11 @@ class CheckConfigTest(TestCase):
         cfg = self.write("c.yaml", (
             "service: snapcli\nproduction:\n  upstreams: [127.0.0.1:1]\n"
             f"  config_dir: {conf}\nstore:\n  path: {self.tmp}/d/u.db\n"))
+        r = run("snapshots", "list", cfg, "-o", "json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, []),
+                         r.stderr)
+        r = run("snapshots", "diff", cfg, "-o", "json")
+        self.assertEqual(r.returncode, 2, r.stderr)
         for args, why in ((["diff", cfg, "zzzz"], "bad snapshot"),
                           (["diff", cfg, "abcd", "current"], "no snapshot"),
                           (["show", cfg, "zzzz"], "bad snapshot")):

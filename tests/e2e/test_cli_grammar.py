@@ -135,7 +135,7 @@ class OutputTest(TestCase):
     def test_read_commands_output(self):
         import json
         import tempfile
-        from lib import UMBRA, free_port, start, stop, wait_port
+        from lib import UMBRA, free_port, start, stop, wait_port, wait_until
         from test_client import config
         for d in ("conf", "sconf"):
             os.makedirs(os.path.join(self.tmp, d))
@@ -148,9 +148,14 @@ class OutputTest(TestCase):
         p = start([UMBRA, "run", cfg], stderr=log, cwd=self.tmp)
         try:
             wait_port(aport, timeout=15, proc=p)
+            # the first snapshot is taken at start; wait for it
+            wait_until(lambda: run("snapshots", "list", cfg, "-o", "json",
+                                   cwd=self.tmp).stdout.strip() not in
+                       ("", "[]"), 15, "the first snapshot")
             reads = [["status", cfg], ["findings", cfg], ["actions", cfg],
                      ["events", "list", cfg], ["timeline", cfg],
-                     ["release", cfg], ["propose", cfg, "--status"]]
+                     ["release", cfg], ["propose", cfg, "--status"],
+                     ["snapshots", "list", cfg], ["snapshots", "show", cfg]]
             for args in reads:
                 outs = {}
                 for fmt in ("json", "yaml", "table"):
@@ -164,7 +169,14 @@ class OutputTest(TestCase):
                     outs[fmt] = r.stdout
                 if not outs:
                     continue
-                json.loads(outs["json"])  # parses
+                doc = json.loads(outs["json"])  # parses
+                if args[:2] == ["snapshots", "list"]:
+                    self.assertTrue(doc and doc[0]["current"], doc)
+                    self.assertRegex(doc[0]["taken"],
+                                     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+                if args[:2] == ["snapshots", "show"]:
+                    self.assertEqual([f["path"] for f in doc["contents"]],
+                                     ["svc.conf"])
                 self.assertEqual(run(*args, "--json", cwd=self.tmp).stdout
                                  .splitlines()[:1],
                                  outs["json"].splitlines()[:1], args)
