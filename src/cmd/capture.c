@@ -56,6 +56,7 @@ static const cmd_opt_t opts[] = {
 	{"write", 'w', "FILE", "write the capture here"},
 	{"format", 0, "FMT",
 	 "output: umbra or gor; with --stats: text or json"},
+	CMD_OPT_OUTPUT,
 	{"filter", 0, "KEY=VALUE",
 	 "keep matching records (method, path, host, status, endpoint); "
 	 "repeatable",
@@ -776,10 +777,7 @@ static int stats_json(const cap_summary_t *s, const char *path)
 			    json_integer((json_int_t)s->other_endpoints));
 	json_object_set_new(o, "error", s->error[0] ? json_string(s->error)
 						    : json_null());
-	char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-			       JSON_REAL_PRECISION(6));
-	puts(txt);
-	free(txt);
+	cmd_print_value(o);
 	json_decref(o);
 	return 0;
 }
@@ -798,7 +796,8 @@ static int do_stats(ctx_t *x)
 	int rc = cap_summarize(path, x->filter, &s, err, sizeof(err));
 	if (rc)
 		return cmd_fail(x->a->cmd, "%s", err);
-	if (fmt && strcmp(fmt, "json") == 0)
+	if ((fmt && strcmp(fmt, "json") == 0) ||
+	    cmd_out_format() != CMD_OUT_TABLE)
 		stats_json(&s, path);
 	else
 		stats_text(&s, path);
@@ -824,6 +823,10 @@ static int exec(cmd_args_t *a)
 		return cmd_usage_error(a->cmd,
 				       "give exactly one of --from-proxy, --pcap, "
 				       "--interface, --gor, --file, --stats");
+	if (!cmd_flag(a, "stats") &&
+	    (cmd_opt(a, "output") || cmd_flag(a, "json")))
+		return cmd_usage_error(a->cmd, "-o and --json are for --stats "
+						"(a capture is written with -w)");
 	ctx_t x = {.a = a};
 	const char *cfile = cmd_opt(a, "config");
 	if (cfile) {

@@ -251,3 +251,22 @@ class CompletionTest(TestCase):
         r = run("completion", "fish")
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown shell 'fish'", r.stderr)
+
+
+class OfflineOutputTest(TestCase):
+    def test_check_config_output(self):
+        import json
+        cfg = self.write("c.yaml", "service: grammar\nproduction:\n"
+                         "  upstreams: [127.0.0.1:1]\n")
+        j = run("check-config", cfg, "-o", "json")
+        self.assertEqual(j.returncode, 0, j.stderr)
+        self.assertEqual(json.loads(j.stdout)["service"], "grammar")
+        self.assertEqual(run("check-config", cfg, "--json").stdout, j.stdout)
+        y = run("check-config", cfg, "-o", "yaml")
+        self.assertIn("service: grammar\n", y.stdout)
+        self.assertEqual(run("check-config", cfg).stdout, y.stdout)
+
+    def test_capture_output_is_for_stats(self):
+        r = run("capture", "--pcap", "x.pcap", "-w", "y.ucap", "-o", "json")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-o and --json are for --stats", r.stderr)
