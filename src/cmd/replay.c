@@ -35,6 +35,7 @@ static const cmd_opt_t opts[] = {
 	 true},
 	{"host", 'H', "NAME", "send Host: NAME instead of the recorded one"},
 	{"format", 0, "FMT", "summary as text (default) or json"},
+	CMD_OPT_OUTPUT,
 	{"timeout", 0, "DURATION", "per request (default 10s)"},
 	{"duration", 'd', "DURATION", "stop after this long"},
 	{"count", 0, "N", "stop after N requests"},
@@ -309,10 +310,7 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_object_set_new(j, "file_error", r->file_error[0]
 						     ? json_string(r->file_error)
 						     : json_null());
-	char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-			       JSON_REAL_PRECISION(6));
-	puts(txt);
-	free(txt);
+	cmd_print_value(j);
 	json_decref(j);
 }
 
@@ -372,7 +370,9 @@ static int exec(cmd_args_t *a)
 	}
 	o.host = cmd_opt(a, "host");
 	const char *fmt = cmd_opt(a, "format");
-	bool json = false;
+	/* -o json|yaml (or --json): the summary as the value; --format
+	 * json is the older spelling of -o json */
+	bool json = cmd_out_format() != CMD_OUT_TABLE;
 	if (fmt && strcmp(fmt, "json") == 0)
 		json = true;
 	else if (fmt && strcmp(fmt, "text") != 0)

@@ -77,6 +77,17 @@ class GrammarTest(TestCase):
             r = run(cmd, "-Q")
             self.assertEqual(r.returncode, 2, (cmd, r.stderr))
 
+    def test_every_output_flag_takes_table_json_yaml(self):
+        with_o = [c for c in COMMANDS if options(c).get("output") == "o"]
+        self.assertTrue({"status", "findings", "actions", "events",
+                         "timeline", "release", "propose", "snapshots",
+                         "check-config", "capture", "replay"} <= set(with_o))
+        for cmd in with_o:
+            r = run(cmd, "-o", "xml")
+            self.assertEqual(r.returncode, 2, (cmd, r.stderr))
+            self.assertIn(f"umbra {cmd}: bad -o 'xml' (expected table, "
+                          "json or yaml)", r.stderr)
+
     def test_version_anywhere(self):
         for cmd in COMMANDS:
             r = run(cmd, "--version")
