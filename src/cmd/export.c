@@ -22,6 +22,7 @@
 #include "metrics/store.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ static const cmd_opt_t opts[] = {
 	{"from", 0, "TIME", "start (default -1h)"},
 	{"to", 0, "TIME", "end (default now)"},
 	{"format", 0, "FMT", "csv (default) or json"},
+	CMD_OPT_OUTPUT,
 	{"resolution", 0, "RES",
 	 "raw, 1m (rollups) or auto (default: rollups where raw points have "
 	 "expired)"},
@@ -222,12 +224,28 @@ static void shell_word(const char *s)
 	putchar('\'');
 }
 
+typedef struct listing {
+	const char *service; /* asked for, or NULL for all */
+	json_t *rows;        /* -o json|yaml: the rows, else NULL */
+} listing_t;
+
 /* One series as the arguments that export it: SIDE/METRIC, which
  * --series takes, then --endpoint and --service when they are needed
- * to tell it apart (arg: the service asked for, or NULL for all). */
+ * to tell it apart; or as a row {series, endpoint, service, unit}. */
 static int list_one(void *arg, const store_series_info_t *s)
 {
-	const char *service = arg;
+	listing_t *l = arg;
+	const char *service = l->service;
+	if (l->rows) {
+		char sm[512];
+		snprintf(sm, sizeof(sm), "%s/%s", s->side, s->metric);
+		json_array_append_new(
+			l->rows,
+			json_pack("{s:s,s:s,s:s,s:s}", "series", sm, "endpoint",
+				  s->endpoint, "service", s->service, "unit",
+				  unit_of(s->metric)));
+		return 0;
+	}
 	printf("%s/%s", s->side, s->metric);
 	if (s->endpoint[0]) {
 		fputs(" --endpoint ", stdout);
@@ -268,6 +286,15 @@ static int exec(cmd_args_t *a)
 		goto out;
 	}
 	const char *fmt = cmd_opt(a, "format");
+	/* -o json (--json) is --format json; -o table is the CSV (--list:
+	 * one series a line) */
+	if (cmd_out_format() == CMD_OUT_YAML && !cmd_flag(a, "list")) {
+		rc = cmd_usage_error(self, "points are CSV or JSON: -o table "
+					   "or -o json (-o yaml is for --list)");
+		goto out;
+	}
+	if (!fmt && cmd_out_format() == CMD_OUT_JSON)
+		fmt = "json";
 	bool json = fmt && !strcmp(fmt, "json");
 	if (fmt && !json && strcmp(fmt, "csv")) {
 		rc = cmd_usage_error(self, "bad --format '%s' (expected csv or "
@@ -333,7 +360,13 @@ static int exec(cmd_args_t *a)
 	}
 	if (list) {
 		store_key_t pat = {service, NULL, NULL, NULL};
-		err = store_series_find(st, &pat, list_one, (void *)service);
+		listing_t l = {service, cmd_out_format() != CMD_OUT_TABLE
+						? json_array()
+						: NULL};
+		err = store_series_find(st, &pat, list_one, &l);
+		if (!err && l.rows)
+			cmd_print_value(l.rows);
+		json_decref(l.rows);
 		if (err)
 			rc = cmd_fail(self, "%s: %s", dbpath, err_str(err));
 		goto out;

@@ -111,6 +111,17 @@ class ExportTest(TestCase):
         # without a config: every service, named
         r = run("export", "--db", self.db, "--list")
         self.assertIn("shadow/cpu --service web\n", r.stdout)
+        # -o json: the same series as rows; -o json of points is --format
+        rows = json.loads(run("export", cfg, "--list", "-o", "json").stdout)
+        self.assertIn({"series": "shadow/cpu", "endpoint": "",
+                       "service": "web", "unit": "cores"}, rows)
+        pts = ["export", cfg, "--series", "shadow/cpu", "--from",
+               str(START), "--to", str(START + 2)]
+        self.assertEqual(run(*pts, "-o", "json").stdout,
+                         run(*pts, "--format", "json").stdout)
+        r = run(*pts, "-o", "yaml")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-o yaml is for --list", r.stderr)
         r = run("export", cfg, "--series", "cpu", "--from", str(START),
                 "--to", str(START))
         self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
