@@ -18,6 +18,7 @@ static const cmd_opt_t opts[] = {
 	{"config", 'c', "FILE",
 	 "thresholds and the rest of analysis.* and events.* from a config"},
 	{"format", 0, "FMT", "output: jsonl (default) or table"},
+	CMD_OPT_OUTPUT,
 	/* NAB (analyze_nab.c) */
 	{"nab", 0, "DIR",
 	 "run detectors over the NAB corpus in DIR (data/, labels/)"},
@@ -39,6 +40,10 @@ static int exec(cmd_args_t *a)
 			return cmd_usage_error(a->cmd,
 					       "--nab and --prod/--shadow are "
 					       "separate modes");
+		if (cmd_opt(a, "output") || cmd_flag(a, "json"))
+			return cmd_usage_error(a->cmd,
+					       "-o is for --prod/--shadow (--nab "
+					       "writes NAB's layout under --out)");
 		return analyze_nab_run(a);
 	}
 	if (!cmd_opt(a, "prod") && !cmd_opt(a, "shadow"))
@@ -52,7 +57,7 @@ static int exec(cmd_args_t *a)
 const cmd_entry_t cmd_analyze = {
 	.name = "analyze",
 	.usage = "--prod P.csv --shadow S.csv [--events E.csv] [--config C] "
-		 "[--format jsonl|table] | --nab DIR --out OUT [--detector "
+		 "[-o json|table] | --nab DIR --out OUT [--detector "
 		 "NAME]",
 	.summary = "offline analysis: production vs shadow files, or the NAB "
 		   "benchmark",
