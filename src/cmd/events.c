@@ -25,8 +25,8 @@ static const cmd_opt_t opts[] = {
 	{"since", 's', "DURATION|TIME",
 	 "list: how far back (default 1h; e.g. 30m, 7d)"},
 	{"kind", 'k', "KIND",
-	 "deploy, config, note, scheduled or replay (add: required; list: "
-	 "only these)"},
+	 "deploy, config (or config_change, as listed), note, scheduled or "
+	 "replay (add: required; list: only these)"},
 	{"limit", 'n', "N", "list: at most N events, the newest (1 to 1000)"},
 	CMD_OPT_OUTPUT,
 	{"message", 'm', "TEXT", "add: what happened (up to 1000 characters)"},
@@ -67,8 +67,8 @@ static int put_time(cmd_args_t *a, const char *opt, int64_t now,
 static int bad_kind(const cmd_entry_t *self, const char *kind)
 {
 	return cmd_usage_error(self,
-			       "unknown --kind '%s' (expected deploy, config, "
-			       "note, scheduled or replay)",
+			       "unknown --kind '%s' (expected deploy, config "
+			       "or config_change, note, scheduled or replay)",
 			       kind);
 }
 

@@ -88,6 +88,19 @@ class GrammarTest(TestCase):
             self.assertIn(f"umbra {cmd}: bad -o 'xml' (expected table, "
                           "json or yaml)", r.stderr)
 
+    def test_events_kind_takes_the_listed_type(self):
+        # `events list` prints type config_change: --kind takes it back
+        cfg = self.write("c.yaml", "service: grammar\nproduction:\n"
+                         "  upstreams: [127.0.0.1:1]\napi:\n"
+                         f"  token_file: {self.tmp}/none.token\n")
+        for kind in ("config", "config_change"):
+            r = run("events", "list", cfg, "--kind", kind)
+            self.assertEqual(r.returncode, 1, r.stderr)  # no token yet
+            self.assertIn("API token file", r.stderr)
+        r = run("events", "list", cfg, "--kind", "cfg")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("config or config_change", r.stderr)
+
     def test_version_anywhere(self):
         for cmd in COMMANDS:
             r = run(cmd, "--version")
