@@ -179,7 +179,8 @@ class OutputTest(TestCase):
             reads = [["status", cfg], ["findings", cfg], ["actions", cfg],
                      ["events", "list", cfg], ["timeline", cfg],
                      ["release", cfg], ["propose", cfg, "--status"],
-                     ["snapshots", "list", cfg], ["snapshots", "show", cfg]]
+                     ["snapshots", "list", cfg], ["snapshots", "show", cfg],
+                     ["drift", cfg]]
             for args in reads:
                 outs = {}
                 for fmt in ("json", "yaml", "table"):
@@ -198,6 +199,8 @@ class OutputTest(TestCase):
                     self.assertTrue(doc and doc[0]["current"], doc)
                     self.assertRegex(doc[0]["taken"],
                                      r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+                if args[0] == "drift":
+                    self.assertEqual(doc["twins"], not doc["differences"])
                 if args[:2] == ["snapshots", "show"]:
                     self.assertEqual([f["path"] for f in doc["contents"]],
                                      ["svc.conf"])
