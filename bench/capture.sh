@@ -104,7 +104,7 @@ want=$("$BENCH/capture_gen" pcap "$OUT/big.pcap" "$PCAP_MB")
 bytes=$(stat -c %s "$OUT/big.pcap")
 for i in $(seq 1 "$RUNS"); do
 	s=$(date +%s.%N)
-	"$UMBRA" capture --pcap "$OUT/big.pcap" -o "$OUT/big.ucap" --force 2>"$OUT/imp.$i.log" || { cat "$OUT/imp.$i.log"; exit 1; }
+	"$UMBRA" capture --pcap "$OUT/big.pcap" -w "$OUT/big.ucap" --force 2>"$OUT/imp.$i.log" || { cat "$OUT/imp.$i.log"; exit 1; }
 	e=$(date +%s.%N)
 	awk -v b="$bytes" -v s="$s" -v e="$e" 'BEGIN {printf "%.1f\n", b/1e6/(e-s)}' >>"$OUT/imp.mbs"
 	s=$(date +%s.%N)
@@ -143,7 +143,7 @@ run_proxy() { # MODE(off|idle|attached) RUN
 	local pp=$!
 	wait_port "$PROXY_PORT"
 	if [ "$1" = attached ]; then
-		"$UMBRA" capture --from-proxy --socket "$OUT/tap.sock" -o "$OUT/tap.ucap" --force --log-level error 2>"$OUT/tapcap.log" &
+		"$UMBRA" capture --from-proxy --socket "$OUT/tap.sock" -w "$OUT/tap.ucap" --force --log-level error 2>"$OUT/tapcap.log" &
 		cap=$!
 		sleep 0.5
 	fi

@@ -13,7 +13,7 @@ static const cmd_opt_t opts[] = {
 	{"since", 's', "DURATION|TIME",
 	 "how far back (default 1h; e.g. 30m, 7d, 2026-01-31T12:00:00Z)"},
 	{"limit", 'n', "N", "at most N rows, the newest (1 to 1000)"},
-	{"json", 0, NULL, "print the API's rows (one per record), newest first"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 
@@ -37,7 +37,8 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_actions = {
 	.name = "actions",
-	.usage = "CONFIG [--since DURATION|TIME] [--limit N] [--json]",
+	.usage = "CONFIG [--since DURATION|TIME] [--limit N] "
+		 "[-o table|json|yaml]",
 	.summary = "the audit chain: decisions, actions, outcomes",
 	.help = "Asks the daemon that runs CONFIG for the audit records of "
 		"the last --since\n(default 1h; a duration or a time) and "

@@ -12,18 +12,19 @@
 static const cmd_opt_t opts[] = {
 	/* production vs shadow (analyze_pair.c) */
 	{"prod", 'p', "FILE", "production's metrics (CSV, long or wide)"},
-	{"shadow", 's', "FILE", "the shadow's metrics (CSV, long or wide)"},
+	{"shadow", 0, "FILE", "the shadow's metrics (CSV, long or wide)"},
 	{"events", 'e', "FILE",
 	 "events: start,end,type,side,description (CSV)"},
 	{"config", 'c', "FILE",
 	 "thresholds and the rest of analysis.* and events.* from a config"},
-	{"format", 'f', "FMT", "output: jsonl (default) or table"},
+	{"format", 0, "FMT", "output: jsonl (default) or table"},
+	CMD_OPT_OUTPUT,
 	/* NAB (analyze_nab.c) */
 	{"nab", 0, "DIR",
 	 "run detectors over the NAB corpus in DIR (data/, labels/)"},
-	{"out", 'o', "OUT", "NAB mode: write NAB's result layout under OUT"},
-	{"detector", 'd', "NAME",
-	 "NAB mode: detector, comma list or 'all' (default: ensemble2)"},
+	{"out", 0, "OUT", "NAB mode: write NAB's result layout under OUT"},
+	{"detector", 0, "NAME",
+	 "NAB mode: detector, comma list or 'all' (default: ensemble3)"},
 	{"cv", 0, "K",
 	 "NAB mode: cross-validate the default detector's constants over K "
 	 "folds of files, or 'category' (one fold per category)"},
@@ -45,6 +46,10 @@ static int exec(cmd_args_t *a)
 			return cmd_usage_error(a->cmd,
 					       "--nab and --prod/--shadow are "
 					       "separate modes");
+		if (cmd_opt(a, "output") || cmd_flag(a, "json"))
+			return cmd_usage_error(a->cmd,
+					       "-o is for --prod/--shadow (--nab "
+					       "writes NAB's layout under --out)");
 		return analyze_nab_run(a);
 	}
 	if (!cmd_opt(a, "prod") && !cmd_opt(a, "shadow"))
@@ -58,7 +63,7 @@ static int exec(cmd_args_t *a)
 const cmd_entry_t cmd_analyze = {
 	.name = "analyze",
 	.usage = "--prod P.csv --shadow S.csv [--events E.csv] [--config C] "
-		 "[--format jsonl|table] | --nab DIR --out OUT [--detector "
+		 "[-o json|table] | --nab DIR --out OUT [--detector "
 		 "NAME] [--per-file] | --nab DIR --cv K|category",
 	.summary = "offline analysis: production vs shadow files, or the NAB "
 		   "benchmark",

@@ -190,6 +190,14 @@ int analyze_pair_run(cmd_args_t *a)
 					     "needed (see 'umbra analyze "
 					     "--help')");
 	out_ctx_t out = {.fmt = FMT_JSONL, .f = stdout};
+	/* -o json (--json): JSON Lines, a stream of findings; -o table */
+	if (!fmt && (cmd_opt(a, "output") || cmd_flag(a, "json"))) {
+		if (cmd_out_format() == CMD_OUT_YAML)
+			return cmd_usage_error(self, "findings are JSON Lines "
+						     "(-o json) or a table (-o "
+						     "table)");
+		fmt = cmd_out_format() == CMD_OUT_TABLE ? "table" : "jsonl";
+	}
 	if (fmt && !strcmp(fmt, "table"))
 		out.fmt = FMT_TABLE;
 	else if (fmt && strcmp(fmt, "jsonl"))

@@ -9,7 +9,7 @@
  *   --file FILE         an umbra capture (to filter, compress, export)
  *   --stats FILE        describe a capture file
  *
- * Output: -o FILE, as an umbra capture (--format umbra, the default) or
+ * Output: -w FILE, as an umbra capture (--format umbra, the default) or
  * GoReplay payloads (--format gor). Every record passes the writer's mask
  * hook first (capture.h). At the end a summary goes to stderr: what was
  * written and, by reason, every request seen but not written.
@@ -48,14 +48,15 @@ static const cmd_opt_t opts[] = {
 	{"socket", 0, "PATH", "the tap's socket (default: capture.tap_socket)"},
 	{"pcap", 0, "FILE", "import a pcap/pcapng file (tcpdump -w)"},
 	{"interface", 'i', "IF", "capture live on an interface (libpcap)"},
-	{"port", 'p', "N", "the HTTP server's port (pcap, live)"},
+	{"port", 0, "N", "the HTTP server's port (pcap, live)"},
 	{"bpf", 0, "EXPR", "extra BPF filter, ANDed with the port (pcap, live)"},
 	{"gor", 0, "FILE", "import a GoReplay .gor file"},
 	{"file", 0, "FILE", "read an umbra capture (filter, compress, export)"},
 	{"stats", 0, "FILE", "describe a capture file"},
-	{"output", 'o', "FILE", "write the capture here"},
-	{"format", 'f', "FMT",
+	{"write", 'w', "FILE", "write the capture here"},
+	{"format", 0, "FMT",
 	 "output: umbra or gor; with --stats: text or json"},
+	CMD_OPT_OUTPUT,
 	{"filter", 0, "KEY=VALUE",
 	 "keep matching records (method, path, host, status, endpoint); "
 	 "repeatable",
@@ -63,7 +64,7 @@ static const cmd_opt_t opts[] = {
 	{"compress", 'z', NULL, "zstd-compress the capture (capture.compress)"},
 	{"force", 0, NULL, "replace an existing output file"},
 	{"duration", 'd', "DURATION", "stop after this long (proxy, live)"},
-	{"count", 'n', "N", "stop after N exchanges"},
+	{"count", 0, "N", "stop after N exchanges"},
 	{"max-body", 0, "SIZE", "body bytes kept per message (capture.max_body)"},
 	{"config", 'c', "FILE", "settings (capture.*, service, mask)"},
 	{NULL},
@@ -158,7 +159,7 @@ static int open_output(ctx_t *x, const char *source, const char *service)
 		if (!x->gor_out && isatty(1))
 			return cmd_fail(x->a->cmd,
 					"not writing a binary capture to a "
-					"terminal (give -o FILE)");
+					"terminal (give -w FILE)");
 		x->w = cap_writer_fdopen(dup(1), "-", &o);
 		rc = cap_writer_flush(x->w);
 	} else {
@@ -776,10 +777,7 @@ static int stats_json(const cap_summary_t *s, const char *path)
 			    json_integer((json_int_t)s->other_endpoints));
 	json_object_set_new(o, "error", s->error[0] ? json_string(s->error)
 						    : json_null());
-	char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-			       JSON_REAL_PRECISION(6));
-	puts(txt);
-	free(txt);
+	cmd_print_value(o);
 	json_decref(o);
 	return 0;
 }
@@ -798,7 +796,8 @@ static int do_stats(ctx_t *x)
 	int rc = cap_summarize(path, x->filter, &s, err, sizeof(err));
 	if (rc)
 		return cmd_fail(x->a->cmd, "%s", err);
-	if (fmt && strcmp(fmt, "json") == 0)
+	if ((fmt && strcmp(fmt, "json") == 0) ||
+	    cmd_out_format() != CMD_OUT_TABLE)
 		stats_json(&s, path);
 	else
 		stats_text(&s, path);
@@ -824,6 +823,10 @@ static int exec(cmd_args_t *a)
 		return cmd_usage_error(a->cmd,
 				       "give exactly one of --from-proxy, --pcap, "
 				       "--interface, --gor, --file, --stats");
+	if (!cmd_flag(a, "stats") &&
+	    (cmd_opt(a, "output") || cmd_flag(a, "json")))
+		return cmd_usage_error(a->cmd, "-o and --json are for --stats "
+						"(a capture is written with -w)");
 	ctx_t x = {.a = a};
 	const char *cfile = cmd_opt(a, "config");
 	if (cfile) {
@@ -868,9 +871,9 @@ static int exec(cmd_args_t *a)
 		ex = do_stats(&x);
 		goto out;
 	}
-	x.out = cmd_opt(a, "output");
+	x.out = cmd_opt(a, "write");
 	if (!x.out) {
-		ex = cmd_usage_error(a->cmd, "give -o FILE (the capture to "
+		ex = cmd_usage_error(a->cmd, "give -w FILE (the capture to "
 					     "write)");
 		goto out;
 	}
@@ -904,7 +907,7 @@ out:
 const cmd_entry_t cmd_capture = {
 	.name = "capture",
 	.usage = "--from-proxy|--pcap FILE|--interface IF --port N|--gor "
-		 "FILE|--file FILE -o OUT [--format umbra|gor] | --stats FILE",
+		 "FILE|--file FILE -w OUT [--format umbra|gor] | --stats FILE",
 	.summary = "record traffic to a capture file, convert, or describe one",
 	.help = "Records HTTP exchanges (request and response, timestamps, "
 		"latency, connection)\ninto an append-only file of "

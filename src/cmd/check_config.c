@@ -11,7 +11,8 @@
 #include <string.h>
 
 static const cmd_opt_t opts[] = {
-	{"format", 'f', "FMT", "output: yaml (default) or json"},
+	{"format", 0, "FMT", "output: yaml (default) or json"},
+	CMD_OPT_OUTPUT,
 	{"quiet", 'q', NULL, "print nothing; only the exit status tells"},
 	{"reference", 0, NULL,
 	 "print the field reference (Markdown) instead; no CONFIG"},
@@ -35,6 +36,10 @@ static int exec(cmd_args_t *a)
 		return cmd_usage_error(self, "expected one CONFIG file (usage: "
 					     "umbra check-config CONFIG)");
 	const char *fmt = cmd_opt(a, "format");
+	/* -o json|yaml (and --json) say the same as --format; the table of
+	 * a config is its YAML */
+	if (!fmt && cmd_out_format() == CMD_OUT_JSON)
+		fmt = "json";
 	config_out_t out;
 	if (!fmt || !strcmp(fmt, "yaml"))
 		out = CONFIG_OUT_YAML;

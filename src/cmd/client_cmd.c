@@ -27,12 +27,11 @@ int cmd_client_open(const cmd_entry_t *cmd, const char *config_file,
 		return CMD_EXIT_OK;
 	}
 	if (rc == -ENOENT) {
-		char t[ADDR_TEXT_MAX];
+		/* Said as what it is: the daemon was not asked at all. */
 		cmd_fail(cmd,
-			 "no daemon answers on http://%s: no API token at %s "
-			 "(umbra run makes it at its first start; is `umbra "
-			 "run %s` going?)",
-			 addr_format(&c->cfg->api.listen, t),
+			 "the API token file %s does not exist (api.token_file; "
+			 "umbra run makes it at its first start: is `umbra run "
+			 "%s` going, as a user that lets you read it?)",
 			 c->cfg->api.token_file, config_file);
 	}
 	else if (rc == ERR_UNSUPPORTED)
@@ -129,7 +128,7 @@ void cmd_client_print_list(cmd_args_t *a, json_t *rows, const char *window,
 			   void (*render)(json_t *arr, const char *window,
 					  buf_t *out))
 {
-	if (cmd_flag(a, "json")) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
 		cmd_client_print_json(rows);
 		return;
 	}
@@ -141,8 +140,5 @@ void cmd_client_print_list(cmd_args_t *a, json_t *rows, const char *window,
 
 void cmd_client_print_json(const json_t *j)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10) |
-					JSON_ENCODE_ANY);
-	printf("%s\n", s ? s : "null");
-	free(s);
+	cmd_print_value(j);
 }

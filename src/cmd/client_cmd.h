@@ -89,7 +89,8 @@ void cmd_client_print_json(const json_t *j);
 
 /* ------------------------------------------------------------ formats */
 
-/* "2026-11-27 07:44:56Z" from the API's "2026-11-27T07:44:56.532Z"
+/* RFC 3339 UTC to the second, "2026-11-27T07:44:56Z", from the API's
+ * "2026-11-27T07:44:56.532Z"
  * (seconds are enough to read; UTC stays marked). Anything else is
  * copied as is; NULL gives "-". Returns out. */
 #define CMD_TIME_LEN 32
@@ -105,8 +106,8 @@ const char *cmd_fmt_age(double seconds, char out[CMD_AGE_LEN]);
 #define CMD_PCT_LEN 24
 const char *cmd_fmt_pct(double ratio, char out[CMD_PCT_LEN]);
 
-/* A --since value: a duration back from now_ns ("30m", "1h30m", "7d"),
- * or a time: Unix seconds or "YYYY-MM-DDTHH:MM:SS[Z]" (UTC). NULL is the
+/* A --since value: a duration back from now_ns ("30m", "-1h30m", "7d"),
+ * or a time in the past (cmd_time_parse). NULL is the
  * default (CMD_SINCE_DEFAULT). 0 with *window_ns (> 0) and *is_time
  * set, or ERR_PARSE / ERR_RANGE (a zero window, a time in the future)
  * with *why a short reason. */
@@ -138,11 +139,14 @@ const char *cmd_event_kind(const char *kind);
  * ("v2.3.1: rolled out", or "v2.3.1" alone). out is reset. */
 void cmd_event_text(const char *message, const char *version, buf_t *out);
 
-/* An --start/--end value of `umbra events add`: "now", "-DURATION"
- * (that long ago, e.g. -10m), "+DURATION" (ahead), Unix seconds, or
- * "YYYY-MM-DDTHH:MM:SS[Z]" (UTC). 0 with *ns set, or ERR_PARSE /
- * ERR_RANGE with *why a short reason. */
-int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
+/* The one time grammar of every time flag (--since, export's --from and
+ * --to, events' --start and --end): "now"; a duration ago, with or
+ * without the minus ("1h" and "-1h" are both one hour ago); "+DURATION"
+ * (ahead); Unix seconds ("1769860800.5"); RFC 3339 with a fraction and
+ * a zone ("2026-01-31T12:00:00Z", "...T13:00:00.5+01:00"). 0 with *ns
+ * set, or ERR_PARSE / ERR_RANGE (before 1970, after 2100) with *why a
+ * short reason. */
+int cmd_time_parse(const char *s, int64_t now_ns, int64_t *ns,
 		   const char **why);
 
 /* ------------------------------------------------------------ renderers */

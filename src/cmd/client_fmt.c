@@ -80,7 +80,7 @@ const char *cmd_fmt_api_time(const char *iso, char out[CMD_TIME_LEN])
 	bool api = strlen(iso) >= 19 && iso[4] == '-' && iso[7] == '-' &&
 		   iso[10] == 'T' && iso[13] == ':' && iso[16] == ':';
 	if (api)
-		snprintf(out, CMD_TIME_LEN, "%.10s %.8sZ", iso, iso + 11);
+		snprintf(out, CMD_TIME_LEN, "%.10sT%.8sZ", iso, iso + 11);
 	else
 		snprintf(out, CMD_TIME_LEN, "%s", iso);
 	return out;
@@ -126,12 +126,58 @@ const char *cmd_fmt_pct(double r, char out[CMD_PCT_LEN])
 	return out;
 }
 
-int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
+/* RFC 3339 after its date and time (p just past the seconds): an optional
+ * fraction, then Z or +HH:MM / -HH:MM (required). 0 with *frac_ns and
+ * *off_s set, or ERR_PARSE with *why. */
+static int rfc3339_tail(const char *p, int64_t *frac_ns, int64_t *off_s,
+			const char **why)
+{
+	int64_t frac = 0;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; isdigit((unsigned char)*p); p++, n++)
+			if (n < 9)
+				frac = frac * 10 + (*p - '0');
+		if (n == 0) {
+			*why = "no digits after the decimal point";
+			return ERR_PARSE;
+		}
+		for (; n < 9; n++)
+			frac *= 10;
+	}
+	int64_t off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+		   isdigit((unsigned char)p[2]) && p[3] == ':' &&
+		   isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+		int h = (p[1] - '0') * 10 + (p[2] - '0');
+		int m = (p[4] - '0') * 10 + (p[5] - '0');
+		if (h > 23 || m > 59) {
+			*why = "bad UTC offset";
+			return ERR_PARSE;
+		}
+		off = (p[0] == '+' ? 1 : -1) * (h * 3600 + m * 60);
+		p += 6;
+	} else {
+		*why = "missing time zone (Z or +HH:MM)";
+		return ERR_PARSE;
+	}
+	if (*p) {
+		*why = "junk after the time";
+		return ERR_PARSE;
+	}
+	*frac_ns = frac;
+	*off_s = off;
+	return 0;
+}
+
+int cmd_time_parse(const char *s, int64_t now_ns, int64_t *ns,
 		   const char **why)
 {
 	static const char expected[] =
-		"expected now, -DURATION (ago), +DURATION, Unix seconds or "
-		"YYYY-MM-DDTHH:MM:SSZ";
+		"expected a duration ago (1h, -1h), +DURATION, now, Unix "
+		"seconds or RFC 3339 (2026-01-31T12:00:00Z)";
 	if (!s || !s[0]) {
 		*why = "empty";
 		return ERR_PARSE;
@@ -140,8 +186,8 @@ int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
 		*ns = now_ns;
 		return 0;
 	}
+	int64_t d;
 	if (s[0] == '-' || s[0] == '+') {
-		int64_t d;
 		const char *w = NULL;
 		if (units_parse_duration(s + 1, &d, &w)) {
 			*why = "bad duration after the sign (e.g. -10m, +1h)";
@@ -150,8 +196,8 @@ int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
 		*ns = s[0] == '-' ? now_ns - d : now_ns + d;
 		return 0;
 	}
-	if (isdigit((unsigned char)s[0]) && strspn(s, "0123456789.") ==
-						    strlen(s)) {
+	size_t digits = strspn(s, "0123456789.");
+	if (isdigit((unsigned char)s[0]) && digits == strlen(s)) {
 		double sec;
 		const char *w = NULL;
 		int rc = units_parse_double(s, 0, (double)CMD_EVENT_MAX_UNIX,
@@ -162,23 +208,33 @@ int cmd_event_time(const char *s, int64_t now_ns, int64_t *ns,
 					       : expected;
 			return rc == ERR_RANGE ? ERR_RANGE : ERR_PARSE;
 		}
-		*ns = (int64_t)(sec * 1e9);
+		*ns = (int64_t)llround(sec * 1e9);
+		return 0;
+	}
+	/* a bare duration is that long ago, as -DURATION: "1h" and "-1h"
+	 * are the same time */
+	if (units_parse_duration(s, &d, NULL) == 0) {
+		*ns = now_ns - d;
 		return 0;
 	}
 	struct tm tm = {0};
 	const char *end = isdigit((unsigned char)s[0])
 				  ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)
 				  : NULL;
-	if (!end || (*end && strcmp(end, "Z"))) {
+	if (!end) {
 		*why = expected;
 		return ERR_PARSE;
 	}
+	int64_t frac, off;
+	if (rfc3339_tail(end, &frac, &off, why))
+		return ERR_PARSE;
 	time_t t = timegm(&tm);
-	if (t < 0 || (long long)t > CMD_EVENT_MAX_UNIX) {
+	int64_t sec = (int64_t)t - off;
+	if (t < 0 || sec < 0 || sec > CMD_EVENT_MAX_UNIX) {
 		*why = "out of range (1970 to 2100)";
 		return ERR_RANGE;
 	}
-	*ns = (int64_t)t * NS_PER_S;
+	*ns = sec * NS_PER_S + frac;
 	return 0;
 }
 
@@ -192,7 +248,8 @@ int cmd_since_parse(const char *s, int64_t now_ns, int64_t *window_ns,
 		*why = "too long";
 		return ERR_PARSE;
 	}
-	if (units_parse_duration(v, &d, NULL) == 0) {
+	/* a window: "1h", or "-1h" (one hour ago, as every time flag has it) */
+	if (units_parse_duration(v[0] == '-' ? v + 1 : v, &d, NULL) == 0) {
 		if (d <= 0) {
 			*why = "the window must be longer than 0";
 			return ERR_RANGE;
@@ -200,24 +257,16 @@ int cmd_since_parse(const char *s, int64_t now_ns, int64_t *window_ns,
 		*window_ns = d;
 		return 0;
 	}
-	/* not a duration: a time, the absolute forms only */
+	/* not a duration: a time in the past, in the one time grammar */
 	int64_t t;
 	const char *w = NULL;
-	if (!isdigit((unsigned char)v[0])) {
-		*why = "expected a duration (30m, 1h, 7d) or a time (Unix "
-		       "seconds, YYYY-MM-DDTHH:MM:SSZ)";
-		return ERR_PARSE;
-	}
-	int rc = cmd_event_time(v, now_ns, &t, &w);
+	int rc = cmd_time_parse(v, now_ns, &t, &w);
 	if (rc) {
-		*why = rc == ERR_RANGE ? w
-				       : "expected a duration (30m, 1h, 7d) or "
-					 "a time (Unix seconds, "
-					 "YYYY-MM-DDTHH:MM:SSZ)";
+		*why = w;
 		return rc;
 	}
 	if (t >= now_ns) {
-		*why = "the time is in the future";
+		*why = "the time is not in the past";
 		return ERR_RANGE;
 	}
 	*window_ns = now_ns - t;

@@ -17,6 +17,7 @@
 #include "base/xmalloc.h"
 #include "version.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static const cmd_entry_t *const cmd_table[] = {
 	&cmd_stress,
 	&cmd_snapshots,
 	&cmd_check_config,
+	&cmd_completion,
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
@@ -50,8 +52,20 @@ static const cmd_opt_t global_opts[] = {
 	{"log-level", 0, "LEVEL", "debug, info, warn, error or off (info)"},
 	{"log-format", 0, "FMT", "logfmt or json (logfmt)"},
 	{"help", 'h', NULL, "show help"},
+	{"version", 'V', NULL, "print umbra's version and exit"},
 	{NULL},
 };
+
+const cmd_entry_t *const *cmd_commands(size_t *n)
+{
+	*n = CMD_COUNT;
+	return cmd_table;
+}
+
+const cmd_opt_t *cmd_common_opts(void)
+{
+	return global_opts;
+}
 
 /* --------------------------------------------------------------- messages */
 
@@ -82,6 +96,10 @@ int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
 	return CMD_EXIT_FAIL;
 }
 
+/* The command cmd_main runs, so that what every command shares (loading
+ * a config) names it in its messages. */
+static const cmd_entry_t *cmd_running;
+
 int cmd_load_config(const char *file, config_t **out)
 {
 	config_errors_t errs = {0};
@@ -89,13 +107,20 @@ int cmd_load_config(const char *file, config_t **out)
 	if (rc) {
 		buf_t b = BUF_INIT;
 		config_errors_format(&errs, &b);
+		/* A file that cannot be read gets one line naming the
+		 * command; errors inside a config are FILE:LINE:COL lines. */
+		if (rc != ERR_CONFIG)
+			fprintf(stderr,
+				"umbra%s%s: cannot load the config %s\n",
+				cmd_running ? " " : "",
+				cmd_running ? cmd_running->name : "", file);
 		fputs(b.data ? b.data : "", stderr);
 		buf_free(&b);
 	}
 	config_errors_free(&errs);
-	if (rc == 0)
-		return CMD_EXIT_OK;
-	return rc == ERR_CONFIG ? CMD_EXIT_USAGE : CMD_EXIT_FAIL;
+	/* A missing or unreadable config is bad usage like a bad one:
+	 * nothing was done (README: exit 2). */
+	return rc == 0 ? CMD_EXIT_OK : CMD_EXIT_USAGE;
 }
 
 /* --------------------------------------------------------------- help */
@@ -335,6 +360,75 @@ static int apply_logging(const cmd_entry_t *c, const char *level,
 	return 0;
 }
 
+/* --------------------------------------------------------------- output */
+
+static cmd_out_t out_fmt = CMD_OUT_TABLE;
+
+cmd_out_t cmd_out_format(void)
+{
+	return out_fmt;
+}
+
+void cmd_print_value(const json_t *v)
+{
+	if (out_fmt == CMD_OUT_YAML) {
+		buf_t b = BUF_INIT;
+		config_yaml_value(v, &b);
+		fputs(b.data ? b.data : "", stdout);
+		buf_free(&b);
+		return;
+	}
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(10) |
+					JSON_ENCODE_ANY);
+	printf("%s\n", s ? s : "null");
+	free(s);
+}
+
+void cmd_print_stream_item(const json_t *v)
+{
+	if (out_fmt == CMD_OUT_YAML) {
+		fputs("---\n", stdout);
+		cmd_print_value(v);
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10) |
+						JSON_ENCODE_ANY);
+		printf("%s\n", s ? s : "null");
+		free(s);
+	}
+	fflush(stdout);
+}
+
+/* -o / --output and its alias --json, for the commands that declare
+ * them (CMD_OPT_OUTPUT). 0 or an exit code after the error. */
+static int set_output(const cmd_args_t *a)
+{
+	const cmd_opt_t *o;
+	int i = find_opt(a->cmd, "output", 6, 0, &o);
+	if (i < 0 || o->short_name != 'o')
+		return 0;
+	const char *v = a->vals[i];
+	bool json = cmd_flag(a, "json");
+	out_fmt = json ? CMD_OUT_JSON : CMD_OUT_TABLE;
+	if (!v)
+		return 0;
+	cmd_out_t f;
+	if (!strcmp(v, "table"))
+		f = CMD_OUT_TABLE;
+	else if (!strcmp(v, "json"))
+		f = CMD_OUT_JSON;
+	else if (!strcmp(v, "yaml"))
+		f = CMD_OUT_YAML;
+	else
+		return cmd_usage_error(a->cmd,
+				       "bad -o '%s' (expected table, json or "
+				       "yaml)",
+				       v);
+	if (json && f != CMD_OUT_JSON)
+		return cmd_usage_error(a->cmd, "--json and -o %s disagree", v);
+	out_fmt = f;
+	return 0;
+}
+
 /* --------------------------------------------------------------- main */
 
 int cmd_main(int argc, char **argv)
@@ -389,6 +483,11 @@ int cmd_main(int argc, char **argv)
 
 	cmd_args_t args = {.cmd = c};
 	int rc = parse_args(c, argc - i, argv + i, &args);
+	if (rc == 0 && cmd_flag(&args, "version")) {
+		printf("umbra %s\n", UMBRA_VERSION);
+		free_args(&args);
+		return CMD_EXIT_OK;
+	}
 	if (rc == 0 && cmd_flag(&args, "help")) {
 		print_command_help(stdout, c);
 		free_args(&args);
@@ -399,6 +498,8 @@ int cmd_main(int argc, char **argv)
 		const char *fm = cmd_opt(&args, "log-format");
 		rc = apply_logging(c, lv ? lv : level, fm ? fm : format);
 	}
+	if (rc == 0)
+		rc = set_output(&args);
 	if (rc == 0 && fault_arm_from_env())
 		rc = cmd_usage_error(c, "bad UMBRA_FAULTS (see the log)");
 	if (rc == 0 && args.npos < c->min_pos)
@@ -409,8 +510,11 @@ int cmd_main(int argc, char **argv)
 				     "unexpected argument '%s' (usage: umbra "
 				     "%s %s)",
 				     args.pos[c->max_pos], c->name, c->usage);
-	if (rc == 0)
+	if (rc == 0) {
+		cmd_running = c;
 		rc = c->exec(&args);
+		cmd_running = NULL;
+	}
 	free_args(&args);
 	return rc;
 }

@@ -54,6 +54,23 @@ struct cmd_entry {
 	int (*exec)(cmd_args_t *args); /* returns an exit code */
 };
 
+/* -o / --output of every read command: a table for people (the
+ * default), or the API's JSON, or the same as YAML. --json is -o json.
+ * A stream (timeline --follow) is JSON Lines, or YAML documents. */
+typedef enum { CMD_OUT_TABLE, CMD_OUT_JSON, CMD_OUT_YAML } cmd_out_t;
+#define CMD_OPT_OUTPUT                                                        \
+	{"output", 'o', "FMT", "table (default), json or yaml"},               \
+	{                                                                      \
+		"json", 0, NULL, "the same as -o json"                         \
+	}
+/* The output format asked for (set by cmd_main before the command runs;
+ * one command per process). */
+cmd_out_t cmd_out_format(void);
+/* Prints v in the asked format (json or yaml; table prints JSON too). */
+void cmd_print_value(const struct json_t *v);
+/* One item of a stream: a JSON line, or a YAML document. */
+void cmd_print_stream_item(const struct json_t *v);
+
 /* The value of option name, or NULL when not given. */
 const char *cmd_opt(const cmd_args_t *a, const char *name);
 bool cmd_flag(const cmd_args_t *a, const char *name);
@@ -68,8 +85,9 @@ int cmd_usage_error(const cmd_entry_t *cmd, const char *fmt, ...)
 int cmd_fail(const cmd_entry_t *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Loads file; on failure prints every error to stderr and returns
- * CMD_EXIT_USAGE (CMD_EXIT_FAIL when the file cannot be read). */
+/* Loads file; on failure prints "umbra CMD: cannot load the config FILE"
+ * and every error to stderr and returns CMD_EXIT_USAGE (a missing or
+ * unreadable file included: nothing was done). */
 int cmd_load_config(const char *file, config_t **out);
 
 /* The proxy's capture tap masks what it sends (capture.h): when the tap
@@ -81,6 +99,12 @@ struct cap_masker;
 int cmd_tap_masker(struct proxy *px, const config_t *cfg,
 		   struct cap_masker **out, buf_t *err);
 
+/* The command table in `umbra --help` order (*n set to its length), and
+ * the options every command takes ({NULL}-terminated): what `umbra
+ * completion` is generated from. */
+const cmd_entry_t *const *cmd_commands(size_t *n);
+const cmd_opt_t *cmd_common_opts(void);
+
 /* Entry point: argv as main() has it. Returns the process exit code. */
 int cmd_main(int argc, char **argv);
 
@@ -88,6 +112,7 @@ extern const cmd_entry_t cmd_actions;
 extern const cmd_entry_t cmd_analyze;
 extern const cmd_entry_t cmd_capture;
 extern const cmd_entry_t cmd_check_config;
+extern const cmd_entry_t cmd_completion;
 extern const cmd_entry_t cmd_drift;
 extern const cmd_entry_t cmd_events;
 extern const cmd_entry_t cmd_export;

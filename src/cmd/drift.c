@@ -11,11 +11,13 @@
 #include "base/err.h"
 #include "provision/drift.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 static const cmd_opt_t opts[] = {
-    {"diff-only", 'd', NULL,
+    {"diff-only", 0, NULL,
      "print only the differences, not the fingerprints"},
+    CMD_OPT_OUTPUT,
     {NULL},
 };
 
@@ -47,13 +49,43 @@ static int exec(cmd_args_t *a)
 		config_free(cfg);
 		return rc == ERR_CONFIG ? CMD_EXIT_USAGE : CMD_EXIT_FAIL;
 	}
-	if (!cmd_flag(a, "diff-only")) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
+		/* the differences as rows; the fingerprints are the table's */
+		json_t *o = json_object(), *d = json_array();
+		for (size_t i = 0; i < rep.n; i++) {
+			const prov_drift_item_t *x = &rep.v[i];
+			json_t *r = json_pack("{s:s}", "key", x->key);
+			json_object_set_new(r, "production",
+					    x->production
+						? json_string(x->production)
+						: json_null());
+			json_object_set_new(r, "shadow",
+					    x->shadow ? json_string(x->shadow)
+						      : json_null());
+			if (x->file)
+				json_object_set_new(r, "file",
+						    json_string(x->file));
+			if (x->line)
+				json_object_set_new(r, "line",
+						    json_integer(x->line));
+			if (x->diff)
+				json_object_set_new(r, "diff",
+						    json_string(x->diff));
+			json_array_append_new(d, r);
+		}
+		json_object_set_new(o, "twins", json_boolean(rep.n == 0));
+		json_object_set_new(o, "differences", d);
+		cmd_print_value(o);
+		json_decref(o);
+	} else if (!cmd_flag(a, "diff-only")) {
 		for (int s = 0; s < PROV_DRIFT_SIDES; s++) {
 			print_side(&fps[s], &out);
 			buf_putc(&out, '\n');
 		}
 	}
-	if (rep.n) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
+		/* printed above */
+	} else if (rep.n) {
 		buf_printf(&out, "%zu difference%s:\n", rep.n,
 			   rep.n == 1 ? "" : "s");
 		prov_drift_report_print(&rep, &out);
@@ -61,7 +93,7 @@ static int exec(cmd_args_t *a)
 		buf_puts(&out, "no differences: production and shadow are "
 			       "twins\n");
 	}
-	fputs(out.data, stdout);
+	fputs(out.data ? out.data : "", stdout);
 	int code = rep.n ? CMD_EXIT_FAIL : CMD_EXIT_OK;
 	for (int s = 0; s < PROV_DRIFT_SIDES; s++)
 		prov_fp_free(&fps[s]);
@@ -74,7 +106,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_drift = {
     .name = "drift",
-    .usage = "CONFIG [--diff-only]",
+    .usage = "CONFIG [--diff-only] [-o table|json|yaml]",
     .summary = "print production vs shadow fingerprints and their diffs",
     .help = "Fingerprints both sides of CONFIG: executable and its "
 	    "SHA-256, argv, config\nfiles (after rendering placeholders), "

@@ -5,14 +5,14 @@
  * change there, a scheduled job explains load, a note is for people.
  *
  *   list CONFIG [--since 1h] [--kind K] [--limit N] [--json]
- *   add CONFIG --kind K (--message TEXT | --version V) [--side S]
+ *   add CONFIG --kind K (--message TEXT | --deploy-version V) [--side S]
  *              [--start T] [--end T] [--json]
  *
  * add checks what it sends as the API does (so a typo is exit 2 before
  * anything is recorded) and prints what the daemon recorded, defaults
  * filled in. A deploy or config change on production also makes the
  * daemon snapshot production's config files. The API has no version
- * field: --version leads the event's text ("v2.3.1: rolled out").
+ * field: --deploy-version leads the event's text ("v2.3.1: rolled out").
  */
 #include "cmd/client_cmd.h"
 
@@ -25,12 +25,13 @@ static const cmd_opt_t opts[] = {
 	{"since", 's', "DURATION|TIME",
 	 "list: how far back (default 1h; e.g. 30m, 7d)"},
 	{"kind", 'k', "KIND",
-	 "deploy, config, note, scheduled or replay (add: required; list: "
-	 "only these)"},
+	 "deploy, config (or config_change, as listed), note, scheduled or "
+	 "replay (add: required; list: only these)"},
 	{"limit", 'n', "N", "list: at most N events, the newest (1 to 1000)"},
-	{"json", 0, NULL, "print the API's JSON as it is"},
+	CMD_OPT_OUTPUT,
 	{"message", 'm', "TEXT", "add: what happened (up to 1000 characters)"},
-	{"version", 0, "V", "add: the version deployed (leads the text)"},
+	{"deploy-version", 0, "V",
+	 "add: the version deployed (leads the text)"},
 	{"side", 0, "SIDE", "add: production, shadow or both (default both)"},
 	{"start", 0, "TIME",
 	 "add: when it began: now (default), -10m (ago), +5m, Unix seconds "
@@ -57,7 +58,7 @@ static int put_time(cmd_args_t *a, const char *opt, int64_t now,
 	if (!v)
 		return 0;
 	const char *why = NULL;
-	if (cmd_event_time(v, now, ns, &why))
+	if (cmd_time_parse(v, now, ns, &why))
 		return cmd_usage_error(a->cmd, "bad --%s '%s': %s", opt, v, why);
 	json_object_set_new(body, opt, json_real((double)*ns / 1e9));
 	return 0;
@@ -66,8 +67,8 @@ static int put_time(cmd_args_t *a, const char *opt, int64_t now,
 static int bad_kind(const cmd_entry_t *self, const char *kind)
 {
 	return cmd_usage_error(self,
-			       "unknown --kind '%s' (expected deploy, config, "
-			       "note, scheduled or replay)",
+			       "unknown --kind '%s' (expected deploy, config "
+			       "or config_change, note, scheduled or replay)",
 			       kind);
 }
 
@@ -80,7 +81,7 @@ static int add(cmd_args_t *a)
 			return cmd_usage_error(self, "--%s is for 'events list'",
 					       list_only[i]);
 	const char *kind = cmd_opt(a, "kind"), *side = cmd_opt(a, "side"),
-		   *msg = cmd_opt(a, "message"), *ver = cmd_opt(a, "version");
+		   *msg = cmd_opt(a, "message"), *ver = cmd_opt(a, "deploy-version");
 	if (!kind)
 		return cmd_usage_error(self, "events add needs --kind (deploy, "
 					     "config, note, scheduled or "
@@ -96,7 +97,7 @@ static int add(cmd_args_t *a)
 	if ((!msg || !msg[0]) && (!ver || !ver[0]))
 		return cmd_usage_error(self, "events add needs --message (what "
 					     "happened, for the people who "
-					     "read it later) or --version");
+					     "read it later) or --deploy-version");
 	buf_t text = BUF_INIT;
 	cmd_event_text(msg, ver, &text);
 	if (text.len > CMD_EVENT_TEXT_MAX) {
@@ -127,7 +128,7 @@ static int add(cmd_args_t *a)
 	rc = cmd_client_call(&c, "/api/v1/events", body, &reply, NULL);
 	json_decref(body);
 	if (rc == 0) {
-		if (cmd_flag(a, "json")) {
+		if (cmd_out_format() != CMD_OUT_TABLE) {
 			cmd_client_print_json(reply);
 		} else {
 			buf_t out = BUF_INIT;
@@ -150,7 +151,7 @@ static bool kind_is(json_t *row, void *arg)
 static int list(cmd_args_t *a)
 {
 	const cmd_entry_t *self = a->cmd;
-	static const char *const add_only[] = {"message", "version", "side",
+	static const char *const add_only[] = {"message", "deploy-version", "side",
 					       "start", "end"};
 	for (size_t i = 0; i < sizeof(add_only) / sizeof(*add_only); i++)
 		if (cmd_opt(a, add_only[i]))
@@ -195,7 +196,7 @@ const cmd_entry_t cmd_events = {
 	.help = "  list CONFIG [--since D|T] [--kind K] [--limit N] [--json]\n"
 		"      the events of the last --since (default 1h), newest "
 		"first\n"
-		"  add CONFIG --kind K (--message TEXT | --version V) [--side S]"
+		"  add CONFIG --kind K (--message TEXT | --deploy-version V) [--side S]"
 		"\n      [--start T] [--end T] [--json]\n"
 		"      records an event with the daemon that runs CONFIG and "
 		"prints it\n\n"
@@ -203,7 +204,7 @@ const cmd_entry_t cmd_events = {
 		"Events give the\nanalysis its context: a deploy or config "
 		"change on a side explains a change\nthere (and one on "
 		"production makes the daemon snapshot its config files),\na "
-		"scheduled job explains load, a note is for people. --version "
+		"scheduled job explains load, a note is for people. --deploy-version "
 		"leads the\ntext (\"v2.3.1: rolled out\"). Times: now, -10m "
 		"(that long ago), +5m, Unix\nseconds, or 2026-01-31T12:00:00Z "
 		"(UTC).\n\n"

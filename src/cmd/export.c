@@ -7,10 +7,12 @@
  *                [--to T] [--format csv|json] [--resolution raw|1m|auto]
  *   umbra export CONFIG|--db PATH --list
  *
- * Times: RFC 3339 (2026-11-27T04:00:00Z, offsets and fractions allowed),
- * unix seconds (1764216000.5), `now`, or `-DURATION` before now (-90m).
+ * Times: the one time grammar (cmd_time_parse in client_fmt.c): RFC 3339
+ * (2026-11-27T04:00:00Z, offsets and fractions allowed), unix seconds
+ * (1764216000.5), `now`, or a duration before now (90m or -90m).
  */
 #include "cmd/cmd.h"
+#include "cmd/client_cmd.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -20,6 +22,7 @@
 #include "metrics/store.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +35,7 @@
 static const cmd_opt_t opts[] = {
 	{"db", 0, "PATH", "the store to read (default: the config's "
 			  "store.path)"},
-	{"series", 's', "SIDE/METRIC",
+	{"series", 0, "SIDE/METRIC",
 	 "series to export; globs allowed (shadow/latency_*, */cpu); "
 	 "repeatable",
 	 true},
@@ -42,8 +45,9 @@ static const cmd_opt_t opts[] = {
 				"the side as a whole; * = all)"},
 	{"from", 0, "TIME", "start (default -1h)"},
 	{"to", 0, "TIME", "end (default now)"},
-	{"format", 'f', "FMT", "csv (default) or json"},
-	{"resolution", 'r', "RES",
+	{"format", 0, "FMT", "csv (default) or json"},
+	CMD_OPT_OUTPUT,
+	{"resolution", 0, "RES",
 	 "raw, 1m (rollups) or auto (default: rollups where raw points have "
 	 "expired)"},
 	{"list", 'l', NULL, "list the stored series instead"},
@@ -51,79 +55,6 @@ static const cmd_opt_t opts[] = {
 };
 
 /* ------------------------------------------------------------ times */
-
-/* Parses a time (see the file comment) into wall-clock ns. 0 or
- * ERR_PARSE with *why. */
-static int parse_time(const char *s, int64_t now, int64_t *out,
-		      const char **why)
-{
-	if (strcmp(s, "now") == 0) {
-		*out = now;
-		return 0;
-	}
-	if (s[0] == '-') {
-		int64_t d;
-		if (units_parse_duration(s + 1, &d, why))
-			return ERR_PARSE;
-		*out = now - d;
-		return 0;
-	}
-	size_t digits = strspn(s, "0123456789");
-	if (digits > 0 && (s[digits] == '\0' || s[digits] == '.')) {
-		double sec;
-		if (units_parse_double(s, 0, 1e11, &sec, why))
-			return ERR_PARSE;
-		*out = (int64_t)llround(sec * 1e9);
-		return 0;
-	}
-	/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p) {
-		*why = "expected RFC 3339 (2026-11-27T04:00:00Z), unix seconds, "
-		       "now or -DURATION";
-		return ERR_PARSE;
-	}
-	int64_t frac = 0;
-	if (*p == '.') {
-		int n = 0;
-		for (p++; isdigit((unsigned char)*p); p++, n++)
-			if (n < 9)
-				frac = frac * 10 + (*p - '0');
-		if (n == 0) {
-			*why = "no digits after the decimal point";
-			return ERR_PARSE;
-		}
-		for (; n < 9; n++)
-			frac *= 10;
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-		   isdigit((unsigned char)p[2]) && p[3] == ':' &&
-		   isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
-		int h = (p[1] - '0') * 10 + (p[2] - '0');
-		int m = (p[4] - '0') * 10 + (p[5] - '0');
-		if (h > 23 || m > 59) {
-			*why = "bad UTC offset";
-			return ERR_PARSE;
-		}
-		off = (p[0] == '+' ? 1 : -1) * (h * 3600 + m * 60);
-		p += 6;
-	} else {
-		*why = "missing time zone (Z or +HH:MM)";
-		return ERR_PARSE;
-	}
-	if (*p) {
-		*why = "junk after the time";
-		return ERR_PARSE;
-	}
-	time_t t = timegm(&tm);
-	*out = ((int64_t)t - off) * NS_PER_S + frac;
-	return 0;
-}
 
 /* ------------------------------------------------------------ output */
 
@@ -149,7 +80,7 @@ static void csv_field(const char *s)
 	putchar('"');
 }
 
-static void json_string(const char *s)
+static void out_json_string(const char *s)
 {
 	putchar('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -163,7 +94,14 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-/* The shortest text that reads back as v; JSON has no NaN (null). */
+/* CSV's significant digits: more than any measurement here holds (the
+ * collectors' resolution is far coarser), fewer than the 17 that
+ * reproduce the binary double (0.0073609999999999995 prints 0.007361). */
+#define EXPORT_CSV_DIGITS 15
+
+/* JSON: the shortest text that reads back as v (JSON has no NaN: null);
+ * CSV: EXPORT_CSV_DIGITS significant digits, for people and
+ * spreadsheets. */
 static void number(double v, bool json)
 {
 	if (!isfinite(v)) {
@@ -172,12 +110,24 @@ static void number(double v, bool json)
 		return;
 	}
 	char s[40];
+	if (!json) {
+		snprintf(s, sizeof(s), "%.*g", EXPORT_CSV_DIGITS, v);
+		fputs(s, stdout);
+		return;
+	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(s, sizeof(s), "%.*g", prec, v);
 		if (strtod(s, NULL) == v)
 			break;
 	}
 	fputs(s, stdout);
+}
+
+/* The catalogue's unit of a metric name ("" when unknown). */
+static const char *unit_of(const char *metric)
+{
+	int m = metrics_by_name(metric);
+	return m >= 0 ? metrics_info((metrics_id_t)m)->unit : "";
 }
 
 static int on_point(void *arg, const store_point_t *p)
@@ -204,6 +154,8 @@ static int on_point(void *arg, const store_point_t *p)
 		csv_field(o->side);
 		putchar(',');
 		csv_field(o->metric);
+		putchar(',');
+		csv_field(unit_of(o->metric));
 		putchar(',');
 		csv_field(o->endpoint);
 		printf(",%s,", ts);
@@ -254,11 +206,56 @@ static void found_free(found_t *f)
 	free(f->key);
 }
 
+/* Prints text as one shell word: as is when it is plain, else in single
+ * quotes ('\'' for a quote). */
+static void shell_word(const char *s)
+{
+	if (s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+			      "UVWXYZ0123456789_./:-") == strlen(s)) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*s);
+	putchar('\'');
+}
+
+typedef struct listing {
+	const char *service; /* asked for, or NULL for all */
+	json_t *rows;        /* -o json|yaml: the rows, else NULL */
+} listing_t;
+
+/* One series as the arguments that export it: SIDE/METRIC, which
+ * --series takes, then --endpoint and --service when they are needed
+ * to tell it apart; or as a row {series, endpoint, service, unit}. */
 static int list_one(void *arg, const store_series_info_t *s)
 {
-	(void)arg;
-	printf("%s/%s/%s%s%s\n", s->service, s->side, s->metric,
-	       s->endpoint[0] ? " " : "", s->endpoint);
+	listing_t *l = arg;
+	const char *service = l->service;
+	if (l->rows) {
+		char sm[512];
+		snprintf(sm, sizeof(sm), "%s/%s", s->side, s->metric);
+		json_array_append_new(
+			l->rows,
+			json_pack("{s:s,s:s,s:s,s:s}", "series", sm, "endpoint",
+				  s->endpoint, "service", s->service, "unit",
+				  unit_of(s->metric)));
+		return 0;
+	}
+	printf("%s/%s", s->side, s->metric);
+	if (s->endpoint[0]) {
+		fputs(" --endpoint ", stdout);
+		shell_word(s->endpoint);
+	}
+	if (!service) {
+		fputs(" --service ", stdout);
+		shell_word(s->service);
+	}
+	putchar('\n');
 	return 0;
 }
 
@@ -289,6 +286,15 @@ static int exec(cmd_args_t *a)
 		goto out;
 	}
 	const char *fmt = cmd_opt(a, "format");
+	/* -o json (--json) is --format json; -o table is the CSV (--list:
+	 * one series a line) */
+	if (cmd_out_format() == CMD_OUT_YAML && !cmd_flag(a, "list")) {
+		rc = cmd_usage_error(self, "points are CSV or JSON: -o table "
+					   "or -o json (-o yaml is for --list)");
+		goto out;
+	}
+	if (!fmt && cmd_out_format() == CMD_OUT_JSON)
+		fmt = "json";
 	bool json = fmt && !strcmp(fmt, "json");
 	if (fmt && !json && strcmp(fmt, "csv")) {
 		rc = cmd_usage_error(self, "bad --format '%s' (expected csv or "
@@ -313,7 +319,7 @@ static int exec(cmd_args_t *a)
 	int64_t *tv[2] = {&from, &to};
 	for (int i = 0; i < 2; i++) {
 		const char *why = "";
-		if (tf[i] && parse_time(tf[i], now, tv[i], &why)) {
+		if (tf[i] && cmd_time_parse(tf[i], now, tv[i], &why)) {
 			rc = cmd_usage_error(self, "bad --%s '%s': %s",
 					     i ? "to" : "from", tf[i], why);
 			goto out;
@@ -354,7 +360,13 @@ static int exec(cmd_args_t *a)
 	}
 	if (list) {
 		store_key_t pat = {service, NULL, NULL, NULL};
-		err = store_series_find(st, &pat, list_one, NULL);
+		listing_t l = {service, cmd_out_format() != CMD_OUT_TABLE
+						? json_array()
+						: NULL};
+		err = store_series_find(st, &pat, list_one, &l);
+		if (!err && l.rows)
+			cmd_print_value(l.rows);
+		json_decref(l.rows);
 		if (err)
 			rc = cmd_fail(self, "%s: %s", dbpath, err_str(err));
 		goto out;
@@ -397,8 +409,8 @@ static int exec(cmd_args_t *a)
 		       res == STORE_RAW ? "raw" : res == STORE_ROLLUP ? "1m"
 								      : "auto");
 	else
-		puts("service,side,metric,endpoint,time,value,min,max,count,"
-		     "resolution");
+		puts("service,side,metric,unit,endpoint,time,value,min,max,"
+		     "count,resolution");
 	for (size_t i = 0; i < found.n; i++) {
 		store_key_t k = {found.key[4 * i], found.key[4 * i + 1],
 				 found.key[4 * i + 2], found.key[4 * i + 3]};
@@ -408,16 +420,16 @@ static int exec(cmd_args_t *a)
 		o.endpoint = k.endpoint;
 		if (json) {
 			printf("%s\n    {\"service\": ", i ? "," : "");
-			json_string(k.service);
+			out_json_string(k.service);
 			fputs(", \"side\": ", stdout);
-			json_string(k.side);
+			out_json_string(k.side);
 			fputs(", \"metric\": ", stdout);
-			json_string(k.metric);
+			out_json_string(k.metric);
 			fputs(", \"endpoint\": ", stdout);
-			json_string(k.endpoint);
+			out_json_string(k.endpoint);
 			int m = metrics_by_name(k.metric);
 			fputs(", \"unit\": ", stdout);
-			json_string(m >= 0 ? metrics_info(m)->unit : "");
+			out_json_string(m >= 0 ? metrics_info(m)->unit : "");
 			fputs(", \"points\": [", stdout);
 			o.first_point = true;
 		}

@@ -10,11 +10,11 @@
 #include "cmd/client_cmd.h"
 
 static const cmd_opt_t opts[] = {
-	{"open", 'o', NULL, "only the findings still open"},
+	{"open", 0, NULL, "only the findings still open"},
 	{"since", 's', "DURATION|TIME",
 	 "how far back (default 1h; e.g. 30m, 7d, 2026-01-31T12:00:00Z)"},
 	{"limit", 'n', "N", "at most N findings, the newest (1 to 1000)"},
-	{"json", 0, NULL, "print the API's JSON rows, newest first"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 
@@ -52,7 +52,8 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_findings = {
 	.name = "findings",
-	.usage = "CONFIG [--open] [--since DURATION|TIME] [--limit N] [--json]",
+	.usage = "CONFIG [--open] [--since DURATION|TIME] [--limit N] "
+		 "[-o table|json|yaml]",
 	.summary = "the running daemon's findings, newest first",
 	.help = "Asks the daemon that runs CONFIG (umbra run, on api.listen "
 		"with the token in\napi.token_file) for the findings of the "

@@ -35,8 +35,8 @@
 
 static const cmd_opt_t opts[] = {
     {"config", 'c', "FILE", "use FILE's mask section and key"},
-    {"key", 'k', "FILE", "the HMAC key file (default: mask.key_file)"},
-    {"response", 'r', NULL, "stdin holds responses, not requests"},
+    {"key", 0, "FILE", "the HMAC key file (default: mask.key_file)"},
+    {"response", 0, NULL, "stdin holds responses, not requests"},
     {"quiet", 'q', NULL, "print no report on stderr"},
     {NULL},
 };

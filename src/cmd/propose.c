@@ -35,14 +35,14 @@
 #define PROPOSE_MAX_DEPTH 16
 
 static const cmd_opt_t opts[] = {
-    {"config-dir", 'd', "DIR", "the candidate config directory"},
+    {"config-dir", 0, "DIR", "the candidate config directory"},
     {"soak", 0, "DURATION",
      "how long it soaks on the shadow (default mitigation.soak)"},
     {"stress", 0, NULL, "a stress test of the shadow after the soak"},
     {"wait", 0, NULL, "wait for the verdict (the default)"},
     {"no-wait", 0, NULL, "return once the daemon accepted it"},
     {"status", 0, NULL, "show the current or last proposal"},
-    {"json", 0, NULL, "print the proposal as JSON"},
+    CMD_OPT_OUTPUT,
     {NULL},
 };
 
@@ -211,10 +211,8 @@ static void print_human(json_t *p)
 
 static void print(const cmd_args_t *a, json_t *p)
 {
-	if (cmd_flag(a, "json")) {
-		char *s = json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS);
-		printf("%s\n", s);
-		free(s);
+	if (cmd_out_format() != CMD_OUT_TABLE) {
+		cmd_print_value(p);
 	} else {
 		print_human(p);
 	}
@@ -295,14 +293,14 @@ static int exec(cmd_args_t *a)
 		print(a, reply);
 		goto out;
 	}
-	if (!cmd_flag(a, "json"))
+	if (cmd_out_format() == CMD_OUT_TABLE)
 		printf("proposal %lld: %s on the shadow, soaking %.0f s\n",
 		       (long long)id, abs,
 		       json_number_value(json_object_get(reply, "soak_s")));
 	char last[32] = "";
 	for (;;) {
 		const char *st = jstr(reply, "state");
-		if (strcmp(st, last) && !cmd_flag(a, "json")) {
+		if (strcmp(st, last) && cmd_out_format() == CMD_OUT_TABLE) {
 			snprintf(last, sizeof(last), "%s", st);
 			printf("  %s\n", st);
 			fflush(stdout);

@@ -16,9 +16,9 @@
 #define RELEASE_NOTE_MAX 500 /* a sentence or two for the audit */
 
 static const cmd_opt_t opts[] = {
-	{"note", 'm', "TEXT", "what was done about it (goes to the audit)"},
+	{"note", 0, "TEXT", "what was done about it (goes to the audit)"},
 	{"who", 0, "NAME", "who releases it (default $USER)"},
-	{"json", 0, NULL, "print the API's JSON as it is"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 
@@ -45,14 +45,14 @@ static int exec(cmd_args_t *a)
 	rc = api_client_call(c.api, "/api/v1/release", body, &reply, &st, &err);
 	json_decref(body);
 	if (rc == 0) {
-		if (cmd_flag(a, "json"))
+		if (cmd_out_format() != CMD_OUT_TABLE)
 			cmd_client_print_json(reply);
 		else
 			printf("released: automatic actions resume (by %s)\n",
 			       who);
 	} else if (st == 409) {
 		/* nothing held: said on stdout, not an error */
-		if (cmd_flag(a, "json")) {
+		if (cmd_out_format() != CMD_OUT_TABLE) {
 			json_t *j = json_pack("{s:s}", "status", "not held");
 			cmd_client_print_json(j);
 			json_decref(j);
@@ -71,7 +71,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_release = {
 	.name = "release",
-	.usage = "CONFIG [--note TEXT] [--who NAME] [--json]",
+	.usage = "CONFIG [--note TEXT] [--who NAME] [-o table|json|yaml]",
 	.summary = "lift the hold on automatic actions after a person acted",
 	.help = "When a rollback's verification fails, the daemon that runs "
 		"CONFIG alerts and\nholds its automatic actions until a person "

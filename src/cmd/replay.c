@@ -25,19 +25,20 @@
 
 static const cmd_opt_t opts[] = {
 	{"target", 't', "ADDR", "where to send the requests (host:port)"},
-	{"speed", 's', "SPEED",
+	{"speed", 0, "SPEED",
 	 "2x, 0.5x, 50%, or max (default 1x: as recorded)"},
-	{"loop", 'l', NULL, "start over at the end, until stopped"},
+	{"loop", 0, NULL, "start over at the end, until stopped"},
 	{"connections", 'C', "N", "connections at most (default 64)"},
 	{"filter", 0, "KEY=VALUE",
 	 "replay matching records only (method, path, host, status, "
 	 "endpoint); repeatable",
 	 true},
 	{"host", 'H', "NAME", "send Host: NAME instead of the recorded one"},
-	{"format", 'f', "FMT", "summary as text (default) or json"},
+	{"format", 0, "FMT", "summary as text (default) or json"},
+	CMD_OPT_OUTPUT,
 	{"timeout", 0, "DURATION", "per request (default 10s)"},
 	{"duration", 'd', "DURATION", "stop after this long"},
-	{"count", 'n', "N", "stop after N requests"},
+	{"count", 0, "N", "stop after N requests"},
 	{"config", 'c', "FILE", "comparison rules (mirror.compare.*)"},
 	{"announce", 0, "SIDE",
 	 "tell the daemon of --config that this traffic goes into SIDE "
@@ -309,10 +310,7 @@ static void summary_json(const cap_replay_opts_t *o,
 	json_object_set_new(j, "file_error", r->file_error[0]
 						     ? json_string(r->file_error)
 						     : json_null());
-	char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-			       JSON_REAL_PRECISION(6));
-	puts(txt);
-	free(txt);
+	cmd_print_value(j);
 	json_decref(j);
 }
 
@@ -372,7 +370,9 @@ static int exec(cmd_args_t *a)
 	}
 	o.host = cmd_opt(a, "host");
 	const char *fmt = cmd_opt(a, "format");
-	bool json = false;
+	/* -o json|yaml (or --json): the summary as the value; --format
+	 * json is the older spelling of -o json */
+	bool json = cmd_out_format() != CMD_OUT_TABLE;
 	if (fmt && strcmp(fmt, "json") == 0)
 		json = true;
 	else if (fmt && strcmp(fmt, "text") != 0)

@@ -21,13 +21,31 @@
 #include "mitigate/mitigate.h"
 #include "mitigate/snapshot.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const cmd_opt_t opts[] = {
+    CMD_OPT_OUTPUT,
     {NULL},
 };
+
+/* A time as JSON: RFC 3339 UTC, or null for none. */
+static json_t *time_json(int64_t ns)
+{
+	char t[CLOCK_ISO_LEN];
+	return ns ? json_string(clock_iso8601(ns, t)) : json_null();
+}
+
+static json_t *info_json(const mit_snap_info_t *x)
+{
+	return json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:s}", "id", x->id, "taken",
+			 time_json(x->taken_ns), "last_current",
+			 time_json(x->seen_ns), "known_good_since",
+			 time_json(x->good_ns), "files", (json_int_t)x->nfiles,
+			 "bytes", (json_int_t)x->bytes, "reason", x->reason);
+}
 
 static void when(int64_t ns, char out[CLOCK_ISO_LEN])
 {
@@ -40,7 +58,7 @@ static void when(int64_t ns, char out[CLOCK_ISO_LEN])
 static int list(mit_snaps_t *s)
 {
 	size_t n = mit_snaps_count(s);
-	if (!n) {
+	if (!n && cmd_out_format() == CMD_OUT_TABLE) {
 		printf("no snapshots yet\n");
 		return CMD_EXIT_OK;
 	}
@@ -48,6 +66,21 @@ static int list(mit_snaps_t *s)
 	buf_t e = BUF_INIT;
 	bool have_good = mit_snaps_find(s, "good", &good, &e) == 0;
 	buf_free(&e);
+	if (cmd_out_format() != CMD_OUT_TABLE) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			const mit_snap_info_t *x = mit_snaps_at(s, i);
+			json_t *o = info_json(x);
+			json_object_set_new(o, "current", json_boolean(i == 0));
+			json_object_set_new(o, "rollback_target",
+					    json_boolean(have_good &&
+							 !strcmp(x->id, good.id)));
+			json_array_append_new(arr, o);
+		}
+		cmd_print_value(arr);
+		json_decref(arr);
+		return CMD_EXIT_OK;
+	}
 	printf("%-14s %-24s %-24s %-24s %6s %10s  %s\n", "ID", "TAKEN",
 	       "LAST CURRENT", "KNOWN-GOOD SINCE", "FILES", "BYTES", "REASON");
 	for (size_t i = 0; i < n; i++) {
@@ -77,7 +110,8 @@ static int show(const cmd_entry_t *self, mit_snaps_t *s, const char *ref)
 	mit_snap_info_t x;
 	buf_t err = BUF_INIT;
 	if (mit_snaps_find(s, ref, &x, &err)) {
-		int rc = cmd_fail(self, "%s", err.data);
+		/* a bad or unknown id is bad usage: nothing to show */
+		int rc = cmd_usage_error(self, "%s", err.data);
 		buf_free(&err);
 		return rc;
 	}
@@ -87,6 +121,24 @@ static int show(const cmd_entry_t *self, mit_snaps_t *s, const char *ref)
 		int rc = cmd_fail(self, "%s", err.data);
 		buf_free(&err);
 		return rc;
+	}
+	if (cmd_out_format() != CMD_OUT_TABLE) {
+		json_t *o = info_json(&x), *fa = json_array();
+		json_object_set_new(o, "source",
+				    json_string(mit_snaps_source(s)));
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(
+				fa, json_pack("{s:s,s:i,s:I,s:s,s:s}", "type",
+					      f[i].link ? "link" : "file",
+					      "mode", (int)f[i].mode, "size",
+					      (json_int_t)f[i].size, "sha256",
+					      f[i].sha, "path", f[i].rel));
+		json_object_set_new(o, "contents", fa);
+		cmd_print_value(o);
+		json_decref(o);
+		mit_snap_files_free(f, n);
+		buf_free(&err);
+		return CMD_EXIT_OK;
 	}
 	char t[CLOCK_ISO_LEN], g[CLOCK_ISO_LEN];
 	when(x.taken_ns, t);
@@ -112,8 +164,10 @@ static int diff(const cmd_entry_t *self, const config_t *cfg, mit_snaps_t *s,
 				&cfg->mask.sensitive_keys,
 				cfg->mask.redact_marker, &out, &err);
 	if (rc < 0) {
-		int code = cmd_fail(self, "%s", err.data ? err.data
-							 : err_str(rc));
+		/* diff(1): 1 means different, so trouble (a bad or unknown
+		 * id, an unreadable snapshot) is 2 */
+		int code = cmd_usage_error(self, "%s",
+					   err.data ? err.data : err_str(rc));
 		buf_free(&out);
 		buf_free(&err);
 		return code;
@@ -139,6 +193,9 @@ static int exec(cmd_args_t *a)
 	if ((is_list && a->npos > 2) || (is_show && a->npos > 3))
 		return cmd_usage_error(self, "unexpected argument '%s'",
 				       a->pos[is_list ? 2 : 3]);
+	if (is_diff && cmd_out_format() != CMD_OUT_TABLE)
+		return cmd_usage_error(self, "diff prints a unified diff; -o is "
+					     "for list and show");
 	config_t *cfg;
 	int rc = cmd_load_config(a->pos[1], &cfg);
 	if (rc)
@@ -181,7 +238,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_snapshots = {
     .name = "snapshots",
-    .usage = "list|show|diff CONFIG [SNAP [SNAP]]",
+    .usage = "list|show|diff CONFIG [SNAP [SNAP]] [-o table|json|yaml]",
     .summary = "list, show and diff the known-good config snapshots",
     .help = "umbra run snapshots production's config files "
 	    "(production.config_dir) at start\nand on every change, "
@@ -198,7 +255,8 @@ const cmd_entry_t cmd_snapshots = {
 	    "are now\n\n"
 	    "SNAP is an id prefix of 4 or more hex digits, current or good. "
 	    "Values of\nkeys in mask.sensitive_keys are redacted. Exit status "
-	    "of diff as diff(1):\n0 same, 1 different, 2 bad usage.",
+	    "of diff as diff(1):\n0 same, 1 different, 2 bad usage or a bad or unknown "
+	    "SNAP.",
     .opts = opts,
     .min_pos = 2,
     .max_pos = 4,

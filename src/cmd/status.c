@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 static const cmd_opt_t opts[] = {
-	{"json", 0, NULL, "print the API's JSON as it is (same exit status)"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 
@@ -35,7 +35,7 @@ static int exec(cmd_args_t *a)
 	}
 	/* the last action, from the audit (the status has counts only) */
 	json_t *acts = NULL;
-	if (!cmd_flag(a, "json") && json_is_object(json_object_get(st, "mitigation")))
+	if (cmd_out_format() == CMD_OUT_TABLE && json_is_object(json_object_get(st, "mitigation")))
 		rc = cmd_client_call(&c,
 				     "/api/v1/actions?since=" CMD_LAST_ACTION_WINDOW,
 				     NULL, &acts, NULL);
@@ -48,7 +48,7 @@ static int exec(cmd_args_t *a)
 	bool attention = cmd_render_status(st, cmd_last_action(acts), a->pos[0],
 					   &out);
 	json_decref(acts);
-	if (cmd_flag(a, "json"))
+	if (cmd_out_format() != CMD_OUT_TABLE)
 		cmd_client_print_json(st);
 	else
 		fputs(out.data, stdout);
@@ -60,7 +60,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_status = {
 	.name = "status",
-	.usage = "CONFIG [--json]",
+	.usage = "CONFIG [-o table|json|yaml]",
 	.summary = "the running daemon's state: replicas, deviations, holds",
 	.help = "Asks the daemon that runs CONFIG (umbra run, on api.listen "
 		"with the token in\napi.token_file) for its state and prints "

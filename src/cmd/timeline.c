@@ -26,8 +26,7 @@
 static const cmd_opt_t opts[] = {
 	{"after", 'a', "SEQ", "only the notes numbered after SEQ"},
 	{"follow", 'f', NULL, "keep printing new notes until interrupted"},
-	{"json", 0, NULL,
-	 "print the API's JSON (with --follow: one note per line)"},
+	CMD_OPT_OUTPUT,
 	{NULL},
 };
 
@@ -52,7 +51,7 @@ static void nap(int ms)
 static void print_notes(cmd_args_t *a, json_t *reply, bool *header)
 {
 	json_t *notes = json_object_get(reply, "notes");
-	if (cmd_flag(a, "json")) {
+	if (cmd_out_format() != CMD_OUT_TABLE) {
 		if (!cmd_flag(a, "follow")) {
 			cmd_client_print_json(reply);
 			return;
@@ -60,11 +59,7 @@ static void print_notes(cmd_args_t *a, json_t *reply, bool *header)
 		size_t i;
 		json_t *n;
 		json_array_foreach(notes, i, n)
-		{
-			char *s = json_dumps(n, JSON_COMPACT);
-			printf("%s\n", s ? s : "null");
-			free(s);
-		}
+			cmd_print_stream_item(n);
 		return;
 	}
 	if (!json_array_size(notes))
@@ -133,7 +128,7 @@ static int exec(cmd_args_t *a)
 		fflush(stdout);
 		nap(CMD_FOLLOW_INTERVAL_MS);
 	}
-	if (rc == 0 && !any && !follow && !cmd_flag(a, "json"))
+	if (rc == 0 && !any && !follow && cmd_out_format() == CMD_OUT_TABLE)
 		printf(after_s ? "no notes after %" PRId64 "\n"
 			       : "no notes yet (the engine has noted nothing "
 				 "since the daemon started)\n",
@@ -144,7 +139,7 @@ static int exec(cmd_args_t *a)
 
 const cmd_entry_t cmd_timeline = {
 	.name = "timeline",
-	.usage = "CONFIG [--after SEQ] [--follow] [--json]",
+	.usage = "CONFIG [--after SEQ] [--follow] [-o table|json|yaml]",
 	.summary = "what the daemon's mitigation engine did, in order",
 	.help = "Prints the timeline of the daemon that runs CONFIG: "
 		"numbered notes of what\nits mitigation engine saw and did "

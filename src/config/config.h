@@ -481,6 +481,11 @@ typedef enum { CONFIG_OUT_YAML, CONFIG_OUT_JSON } config_out_t;
 /* The effective config (defaults filled in) as YAML or JSON. */
 void config_emit(const config_t *cfg, config_out_t fmt, buf_t *out);
 
+/* Any JSON value as block YAML, in the style of config_emit (what
+ * `umbra CMD -o yaml` prints). */
+struct json_t;
+void config_yaml_value(const struct json_t *v, buf_t *out);
+
 /* The field reference as Markdown (docs/config.md). */
 void config_reference(buf_t *out);
 

@@ -287,6 +287,18 @@ static void yaml_node(const json_t *v, int indent, buf_t *out)
 	}
 }
 
+void config_yaml_value(const json_t *v, buf_t *out)
+{
+	if (yaml_is_empty_coll(v)) {
+		buf_puts(out, json_is_array(v) ? "[]\n" : "{}\n");
+	} else if (json_is_object(v) || json_is_array(v)) {
+		yaml_node(v, 0, out);
+	} else {
+		yaml_scalar(v, out);
+		buf_putc(out, '\n');
+	}
+}
+
 void config_emit(const config_t *cfg, config_out_t fmt, buf_t *out)
 {
 	json_t *root = table_json(&config_root_table, cfg);

@@ -136,6 +136,15 @@ class AnalyzeTest(TestCase):
         self.assertIn("METRIC", lines[0])
         self.assertIn("2026-01-01T00:30:0", lines[1])
         self.assertIn(" cpu ", lines[1])
+        # -o table is --format table; -o json the default JSON Lines
+        self.assertEqual(run("analyze", "--prod", p, "--shadow", s, "-o",
+                             "table").stdout, r.stdout)
+        j = run("analyze", "--prod", p, "--shadow", s, "-o", "json")
+        self.assertEqual(j.stdout, run("analyze", "--prod", p, "--shadow",
+                                       s).stdout)
+        self.assertTrue(j.stdout.strip())
+        r = run("analyze", "--prod", p, "--shadow", s, "-o", "yaml")
+        self.assertEqual(r.returncode, 2)
 
     def test_slow_memory_leak_predicted(self):
         def leak(k, side):

@@ -146,7 +146,7 @@ class AnalyzeNabTest(TestCase):
         r = run("analyze", "--nab", NAB)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--nab needs --out OUT", r.stderr)
-        r = run("analyze", "--nab", NAB, "--out", self.tmp, "-d", "nope")
+        r = run("analyze", "--nab", NAB, "--out", self.tmp, "--detector", "nope")
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown detector 'nope'", r.stderr)
         r = run("analyze")

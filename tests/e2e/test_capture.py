@@ -108,7 +108,7 @@ capture:
         self.capf = open(self.caplog, "w")
         self.tc.addCleanup(self.capf.close)
         self.cap = start([UMBRA, "capture", "--from-proxy", "--socket",
-                          self.sock, "-o", out, *args], stderr=self.capf)
+                          self.sock, "-w", out, *args], stderr=self.capf)
 
         def attached():
             self.tc.assertIsNone(self.cap.poll(), open(self.caplog).read())
@@ -277,7 +277,7 @@ class TapRoundTripTest(TestCase):
         # the file reads back to its last whole record; any torn tail
         # is named by byte offset
         gor = os.path.join(self.tmp, "k.gor")
-        r = run("capture", "--file", out, "--format", "gor", "-o", gor)
+        r = run("capture", "--file", out, "--format", "gor", "-w", gor)
         self.assertIn(r.returncode, (0, 1), r.stderr)
         if r.returncode == 1:
             self.assertRegex(r.stderr, r"k\.ucap: byte \d+: ")
@@ -305,7 +305,7 @@ class TapRoundTripTest(TestCase):
         prod = testsvc(self)
         tap = Tap(self, f"127.0.0.1:{prod}")
         tap.attach(os.path.join(self.tmp, "a.ucap"))
-        r = run("capture", "--from-proxy", "--socket", tap.sock, "-o",
+        r = run("capture", "--from-proxy", "--socket", tap.sock, "-w",
                 os.path.join(self.tmp, "b.ucap"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("another capture client is attached", r.stderr)
@@ -377,7 +377,7 @@ class CaptureMaskingTest(TestCase):
         cfg = self.write("m.yaml", "service: s\nproduction:\n  upstreams: "
                          f"[127.0.0.1:1]\nmask:\n  key_file: {self.tmp}/k.key\n")
         out = os.path.join(self.tmp, "g.ucap")
-        r = run("capture", "--gor", g, "-o", out, "--config", cfg)
+        r = run("capture", "--gor", g, "-w", out, "--config", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_clean(out)
         _, js = stats(out)
@@ -385,7 +385,7 @@ class CaptureMaskingTest(TestCase):
         self.assertEqual(js["masking"], "umbra-mask")
         # the same with masking off keeps them: the test can fail
         raw = os.path.join(self.tmp, "raw.ucap")
-        self.assertEqual(run("capture", "--gor", g, "-o", raw, "--config",
+        self.assertEqual(run("capture", "--gor", g, "-w", raw, "--config",
                              plain(self)).returncode, 0)
         self.assertIn(b"hunter2", open(raw, "rb").read())
 
@@ -413,7 +413,7 @@ production:
         capf = open(os.path.join(self.tmp, "cap.log"), "w")
         self.addCleanup(capf.close)
         cap = start([UMBRA, "capture", "--from-proxy", "--config", cfg,
-                     "-o", out, "--count", "3"], stderr=capf)
+                     "-w", out, "--count", "3"], stderr=capf)
         wait_until(lambda: log_has(logf.name, "capture client attached"),
                    what="the proxy's 'capture client attached'")
         for i in range(3):
@@ -560,7 +560,7 @@ class PcapTest(TestCase):
         for reorder in (False, True):
             path = self.generated(reorder)
             out = os.path.join(self.tmp, f"g{reorder}.ucap")
-            r = run("capture", "--pcap", path, "-o", out, "--config",
+            r = run("capture", "--pcap", path, "-w", out, "--config",
                     plain(self))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("requests lost: 0", r.stderr)
@@ -573,21 +573,21 @@ class PcapTest(TestCase):
             gor = os.path.join(self.tmp, f"g{reorder}.gor")
             self.assertEqual(run("capture", "--config", plain(self),
                                  "--file", out, "--format", "gor",
-                                 "-o", gor).returncode, 0)
+                                 "-w", gor).returncode, 0)
             g = open(gor, "rb").read()
             self.assertEqual(g.count(b"p" * 300), 2)
             self.assertEqual(g.count(b"0123456789abc"), 2)
             self.assertEqual(g.count(b"\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n"), 2)
             if reorder:
                 again = run("capture", "--config", plain(self), "--pcap",
-                            path, "-o", out + "2")
+                            path, "-w", out + "2")
                 self.assertRegex(again.stderr,
                                  r"retransmitted bytes dropped: [1-9]")
 
     def test_lost_segment_is_counted_not_silent(self):
         path = self.generated(False, lose=True)
         out = os.path.join(self.tmp, "lost.ucap")
-        r = run("capture", "--pcap", path, "-o", out)
+        r = run("capture", "--pcap", path, "-w", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stderr, r"requests lost: 1 \(gap 1\)")
         self.assertRegex(r.stderr, r"gaps: 1 \(37 bytes never captured\)")
@@ -646,7 +646,7 @@ class PcapTest(TestCase):
         if dropped:
             self.skipTest(f"tcpdump itself dropped {dropped} packets")
         out = os.path.join(self.tmp, "real.ucap")
-        r = run("capture", "--pcap", path, "-o", out)
+        r = run("capture", "--pcap", path, "-w", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("requests lost: 0", r.stderr)
         r, js = stats(out)
@@ -696,17 +696,17 @@ class GorTest(TestCase):
         u = os.path.join(self.tmp, "a.ucap")
         # the format's fidelity: masking off (the file says masking=none)
         plain = globals()["plain"](self)
-        r = run("capture", "--gor", a, "-o", u, "--config", plain)
+        r = run("capture", "--gor", a, "-w", u, "--config", plain)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("exchanges: 4 (1 without response)", r.stderr)
         b = os.path.join(self.tmp, "b.gor")
-        self.assertEqual(run("capture", "--file", u, "--format", "gor", "-o",
+        self.assertEqual(run("capture", "--file", u, "--format", "gor", "-w",
                              b, "--config", plain).returncode, 0)
         # canonical .gor -> umbra -> .gor is byte for byte
         self.assertEqual(open(b, "rb").read(), src)
         # umbra -> gor -> umbra keeps every record
         u2 = os.path.join(self.tmp, "b.ucap")
-        self.assertEqual(run("capture", "--gor", b, "-o", u2, "--config",
+        self.assertEqual(run("capture", "--gor", b, "-w", u2, "--config",
                              plain).returncode, 0)
         _, s1 = stats(u)
         _, s2 = stats(u2)
@@ -738,7 +738,7 @@ class GorTest(TestCase):
         with open(p, "wb") as f:
             f.write(b"".join(items))
         u = os.path.join(self.tmp, "v.ucap")
-        r = run("capture", "--gor", p, "-o", u, "--config", plain(self))
+        r = run("capture", "--gor", p, "-w", u, "--config", plain(self))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("1 replayed responses skipped, 1 unreadable", r.stderr)
         self.assertIn("requests lost: 1 (parse 1)", r.stderr)
@@ -749,7 +749,7 @@ class GorTest(TestCase):
         self.assertEqual(js["lost"]["parse"], 1)
         g = os.path.join(self.tmp, "v2.gor")
         run("capture", "--config", plain(self), "--file", u, "--format",
-            "gor", "-o", g)
+            "gor", "-w", g)
         data = open(g, "rb").read()
         self.assertIn(b"3\r\nabc\r\n0\r\n\r\n", data, "one chunk")
         self.assertIn(b"2 " + b"a" * 40 + b" %d 7000\n" % (t + 7000), data)
@@ -778,7 +778,7 @@ class ReplayTest(TestCase):
         with open(g, "wb") as f:
             f.write(b"".join(items))
         u = os.path.join(self.tmp, "r.ucap")
-        self.assertEqual(run("capture", "--gor", g, "-o", u,
+        self.assertEqual(run("capture", "--gor", g, "-w", u,
                              "--compress").returncode, 0)
         return u
 
@@ -846,15 +846,15 @@ class ReplayTest(TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("junk.ucap: byte 0: not an umbra capture file",
                       r.stderr)
-        r = run("capture", "-o", "x")
+        r = run("capture", "-w", "x")
         self.assertEqual(r.returncode, 2)
         self.assertIn("give exactly one of", r.stderr)
         r = run("capture", "--from-proxy", "--socket",
-                os.path.join(self.tmp, "none.sock"), "-o",
+                os.path.join(self.tmp, "none.sock"), "-w",
                 os.path.join(self.tmp, "o.ucap"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot connect to the proxy's capture tap", r.stderr)
-        r = run("capture", "--gor", junk, "-o", u)
+        r = run("capture", "--gor", junk, "-w", u)
         self.assertEqual(r.returncode, 1)
         self.assertIn("exists (use --force", r.stderr)
 

@@ -45,7 +45,7 @@ class CaptureAccountingTest(TestCase):
         with open(p, "wb") as f:
             f.write(pcap_bytes(pkts))
         out = os.path.join(self.tmp, "x.ucap")
-        r = run("capture", "--pcap", p, "-o", out, "--config", self.cfg())
+        r = run("capture", "--pcap", p, "-w", out, "--config", self.cfg())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("4 exchanges written", r.stderr)
         self.assertEqual(seen_line(r.stderr), (6, 4, 0, 2))
@@ -82,12 +82,12 @@ class CaptureAccountingTest(TestCase):
                 f.write(gor_item(ord("1"), gid, t + i * 1000, -1, q))
                 f.write(gor_item(ord("2"), gid, t + i * 1000 + 5, 5, RESP))
         out = os.path.join(self.tmp, "g.ucap")
-        r = run("capture", "--gor", g, "-o", out, "--config", self.cfg(),
+        r = run("capture", "--gor", g, "-w", out, "--config", self.cfg(),
                 "--filter", "path=/ok/1")
         self.assertEqual(r.returncode, 0, r.stderr)
         # the filter comes first: what it leaves out is not masked
         self.assertEqual(seen_line(r.stderr), (8, 1, 7, 0))
-        r = run("capture", "--gor", g, "-o", out, "--config", self.cfg(),
+        r = run("capture", "--gor", g, "-w", out, "--config", self.cfg(),
                 "--force")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(seen_line(r.stderr), (8, 6, 0, 2))
@@ -106,7 +106,7 @@ class CaptureAccountingTest(TestCase):
             ["--file", os.path.join(self.tmp, "missing.ucap")],
         ]
         for a in attempts:
-            p = subprocess.run([UMBRA, "capture", *a, "-o", "out.ucap"],
+            p = subprocess.run([UMBRA, "capture", *a, "-w", "out.ucap"],
                                cwd=cwd, capture_output=True, timeout=30)
             self.assertNotEqual(p.returncode, 0, a)
             self.assertEqual(sorted(os.listdir(cwd)), ["junk.pcap"],
@@ -115,7 +115,7 @@ class CaptureAccountingTest(TestCase):
         open(os.path.join(cwd, "out.ucap"), "w").close()
         g = os.path.join(self.tmp, "e.gor")
         open(g, "wb").close()
-        p = subprocess.run([UMBRA, "capture", "--gor", g, "-o", "out.ucap"],
+        p = subprocess.run([UMBRA, "capture", "--gor", g, "-w", "out.ucap"],
                            cwd=cwd, capture_output=True, timeout=30)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"exists", p.stderr)

@@ -194,7 +194,7 @@ class MidstreamCaptureTest(TestCase):
                          f"[127.0.0.1:1]\nmask:\n  key_file: "
                          f"{self.tmp}/k.key\n")
         out = os.path.join(self.tmp, "mid.ucap")
-        r = run("capture", "--pcap", path, "-o", out, "--config", cfg,
+        r = run("capture", "--pcap", path, "-w", out, "--config", cfg,
                 "--port", str(srv.port))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("connections joined mid-stream (no SYN seen): 8",

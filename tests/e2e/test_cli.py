@@ -126,10 +126,46 @@ class CheckConfigTest(TestCase):
             "\"enabled\"?)",
         ])
 
-    def test_missing_file_exit_1(self):
-        r = run("check-config", os.path.join(self.tmp, "none.yaml"))
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("cannot open: No such file or directory", r.stderr)
+    def test_missing_file_exit_2_with_the_command(self):
+        # README: 2 for bad usage and missing files, nothing was done
+        none = os.path.join(self.tmp, "none.yaml")
+        for args in (["check-config", none], ["status", none],
+                     ["findings", none], ["events", "list", none],
+                     ["export", none, "--list"], ["drift", none],
+                     ["snapshots", "list", none]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(f"umbra {args[0]}: cannot load the config {none}",
+                          r.stderr)
+            self.assertIn("cannot open: No such file or directory",
+                          r.stderr)
+
+    def test_version_anywhere(self):
+        for args in (["-V"], ["status", "--version"],
+                     ["check-config", "x.yaml", "--version"],
+                     ["events", "list", "--version"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            self.assertRegex(r.stdout, r"^umbra \d+\.\d+\.\d+")
+
+    def test_snapshot_bad_id_exits_2(self):
+        conf = os.path.join(self.tmp, "conf")
+        os.makedirs(conf)
+        os.makedirs(os.path.join(self.tmp, "d", "snapshots"))
+        cfg = self.write("c.yaml", (
+            "service: snapcli\nproduction:\n  upstreams: [127.0.0.1:1]\n"
+            f"  config_dir: {conf}\nstore:\n  path: {self.tmp}/d/u.db\n"))
+        r = run("snapshots", "list", cfg, "-o", "json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, []),
+                         r.stderr)
+        r = run("snapshots", "diff", cfg, "-o", "json")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        for args, why in ((["diff", cfg, "zzzz"], "bad snapshot"),
+                          (["diff", cfg, "abcd", "current"], "no snapshot"),
+                          (["show", cfg, "zzzz"], "bad snapshot")):
+            r = run("snapshots", *args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("umbra snapshots: " + why, r.stderr)
 
     def test_secret_file_too_open(self):
         key = self.write("mask.key", "k" * 32, mode=0o640)

@@ -165,7 +165,7 @@ class DaemonClientTest(unittest.TestCase):
             f.write("service: plain\nproduction:\n  upstreams: "
                     "[127.0.0.1:1]\nmask: {enabled: false}\n")
         ucap = os.path.join(self.tmp, "r.ucap")
-        self.umbra("capture", "--gor", g, "-o", ucap, "--config", plain)
+        self.umbra("capture", "--gor", g, "-w", ucap, "--config", plain)
         target = f"127.0.0.1:{self.lport}"
         r = self.umbra("replay", ucap, "--target", target, "--config",
                        self.cfg, "--announce", "shadow", ok=(2,))
@@ -182,10 +182,10 @@ class DaemonClientTest(unittest.TestCase):
 
     def test_events_add_then_list(self):
         r = self.umbra("events", "add", self.cfg, "--kind", "deploy",
-                       "--version", "v9.8.7", "--message", "canary out",
+                       "--deploy-version", "v9.8.7", "--message", "canary out",
                        "--side", "production")
         self.assertRegex(r.stdout, r"^recorded deploy on production at "
-                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: v9.8.7: canary"
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: v9.8.7: canary"
                          r" out\n$")
         r = self.umbra("events", "add", self.cfg, "-k", "note", "-m",
                        "looked at it", "--start", "-2m", "--json")
@@ -233,7 +233,7 @@ class DaemonClientTest(unittest.TestCase):
         self.assertRegex(lines[0], r"^TIME \(UTC\)\s+METRIC\s+SEVERITY\s+"
                          r"SUMMARY$")
         for l in lines[1:]:
-            self.assertRegex(l, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  \S+\s+"
+            self.assertRegex(l, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+\s+"
                              r"(low|medium|high|critical)\s+\S")
         rows = json.loads(self.umbra("findings", self.cfg, "--json").stdout)
         self.assertEqual(len(rows), len(lines) - 1)
@@ -293,7 +293,7 @@ class DaemonClientTest(unittest.TestCase):
         def followed():
             with open(path) as f:
                 t = f.read()
-            return t if re.search(r"\n\s*\d+  \S+ \S+Z  finding ", t) \
+            return t if re.search(r"\n\s*\d+  \S+Z  finding ", t) \
                 else None
         wait_until(followed, WAIT, "a finding printed by the follower",
                    interval=0.25)
@@ -341,7 +341,10 @@ class NoDaemonTest(TestCase):
             r = run(*args, cwd=self.tmp)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
-            self.assertIn("no daemon answers on " + self.url, r.stderr)
+            # said as what it is, not as a daemon that does not answer
+            self.assertIn(f"umbra {args[0]}: the API token file ", r.stderr)
+            self.assertIn("api.token does not exist", r.stderr)
+            self.assertNotIn("no daemon answers", r.stderr)
         # a token from an earlier run, nothing listening now
         self.write("umbra-data/api.token", "cd" * 32 + "\n", mode=0o600)
         for args in (["status", cfg], ["events", "add", cfg, "-k", "note",

@@ -164,11 +164,11 @@ mask:
         cfg = self.write("m.yaml", "service: s\nproduction:\n  upstreams: "
                          f"[127.0.0.1:1]\nmask:\n  key_file: {self.tmp}/k.key\n")
         out = os.path.join(self.tmp, "g.ucap")
-        r = run("capture", "--gor", g, "-o", out, "--config", cfg)
+        r = run("capture", "--gor", g, "-w", out, "--config", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"{len(CASES)} exchanges written", r.stderr)
         back = os.path.join(self.tmp, "back.gor")
-        r = run("capture", "--file", out, "-o", back, "--format", "gor",
+        r = run("capture", "--file", out, "-w", back, "--format", "gor",
                 "--config", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         items = open(back, "rb").read().split(SEP)

@@ -129,7 +129,7 @@ mask:
         cfg = self.write("m.yaml", "service: s\nproduction:\n  upstreams: "
                          f"[127.0.0.1:1]\nmask:\n  key_file: {self.tmp}/k.key\n")
         out = os.path.join(self.tmp, "g.ucap")
-        r = run("capture", "--gor", g, "-o", out, "--config", cfg)
+        r = run("capture", "--gor", g, "-w", out, "--config", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         data = open(out, "rb").read()
         for _, forbidden in CASES:

@@ -7,6 +7,7 @@ back through umbra's Prometheus metric source."""
 import json
 import os
 import random
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -46,19 +47,32 @@ class ExportTest(TestCase):
                 "--from", "2025-11-27T04:00:00Z", "--to", str(START + 2))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines(), [
-            "service,side,metric,endpoint,time,value,min,max,count,"
+            "service,side,metric,unit,endpoint,time,value,min,max,count,"
             "resolution",
-            "web,shadow,cpu,,2025-11-27T04:00:00.000Z,0,0,0,1,raw",
-            "web,shadow,cpu,,2025-11-27T04:00:01.000Z,0.2,0.2,0.2,1,raw",
-            "web,shadow,cpu,,2025-11-27T04:00:02.000Z,0.4,0.4,0.4,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:00.000Z,0,0,0,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:01.000Z,0.2,0.2,0.2,1,raw",
+            "web,shadow,cpu,cores,,2025-11-27T04:00:02.000Z,0.4,0.4,0.4,1,raw",
         ])
         # endpoint names with a comma are quoted
-        r = run("export", "--db", self.db, "-s", "production/latency_p99",
+        r = run("export", "--db", self.db, "--series", "production/latency_p99",
                 "--endpoint", "*", "--from", str(START), "--to",
                 str(START))
         self.assertEqual(r.stdout.splitlines()[1],
-                         'web,production,latency_p99,"GET /a,b",'
+                         'web,production,latency_p99,s,"GET /a,b",'
                          '2025-11-27T04:00:00.000Z,0.25,0.25,0.25,1,raw')
+
+    def test_csv_numbers_are_compact(self):
+        # 0.2 * 3 is 0.6000000000000001 as a double: CSV says 0.6
+        r = run("export", "--db", self.db, "--series", "*/*",
+                "--from", str(START), "--to", str(START + 149))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = r.stdout.splitlines()[1:]
+        self.assertGreater(len(rows), 100)
+        for row in rows:
+            for v in row.rsplit(",", 5)[1:5]:
+                digits = v.lstrip("-").split("e")[0].replace(".", "")
+                self.assertLessEqual(len(digits.lstrip("0")), 15, row)
+        self.assertIn(",0.6,", r.stdout)
 
     def test_json_rollups_and_globs(self):
         r = run("export", "--db", self.db, "--series", "*/memory",
@@ -84,9 +98,31 @@ class ExportTest(TestCase):
                          f"[127.0.0.1:9]\nstore:\n  path: {self.db}\n")
         r = run("export", cfg, "--list")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("web/shadow/cpu\n", r.stdout)
-        self.assertIn("web/production/latency_p99 GET /a,b\n", r.stdout)
-        r = run("export", cfg, "-s", "cpu", "--from", str(START),
+        # each line is what --series (and --endpoint) take
+        self.assertIn("shadow/cpu\n", r.stdout)
+        self.assertIn("production/latency_p99 --endpoint 'GET /a,b'\n",
+                      r.stdout)
+        for line in r.stdout.splitlines():
+            args = shlex.split(line)
+            x = run("export", cfg, "--series", *args, "--from", str(START),
+                    "--to", str(START + 2))
+            self.assertEqual(x.returncode, 0, (line, x.stderr))
+            self.assertGreater(len(x.stdout.splitlines()), 1, line)
+        # without a config: every service, named
+        r = run("export", "--db", self.db, "--list")
+        self.assertIn("shadow/cpu --service web\n", r.stdout)
+        # -o json: the same series as rows; -o json of points is --format
+        rows = json.loads(run("export", cfg, "--list", "-o", "json").stdout)
+        self.assertIn({"series": "shadow/cpu", "endpoint": "",
+                       "service": "web", "unit": "cores"}, rows)
+        pts = ["export", cfg, "--series", "shadow/cpu", "--from",
+               str(START), "--to", str(START + 2)]
+        self.assertEqual(run(*pts, "-o", "json").stdout,
+                         run(*pts, "--format", "json").stdout)
+        r = run(*pts, "-o", "yaml")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-o yaml is for --list", r.stderr)
+        r = run("export", cfg, "--series", "cpu", "--from", str(START),
                 "--to", str(START))
         self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
 
@@ -94,19 +130,19 @@ class ExportTest(TestCase):
         cases = [
             (["--series", "cpu"], 2, "which store?"),
             (["--db", self.db], 2, "which series?"),
-            (["--db", self.db, "-s", "a/b/c"], 2, "bad --series 'a/b/c'"),
-            (["--db", self.db, "-s", "cpu", "--from", "yesterday"], 2,
-             "bad --from 'yesterday': expected RFC 3339"),
-            (["--db", self.db, "-s", "cpu", "--to", "2025-11-27T04:00:00"],
+            (["--db", self.db, "--series", "a/b/c"], 2, "bad --series 'a/b/c'"),
+            (["--db", self.db, "--series", "cpu", "--from", "yesterday"], 2,
+             "bad --from 'yesterday': expected a duration ago (1h, -1h)"),
+            (["--db", self.db, "--series", "cpu", "--to", "2025-11-27T04:00:00"],
              2, "missing time zone"),
-            (["--db", self.db, "-s", "cpu", "--from", "now", "--to", "-1h"],
+            (["--db", self.db, "--series", "cpu", "--from", "now", "--to", "-1h"],
              2, "--from is after --to"),
-            (["--db", self.db, "-s", "cpu", "-f", "xml"], 2, "bad --format"),
-            (["--db", self.db, "-s", "cpu", "-r", "5m"], 2,
+            (["--db", self.db, "--series", "cpu", "--format", "xml"], 2, "bad --format"),
+            (["--db", self.db, "--series", "cpu", "--resolution", "5m"], 2,
              "bad --resolution"),
-            (["--db", self.db, "-s", "shadw/cpu"], 1,
+            (["--db", self.db, "--series", "shadw/cpu"], 1,
              "no series match 'shadw/cpu'"),
-            (["--db", os.path.join(self.tmp, "none.db"), "-s", "cpu"], 1,
+            (["--db", os.path.join(self.tmp, "none.db"), "--series", "cpu"], 1,
              "cannot read the store"),
         ]
         for args, code, msg in cases:
@@ -168,8 +204,8 @@ class StoreCrashTest(TestCase):
         self.assertGreaterEqual(n, acked, f"seed {seed}")
         # ... and what survived is a prefix of what was appended
         self.assertEqual(n, int(top) + 1, f"seed {seed}")
-        r = run("export", "--db", db, "-s", "production/m0", "--from", "0",
-                "--to", "now", "-r", "raw")
+        r = run("export", "--db", db, "--series", "production/m0", "--from", "0",
+                "--to", "now", "--resolution", "raw")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreater(len(r.stdout.splitlines()), n // 20 - 1)
 

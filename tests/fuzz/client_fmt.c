@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cmd_limit_parse(s, &n, &why) == 0 &&
 	    (n < 1 || n > CMD_LIST_LIMIT_MAX))
 		abort();
-	if (cmd_event_time(s, FUZZ_NOW, &ns, &why) != 0 && !why)
+	if (cmd_time_parse(s, FUZZ_NOW, &ns, &why) != 0 && !why)
 		abort();
 	free(s);
 	return 0;

@@ -52,9 +52,14 @@ Test(since, times)
 		     0);
 	cr_assert_eq(w, 3600 * NS_PER_S);
 	cr_assert(t);
-	cr_assert_eq(cmd_since_parse("2026-01-30T12:00:00", NOW, &w, &t, &why),
+	cr_assert_eq(cmd_since_parse("2026-01-30T13:00:00+01:00", NOW, &w, &t,
+				     &why),
 		     0);
 	cr_assert_eq(w, 86400 * NS_PER_S);
+	/* "-1h" is one hour ago, as "1h" */
+	cr_assert_eq(cmd_since_parse("-1h", NOW, &w, &t, &why), 0);
+	cr_assert_eq(w, 3600 * NS_PER_S);
+	cr_assert_not(t);
 	cr_assert_eq(cmd_since_parse("1769857200", NOW, &w, &t, &why), 0);
 	cr_assert_eq(w, 3600 * NS_PER_S);
 	cr_assert(t);
@@ -71,12 +76,13 @@ static void since_bad(const char *s, int rc, const char *why_part)
 }
 
 Test(since, zero_window) { since_bad("0", ERR_RANGE, "longer than 0"); }
-Test(since, future) { since_bad("2026-02-01T00:00:00Z", ERR_RANGE, "future"); }
-Test(since, now_is_not_a_window) { since_bad("now", ERR_PARSE, "expected"); }
-Test(since, relative_time) { since_bad("-1h", ERR_PARSE, "expected"); }
+Test(since, future) { since_bad("2026-02-01T00:00:00Z", ERR_RANGE, "not in the past"); }
+Test(since, now_is_not_a_window) { since_bad("now", ERR_RANGE, "not in the past"); }
+Test(since, ahead) { since_bad("+1h", ERR_RANGE, "not in the past"); }
+Test(since, no_zone) { since_bad("2026-01-30T12:00:00", ERR_PARSE, "time zone"); }
 Test(since, words) { since_bad("yesterday", ERR_PARSE, "expected"); }
-Test(since, empty) { since_bad("", ERR_PARSE, "expected"); }
-Test(since, trailing_junk) { since_bad("2026-01-31T11:00:00Zx", ERR_PARSE, "expected"); }
+Test(since, empty) { since_bad("", ERR_PARSE, "empty"); }
+Test(since, trailing_junk) { since_bad("2026-01-31T11:00:00Zx", ERR_PARSE, "junk"); }
 Test(since, bad_unit) { since_bad("5y", ERR_PARSE, "expected"); }
 Test(since, too_long)
 {
@@ -108,42 +114,62 @@ Test(limit, values)
 
 /* ------------------------------------------------------------ events */
 
-Test(event_time, forms)
+Test(time_parse, forms)
 {
 	int64_t ns;
 	const char *why = NULL;
-	cr_assert_eq(cmd_event_time("now", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("now", NOW, &ns, &why), 0);
 	cr_assert_eq(ns, NOW);
-	cr_assert_eq(cmd_event_time("-10m", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("-10m", NOW, &ns, &why), 0);
 	cr_assert_eq(ns, NOW - 600 * NS_PER_S);
-	cr_assert_eq(cmd_event_time("+5m", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("+5m", NOW, &ns, &why), 0);
 	cr_assert_eq(ns, NOW + 300 * NS_PER_S);
-	cr_assert_eq(cmd_event_time("1769860800", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("1769860800", NOW, &ns, &why), 0);
 	cr_assert_eq(ns, NOW);
-	cr_assert_eq(cmd_event_time("1769860800.5", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("1769860800.5", NOW, &ns, &why), 0);
 	cr_assert_eq(ns, NOW + NS_PER_S / 2);
-	cr_assert_eq(cmd_event_time("2026-01-31T12:00:00Z", NOW, &ns, &why), 0);
+	cr_assert_eq(cmd_time_parse("2026-01-31T12:00:00Z", NOW, &ns, &why), 0);
+	cr_assert_eq(ns, NOW);
+	/* one grammar: a bare duration is that long ago, as with the minus */
+	cr_assert_eq(cmd_time_parse("1h", NOW, &ns, &why), 0);
+	cr_assert_eq(ns, NOW - 3600 * NS_PER_S);
+	cr_assert_eq(cmd_time_parse("-1h", NOW, &ns, &why), 0);
+	cr_assert_eq(ns, NOW - 3600 * NS_PER_S);
+	/* RFC 3339 with a fraction and an offset */
+	cr_assert_eq(cmd_time_parse("2026-01-31T13:00:00.25+01:00", NOW, &ns,
+				    &why),
+		     0);
+	cr_assert_eq(ns, NOW + NS_PER_S / 4);
+	cr_assert_eq(cmd_time_parse("2026-01-31T11:30:00-00:30", NOW, &ns, &why),
+		     0);
 	cr_assert_eq(ns, NOW);
 }
 
-Test(event_time, malformed)
+Test(time_parse, malformed)
 {
 	int64_t ns;
 	const char *why = NULL;
-	cr_assert_eq(cmd_event_time("", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("-", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("-10", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("+ten", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("tomorrow", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("2026-13-01T00:00:00Z", NOW, &ns, &why),
+	cr_assert_eq(cmd_time_parse("", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("-", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("-10", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("+ten", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("tomorrow", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("2026-13-01T00:00:00Z", NOW, &ns, &why),
 		     ERR_PARSE);
-	cr_assert_eq(cmd_event_time("2026-01-31 12:00:00", NOW, &ns, &why),
+	cr_assert_eq(cmd_time_parse("2026-01-31 12:00:00", NOW, &ns, &why),
 		     ERR_PARSE);
-	cr_assert_eq(cmd_event_time("2026-01-31T12:00:00+01", NOW, &ns, &why),
+	cr_assert_eq(cmd_time_parse("2026-01-31T12:00:00+01", NOW, &ns, &why),
 		     ERR_PARSE);
-	cr_assert_eq(cmd_event_time("1.2.3", NOW, &ns, &why), ERR_PARSE);
-	cr_assert_eq(cmd_event_time("9999999999", NOW, &ns, &why), ERR_RANGE);
-	cr_assert_eq(cmd_event_time("2101-01-01T00:00:00Z", NOW, &ns, &why),
+	cr_assert_eq(cmd_time_parse("2026-01-31T12:00:00", NOW, &ns, &why),
+		     ERR_PARSE, "RFC 3339 has a zone");
+	cr_assert_eq(cmd_time_parse("2026-01-31T12:00:00.Z", NOW, &ns, &why),
+		     ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("2026-01-31T12:00:00+25:00", NOW, &ns,
+				    &why),
+		     ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("1.2.3", NOW, &ns, &why), ERR_PARSE);
+	cr_assert_eq(cmd_time_parse("9999999999", NOW, &ns, &why), ERR_RANGE);
+	cr_assert_eq(cmd_time_parse("2101-01-01T00:00:00Z", NOW, &ns, &why),
 		     ERR_RANGE);
 }
 
@@ -180,9 +206,9 @@ Test(fmt, api_time)
 {
 	char t[CMD_TIME_LEN];
 	cr_assert_str_eq(cmd_fmt_api_time("2026-11-27T07:44:56.532Z", t),
-			 "2026-11-27 07:44:56Z");
+			 "2026-11-27T07:44:56Z");
 	cr_assert_str_eq(cmd_fmt_api_time("2026-11-27T07:44:56Z", t),
-			 "2026-11-27 07:44:56Z");
+			 "2026-11-27T07:44:56Z");
 	cr_assert_str_eq(cmd_fmt_api_time("yesterday", t), "yesterday");
 	cr_assert_str_eq(cmd_fmt_api_time("", t), "-");
 	cr_assert_str_eq(cmd_fmt_api_time(NULL, t), "-");
@@ -304,7 +330,7 @@ Test(render, status_ok_and_held)
 		  "%s", b.data);
 	cr_assert(strstr(b.data, "shadow      1 replica up\n"), "%s", b.data);
 	cr_assert(strstr(b.data, "findings    none open\n"), "%s", b.data);
-	cr_assert(strstr(b.data, "last action 2026-01-31 11:59:00Z: scale ok "
+	cr_assert(strstr(b.data, "last action 2026-01-31T11:59:00Z: scale ok "
 				 "(set replicas: ok)"),
 		  "%s", b.data);
 	cr_assert(strstr(b.data, "stress test idle"), "%s", b.data);
@@ -381,8 +407,8 @@ Test(render, findings)
 	cmd_render_findings(f, "in the last 1h", &b);
 	cr_assert_str_eq(b.data,
 			 "TIME (UTC)            METRIC        SEVERITY  SUMMARY\n"
-			 "2026-01-31 11:00:00Z  cpu           critical  cpu up\n"
-			 "2026-01-31 10:00:00Z  -             -         -\n");
+			 "2026-01-31T11:00:00Z  cpu           critical  cpu up\n"
+			 "2026-01-31T10:00:00Z  -             -         -\n");
 	buf_free(&b);
 	json_decref(f);
 	json_decref(none);
@@ -402,14 +428,14 @@ Test(render, events)
 		b.data,
 		"START (UTC)           END                   TYPE          SIDE "
 		"       TEXT\n"
-		"2026-01-31 11:00:00Z  -                     deploy        "
+		"2026-01-31T11:00:00Z  -                     deploy        "
 		"production  v2: out\n"
-		"2026-01-31 09:00:00Z  2026-01-31 10:00:00Z  scheduled     both "
+		"2026-01-31T09:00:00Z  2026-01-31T10:00:00Z  scheduled     both "
 		"       batch\n");
 	buf_reset(&b);
 	cmd_render_event(json_array_get(e, 1), &b);
-	cr_assert_str_eq(b.data, "recorded scheduled on both at 2026-01-31 "
-				 "09:00:00Z until 2026-01-31 10:00:00Z: batch\n");
+	cr_assert_str_eq(b.data, "recorded scheduled on both at 2026-01-31T"
+				 "09:00:00Z until 2026-01-31T10:00:00Z: batch\n");
 	buf_free(&b);
 	json_decref(e);
 }
@@ -435,18 +461,18 @@ Test(render, actions_chain)
 	const char *want =
 		"TIME (UTC)            RECORD       WHAT (newest decision first; "
 		"its actions and their outcomes below it)\n"
-		"2026-01-31 11:00:00Z  decision     rule cpu -> rollback  "
+		"2026-01-31T11:00:00Z  decision     rule cpu -> rollback  "
 		"(finding 7)\n"
 		"                        action     rollback started: restore\n"
-		"2026-01-31 11:02:00Z      outcome  rollback verified: "
+		"2026-01-31T11:02:00Z      outcome  rollback verified: "
 		"recovered\n"
 		"                      (its action is older than the window)\n"
-		"2026-01-31 10:00:00Z      outcome  alert ok\n";
+		"2026-01-31T10:00:00Z      outcome  alert ok\n";
 	cr_assert_str_eq(b.data, want);
 	buf_reset(&b);
 	json_t *none = json_array();
-	cmd_render_actions(none, "since 2026-01-31 10:00:00Z", &b);
-	cr_assert_str_eq(b.data, "no decisions or actions since 2026-01-31 "
+	cmd_render_actions(none, "since 2026-01-31T10:00:00Z", &b);
+	cr_assert_str_eq(b.data, "no decisions or actions since 2026-01-31T"
 				 "10:00:00Z\n");
 	json_decref(none);
 	buf_free(&b);
@@ -459,7 +485,7 @@ Test(render, notes)
 		      "\"kind\":\"finding\",\"text\":\"cpu critical\"}]");
 	buf_t b = BUF_INIT;
 	cmd_render_notes(n, &b);
-	cr_assert_str_eq(b.data, "     7  2026-01-31 11:00:00Z  finding   cpu "
+	cr_assert_str_eq(b.data, "     7  2026-01-31T11:00:00Z  finding   cpu "
 				 "critical\n");
 	buf_free(&b);
 	json_decref(n);
