@@ -118,7 +118,7 @@ class AnalyzeNabTest(TestCase):
         self.assertEqual(n, 58)
         # ensemble2, the previous default, still meets issue 8's targets
         # (75.0 / 67.1 / 80.5) with 76.08 / 68.00 / 80.89.
-        r = run("analyze", "--nab", NAB, "--out", out, "-d", "ensemble2")
+        r = run("analyze", "--nab", NAB, "--out", out, "--detector", "ensemble2")
         self.assertEqual(r.returncode, 0, r.stderr)
         s = self.scores(r.stdout)
         self.assertGreaterEqual(s[("ensemble2", "standard")], 75.0)
