@@ -14,6 +14,16 @@ UMBRA = os.environ.get("UMBRA", "build/umbra")
 TOOLS = os.environ.get("TOOLS", "build/tools")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_TIMEOUT = 30  # seconds; no single command in a test may take longer
+# A sanitizer build (make SANITIZE=..., in build/san-*) runs the same tests.
+SANITIZED = "/san-" in os.path.realpath(UMBRA)
+
+
+def mem_bound(mb):
+    """A peak-memory bound of mb MB for the plain build, as the build under
+    test can hold it: ASan adds redzones around every allocation and keeps
+    freed memory in a quarantine of 256 MB (quarantine_size_mb), so a
+    sanitizer build gets twice the bound plus that."""
+    return 2 * mb + 256 if SANITIZED else mb
 
 _live = []
 

@@ -10,7 +10,8 @@ import os
 import socket
 import threading
 
-from lib import TestCase, http_exchange, read_http_message, run, wait_until
+from lib import (TestCase, http_exchange, mem_bound, read_http_message, run,
+                 wait_until)
 from test_capture import Tap
 
 
@@ -129,6 +130,7 @@ class LargeBodiesCaptureTest(TestCase):
                             "json").stdout)
         self.assertEqual(js["exchanges"], 2 * len(sizes))
         self.assertEqual(js["lost"]["mask"], 0)
+        bound = mem_bound(bound)
         self.assertLess(px_mb, bound, f"proxy VmHWM {px_mb:.0f} MB")
         self.assertLess(cap_mb, bound, f"capture VmHWM {cap_mb:.0f} MB")
         print(f"\n  sizes {sizes} MB: VmHWM proxy {px_mb:.0f} MB, capture "
