@@ -49,6 +49,12 @@ bool mit__cmd_poll(mit_cmd_t *c, int64_t now_mono);
 /* Kills and reaps a command still running; frees its buffers. */
 void mit__cmd_free(mit_cmd_t *c);
 
+/* snapshot.c: the parsers of the snapshot store's and the journal's
+ * lines. true when s[0..n) is lowercase hex; true and *out set when it is
+ * a decimal number of at most max (no sign, no space, at most 20 digits). */
+bool mit__is_hex(const char *s, size_t n);
+bool mit__parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
 /* ------------------------------------------------------------ trees */
 /* snapshot.c: one walked entry of a config tree. */
 typedef struct mit__entry {

@@ -54,6 +54,8 @@ struct mit_snaps {
 /* ------------------------------------------------------------ helpers */
 
 #define sha256_hex mit__sha256_hex
+#define is_hex mit__is_hex
+#define parse_u64 mit__parse_u64
 #define walk_tree mit__walk_tree
 #define walk_free mit__walk_free
 #define entry_content mit__entry_content
@@ -103,7 +105,7 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-static bool is_hex(const char *s, size_t n)
+bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
@@ -111,8 +113,8 @@ static bool is_hex(const char *s, size_t n)
 	return true;
 }
 
-/* A decimal number of at most max from s[0..n). */
-static bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+/* A decimal number of at most max from s[0..n) (mit_int.h). */
+bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	if (!n || n > 20)
 		return false;

@@ -78,33 +78,6 @@ void mit_txn_free(mit_txn_t *t)
 	t->ndirs = 0;
 }
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	if (!n || n > 20)
-		return false;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
-static bool is_sha(const char *s, size_t n)
-{
-	if (n != MIT_SNAP_ID_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* An absolute path without control characters, "." or ".." parts. */
 static bool abs_path_ok(const char *p, size_t n)
 {
@@ -156,7 +129,7 @@ int mit_txn_parse(const char *text, size_t len, mit_txn_t *t, int *line,
 #define KEY(k) (kl == strlen(k) && !memcmp(l, k, kl))
 		uint64_t u;
 		if (KEY("id")) {
-			if (!parse_u64(v, vl, &u) || !u)
+			if (!mit__parse_u64(v, vl, UINT64_MAX, &u) || !u)
 				err = "bad id";
 			t->id = u;
 			seen |= 1;
@@ -186,7 +159,7 @@ int mit_txn_parse(const char *text, size_t len, mit_txn_t *t, int *line,
 				err = "method must be exchange or files";
 			seen |= 8;
 		} else if (KEY("from") || KEY("to")) {
-			if (!is_sha(v, vl))
+			if (!(vl == MIT_SNAP_ID_LEN && mit__is_hex(v, vl)))
 				err = "bad snapshot id (64 lowercase hex digits)";
 			else
 				memcpy(KEY("from") ? t->from : t->to, v, vl);
@@ -202,12 +175,14 @@ int mit_txn_parse(const char *text, size_t len, mit_txn_t *t, int *line,
 			seen |= KEY("live") ? 64 : 0;
 		} else if (KEY("stage_ino")) {
 			const char *s2 = memchr(v, ' ', vl);
-			if (!s2 || !parse_u64(v, (size_t)(s2 - v), &t->stage_dev) ||
-			    !parse_u64(s2 + 1, vl - (size_t)(s2 - v) - 1,
-				       &t->stage_ino))
+			if (!s2 ||
+			    !mit__parse_u64(v, (size_t)(s2 - v), UINT64_MAX,
+					    &t->stage_dev) ||
+			    !mit__parse_u64(s2 + 1, vl - (size_t)(s2 - v) - 1,
+					    UINT64_MAX, &t->stage_ino))
 				err = "bad stage_ino (expected DEV INO)";
 		} else if (KEY("started")) {
-			if (!parse_u64(v, vl, &u) || u > INT64_MAX)
+			if (!mit__parse_u64(v, vl, UINT64_MAX, &u) || u > INT64_MAX)
 				err = "bad time";
 			t->started_ns = (int64_t)u;
 		} else if (KEY("dir")) {
