@@ -359,16 +359,28 @@ static void older_findings(mit_prop_t *p, int64_t now)
 }
 
 /* The candidate's own critical finding: opened after it was applied, not
- * explained by a scheduled task, and not production's move (the shadow
- * is judged against production's baseline of the same period). -1 none. */
-static int candidate_critical(const mit_prop_t *p)
+ * explained by a scheduled task, not production's move (the shadow is
+ * judged against production's baseline of the same period), and still
+ * over its threshold now that the soak has had MIT_PROP_MIN_DATA_TICKS
+ * ticks of data. A finding takes the analysis's confirmation ticks to
+ * open and its smoothed deviation lags the data: one that opens in the
+ * first ticks after the candidate was applied may stand on the previous
+ * config's requests (a deviation the shadow had before, surfacing on
+ * another quantile); once the candidate's own data has come in, such a
+ * deviation is back under its threshold and the finding does not count.
+ * -1 none. */
+static int candidate_critical(const mit_prop_t *p, const an_out_t *an)
 {
+	if (!an || p->info.data_ticks < MIT_PROP_MIN_DATA_TICKS)
+		return -1;
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		int64_t opened = 0;
 		const an_finding_t *f =
 		    mit_open_finding(p->eng, (an_metric_t)k, &opened);
+		const an_metric_view_t *v = &an->metric[k];
 		if (f && f->kind == AN_FIND_CRITICAL && !f->suppressed &&
-		    opened >= p->applied_ns && f->mover != AN_PROD)
+		    opened >= p->applied_ns && f->mover != AN_PROD &&
+		    v->valid && v->deviation >= v->threshold)
 			return k;
 	}
 	return -1;
@@ -442,7 +454,7 @@ static void soak_tick(mit_prop_t *p, int64_t now, const an_out_t *an,
 			return;
 		}
 	}
-	int crit = candidate_critical(p);
+	int crit = candidate_critical(p, an);
 	if (crit >= 0) {
 		int64_t opened = 0;
 		const an_finding_t *f =

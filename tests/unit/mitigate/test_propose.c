@@ -336,6 +336,8 @@ Test(propose, critical_finding_rejects_with_evidence)
 	tick(13, 0.02, 0, 0);
 	tick(14, 0.02, 0, 0);
 	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	tick(14.3, 0.02, 0, 0); /* the candidate's own data comes in */
+	tick(14.6, 0.02, 0, 0);
 	tick(15, 9.0, AN_FIND_CRITICAL, AN_SHADOW);
 	cr_assert_eq(info()->verdict, MIT_PROP_REJECTED);
 	cr_assert_eq(info()->state, MIT_PROP_RESTORING);
