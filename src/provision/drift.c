@@ -354,6 +354,11 @@ void prov_drift_check(prov_drift_t *d, const char *trigger)
 					  &rep, rep.n == 0};
 		d->hooks.on_finding(&f, d->hooks.arg);
 	}
+	/* The first fingerprints of settled replicas: from here on a change
+	 * of either side is a "configuration changed" record. */
+	if (!d->have_last)
+		log_info("drift", "fingerprints taken", LF_S("trigger", trigger),
+			 LF_U("differences", rep.n));
 	free(d->last_sig);
 	d->last_sig = sig;
 	prov_drift_report_free(&rep);

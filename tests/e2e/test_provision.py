@@ -314,6 +314,10 @@ class RunTest(TestCase):
         u = Umbra(self, conf(extra="drift:\n  interval: 1h\n"))
         u.up("production")
         u.up("shadow")
+        # the first fingerprints of the settled replicas: changes are
+        # compared with them (an edit before them has nothing to differ
+        # from)
+        u.wait(r'msg="fingerprints taken"')
         conf_path = os.path.join(self.tmp, "conf/svc.conf")
         bad = SVC_CONF.replace("latency_ms = 0", "latency_ms = 250")
         differ = (r'level=warn mod=drift msg="production and shadow '
