@@ -34,6 +34,7 @@ struct mit_prop {
 	int64_t applied_ns;  /* the candidate went to the shadow's config */
 	int far[AN_METRIC__COUNT]; /* data ticks in a row at or over
 				      MIT_PROP_FAR_FACTOR x its threshold */
+	double far_prev[AN_METRIC__COUNT]; /* the last tick's deviation */
 	double capacity_before;
 	/* the soak's largest deviation per metric, and its threshold */
 	double max_dev[AN_METRIC__COUNT], thr[AN_METRIC__COUNT];
@@ -390,6 +391,14 @@ static int candidate_critical(const mit_prop_t *p, const an_out_t *an)
 static int far_over(mit_prop_t *p, const an_out_t *an)
 {
 	int worst = -1;
+	/* The soak's first MIT_PROP_MIN_DATA_TICKS data ticks are the
+	 * shadow's restart on the candidate: its errors while it comes up
+	 * (and the smoothed deviations' lag behind the data) are the
+	 * restart's, not the candidate's. The streak counts after them. */
+	if (p->info.data_ticks <= MIT_PROP_MIN_DATA_TICKS) {
+		memset(p->far, 0, sizeof(p->far));
+		return -1;
+	}
 	for (int k = 0; k < AN_METRIC__COUNT; k++) {
 		const an_metric_view_t *v = &an->metric[k];
 		/* warming included: a deviation 4 times the configured
@@ -398,7 +407,11 @@ static int far_over(mit_prop_t *p, const an_out_t *an)
 			p->far[k] = 0;
 			continue;
 		}
-		p->far[k] = v->deviation >= MIT_PROP_FAR_FACTOR * v->threshold
+		bool receding =
+		    v->deviation < MIT_PROP_FAR_RECEDING * p->far_prev[k];
+		p->far_prev[k] = v->deviation;
+		p->far[k] = v->deviation >= MIT_PROP_FAR_FACTOR * v->threshold &&
+				    !receding
 				? p->far[k] + 1
 				: 0;
 		if (p->far[k] >= MIT_PROP_FAR_TICKS &&

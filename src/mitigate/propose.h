@@ -70,6 +70,11 @@
 #define MIT_PROP_FAR_TICKS 2	    /* data ticks in a row that far over:
 					one tick can be a restart's cold
 					start, two in a row are behaviour */
+/* A tick counts toward the streak only while its deviation is not
+ * receding: one that fell by more than a tenth since the last tick is the
+ * analysis's smoothing forgetting something earlier (the shadow's restart
+ * on the candidate, whose refused copies are errors), not the candidate. */
+#define MIT_PROP_FAR_RECEDING 0.9
 #define MIT_PROP_MAX_EVIDENCE 16
 #define MIT_PROP_TEXT_MAX 1024 /* one evidence sentence: a finding's
 				  whole evidence (two causes, two

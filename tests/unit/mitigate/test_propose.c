@@ -594,6 +594,11 @@ Test(propose, far_over_threshold_rejects_without_a_finding)
 	tick(13, 0.02, 0, 0);
 	tick(14, 0.02, 0, 0);
 	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
+	/* the restart's ticks do not count, however far over */
+	tick(14.3, 9.0, 0, 0);
+	tick(14.6, 9.0, 0, 0);
+	tick(14.8, 2.5, 0, 0);
+	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
 	tick(15, 2.5, 0, 0); /* 10 times 0.25: one tick is not enough */
 	cr_assert_eq(info()->state, MIT_PROP_SOAKING);
 	tick(16, 2.5, 0, 0);
