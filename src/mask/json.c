@@ -266,28 +266,7 @@ static void decode_string(buf_t *out, const char *s, size_t n)
 				i += 6;
 			}
 		}
-		char u[4];
-		size_t k;
-		if (cp < 0x80) {
-			u[0] = (char)cp;
-			k = 1;
-		} else if (cp < 0x800) {
-			u[0] = (char)(0xc0 | cp >> 6);
-			u[1] = (char)(0x80 | (cp & 0x3f));
-			k = 2;
-		} else if (cp < 0x10000) {
-			u[0] = (char)(0xe0 | cp >> 12);
-			u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			u[2] = (char)(0x80 | (cp & 0x3f));
-			k = 3;
-		} else {
-			u[0] = (char)(0xf0 | cp >> 18);
-			u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			u[3] = (char)(0x80 | (cp & 0x3f));
-			k = 4;
-		}
-		buf_append(out, u, k);
+		mask__put_utf8(out, cp);
 	}
 }
 

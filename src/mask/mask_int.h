@@ -292,6 +292,10 @@ void mask__hit(mask_ctx_t *c, const mpos_t *pos, int src, int action,
  * case-insensitive, '-' and '_' ignored). */
 bool mask__key_sensitive(const mask_t *m, const char *k, size_t n);
 
+/* nested.c: appends code point cp (at most U+10FFFF) to out as UTF-8; the
+ * JSON unescaper and the charset decoders share it. */
+void mask__put_utf8(buf_t *out, uint32_t cp);
+
 /* What a key name says about a number under it (JSON numbers carry no
  * punctuation to tell a phone number from a count): a phone key (phone,
  * mobile, msisdn, fax, tel, cell) or an account-number key

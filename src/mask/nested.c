@@ -554,7 +554,8 @@ static int charset_kind(const char *ct, size_t ctl, const char *s, size_t n,
 	return CS_NONE;
 }
 
-static void put_cp(buf_t *out, uint32_t cp)
+/* Appends code point cp as UTF-8 (mask_int.h). */
+void mask__put_utf8(buf_t *out, uint32_t cp)
 {
 	char u[4];
 	size_t k;
@@ -587,7 +588,7 @@ static bool to_utf8(int cs, const unsigned char *s, size_t n, buf_t *out)
 	buf_reserve(out, n * 2);
 	if (cs == CS_LATIN1) {
 		for (size_t i = 0; i < n; i++)
-			put_cp(out, s[i]);
+			mask__put_utf8(out, s[i]);
 		return true;
 	}
 	if (n % 2)
@@ -608,7 +609,7 @@ static bool to_utf8(int cs, const unsigned char *s, size_t n, buf_t *out)
 			u = 0x10000 + ((u - 0xd800) << 10) + (l - 0xdc00);
 			i += 2;
 		}
-		put_cp(out, u);
+		mask__put_utf8(out, u);
 	}
 	return true;
 }
