@@ -14,46 +14,28 @@ import socket
 import subprocess
 import threading
 
-from lib import (TestCase, read_http_message, run, start, stop,
-                 wait_until)
+from lib import (RecordingServer, TestCase, read_http_message, run, start,
+                 stop, wait_until)
 
 
-class PathServer:
+class PathServer(RecordingServer):
     """A keep-alive HTTP/1.1 server whose answer depends only on the
     path (so a response paired with the wrong request is a difference):
     /big/N answers N KiB. /slow waits for `release` (set by the test)."""
 
     def __init__(self):
         self.release = threading.Event()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"127.0.0.1:{self.port}"
-        self.stopped = False
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,),
-                             daemon=True).start()
+        super().__init__(name="path")
 
     @staticmethod
-    def body(path):
+    def answer(path):
         m = re.match(rb"/big/(\d+)", path)
         if m:
             return b"[" + b",".join(b'"%s-%d"' % (path, i) for i in range(
                 int(m.group(1)) * 64)) + b"]"
         return b'{"path":"%s","n":%d}' % (path, sum(path))
 
-    def _serve(self, c):
+    def _serve(self, c, conn_no):
         f = c.makefile("rb")
         try:
             while not self.stopped:
@@ -63,7 +45,7 @@ class PathServer:
                 path = msg[0].split(b" ")[1]
                 if path == b"/slow":
                     self.release.wait(30)
-                b = self.body(path)
+                b = self.answer(path)
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
                           b"application/json\r\nContent-Length: %d\r\n\r\n"
                           % len(b) + b)
@@ -71,13 +53,8 @@ class PathServer:
             return
 
     def stop(self):
-        self.stopped = True
         self.release.set()
-        for s in [self.sock] + self.conns:
-            try:
-                s.close()
-            except OSError:
-                pass
+        super().stop()
 
 
 class Client(threading.Thread):
@@ -112,7 +89,7 @@ class Client(threading.Thread):
                 i += 1
                 self.s.sendall(b"GET %s HTTP/1.1\r\nHost: svc\r\n\r\n" % p)
                 head, body = read_http_message(self.f)
-                assert body == PathServer.body(p), (p, body[:60])
+                assert body == PathServer.answer(p), (p, body[:60])
                 self.done += 1
         except Exception as e:  # reported by the test
             self.error = e
@@ -162,14 +139,15 @@ class MidstreamCaptureTest(TestCase):
         srv.release.set()
         half.sendall(b"world")
         sf, hf = slow.makefile("rb"), half.makefile("rb")
-        self.assertEqual(read_http_message(sf)[1], PathServer.body(b"/slow"))
+        self.assertEqual(read_http_message(sf)[1],
+                         PathServer.answer(b"/slow"))
         self.assertIsNotNone(read_http_message(hf))
         # the same connections go on: their pairs must be right
         for s, f in ((slow, sf), (half, hf)):
             for p in (b"/small.txt", b"/api/users/42", b"/big/3"):
                 s.sendall(b"GET %s HTTP/1.1\r\nHost: svc\r\n\r\n" % p)
                 self.assertEqual(read_http_message(f)[1],
-                                 PathServer.body(p))
+                                 PathServer.answer(p))
         wait_until(lambda: all(c.done >= b + 20 for c, b in
                                zip(clients, base)), 30, "traffic captured")
         halt()
